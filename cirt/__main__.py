@@ -1,0 +1,3 @@
+from cirt.cli.app import main
+
+main()

@@ -1,0 +1,62 @@
+"""``SQLStore``: the store every caller uses, assembled from one mixin per concern."""
+
+from __future__ import annotations
+
+from cirt.errors import StoreError
+from cirt.stixtime import Clock, utcnow
+from cirt.store.audience import AudienceMixin
+from cirt.store.database import Database
+from cirt.store.incidents import IncidentIndexMixin
+from cirt.store.migrations import all_migrations
+from cirt.store.objects import ObjectsMixin
+
+
+class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin):
+    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+        self._last_added: str | None = None
+
+    def transaction(self):  # type: ignore[no-untyped-def]
+        """Group several writes so that they land together or not at all."""
+        return self.db.transaction()
+
+    def schema_version(self) -> int:
+        row = self.db.query_one(
+            "SELECT value FROM meta WHERE key = 'schema_version'") if self._has_meta() else None
+        return int(row[0]) if row else 0
+
+    def _has_meta(self) -> bool:
+        sql = ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+               if self.db.dialect == "sqlite" else
+               "SELECT 1 FROM information_schema.tables WHERE table_name = 'meta'")
+        return self.db.query_one(sql) is not None
+
+    def pending_migrations(self) -> list[int]:
+        current = self.schema_version()
+        return [m.version for m in all_migrations() if m.version > current]
+
+    def migrate(self) -> list[int]:
+        """Apply every migration not yet applied, each in its own transaction."""
+        applied = []
+        with self.db.transaction():
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        current = self.schema_version()
+        for migration in all_migrations():
+            if migration.version <= current:
+                continue
+            try:
+                with self.db.transaction():
+                    for statement in migration.sql_for(self.db.dialect):
+                        self.db.execute(statement)
+                    self.db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (str(migration.version),))
+            except StoreError as exc:
+                raise StoreError(f"migration {migration.version} ({migration.name}) failed: {exc}") from None
+            applied.append(migration.version)
+        return applied
+
+    def close(self) -> None:
+        self.db.close()
