@@ -1,0 +1,100 @@
+"""The library facade: everything the CLI does, a script can do through ``Workspace``.
+
+    from cirt import Workspace
+    with Workspace.open() as ws:
+        incident = ws.incidents.open(title="…", category="phishing", severity="high",
+                                     organisations=["cbb"])
+"""
+
+from __future__ import annotations
+
+import shutil
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from cirt.config import CONFIG_FILE, Config, load_config, resolve_home, secret, shipped_path
+from cirt.config import write_default_config
+from cirt.errors import WorkspaceMissing
+from cirt.stixtime import Clock, IdFactory, new_id, utcnow
+from cirt.store.engines import open_store
+from cirt.store.sql import SQLStore
+
+if TYPE_CHECKING:
+    from cirt.community import Community
+    from cirt.incident_desk import IncidentDesk
+
+
+class Workspace:
+    def __init__(self, config: Config, store: SQLStore, *, clock: Clock = utcnow,
+                 ids: IdFactory = new_id) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, *, clock: Clock = utcnow,
+             ids: IdFactory = new_id) -> Workspace:
+        """Open an existing workspace; its schema is brought up to date first."""
+        path = resolve_home(home)
+        if not (path / CONFIG_FILE).exists():
+            raise WorkspaceMissing(str(path))
+        config = load_config(path)
+        store = open_store(config.database_url, clock=clock)
+        if store.pending_migrations():
+            store.migrate()
+        return cls(config, store, clock=clock, ids=ids)
+
+    @classmethod
+    def init(cls, home: str | Path | None = None, *, database_url: str | None = None,
+             clock: Clock = utcnow, ids: IdFactory = new_id) -> Workspace:
+        """Create (or re-open) a workspace with the shipped sectors.yaml and playbooks."""
+        path = resolve_home(home)
+        path.mkdir(parents=True, exist_ok=True)
+        if not (path / CONFIG_FILE).exists():
+            write_default_config(path, database_url)
+        if not (path / "sectors.yaml").exists():
+            shutil.copyfile(shipped_path("sectors.yaml"), path / "sectors.yaml")
+        if not (path / "playbooks").exists() and shipped_path("playbooks").is_dir():
+            shutil.copytree(shipped_path("playbooks"), path / "playbooks")
+        return cls.open(path, clock=clock, ids=ids)
+
+    @property
+    def home(self) -> Path:
+        return self.config.home
+
+    @property
+    def analyst(self) -> str:
+        return self.config.analyst
+
+    @cached_property
+    def community(self) -> Community:
+        from cirt.community import load_community
+
+        return load_community(self.config.sectors_path)
+
+    @property
+    def identity(self) -> str:
+        """The national CIRT's STIX identity: ``created_by_ref`` of everything we create."""
+        return self.community.national.identity
+
+    @cached_property
+    def incidents(self) -> IncidentDesk:
+        from cirt.incident_desk import IncidentDesk
+
+        return IncidentDesk(self)
+
+    def secret(self, name: str) -> str | None:
+        return secret(self.home, name)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
