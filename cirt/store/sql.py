@@ -9,9 +9,10 @@ from cirt.store.database import Database
 from cirt.store.incidents import IncidentIndexMixin
 from cirt.store.migrations import all_migrations
 from cirt.store.objects import ObjectsMixin
+from cirt.store.taxii_state import TaxiiStateMixin
 
 
-class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin):
+class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin):
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock
