@@ -24,6 +24,7 @@ from cirt.store.sql import SQLStore
 if TYPE_CHECKING:
     from cirt.community import Community
     from cirt.incident_desk import IncidentDesk
+    from cirt.indicator_desk import IndicatorDesk
 
 
 class Workspace:
@@ -85,6 +86,12 @@ class Workspace:
         from cirt.incident_desk import IncidentDesk
 
         return IncidentDesk(self)
+
+    @cached_property
+    def indicators(self) -> IndicatorDesk:
+        from cirt.indicator_desk import IndicatorDesk
+
+        return IndicatorDesk(self)
 
     def secret(self, name: str) -> str | None:
         return secret(self.home, name)

@@ -1,0 +1,38 @@
+"""``cirt export``: write a STIX 2.1 bundle."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cirt.cli.output import JsonFlag, ok, workspace
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+
+
+def export(
+    ctx: typer.Context,
+    incident: Annotated[str | None, typer.Option("--incident", help="Only this incident.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The analyst's own full STIX 2.1 bundle (use --for to export for a recipient)."""
+    from cirt.export import own_bundle
+
+    bundle = own_bundle(workspace(ctx), incident)
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    summary = {"file": str(output), "objects": len(bundle["objects"])}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        ok(f"{summary['objects']} objects written to {output}")

@@ -1,0 +1,228 @@
+"""``cirt incident …``: the analyst's day from the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, workspace
+
+if TYPE_CHECKING:
+    from cirt.incidents import Incident
+
+app = typer.Typer(no_args_is_help=True)
+
+SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+
+
+def _show_one(incident: Incident, as_json: bool, verb: str) -> None:
+    emit(incident.summary(), as_json, lambda: ok(
+        f"{incident.reference} {verb}: {incident.title} "
+        f"[{incident.status}, {incident.severity}, {incident.escalation_level}]"))
+
+
+@app.command("open")
+def open_(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option("--title", help="Short title of the incident.")],
+    category: Annotated[str, typer.Option(
+        "--category", help="RSIT category, e.g. phishing or fraud:phishing.")],
+    severity: Annotated[str, typer.Option("--severity", help="low, medium, high or critical.")],
+    sector: Annotated[list[str], typer.Option(
+        "--sector", help="Affected organisation id from sectors.yaml (repeatable).")],
+    tlp: Annotated[str | None, typer.Option("--tlp", help="TLP label (default from sectors.yaml).")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open an incident as a new STIX 2.1 incident object."""
+    incident = workspace(ctx).incidents.open(
+        title=title, category=category, severity=severity, organisations=sector, tlp=tlp,
+        description=description)
+    _show_one(incident, as_json, "opened")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    sector: Annotated[str | None, typer.Option("--sector", help="Affected organisation id.")] = None,
+    severity: Annotated[str | None, typer.Option("--severity")] = None,
+    tlp: Annotated[str | None, typer.Option("--tlp")] = None,
+    category: Annotated[str | None, typer.Option("--category")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """List incidents, newest first."""
+    from cirt.incidents import parse_category
+    from cirt.store.incidents import IncidentFilter
+    from cirt.tlp import TLP
+
+    rows = workspace(ctx).incidents.list(IncidentFilter(
+        status=status, organisation=sector, severity=severity,
+        tlp=int(TLP.parse(tlp)) if tlp else None,
+        category=parse_category(category) if category else None, limit=limit))
+
+    def render() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"Incidents ({len(rows)})", title_justify="left")
+        for column in ("Ref", "Opened", "TLP", "Sev", "Status", "Level", "Organisations", "Title"):
+            table.add_column(column, no_wrap=column != "Title")
+        for r in rows:
+            table.add_row(r.reference, r.created[:16].replace("T", " "), tlp_text(r.tlp),
+                          f"[{SEVERITY_STYLE.get(r.severity, '')}]{r.severity}[/]", r.status,
+                          r.escalation, ", ".join(r.organisations), r.title)
+        console().print(table)
+
+    data = [{"id": r.id, "reference": r.reference, "title": r.title, "status": r.status,
+             "severity": r.severity, "category": r.category, "tlp": TLP(r.tlp).slug,
+             "escalation_level": r.escalation, "assignee": r.assignee,
+             "organisations": list(r.organisations), "created": r.created,
+             "modified": r.modified} for r in rows]
+    emit(data, as_json, render)
+
+
+@app.command("show")
+def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
+    """Show an incident: its fields and everything linked to it."""
+    ws = workspace(ctx)
+    incident = ws.incidents.get(ref)
+    linked = ws.incidents.linked_objects(ref)
+
+    def render() -> None:
+        from rich.panel import Panel
+        from rich.table import Table
+
+        from cirt.tlp import TLP, object_level
+
+        fields = Table.grid(padding=(0, 2))
+        fields.add_column(style="bold")
+        fields.add_column()
+        summary = incident.summary()
+        fields.add_row("TLP", tlp_text(incident.tlp(ws.community.default_tlp)))
+        for key in ("id", "category", "severity", "status", "determination", "escalation_level",
+                    "organisations", "assignee", "resolution", "created", "modified",
+                    "description"):
+            value = summary[key]
+            if value:
+                fields.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
+        console().print(Panel(fields, title=f"{incident.reference}  {incident.title}",
+                              title_align="left"))
+        if linked:
+            table = Table(title="Linked objects", title_justify="left")
+            for column in ("Type", "TLP", "Created", "What"):
+                table.add_column(column)
+            for obj in linked:
+                what = obj.get("name") or obj.get("content") or obj.get("pattern") or obj["id"]
+                table.add_row(obj["type"], tlp_text(object_level(obj, TLP.AMBER)),
+                              str(obj.get("created", ""))[:16], str(what))
+            console().print(table)
+
+    emit({**incident.summary(), "linked": linked, "stix": incident.obj}, as_json, render)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    ref: str,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    severity: Annotated[str | None, typer.Option("--severity")] = None,
+    category: Annotated[str | None, typer.Option("--category")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="new, open or closed.")] = None,
+    tlp: Annotated[str | None, typer.Option("--tlp")] = None,
+    sector: Annotated[list[str] | None, typer.Option(
+        "--sector", help="Add an affected organisation (repeatable).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change fields of an incident (a new version; the old one is kept)."""
+    incident = workspace(ctx).incidents.update(
+        ref, title=title, description=description, severity=severity, category=category,
+        status=status, tlp=tlp, add_organisations=sector)
+    _show_one(incident, as_json, "updated")
+
+
+@app.command("note")
+def note(ctx: typer.Context, ref: str, text: str,
+         tlp: Annotated[str | None, typer.Option("--tlp")] = None,
+         as_json: JsonFlag = False) -> None:
+    """Attach a note (a STIX note object) to an incident."""
+    created = workspace(ctx).incidents.note(ref, text, tlp=tlp)
+    emit(created, as_json, lambda: ok(f"note {created['id']} added to {ref}"))
+
+
+@app.command("assign")
+def assign(ctx: typer.Context, ref: str, analyst: str, as_json: JsonFlag = False) -> None:
+    """Assign an incident to an analyst."""
+    _show_one(workspace(ctx).incidents.assign(ref, analyst), as_json, f"assigned to {analyst}")
+
+
+@app.command("escalate")
+def escalate(
+    ctx: typer.Context,
+    ref: str,
+    to: Annotated[str, typer.Option("--to", help="sector, national, coordinator or international.")],
+    reason: Annotated[str, typer.Option("--reason")],
+    de_escalate: Annotated[bool, typer.Option("--de-escalate", help="Move down a level.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Escalate an incident; records who, when and why. Upward only unless --de-escalate."""
+    incident = workspace(ctx).incidents.escalate(ref, level=to, reason=reason,
+                                                 de_escalate=de_escalate)
+    _show_one(incident, as_json, f"{'de-escalated' if de_escalate else 'escalated'} to {to}")
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    ref: str,
+    resolution: Annotated[str, typer.Option("--resolution")],
+    determination: Annotated[str, typer.Option(
+        "--determination", help="confirmed, false-positive, blocked, failed-attempt, suspected.")
+    ] = "confirmed",
+    as_json: JsonFlag = False,
+) -> None:
+    """Close an incident with its resolution."""
+    incident = workspace(ctx).incidents.close(ref, resolution=resolution,
+                                              determination=determination)
+    _show_one(incident, as_json, "closed")
+
+
+@app.command("reopen")
+def reopen(ctx: typer.Context, ref: str,
+           reason: Annotated[str, typer.Option("--reason")] = "reopened",
+           as_json: JsonFlag = False) -> None:
+    """Reopen a closed incident."""
+    _show_one(workspace(ctx).incidents.reopen(ref, reason=reason), as_json, "reopened")
+
+
+@app.command("history")
+def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
+    """Every version and attached object of an incident, oldest first."""
+    entries = workspace(ctx).incidents.history(ref)
+
+    def render() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"History of {ref}", title_justify="left")
+        for column in ("When (UTC)", "Who", "Kind", "What"):
+            table.add_column(column)
+        for e in entries:
+            table.add_row(e.at[:19].replace("T", " "), e.by, e.kind, e.what)
+        console().print(table)
+
+    data: list[dict[str, Any]] = [e.as_dict() for e in entries]
+    emit(data, as_json, render)
+
+
+@app.command("categories")
+def categories(as_json: JsonFlag = False) -> None:
+    """The RSIT incident categories accepted by --category."""
+    from cirt.incidents import RSIT_CATEGORIES
+
+    def render() -> None:
+        for cls, kinds in RSIT_CATEGORIES.items():
+            console().print(f"[bold]{cls}[/]: " + ", ".join(kinds))
+
+    emit({k: list(v) for k, v in RSIT_CATEGORIES.items()}, as_json, render)

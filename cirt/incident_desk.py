@@ -1,0 +1,211 @@
+"""Incident operations over the store: each one reads, applies a pure rule, writes a version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cirt import incidents as rules
+from cirt.errors import InvalidValue, NotFound
+from cirt.incidents import Incident
+from cirt.stixtime import format_ts
+from cirt.store import LOCAL, Provenance
+from cirt.store.incidents import IncidentFilter, IncidentRow
+from cirt.tlp import TLP
+
+if TYPE_CHECKING:
+    from cirt.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of an incident's history: a version of the incident or a linked object."""
+
+    at: str
+    by: str
+    kind: str
+    what: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"at": self.at, "by": self.by, "kind": self.kind, "what": self.what}
+
+
+class IncidentDesk:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    @property
+    def _provenance(self) -> Provenance:
+        return Provenance(LOCAL, self.ws.analyst)
+
+    def open(self, *, title: str, category: str, severity: str, organisations: list[str],
+             tlp: TLP | str | None = None, description: str | None = None) -> Incident:
+        """Open an incident; its default audience is the affected organisations."""
+        community = self.ws.community
+        for org in organisations:
+            community.organisation(org)
+        level = _level(tlp, community.default_tlp)
+        now = self.ws.clock()
+        with self.ws.store.transaction():
+            number = self.ws.store.next_counter(f"incident-{now.year}")
+            incident = rules.new_incident(
+                incident_id=self.ws.ids("incident"),
+                reference=f"{self.ws.config.reference_prefix}-{now.year}-{number:04d}",
+                title=title, category=rules.parse_category(category), severity=severity,
+                organisations=organisations, tlp=level, description=description,
+                identity=community.national.identity, analyst=self.ws.analyst, now=now)
+            self._save(incident)
+            self.ws.store.add_audience(incident.id, "org",
+                                       [*incident.organisations, community.national.id])
+        return incident
+
+    def _save(self, incident: Incident) -> None:
+        store = self.ws.store
+        tlp = incident.tlp(self.ws.community.default_tlp)
+        with store.transaction():
+            store.put(incident.obj, tlp=int(tlp), provenance=self._provenance)
+            store.index_incident(IncidentRow(
+                id=incident.id, reference=incident.reference, title=incident.title,
+                status=incident.status, severity=incident.severity, category=incident.category,
+                tlp=int(tlp), escalation=incident.escalation_level, assignee=incident.assignee,
+                created=incident.created, modified=incident.modified,
+                organisations=incident.organisations))
+
+    def get(self, ref: str) -> Incident:
+        row = self.ws.store.incident_by_reference(ref)
+        stored = self.ws.store.get(row.id) if row else None
+        if stored is None:
+            raise NotFound(f"no incident '{ref}' (see 'cirt incident list')")
+        return Incident(stored.obj)
+
+    def list(self, where: IncidentFilter) -> list[IncidentRow]:
+        return self.ws.store.find_incidents(where)
+
+    def update(self, ref: str, *, title: str | None = None, description: str | None = None,
+               severity: str | None = None, category: str | None = None,
+               status: str | None = None, tlp: TLP | str | None = None,
+               add_organisations: list[str] | None = None) -> Incident:
+        incident = self.get(ref)
+        fields: dict[str, Any] = {}
+        if title is not None:
+            fields["title"] = title
+        if description is not None:
+            fields["description"] = description
+        if severity is not None:
+            fields["severity"] = severity
+        if category is not None:
+            fields["category"] = rules.parse_category(category)
+        if status is not None:
+            fields["status"] = status
+        if tlp is not None:
+            fields["tlp"] = _level(tlp, self.ws.community.default_tlp)
+        if add_organisations:
+            for org in add_organisations:
+                self.ws.community.organisation(org)
+            fields["organisations"] = [*incident.organisations, *add_organisations]
+        if not fields:
+            raise InvalidValue("nothing to update: give at least one field to change")
+        change = "updated " + ", ".join(sorted(fields))
+        revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+                               change=change, **fields)
+        with self.ws.store.transaction():
+            self._save(revised)
+            if add_organisations:
+                self.ws.store.add_audience(revised.id, "org", add_organisations)
+        return revised
+
+    def assign(self, ref: str, analyst: str) -> Incident:
+        incident = self.get(ref)
+        revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+                               change=f"assigned to {analyst}", assignee=analyst,
+                               status="open" if incident.status == "new" else incident.status)
+        self._save(revised)
+        return revised
+
+    def escalate(self, ref: str, *, level: str, reason: str,
+                 de_escalate: bool = False) -> Incident:
+        incident = self.get(ref)
+        revised = rules.escalate(incident, level=level, reason=reason, analyst=self.ws.analyst,
+                                 now=self.ws.clock(), de_escalate=de_escalate)
+        self._save(revised)
+        return revised
+
+    def close(self, ref: str, *, resolution: str, determination: str = "confirmed") -> Incident:
+        incident = self.get(ref)
+        revised = rules.close(incident, resolution=resolution, determination=determination,
+                              analyst=self.ws.analyst, now=self.ws.clock())
+        self._save(revised)
+        return revised
+
+    def reopen(self, ref: str, *, reason: str) -> Incident:
+        incident = self.get(ref)
+        revised = rules.reopen(incident, reason=reason, analyst=self.ws.analyst,
+                               now=self.ws.clock())
+        self._save(revised)
+        return revised
+
+    def note(self, ref: str, text: str, *, tlp: TLP | str | None = None) -> dict[str, Any]:
+        """A STIX note about the incident, marked like the incident unless told otherwise."""
+        incident = self.get(ref)
+        if not text.strip():
+            raise InvalidValue("a note needs text")
+        level = _level(tlp, incident.tlp(self.ws.community.default_tlp))
+        stamp = format_ts(self.ws.clock())
+        note = {
+            "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
+            "created": stamp, "modified": stamp,
+            "created_by_ref": self.ws.identity, "authors": [self.ws.analyst],
+            "content": text, "object_refs": [incident.id],
+            "object_marking_refs": [level.marking_id],
+        }
+        with self.ws.store.transaction():
+            self.ws.store.put(note, tlp=int(level), provenance=self._provenance)
+            self.ws.store.link(incident.id, note["id"])
+            self.ws.store.add_audience(note["id"], "org", self.ws.store.audience_of(
+                incident.id).get("org", ()))
+        return note
+
+    def linked_objects(self, ref: str) -> list[dict[str, Any]]:
+        """Newest versions of everything attached to the incident (notes, indicators, tasks…)."""
+        incident = self.get(ref)
+        ids = self.ws.store.linked(incident.id)
+        return [s.obj for s in self.ws.store.latest_many(ids)]
+
+    def history(self, ref: str) -> list[HistoryEntry]:
+        """Every version and every attached object, oldest first: nothing is ever lost."""
+        incident = self.get(ref)
+        entries: list[HistoryEntry] = []
+        previous: Incident | None = None
+        for stored in self.ws.store.history(incident.id):
+            version = Incident(stored.obj)
+            ours = version.obj["extensions"][rules.OUR_EXTENSION_ID]
+            details = rules.describe_changes(previous, version)
+            what = ours.get("change", "changed")
+            if previous is not None and details:
+                what += " (" + "; ".join(details) + ")"
+            entries.append(HistoryEntry(version.modified, ours.get("changed_by", "?"),
+                                        "incident", what))
+            previous = version
+        for obj in self.linked_objects(ref):
+            if obj["type"] == "relationship":
+                continue
+            origin = self.ws.store.provenance_of(obj["id"], str(obj.get("modified", "")))
+            entries.append(_linked_entry(obj, origin.source if origin else "?"))
+        return sorted(entries, key=lambda e: e.at)
+
+
+def _linked_entry(obj: dict[str, Any], by: str) -> HistoryEntry:
+    kind = obj["type"]
+    if kind == "note":
+        what = f"note: {obj.get('content', '')}"
+    elif kind == "indicator":
+        what = f"indicator {obj.get('name') or obj.get('pattern')}"
+    else:
+        what = f"{kind} {obj.get('name') or obj['id']}"
+    return HistoryEntry(str(obj.get("created", "")), by, kind, what)
+
+
+def _level(tlp: TLP | str | None, default: TLP) -> TLP:
+    if tlp is None:
+        return default
+    return tlp if isinstance(tlp, TLP) else TLP.parse(tlp)

@@ -1,0 +1,302 @@
+"""Incident rules and their STIX 2.1 form. Pure: the clock, ids and identity are passed in.
+
+An incident is a STIX ``incident`` carrying the OASIS incident-core extension (status,
+determination, criticality, incident types, tasks) and our own property extension for what that
+lacks: the human reference (``BZ-2026-0042``), the RSIT category, severity, affected
+organisations, escalation level and its record, assignee and resolution.  Every change is a new
+version with a later ``modified``; nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cirt.errors import InvalidValue
+from cirt.stixtime import format_ts, later_than
+from cirt.tlp import TLP, object_level
+
+INCIDENT_CORE_ID = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
+OUR_EXTENSION_ID = "extension-definition--df202fa3-4810-5851-ba20-3acdc73f6428"
+
+SEVERITIES = ("low", "medium", "high", "critical")
+CRITICALITY = {"low": 25, "medium": 50, "high": 75, "critical": 100}
+STATUSES = ("new", "open", "closed")
+DETERMINATIONS = ("suspected", "confirmed", "blocked", "failed-attempt", "false-positive")
+ESCALATION_LEVELS = ("sector", "national", "coordinator", "international")
+
+# ENISA Reference Security Incident Taxonomy (RSIT), as published in the MISP taxonomy "rsit".
+RSIT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "abusive-content": ("spam", "harmful-speech", "violence"),
+    "malicious-code": ("infected-system", "c2-server", "malware-distribution",
+                       "malware-configuration"),
+    "information-gathering": ("scanner", "sniffing", "social-engineering"),
+    "intrusion-attempts": ("ids-alert", "brute-force", "exploit"),
+    "intrusions": ("privileged-account-compromise", "unprivileged-account-compromise",
+                   "application-compromise", "system-compromise", "burglary"),
+    "availability": ("dos", "ddos", "misconfiguration", "sabotage", "outage"),
+    "information-content-security": ("unauthorised-information-access",
+                                     "unauthorised-information-modification", "data-loss",
+                                     "data-leak"),
+    "fraud": ("unauthorised-use-of-resources", "copyright", "masquerade", "phishing"),
+    "vulnerable": ("weak-crypto", "ddos-amplifier", "potentially-unwanted-accessible",
+                   "information-disclosure", "vulnerable-system"),
+    "other": ("other", "undetermined"),
+    "test": ("test",),
+}
+ALL_CATEGORIES = tuple(f"{cls}:{kind}" for cls, kinds in RSIT_CATEGORIES.items() for kind in kinds)
+
+# The OASIS Incident Core Extension definition (v2.0.0), included in bundles that use it.
+INCIDENT_CORE_DEFINITION: dict[str, Any] = {
+    "id": INCIDENT_CORE_ID,
+    "type": "extension-definition",
+    "spec_version": "2.1",
+    "name": "Incident Core Extension",
+    "description": "A core extension of the Incident object to allow core details of the "
+    "Incident to be shared while tracking major details tied to the incident's timeline.  "
+    "Multiple Incidents can be tied together via relationships if a higher degree of fidelity "
+    "is needed across phases.",
+    "created": "2020-10-19T20:51:00.000Z",
+    "modified": "2023-07-11T00:56:00.000Z",
+    "created_by_ref": "identity--8ce3f695-d5a4-4dc8-9e93-a65af453a31a",
+    "schema": "https://github.com/oasis-open/cti-stix-common-objects/tree/main/"
+    "extension-definition-specifications/incident-ef7",
+    "version": "2.0.0",
+    "extension_types": ["property-extension"],
+}
+
+OUR_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
+    "type": "extension-definition",
+    "spec_version": "2.1",
+    "id": OUR_EXTENSION_ID,
+    "created": "2026-01-01T00:00:00.000Z",
+    "modified": "2026-01-01T00:00:00.000Z",
+    "name": "cirt national incident extension",
+    "description": "What a national CIRT tracks beside the OASIS incident-core extension: "
+    "human reference, RSIT category, severity, affected organisations, escalation.",
+    "schema": "Properties: reference (string, e.g. BZ-2026-0042); category (RSIT class:type); "
+    "severity (low|medium|high|critical); affected_organisations (list of sectors.yaml ids); "
+    "escalation_level (sector|national|coordinator|international); escalations (list of "
+    "{level, direction, reason, by, at}); assignee; resolution; changed_by; change.",
+    "version": "1.0.0",
+    "extension_types": ["property-extension"],
+}
+
+
+def our_extension_definition(identity: str) -> dict[str, Any]:
+    definition = dict(OUR_EXTENSION_DEFINITION_TEMPLATE)
+    definition["created_by_ref"] = identity
+    return definition
+
+
+def parse_category(text: str) -> str:
+    """``phishing`` or ``fraud:phishing`` -> ``fraud:phishing``; old spellings are not guessed."""
+    value = text.strip().lower()
+    if value in ALL_CATEGORIES:
+        return value
+    matches = [c for c in ALL_CATEGORIES if c.split(":")[1] == value]
+    if len(matches) == 1:
+        return matches[0]
+    raise InvalidValue(f"'{text}' is not an RSIT category (e.g. fraud:phishing, "
+                       "malicious-code:infected-system, availability:ddos; see 'cirt incident "
+                       "categories')")
+
+
+def check_choice(kind: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidValue(f"'{value}' is not a valid {kind} (use one of: {', '.join(choices)})")
+    return value
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A read-only view of one incident version."""
+
+    obj: dict[str, Any]
+
+    @property
+    def _ours(self) -> dict[str, Any]:
+        ext: dict[str, Any] = self.obj["extensions"][OUR_EXTENSION_ID]
+        return ext
+
+    @property
+    def _core(self) -> dict[str, Any]:
+        ext: dict[str, Any] = self.obj["extensions"][INCIDENT_CORE_ID]
+        return ext
+
+    id = property(lambda self: str(self.obj["id"]))
+    title = property(lambda self: str(self.obj["name"]))
+    description = property(lambda self: self.obj.get("description"))
+    created = property(lambda self: str(self.obj["created"]))
+    modified = property(lambda self: str(self.obj["modified"]))
+    reference = property(lambda self: str(self._ours["reference"]))
+    category = property(lambda self: str(self._ours["category"]))
+    severity = property(lambda self: str(self._ours["severity"]))
+    organisations = property(lambda self: tuple(self._ours["affected_organisations"]))
+    escalation_level = property(lambda self: str(self._ours["escalation_level"]))
+    escalations = property(lambda self: list(self._ours.get("escalations", [])))
+    assignee = property(lambda self: self._ours.get("assignee"))
+    resolution = property(lambda self: self._ours.get("resolution"))
+    status = property(lambda self: str(self._core["investigation_status"]))
+    determination = property(lambda self: str(self._core["determination"]))
+
+    def tlp(self, default: TLP = TLP.AMBER) -> TLP:
+        return object_level(self.obj, default)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields scripts and tables show."""
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "title": self.title,
+            "description": self.description,
+            "category": self.category,
+            "severity": self.severity,
+            "status": self.status,
+            "determination": self.determination,
+            "tlp": self.tlp().slug,
+            "organisations": list(self.organisations),
+            "escalation_level": self.escalation_level,
+            "assignee": self.assignee,
+            "resolution": self.resolution,
+            "created": self.created,
+            "modified": self.modified,
+        }
+
+
+def new_incident(*, incident_id: str, reference: str, title: str, category: str, severity: str,
+                 organisations: list[str], tlp: TLP, description: str | None, identity: str,
+                 analyst: str, now: datetime) -> Incident:
+    """Version 1 of an incident: status new, determination suspected, escalation sector."""
+    if not title.strip():
+        raise InvalidValue("an incident needs a title")
+    if not organisations:
+        raise InvalidValue("an incident needs at least one affected organisation (--sector ORG)")
+    check_choice("severity", severity, SEVERITIES)
+    stamp = format_ts(now)
+    obj: dict[str, Any] = {
+        "type": "incident",
+        "spec_version": "2.1",
+        "id": incident_id,
+        "created": stamp,
+        "modified": stamp,
+        "created_by_ref": identity,
+        "name": title.strip(),
+        "object_marking_refs": [tlp.marking_id],
+        "extensions": {
+            INCIDENT_CORE_ID: {
+                "extension_type": "property-extension",
+                "investigation_status": "new",
+                "determination": "suspected",
+                "criticality": CRITICALITY[severity],
+                "incident_types": [category.split(":")[1]],
+            },
+            OUR_EXTENSION_ID: {
+                "extension_type": "property-extension",
+                "reference": reference,
+                "category": category,
+                "severity": severity,
+                "affected_organisations": sorted(set(organisations)),
+                "escalation_level": "sector",
+                "changed_by": analyst,
+                "change": "opened",
+            },
+        },
+    }
+    if description:
+        obj["description"] = description
+    return Incident(obj)
+
+
+def revise(incident: Incident, *, analyst: str, now: datetime, change: str,
+           **fields: Any) -> Incident:
+    """The next version with ``fields`` changed; names map to where each field lives in STIX."""
+    obj = copy.deepcopy(incident.obj)
+    core, ours = obj["extensions"][INCIDENT_CORE_ID], obj["extensions"][OUR_EXTENSION_ID]
+    for name, value in fields.items():
+        if name == "title":
+            obj["name"] = value
+        elif name == "description":
+            obj["description"] = value
+        elif name == "tlp":
+            obj["object_marking_refs"] = [TLP(value).marking_id]
+        elif name == "severity":
+            ours["severity"] = check_choice("severity", value, SEVERITIES)
+            core["criticality"] = CRITICALITY[value]
+        elif name == "category":
+            ours["category"] = value
+            core["incident_types"] = [value.split(":")[1]]
+        elif name == "status":
+            core["investigation_status"] = check_choice("status", value, STATUSES)
+        elif name == "determination":
+            core["determination"] = check_choice("determination", value, DETERMINATIONS)
+        elif name == "organisations":
+            ours["affected_organisations"] = sorted(set(value))
+        elif name in ("assignee", "resolution", "escalation_level", "escalations"):
+            ours[name] = value
+        elif name == "tasks":
+            if value:
+                core["tasks"] = value
+            else:
+                core.pop("tasks", None)
+        else:
+            raise InvalidValue(f"'{name}' is not a field of an incident")
+    ours["changed_by"] = analyst
+    ours["change"] = change
+    obj["modified"] = later_than(incident.modified, now)
+    return Incident(obj)
+
+
+def escalate(incident: Incident, *, level: str, reason: str, analyst: str, now: datetime,
+             de_escalate: bool = False) -> Incident:
+    """Move the escalation level; upward only unless ``de_escalate`` with a reason."""
+    check_choice("escalation level", level, ESCALATION_LEVELS)
+    if not reason.strip():
+        raise InvalidValue("an escalation needs a reason (--reason)")
+    current = ESCALATION_LEVELS.index(incident.escalation_level)
+    target = ESCALATION_LEVELS.index(level)
+    if target == current:
+        raise InvalidValue(f"{incident.reference} is already at {level} level")
+    if target < current and not de_escalate:
+        raise InvalidValue(f"{incident.reference} is at {incident.escalation_level} level; "
+                           f"moving down to {level} needs --de-escalate with a reason")
+    if target > current and de_escalate:
+        raise InvalidValue(f"{level} is above {incident.escalation_level}: that is an escalation")
+    record = {"level": level, "direction": "down" if de_escalate else "up", "reason": reason,
+              "by": analyst, "at": format_ts(now)}
+    verb = "de-escalated" if de_escalate else "escalated"
+    return revise(incident, analyst=analyst, now=now, change=f"{verb} to {level}: {reason}",
+                  escalation_level=level, escalations=[*incident.escalations, record])
+
+
+def close(incident: Incident, *, resolution: str, determination: str, analyst: str,
+          now: datetime) -> Incident:
+    if incident.status == "closed":
+        raise InvalidValue(f"{incident.reference} is already closed")
+    if not resolution.strip():
+        raise InvalidValue("closing needs a resolution (--resolution)")
+    return revise(incident, analyst=analyst, now=now, change=f"closed: {resolution}",
+                  status="closed", resolution=resolution, determination=determination)
+
+
+def reopen(incident: Incident, *, reason: str, analyst: str, now: datetime) -> Incident:
+    if incident.status != "closed":
+        raise InvalidValue(f"{incident.reference} is not closed")
+    return revise(incident, analyst=analyst, now=now, change=f"reopened: {reason}",
+                  status="open", resolution=None)
+
+
+def describe_changes(before: Incident | None, after: Incident) -> list[str]:
+    """Field-level differences between two versions, for ``incident history``."""
+    if before is None:
+        return ["opened"]
+    out = []
+    for key, new in after.summary().items():
+        if key in ("modified",):
+            continue
+        old = before.summary()[key]
+        if old != new:
+            out.append(f"{key}: {old} → {new}")
+    return out
