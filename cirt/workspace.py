@@ -22,6 +22,7 @@ from cirt.store.engines import open_store
 from cirt.store.sql import SQLStore
 
 if TYPE_CHECKING:
+    from cirt.audit import DisclosureLog
     from cirt.community import Community
     from cirt.incident_desk import IncidentDesk
     from cirt.indicator_desk import IndicatorDesk
@@ -92,6 +93,12 @@ class Workspace:
         from cirt.indicator_desk import IndicatorDesk
 
         return IndicatorDesk(self)
+
+    @cached_property
+    def audit(self) -> DisclosureLog:
+        from cirt.audit import DisclosureLog
+
+        return DisclosureLog(self)
 
     def secret(self, name: str) -> str | None:
         return secret(self.home, name)

@@ -6,13 +6,15 @@ from cirt.errors import StoreError
 from cirt.stixtime import Clock, utcnow
 from cirt.store.audience import AudienceMixin
 from cirt.store.database import Database
+from cirt.store.disclosures import DisclosuresMixin
 from cirt.store.incidents import IncidentIndexMixin
 from cirt.store.migrations import all_migrations
 from cirt.store.objects import ObjectsMixin
 from cirt.store.taxii_state import TaxiiStateMixin
 
 
-class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin):
+class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
+               DisclosuresMixin):
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock

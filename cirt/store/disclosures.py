@@ -1,0 +1,70 @@
+"""Rows of the disclosure log; the chain rules live in ``cirt.audit``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from cirt.audit import EMPTY, Entry, Head
+from cirt.store.database import Database, Row
+
+_COLUMNS = "seq, recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash"
+
+
+def _entry(row: Row) -> Entry:
+    refs = tuple((str(i), str(v), int(t)) for i, v, t in json.loads(row[5]))
+    return Entry(int(row[0]), row[1], row[2], row[3], row[4], refs, int(row[6]), row[7], row[8])
+
+
+class DisclosuresMixin:
+    db: Database
+
+    def disclosure_head(self) -> Head:
+        row = self.db.query_one("SELECT seq, hash, recorded FROM disclosures"
+                                " ORDER BY seq DESC LIMIT 1")
+        return Head(int(row[0]), row[1], row[2]) if row else EMPTY
+
+    def append_disclosure(self, build: Callable[[Head], Entry]) -> Entry:
+        """Read the head and append the entry ``build`` makes of it, in one write transaction."""
+        with self.db.transaction():
+            entry = build(self.disclosure_head())
+            objects = json.dumps([list(ref) for ref in entry.objects], separators=(",", ":"),
+                                 ensure_ascii=False)
+            self.db.execute(
+                f"INSERT INTO disclosures ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.seq, entry.when, entry.analyst, entry.recipient, entry.channel, objects,
+                 entry.tlp, entry.prev_hash, entry.hash))
+            self.db.executemany(
+                "INSERT INTO disclosure_objects (seq, object_id, version) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(entry.seq, object_id, version) for object_id, version, _ in entry.objects])
+        return entry
+
+    def iter_disclosures(self, batch: int = 2000) -> Iterator[Entry]:
+        """Every entry in sequence order, read in batches so a long log stays cheap in memory."""
+        after = -1
+        while True:
+            rows = self.db.query(f"SELECT {_COLUMNS} FROM disclosures WHERE seq > ?"
+                                 f" ORDER BY seq LIMIT {int(batch)}", (after,))
+            yield from (_entry(r) for r in rows)
+            if len(rows) < batch:
+                return
+            after = int(rows[-1][0])
+
+    def disclosures(self, *, recipients: Sequence[str] | None = None,
+                    object_id: str | None = None) -> list[Entry]:
+        where: list[str] = []
+        params: list[Any] = []
+        if recipients is not None:
+            if not recipients:
+                return []
+            where.append(f"recipient IN ({','.join('?' * len(recipients))})")
+            params += list(recipients)
+        if object_id is not None:
+            where.append("seq IN (SELECT seq FROM disclosure_objects WHERE object_id = ?)")
+            params.append(object_id)
+        sql = f"SELECT {_COLUMNS} FROM disclosures"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_entry(r) for r in self.db.query(sql + " ORDER BY seq", params)]

@@ -1,0 +1,29 @@
+"""The disclosure log: one append-only row per release, chained by hashes.
+
+``seq`` is assigned by the writer (head + 1, read inside the write transaction), not by the engine:
+a primary key on it, and uniqueness of ``prev_hash``, make a second writer that read the same head
+fail instead of forking the chain on an engine that does not serialise transactions.
+``disclosure_objects`` only indexes ``objects`` for look-ups by object; the chain covers ``objects``.
+"""
+
+STATEMENTS = [
+    """CREATE TABLE disclosures (
+        seq {bigint} PRIMARY KEY,
+        recorded TEXT NOT NULL,
+        analyst TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        objects TEXT NOT NULL,
+        tlp INTEGER NOT NULL,
+        prev_hash TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL UNIQUE
+    )""",
+    "CREATE INDEX disclosures_recipient ON disclosures (recipient, seq)",
+    """CREATE TABLE disclosure_objects (
+        seq {bigint} NOT NULL,
+        object_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        PRIMARY KEY (seq, object_id, version)
+    )""",
+    "CREATE INDEX disclosure_objects_object ON disclosure_objects (object_id, seq)",
+]
