@@ -130,7 +130,8 @@ def make_entry(head: Head, *, when: str, analyst: str, recipient: str, channel: 
     """The entry that follows ``head``."""
     refs = tuple((str(i), str(v), int(t)) for i, v, t in objects)
     seq = head.seq + 1
-    digest = entry_hash(head.hash, canonical_entry(seq, when, analyst, recipient, channel, refs, tlp))
+    payload = canonical_entry(seq, when, analyst, recipient, channel, refs, tlp)
+    digest = entry_hash(head.hash, payload)
     return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest)
 
 

@@ -82,7 +82,8 @@ class OpenPGP:
         if len(keys) != 1:
             found = "no" if not keys else "more than one"
             raise ConfigError("config.toml", None, "gpg.key",
-                              f"{found} secret key matches '{self.settings.key}' in {self._where()}")
+                              f"{found} secret key matches '{self.settings.key}' in "
+                              f"{self._where()}")
         return str(keys[0]["fingerprint"])
 
     def clearsign(self, text: str) -> str:
@@ -126,7 +127,8 @@ class OpenPGP:
         """
         result = self._gpg.decrypt(armored, passphrase=self.settings.passphrase)
         if not result.valid:
-            raise SignatureInvalid(f"the signature does not verify ({result.status or 'no signature'})")
+            status = result.status or "no signature"
+            raise SignatureInvalid(f"the signature does not verify ({status})")
         signer = result.pubkey_fingerprint or result.fingerprint
         if signer != self.fingerprint:
             raise SignatureInvalid(f"signed by {signer}, not by the CIRT's key {self.fingerprint}")

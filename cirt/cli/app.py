@@ -10,10 +10,9 @@ import os
 import sys
 from typing import Annotated
 
-import click
 import typer
 
-from cirt.cli import demo, export, incident, indicator, sector, workspace_cmds
+from cirt.cli import audit, demo, export, incident, indicator, sector, workspace_cmds
 from cirt.errors import CirtError, ExitCode
 
 app = typer.Typer(
@@ -41,6 +40,7 @@ workspace_cmds.register(app)
 app.add_typer(incident.app, name="incident", help="Open, triage, escalate and close incidents.")
 app.add_typer(indicator.app, name="indicator", help="Indicators of compromise (STIX patterns).")
 app.add_typer(sector.app, name="sector", help="The sharing community in sectors.yaml.")
+app.add_typer(audit.app, name="audit", help="The disclosure log: who got what; verify it.")
 export.register(app)
 demo.register(app)
 
@@ -52,13 +52,7 @@ def run(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="cirt", standalone_mode=False)
-    except click.UsageError as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("cirt: aborted\n")
         return int(ExitCode.FAILURE)
     except CirtError as exc:
@@ -70,6 +64,9 @@ def run(argv: list[str] | None = None) -> int:
         sys.stderr.write("cirt: interrupted\n")
         return 130
     except Exception as exc:
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # the command-line parser's own usage errors (exit code 2)
+            return int(exc.exit_code)
         if debug:
             raise
         sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {exc} (run with --debug)\n")

@@ -3,7 +3,8 @@
 ``seq`` is assigned by the writer (head + 1, read inside the write transaction), not by the engine:
 a primary key on it, and uniqueness of ``prev_hash``, make a second writer that read the same head
 fail instead of forking the chain on an engine that does not serialise transactions.
-``disclosure_objects`` only indexes ``objects`` for look-ups by object; the chain covers ``objects``.
+``disclosure_objects`` only indexes ``objects`` for look-ups by object; the chain covers
+``objects``.
 """
 
 STATEMENTS = [
