@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli import audit, demo, export, incident, indicator, sector, workspace_cmds
+from cirt.cli import audit, demo, export, incident, indicator, sector, taxii, workspace_cmds
 from cirt.errors import CirtError, ExitCode
 
 app = typer.Typer(
@@ -41,6 +41,7 @@ app.add_typer(incident.app, name="incident", help="Open, triage, escalate and cl
 app.add_typer(indicator.app, name="indicator", help="Indicators of compromise (STIX patterns).")
 app.add_typer(sector.app, name="sector", help="The sharing community in sectors.yaml.")
 app.add_typer(audit.app, name="audit", help="The disclosure log: who got what; verify it.")
+app.add_typer(taxii.app, name="taxii", help="TAXII 2.1: pull from and push to partners; serve ours.")
 export.register(app)
 demo.register(app)
 

@@ -1,0 +1,53 @@
+"""``cirt export``: the analyst's own bundle is valid STIX 2.1 with the OASIS markings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stix2validator import ValidationOptions, validate_instance
+
+from cirt.incidents import INCIDENT_CORE_ID
+from cirt.tlp import TLP2_MARKING_IDS
+
+
+def _scenario(cli: Any) -> str:
+    ref: str = cli("incident", "open", "--title", "Ransomware at BEL", "--category",
+                   "malicious-code:infected-system", "--severity", "critical", "--sector", "bel",
+                   "--tlp", "amber+strict", "--json").json()["reference"]
+    cli("indicator", "add", "--incident", ref, "--sha256", "c" * 64)
+    cli("indicator", "add", "--incident", ref, "--url", "http://pay-now.example/?id='1'", "--tlp",
+        "red")
+    cli("indicator", "add", "--ip", "203.0.113.9", "--tlp", "clear")
+    cli("incident", "note", ref, "Backups intact")
+    cli("incident", "escalate", ref, "--to", "national", "--reason", "critical infrastructure")
+    return ref
+
+
+def test_export_validates_with_the_oasis_validator(cli: Any, tmp_path: Path) -> None:
+    _scenario(cli)
+    out = tmp_path / "bundle.json"
+    result = cli("export", "-o", str(out), "--json")
+    assert result.code == 0, result.err
+    bundle = json.loads(out.read_text())
+    report = validate_instance(bundle, ValidationOptions(version="2.1"))
+    assert report.is_valid, [str(e) for e in report.errors]
+    types = [o["type"] for o in bundle["objects"]]
+    assert types.count("incident") == 1 and types.count("indicator") == 3
+    markings = {o["id"] for o in bundle["objects"] if o["type"] == "marking-definition"}
+    used = {ref for o in bundle["objects"] for ref in o.get("object_marking_refs", [])}
+    assert used <= markings <= set(TLP2_MARKING_IDS.values())
+    incident = next(o for o in bundle["objects"] if o["type"] == "incident")
+    assert INCIDENT_CORE_ID in incident["extensions"]
+    assert INCIDENT_CORE_ID in {o["id"] for o in bundle["objects"]}
+
+
+def test_export_of_one_incident_holds_it_and_its_links_only(cli: Any) -> None:
+    ref = _scenario(cli)
+    bundle = json.loads(cli("export", "--incident", ref).out)
+    indicators = [o for o in bundle["objects"] if o["type"] == "indicator"]
+    assert len(indicators) == 2
+    assert {o["type"] for o in bundle["objects"]} >= {"incident", "note", "relationship",
+                                                      "identity", "marking-definition",
+                                                      "extension-definition"}
