@@ -1,0 +1,205 @@
+"""``cirt taxii …``: exchange with TAXII 2.1 partners, and serve our own TAXII 2.1 server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+
+app = typer.Typer(no_args_is_help=True)
+credential_app = typer.Typer(no_args_is_help=True)
+app.add_typer(credential_app, name="credential",
+              help="Credentials of organisations and partners for our TAXII server.")
+
+
+@app.command("discover")
+def discover(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner id.")],
+             as_json: JsonFlag = False) -> None:
+    """A partner's TAXII server: API roots, collections, what we may read and write."""
+    from cirt.taxii.client import discover as run
+
+    found = run(workspace(ctx), peer)
+    data = found.as_dict()
+
+    def render() -> None:
+        from rich.table import Table
+
+        out = console()
+        out.print(f"[bold]{found.title or peer}[/] {found.url}")
+        for root in found.api_roots:
+            table = Table(title=f"API root {root.url} (max_content_length "
+                                f"{root.max_content_length:,} bytes)", title_justify="left")
+            for column in ("Collection", "Title", "Read", "Write", "Configured"):
+                table.add_column(column)
+            for c in root.collections:
+                table.add_row(c.id, c.title, "yes" if c.can_read else "no",
+                              "yes" if c.can_write else "no", c.configured or "")
+            out.print(table)
+
+    emit(data, as_json, render)
+
+
+@app.command("pull")
+def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner id.")],
+         collection: Annotated[str | None, typer.Option(
+             "--collection", help="One collection id (default: the partner's pull_collections).")
+         ] = None,
+         since: Annotated[str | None, typer.Option(
+             "--since", help="Fetch what was added after this RFC 3339 time, not the cursor.")
+         ] = None,
+         as_json: JsonFlag = False) -> None:
+    """Fetch what is new in a partner's collections; validate and store it."""
+    from cirt.taxii.client import pull as run
+
+    ws = workspace(ctx)
+    with _progress(as_json) as advance:
+        result = run(ws, peer, collection=collection, since=since, progress=advance)
+    data = result.as_dict()
+
+    def render() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"Pulled from {peer}", title_justify="left")
+        for column in ("Collection", "Pages", "Received", "New", "Updated", "Duplicate",
+                       "Rejected", "Cursor"):
+            table.add_column(column)
+        for c in result.collections:
+            table.add_row(c.collection, str(c.pages), str(c.received), str(c.new),
+                          str(c.updated), str(c.duplicates), str(len(c.rejected)),
+                          c.cursor or "")
+        console().print(table)
+        for c in result.collections:
+            for rejected in c.rejected:
+                warn(f"rejected {rejected['id']}: {rejected['reason']}")
+
+    emit(data, as_json, render)
+
+
+@app.command("push")
+def push(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner id.")],
+         incident: Annotated[str | None, typer.Option(
+             "--incident", help="An incident (BZ-2026-0001 or incident--…) and what it links.")
+         ] = None,
+         since: Annotated[str | None, typer.Option(
+             "--since", help="Objects added after this RFC 3339 time.")] = None,
+         as_json: JsonFlag = False) -> None:
+    """Send a partner what the gate lets it have; retries what failed before."""
+    from cirt.taxii.client import push as run
+
+    result = run(workspace(ctx), peer, incident=incident, since=since)
+    data = result.as_dict()
+
+    def render() -> None:
+        ok(f"{peer}: {result.sent} sent in {result.envelopes} envelope(s), "
+           f"{result.already} already there, {result.failed} failed, {result.pending} pending, "
+           f"{result.withheld} withheld by the gate")
+        for failure in result.failures:
+            warn(f"{failure['id']}: {failure['message']}")
+
+    emit(data, as_json, render)
+
+
+@app.command("serve")
+def serve(ctx: typer.Context,
+          host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 9800,
+          workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
+          cert: Annotated[str | None, typer.Option("--cert", help="TLS certificate (PEM).")] = None,
+          key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
+          max_page: Annotated[int, typer.Option(
+              "--max-page-size", help="Most objects in one page, whatever limit clients ask.")
+          ] = 1000,
+          max_content: Annotated[int, typer.Option(
+              "--max-content-length", help="Largest POST body accepted, in bytes.")
+          ] = 10 * 1024 * 1024) -> None:
+    """Serve our TAXII 2.1 server (gunicorn); every response passes the gate per party."""
+    from cirt.taxii.serving import serve as run
+
+    ws = workspace(ctx)
+    scheme = "https" if cert else "http"
+    console(stderr=True).print(
+        f"TAXII 2.1 discovery at {scheme}://{host}:{port}/taxii2/ ({workers} workers)")
+    run(ws.home, host=host, port=port, workers=workers, cert=cert, key=key, max_page=max_page,
+        max_content_length=max_content)
+
+
+@credential_app.command("add")
+def credential_add(ctx: typer.Context,
+                   party: Annotated[str, typer.Argument(help="Organisation or partner id.")],
+                   as_json: JsonFlag = False) -> None:
+    """Issue a credential; the password is printed once and stored only hashed."""
+    from cirt.taxii.auth import issue_credential
+
+    issued = issue_credential(workspace(ctx), party)
+    data = {"username": issued.username, "password": issued.password, "party": issued.party}
+
+    def render() -> None:
+        ok(f"credential for {party}")
+        console().print(f"username: {issued.username}\npassword: {issued.password}")
+        warn("the password is shown only now: hand it over through a secure channel")
+
+    emit(data, as_json, render)
+
+
+@credential_app.command("list")
+def credential_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Issued credentials (usernames and parties; passwords are not kept)."""
+    rows: list[dict[str, Any]] = [
+        {"username": c.username, "party": c.party, "created": c.created}
+        for c in workspace(ctx).store.taxii_credentials()]
+
+    def render() -> None:
+        from rich.table import Table
+
+        table = Table(title="TAXII credentials", title_justify="left")
+        for column in ("Username", "Party", "Created"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(r["username"], r["party"], r["created"])
+        console().print(table)
+
+    emit(rows, as_json, render)
+
+
+@credential_app.command("remove")
+def credential_remove(ctx: typer.Context,
+                      username: Annotated[str, typer.Argument(help="Username to revoke.")],
+                      as_json: JsonFlag = False) -> None:
+    """Revoke a credential at once (running servers refuse it from the next request)."""
+    from cirt.taxii.auth import revoke_credential
+
+    revoke_credential(workspace(ctx), username)
+    emit({"removed": username}, as_json, lambda: ok(f"removed {username}"))
+
+
+class _progress:
+    """A rich progress bar for people, nothing for --json; yields ``advance(objects, label)``."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._progress: Any = None
+
+    def __enter__(self) -> Any:
+        if self.quiet:
+            return lambda count, label: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), console=console(stderr=True),
+                                  transient=True)
+        self._progress.start()
+        tasks: dict[str, Any] = {}
+
+        def advance(count: int, label: str) -> None:
+            if label not in tasks:
+                tasks[label] = self._progress.add_task(label, total=None)
+            self._progress.advance(tasks[label], count)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+

@@ -1,0 +1,113 @@
+"""Credentials: ours on the server (generated, stored hashed) and partners' for the client.
+
+A server credential is a username and a generated password handed out once; the store keeps only
+a salted scrypt digest.  Verifying scrypt costs tens of milliseconds on purpose, so a worker
+remembers a credential it has verified (by the SHA-256 of the presented secret, never the secret)
+and still checks on every request that the credential has not been revoked since.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cirt.errors import ConfigError, NotFound
+from cirt.stixtime import format_ts
+from cirt.store.taxii_state import CredentialRow
+
+if TYPE_CHECKING:
+    from cirt.store.sql import SQLStore
+    from cirt.workspace import Workspace
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """What ``credential add`` prints once: the password is never stored nor shown again."""
+
+    username: str
+    password: str
+    party: str
+
+
+def digest(password: str, salt: str) -> str:
+    raw = hashlib.scrypt(password.encode("utf-8"), salt=bytes.fromhex(salt), **_SCRYPT)
+    return raw.hex()
+
+
+def issue_credential(ws: Workspace, party: str) -> IssuedCredential:
+    """A new credential for an organisation or partner of sectors.yaml."""
+    ws.community.party(party)  # NotFound names the known parties
+    if party == ws.community.national.id:
+        raise NotFound(f"'{party}' is ourselves: credentials are for organisations and partners")
+    username = f"{party}.{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(24)
+    salt = secrets.token_hex(16)
+    ws.store.add_taxii_credential(
+        CredentialRow(username, party, salt, digest(password, salt), format_ts(ws.clock())))
+    return IssuedCredential(username, password, party)
+
+
+def revoke_credential(ws: Workspace, username: str) -> None:
+    if not ws.store.remove_taxii_credential(username):
+        raise NotFound(f"no TAXII credential '{username}' (see 'cirt taxii credential list')")
+
+
+class Authenticator:
+    """Maps an ``Authorization: Basic`` header to the party it was issued to, or None."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+        self._verified: dict[tuple[str, str], str] = {}
+
+    def party_for(self, header: str | None) -> str | None:
+        if not header or not header[:6].lower() == "basic ":
+            return None
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            return None
+        row = self.store.taxii_credential(username)
+        if row is None:
+            return None
+        fingerprint = hashlib.sha256(f"{row.digest}:{password}".encode()).hexdigest()
+        if self._verified.get((username, fingerprint)) == row.party:
+            return row.party
+        if not hmac.compare_digest(digest(password, row.salt), row.digest):
+            return None
+        self._verified[(username, fingerprint)] = row.party
+        return row.party
+
+
+@dataclass(frozen=True)
+class PeerCredentials:
+    user: str | None
+    password: str | None
+
+
+def secret_names(peer: str) -> tuple[str, str]:
+    """The secret names of a partner's TAXII account: ``taxii_<peer>_user`` / ``_password``.
+
+    From the environment as ``CIRT_TAXII_<PEER>_USER`` / ``CIRT_TAXII_<PEER>_PASSWORD`` (dashes
+    become underscores) or from ``<workspace>/secrets.toml``.
+    """
+    key = peer.replace("-", "_")
+    return f"taxii_{key}_user", f"taxii_{key}_password"
+
+
+def peer_credentials(ws: Workspace, peer: str) -> PeerCredentials:
+    user_name, password_name = secret_names(peer)
+    user, password = ws.secret(user_name), ws.secret(password_name)
+    if bool(user) != bool(password):
+        missing = password_name if user else user_name
+        raise ConfigError("secrets", None, missing,
+                          f"set CIRT_{missing.upper()} or '{missing}' in secrets.toml")
+    return PeerCredentials(user, password)

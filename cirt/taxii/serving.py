@@ -1,0 +1,50 @@
+"""Run the TAXII application under gunicorn (a production WSGI server), with TLS when asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cirt.errors import ConfigError
+from cirt.taxii.server import DEFAULT_MAX_CONTENT, DEFAULT_MAX_PAGE, TaxiiApp
+
+
+def build_app(home: Path, *, max_page: int = DEFAULT_MAX_PAGE,
+              max_content_length: int = DEFAULT_MAX_CONTENT) -> TaxiiApp:
+    """The WSGI app for a workspace; each worker opens its own store after the fork."""
+    from cirt.workspace import Workspace
+
+    return TaxiiApp(lambda: Workspace.open(home), max_page=max_page,
+                    max_content_length=max_content_length)
+
+
+def serve(home: Path, *, host: str = "127.0.0.1", port: int = 9800, workers: int = 2,
+          cert: str | None = None, key: str | None = None, max_page: int = DEFAULT_MAX_PAGE,
+          max_content_length: int = DEFAULT_MAX_CONTENT) -> None:
+    """Serve until interrupted."""
+    from gunicorn.app.base import BaseApplication
+
+    if bool(cert) != bool(key):
+        raise ConfigError("taxii serve", None, "--cert/--key", "give both a certificate and its key")
+    for path in (cert, key):
+        if path and not Path(path).is_file():
+            raise ConfigError("taxii serve", None, path, "no such file")
+    app = build_app(home, max_page=max_page, max_content_length=max_content_length)
+    options: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": max(1, workers), "worker_class": "sync", "timeout": 60,
+        "accesslog": None, "errorlog": "-", "loglevel": "warning",
+        "limit_request_line": 8190, "keepalive": 5,
+    }
+    if cert and key:
+        options.update(certfile=cert, keyfile=key)
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for name, value in options.items():
+                self.cfg.set(name, value)
+
+        def load(self) -> TaxiiApp:
+            return app
+
+    _Gunicorn().run()
