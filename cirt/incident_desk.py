@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cirt import incidents as rules
-from cirt.errors import InvalidValue, NotFound
+from cirt.errors import ConflictError, InvalidValue, NotFound
 from cirt.incidents import Incident
 from cirt.stixtime import format_ts
 from cirt.store import LOCAL, Provenance
@@ -78,14 +80,35 @@ class IncidentDesk:
             raise NotFound(f"no incident '{ref}' (see 'cirt incident list')")
         return Incident(stored.obj)
 
+    @contextmanager
+    def changing(self, ref: str, if_version: str | None = None) -> Iterator[Incident]:
+        """Read the newest version under a lock for a read-modify-write; concurrent changes wait.
+
+        ``if_version`` (the ``modified`` the caller based its change on) turns a change made by
+        someone else in between into a ConflictError instead of a silent merge.
+        """
+        with self.ws.store.transaction():
+            row = self.ws.store.incident_by_reference(ref)
+            stored = self.ws.store.get_for_update(row.id) if row else None
+            if stored is None:
+                raise NotFound(f"no incident '{ref}' (see 'cirt incident list')")
+            incident = Incident(stored.obj)
+            if if_version is not None and incident.modified != if_version:
+                ours = incident.obj["extensions"][rules.OUR_EXTENSION_ID]
+                raise ConflictError(
+                    f"{incident.reference} was changed by {ours.get('changed_by', '?')} at "
+                    f"{incident.modified} ({ours.get('change', 'changed')}) after version "
+                    f"{if_version}; show it again and retry")
+            yield incident
+
     def list(self, where: IncidentFilter) -> list[IncidentRow]:
         return self.ws.store.find_incidents(where)
 
     def update(self, ref: str, *, title: str | None = None, description: str | None = None,
                severity: str | None = None, category: str | None = None,
                status: str | None = None, tlp: TLP | str | None = None,
-               add_organisations: list[str] | None = None) -> Incident:
-        incident = self.get(ref)
+               add_organisations: list[str] | None = None,
+               if_version: str | None = None) -> Incident:
         fields: dict[str, Any] = {}
         if title is not None:
             fields["title"] = title
@@ -99,49 +122,51 @@ class IncidentDesk:
             fields["status"] = status
         if tlp is not None:
             fields["tlp"] = _level(tlp, self.ws.community.default_tlp)
-        if add_organisations:
-            for org in add_organisations:
-                self.ws.community.organisation(org)
-            fields["organisations"] = [*incident.organisations, *add_organisations]
-        if not fields:
+        for org in add_organisations or ():
+            self.ws.community.organisation(org)
+        if not fields and not add_organisations:
             raise InvalidValue("nothing to update: give at least one field to change")
-        change = "updated " + ", ".join(sorted(fields))
-        revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
-                               change=change, **fields)
-        with self.ws.store.transaction():
+        with self.changing(ref, if_version) as incident:
+            if add_organisations:
+                fields["organisations"] = [*incident.organisations, *add_organisations]
+            change = "updated " + ", ".join(sorted(fields))
+            revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+                                   change=change, **fields)
             self._save(revised)
             if add_organisations:
                 self.ws.store.add_audience(revised.id, "org", add_organisations)
         return revised
 
-    def assign(self, ref: str, analyst: str) -> Incident:
-        incident = self.get(ref)
-        revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
-                               change=f"assigned to {analyst}", assignee=analyst,
-                               status="open" if incident.status == "new" else incident.status)
-        self._save(revised)
+    def assign(self, ref: str, analyst: str, *, if_version: str | None = None) -> Incident:
+        with self.changing(ref, if_version) as incident:
+            revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+                                   change=f"assigned to {analyst}", assignee=analyst,
+                                   status="open" if incident.status == "new" else incident.status)
+            self._save(revised)
         return revised
 
-    def escalate(self, ref: str, *, level: str, reason: str,
-                 de_escalate: bool = False) -> Incident:
-        incident = self.get(ref)
-        revised = rules.escalate(incident, level=level, reason=reason, analyst=self.ws.analyst,
-                                 now=self.ws.clock(), de_escalate=de_escalate)
-        self._save(revised)
+    def escalate(self, ref: str, *, level: str, reason: str, de_escalate: bool = False,
+                 if_version: str | None = None) -> Incident:
+        with self.changing(ref, if_version) as incident:
+            revised = rules.escalate(incident, level=level, reason=reason,
+                                     analyst=self.ws.analyst, now=self.ws.clock(),
+                                     de_escalate=de_escalate)
+            self._save(revised)
         return revised
 
-    def close(self, ref: str, *, resolution: str, determination: str = "confirmed") -> Incident:
-        incident = self.get(ref)
-        revised = rules.close(incident, resolution=resolution, determination=determination,
-                              analyst=self.ws.analyst, now=self.ws.clock())
-        self._save(revised)
+    def close(self, ref: str, *, resolution: str, determination: str = "confirmed",
+              if_version: str | None = None) -> Incident:
+        with self.changing(ref, if_version) as incident:
+            revised = rules.close(incident, resolution=resolution, determination=determination,
+                                  analyst=self.ws.analyst, now=self.ws.clock())
+            self._save(revised)
         return revised
 
-    def reopen(self, ref: str, *, reason: str) -> Incident:
-        incident = self.get(ref)
-        revised = rules.reopen(incident, reason=reason, analyst=self.ws.analyst,
-                               now=self.ws.clock())
-        self._save(revised)
+    def reopen(self, ref: str, *, reason: str, if_version: str | None = None) -> Incident:
+        with self.changing(ref, if_version) as incident:
+            revised = rules.reopen(incident, reason=reason, analyst=self.ws.analyst,
+                                   now=self.ws.clock())
+            self._save(revised)
         return revised
 
     def note(self, ref: str, text: str, *, tlp: TLP | str | None = None) -> dict[str, Any]:

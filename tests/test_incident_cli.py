@@ -163,3 +163,15 @@ def test_an_indicator_on_an_incident_takes_its_tlp_and_is_listed(cli: Any) -> No
     assert [i["id"] for i in listed] == [indicator["id"]]
     assert len(cli("indicator", "list", "--json").json()) == 1
     assert listed[0] == indicator
+
+
+def test_a_change_based_on_an_old_version_is_a_conflict(ws: Any) -> None:
+    from cirt.errors import ConflictError
+
+    incident = ws.incidents.open(title="t", category="phishing", severity="low",
+                                 organisations=["cbb"])
+    ws.incidents.update(incident.reference, severity="high")
+    with pytest.raises(ConflictError, match="was changed by tester .*updated severity"):
+        ws.incidents.escalate(incident.reference, level="national", reason="r",
+                              if_version=incident.modified)
+    assert ws.incidents.get(incident.reference).escalation_level == "sector"

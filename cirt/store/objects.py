@@ -82,6 +82,13 @@ class ObjectsMixin:
                 (object_id, version))
         return StoredObject(*row) if row else None
 
+    def get_for_update(self, object_id: str) -> StoredObject | None:
+        """The newest version, locked until the caller's transaction ends (no lost updates)."""
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        row = self.db.query_one(
+            f"SELECT {_COLUMNS} FROM objects WHERE id = ? AND latest = 1{lock}", (object_id,))
+        return StoredObject(*row) if row else None
+
     def has_version(self, object_id: str, version: str) -> bool:
         return bool(self.db.query_one(
             "SELECT 1 FROM objects WHERE id = ? AND modified = ?", (object_id, version)))
