@@ -1,0 +1,1 @@
+"""Bulletins to sector contacts: composed from what the gate released, rendered, delivered."""

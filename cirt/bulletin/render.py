@@ -1,0 +1,321 @@
+"""A bulletin from what the gate released, rendered through templates (md, html, txt) or as STIX.
+
+``compose`` turns released objects into the bulletin a template sees; it receives only what the
+gate released (never the withheld list), so no template can leak a withheld object.  Content
+written by analysts or peers is escaped for the format: HTML by Jinja's autoescape, Markdown by
+backslash-escaping its special characters (the ``finalize`` hook escapes every interpolated value
+unless the template marks it as our own markup), plain text by removing control characters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any, Protocol
+
+from markupsafe import Markup
+
+from cirt.errors import InvalidValue
+from cirt.incidents import INCIDENT_CORE_ID, OUR_EXTENSION_ID
+from cirt.stixtime import format_ts
+from cirt.tlp import TLP
+
+FORMATS = ("md", "html", "txt", "stix")
+
+# FIRST TLP 2.0, paraphrased: what the recipient may do with content at each level.
+SHARING_RULES: dict[TLP, str] = {
+    TLP.CLEAR: "Disclosure is not limited: you may share this with anyone, subject to standard "
+               "copyright rules.",
+    TLP.GREEN: "Community only: you may share this with peers and partner organisations in "
+               "your community, but not on publicly accessible channels.",
+    TLP.AMBER: "Limited disclosure: share this only on a need-to-know basis within your "
+               "organisation and with its clients, to protect them and prevent further harm.",
+    TLP.AMBER_STRICT: "Organisation only: share this only on a need-to-know basis within your "
+                      "own organisation, not with its clients.",
+    TLP.RED: "For your eyes only: this is for the named recipient alone; do not share it "
+             "further, not even within your organisation.",
+}
+
+# Advice by RSIT class: what a sector organisation should do when such an incident is reported.
+CATEGORY_ADVICE: dict[str, str] = {
+    "fraud": "Warn staff and customers about messages imitating your organisation; have the "
+             "look-alike sites taken down and watch for logins from the listed addresses.",
+    "malicious-code": "Scan your hosts for the listed files and hashes, isolate infected "
+                      "machines and block their command-and-control addresses.",
+    "intrusions": "Review privileged accounts and remote access logs, reset exposed "
+                  "credentials and check the listed addresses in your logs.",
+    "intrusion-attempts": "Check perimeter and authentication logs for the listed sources and "
+                          "patch the exploited services.",
+    "availability": "Confirm your DDoS mitigation contacts and capacity, and rate-limit or "
+                    "block the listed sources upstream.",
+    "information-gathering": "Watch for the listed scanners and tighten what your perimeter "
+                             "exposes.",
+    "information-content-security": "Check whether your data is involved, rotate affected "
+                                    "secrets and prepare notification duties.",
+    "vulnerable": "Inventory affected systems and apply the vendor fixes or mitigations.",
+    "abusive-content": "Filter the listed senders and report abuse to the providers involved.",
+}
+
+
+class ReleasedItem(Protocol):
+    """One object the gate released (``cirt.gate.Released`` is one)."""
+
+    @property
+    def obj(self) -> Mapping[str, Any]: ...
+
+    @property
+    def tlp(self) -> TLP: ...
+
+
+@dataclass(frozen=True)
+class Update:
+    tlp: TLP
+    when: str
+    text: str
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    tlp: TLP
+    reference: str
+    title: str
+    category: str
+    severity: str
+    status: str
+    updated: str
+    description: str
+    updates: tuple[Update, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    tlp: TLP
+    name: str
+    pattern: str
+    valid_from: str
+    incident: str
+
+
+@dataclass(frozen=True)
+class Action:
+    tlp: TLP
+    text: str
+
+
+@dataclass(frozen=True)
+class Bulletin:
+    """Everything a template sees: built from released objects only."""
+
+    number: str
+    issuer: str
+    contact: str
+    recipient: str
+    issued: str
+    since: str
+    tlp: TLP
+    incidents: tuple[IncidentSummary, ...]
+    indicators: tuple[IndicatorRow, ...]
+    actions: tuple[Action, ...]
+    bundle: dict[str, Any] = field(repr=False)
+
+    @property
+    def rule(self) -> str:
+        return SHARING_RULES[self.tlp]
+
+    @property
+    def subject(self) -> str:
+        """The e-mail subject: the TLP label first, no content that could be sensitive."""
+        text = (f"[{self.tlp.label}] {self.issuer} security bulletin {self.number} for "
+                f"{self.recipient}: {_count(len(self.incidents), 'incident')}, "
+                f"{_count(len(self.indicators), 'indicator')}")
+        return header_safe(text)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.incidents or self.indicators)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number, "recipient": self.recipient, "issued": self.issued,
+            "since": self.since, "tlp": self.tlp.slug, "subject": self.subject,
+            "incidents": len(self.incidents), "indicators": len(self.indicators),
+            "objects": len(self.bundle["objects"]),
+        }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _line(value: object) -> str:
+    """A field meant to be one line (a title, a pattern), kept on one line in every format."""
+    return re.sub(r"\s+", " ", str(value)).strip()
+
+
+def header_safe(text: str) -> str:
+    """One line for an e-mail header: CR, LF and every other control character become spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", text)).strip()
+
+
+def bulletin_number(prefix: str, issued: datetime) -> str:
+    """A date and a random suffix: the number says nothing about how many bulletins came before."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    suffix = "".join(secrets.choice(alphabet) for _ in range(5))
+    return f"{prefix}-{issued:%Y%m%d}-{suffix}"
+
+
+def compose(released: Sequence[ReleasedItem], *, definitions: Sequence[Mapping[str, Any]],
+            recipient: str, issuer: str, contact: str, number: str, issued: datetime,
+            since: datetime, bundle_id: str) -> Bulletin:
+    """The bulletin for one recipient from the gate's released objects (and nothing else)."""
+    objects = {item.obj["id"]: item for item in released}
+    references = {oid: _reference(item.obj) for oid, item in objects.items()
+                  if item.obj["type"] == "incident"}
+    updates: dict[str, list[Update]] = {}
+    for item in released:
+        if item.obj["type"] == "note":
+            for ref in item.obj.get("object_refs", ()):
+                updates.setdefault(ref, []).append(Update(
+                    item.tlp, str(item.obj.get("created", "")), str(item.obj.get("content", ""))))
+    incidents = tuple(sorted(
+        (_summary(item, tuple(sorted(updates.get(oid, []), key=lambda u: u.when)))
+         for oid, item in objects.items() if item.obj["type"] == "incident"),
+        key=lambda s: (-int(s.tlp), s.reference)))
+    linked: dict[str, list[str]] = {}
+    for item in released:
+        obj = item.obj
+        if obj["type"] == "relationship" and obj.get("target_ref") in references:
+            linked.setdefault(str(obj.get("source_ref")), []).append(references[obj["target_ref"]])
+    indicators = tuple(sorted(
+        (IndicatorRow(item.tlp, _line(item.obj.get("name") or ""),
+                      _line(item.obj.get("pattern", "")), _line(item.obj.get("valid_from", "")),
+                      ", ".join(sorted(linked.get(oid, []))))
+         for oid, item in objects.items() if item.obj["type"] == "indicator"),
+        key=lambda r: (r.incident, r.pattern)))
+    actions = _actions(released, incidents, indicators, contact)
+    levels = [item.tlp for item in released]
+    return Bulletin(
+        number=number, issuer=issuer, contact=contact, recipient=recipient,
+        issued=format_ts(issued), since=format_ts(since), tlp=max(levels, default=TLP.CLEAR),
+        incidents=incidents, indicators=indicators, actions=actions,
+        bundle={"type": "bundle", "id": bundle_id,
+                "objects": [dict(d) for d in definitions] + [dict(i.obj) for i in released]},
+    )
+
+
+def _reference(obj: Mapping[str, Any]) -> str:
+    ours = obj.get("extensions", {}).get(OUR_EXTENSION_ID, {})
+    return _line(ours.get("reference") or obj["id"])
+
+
+def _summary(item: ReleasedItem, updates: tuple[Update, ...]) -> IncidentSummary:
+    obj = item.obj
+    extensions = obj.get("extensions", {})
+    ours, core = extensions.get(OUR_EXTENSION_ID, {}), extensions.get(INCIDENT_CORE_ID, {})
+    category = ours.get("category") or ", ".join(core.get("incident_types", ())) or "unspecified"
+    return IncidentSummary(
+        tlp=item.tlp, reference=_reference(obj), title=_line(obj.get("name", "")),
+        category=_line(category), severity=_line(ours.get("severity", "unspecified")),
+        status=_line(core.get("investigation_status", "unspecified")),
+        updated=_line(obj.get("modified", "")), description=str(obj.get("description", "")),
+        updates=updates)
+
+
+def _actions(released: Sequence[ReleasedItem], incidents: tuple[IncidentSummary, ...],
+             indicators: tuple[IndicatorRow, ...], contact: str) -> tuple[Action, ...]:
+    """Courses of action released, advice for each incident class, and what to do with IOCs.
+
+    An action takes the most restrictive TLP of the items that prompted it.
+    """
+    actions = [Action(i.tlp, _line(i.obj.get("name", "")) + (
+        f": {i.obj['description']}" if i.obj.get("description") else ""))
+        for i in released if i.obj["type"] == "course-of-action"]
+    by_class: dict[str, TLP] = {}
+    for incident in incidents:
+        cls = incident.category.split(":")[0]
+        if cls in CATEGORY_ADVICE:
+            by_class[cls] = max(by_class.get(cls, TLP.CLEAR), incident.tlp)
+    actions += [Action(level, CATEGORY_ADVICE[cls]) for cls, level in sorted(by_class.items())]
+    if indicators:
+        actions.append(Action(
+            max(r.tlp for r in indicators),
+            f"Search your logs of the last 30 days for the {_count(len(indicators), 'indicator')} "
+            "of this bulletin and block them at your perimeter (DNS, proxy, mail gateway, firewall) where "
+            "that is safe."))
+    if incidents or indicators:
+        actions.append(Action(TLP.CLEAR, f"Report any sighting or related incident to {contact}, "
+                                         "quoting this bulletin's number."))
+    return tuple(actions)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&!])")
+_MD_LINE_START = re.compile(r"^(\s*)([#=+\->]|\d+(?=[.)]))")
+
+
+def md_escape(value: object) -> str:
+    """Text safe inside Markdown: no markup, no raw HTML, no line break, no block marker.
+
+    Inline markup characters are always escaped; list, heading and quote markers only at the
+    start, the one place where they act (every value is kept on one line).
+    """
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()
+    text = _MD_INLINE.sub(r"\\\1", text)
+    match = _MD_LINE_START.match(text)
+    if match:
+        marker = match.group(2)
+        if marker.isdigit():
+            end = match.end()
+            text = text[:end] + "\\" + text[end:]
+        else:
+            text = text[:match.start(2)] + "\\" + text[match.start(2):]
+    return text
+
+
+def txt_clean(value: object) -> str:
+    """Text safe for a terminal or a plain e-mail: control characters (ANSI escapes) removed."""
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(value).replace("\r\n", "\n"))
+
+
+def _md_finalize(value: object) -> object:
+    return value if isinstance(value, Markup) else md_escape(value)
+
+
+def _txt_finalize(value: object) -> object:
+    return value if isinstance(value, Markup) else txt_clean(value)
+
+
+@cache
+def _environment(fmt: str) -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    options: dict[str, Any] = {"loader": PackageLoader("cirt.bulletin", "templates"),
+                               "undefined": StrictUndefined, "trim_blocks": True,
+                               "lstrip_blocks": True, "keep_trailing_newline": True}
+    if fmt == "html":
+        env = Environment(autoescape=True, **options)
+    else:
+        env = Environment(autoescape=False,
+                          finalize=_md_finalize if fmt == "md" else _txt_finalize, **options)
+    env.globals["label"] = lambda level: Markup(TLP(level).label)
+    env.globals["colour"] = lambda level: Markup(
+        {TLP.CLEAR: "#FFFFFF", TLP.GREEN: "#33FF00", TLP.AMBER: "#FFC000",
+         TLP.AMBER_STRICT: "#FFC000", TLP.RED: "#FF2B2B"}[TLP(level)])
+    return env
+
+
+def render(bulletin: Bulletin, fmt: str) -> str:
+    """The bulletin as Markdown, HTML, plain text, or its STIX bundle (JSON)."""
+    if fmt not in FORMATS:
+        raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: {', '.join(FORMATS)})")
+    if fmt == "stix":
+        return json.dumps(bulletin.bundle, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    template = _environment(fmt).get_template(f"bulletin.{fmt}.j2")
+    text: str = template.render(b=bulletin, rule=Markup(bulletin.rule))
+    return text
