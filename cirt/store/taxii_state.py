@@ -37,21 +37,27 @@ class TaxiiStateMixin:
     db: Database
 
     # -- pull cursors ------------------------------------------------------------------------
-    def taxii_cursor(self, peer: str, collection: str) -> str | None:
-        """The ``added_after`` the next pull of this peer's collection starts from."""
-        row = self.db.query_one(
-            "SELECT added_after FROM taxii_cursors WHERE peer = ? AND collection = ?",
-            (peer, collection))
-        return str(row[0]) if row else None
+    def taxii_cursor(self, peer: str, collection: str) -> tuple[str, bool] | None:
+        """Where the next pull of a peer's collection starts, and whether the last one finished.
 
-    def set_taxii_cursor(self, peer: str, collection: str, added_after: str, now: str) -> None:
+        The cursor is the ``date_added`` of the newest object stored from that collection.
+        """
+        row = self.db.query_one(
+            "SELECT added_after, complete FROM taxii_cursors WHERE peer = ? AND collection = ?",
+            (peer, collection))
+        return (str(row[0]), bool(row[1])) if row else None
+
+    def set_taxii_cursor(self, peer: str, collection: str, added_after: str, *, complete: bool,
+                         now: str) -> None:
         self.db.execute(
-            "INSERT INTO taxii_cursors (peer, collection, added_after, updated) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (peer, collection) DO UPDATE SET added_after = excluded.added_after,"
-            " updated = excluded.updated", (peer, collection, added_after, now))
+            "INSERT INTO taxii_cursors (peer, collection, added_after, complete, updated)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (peer, collection) DO UPDATE SET"
+            " added_after = excluded.added_after, complete = excluded.complete,"
+            " updated = excluded.updated", (peer, collection, added_after, int(complete), now))
 
     # -- push state --------------------------------------------------------------------------
-    def push_records(self, peer: str, keys: Sequence[tuple[str, str]] = ()) -> dict[tuple[str, str], PushRecord]:
+    def push_records(self, peer: str,
+                     keys: Sequence[tuple[str, str]] = ()) -> dict[tuple[str, str], PushRecord]:
         """Push records of a peer, all of them or those of the given (id, modified) keys."""
         if keys:
             found: dict[tuple[str, str], PushRecord] = {}

@@ -66,7 +66,7 @@ class Authenticator:
         self._verified: dict[tuple[str, str], str] = {}
 
     def party_for(self, header: str | None) -> str | None:
-        if not header or not header[:6].lower() == "basic ":
+        if not header or header[:6].lower() != "basic ":
             return None
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")

@@ -8,15 +8,15 @@ itself, and an object the gate leaves unchanged is sent as its stored canonical 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cirt.store import LOCAL, StoredObject, canonical_json
+from cirt.store import LOCAL, StoredObject, canonical_json, version_of
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
+    from cirt.gate import Candidate, Recipient
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
@@ -75,18 +75,103 @@ class Gatekeeper:
         return kept
 
     def decide(self, rows: Sequence[StoredObject], party: str) -> list[ReleasedRow]:
-        """What of ``rows`` the gate releases to ``party``, in the same order."""
+        """What of ``rows`` the gate releases to ``party``, in the same order.
+
+        The gate keeps one version per id, so rows holding several versions of an object are
+        offered in rounds; objects they reference outside the rows are given as context, so a
+        relationship to a releasable indicator on another page is not taken for a leak.
+        """
         kept = self.sift(rows, party)
         if not kept:
             return []
-        released = gate_release(self.ws, [r.obj for r in kept], recipient_of(self.ws, party))
+        rounds: list[dict[str, StoredObject]] = []
+        for row in kept:
+            for batch in rounds:
+                if row.id not in batch:
+                    batch[row.id] = row
+                    break
+            else:
+                rounds.append({row.id: row})
+        decided: dict[tuple[str, str], str] = {}
+        for batch in rounds:
+            decided.update(self._decide_round(list(batch.values()), party))
         out = []
         for row in kept:
-            obj = released.get((row.id, row.modified))
-            if obj is None:
-                continue
-            out.append(ReleasedRow(row, row.body if obj == row.obj else canonical_json(obj)))
+            text = decided.get((row.id, row.modified))
+            if text is not None:
+                out.append(ReleasedRow(row, text))
         return out
+
+    def _decide_round(self, rows: list[StoredObject], party: str) -> dict[tuple[str, str], str]:
+        from cirt.gate import release
+
+        audiences = self.ws.store.audiences([r.id for r in rows])
+        offered = {r.id: r for r in rows}
+        candidates = [self._candidate(r.obj, r.origin, audiences.get(r.id, {})) for r in rows]
+        context = self._context(rows)
+        verdict = release(candidates, self.recipient(party), self.ws.community,
+                          default_tlp=self.ws.community.default_tlp, context=context)
+        out = {}
+        for item in verdict.released:
+            row = offered[item.obj["id"]]
+            text = row.body if item.obj is row.obj else canonical_json(dict(item.obj))
+            out[(row.id, row.modified)] = text
+        return out
+
+    @staticmethod
+    def _candidate(obj: dict[str, Any], origin: str,
+                   audience: dict[str, tuple[str, ...]]) -> Candidate:
+        from cirt.gate import Candidate
+
+        return Candidate(obj, frozenset(audience.get("org", ())),
+                         frozenset(audience.get("contact", ())),
+                         None if origin == LOCAL else origin)
+
+    def recipient(self, party: str) -> Recipient:
+        from cirt.gate import Recipient
+
+        if party in self.ws.community.partners:
+            return Recipient("partner", party, CHANNEL)
+        return Recipient("org", party, CHANNEL)
+
+    def release_for_push(self, rows: Sequence[StoredObject],
+                         party: str) -> tuple[list[dict[str, Any]], int]:
+        """The objects (definitions first) the gate lets go to a partner, recorded in the log.
+
+        Returns them with the number of offered rows the gate withheld.
+        """
+        from cirt.gate import release
+
+        newest: dict[str, StoredObject] = {}
+        for row in rows:
+            if row.id not in newest or row.modified > newest[row.id].modified:
+                newest[row.id] = row
+        offered = list(newest.values())
+        audiences = self.ws.store.audiences([r.id for r in offered])
+        verdict = release([self._candidate(r.obj, r.origin, audiences.get(r.id, {}))
+                           for r in offered], self.recipient(party), self.ws.community,
+                          default_tlp=self.ws.community.default_tlp,
+                          context=self._context(offered))
+        objects = [dict(o) for o in verdict.objects]
+        if verdict.released:
+            self.ws.audit.record(
+                recipient=recipient_of(self.ws, party), channel=CHANNEL,
+                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
+                         for r in verdict.released],
+                tlp=int(max(r.tlp for r in verdict.released)))
+        return (objects if verdict.released else []), len(rows) - len(verdict.released)
+
+    def _context(self, rows: Sequence[StoredObject]) -> list[Candidate]:
+        """Stored objects that ``rows`` reference but do not include, for the gate to judge."""
+        from cirt.gate import references
+
+        offered = {r.id for r in rows}
+        wanted = {ref for r in rows for ref in references(r.obj)} - offered
+        if not wanted:
+            return []
+        others = self.ws.store.latest_many(sorted(wanted))
+        audiences = self.ws.store.audiences([o.id for o in others])
+        return [self._candidate(o.obj, o.origin, audiences.get(o.id, {})) for o in others]
 
     def record(self, page: Sequence[ReleasedRow], party: str) -> None:
         """One disclosure-log entry for one response page, before the page is sent."""
@@ -97,10 +182,3 @@ class Gatekeeper:
             objects=[(r.row.id, r.row.modified or r.row.added, int(r.row.tlp)) for r in page],
             tlp=max(int(r.row.tlp) for r in page))
 
-
-def gate_release(ws: Workspace, objects: list[dict[str, Any]],
-                 recipient: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """The sharing gate's verdict, without logging: released objects by (id, version)."""
-    from cirt.store import version_of
-
-    return {(o["id"], version_of(o)): json.loads(canonical_json(o)) for o in objects}

@@ -25,7 +25,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 from cirt.stixtime import format_ts_micro, parse_ts
 from cirt.store import StoredObject
 from cirt.taxii.auth import Authenticator
-from cirt.taxii.release import Gatekeeper, ReleasedRow, recipient_of
+from cirt.taxii.release import Gatekeeper, ReleasedRow
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
@@ -576,10 +576,3 @@ def status_resource(summary: Any, objects: list[Any], ws: Workspace) -> dict[str
 def _dump(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
-
-def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-__all__ = ["COLLECTIONS", "TaxiiApp", "TaxiiError", "recipient_of"]

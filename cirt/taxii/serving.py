@@ -25,7 +25,8 @@ def serve(home: Path, *, host: str = "127.0.0.1", port: int = 9800, workers: int
     from gunicorn.app.base import BaseApplication
 
     if bool(cert) != bool(key):
-        raise ConfigError("taxii serve", None, "--cert/--key", "give both a certificate and its key")
+        raise ConfigError("taxii serve", None, "--cert/--key",
+                          "give both a certificate and its key")
     for path in (cert, key):
         if path and not Path(path).is_file():
             raise ConfigError("taxii serve", None, path, "no such file")
@@ -39,7 +40,7 @@ def serve(home: Path, *, host: str = "127.0.0.1", port: int = 9800, workers: int
     if cert and key:
         options.update(certfile=cert, keyfile=key)
 
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
             for name, value in options.items():
                 self.cfg.set(name, value)

@@ -5,6 +5,7 @@ STATEMENTS = [
         peer TEXT NOT NULL,
         collection TEXT NOT NULL,
         added_after TEXT NOT NULL,
+        complete INTEGER NOT NULL,
         updated TEXT NOT NULL,
         PRIMARY KEY (peer, collection)
     )""",

@@ -1,0 +1,457 @@
+"""Exchange with partners' TAXII 2.1 servers: discover, pull (incremental), push (through the gate).
+
+taxii2-client does the talking (discovery, API roots, collections, add objects, status); pages
+of a pull are read over its connection too, because the cursor needs the response headers that
+its ``get_objects`` drops.  Every remote failure becomes a ``RemoteError`` naming the partner.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from cirt.errors import InvalidValue, RemoteError
+from cirt.stixtime import format_ts_micro, parse_ts
+from cirt.store import Provenance, StoredObject, canonical_json, version_of
+from cirt.store.taxii_state import PushRecord
+from cirt.taxii.auth import peer_credentials
+
+if TYPE_CHECKING:
+    from taxii2client.v21 import ApiRoot, Collection
+
+    from cirt.community import Partner, TaxiiEndpoint
+    from cirt.workspace import Workspace
+
+TAXII_MEDIA = "application/taxii+json;version=2.1"
+PAGE_SIZE = 1000
+MAX_PAGES = 100_000  # a runaway peer still ends
+STATUS_TIMEOUT = 60.0
+ENVELOPE_OVERHEAD = len('{"objects":[]}')
+Progress = Callable[[int, str], None]
+
+
+# -- connecting ----------------------------------------------------------------------------
+
+
+def _endpoint(ws: Workspace, peer: str) -> tuple[Partner, TaxiiEndpoint]:
+    partner = ws.community.partner(peer)
+    if partner.taxii is None:
+        raise InvalidValue(f"partner '{peer}' has no taxii endpoint in {ws.community.source}")
+    return partner, partner.taxii
+
+
+@contextmanager
+def _remote(peer: str, doing: str) -> Iterator[None]:
+    """Turn whatever the network or taxii2-client raises into one line about the partner."""
+    import requests
+    from taxii2client.exceptions import TAXIIServiceException
+
+    try:
+        yield
+    except requests.HTTPError as exc:
+        response = exc.response
+        code = response.status_code if response is not None else "?"
+        detail = ""
+        if response is not None:
+            try:
+                detail = ": " + str(response.json().get("description", ""))[:200]
+            except ValueError:
+                detail = ""
+        raise RemoteError(f"{peer}: {doing} failed: HTTP {code}{detail}") from None
+    except requests.RequestException as exc:
+        raise RemoteError(f"{peer}: {doing} failed: {type(exc).__name__}: "
+                          f"{str(exc)[:200]}") from None
+    except (TAXIIServiceException, ValueError, KeyError, TypeError) as exc:
+        raise RemoteError(f"{peer}: {doing} failed: {str(exc)[:200]}") from None
+
+
+def _api_root(ws: Workspace, peer: str) -> ApiRoot:
+    from taxii2client.v21 import ApiRoot
+
+    _, endpoint = _endpoint(ws, peer)
+    creds = peer_credentials(ws, peer)
+    return ApiRoot(endpoint.api_root, user=creds.user, password=creds.password)
+
+
+def _collection(root: ApiRoot, collection_id: str, peer: str) -> Collection:
+    with _remote(peer, "listing collections"):
+        for collection in root.collections:
+            if collection.id == collection_id:
+                return collection
+    raise RemoteError(f"{peer}: the API root {root.url} has no collection {collection_id} "
+                      "that our credentials can see")
+
+
+# -- discover ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    id: str
+    title: str
+    can_read: bool
+    can_write: bool
+    configured: str  # "pull", "push", "pull, push" or ""
+
+
+@dataclass(frozen=True)
+class ApiRootInfo:
+    url: str
+    title: str
+    max_content_length: int
+    collections: tuple[CollectionInfo, ...]
+
+
+@dataclass(frozen=True)
+class Discovery:
+    peer: str
+    url: str
+    title: str
+    api_roots: tuple[ApiRootInfo, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def discover(ws: Workspace, peer: str) -> Discovery:
+    """The partner's server, its API roots and collections, and what we may read and write."""
+    from taxii2client.v21 import ApiRoot, Server
+
+    _, endpoint = _endpoint(ws, peer)
+    creds = peer_credentials(ws, peer)
+    roots = []
+    with _remote(peer, "discovery"):
+        server = Server(endpoint.discovery, user=creds.user, password=creds.password)
+        title = server.title
+        urls = [r.url for r in server.api_roots]
+        if endpoint.api_root not in urls:
+            urls.append(endpoint.api_root)
+        for url in urls:
+            root = ApiRoot(url, user=creds.user, password=creds.password)
+            collections = []
+            for c in root.collections:
+                roles = []
+                if url == endpoint.api_root and c.id in endpoint.pull_collections:
+                    roles.append("pull")
+                if url == endpoint.api_root and c.id == endpoint.push_collection:
+                    roles.append("push")
+                collections.append(CollectionInfo(c.id, c.title, bool(c.can_read),
+                                                  bool(c.can_write), ", ".join(roles)))
+            roots.append(ApiRootInfo(url, root.title or "", int(root.max_content_length or 0),
+                                     tuple(collections)))
+    return Discovery(peer, endpoint.discovery, title or "", tuple(roots))
+
+
+# -- pull ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CollectionPull:
+    collection: str
+    pages: int = 0
+    received: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    cursor: str | None = None
+    stopped: str | None = None  # why paging ended early (a repeated ``next``)
+
+
+@dataclass
+class PullResult:
+    peer: str
+    collections: list[CollectionPull]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"peer": self.peer, "collections": [asdict(c) for c in self.collections]}
+
+
+def pull(ws: Workspace, peer: str, *, collection: str | None = None, since: str | None = None,
+         progress: Progress | None = None, page_size: int = PAGE_SIZE) -> PullResult:
+    """Fetch what is new in the partner's collections; each page stored, then the cursor moved.
+
+    ``since`` overrides the saved cursor (and the cursor is still advanced).  A page is stored
+    before the cursor moves past it, so an interrupted pull resumes where it stopped; after an
+    interruption the first request overlaps the last page by one microsecond, in case the peer
+    gave several objects the same ``date_added``, and what was already stored is skipped.
+    """
+    _, endpoint = _endpoint(ws, peer)
+    if since is not None:
+        try:
+            since = format_ts_micro(parse_ts(since))
+        except ValueError:
+            raise InvalidValue(f"--since '{since}' is not an RFC 3339 UTC time such as "
+                               "2026-03-01T00:00:00Z") from None
+    wanted = [collection] if collection else list(endpoint.pull_collections)
+    if not wanted:
+        raise InvalidValue(f"partner '{peer}' has no pull_collections; give --collection")
+    root = _api_root(ws, peer)
+    results = []
+    for collection_id in wanted:
+        target = _collection(root, collection_id, peer)
+        results.append(_pull_collection(ws, peer, target, since, progress, page_size))
+    return PullResult(peer, results)
+
+
+def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: str | None,
+                     progress: Progress | None, page_size: int) -> CollectionPull:
+    from cirt.ingest import ingest
+
+    collection_id = collection.id
+    result = CollectionPull(collection_id)
+    saved = ws.store.taxii_cursor(peer, collection_id)
+    start = since
+    if start is None and saved is not None:
+        start, complete = saved
+        if not complete:
+            start = format_ts_micro(parse_ts(start) - timedelta(microseconds=1))
+    result.cursor = saved[0] if saved else None
+    params: dict[str, Any] = {"limit": page_size}
+    if start:
+        params["added_after"] = start
+    seen_next: set[str] = set()
+    token: str | None = None
+    provenance = Provenance("taxii", peer, collection_id)
+    while result.pages < MAX_PAGES:
+        query = dict(params)
+        if token:
+            query["next"] = token
+        envelope, last_added = _get_page(collection, query, peer)
+        objects = envelope.get("objects") or []
+        if not isinstance(objects, list):
+            raise RemoteError(f"{peer}: collection {collection_id} answered a page whose "
+                              "'objects' is not a list")
+        result.pages += 1
+        result.received += len(objects)
+        summary = ingest(ws, objects, provenance)
+        result.new += summary.new
+        result.updated += summary.updated
+        result.duplicates += summary.duplicates
+        result.rejected += [{"id": r.object_id, "reason": r.reason} for r in summary.rejected]
+        more = bool(envelope.get("more")) and bool(objects)
+        if last_added:
+            result.cursor = max(result.cursor or "", last_added)
+        if result.cursor:
+            ws.store.set_taxii_cursor(peer, collection_id, result.cursor, complete=not more,
+                                      now=format_ts_micro(ws.clock()))
+        if progress is not None:
+            progress(len(objects), f"{peer} {collection_id[:8]}")
+        if not more:
+            break
+        next_token = envelope.get("next")
+        if isinstance(next_token, str) and next_token:
+            if next_token in seen_next:
+                result.stopped = "the server repeated a 'next' token"
+                break
+            seen_next.add(next_token)
+            token = next_token
+        elif last_added and last_added != params.get("added_after"):
+            params["added_after"] = last_added  # a server without 'next': page by date
+            token = None
+        else:
+            result.stopped = "the server said 'more' but gave no way to the next page"
+            break
+    if result.stopped and result.cursor:
+        ws.store.set_taxii_cursor(peer, collection_id, result.cursor, complete=True,
+                                  now=format_ts_micro(ws.clock()))
+    return result
+
+
+def _get_page(collection: Collection, query: dict[str, Any],
+              peer: str) -> tuple[dict[str, Any], str | None]:
+    with _remote(peer, f"reading collection {collection.id}"):
+        response = collection._conn.session.get(
+            collection.objects_url, params=query, headers={"Accept": TAXII_MEDIA}, timeout=60)
+        response.raise_for_status()
+        envelope = response.json()
+        if not isinstance(envelope, dict):
+            raise ValueError("the page is not a JSON object")
+        last = response.headers.get("X-TAXII-Date-Added-Last")
+        if last:
+            last = format_ts_micro(parse_ts(last))
+        return envelope, last
+
+
+# -- push ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PushResult:
+    peer: str
+    sent: int = 0
+    already: int = 0
+    waiting: int = 0
+    failed: int = 0
+    pending: int = 0
+    withheld: int = 0
+    envelopes: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait before retrying after ``attempts`` tries: 1, 2, 4 … minutes, 1 day most."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), timedelta(days=1))
+
+
+def push(ws: Workspace, peer: str, *, incident: str | None = None, since: str | None = None,
+         status_timeout: float = STATUS_TIMEOUT) -> PushResult:
+    """Send what the gate lets the partner have and it does not have yet; retry what is due.
+
+    Each envelope fits the partner's ``max_content_length``; its status is polled until
+    complete; every object's outcome is recorded, so a re-run sends nothing twice.
+    """
+    from cirt.taxii.release import Gatekeeper
+
+    _, endpoint = _endpoint(ws, peer)
+    if endpoint.push_collection is None:
+        raise InvalidValue(f"partner '{peer}' has no push_collection in {ws.community.source}")
+    rows = _push_candidates(ws, incident, since)
+    now = format_ts_micro(ws.clock())
+    due = {(r.object_id, r.modified) for r in ws.store.retry_due(peer, now)}
+    for key in due:
+        row = ws.store.get(*key)
+        if row is not None and all((r.id, r.modified) != key for r in rows):
+            rows.append(row)
+    records = ws.store.push_records(peer, [(r.id, r.modified) for r in rows])
+    result = PushResult(peer)
+    todo = []
+    for row in rows:
+        record = records.get((row.id, row.modified))
+        if record is None or (record.object_id, record.modified) in due:
+            todo.append(row)
+        elif record.state == "sent":
+            result.already += 1
+        else:
+            result.waiting += 1  # failed or pending, its backoff not over yet
+    if not todo:
+        return result
+    objects, withheld = Gatekeeper(ws).release_for_push(todo, peer)
+    result.withheld = withheld
+    if not objects:
+        return result
+    known = ws.store.push_records(peer, [(o["id"], version_of(o)) for o in objects])
+    objects = [o for o in objects if (o["id"], version_of(o)) not in known
+               or known[(o["id"], version_of(o))].state != "sent"]
+    root = _api_root(ws, peer)
+    target = _collection(root, endpoint.push_collection, peer)
+    with _remote(peer, "reading the API root"):
+        limit = int(root.max_content_length or 0)
+    envelopes, too_big = cut_envelopes(objects, limit)
+    outcomes: list[PushRecord] = []
+    for obj in too_big:
+        outcomes.append(_record(ws, peer, obj, "failed", known,
+                                f"larger than the partner's max_content_length ({limit} bytes)"))
+    broken: str | None = None
+    for envelope in envelopes:
+        if broken is not None:
+            outcomes += [_record(ws, peer, o, "pending", known, broken) for o in envelope]
+            continue
+        try:
+            outcomes += _send(ws, peer, target, envelope, known, status_timeout)
+            result.envelopes += 1
+        except RemoteError as exc:
+            broken = str(exc)
+            outcomes += [_record(ws, peer, o, "pending", known, broken) for o in envelope]
+    ws.store.record_push(outcomes)
+    for outcome in outcomes:
+        if outcome.state == "sent":
+            result.sent += 1
+        elif outcome.state == "pending":
+            result.pending += 1
+        else:
+            result.failed += 1
+        if outcome.state != "sent":
+            result.failures.append({"id": outcome.object_id, "message": outcome.message})
+    return result
+
+
+def _push_candidates(ws: Workspace, incident: str | None, since: str | None) -> list[StoredObject]:
+    if incident is not None:
+        found = ws.incidents.get(incident)
+        ids = [found.id, *ws.store.linked(found.id)]
+        return ws.store.latest_many(ids)
+    if since is not None:
+        try:
+            since = format_ts_micro(parse_ts(since))
+        except ValueError:
+            raise InvalidValue(f"--since '{since}' is not an RFC 3339 UTC time") from None
+    return list(ws.store.latest_objects(since=since))
+
+
+def cut_envelopes(objects: list[dict[str, Any]],
+                  limit: int) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Envelopes whose JSON body fits in ``limit`` bytes (0: no limit); and objects too big alone."""
+    envelopes: list[list[dict[str, Any]]] = []
+    too_big: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    size = ENVELOPE_OVERHEAD
+    for obj in objects:
+        length = len(canonical_json(obj).encode("utf-8"))
+        if limit and ENVELOPE_OVERHEAD + length > limit:
+            too_big.append(obj)
+            continue
+        extra = length + (1 if current else 0)
+        if current and limit and size + extra > limit:
+            envelopes.append(current)
+            current, size = [], ENVELOPE_OVERHEAD
+            extra = length
+        current.append(obj)
+        size += extra
+    if current:
+        envelopes.append(current)
+    return envelopes, too_big
+
+
+def _envelope_text(objects: list[dict[str, Any]]) -> str:
+    return '{"objects":[' + ",".join(canonical_json(o) for o in objects) + "]}"
+
+
+def _send(ws: Workspace, peer: str, target: Collection, objects: list[dict[str, Any]],
+          known: dict[tuple[str, str], PushRecord], timeout: float) -> list[PushRecord]:
+    """POST one envelope, poll its status until complete (or the timeout), record each object."""
+    with _remote(peer, f"posting to collection {target.id}"):
+        status = target.add_objects(_envelope_text(objects), wait_for_completion=False)
+        delay, waited = 0.1, 0.0
+        while status.status != "complete" and waited < timeout:
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+            status.refresh()
+        successes = {(s.get("id"), s.get("version")) for s in status.successes or []}
+        success_ids = {s.get("id") for s in status.successes or []}
+        failures = {s.get("id"): str(s.get("message") or "refused by the partner")
+                    for s in status.failures or []}
+        pendings = {s.get("id") for s in status.pendings or []}
+        complete = status.status == "complete"
+        clean = complete and not status.failure_count
+    out = []
+    for obj in objects:
+        object_id, version = obj["id"], version_of(obj)
+        if object_id in failures:
+            out.append(_record(ws, peer, obj, "failed", known, failures[object_id]))
+        elif (object_id, version) in successes or object_id in success_ids or (
+                clean and object_id not in pendings):
+            out.append(_record(ws, peer, obj, "sent", known, ""))
+        else:
+            out.append(_record(ws, peer, obj, "pending", known,
+                               "the partner had not finished processing it"))
+    return out
+
+
+def _record(ws: Workspace, peer: str, obj: dict[str, Any], state: str,
+            known: dict[tuple[str, str], PushRecord], message: str) -> PushRecord:
+    key = (obj["id"], version_of(obj))
+    attempts = (known[key].attempts if key in known else 0) + 1
+    now = ws.clock()
+    next_attempt = now if state == "sent" else now + backoff(attempts)
+    return PushRecord(key[0], key[1], peer, state, attempts, format_ts_micro(now),
+                      format_ts_micro(next_attempt), message)
+
