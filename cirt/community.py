@@ -6,6 +6,7 @@ names the file, the line and the field.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -19,14 +20,16 @@ from cirt.errors import NotFound
 from cirt.tlp import TLP
 from cirt.yamlfile import load_yaml
 
-INDUSTRY_SECTORS = frozenset(
-    """agriculture aerospace automotive chemical commercial communications construction defense
-    education energy entertainment financial-services government emergency-services
-    government-local government-national government-public-services government-regional
-    healthcare hospitality-leisure infrastructure dams nuclear water insurance manufacturing
-    mining non-profit pharmaceuticals retail technology telecommunications transportation
-    utilities""".split()
-)
+# The STIX 2.1 industry-sector-ov vocabulary.
+INDUSTRY_SECTORS = frozenset((
+    "agriculture", "aerospace", "automotive", "chemical", "commercial", "communications",
+    "construction", "defense", "education", "energy", "entertainment", "financial-services",
+    "government", "emergency-services", "government-local", "government-national",
+    "government-public-services", "government-regional", "healthcare", "hospitality-leisure",
+    "infrastructure", "dams", "nuclear", "water", "insurance", "manufacturing", "mining",
+    "non-profit", "pharmaceuticals", "retail", "technology", "telecommunications",
+    "transportation", "utilities",
+))
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -262,11 +265,9 @@ class Community:
     def concerned_by(self, value: str) -> list[str]:
         """Organisations whose assets (domain, IP range, AS number) an observable value falls in."""
         value = value.strip().lower().rstrip(".")
-        address = None
-        try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+        with contextlib.suppress(ValueError):
             address = ipaddress.ip_address(value)
-        except ValueError:
-            pass
         found = []
         for org in self.organisations.values():
             assets = org.assets

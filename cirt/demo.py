@@ -36,7 +36,7 @@ def run_demo(say: Say, home: Path | None = None) -> str:
     base = home or Path(tempfile.mkdtemp(prefix="cirt-demo-"))
     clock = DemoClock()
     with Workspace.init(base, clock=clock) as ws:
-        reference = phishing_chapter(ws, say)
+        phishing_chapter(ws, say)
     return str(base)
 
 

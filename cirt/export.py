@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from cirt.incidents import INCIDENT_CORE_DEFINITION, INCIDENT_CORE_ID, OUR_EXTENSION_ID
-from cirt.incidents import our_extension_definition
+from cirt.incidents import (
+    INCIDENT_CORE_DEFINITION,
+    INCIDENT_CORE_ID,
+    OUR_EXTENSION_ID,
+    our_extension_definition,
+)
 from cirt.tlp import marking_definitions_for
 
 if TYPE_CHECKING:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ class IncidentDesk:
     def _provenance(self) -> Provenance:
         return Provenance(LOCAL, self.ws.analyst)
 
-    def open(self, *, title: str, category: str, severity: str, organisations: list[str],
+    def open(self, *, title: str, category: str, severity: str, organisations: builtins.list[str],
              tlp: TLP | str | None = None, description: str | None = None) -> Incident:
         """Open an incident; its default audience is the affected organisations."""
         community = self.ws.community
@@ -101,13 +102,13 @@ class IncidentDesk:
                     f"{if_version}; show it again and retry")
             yield incident
 
-    def list(self, where: IncidentFilter) -> list[IncidentRow]:
+    def list(self, where: IncidentFilter) -> builtins.list[IncidentRow]:
         return self.ws.store.find_incidents(where)
 
     def update(self, ref: str, *, title: str | None = None, description: str | None = None,
                severity: str | None = None, category: str | None = None,
                status: str | None = None, tlp: TLP | str | None = None,
-               add_organisations: list[str] | None = None,
+               add_organisations: builtins.list[str] | None = None,
                if_version: str | None = None) -> Incident:
         fields: dict[str, Any] = {}
         if title is not None:
@@ -122,7 +123,7 @@ class IncidentDesk:
             fields["status"] = status
         if tlp is not None:
             fields["tlp"] = _level(tlp, self.ws.community.default_tlp)
-        for org in add_organisations or ():
+        for org in add_organisations or []:
             self.ws.community.organisation(org)
         if not fields and not add_organisations:
             raise InvalidValue("nothing to update: give at least one field to change")
@@ -176,7 +177,7 @@ class IncidentDesk:
             raise InvalidValue("a note needs text")
         level = _level(tlp, incident.tlp(self.ws.community.default_tlp))
         stamp = format_ts(self.ws.clock())
-        note = {
+        note: dict[str, Any] = {
             "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
             "created": stamp, "modified": stamp,
             "created_by_ref": self.ws.identity, "authors": [self.ws.analyst],
@@ -190,16 +191,16 @@ class IncidentDesk:
                 incident.id).get("org", ()))
         return note
 
-    def linked_objects(self, ref: str) -> list[dict[str, Any]]:
+    def linked_objects(self, ref: str) -> builtins.list[dict[str, Any]]:
         """Newest versions of everything attached to the incident (notes, indicators, tasks…)."""
         incident = self.get(ref)
         ids = self.ws.store.linked(incident.id)
         return [s.obj for s in self.ws.store.latest_many(ids)]
 
-    def history(self, ref: str) -> list[HistoryEntry]:
+    def history(self, ref: str) -> builtins.list[HistoryEntry]:
         """Every version and every attached object, oldest first: nothing is ever lost."""
         incident = self.get(ref)
-        entries: list[HistoryEntry] = []
+        entries: builtins.list[HistoryEntry] = []
         previous: Incident | None = None
         for stored in self.ws.store.history(incident.id):
             version = Incident(stored.obj)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from cirt import patterns
@@ -84,7 +85,7 @@ class IndicatorDesk:
                 store.add_audience(indicator["id"], "org", sorted(audience))
         return indicator
 
-    def list(self, *, incident: str | None = None) -> list[dict[str, Any]]:
+    def list(self, *, incident: str | None = None) -> builtins.list[dict[str, Any]]:
         if incident:
             return [o for o in self.ws.incidents.linked_objects(incident)
                     if o["type"] == "indicator"]

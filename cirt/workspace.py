@@ -14,8 +14,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from cirt.config import CONFIG_FILE, Config, load_config, resolve_home, secret, shipped_path
-from cirt.config import write_default_config
+from cirt.config import (
+    CONFIG_FILE,
+    Config,
+    load_config,
+    resolve_home,
+    secret,
+    shipped_path,
+    write_default_config,
+)
 from cirt.errors import WorkspaceMissing
 from cirt.stixtime import Clock, IdFactory, new_id, utcnow
 from cirt.store.engines import open_store

@@ -171,7 +171,7 @@ def test_a_change_based_on_an_old_version_is_a_conflict(ws: Any) -> None:
     incident = ws.incidents.open(title="t", category="phishing", severity="low",
                                  organisations=["cbb"])
     ws.incidents.update(incident.reference, severity="high")
-    with pytest.raises(ConflictError, match="was changed by tester .*updated severity"):
+    with pytest.raises(ConflictError, match=r"was changed by tester .*updated severity"):
         ws.incidents.escalate(incident.reference, level="national", reason="r",
                               if_version=incident.modified)
     assert ws.incidents.get(incident.reference).escalation_level == "sector"

@@ -15,10 +15,11 @@ from cirt.store.sql import SQLStore
 from tests.conftest import FixedClock
 
 LOCAL = Provenance("local", "tester")
+INDICATOR_ID = "indicator--11111111-1111-4111-8111-111111111111"
 
 
 def _indicator(modified: str, name: str = "x") -> dict[str, object]:
-    return {"type": "indicator", "spec_version": "2.1", "id": "indicator--11111111-1111-4111-8111-111111111111",
+    return {"type": "indicator", "spec_version": "2.1", "id": INDICATOR_ID,
             "created": "2026-01-01T00:00:00.000Z", "modified": modified, "name": name,
             "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
             "valid_from": "2026-01-01T00:00:00.000Z"}

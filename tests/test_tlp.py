@@ -56,7 +56,7 @@ def test_labels_are_read_as_people_type_them(text: str, level: TLP) -> None:
 
 
 def test_an_unknown_label_is_refused_with_the_valid_ones_named() -> None:
-    with pytest.raises(InvalidValue, match="'purple' is not a TLP label.*amber\\+strict"):
+    with pytest.raises(InvalidValue, match=r"'purple' is not a TLP label.*amber\+strict"):
         TLP.parse("purple")
 
 

@@ -65,9 +65,10 @@ def run(argv: list[str] | None = None) -> int:
         sys.stderr.write("cirt: interrupted\n")
         return 130
     except Exception as exc:
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        parser_exit = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(parser_exit, int):
             exc.show()  # the command-line parser's own usage errors (exit code 2)
-            return int(exc.exit_code)
+            return parser_exit
         if debug:
             raise
         sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {exc} (run with --debug)\n")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cirt.cli.output import JsonFlag, console, emit, home_option, ok
 
+if TYPE_CHECKING:
+    from cirt.community import Community
+
 app = typer.Typer(no_args_is_help=True)
 
 
-def _community(ctx: typer.Context, path: Path | None = None):  # type: ignore[no-untyped-def]
+def _community(ctx: typer.Context, path: Path | None = None) -> Community:
     from cirt.community import load_community
     from cirt.config import load_config, resolve_home
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cirt.store.database import Database
+from cirt.store.database import Database, Row
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class IncidentIndexMixin:
             sql += f" LIMIT {int(where.limit)}"
         rows = self.db.query(sql, params)
         orgs = self._organisations_of([r[0] for r in rows])
-        return [IncidentRow(*r, organisations=orgs.get(r[0], ())) for r in rows]
+        return [_row(r, orgs) for r in rows]
 
     def incident_by_reference(self, reference: str) -> IncidentRow | None:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM incidents WHERE reference = ? OR id = ?",
@@ -79,7 +79,7 @@ class IncidentIndexMixin:
         if not rows:
             return None
         orgs = self._organisations_of([rows[0][0]])
-        return IncidentRow(*rows[0], organisations=orgs.get(rows[0][0], ()))
+        return _row(rows[0], orgs)
 
     def _organisations_of(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
         out: dict[str, list[str]] = {}
@@ -117,3 +117,9 @@ class IncidentIndexMixin:
             row = self.db.query_one("SELECT value FROM counters WHERE name = ?", (name,))
         assert row is not None
         return int(row[0])
+
+
+def _row(r: Row, organisations: dict[str, tuple[str, ...]]) -> IncidentRow:
+    return IncidentRow(id=r[0], reference=r[1], title=r[2], status=r[3], severity=r[4],
+                       category=r[5], tlp=r[6], escalation=r[7], assignee=r[8], created=r[9],
+                       modified=r[10], organisations=organisations.get(r[0], ()))

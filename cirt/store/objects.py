@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.store.database import Database
-from cirt.stixtime import Clock, format_ts_micro, parse_ts
 
 _COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"
 

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from cirt.errors import StoreError
 from cirt.stixtime import Clock, utcnow
 from cirt.store.audience import AudienceMixin
 from cirt.store.database import Database
+from cirt.store.deadlines import DeadlinesMixin
 from cirt.store.disclosures import DisclosuresMixin
 from cirt.store.incidents import IncidentIndexMixin
+from cirt.store.ingest_state import IngestStateMixin
 from cirt.store.migrations import all_migrations
 from cirt.store.objects import ObjectsMixin
 from cirt.store.taxii_state import TaxiiStateMixin
 
 
 class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
-               DisclosuresMixin):
+               DisclosuresMixin, IngestStateMixin, DeadlinesMixin):
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock
         self._last_added: str | None = None
 
-    def transaction(self):  # type: ignore[no-untyped-def]
+    def transaction(self) -> AbstractContextManager[None]:
         """Group several writes so that they land together or not at all."""
         return self.db.transaction()
 
