@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cirt.community import Community
     from cirt.incident_desk import IncidentDesk
     from cirt.indicator_desk import IndicatorDesk
+    from cirt.tasks import TaskService
 
 
 class Workspace:
@@ -106,6 +107,12 @@ class Workspace:
         from cirt.audit import DisclosureLog
 
         return DisclosureLog(self)
+
+    @cached_property
+    def tasks(self) -> TaskService:
+        from cirt.tasks import TaskService
+
+        return TaskService(self)
 
     def secret(self, name: str) -> str | None:
         return secret(self.home, name)

@@ -1,0 +1,461 @@
+"""Tasks and notification duties of incidents, as STIX ``task`` objects over the store.
+
+Each task or duty is a ``task`` object of the OASIS incident-core task extension
+(``extension-definition--2074a052-…``), listed in the incident's core-extension ``tasks``.  That
+extension has no deadline, owner, phase or addressee, and its schema forbids extra properties
+inside its own extension entry, so those live in a small property extension of ours
+(:data:`TASK_EXTENSION_ID`) on the same object.  An extension rather than ``x_`` properties:
+STIX 2.1 deprecates custom properties in favour of extensions, and one named, versioned
+extension is what a peer can recognise and the gate can strip as a whole.
+
+A task carries the incident's TLP marking and audience: wherever the incident may go, the tasks
+it references may go too, so no reference ever dangles.  Completing a task is a new version of
+the task (``outcome: successful``); the ``due_items`` index answers "what is due before T"
+quickly.  Deadlines are UTC instants; only display converts to the CIRT's time zone.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cirt import incidents as rules
+from cirt.errors import ConfigError, InvalidValue, NotFound
+from cirt.incidents import Incident
+from cirt.playbooks import (
+    PHASES,
+    Facts,
+    Library,
+    PlannedItem,
+    Proposal,
+    Trigger,
+    build_facts,
+    format_duration,
+    holding,
+    load_library,
+    parse_duration,
+    plan,
+    plan_escalation,
+    propose,
+)
+from cirt.stixtime import format_ts, later_than, parse_ts
+from cirt.store import LOCAL, Provenance
+from cirt.store.deadlines import DueRow
+
+if TYPE_CHECKING:
+    from cirt.workspace import Workspace
+
+TASK_CORE_ID = "extension-definition--2074a052-8be4-4932-849e-f5e7798e0030"
+TASK_EXTENSION_ID = "extension-definition--034817cc-0617-5b30-95f1-0a2a1a89e526"
+
+TASK_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
+    "type": "extension-definition",
+    "spec_version": "2.1",
+    "id": TASK_EXTENSION_ID,
+    "created": "2026-01-01T00:00:00.000Z",
+    "modified": "2026-01-01T00:00:00.000Z",
+    "name": "cirt task tracking extension",
+    "description": "Deadlines and addressees of incident tasks and notification duties, beside "
+    "the OASIS task extension: what a national CIRT must do, for whom, by when.",
+    "schema": "Properties: incident_ref; key (playbook/id); kind (task|duty); phase; due "
+    "(timestamp, absent while waiting); due_after (key whose completion starts the clock); "
+    "offset (duration such as 24h); owner (role or analyst); parties (sectors.yaml ids); role "
+    "(contact role); playbook; level (escalation level of a level duty); done_by; note.",
+    "version": "1.0.0",
+    "extension_types": ["property-extension"],
+}
+
+OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled"}
+DEFAULT_SOON = timedelta(hours=24)
+
+
+def task_extension_definition(identity: str) -> dict[str, Any]:
+    definition = dict(TASK_EXTENSION_DEFINITION_TEMPLATE)
+    definition["created_by_ref"] = identity
+    return definition
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """One task or duty of an incident, as the analyst sees it."""
+
+    number: int
+    id: str
+    key: str
+    kind: str
+    title: str
+    phase: str
+    owner: str | None
+    parties: tuple[str, ...]
+    role: str | None
+    playbook: str | None
+    level: str | None
+    due: datetime | None
+    after: str | None
+    offset: timedelta
+    state: str
+    done_at: datetime | None
+    done_by: str | None
+    note: str | None
+
+    @classmethod
+    def from_row(cls, row: DueRow) -> TaskView:
+        return cls(row.position, row.task_id, row.item_key, row.kind, row.title, row.phase,
+                   row.owner, tuple(p for p in row.parties.split(",") if p), row.role,
+                   row.playbook, row.level, parse_ts(row.due) if row.due else None,
+                   row.after_key, timedelta(minutes=row.offset_minutes), row.state,
+                   parse_ts(row.done_at) if row.done_at else None, row.done_by, row.note)
+
+    def status(self, now: datetime, soon: timedelta = DEFAULT_SOON) -> str:
+        """done | cancelled | waiting (clock not started) | overdue | due-soon | open."""
+        if self.state != "open":
+            return self.state
+        if self.due is None:
+            return "waiting"
+        if self.due <= now:
+            return "overdue"
+        return "due-soon" if self.due <= now + soon else "open"
+
+    def as_dict(self, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
+        return {
+            "number": self.number, "id": self.id, "key": self.key, "kind": self.kind,
+            "title": self.title, "phase": self.phase, "owner": self.owner,
+            "parties": list(self.parties), "role": self.role, "playbook": self.playbook,
+            "level": self.level, "due": format_ts(self.due) if self.due else None,
+            "due_local": local_text(self.due, zone) if self.due else None,
+            "after": self.after, "offset": format_duration(self.offset), "state": self.state,
+            "status": self.status(now),
+            "done_at": format_ts(self.done_at) if self.done_at else None,
+            "done_by": self.done_by, "note": self.note,
+        }
+
+
+def local_text(moment: datetime, zone: ZoneInfo) -> str:
+    """``2026-03-10 08:00 CST``: a UTC instant as the CIRT reads it."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying playbooks (at opening, after an update, or on escalation) produced."""
+
+    incident: Incident
+    playbooks: tuple[str, ...]
+    added: tuple[TaskView, ...]
+    proposal: Proposal | None
+
+    def as_dict(self, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
+        return {"incident": self.incident.reference, "playbooks": list(self.playbooks),
+                "added": [t.as_dict(now, zone) for t in self.added],
+                "proposal": self.proposal.as_dict() if self.proposal else None}
+
+
+@dataclass(frozen=True)
+class Completed:
+    task: TaskView
+    started: tuple[TaskView, ...]  # items whose clock started with this completion
+
+
+_HOST = re.compile(r"(?:ipv4-addr|ipv6-addr|domain-name):value\s*=\s*'([^']+)'")
+_URL = re.compile(r"url:value\s*=\s*'[a-z][a-z0-9+.-]*://([^/:'?#]+)", re.IGNORECASE)
+
+
+class TaskService:
+    """Playbooks applied to incidents; their tasks, duties and escalation triggers."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    @cached_property
+    def library(self) -> Library:
+        community = self.ws.community
+        parties = [community.national.id, *community.organisations, *community.partners]
+        return load_library(self.ws.config.playbooks_path, parties=parties,
+                            organisations=list(community.organisations))
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return time_zone(self.ws.config.timezone)
+
+    # -- facts and triggers -------------------------------------------------------------------
+
+    def facts(self, incident: Incident) -> Facts:
+        community = self.ws.community
+        return build_facts(
+            severity=incident.severity, category=incident.category, status=incident.status,
+            determination=incident.determination,
+            tlp=incident.tlp(community.default_tlp).slug,
+            escalation_level=incident.escalation_level, organisations=incident.organisations,
+            sector_of={o.id: o.sector for o in community.organisations.values()},
+            critical_sectors=self.library.escalation.critical_sectors,
+            foreign_infrastructure=self._foreign_infrastructure(incident))
+
+    def _foreign_infrastructure(self, incident: Incident) -> bool:
+        """An indicator of the incident names a host outside every organisation's assets."""
+        store, community = self.ws.store, self.ws.community
+        for stored in store.latest_many(store.linked(incident.id)):
+            if stored.type != "indicator":
+                continue
+            pattern = str(stored.obj.get("pattern", ""))
+            hosts = _HOST.findall(pattern) + _URL.findall(pattern)
+            if any(not community.concerned_by(host) for host in hosts):
+                return True
+        return False
+
+    def triggers(self, incident: Incident) -> list[Trigger]:
+        """The triggers that apply to this incident: common ones and its playbooks' ones."""
+        facts = self.facts(incident)
+        names = [p.name for p in self.library.matching(facts.category, facts.sectors)]
+        return self.library.all_triggers(names)
+
+    def holding(self, incident: Incident) -> list[Trigger]:
+        """Triggers whose condition holds now, highest level first."""
+        return holding(self.triggers(incident), self.facts(incident))
+
+    def proposal(self, incident: Incident, before: Incident | None = None) -> Proposal | None:
+        """The escalation to propose now; with ``before``, only if the change made it true."""
+        previous = self.facts(before) if before is not None else None
+        return propose(self.triggers(incident), self.facts(incident), previous)
+
+    # -- applying playbooks -------------------------------------------------------------------
+
+    def apply(self, incident: Incident) -> Applied:
+        """At opening: every matching playbook's tasks and duties, counted from opening."""
+        facts = self.facts(incident)
+        playbooks = self.library.matching(facts.category, facts.sectors)
+        opened = parse_ts(incident.created)
+        items = [item for p in playbooks for item in plan(p, facts, opened)]
+        names = tuple(p.name for p in playbooks)
+        revised, added = self._add(incident, items, f"playbook {', '.join(names)} applied"
+                                   if names else "")
+        return Applied(revised, names, added, self.proposal(revised))
+
+    def refresh(self, before: Incident, after: Incident) -> Applied:
+        """After an update: items that now apply (a second organisation, a new sector, another
+        category) are added, counted from now; escalations the change calls for are proposed."""
+        facts = self.facts(after)
+        playbooks = self.library.matching(facts.category, facts.sectors)
+        present = {row.item_key for row in self.ws.store.due_items(after.id)}
+        now = self.ws.clock()
+        items = [item for p in playbooks for item in plan(p, facts, now)
+                 if item.key not in present]
+        names = tuple(sorted({i.playbook for i in items if i.playbook}))
+        revised, added = self._add(after, items, f"playbook {', '.join(names)} extended"
+                                   if names else "")
+        self._share_with_incident_audience(revised)
+        return Applied(revised, names, added, self.proposal(revised, before))
+
+    def escalated(self, incident: Incident) -> Applied:
+        """After an escalation: the duties of the new level, counted from the escalation."""
+        level = incident.escalation_level
+        facts = self.facts(incident)
+        present = {row.item_key for row in self.ws.store.due_items(incident.id)}
+        items = [i for i in plan_escalation(self.library.escalation, level, facts,
+                                            parse_ts(incident.modified))
+                 if i.key not in present]
+        revised, added = self._add(incident, items, f"{level} escalation duties added")
+        return Applied(revised, (), added, None)
+
+    def add(self, ref: str, *, title: str, due: timedelta | None = None,
+            phase: str = "containment", owner: str | None = None,
+            description: str = "") -> TaskView:
+        """A task of the analyst's own, due ``due`` from now (or without a deadline)."""
+        if phase not in PHASES:
+            raise InvalidValue(f"'{phase}' is not a phase (use one of: {', '.join(PHASES)})")
+        if not title.strip():
+            raise InvalidValue("a task needs a title (--title)")
+        incident = self.ws.incidents.get(ref)
+        now = self.ws.clock()
+        number = self.ws.store.next_due_position(incident.id)
+        item = PlannedItem(f"own/{number}", "task", title.strip(), description, phase,
+                           due or timedelta(0), now + due if due else None, None,
+                           owner or self.ws.analyst, 50)
+        _, added = self._add(incident, [item], f"task added: {title.strip()}")
+        return added[0]
+
+    def _add(self, incident: Incident, items: list[PlannedItem],
+             change: str) -> tuple[Incident, tuple[TaskView, ...]]:
+        if not items:
+            return incident, ()
+        store = self.ws.store
+        with self.ws.incidents.changing(incident.id) as current:
+            now = self.ws.clock()
+            stamp = format_ts(now)
+            level = current.tlp(self.ws.community.default_tlp)
+            audience = store.audience_of(current.id).get("org", ())
+            position = store.next_due_position(current.id)
+            refs = list(current.obj["extensions"][rules.INCIDENT_CORE_ID].get("tasks", []))
+            created: list[TaskView] = []
+            for offset, item in enumerate(items):
+                task = self._task_object(current, item, stamp, level.marking_id)
+                store.put(task, tlp=int(level), provenance=self._provenance)
+                store.link(current.id, task["id"])
+                store.add_audience(task["id"], "org", audience)
+                row = _row(task, current.id, position + offset)
+                store.index_due_item(row)
+                created.append(TaskView.from_row(row))
+                refs.append({"task_ref": task["id"]})
+            revised = rules.revise(current, analyst=self.ws.analyst, now=self.ws.clock(),
+                                   change=f"{change} ({len(items)} tasks and duties)",
+                                   tasks=refs)
+            self.ws.incidents._save(revised)
+        return revised, tuple(created)
+
+    def _task_object(self, incident: Incident, item: PlannedItem, stamp: str,
+                     marking: str) -> dict[str, Any]:
+        ours: dict[str, Any] = {
+            "extension_type": "property-extension", "incident_ref": incident.id,
+            "key": item.key, "kind": item.kind, "phase": item.phase,
+            "offset": format_duration(item.offset), "owner": item.owner,
+            "parties": list(item.parties),
+        }
+        if item.due is not None:
+            ours["due"] = format_ts(item.due)
+        for name, value in (("due_after", item.after), ("role", item.role),
+                            ("playbook", item.playbook), ("level", item.level)):
+            if value:
+                ours[name] = value
+        task: dict[str, Any] = {
+            "type": "task", "spec_version": "2.1", "id": self.ws.ids("task"),
+            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
+            "name": item.title, "outcome": "pending",
+            "task_types": ["notification" if item.kind == "duty" else item.phase],
+            "priority": item.priority, "object_marking_refs": [marking],
+            "extensions": {TASK_CORE_ID: {"extension_type": "new-sdo"}, TASK_EXTENSION_ID: ours},
+        }
+        if item.level:
+            task["task_types"].append("escalated")
+        if item.description:
+            task["description"] = item.description
+        return task
+
+    def _share_with_incident_audience(self, incident: Incident) -> None:
+        """Organisations added to the incident receive its tasks too (no dangling task refs)."""
+        store = self.ws.store
+        audience = store.audience_of(incident.id).get("org", ())
+        with store.transaction():
+            for row in store.due_items(incident.id):
+                store.add_audience(row.task_id, "org", audience)
+
+    @property
+    def _provenance(self) -> Provenance:
+        return Provenance(LOCAL, self.ws.analyst)
+
+    # -- reading and completing ---------------------------------------------------------------
+
+    def list(self, ref: str) -> tuple[Incident, list[TaskView]]:
+        incident = self.ws.incidents.get(ref)
+        return incident, [TaskView.from_row(r) for r in self.ws.store.due_items(incident.id)]
+
+    def find(self, incident: Incident, which: str) -> TaskView:
+        """A task by its number in ``task list``, its key (``phishing/block``), its id in the
+        playbook (``block``) or its STIX id."""
+        rows = self.ws.store.due_items(incident.id)
+        text = which.strip()
+        matches = [r for r in rows if text in (str(r.position), r.task_id, r.item_key)]
+        if not matches:
+            matches = [r for r in rows if r.item_key.rsplit("/", 1)[-1] == text]
+        if len(matches) == 1:
+            return TaskView.from_row(matches[0])
+        if not matches:
+            raise NotFound(f"{incident.reference} has no task '{which}' "
+                           f"(see 'cirt task list {incident.reference}')")
+        keys = ", ".join(r.item_key for r in matches)
+        raise InvalidValue(f"'{which}' names several tasks of {incident.reference} ({keys}); "
+                           "give its number or full key")
+
+    def done(self, ref: str, which: str, *, note: str | None = None) -> Completed:
+        """Mark a task or duty done; items counted from it get their deadline now."""
+        return self._finish(ref, which, "done", note)
+
+    def cancel(self, ref: str, which: str, *, note: str) -> Completed:
+        """Mark a task or duty as not applicable (e.g. the OT tasks when OT is not affected)."""
+        if not note.strip():
+            raise InvalidValue("cancelling a task needs a reason (--note)")
+        return self._finish(ref, which, "cancelled", note)
+
+    def _finish(self, ref: str, which: str, state: str, note: str | None) -> Completed:
+        incident = self.ws.incidents.get(ref)
+        view = self.find(incident, which)
+        if view.state != "open":
+            raise InvalidValue(f"task {view.number} of {incident.reference} is already "
+                               f"{view.state}")
+        store = self.ws.store
+        now = self.ws.clock()
+        started: list[TaskView] = []
+        with store.transaction():
+            stored = store.get_for_update(view.id)
+            if stored is None:
+                raise NotFound(f"task object {view.id} is missing from the store")
+            task = _next_version(stored.obj, now)
+            task["outcome"] = OUTCOMES[state]
+            task["end_time"] = task["modified"]
+            ours = task["extensions"][TASK_EXTENSION_ID]
+            ours["done_by"] = self.ws.analyst
+            if note:
+                ours["note"] = note
+            store.put(task, tlp=stored.tlp, provenance=self._provenance)
+            row = _row(task, incident.id, view.number, state=state)
+            store.index_due_item(row)
+            finished = TaskView.from_row(row)
+            for waiting in store.waiting_for(incident.id, view.key):
+                started.append(self._start_clock(waiting, parse_ts(task["modified"]), now))
+        return Completed(finished, tuple(started))
+
+    def _start_clock(self, row: DueRow, anchor: datetime, now: datetime) -> TaskView:
+        store = self.ws.store
+        stored = store.get_for_update(row.task_id)
+        if stored is None:
+            raise NotFound(f"task object {row.task_id} is missing from the store")
+        task = _next_version(stored.obj, now)
+        task["extensions"][TASK_EXTENSION_ID]["due"] = format_ts(
+            anchor + timedelta(minutes=row.offset_minutes))
+        store.put(task, tlp=stored.tlp, provenance=self._provenance)
+        new_row = _row(task, row.incident_id, row.position, state=row.state)
+        store.index_due_item(new_row)
+        return TaskView.from_row(new_row)
+
+
+def _next_version(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
+    task = copy.deepcopy(obj)
+    task["modified"] = later_than(str(obj["modified"]), now)
+    return task
+
+
+def _row(task: dict[str, Any], incident_id: str, position: int, state: str = "open") -> DueRow:
+    ours = task["extensions"][TASK_EXTENSION_ID]
+    offset = parse_duration(ours["offset"]) if ours.get("offset", "0m") != "0m" else None
+    return DueRow(
+        task_id=task["id"], incident_id=incident_id, position=position, item_key=ours["key"],
+        kind=ours["kind"], title=task["name"], phase=ours["phase"], owner=ours.get("owner"),
+        parties=",".join(ours.get("parties", [])), role=ours.get("role"),
+        playbook=ours.get("playbook"), level=ours.get("level"), due=ours.get("due"),
+        after_key=ours.get("due_after"),
+        offset_minutes=int(offset.total_seconds() // 60) if offset else 0, state=state,
+        done_at=task.get("end_time") if state != "open" else None,
+        done_by=ours.get("done_by"), note=ours.get("note"))
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The CIRT's zone from config; an unknown name is a configuration error, said plainly."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("config.toml", None, "cirt.timezone",
+                          f"'{name}' is not a time zone (e.g. America/Belize)") from None
+
+
+def parse_due(text: str | None) -> timedelta | None:
+    """``--due 4h`` for the CLI; None when not given."""
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
+
