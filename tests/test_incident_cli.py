@@ -175,3 +175,11 @@ def test_a_change_based_on_an_old_version_is_a_conflict(ws: Any) -> None:
         ws.incidents.escalate(incident.reference, level="national", reason="r",
                               if_version=incident.modified)
     assert ws.incidents.get(incident.reference).escalation_level == "sector"
+
+
+def test_if_version_on_the_command_line_reports_a_conflict(cli: Any) -> None:
+    opened = _open(cli)
+    cli("incident", "update", opened["reference"], "--severity", "high")
+    stale = cli("incident", "escalate", opened["reference"], "--to", "national", "--reason", "r",
+                "--if-version", opened["modified"])
+    assert stale.code == 1 and "show it again and retry" in stale.err

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
+IfVersion = Annotated[str | None, typer.Option(
+    "--if-version", help="Refuse (conflict) if the incident changed since this 'modified'.")]
+
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
 
 
@@ -134,12 +137,13 @@ def update(
     tlp: Annotated[str | None, typer.Option("--tlp")] = None,
     sector: Annotated[list[str] | None, typer.Option(
         "--sector", help="Add an affected organisation (repeatable).")] = None,
+    if_version: IfVersion = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change fields of an incident (a new version; the old one is kept)."""
     incident = workspace(ctx).incidents.update(
         ref, title=title, description=description, severity=severity, category=category,
-        status=status, tlp=tlp, add_organisations=sector)
+        status=status, tlp=tlp, add_organisations=sector, if_version=if_version)
     _show_one(incident, as_json, "updated")
 
 
@@ -165,11 +169,12 @@ def escalate(
     to: Annotated[str, typer.Option("--to", help="sector, national, coordinator or international.")],
     reason: Annotated[str, typer.Option("--reason")],
     de_escalate: Annotated[bool, typer.Option("--de-escalate", help="Move down a level.")] = False,
+    if_version: IfVersion = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Escalate an incident; records who, when and why. Upward only unless --de-escalate."""
     incident = workspace(ctx).incidents.escalate(ref, level=to, reason=reason,
-                                                 de_escalate=de_escalate)
+                                                 de_escalate=de_escalate, if_version=if_version)
     _show_one(incident, as_json, f"{'de-escalated' if de_escalate else 'escalated'} to {to}")
 
 
@@ -181,11 +186,12 @@ def close(
     determination: Annotated[str, typer.Option(
         "--determination", help="confirmed, false-positive, blocked, failed-attempt, suspected.")
     ] = "confirmed",
+    if_version: IfVersion = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Close an incident with its resolution."""
     incident = workspace(ctx).incidents.close(ref, resolution=resolution,
-                                              determination=determination)
+                                              determination=determination, if_version=if_version)
     _show_one(incident, as_json, "closed")
 
 
