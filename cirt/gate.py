@@ -1,0 +1,738 @@
+"""The sharing gate: the one function that decides what a recipient may receive.
+
+Pure: no I/O, no store, no clock.  Every exit (bulletins, ``cirt export --for``, TAXII push, the
+TAXII server, MISP) calls :func:`release` and sends only ``Release.bundle``.
+
+The rules are FIRST TLP 2.0 as a national CIRT applies it (``DESIGN.md``):
+
+* CLEAR goes to anyone; GREEN to the community of sectors.yaml (``community: true``), never to
+  public channels; AMBER and AMBER+STRICT to organisations in the object's audience; RED to
+  named contacts in its audience, one message each, never by TAXII or MISP and never to an
+  organisation as a whole.
+* Received from a peer: AMBER+STRICT and RED never leave; AMBER goes only to *constituent*
+  organisations in its audience.  A partner's ``max_tlp`` caps everything sent to it.
+* An object without a TLP marking is treated as ``default_tlp``.  A marking that is not TLP is
+  translated through sectors.yaml ``markings`` or the object is withheld (fail closed).
+
+No leaks through references (invariant 1).  A reference is kept only when its target is released
+in the same bundle or is known (from ``context``) to be releasable to this recipient; a target the
+gate cannot see counts as withheld.  Then:
+
+* relationships and sightings touching a withheld object are withheld whole;
+* containers (report, grouping, note, opinion, observed-data) lose the withheld entries of
+  ``object_refs`` and are withheld only when none remain.  Chosen over withholding the container
+  outright because one RED entry would otherwise hide a whole GREEN report from the community,
+  and over keeping the reference because the bare id already leaks that the object exists;
+  ``object_refs`` must not be empty in STIX 2.1, hence withholding the emptied container.  A
+  container's own text (``description``) is the analyst's to write under the container's marking;
+* any other reference to a withheld object is removed (a list keeps its other entries); if the
+  property is required by STIX, the object is withheld;
+* ``created_by_ref`` to a withheld or unknown identity is removed (not replaced: claiming the
+  national CIRT wrote someone else's object would be false).  Identities of sectors.yaml parties
+  are known and kept.
+
+Granular markings are honoured field by field: a top-level property selected by a marking the
+recipient may not see is removed whole (a coarser cut than the selector, which keeps the other
+selectors' list indices meaningful and never under-redacts); the object is withheld if a required
+property would go.  The audience is never revealed: our incident extension's
+``affected_organisations`` is cut to the recipient's own organisation.
+
+Objects that need no redaction are passed through as the same dicts (no copies): callers must
+treat released objects as read-only.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cirt.community import Community
+from cirt.export import identity_object
+from cirt.incidents import (
+    INCIDENT_CORE_DEFINITION,
+    INCIDENT_CORE_ID,
+    OUR_EXTENSION_ID,
+    our_extension_definition,
+)
+from cirt.tlp import TLP, TLP2_EXTENSION_ID, level_of_marking, marking_definitions_for
+
+RecipientKind = Literal["org", "contact", "partner", "public"]
+CHANNELS = ("email", "bulletin", "export", "taxii", "misp")
+MACHINE_CHANNELS = frozenset({"taxii", "misp"})
+
+_DEFINITIONS = frozenset({"marking-definition", "extension-definition"})
+CONTAINERS = frozenset({"report", "grouping", "note", "opinion", "observed-data"})
+_COMMON_REQUIRED = frozenset({"type", "id", "spec_version", "created", "modified"})
+_REQUIRED: dict[str, frozenset[str]] = {
+    "attack-pattern": frozenset({"name"}),
+    "campaign": frozenset({"name"}),
+    "course-of-action": frozenset({"name"}),
+    "grouping": frozenset({"context", "object_refs"}),
+    "identity": frozenset({"name"}),
+    "incident": frozenset({"name"}),
+    "indicator": frozenset({"pattern", "pattern_type", "valid_from"}),
+    "infrastructure": frozenset({"name"}),
+    "intrusion-set": frozenset({"name"}),
+    "malware": frozenset({"is_family"}),
+    "malware-analysis": frozenset({"product"}),
+    "note": frozenset({"content", "object_refs"}),
+    "observed-data": frozenset({"first_observed", "last_observed", "number_observed",
+                                "object_refs"}),
+    "opinion": frozenset({"opinion", "object_refs"}),
+    "report": frozenset({"name", "published", "object_refs"}),
+    "threat-actor": frozenset({"name"}),
+    "tool": frozenset({"name"}),
+    "vulnerability": frozenset({"name"}),
+    "relationship": frozenset({"relationship_type", "source_ref", "target_ref"}),
+    "sighting": frozenset({"sighting_of_ref"}),
+    "marking-definition": frozenset({"definition_type", "definition", "extensions"}),
+    "extension-definition": frozenset({"name", "schema", "version", "extension_types"}),
+}
+_VALUE_SCOS = frozenset({"autonomous-system", "domain-name", "email-addr", "ipv4-addr",
+                         "ipv6-addr", "mac-addr", "mutex", "url", "user-account"})
+_COMMON_PROPERTIES = frozenset({
+    "type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked", "labels",
+    "confidence", "lang", "external_references", "object_marking_refs", "granular_markings",
+    "extensions"})
+# For the usual types: every STIX 2.1 property, and which of them are references.  An object
+# with only these properties is scanned by key; anything else (custom properties, other types)
+# is walked in full so that no reference escapes.
+_KNOWN_SHAPES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    stix_type: (_COMMON_PROPERTIES | frozenset(plain.split()) | frozenset(refs), tuple(refs))
+    for stix_type, plain, refs in (
+        ("indicator", "name description indicator_types pattern pattern_type pattern_version "
+         "valid_from valid_until kill_chain_phases", ()),
+        ("incident", "name description kill_chain_phases", ()),
+        ("identity", "name description roles identity_class sectors contact_information", ()),
+        ("relationship", "relationship_type description start_time stop_time",
+         ("source_ref", "target_ref")),
+        ("sighting", "description first_seen last_seen count summary",
+         ("sighting_of_ref", "observed_data_refs", "where_sighted_refs")),
+        ("report", "name description report_types published", ("object_refs",)),
+        ("grouping", "name description context", ("object_refs",)),
+        ("note", "abstract content authors", ("object_refs",)),
+        ("opinion", "explanation authors opinion", ("object_refs",)),
+        ("malware", "name description malware_types is_family aliases kill_chain_phases "
+         "first_seen last_seen architecture_execution_envs implementation_languages "
+         "capabilities", ("operating_system_refs", "sample_refs")),
+    )
+}
+_NOT_SCANNED = frozenset({"object_marking_refs", "created_by_ref", "granular_markings",
+                          "external_references", "kill_chain_phases", "hashes", "extensions"})
+
+
+def required_properties(stix_type: str) -> frozenset[str]:
+    """Properties without which an object of ``stix_type`` is not valid STIX 2.1."""
+    if stix_type == "autonomous-system":
+        return frozenset({"type", "id", "number"})
+    if stix_type in _VALUE_SCOS:
+        return frozenset({"type", "id", "value"})
+    return _COMMON_REQUIRED | _REQUIRED.get(stix_type, frozenset())
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who receives, over which channel: an organisation, a named contact, a partner, the public.
+
+    ``id`` is the sectors.yaml id (organisation, partner), the e-mail address (contact) or
+    ``public``.
+    """
+
+    kind: RecipientKind
+    id: str
+    channel: str = "export"
+
+    @property
+    def key(self) -> str:
+        """The recipient as the disclosure log names it: ``org:cbb``, ``contact:x@y``…"""
+        return "public" if self.kind == "public" else f"{self.kind}:{self.id}"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An object offered to the gate, with what the gate must know beside it.
+
+    ``orgs``: sectors.yaml ids (organisations, partners, the national CIRT) in its audience;
+    ``contacts``: e-mail addresses named in its audience (RED);
+    ``origin``: None when the national CIRT made it, else where it was received from
+    (e.g. ``taxii:csirtamericas``).
+    """
+
+    obj: Mapping[str, Any]
+    orgs: frozenset[str] = frozenset()
+    contacts: frozenset[str] = frozenset()
+    origin: str | None = None
+    # Worked out once per object, whatever the number of recipients it is offered to:
+    level: TLP | None = field(init=False)  # its most restrictive TLP marking, None if none
+    foreign: tuple[str, ...] = field(init=False)  # markings that are not TLP
+    refs: tuple[str, ...] = field(init=False)  # what it points at (see ``references``)
+
+    def __post_init__(self) -> None:
+        level: TLP | None = None
+        foreign: list[str] = []
+        for ref in self.obj.get("object_marking_refs", ()):
+            found = level_of_marking(ref)
+            if found is None:
+                foreign.append(ref)
+            elif level is None or found > level:
+                level = found
+        object.__setattr__(self, "level", level)
+        object.__setattr__(self, "foreign", tuple(foreign))
+        object.__setattr__(self, "refs", tuple(references(self.obj)))
+
+    @property
+    def received(self) -> bool:
+        return self.origin is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions as values
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    reason: str
+    rule: str
+
+
+Decision = Allowed | Withheld
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """One released object: possibly a redacted copy, its TLP, the rule that let it go."""
+
+    obj: Mapping[str, Any]
+    tlp: TLP
+    decision: Allowed
+    redacted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WithheldObject:
+    id: str
+    type: str
+    tlp: TLP | None
+    decision: Withheld
+
+
+@dataclass(frozen=True)
+class Release:
+    """What the gate lets through to one recipient, and everything it kept back, with reasons."""
+
+    recipient: Recipient
+    released: tuple[Released, ...]
+    withheld: tuple[WithheldObject, ...]
+    definitions: tuple[Mapping[str, Any], ...] = ()
+    _index: dict[str, Decision] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def objects(self) -> list[Mapping[str, Any]]:
+        """Definitions first, then the released objects: the content of the bundle."""
+        return [*self.definitions, *(r.obj for r in self.released)]
+
+    @property
+    def max_tlp(self) -> TLP | None:
+        return max((r.tlp for r in self.released), default=None)
+
+    def decision(self, object_id: str) -> Decision | None:
+        """The decision taken on one offered object (None if it was not offered)."""
+        if not self._index:
+            self._index.update({r.obj["id"]: r.decision for r in self.released})
+            self._index.update({w.id: w.decision for w in self.withheld})
+        return self._index.get(object_id)
+
+    def bundle(self, bundle_id: str) -> dict[str, Any]:
+        return {"type": "bundle", "id": bundle_id, "objects": self.objects}
+
+
+# ---------------------------------------------------------------------------------------------
+# The recipient's seat: everything about the recipient the rules look at, computed once.
+
+
+@dataclass(frozen=True, slots=True)
+class _Seat:
+    recipient: Recipient
+    party: str | None
+    email: str | None
+    green: bool
+    constituent: bool
+    cap: TLP | None
+    cap_name: str
+
+
+def _seat(recipient: Recipient, community: Community) -> _Seat:
+    kind, rid = recipient.kind, recipient.id
+    if kind == "public":
+        return _Seat(recipient, None, None, False, False, None, "")
+    email = None
+    if kind == "contact":
+        ref = community.contact(rid)
+        party_id, email = ref.party_id, ref.contact.email
+    elif kind == "org":
+        party_id = community.organisation(rid).id
+    else:
+        party_id = community.partner(rid).id
+    party = community.party(party_id)
+    org = community.organisations.get(party_id)
+    partner = community.partners.get(party_id)
+    return _Seat(
+        recipient=recipient, party=party_id, email=email, green=party.community,
+        constituent=org is not None and org.role == "constituent",
+        cap=partner.max_tlp if partner is not None else None,
+        cap_name=partner.name if partner is not None else "",
+    )
+
+
+def _judge(level: TLP, received: bool, in_orgs: bool, named: bool, seat: _Seat) -> Decision:
+    """The TLP rule for one level, for this recipient; worded so a contact may be shown it."""
+    label = level.label
+    if seat.cap is not None and level > seat.cap:
+        return Withheld(f"{label} is above what {seat.cap_name} may receive "
+                        f"({seat.cap.label} at most)", "partner-cap")
+    if level is TLP.CLEAR:
+        return Allowed("clear", "TLP:CLEAR may go to anyone")
+    if seat.party is None:
+        return Withheld(f"{label} never goes to public channels", "not-public")
+    if level is TLP.GREEN:
+        if seat.green:
+            return Allowed("green-community", "TLP:GREEN goes to the community of sectors.yaml")
+        return Withheld("TLP:GREEN stays inside the community, and the recipient is not a "
+                        "community member", "green-community")
+    if received and level >= TLP.AMBER_STRICT:
+        return Withheld(f"{label} received from a peer never leaves the national CIRT",
+                        "received-stays")
+    if level is TLP.RED:
+        if seat.email is None:
+            return Withheld("TLP:RED goes only to named contacts, one message each",
+                            "red-named-contacts")
+        if seat.recipient.channel in MACHINE_CHANNELS:
+            return Withheld("TLP:RED never travels by TAXII or MISP", "red-channel")
+        if named:
+            return Allowed("red-named-contact", "TLP:RED to a contact it was shared with by name")
+        return Withheld("TLP:RED goes only to the contacts it was shared with by name",
+                        "red-audience")
+    if not (in_orgs or named):
+        return Withheld(f"{label} goes only to the organisations it was shared with",
+                        "amber-audience")
+    if received and not seat.constituent:
+        return Withheld("TLP:AMBER received from a peer goes only to constituent organisations",
+                        "received-amber-constituent")
+    if level is TLP.AMBER_STRICT:
+        return Allowed("amber-audience", "TLP:AMBER+STRICT to an organisation it was shared "
+                       "with (organisation only)")
+    return Allowed("amber-audience", "TLP:AMBER to an organisation it was shared with")
+
+
+_UNKNOWN_MARKING = Withheld("it carries a marking this CIRT does not know how to apply",
+                            "unknown-marking")
+
+
+class _Rules:
+    """Per-release caches: marking levels and decisions are computed once per distinct input."""
+
+    def __init__(self, seat: _Seat, community: Community, default_tlp: TLP) -> None:
+        self.seat = seat
+        self.default = default_tlp
+        self.treatment = community.marking_treatment
+        self.levels: dict[str, TLP | None] = {}
+        self.memo: dict[tuple[TLP, bool, bool, bool], Decision] = {}
+
+    def level_of(self, marking_id: str) -> TLP | None:
+        """The TLP a marking stands for (TLP or translated), None when unknown (fail closed)."""
+        try:
+            return self.levels[marking_id]
+        except KeyError:
+            level = level_of_marking(marking_id)
+            if level is None:
+                level = self.treatment.get(marking_id)
+            self.levels[marking_id] = level
+            return level
+
+    def level(self, cand: Candidate) -> TLP | None:
+        """The level that holds for a candidate; None when a marking is unknown (fail closed)."""
+        if not cand.foreign:
+            return self.default if cand.level is None else cand.level
+        level = cand.level
+        for ref in cand.foreign:
+            found = self.level_of(ref)
+            if found is None:
+                return None
+            if level is None or found > level:
+                level = found
+        return level
+
+    def judge(self, level: TLP, cand: Candidate) -> Decision:
+        seat = self.seat
+        key = (level, cand.origin is not None, seat.party in cand.orgs, seat.email in cand.contacts)
+        decision = self.memo.get(key)
+        if decision is None:
+            decision = self.memo[key] = _judge(level, *key[1:], seat=seat)
+        return decision
+
+
+# ---------------------------------------------------------------------------------------------
+# Redaction helpers: each returns a new value only where something changes.
+
+
+def _collect_refs(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith("_ref"):
+                if isinstance(item, str):
+                    out.append(item)
+            elif key.endswith("_refs"):
+                if isinstance(item, list):
+                    out.extend(x for x in item if isinstance(x, str))
+            elif isinstance(item, dict | list):
+                _collect_refs(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                _collect_refs(item, out)
+
+
+def references(obj: Mapping[str, Any]) -> list[str]:
+    """Ids an object points at, except its markings and ``created_by_ref``."""
+    out: list[str] = []
+    shape = _KNOWN_SHAPES.get(obj["type"])
+    if shape is not None and obj.keys() <= shape[0]:
+        for key in shape[1]:
+            value = obj.get(key)
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, list):
+                out.extend(x for x in value if isinstance(x, str))
+        extensions = obj.get("extensions")
+        if extensions:
+            _collect_refs(extensions, out)
+        return out
+    for key, value in obj.items():
+        if key in _NOT_SCANNED:
+            continue
+        if key.endswith("_ref"):
+            if isinstance(value, str):
+                out.append(value)
+        elif key.endswith("_refs"):
+            if isinstance(value, list):
+                out.extend(x for x in value if isinstance(x, str))
+        elif isinstance(value, dict | list):
+            _collect_refs(value, out)
+    extensions = obj.get("extensions")
+    if isinstance(extensions, dict):
+        _collect_refs(extensions, out)
+    return out
+
+
+def _strip_refs(value: Any, bad: set[str], removed: list[str], path: str) -> Any:
+    """``value`` without references to ``bad`` ids; names what it removed in ``removed``."""
+    if isinstance(value, dict):
+        out: dict[str, Any] | None = None
+        for key, item in value.items():
+            new = item
+            if key.endswith("_ref") and isinstance(item, str):
+                if item in bad:
+                    out = dict(value) if out is None else out
+                    del out[key]
+                    removed.append(path + key)
+                continue
+            if key.endswith("_refs") and isinstance(item, list):
+                kept = [x for x in item if x not in bad]
+                if len(kept) != len(item):
+                    out = dict(value) if out is None else out
+                    if kept:
+                        out[key] = kept
+                    else:
+                        del out[key]
+                    removed.append(path + key)
+                continue
+            if isinstance(item, dict | list) and key not in ("object_marking_refs",
+                                                               "granular_markings"):
+                new = _strip_refs(item, bad, removed, f"{path}{key}.")
+                if new is not item:
+                    out = dict(value) if out is None else out
+                    out[key] = new
+        return value if out is None else out
+    if isinstance(value, list):
+        items = [_strip_refs(i, bad, removed, path) if isinstance(i, dict | list) else i
+                 for i in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate
+
+
+@dataclass(slots=True)
+class _Work:
+    obj: Mapping[str, Any]
+    tlp: TLP
+    decision: Allowed
+    refs: Sequence[str]
+    redacted: list[str]
+
+
+def _withheld(obj: Mapping[str, Any], tlp: TLP | None, decision: Withheld) -> WithheldObject:
+    return WithheldObject(str(obj.get("id", "")), str(obj.get("type", "")), tlp, decision)
+
+
+def release(candidates: Iterable[Candidate], recipient: Recipient, community: Community, *,
+            default_tlp: TLP, context: Iterable[Candidate] = ()) -> Release:
+    """Decide for every candidate; return what ``recipient`` may receive and what was withheld.
+
+    ``context``: objects the candidates may reference that are not offered themselves (a
+    relationship's endpoints, a report's members); a reference to an object neither offered
+    nor in context counts as withheld.
+    """
+    # The gate allocates a few small objects per candidate and creates no reference cycles:
+    # the cyclic collector would only re-walk the caller's (large) object graph again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _release(candidates, recipient, community, default_tlp, context)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _release(candidates: Iterable[Candidate], recipient: Recipient, community: Community,
+             default_tlp: TLP, context: Iterable[Candidate]) -> Release:
+    seat = _seat(recipient, community)
+    rules = _Rules(seat, community, default_tlp)
+    work: dict[str, _Work] = {}
+    withheld: dict[str, WithheldObject] = {}
+    definitions: dict[str, Mapping[str, Any]] = {}
+
+    party, email, memo, default = seat.party, seat.email, rules.memo, default_tlp
+    for cand in _newest(candidates):
+        obj = cand.obj
+        oid = obj["id"]
+        stix_type = obj["type"]
+        if stix_type in _DEFINITIONS:
+            if level_of_marking(oid) is None and oid != TLP2_EXTENSION_ID:
+                definitions[oid] = obj
+            continue
+        if cand.foreign:
+            level = rules.level(cand)
+            if level is None:
+                withheld[oid] = WithheldObject(oid, stix_type, None, _UNKNOWN_MARKING)
+                continue
+        else:
+            level = default if cand.level is None else cand.level
+        key = (level, cand.origin is not None, party in cand.orgs, email in cand.contacts)
+        decision = memo.get(key) or rules.judge(level, cand)
+        if isinstance(decision, Withheld):
+            withheld[oid] = WithheldObject(oid, stix_type, level, decision)
+            continue
+        redacted: list[str] = []
+        refs = cand.refs
+        if "granular_markings" in obj:
+            obj, refusal = _apply_granular(obj, cand, rules, redacted)
+            if refusal is not None:
+                withheld[oid] = WithheldObject(oid, stix_type, level, refusal)
+                continue
+            refs = tuple(references(obj))
+        work[oid] = _Work(obj, level, decision, refs, redacted)
+
+    context_ok: dict[str, bool] = {}
+    for cand in context:
+        obj = cand.obj
+        oid = obj["id"]
+        if obj.get("type") in ("marking-definition", "extension-definition"):
+            if level_of_marking(oid) is None and oid != TLP2_EXTENSION_ID:
+                definitions.setdefault(oid, obj)
+            continue
+        level = rules.level(cand)
+        context_ok[oid] = level is not None and isinstance(rules.judge(level, cand), Allowed)
+
+    def reachable(target: str) -> bool:
+        if target in work:
+            return True
+        return target not in withheld and context_ok.get(target, False)
+
+    _settle_references(work, withheld, reachable)
+    known_identities = _community_identities(community)
+    released: list[Released] = []
+    uses = _Uses(set(), set(), set())
+    for item in work.values():
+        obj = item.obj
+        creator = obj.get("created_by_ref")
+        if creator is not None:
+            if creator not in known_identities and not reachable(creator):
+                obj = {k: v for k, v in obj.items() if k != "created_by_ref"}
+                item.redacted.append("created_by_ref")
+            else:
+                uses.creators.add(creator)
+        if obj["type"] == "incident":
+            obj = _reduce_audience(obj, seat, item.redacted)
+        marks = obj.get("object_marking_refs")
+        if marks:
+            uses.markings.update(marks)
+        if "granular_markings" in obj:
+            uses.markings.update(g["marking_ref"] for g in obj["granular_markings"]
+                                 if "marking_ref" in g)
+        if "extensions" in obj:
+            uses.extensions.update(obj["extensions"])
+        released.append(Released(obj, item.tlp, item.decision,
+                                 tuple(item.redacted) if item.redacted else ()))
+    uses.creators.difference_update(work)
+    return Release(recipient, tuple(released), tuple(withheld.values()),
+                   tuple(_definitions_for(uses, definitions, community)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Uses:
+    """What the released objects point at that travels beside them (ids not released)."""
+
+    markings: set[str]
+    extensions: set[str]
+    creators: set[str]
+
+
+def _newest(candidates: Iterable[Candidate]) -> Iterable[Candidate]:
+    """One candidate per id: the newest version when a caller offers several."""
+    offered_list = list(candidates)
+    offered = {c.obj["id"]: c for c in offered_list}
+    if len(offered) == len(offered_list):
+        return offered.values()
+    offered = {}
+    for cand in offered_list:
+        oid = cand.obj["id"]
+        earlier = offered.get(oid)
+        if earlier is None or str(cand.obj.get("modified", "")) > str(
+                earlier.obj.get("modified", "")):
+            offered[oid] = cand
+    return offered.values()
+
+
+def _settle_references(work: dict[str, _Work], withheld: dict[str, WithheldObject],
+                       reachable: Callable[[str], bool]) -> None:
+    """Apply the reference rules; withholding one object re-examines those that point at it."""
+    dependents: dict[str, list[str]] = {}
+    queue: list[str] = []
+    for oid, item in work.items():
+        if item.refs:
+            queue.append(oid)
+            for target in item.refs:
+                dependents.setdefault(target, []).append(oid)
+    while queue:
+        oid = queue.pop()
+        if oid not in work:
+            continue
+        item = work[oid]
+        bad = {r for r in item.refs if not reachable(r)}
+        if not bad:
+            continue
+        obj = item.obj
+        stix_type = obj["type"]
+        refusal: Withheld | None = None
+        if stix_type in ("relationship", "sighting"):
+            refusal = Withheld("it links to something the recipient may not see",
+                               "reference")
+        else:
+            removed: list[str] = []
+            stripped = _strip_refs(obj, bad, removed, "")
+            gone = {p for p in removed if "." not in p} - set(stripped)
+            required = required_properties(stix_type)
+            if gone & required:
+                refusal = Withheld("every object it refers to is withheld from the recipient"
+                                   if stix_type in CONTAINERS else
+                                   "a required reference points at something the recipient "
+                                   "may not see", "reference")
+            elif stix_type == "network-traffic" and not (
+                    "src_ref" in stripped or "dst_ref" in stripped):
+                refusal = Withheld("both its endpoints are withheld", "reference")
+            else:
+                item.obj = stripped
+                item.refs = [r for r in item.refs if r not in bad]
+                item.redacted.extend(dict.fromkeys(removed))
+        if refusal is not None:
+            del work[oid]
+            withheld[oid] = _withheld(obj, item.tlp, refusal)
+            queue.extend(dependents.get(oid, ()))
+
+
+def _apply_granular(obj: Mapping[str, Any], cand: Candidate, rules: _Rules,
+                    redacted: list[str]) -> tuple[Mapping[str, Any], Withheld | None]:
+    """Remove every property a granular marking forbids the recipient; refuse if one is required."""
+    markings = obj.get("granular_markings") or []
+    forbidden: set[str] = set()
+    for marking in markings:
+        ref = marking.get("marking_ref")
+        if ref is None:
+            continue  # a language marking restricts nothing
+        level = rules.level_of(ref)
+        if level is None or isinstance(rules.judge(level, cand), Withheld):
+            forbidden.update(s.split(".", 1)[0] for s in marking.get("selectors", ()))
+    if not forbidden:
+        return obj, None
+    if forbidden & required_properties(obj["type"]) or "id" in forbidden:
+        return obj, Withheld("a required field carries a marking the recipient may not see",
+                             "granular")
+    out = {k: v for k, v in obj.items() if k not in forbidden}
+    kept = []
+    for marking in markings:
+        selectors = [s for s in marking.get("selectors", ()) if s.split(".", 1)[0] not in forbidden]
+        if selectors:
+            kept.append({**marking, "selectors": selectors})
+    if kept:
+        out["granular_markings"] = kept
+    else:
+        del out["granular_markings"]
+    redacted.extend(sorted(forbidden & set(obj)))
+    return out, None
+
+
+def _reduce_audience(obj: Mapping[str, Any], seat: _Seat,
+                     redacted: list[str]) -> Mapping[str, Any]:
+    """Our incident extension names every affected organisation: keep only the recipient's own."""
+    ours = obj.get("extensions", {}).get(OUR_EXTENSION_ID)
+    if not isinstance(ours, dict) or "affected_organisations" not in ours:
+        return obj
+    affected = ours["affected_organisations"]
+    mine = [o for o in affected if o == seat.party]
+    if mine == affected:
+        return obj
+    reduced = {k: v for k, v in ours.items() if k != "affected_organisations"}
+    if mine:
+        reduced["affected_organisations"] = mine
+    redacted.append("affected_organisations")
+    return {**obj, "extensions": {**obj["extensions"], OUR_EXTENSION_ID: reduced}}
+
+
+def _community_identities(community: Community) -> frozenset[str]:
+    return frozenset([community.national.identity,
+                      *(o.identity for o in community.organisations.values()),
+                      *(p.identity for p in community.partners.values())])
+
+
+def _definitions_for(uses: _Uses, offered: dict[str, Mapping[str, Any]],
+                     community: Community) -> list[Mapping[str, Any]]:
+    """Marking and extension definitions the released objects use, and our identity."""
+    out: list[Mapping[str, Any]] = [
+        d for oid, d in offered.items() if oid in uses.markings or oid in uses.extensions]
+    present = {d["id"] for d in out}
+    if INCIDENT_CORE_ID in uses.extensions and INCIDENT_CORE_ID not in present:
+        out.append(dict(INCIDENT_CORE_DEFINITION))
+    if OUR_EXTENSION_ID in uses.extensions and OUR_EXTENSION_ID not in present:
+        out.append(our_extension_definition(community.national.identity))
+    if community.national.identity in uses.creators:
+        out.append(identity_object(community.national))
+    out += marking_definitions_for([{"object_marking_refs": sorted(uses.markings)}])
+    return out
