@@ -24,6 +24,11 @@ class SignatureInvalid(CirtError):
     """A signed document whose signature does not verify, or not by the CIRT's key."""
 
 
+# OpenPGP hash algorithm ids (RFC 4880 9.4) and their RFC 3156 ``micalg`` names.
+_DIGESTS = {"2": "pgp-sha1", "8": "pgp-sha256", "9": "pgp-sha384", "10": "pgp-sha512",
+            "11": "pgp-sha224"}
+
+
 @dataclass(frozen=True)
 class GpgSettings:
     home: Path | None
@@ -93,13 +98,16 @@ class OpenPGP:
             raise CirtError(f"GnuPG could not sign with {self.fingerprint}: {signed.status}")
         return str(signed)
 
-    def detached_signature(self, data: bytes) -> str:
-        """An ASCII-armoured detached signature (the second part of multipart/signed)."""
+    def detached_signature(self, data: bytes) -> tuple[str, str]:
+        """An ASCII-armoured detached signature and its digest name for ``micalg`` (RFC 3156)."""
         signed = self._gpg.sign(data, keyid=self.fingerprint, detach=True, binary=False,
                                 passphrase=self.settings.passphrase)
         if not signed.data:
             raise CirtError(f"GnuPG could not sign with {self.fingerprint}: {signed.status}")
-        return str(signed)
+        digest = _DIGESTS.get(str(signed.hash_algo))
+        if digest is None:
+            raise CirtError(f"GnuPG signed with an unexpected digest (algorithm {signed.hash_algo})")
+        return str(signed), digest
 
     def sign_and_encrypt(self, data: bytes, recipients: list[str]) -> str:
         """One armoured OpenPGP message, signed by us and encrypted to the recipients' keys.
