@@ -214,7 +214,7 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
     params: dict[str, Any] = {"limit": page_size}
     if start:
         params["added_after"] = start
-    seen_next: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     token: str | None = None
     provenance = Provenance("taxii", peer, collection_id)
     while result.pages < MAX_PAGES:
@@ -228,11 +228,16 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
                               "'objects' is not a list")
         result.pages += 1
         result.received += len(objects)
-        summary = ingest(ws, objects, provenance)
+        keys = {_key(o) for o in objects}
+        if objects and keys <= seen:
+            result.stopped = "the server answered a page it had already sent"
+            break
+        seen |= keys
+        summary = ingest(ws, objects, provenance, check_references=False)
         result.new += summary.new
         result.updated += summary.updated
         result.duplicates += summary.duplicates
-        result.rejected += [{"id": r.object_id, "reason": r.reason} for r in summary.rejected]
+        result.rejected += [{"id": ref, "reason": reason} for ref, reason in summary.rejected]
         more = bool(envelope.get("more")) and bool(objects)
         if last_added:
             result.cursor = max(result.cursor or "", last_added)
@@ -245,11 +250,7 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
             break
         next_token = envelope.get("next")
         if isinstance(next_token, str) and next_token:
-            if next_token in seen_next:
-                result.stopped = "the server repeated a 'next' token"
-                break
-            seen_next.add(next_token)
-            token = next_token
+            token = next_token  # may repeat (medallion's does): progress is judged by content
         elif last_added and last_added != params.get("added_after"):
             params["added_after"] = last_added  # a server without 'next': page by date
             token = None
@@ -260,6 +261,12 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
         ws.store.set_taxii_cursor(peer, collection_id, result.cursor, complete=True,
                                   now=format_ts_micro(ws.clock()))
     return result
+
+
+def _key(obj: Any) -> tuple[str, str]:
+    if not isinstance(obj, dict):
+        return ("", repr(obj)[:200])
+    return (str(obj.get("id")), str(obj.get("modified") or obj.get("created") or ""))
 
 
 def _get_page(collection: Collection, query: dict[str, Any],
@@ -419,6 +426,7 @@ def _send(ws: Workspace, peer: str, target: Collection, objects: list[dict[str, 
     """POST one envelope, poll its status until complete (or the timeout), record each object."""
     with _remote(peer, f"posting to collection {target.id}"):
         status = target.add_objects(_envelope_text(objects), wait_for_completion=False)
+        status.refresh()  # the status resource, not only the POST's answer, says what happened
         delay, waited = 0.1, 0.0
         while status.status != "complete" and waited < timeout:
             time.sleep(delay)

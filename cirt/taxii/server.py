@@ -36,6 +36,7 @@ from cirt.taxii.auth import Authenticator
 from cirt.taxii.release import Gatekeeper, ReleasedRow
 
 if TYPE_CHECKING:
+    from cirt.ingest import IngestSummary
     from cirt.workspace import Workspace
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
@@ -545,7 +546,8 @@ class TaxiiApp:
         from cirt.store import Provenance
 
         objects: list[Any] = envelope["objects"]
-        summary = ingest(self.ws, objects, Provenance("taxii", request.party, collection.id))
+        summary = ingest(self.ws, objects, Provenance("taxii", request.party, collection.id),
+                         check_references=False)
         status = status_resource(summary, objects, self.ws)
         body = json.dumps(status)
         self.ws.store.add_taxii_status(status["id"], request.party, status["request_timestamp"],
@@ -553,19 +555,20 @@ class TaxiiApp:
         return body.encode("utf-8")
 
 
-def status_resource(summary: Any, objects: list[Any], ws: Workspace) -> dict[str, Any]:
+def status_resource(summary: IngestSummary, objects: list[Any], ws: Workspace) -> dict[str, Any]:
     """A complete TAXII status resource from an ingest summary: what was taken, what was not."""
-    rejected = {(r.object_id, r.version): r.reason for r in summary.rejected_items}
+    rejected = dict(summary.rejected)
     successes, failures = [], []
     for index, obj in enumerate(objects):
         object_id = obj.get("id") if isinstance(obj, dict) else None
-        version = str(obj.get("modified") or obj.get("created") or "") if isinstance(obj, dict) else ""
-        key = (object_id or f"#{index}", version)
-        if key in rejected or object_id is None:
-            failures.append({"id": str(object_id or f"(object #{index})"), "version": version,
-                             "message": rejected.get(key, "not a STIX object")})
+        version = ""
+        if isinstance(obj, dict):
+            version = str(obj.get("modified") or obj.get("created") or "")
+        ref = object_id if isinstance(object_id, str) and object_id else f"object #{index}"
+        if ref in rejected:
+            failures.append({"id": ref, "version": version, "message": rejected[ref]})
         else:
-            successes.append({"id": object_id, "version": version})
+            successes.append({"id": ref, "version": version})
     return {"id": str(uuid.uuid4()), "status": "complete",
             "request_timestamp": format_ts_micro(ws.clock()),
             "total_count": len(objects), "success_count": len(successes),
