@@ -157,7 +157,6 @@ class Recipient:
         return self.key
 
 
-@dataclass(frozen=True, slots=True)
 class Candidate:
     """An object offered to the gate, with what the gate must know beside it.
 
@@ -165,29 +164,33 @@ class Candidate:
     ``contacts``: e-mail addresses named in its audience (RED);
     ``origin``: None when the national CIRT made it, else where it was received from
     (e.g. ``taxii:csirtamericas``).
+
+    The object's TLP markings and references are worked out here, once per object, whatever the
+    number of recipients it is then offered to.  Treat a candidate as read-only.
     """
 
-    obj: Mapping[str, Any]
-    orgs: frozenset[str] = frozenset()
-    contacts: frozenset[str] = frozenset()
-    origin: str | None = None
-    # Worked out once per object, whatever the number of recipients it is offered to:
-    level: TLP | None = field(init=False)  # its most restrictive TLP marking, None if none
-    foreign: tuple[str, ...] = field(init=False)  # markings that are not TLP
-    refs: tuple[str, ...] = field(init=False)  # what it points at (see ``references``)
+    __slots__ = ("contacts", "foreign", "level", "obj", "orgs", "origin", "refs")
 
-    def __post_init__(self) -> None:
+    def __init__(self, obj: Mapping[str, Any], orgs: frozenset[str] = frozenset(),
+                 contacts: frozenset[str] = frozenset(), origin: str | None = None) -> None:
+        self.obj = obj
+        self.orgs = orgs
+        self.contacts = contacts
+        self.origin = origin
         level: TLP | None = None
         foreign: list[str] = []
-        for ref in self.obj.get("object_marking_refs", ()):
+        for ref in obj.get("object_marking_refs", ()):
             found = level_of_marking(ref)
             if found is None:
                 foreign.append(ref)
             elif level is None or found > level:
                 level = found
-        object.__setattr__(self, "level", level)
-        object.__setattr__(self, "foreign", tuple(foreign))
-        object.__setattr__(self, "refs", tuple(references(self.obj)))
+        self.level = level  # its most restrictive TLP marking, None if it has none
+        self.foreign = tuple(foreign)  # markings that are not TLP
+        self.refs = tuple(references(obj))  # what it points at
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.obj.get('id')!r}, origin={self.origin!r})"
 
     @property
     def received(self) -> bool:
