@@ -450,10 +450,8 @@ def time_zone(name: str) -> ZoneInfo:
                           f"'{name}' is not a time zone (e.g. America/Belize)") from None
 
 
-def parse_due(text: str | None) -> timedelta | None:
-    """``--due 4h`` for the CLI; None when not given."""
-    if text is None:
-        return None
+def parse_due(text: str) -> timedelta:
+    """``--due 4h`` / ``--within 24h`` from the command line; a bad value is a usage error."""
     try:
         return parse_duration(text)
     except ValueError as exc:

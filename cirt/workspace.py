@@ -31,6 +31,7 @@ from cirt.store.sql import SQLStore
 if TYPE_CHECKING:
     from cirt.audit import DisclosureLog
     from cirt.community import Community
+    from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
     from cirt.indicator_desk import IndicatorDesk
     from cirt.tasks import TaskService
@@ -113,6 +114,12 @@ class Workspace:
         from cirt.tasks import TaskService
 
         return TaskService(self)
+
+    @cached_property
+    def evidence(self) -> EvidenceLocker:
+        from cirt.evidence import EvidenceLocker
+
+        return EvidenceLocker(self)
 
     def secret(self, name: str) -> str | None:
         return secret(self.home, name)

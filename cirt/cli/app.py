@@ -12,7 +12,20 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli import audit, demo, export, incident, indicator, sector, taxii, workspace_cmds
+from cirt.cli import (
+    audit,
+    dashboard,
+    demo,
+    evidence,
+    export,
+    incident,
+    indicator,
+    playbook,
+    sector,
+    task,
+    taxii,
+    workspace_cmds,
+)
 from cirt.errors import CirtError, ExitCode
 
 app = typer.Typer(
@@ -42,6 +55,10 @@ app.add_typer(indicator.app, name="indicator", help="Indicators of compromise (S
 app.add_typer(sector.app, name="sector", help="The sharing community in sectors.yaml.")
 app.add_typer(audit.app, name="audit", help="The disclosure log: who got what; verify it.")
 app.add_typer(taxii.app, name="taxii", help="TAXII 2.1: pull from and push to partners; serve ours.")
+app.add_typer(playbook.app, name="playbook", help="Incident procedures: list, show, validate.")
+app.add_typer(task.app, name="task", help="An incident's tasks and notification duties.")
+app.add_typer(evidence.app, name="evidence", help="Evidence and its chain of custody.")
+dashboard.register(app)
 export.register(app)
 demo.register(app)
 

@@ -1,0 +1,124 @@
+"""``cirt overdue`` and ``cirt dashboard``: what is late and what is due, across all incidents."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+
+if TYPE_CHECKING:
+    from cirt.dashboard import DueEntry, Overdue
+
+SoonOption = Annotated[str, typer.Option(
+    "--within", help="What counts as due soon: 4h, 24h, 2d.")]
+FailOption = Annotated[bool, typer.Option(
+    "--fail-on-overdue", help="Exit 1 when anything is overdue (for cron and monitoring).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("overdue")(overdue)
+    app.command("dashboard")(dashboard)
+
+
+def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str) -> object:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from cirt.cli.task import due_text
+
+    table = Table(title=f"[{style}]{title} ({len(entries)})[/]", title_justify="left")
+    for column in ("Incident", "Sev", "Sectors", "#", "Due", "Owner / to", "Task"):
+        table.add_column(column, no_wrap=column != "Task")
+    for e in entries:
+        t = e.task
+        who = ", ".join(t.parties) if t.kind == "duty" else (t.owner or "")
+        table.add_row(e.reference, e.severity, ", ".join(e.sectors), str(t.number),
+                      due_text(t, view.now, view.zone), escape(who), escape(t.title))
+    return table
+
+
+def _exit(view: Overdue, fail_on_overdue: bool) -> None:
+    if fail_on_overdue and view.overdue:
+        raise typer.Exit(1)
+
+
+def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: FailOption = False,
+            as_json: JsonFlag = False) -> None:
+    """Tasks and duties of open incidents that are late or due soon (times in the CIRT's zone)."""
+    from cirt.dashboard import Deadlines
+    from cirt.tasks import local_text, parse_due
+
+    soon = parse_due(within)
+    view = Deadlines(workspace(ctx)).overdue(soon=soon)
+
+    def render() -> None:
+        out = console()
+        out.print(f"[bold]Deadlines at {local_text(view.now, view.zone)}[/bold]")
+        if not view.overdue and not view.due_soon:
+            ok(f"nothing overdue, nothing due within {within}")
+            return
+        if view.overdue:
+            out.print(_due_table("Overdue", view.overdue, view, "bold red"))
+        if view.due_soon:
+            out.print(_due_table(f"Due within {within}", view.due_soon, view, "yellow"))
+
+    emit(view.as_dict(), as_json, render)
+    _exit(view, fail_on_overdue)
+
+
+def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: FailOption = False,
+              as_json: JsonFlag = False) -> None:
+    """One screen: open incidents by sector and severity, what is late, what is due soon."""
+    from cirt.dashboard import Deadlines
+    from cirt.incidents import SEVERITIES
+    from cirt.tasks import local_text, parse_due
+
+    soon = parse_due(within)
+    ws = workspace(ctx)
+    board = Deadlines(ws).dashboard(soon=soon)
+    view = board.due
+
+    def render() -> None:
+        from rich.markup import escape
+        from rich.table import Table
+
+        from cirt.cli.incident import SEVERITY_STYLE
+        from cirt.cli.task import due_text
+
+        out = console()
+        out.print(f"[bold]{escape(ws.community.national.name)} — "
+                  f"{local_text(view.now, view.zone)}[/bold]  "
+                  f"[red]{len(view.overdue)} overdue[/red] · "
+                  f"[yellow]{len(view.due_soon)} due within {within}[/yellow] · "
+                  f"{len(board.incidents)} open incidents")
+        matrix = Table(title="Open incidents by sector and severity", title_justify="left")
+        matrix.add_column("Sector")
+        for severity in SEVERITIES:
+            matrix.add_column(severity, justify="right")
+        for sector, counts in board.by_sector.items():
+            matrix.add_row(sector, *[
+                f"[{SEVERITY_STYLE.get(s, '')}]{counts[s]}[/]" if counts[s] else "·"
+                for s in SEVERITIES])
+        out.print(matrix)
+        if board.incidents:
+            table = Table(title="Open incidents", title_justify="left")
+            for column in ("Incident", "Sev", "Level", "Organisations", "Late", "Next due",
+                           "Title"):
+                table.add_column(column, no_wrap=column != "Title")
+            for line in board.incidents:
+                nxt = due_text(line.next_due.task, view.now, view.zone) if line.next_due else "—"
+                table.add_row(line.reference,
+                              f"[{SEVERITY_STYLE.get(line.severity, '')}]{line.severity}[/]",
+                              line.level, ", ".join(line.organisations),
+                              f"[bold red]{line.overdue}[/]" if line.overdue else "0", nxt,
+                              escape(line.title))
+            out.print(table)
+        if view.overdue:
+            out.print(_due_table("Overdue", view.overdue, view, "bold red"))
+        if view.due_soon:
+            out.print(_due_table(f"Due within {within}", view.due_soon, view, "yellow"))
+
+    emit(board.as_dict(), as_json, render)
+    _exit(view, fail_on_overdue)

@@ -1,0 +1,98 @@
+"""``cirt evidence …``: evidence of an incident and its chain of custody."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+
+if TYPE_CHECKING:
+    from cirt.evidence import Evidence
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _summary(item: Evidence) -> str:
+    return (f"{item.number} {item.name} sha256:{item.sha256[:16]}… ({item.size} bytes), "
+            f"held by {item.custodian}")
+
+
+@app.command("add")
+def add(ctx: typer.Context, ref: str,
+        file: Annotated[Path, typer.Argument(help="The file to record (it is hashed, not copied).")],
+        note: Annotated[str | None, typer.Option("--note", help="Where and how it was obtained.")
+                        ] = None,
+        by: Annotated[str | None, typer.Option(
+            "--by", help="Who collected it (default: you).")] = None,
+        tlp: Annotated[str | None, typer.Option("--tlp", help="Default: red.")] = None,
+        as_json: JsonFlag = False) -> None:
+    """Record a file as evidence: SHA-256, size, who collected it and when."""
+    item = workspace(ctx).evidence.add(ref, file, note=note, collected_by=by, tlp=tlp)
+    emit(item.as_dict(), as_json, lambda: ok(f"{ref} evidence {_summary(item)}"))
+
+
+@app.command("handover")
+def handover(ctx: typer.Context, ref: str,
+             evidence: Annotated[str, typer.Argument(help="E1, E2… or the SHA-256.")],
+             to: Annotated[str, typer.Option("--to", help="Who receives it (name, unit).")],
+             note: Annotated[str | None, typer.Option("--note")] = None,
+             as_json: JsonFlag = False) -> None:
+    """Record that the evidence changed hands (chain of custody)."""
+    item = workspace(ctx).evidence.handover(ref, evidence, to=to, note=note)
+    emit(item.as_dict(), as_json, lambda: ok(f"{ref} evidence {_summary(item)}"))
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, ref: str, evidence: str,
+           file: Annotated[Path, typer.Argument(help="The file as it is now.")],
+           as_json: JsonFlag = False) -> None:
+    """Re-hash a file and check it is the recorded evidence, unchanged; exit 1 if not."""
+    result = workspace(ctx).evidence.verify(ref, evidence, file)
+
+    def render() -> None:
+        if result.matches:
+            ok(f"{file} is evidence {result.evidence.number} unchanged (SHA-256 {result.sha256})")
+        else:
+            console(stderr=True).print(
+                f"[red]✗[/red] {file} does NOT match evidence {result.evidence.number}: "
+                f"SHA-256 {result.sha256}, recorded {result.evidence.sha256}", markup=True)
+
+    emit(result.as_dict(), as_json, render)
+    if not result.matches:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
+    """List an incident's evidence with every custody event."""
+    ws = workspace(ctx)
+    items = ws.evidence.list(ref)
+
+    def render() -> None:
+        from rich.markup import escape
+        from rich.table import Table
+
+        from cirt.stixtime import parse_ts
+        from cirt.tasks import local_text
+
+        zone = ws.tasks.zone
+        table = Table(title=f"Evidence of {ref} ({zone.key})", title_justify="left")
+        for column in ("#", "File", "SHA-256", "Bytes", "When", "Custody"):
+            table.add_column(column, no_wrap=column not in ("Custody", "File"))
+        for item in items:
+            for i, event in enumerate(item.events):
+                what = (f"collected by {event.by}" if event.action == "collected"
+                        else f"{event.by} → {event.to}")
+                if event.note:
+                    what += f" — {event.note}"
+                first = i == 0
+                table.add_row(item.number if first else "", escape(item.name) if first else "",
+                              item.sha256[:16] + "…" if first else "",
+                              str(item.size) if first else "",
+                              local_text(parse_ts(event.at), zone), escape(what))
+        console().print(table)
+
+    emit([i.as_dict() for i in items], as_json, render)

@@ -1,0 +1,165 @@
+"""``cirt playbook …``: the procedures in the workspace's playbooks folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+
+if TYPE_CHECKING:
+    from cirt.playbooks import Library
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _library(ctx: typer.Context, path: Path | None = None) -> Library:
+    """The workspace's playbooks (or those at ``path``), checked against its sectors.yaml."""
+    from cirt.playbooks import load_library
+
+    ws = workspace(ctx)
+    community = ws.community
+    return load_library(path or ws.config.playbooks_path,
+                        parties=[community.national.id, *community.organisations,
+                                 *community.partners],
+                        organisations=list(community.organisations))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List the playbooks; a broken file is shown as invalid and is never applied."""
+    library = _library(ctx)
+    rows: list[dict[str, Any]] = [p.summary() for p in library.playbooks.values()]
+    rows += [b.summary() for b in library.broken]
+    rows.sort(key=lambda r: r["name"])
+
+    def render() -> None:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title=f"Playbooks in {escape(library.folder)}", title_justify="left")
+        for column in ("Name", "Title", "Categories", "Sectors", "Tasks", "Duties"):
+            table.add_column(column, no_wrap=column in ("Name", "Tasks", "Duties"))
+        for r in rows:
+            if r["valid"]:
+                table.add_row(r["name"], r["title"], ", ".join(r["categories"]),
+                              ", ".join(r["sectors"]) or "any", str(r["tasks"]),
+                              str(r["duties"]))
+            else:
+                table.add_row(f"[red]{escape(r['name'])}[/red]",
+                              f"[red]invalid:[/red] {escape(r['error'])}",
+                              "", "", "", "")
+        console().print(table)
+        if library.escalation_error:
+            console(stderr=True).print(
+                f"[red]invalid:[/red] {escape(str(library.escalation_error))}")
+
+    emit(rows, as_json, render)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
+    """Show a playbook: tasks by phase, duties, evidence to collect, escalation triggers."""
+    library = _library(ctx)
+    playbook = library.get(name)
+    data = playbook.as_dict()
+    data["common_triggers"] = [t.as_dict() for t in library.escalation.triggers]
+
+    def render() -> None:
+        from rich.markup import escape
+        from rich.table import Table
+
+        out = console()
+        out.print(f"[bold]{escape(playbook.spec.title)}[/bold]  ({playbook.name}, version "
+                  f"{playbook.spec.version})")
+        out.print(escape(playbook.spec.summary))
+        out.print(f"Applies to: {', '.join(data['categories'])}; sectors: "
+                  f"{', '.join(data['sectors']) or 'any'}")
+        tasks = Table(title="Tasks", title_justify="left")
+        for column in ("Phase", "Id", "Due", "Owner", "Task"):
+            tasks.add_column(column, no_wrap=column != "Task")
+        for t in data["task_list"]:
+            due = t["due"] + (f" after {t['after']}" if t.get("after") else "")
+            title = escape(t["title"]) + (
+                f" [dim](when {escape(t['when'])})[/dim]" if t.get("when") else "")
+            tasks.add_row(t["phase"], t["id"], due, t["owner"], title)
+        out.print(tasks)
+        if data["duty_list"]:
+            duties = Table(title="Notification duties", title_justify="left")
+            for column in ("Id", "Party", "Due", "Duty"):
+                duties.add_column(column, no_wrap=column != "Duty")
+            for d in data["duty_list"]:
+                due = d["due"] + (f" after {d['after']}" if d.get("after") else " from opening")
+                title = escape(d["title"]) + (
+                    f" [dim](when {escape(d['when'])})[/dim]" if d.get("when") else "")
+                party = d["party"] + (f" ({d['role']})" if d.get("role") else "")
+                duties.add_row(d["id"], party, due, title)
+            out.print(duties)
+        if data["evidence_list"]:
+            out.print("[bold]Evidence to collect[/bold]")
+            for e in data["evidence_list"]:
+                extra = f" [dim]— {escape(e['handling'])}[/dim]" if e.get("handling") else ""
+                out.print(f"  • {escape(e['title'])}{extra}")
+        out.print("[bold]Escalation triggers[/bold]")
+        for t in [*data["trigger_list"], *data["common_triggers"]]:
+            out.print(f"  → {t['level']}: {escape(t['reason'])} [dim](when "
+                      f"{escape(t['condition'])}; {t['source']})[/dim]")
+
+    emit(data, as_json, render)
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    path: Annotated[Path | None, typer.Argument(
+        help="A playbook file or a folder (default: the workspace's playbooks).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check playbooks; each broken file gets one line (file:line: field: reason); exit 1."""
+    from cirt.errors import ConfigError
+    from cirt.playbooks import ESCALATION_FILE, load_playbook, parse_escalation
+    from cirt.yamlfile import load_yaml
+
+    results: list[dict[str, Any]] = []
+    if path is not None and path.is_file():
+        ws = workspace(ctx)
+        community = ws.community
+        parties = [community.national.id, *community.organisations, *community.partners]
+        orgs = list(community.organisations)
+        try:
+            if path.name == ESCALATION_FILE:
+                parse_escalation(load_yaml(path), parties=parties, organisations=orgs)
+            else:
+                load_playbook(path, parties=parties, organisations=orgs)
+            results.append({"path": str(path), "valid": True, "error": None})
+        except ConfigError as exc:
+            results.append({"path": str(path), "valid": False, "error": str(exc)})
+    else:
+        if path is not None and not path.exists():
+            raise ConfigError(str(path), None, "(file)", "no such file or folder")
+        library = _library(ctx, path)
+        results += [{"path": p.path, "valid": True, "error": None}
+                    for p in library.playbooks.values()]
+        if library.escalation.path:
+            results.append({"path": library.escalation.path, "valid": True, "error": None})
+        results += [{"path": str(e.path), "valid": False, "error": str(e)}
+                    for e in library.errors]
+    results.sort(key=lambda r: r["path"])
+    bad = [r for r in results if not r["valid"]]
+
+    def render() -> None:
+        from rich.markup import escape
+
+        for r in results:
+            if r["valid"]:
+                ok(f"{r['path']}")
+        for r in bad:
+            console(stderr=True).print(f"[red]✗[/red] {escape(r['error'])}")
+        if not results:
+            console(stderr=True).print("no playbooks found")
+
+    emit({"valid": not bad, "files": results}, as_json, render)
+    if bad:
+        raise typer.Exit(1)

@@ -1,0 +1,133 @@
+"""``cirt task …``: an incident's tasks and notification duties, with their deadlines."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from cirt.playbooks import Proposal
+    from cirt.tasks import TaskView
+
+app = typer.Typer(no_args_is_help=True)
+
+STATUS_STYLE = {"overdue": "bold red", "due-soon": "yellow", "open": "", "waiting": "dim",
+                "done": "green", "cancelled": "dim strike"}
+
+
+def status_text(status: str) -> str:
+    style = STATUS_STYLE.get(status, "")
+    return f"[{style}]{status}[/]" if style else status
+
+
+def due_text(task: TaskView, now: datetime, zone: ZoneInfo) -> str:
+    """The deadline in the CIRT's zone, and how far off it is."""
+    from cirt.playbooks import format_duration
+    from cirt.tasks import local_text
+
+    if task.due is None:
+        return f"{format_duration(task.offset)} after {task.after}" if task.after else "—"
+    text = local_text(task.due, zone)
+    if task.state == "open":
+        delta = task.due - now
+        text += f" (in {format_duration(delta)})" if delta.total_seconds() > 0 else \
+            f" ({format_duration(-delta)} late)"
+    return text
+
+
+def show_proposal(proposal: Proposal | None, reference: str) -> None:
+    """Say which escalation the incident now calls for and why (used after open and update)."""
+    if proposal is None:
+        return
+    reasons = "; ".join(t.reason for t in proposal.reasons)
+    warn(f"{reference}: escalation to {proposal.level} proposed ({reasons}). "
+         f"Run: cirt incident escalate {reference} --to {proposal.level} --reason \"…\"")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, ref: str,
+          open_only: Annotated[bool, typer.Option("--open", help="Only items still open.")] = False,
+          as_json: JsonFlag = False) -> None:
+    """List an incident's tasks by phase and its duties, with deadlines in the CIRT's zone."""
+    ws = workspace(ctx)
+    incident, tasks = ws.tasks.list(ref)
+    now, zone = ws.clock(), ws.tasks.zone
+    shown = [t for t in tasks if not open_only or t.state == "open"]
+
+    def render() -> None:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title=f"{incident.reference} tasks and duties ({zone.key})",
+                      title_justify="left")
+        for column in ("#", "Phase", "Status", "Due", "Owner / to", "Task"):
+            table.add_column(column, no_wrap=column != "Task")
+        for t in shown:
+            who = ", ".join(t.parties) + (f" ({t.role})" if t.role else "") \
+                if t.kind == "duty" else (t.owner or "")
+            title = escape(t.title) + (f" [dim]— {escape(t.note)}[/dim]" if t.note else "")
+            table.add_row(str(t.number), t.phase, status_text(t.status(now)),
+                          due_text(t, now, zone), escape(who), title)
+        console().print(table)
+
+    emit({"incident": incident.reference, "timezone": zone.key,
+          "tasks": [t.as_dict(now, zone) for t in shown]}, as_json, render)
+
+
+@app.command("done")
+def done(ctx: typer.Context, ref: str,
+         task: Annotated[str, typer.Argument(help="Number from 'task list', or its id.")],
+         note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
+         as_json: JsonFlag = False) -> None:
+    """Mark a task or duty done; duties counted from it get their deadline now."""
+    ws = workspace(ctx)
+    result = ws.tasks.done(ref, task, note=note)
+    now, zone = ws.clock(), ws.tasks.zone
+
+    def render() -> None:
+        ok(f"{ref} task {result.task.number} done: {result.task.title}")
+        for started in result.started:
+            ok(f"clock started for task {started.number}: {started.title} — due "
+               f"{due_text(started, now, zone)}")
+
+    emit({"task": result.task.as_dict(now, zone),
+          "started": [t.as_dict(now, zone) for t in result.started]}, as_json, render)
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, ref: str, task: str,
+           note: Annotated[str, typer.Option("--note", help="Why it does not apply.")],
+           as_json: JsonFlag = False) -> None:
+    """Mark a task or duty as not applicable, with the reason."""
+    ws = workspace(ctx)
+    result = ws.tasks.cancel(ref, task, note=note)
+    emit({"task": result.task.as_dict(ws.clock(), ws.tasks.zone)}, as_json,
+         lambda: ok(f"{ref} task {result.task.number} cancelled: {result.task.title}"))
+
+
+@app.command("add")
+def add(ctx: typer.Context, ref: str,
+        title: Annotated[str, typer.Option("--title", help="What has to be done.")],
+        due: Annotated[str | None, typer.Option(
+            "--due", help="Deadline from now: 30m, 4h, 2d, 1d12h.")] = None,
+        phase: Annotated[str, typer.Option(
+            "--phase", help="triage, containment, eradication, recovery, lessons-learned.")
+        ] = "containment",
+        owner: Annotated[str | None, typer.Option("--owner", help="Default: you.")] = None,
+        as_json: JsonFlag = False) -> None:
+    """Add a task of your own to an incident."""
+    from cirt.tasks import parse_due
+
+    ws = workspace(ctx)
+    created = ws.tasks.add(ref, title=title, due=parse_due(due) if due else None, phase=phase,
+                           owner=owner)
+    now, zone = ws.clock(), ws.tasks.zone
+    emit(created.as_dict(now, zone), as_json,
+         lambda: ok(f"{ref} task {created.number} added: {created.title} — due "
+                    f"{due_text(created, now, zone)}"))
