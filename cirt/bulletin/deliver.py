@@ -14,6 +14,7 @@ import contextlib
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import message_from_bytes
 from email.message import EmailMessage, MIMEPart
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -82,8 +83,10 @@ def _content(bulletin: Bulletin) -> MIMEPart:
 def build_message(bulletin: Bulletin, *, sender: str, to: str, how: Protection, pgp: OpenPGP,
                   encrypt_to: str | None, now: datetime) -> EmailMessage:
     """The PGP/MIME message for one contact."""
-    entity = _content(bulletin)
-    signed_bytes = entity.as_bytes(policy=SMTP)
+    # Serialised once and parsed back: the generator folds headers it set itself (boundaries)
+    # differently the second time, and the signature must cover the bytes that are sent.
+    signed_bytes = _content(bulletin).as_bytes(policy=SMTP)
+    entity = message_from_bytes(signed_bytes, policy=SMTP)
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = to

@@ -1,0 +1,295 @@
+"""Bulletins by e-mail against a real SMTP server on 127.0.0.1 and throwaway GnuPG homes.
+
+The CIRT's home holds its secret key and the contact's public key; the contact's home holds the
+contact's secret key and the CIRT's public key.  Every message received is read back the way a
+contact's mail client would: signature verified, body decrypted, in the contact's own home.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage, Message
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+import gnupg
+import pytest
+from aiosmtpd.controller import Controller
+
+from cirt.bulletin.deliver import Mailer, build_message, protection_for
+from cirt.bulletin.render import compose
+from cirt.community import Contact, Organisation
+from cirt.config import SmtpConfig
+from cirt.errors import RemoteError
+from cirt.incidents import OUR_EXTENSION_ID
+from cirt.openpgp import GpgSettings, OpenPGP
+from cirt.tlp import TLP, marking_definition
+
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+
+
+# --- a real SMTP server -------------------------------------------------------------------------
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> Message:
+        return email.message_from_bytes(self.raw, policy=SMTP)
+
+
+@dataclass
+class Inbox:
+    received: list[Received] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                      envelope.original_content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, SmtpConfig]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, SmtpConfig(host="127.0.0.1", port=port, sender="bulletins@cirt.bz.example")
+    controller.stop()
+
+
+# --- throwaway GnuPG homes ------------------------------------------------------------------------
+
+def _gpg(home: Path, *args: str, data: bytes | None = None) -> bytes:
+    return subprocess.run(["gpg", "--batch", "--homedir", str(home), *args], input=data,
+                          check=True, capture_output=True).stdout
+
+
+def _new_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="gpg", dir="/tmp"))
+    home.chmod(0o700)
+    return home
+
+
+def _new_key(home: Path, uid: str) -> str:
+    _gpg(home, "--passphrase", "", "--quick-gen-key", uid, "future-default", "default", "never")
+    listing = _gpg(home, "--with-colons", "--list-keys", uid).decode()
+    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+
+
+@dataclass(frozen=True)
+class Keys:
+    cirt_home: Path
+    contact_home: Path
+    cirt: str
+    contact: str
+
+
+@pytest.fixture(scope="module")
+def keys() -> Iterator[Keys]:
+    cirt_home, contact_home = _new_home(), _new_home()
+    cirt = _new_key(cirt_home, "National CIRT <duty@cirt.bz.example>")
+    contact = _new_key(contact_home, "Maria Chan <soc@cbb.bz.example>")
+    _gpg(contact_home, "--import", data=_gpg(cirt_home, "--export", cirt))
+    _gpg(cirt_home, "--import", data=_gpg(contact_home, "--export", contact))
+    yield Keys(cirt_home, contact_home, cirt, contact)
+    for home in (cirt_home, contact_home):
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# --- reading a message the way the contact's client does ------------------------------------------
+
+def signed_part_bytes(raw: bytes, boundary: str) -> bytes:
+    """The exact bytes of the first body part of a multipart/signed message (RFC 3156 5)."""
+    delimiter = b"--" + boundary.encode()
+    start = raw.index(delimiter + b"\r\n") + len(delimiter) + 2
+    end = raw.index(b"\r\n" + delimiter, start)
+    return raw[start:end]
+
+
+def verify_signed(raw: bytes, home: Path) -> tuple[EmailMessage, str]:
+    """Check a multipart/signed message; returns the signed entity and the signer's fingerprint."""
+    message = email.message_from_bytes(raw, policy=SMTP)
+    assert message.get_content_type() == "multipart/signed"
+    assert message.get_param("protocol") == "application/pgp-signature"
+    _entity, signature = message.get_payload()
+    assert signature.get_content_type() == "application/pgp-signature"
+    data = signed_part_bytes(raw, message.get_boundary())
+    sig_file = home / "signature.asc"
+    sig_file.write_bytes(signature.get_payload(decode=True))
+    verified = gnupg.GPG(gnupghome=str(home)).verify_data(str(sig_file), data)
+    assert verified.valid, verified.status
+    packets = _gpg(home, "--list-packets", str(sig_file)).decode()
+    digest = re.search(r"digest algo (\d+)", packets)
+    assert digest is not None
+    assert message.get_param("micalg") == {"8": "pgp-sha256", "10": "pgp-sha512"}[digest[1]]
+    return email.message_from_bytes(data, policy=SMTP), verified.pubkey_fingerprint
+
+
+def decrypt(raw: bytes, home: Path) -> tuple[EmailMessage, str]:
+    """Open a multipart/encrypted message; returns the inner entity and who signed it."""
+    message = email.message_from_bytes(raw, policy=SMTP)
+    assert message.get_content_type() == "multipart/encrypted"
+    assert message.get_param("protocol") == "application/pgp-encrypted"
+    control, payload = message.get_payload()
+    assert control.get_content_type() == "application/pgp-encrypted"
+    assert control.get_payload(decode=True).strip() == b"Version: 1"
+    assert payload.get_content_type() == "application/octet-stream"
+    result = gnupg.GPG(gnupghome=str(home)).decrypt(payload.get_payload(decode=True))
+    assert result.ok, result.status
+    assert result.valid, "signed and encrypted in one OpenPGP message"
+    return email.message_from_bytes(result.data, policy=SMTP), result.pubkey_fingerprint
+
+
+def readable(entity: EmailMessage) -> tuple[str, dict[str, Any]]:
+    """The plain-text body and the attached STIX bundle of a bulletin entity."""
+    text = entity.get_body(preferencelist=("plain",))
+    assert text is not None
+    attachment = next(entity.iter_attachments())
+    assert attachment.get_content_type() == "application/stix+json"
+    assert attachment.get_filename().startswith("bulletin-")
+    return text.get_content(), json.loads(attachment.get_content())
+
+
+# --- a bulletin -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Item:
+    obj: dict[str, Any]
+    tlp: TLP
+
+
+def a_bulletin(tlp: TLP, title: str = "Phishing campaign imitating online banking") -> Any:
+    item = Item({"type": "incident", "spec_version": "2.1",
+                 "id": "incident--00000000-0000-4000-8000-000000000001",
+                 "created": "2026-03-09T10:00:00.000Z", "modified": "2026-03-10T10:00:00.000Z",
+                 "name": title, "object_marking_refs": [tlp.marking_id],
+                 "extensions": {OUR_EXTENSION_ID: {"extension_type": "property-extension",
+                                                   "reference": "BZ-2026-0001",
+                                                   "category": "fraud:phishing"}}}, tlp)
+    return compose([item], definitions=[marking_definition(tlp)],
+                   recipient="Central Bank of Belize", issuer="National CIRT of Belize",
+                   contact="duty@cirt.bz.example", number="BZ-20260310-K7QD2", issued=NOW,
+                   since=NOW, bundle_id="bundle--6c8b3c43-4a3b-4f7e-9d52-0d3e8d0e1a11")
+
+
+def cirt_pgp(keys: Keys) -> OpenPGP:
+    return OpenPGP(GpgSettings(keys.cirt_home, keys.cirt))
+
+
+def send(smtp: SmtpConfig, message: EmailMessage, to: str) -> None:
+    with Mailer(smtp, None) as mailer:
+        mailer.send(message, sender=smtp.sender, to=to)
+
+
+# --- tests ------------------------------------------------------------------------------------------
+
+def test_an_encrypted_bulletin_is_signed_encrypted_and_readable_by_the_contact(
+        keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+    inbox, smtp = smtp_server
+    bulletin = a_bulletin(TLP.AMBER)
+    message = build_message(bulletin, sender=smtp.sender, to="soc@cbb.bz.example",
+                            how="encrypted", pgp=cirt_pgp(keys), encrypt_to=keys.contact,
+                            now=NOW)
+    send(smtp, message, "soc@cbb.bz.example")
+    [got] = inbox.received
+    assert got.sender == "bulletins@cirt.bz.example" and got.recipients == ["soc@cbb.bz.example"]
+    assert got.message["Subject"].startswith("[TLP:AMBER] ")
+    assert b"Phishing" not in got.raw, "nothing readable travels outside the encryption"
+    entity, signer = decrypt(got.raw, keys.contact_home)
+    assert signer == keys.cirt
+    text, bundle = readable(entity)
+    assert text.startswith("TLP:AMBER") and "Phishing campaign imitating online banking" in text
+    assert text.rstrip().splitlines()[-2].startswith("TLP:AMBER")
+    assert [o["type"] for o in bundle["objects"]] == ["marking-definition", "incident"]
+
+
+def test_a_green_bulletin_without_a_key_is_signed_and_the_signature_verifies(
+        keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+    inbox, smtp = smtp_server
+    message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender, to="cirt@bel.bz.example",
+                            how="signed", pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+    send(smtp, message, "cirt@bel.bz.example")
+    [got] = inbox.received
+    entity, signer = verify_signed(got.raw, keys.contact_home)
+    assert signer == keys.cirt
+    text, bundle = readable(entity)
+    assert text.startswith("TLP:GREEN") and bundle["objects"][1]["type"] == "incident"
+
+
+def test_a_changed_byte_breaks_the_signature(keys: Keys,
+                                             smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+    inbox, smtp = smtp_server
+    message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender, to="cirt@bel.bz.example",
+                            how="signed", pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+    send(smtp, message, "cirt@bel.bz.example")
+    raw = inbox.received[0].raw.replace(b"BZ-2026-0001", b"BZ-2026-0002", 1)
+    with pytest.raises(AssertionError, match="signature bad"):
+        verify_signed(raw, keys.contact_home)
+
+
+def test_an_incident_title_cannot_inject_headers_or_recipients(
+        keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+    inbox, smtp = smtp_server
+    hostile = "Outage\r\nBcc: attacker@evil.example\r\nSubject: fake\r\n\r\nbody"
+    bulletin = a_bulletin(TLP.GREEN, title=hostile)
+    hostile_name = compose([], definitions=[], recipient="Central Bank\r\nBcc: x@evil.example",
+                           issuer="National CIRT of Belize", contact="duty@cirt.bz.example",
+                           number="BZ-20260310-K7QD2", issued=NOW, since=NOW,
+                           bundle_id="bundle--6c8b3c43-4a3b-4f7e-9d52-0d3e8d0e1a11")
+    for b in (bulletin, hostile_name):
+        message = build_message(b, sender=smtp.sender, to="cirt@bel.bz.example", how="signed",
+                                pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+        send(smtp, message, "cirt@bel.bz.example")
+    for got in inbox.received:
+        assert got.recipients == ["cirt@bel.bz.example"]
+        headers = got.message
+        assert headers.get_all("Bcc") is None and len(headers.get_all("Subject")) == 1
+        assert "\r" not in headers["Subject"] and "\n" not in headers["Subject"]
+        assert b"\r\nBcc:" not in got.raw.split(b"\r\n\r\n", 1)[0]
+    entity, _ = verify_signed(inbox.received[0].raw, keys.contact_home)
+    text, _ = readable(entity)
+    assert "Bcc: attacker@evil.example" in text, "the title stays in the body, as text"
+
+
+def test_protection_follows_the_key_the_level_and_plain_mail() -> None:
+    with_key = Contact(name="Maria Chan", email="soc@cbb.bz.example", role="sector-cirt",
+                       pgp_fingerprint="A" * 40)
+    without = Contact(name="Jorge Castillo", email="cirt@bel.bz.example", role="sector-cirt")
+    org = Organisation(id="bel", name="BEL", identity="identity--7b614f76-66fb-5eb2-b6d2-4c7d5bb317e3",
+                       sector="utilities")
+    lenient = org.model_copy(update={"plain_mail": True})
+    assert protection_for(with_key, org, TLP.RED).how == "encrypted"
+    assert protection_for(without, org, TLP.GREEN).how == "signed"
+    refused = protection_for(without, org, TLP.AMBER)
+    assert refused.how is None and "plain_mail" in refused.reason
+    assert protection_for(without, org, TLP.AMBER_STRICT).how is None
+    assert protection_for(without, lenient, TLP.AMBER).how == "signed"
+
+
+def test_a_server_that_is_down_is_a_clear_remote_error(keys: Keys) -> None:
+    smtp = SmtpConfig(host="127.0.0.1", port=free_port(), sender="bulletins@cirt.bz.example")
+    message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender, to="cirt@bel.bz.example",
+                            how="signed", pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+    with pytest.raises(RemoteError, match=f"SMTP server 127.0.0.1:{smtp.port}"):
+        send(smtp, message, "cirt@bel.bz.example")
