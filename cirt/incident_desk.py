@@ -60,6 +60,8 @@ class IncidentDesk:
             self._save(incident)
             self.ws.store.add_audience(incident.id, "org",
                                        [*incident.organisations, community.national.id])
+            # Playbooks (cirt.tasks): the matching playbooks' tasks and duties, a new version.
+            incident = self.ws.tasks.apply(incident).incident
         return incident
 
     def _save(self, incident: Incident) -> None:
@@ -136,6 +138,8 @@ class IncidentDesk:
             self._save(revised)
             if add_organisations:
                 self.ws.store.add_audience(revised.id, "org", add_organisations)
+            # Playbooks (cirt.tasks): items that now apply; proposals via ws.tasks.proposal.
+            revised = self.ws.tasks.refresh(incident, revised).incident
         return revised
 
     def assign(self, ref: str, analyst: str, *, if_version: str | None = None) -> Incident:
@@ -153,6 +157,9 @@ class IncidentDesk:
                                      analyst=self.ws.analyst, now=self.ws.clock(),
                                      de_escalate=de_escalate)
             self._save(revised)
+            if not de_escalate:
+                # Playbooks (cirt.tasks): the duties of the new level, tracked like tasks.
+                revised = self.ws.tasks.escalated(revised).incident
         return revised
 
     def close(self, ref: str, *, resolution: str, determination: str = "confirmed",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cirt.cli import task
 from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, workspace
 
 if TYPE_CHECKING:
@@ -39,10 +40,12 @@ def open_(
     as_json: JsonFlag = False,
 ) -> None:
     """Open an incident as a new STIX 2.1 incident object."""
-    incident = workspace(ctx).incidents.open(
+    ws = workspace(ctx)
+    incident = ws.incidents.open(
         title=title, category=category, severity=severity, organisations=sector, tlp=tlp,
         description=description)
     _show_one(incident, as_json, "opened")
+    task.show_proposal(ws.tasks.proposal(incident), incident.reference)
 
 
 @app.command("list")
@@ -141,10 +144,13 @@ def update(
     as_json: JsonFlag = False,
 ) -> None:
     """Change fields of an incident (a new version; the old one is kept)."""
-    incident = workspace(ctx).incidents.update(
+    ws = workspace(ctx)
+    before = ws.incidents.get(ref)
+    incident = ws.incidents.update(
         ref, title=title, description=description, severity=severity, category=category,
         status=status, tlp=tlp, add_organisations=sector, if_version=if_version)
     _show_one(incident, as_json, "updated")
+    task.show_proposal(ws.tasks.proposal(incident, before), incident.reference)
 
 
 @app.command("note")
@@ -173,9 +179,11 @@ def escalate(
     as_json: JsonFlag = False,
 ) -> None:
     """Escalate an incident; records who, when and why. Upward only unless --de-escalate."""
-    incident = workspace(ctx).incidents.escalate(ref, level=to, reason=reason,
-                                                 de_escalate=de_escalate, if_version=if_version)
+    ws = workspace(ctx)
+    incident = ws.incidents.escalate(ref, level=to, reason=reason,
+                                     de_escalate=de_escalate, if_version=if_version)
     _show_one(incident, as_json, f"{'de-escalated' if de_escalate else 'escalated'} to {to}")
+    task.show_escalation(ws, incident, as_json)
 
 
 @app.command("close")

@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    from cirt.incidents import Incident
     from cirt.playbooks import Proposal
     from cirt.tasks import TaskView
+    from cirt.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -131,3 +133,25 @@ def add(ctx: typer.Context, ref: str,
     emit(created.as_dict(now, zone), as_json,
          lambda: ok(f"{ref} task {created.number} added: {created.title} — due "
                     f"{due_text(created, now, zone)}"))
+
+
+def show_escalation(ws: Workspace, incident: Incident, as_json: bool) -> None:
+    """After ``incident escalate``: which triggers hold, and the level's duties now tracked."""
+    from rich.markup import escape
+
+    if as_json:
+        return
+    out = console(stderr=True)
+    holding = ws.tasks.holding(incident)
+    if holding:
+        for trigger in holding:
+            out.print(f"  trigger → {trigger.level}: {escape(trigger.reason)} "
+                      f"[dim]({escape(trigger.condition.describe())})[/dim]")
+    else:
+        out.print("  no escalation trigger holds: this escalation is the analyst's judgement")
+    _, tasks = ws.tasks.list(incident.reference)
+    now, zone = ws.clock(), ws.tasks.zone
+    for t in tasks:
+        if t.level == incident.escalation_level and t.state == "open":
+            out.print(f"  duty {t.number}: tell {', '.join(t.parties)} — {escape(t.title)} — due "
+                      f"{due_text(t, now, zone)}")
