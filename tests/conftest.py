@@ -1,16 +1,27 @@
-"""Shared fixtures: a real workspace on disk (SQLite), a fixed clock, and the CLI runner."""
+"""Shared fixtures: a real workspace on each engine, a fixed clock, and the CLI runner.
+
+Every test that uses ``home`` (and so ``ws`` and ``cli``) runs twice: on SQLite, and on a real
+PostgreSQL server that the session starts (tests/pg.py), each test in a fresh database cloned from
+a migrated template.  ``@pytest.mark.sqlite_only`` keeps a test that opens the SQLite file itself
+on SQLite.  Without a server the PostgreSQL runs are skipped with the reason, except under CI,
+where that fails the run.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pg import PgServer, PgUnavailable, start_server
 
 from cirt.cli.app import run
+from cirt.store.engines import open_store
 from cirt.workspace import Workspace
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -35,14 +46,88 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 3, 10, 14, 0, tzinfo=UTC))
 
 
+ENGINES = ("sqlite", "postgresql")
+_databases = itertools.count(1)
+_pg_outcomes = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: works on the SQLite file itself, so it runs on SQLite only")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that needs a workspace gets one per engine."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    engines = [pytest.param("sqlite", id="sqlite")]
+    if metafunc.definition.get_closest_marker("sqlite_only") is None:
+        engines.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+    metafunc.parametrize("engine", engines)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the session; a skip (a failure under CI) when none can start."""
+    try:
+        server = start_server()
+    except PgUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests, but no server could start: {exc}",
+                        pytrace=False)
+        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PgServer) -> Iterator[str]:
+    """A migrated database that each test's database is cloned from (cheaper than migrating)."""
+    name = f"cirt_template_{os.getpid()}"
+    pg_server.drop_database(name)
+    store = open_store(pg_server.create_database(name))
+    store.migrate()
+    store.close()
+    yield name
+    pg_server.drop_database(name)
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def database_url(engine: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite (the workspace default); a fresh PostgreSQL database otherwise."""
+    if engine == "sqlite":
+        yield None
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    template: str = request.getfixturevalue("pg_template")
+    name = f"cirt_test_{os.getpid()}_{next(_databases)}"
+    yield server.create_database(name, template)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Path:
     path = tmp_path / "ws"
     monkeypatch.setenv("CIRT_HOME", str(path))
     monkeypatch.setenv("CIRT_ANALYST", "tester")
     monkeypatch.setenv("COLUMNS", "200")
-    Workspace.init(path).close()
+    monkeypatch.delenv("CIRT_DB_URL", raising=False)
+    Workspace.init(path, database_url=database_url).close()
     return path
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "postgres" not in report.keywords:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _pg_outcomes[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    ran = _pg_outcomes["passed"] + _pg_outcomes["failed"]
+    terminalreporter.write_line(
+        f"PostgreSQL tests run: {ran} ({_pg_outcomes['passed']} passed, "
+        f"{_pg_outcomes['failed']} failed, {_pg_outcomes['skipped']} skipped)")
 
 
 @pytest.fixture
