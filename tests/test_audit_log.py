@@ -1,6 +1,7 @@
 """The disclosure log: entries chained by hashes, tampering detected, signed checkpoints.
 
-Tampering is done the way an insider would: straight on the SQLite file, behind cirt's back.
+Tampering is done the way an insider would: straight on the SQLite file, behind cirt's back
+(so those tests run on SQLite only; everything else runs on both engines).
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ def test_an_untouched_log_verifies(ws: Workspace, cli) -> None:  # type: ignore[
     assert result.code == 0 and result.json()["ok"] is True and result.json()["entries"] == 4
 
 
+@pytest.mark.sqlite_only
 def test_an_edited_entry_is_named(ws: Workspace, home: Path, cli) -> None:  # type: ignore[no-untyped-def]
     release(ws, 5)
     tamper(home, "UPDATE disclosures SET recipient = 'org:bws' WHERE seq = 3")
@@ -174,6 +176,7 @@ def test_an_edited_entry_is_named(ws: Workspace, home: Path, cli) -> None:  # ty
     assert result.err.count("\n") == 1 and "entry #3" in result.err and "edited" in result.err
 
 
+@pytest.mark.sqlite_only
 def test_an_edited_object_version_is_detected(ws: Workspace, home: Path) -> None:
     release(ws, 3)
     tamper(home, "UPDATE disclosures SET objects = replace(objects, '.000Z\",2]', "
@@ -182,6 +185,7 @@ def test_an_edited_object_version_is_detected(ws: Workspace, home: Path) -> None
     assert report.broken is not None and report.broken.seq == 2
 
 
+@pytest.mark.sqlite_only
 def test_a_deleted_entry_is_named(ws: Workspace, home: Path, cli) -> None:  # type: ignore[no-untyped-def]
     release(ws, 5)
     tamper(home, "DELETE FROM disclosures WHERE seq = 2")
@@ -193,6 +197,7 @@ def test_a_deleted_entry_is_named(ws: Workspace, home: Path, cli) -> None:  # ty
     assert "entry #3" in result.err
 
 
+@pytest.mark.sqlite_only
 def test_deleting_and_renumbering_is_still_detected(ws: Workspace, home: Path) -> None:
     release(ws, 4)
     tamper(home, "DELETE FROM disclosures WHERE seq = 2",
@@ -202,6 +207,7 @@ def test_deleting_and_renumbering_is_still_detected(ws: Workspace, home: Path) -
     assert "does not follow entry #1" in report.broken.reason
 
 
+@pytest.mark.sqlite_only
 def test_reordered_entries_are_detected(ws: Workspace, home: Path) -> None:
     release(ws, 5)
     tamper(home, "UPDATE disclosures SET seq = -1 WHERE seq = 2",
@@ -211,6 +217,7 @@ def test_reordered_entries_are_detected(ws: Workspace, home: Path) -> None:
     assert report.broken is not None and report.broken.seq == 2
 
 
+@pytest.mark.sqlite_only
 def test_swapped_contents_are_detected(ws: Workspace, home: Path) -> None:
     release(ws, 4)
     columns = "recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash"
@@ -224,6 +231,7 @@ def test_swapped_contents_are_detected(ws: Workspace, home: Path) -> None:
     assert report.broken is not None and report.broken.seq == 2
 
 
+@pytest.mark.sqlite_only
 def test_a_truncated_log_passes_alone_but_fails_against_a_checkpoint(
         ws: Workspace, home: Path, cirt_key: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     release(ws, 5)
@@ -238,6 +246,7 @@ def test_a_truncated_log_passes_alone_but_fails_against_a_checkpoint(
     assert result.code == 1 and "entry #4" in result.err and "cut off" in result.err
 
 
+@pytest.mark.sqlite_only
 def test_a_recomputed_chain_is_caught_by_the_checkpoint(
         ws: Workspace, home: Path, cirt_key: str, tmp_path: Path) -> None:
     """An insider who edits entry 1 and recomputes every hash fools the chain, not a checkpoint."""
@@ -299,6 +308,7 @@ def test_a_checkpoint_signed_by_another_key_is_refused(
         ws.audit.verify(tmp_path / "forged.asc")
 
 
+@pytest.mark.sqlite_only
 def test_a_broken_log_is_not_checkpointed(ws: Workspace, home: Path, cirt_key: str,
                                           tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     release(ws, 3)
