@@ -4,8 +4,9 @@ An item of evidence is a STIX ``file`` observable (SHA-256, size, name; its id i
 deterministic one, so the same file always has the same id).  Every custody event (collected,
 handed over) is a STIX ``note`` about the incident and the file, carrying the structured facts in
 a small extension of ours (:data:`EVIDENCE_EXTENSION_ID`).  Notes are immutable and each event is
-a new one, so the chain cannot be rewritten; both are linked to the incident, so
-``ws.incidents.history`` lists every custody event in order.
+a new one, so the chain cannot be rewritten.  The notes are linked to the incident, so
+``ws.incidents.history`` lists every custody event in order; the file observable is reached
+through the notes' ``object_refs`` (:meth:`EvidenceLocker.objects` returns both, for exports).
 
 The file's bytes are never copied into the workspace: evidence stays with its custodian, and for
 child-abuse material copying is itself forbidden.  Only the hash proves it is the same file.
@@ -169,7 +170,6 @@ class EvidenceLocker:
         text = f"Evidence {number} collected by {who}: {path.name} (SHA-256 {sha256}, {size} bytes)"
         with self.ws.store.transaction():
             self.ws.store.put(observable, tlp=int(level), provenance=self._provenance)
-            self.ws.store.link(incident.id, observable["id"])
             self._note(incident, observable["id"], facts, text, note, level)
         return self._one(incident, number)
 
@@ -238,6 +238,15 @@ class EvidenceLocker:
                 tuple(CustodyEvent(f["action"], f["at"], f["by"], f.get("to"), f.get("note"),
                                    obj["id"]) for f, obj in group)))
         return sorted(out, key=lambda e: int(e.number[1:]))
+
+    def objects(self, ref: str) -> builtins.list[dict[str, Any]]:
+        """The file observables and custody notes of an incident (for exports)."""
+        incident = self.ws.incidents.get(ref)
+        store = self.ws.store
+        notes = [s.obj for s in store.latest_many(store.linked(incident.id))
+                 if s.type == "note" and EVIDENCE_EXTENSION_ID in s.obj.get("extensions", {})]
+        files = {n["extensions"][EVIDENCE_EXTENSION_ID]["evidence_ref"] for n in notes}
+        return [s.obj for s in store.latest_many(sorted(files))] + notes
 
     def _one(self, incident: Incident, number: str) -> Evidence:
         return next(e for e in self._collect(incident) if e.number == number)

@@ -57,11 +57,11 @@ class IncidentDesk:
                 title=title, category=rules.parse_category(category), severity=severity,
                 organisations=organisations, tlp=level, description=description,
                 identity=community.national.identity, analyst=self.ws.analyst, now=now)
+            # Playbooks (cirt.tasks): the matching playbooks' tasks and duties join version 1.
+            incident = self.ws.tasks.apply(incident).incident
             self._save(incident)
             self.ws.store.add_audience(incident.id, "org",
                                        [*incident.organisations, community.national.id])
-            # Playbooks (cirt.tasks): the matching playbooks' tasks and duties, a new version.
-            incident = self.ws.tasks.apply(incident).incident
         return incident
 
     def _save(self, incident: Incident) -> None:

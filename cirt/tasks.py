@@ -16,6 +16,7 @@ quickly.  Deadlines are UTC instants; only display converts to the CIRT's time z
 
 from __future__ import annotations
 
+import builtins
 import copy
 import re
 from dataclasses import dataclass
@@ -225,15 +226,20 @@ class TaskService:
     # -- applying playbooks -------------------------------------------------------------------
 
     def apply(self, incident: Incident) -> Applied:
-        """At opening: every matching playbook's tasks and duties, counted from opening."""
+        """At opening, before version 1 is saved: every matching playbook's tasks and duties,
+        counted from opening, stored and referenced from that same first version."""
         facts = self.facts(incident)
         playbooks = self.library.matching(facts.category, facts.sectors)
         opened = parse_ts(incident.created)
         items = [item for p in playbooks for item in plan(p, facts, opened)]
-        names = tuple(p.name for p in playbooks)
-        revised, added = self._add(incident, items, f"playbook {', '.join(names)} applied"
-                                   if names else "")
-        return Applied(revised, names, added, self.proposal(revised))
+        audience = (*incident.organisations, self.ws.community.national.id)
+        added, refs = self._store(incident, items, incident.created, audience)
+        obj = copy.deepcopy(incident.obj)
+        if refs:
+            obj["extensions"][rules.INCIDENT_CORE_ID]["tasks"] = refs
+        opened_with = Incident(obj)
+        return Applied(opened_with, tuple(p.name for p in playbooks), added,
+                       self.proposal(opened_with))
 
     def refresh(self, before: Incident, after: Incident) -> Applied:
         """After an update: items that now apply (a second organisation, a new sector, another
@@ -280,31 +286,48 @@ class TaskService:
 
     def _add(self, incident: Incident, items: list[PlannedItem],
              change: str) -> tuple[Incident, tuple[TaskView, ...]]:
+        """Store ``items`` and reference them from a new version of the incident."""
         if not items:
             return incident, ()
-        store = self.ws.store
         with self.ws.incidents.changing(incident.id) as current:
-            now = self.ws.clock()
-            stamp = format_ts(now)
-            level = current.tlp(self.ws.community.default_tlp)
-            audience = store.audience_of(current.id).get("org", ())
-            position = store.next_due_position(current.id)
-            refs = list(current.obj["extensions"][rules.INCIDENT_CORE_ID].get("tasks", []))
-            created: list[TaskView] = []
+            audience = self.ws.store.audience_of(current.id).get("org", ())
+            created, refs = self._store(current, items, format_ts(self.ws.clock()), audience)
+            existing = current.obj["extensions"][rules.INCIDENT_CORE_ID].get("tasks", [])
+            revised = rules.revise(current, analyst=self.ws.analyst, now=self.ws.clock(),
+                                   change=f"{change} ({len(items)} tasks and duties)",
+                                   tasks=[*existing, *refs])
+            self.ws.incidents._save(revised)
+        return revised, created
+
+    def _store(self, incident: Incident, items: list[PlannedItem], stamp: str,
+               audience: tuple[str, ...]) -> tuple[tuple[TaskView, ...], list[dict[str, str]]]:
+        """Task objects with the incident's marking and audience, indexed with their deadlines.
+
+        They are not in ``incident_links`` (that is for attached intelligence: notes,
+        indicators); ``due_items`` ties them to the incident and :meth:`objects` returns them.
+        """
+        store = self.ws.store
+        level = incident.tlp(self.ws.community.default_tlp)
+        position = store.next_due_position(incident.id)
+        created: list[TaskView] = []
+        refs: list[dict[str, str]] = []
+        with store.transaction():
             for offset, item in enumerate(items):
-                task = self._task_object(current, item, stamp, level.marking_id)
+                task = self._task_object(incident, item, stamp, level.marking_id)
                 store.put(task, tlp=int(level), provenance=self._provenance)
-                store.link(current.id, task["id"])
                 store.add_audience(task["id"], "org", audience)
-                row = _row(task, current.id, position + offset)
+                row = _row(task, incident.id, position + offset)
                 store.index_due_item(row)
                 created.append(TaskView.from_row(row))
                 refs.append({"task_ref": task["id"]})
-            revised = rules.revise(current, analyst=self.ws.analyst, now=self.ws.clock(),
-                                   change=f"{change} ({len(items)} tasks and duties)",
-                                   tasks=refs)
-            self.ws.incidents._save(revised)
-        return revised, tuple(created)
+        return tuple(created), refs
+
+    def objects(self, ref: str) -> builtins.list[dict[str, Any]]:
+        """The newest version of every task object of an incident (for exports)."""
+        incident = self.ws.incidents.get(ref)
+        ids = [row.task_id for row in self.ws.store.due_items(incident.id)]
+        by_id = {s.id: s.obj for s in self.ws.store.latest_many(ids)}
+        return [by_id[i] for i in ids if i in by_id]
 
     def _task_object(self, incident: Incident, item: PlannedItem, stamp: str,
                      marking: str) -> dict[str, Any]:
@@ -312,8 +335,9 @@ class TaskService:
             "extension_type": "property-extension", "incident_ref": incident.id,
             "key": item.key, "kind": item.kind, "phase": item.phase,
             "offset": format_duration(item.offset), "owner": item.owner,
-            "parties": list(item.parties),
         }
+        if item.parties:
+            ours["parties"] = list(item.parties)
         if item.due is not None:
             ours["due"] = format_ts(item.due)
         for name, value in (("due_after", item.after), ("role", item.role),
