@@ -15,6 +15,7 @@ import typer
 from cirt.cli import (
     audit,
     dashboard,
+    db,
     demo,
     evidence,
     export,
@@ -58,6 +59,7 @@ app.add_typer(taxii.app, name="taxii", help="TAXII 2.1: pull from and push to pa
 app.add_typer(playbook.app, name="playbook", help="Incident procedures: list, show, validate.")
 app.add_typer(task.app, name="task", help="An incident's tasks and notification duties.")
 app.add_typer(evidence.app, name="evidence", help="Evidence and its chain of custody.")
+app.add_typer(db.app, name="db", help="The database: status, migrations, copy to PostgreSQL.")
 dashboard.register(app)
 export.register(app)
 demo.register(app)
