@@ -19,6 +19,7 @@ from cirt.cli import (
     demo,
     evidence,
     export,
+    importer,
     incident,
     indicator,
     playbook,
@@ -62,6 +63,7 @@ app.add_typer(evidence.app, name="evidence", help="Evidence and its chain of cus
 app.add_typer(db.app, name="db", help="The database: status, migrations, copy to PostgreSQL.")
 dashboard.register(app)
 export.register(app)
+importer.register(app)
 demo.register(app)
 
 

@@ -1,0 +1,193 @@
+"""The fast validator: at least as strict as stix2.parse, and the pattern fast path is exact."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stix2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stix2patterns.validator import run_validator
+
+from cirt.stix_validation import (
+    check_object,
+    pattern_errors,
+    simple_pattern,
+    upgrade_stix20,
+    validate_objects,
+)
+from tests.conftest import REFERENCE
+
+EXAMPLES = sorted((REFERENCE / "stix-examples").glob("*.json"))
+
+
+def example_objects() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in EXAMPLES:
+        out.extend(json.loads(path.read_text())["objects"])
+    return out
+
+
+def stix2_rejects(obj: Any) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stix2.parse(copy.deepcopy(obj), allow_custom=False, version="2.1")
+    except Exception:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_object_is_valid_for_both(path: Path) -> None:
+    for obj in json.loads(path.read_text())["objects"]:
+        assert check_object(obj) == "", obj["id"]
+        assert not stix2_rejects(obj), obj["id"]
+
+
+SEEDS = [o for o in example_objects() if o["type"] in (
+    "indicator", "malware", "relationship", "sighting", "identity", "report", "campaign",
+    "threat-actor", "attack-pattern", "observed-data", "infrastructure", "tool", "intrusion-set",
+    "course-of-action", "location", "marking-definition", "vulnerability")]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 2000) | st.floats(allow_nan=False)
+    | st.text(max_size=12) | st.sampled_from([
+        "2026-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "indicator--1234",
+        "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa", "[ipv4-addr:value = '1.2.3.4']",
+        "[file:hashes.MD5 = 'zz']", "stix", "malicious-activity", "2.0", "2.1", "x-custom"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                               max_size=3),
+    max_leaves=6)
+
+
+@st.composite
+def mutated_objects(draw: st.DrawFn) -> dict[str, Any]:
+    obj = copy.deepcopy(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 3))):
+        keys = sorted(obj)
+        action = draw(st.sampled_from(["drop", "set", "add"]))
+        if action == "drop" and keys:
+            obj.pop(draw(st.sampled_from(keys)))
+        elif action == "set" and keys:
+            obj[draw(st.sampled_from(keys))] = draw(json_values)
+        else:
+            obj[draw(st.sampled_from(["x_custom", "labels", "revoked", "confidence",
+                                      "valid_until", "created_by_ref", "lang",
+                                      "object_marking_refs", "external_references"]))] = draw(
+                json_values)
+    return obj
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_objects())
+def test_whatever_stix2_parse_rejects_is_rejected(obj: dict[str, Any]) -> None:
+    if stix2_rejects(obj):
+        assert check_object(obj) != ""
+
+
+# --- the pattern fast path ---
+
+idents = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
+types = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5}){0,2}", fullmatch=True)
+values = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
+
+
+@st.composite
+def near_simple_patterns(draw: st.DrawFn) -> str:
+    path = [draw(idents | st.sampled_from(["true", "false", "hashes", "MD5", "'SHA-256'"]))
+            for _ in range(draw(st.integers(1, 3)))]
+    value = draw(values | st.sampled_from(["d41d8cd98f00b204e9800998ecf8427e", "x'y", "a\\b"]))
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'") if draw(st.booleans()) else value
+    space = draw(st.sampled_from(["", " ", "  "]))
+    return f"[{draw(types)}:{'.'.join(path)}{space}={space}'{escaped}']"
+
+
+@settings(max_examples=600, deadline=None)
+@given(near_simple_patterns())
+def test_fast_path_agrees_with_stix2_patterns(pattern: str) -> None:
+    full = run_validator(pattern, "2.1")
+    if simple_pattern(pattern) is not None:
+        assert (pattern_errors(pattern) == "") == (not full), pattern
+
+
+def test_fast_path_covers_the_common_forms() -> None:
+    for pattern in ("[ipv4-addr:value = '198.51.100.7']", "[domain-name:value = 'evil.example']",
+                    "[url:value = 'http://x.example/a?b=c']",
+                    "[file:hashes.'SHA-256' = '" + "a" * 64 + "']"):
+        assert simple_pattern(pattern) is not None
+        assert pattern_errors(pattern) == ""
+    assert simple_pattern("[ipv4-addr:value = '1.2.3.4'] AND [url:value = 'x']") is None
+    assert "not a valid MD5 hash" in pattern_errors("[file:hashes.MD5 = 'nothex']")
+
+
+# --- bundle-level rules ---
+
+IND = {"type": "indicator", "spec_version": "2.1",
+       "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+       "created": "2026-02-01T10:00:00.000Z", "modified": "2026-02-01T10:00:00.000Z",
+       "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+       "valid_from": "2026-02-01T10:00:00Z"}
+
+
+def test_modified_before_created_is_refused_though_stix2_accepts_it() -> None:
+    obj = {**IND, "modified": "2026-01-01T00:00:00.000Z"}
+    assert not stix2_rejects(obj)
+    assert "earlier than created" in check_object(obj)
+
+
+def test_a_reference_to_a_rejected_object_rejects_the_referrer() -> None:
+    bad = {**IND, "pattern": "[broken"}
+    rel = {"type": "relationship", "spec_version": "2.1",
+           "id": "relationship--6f9a5c1e-7a39-4f5b-9d5e-1b2f37c2d0a1",
+           "created": "2026-02-01T10:00:00.000Z", "modified": "2026-02-01T10:00:00.000Z",
+           "relationship_type": "related-to", "source_ref": IND["id"],
+           "target_ref": "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa"}
+    result = validate_objects([bad, rel], known_ids=lambda ids: ids & {rel["target_ref"]})
+    assert not result.accepted
+    reasons = {r.id: r.reason for r in result.rejected}
+    assert reasons[rel["id"]] == f"source_ref names {IND['id']}, which was rejected"
+
+
+def test_references_resolve_against_the_store() -> None:
+    rel = {"type": "relationship", "spec_version": "2.1",
+           "id": "relationship--6f9a5c1e-7a39-4f5b-9d5e-1b2f37c2d0a1",
+           "created": "2026-02-01T10:00:00.000Z", "modified": "2026-02-01T10:00:00.000Z",
+           "relationship_type": "related-to", "source_ref": IND["id"],
+           "target_ref": "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa"}
+    result = validate_objects([rel], known_ids=lambda ids: ids)
+    assert [o["id"] for _, o in result.accepted] == [rel["id"]]
+    assert validate_objects([rel], check_references=False).accepted
+
+
+def test_identical_repeats_are_duplicates_not_conflicts() -> None:
+    result = validate_objects([IND, dict(IND)])
+    assert len(result.accepted) == 1 and result.duplicates_in_input == 1
+
+
+def test_custom_content_is_kept_only_when_allowed_and_never_changed() -> None:
+    obj = {**IND, "x_acme_score": 7}
+    assert "custom property" in check_object(obj)
+    assert check_object(obj, allow_custom=True) == ""
+    assert obj["x_acme_score"] == 7
+
+
+def test_stix20_upgrade_adds_only_what_21_requires_and_says_so() -> None:
+    objects = [{"type": "indicator", "id": IND["id"], "created": IND["created"],
+                "modified": IND["modified"], "labels": ["malicious-activity"],
+                "pattern": IND["pattern"], "valid_from": IND["valid_from"]},
+               {"type": "malware", "id": "malware--2f1a0c1e-6b7b-4d7e-8f43-0d4f9e0a7c55",
+                "created": IND["created"], "modified": IND["modified"], "name": "x",
+                "labels": ["trojan"]}]
+    notes, refused = upgrade_stix20(objects)
+    assert not refused
+    assert objects[0]["spec_version"] == "2.1" and objects[0]["pattern_type"] == "stix"
+    assert objects[0]["labels"] == ["malicious-activity"]
+    assert objects[1]["is_family"] is True
+    assert "added spec_version '2.1' to 2 object(s)" in notes[0]
+    assert all(check_object(o) == "" for o in objects)
