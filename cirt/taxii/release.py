@@ -13,13 +13,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cirt.store import LOCAL, StoredObject, canonical_json, version_of
-from cirt.tlp import TLP
+from cirt.tlp import TLP, level_of_marking
 
 if TYPE_CHECKING:
     from cirt.gate import Candidate, Recipient
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
+_NOT_PLAIN = frozenset({"incident", "marking-definition", "extension-definition"})
+_STAND_IN: dict[str, Any] = {
+    "type": "indicator", "spec_version": "2.1",
+    "id": "indicator--00000000-0000-4000-8000-000000000000",
+    "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+    "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
+    "valid_from": "2026-01-01T00:00:00Z"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,11 @@ class Gatekeeper:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
+        self._verdicts: dict[tuple[TLP, bool, bool, str], bool] = {}
+        community = ws.community
+        self._identities = frozenset([
+            community.national.identity, *(o.identity for o in community.organisations.values()),
+            *(p.identity for p in community.partners.values())])
 
     def ceiling(self, party: str) -> TLP:
         """The highest TLP any object can have and still reach ``party`` over TAXII.
@@ -51,8 +63,12 @@ class Gatekeeper:
             return min(community.partners[party].max_tlp, TLP.AMBER_STRICT)
         return TLP.AMBER_STRICT
 
-    def sift(self, rows: Sequence[StoredObject], party: str) -> list[StoredObject]:
-        """Withhold on stored columns what the gate would withhold anyway."""
+    def sift(self, rows: Sequence[StoredObject],
+             party: str) -> tuple[list[StoredObject], dict[str, dict[str, tuple[str, ...]]]]:
+        """Withhold on stored columns what the gate would withhold anyway.
+
+        Returns the rows kept and the audiences of the AMBER ones among them.
+        """
         community = self.ws.community
         ceiling = self.ceiling(party)
         green = community.in_green_community(party)
@@ -72,7 +88,7 @@ class Gatekeeper:
                 if row.origin != LOCAL and (level >= TLP.AMBER_STRICT or not is_org):
                     continue
             kept.append(row)
-        return kept
+        return kept, audiences
 
     def decide(self, rows: Sequence[StoredObject], party: str) -> list[ReleasedRow]:
         """What of ``rows`` the gate releases to ``party``, in the same order.
@@ -81,18 +97,25 @@ class Gatekeeper:
         offered in rounds; objects they reference outside the rows are given as context, so a
         relationship to a releasable indicator on another page is not taken for a leak.
         """
-        kept = self.sift(rows, party)
-        if not kept:
-            return []
-        rounds: list[dict[str, StoredObject]] = []
+        kept, audiences = self.sift(rows, party)
+        decided: dict[tuple[str, str], str] = {}
+        involved: list[StoredObject] = []
         for row in kept:
+            level = self.plain_level(row)
+            if level is None:
+                involved.append(row)
+                continue
+            in_orgs = party in audiences.get(row.id, {}).get("org", ())
+            if self.verdict(level, row.origin != LOCAL, in_orgs, party):
+                decided[(row.id, row.modified)] = row.body
+        rounds: list[dict[str, StoredObject]] = []
+        for row in involved:
             for batch in rounds:
                 if row.id not in batch:
                     batch[row.id] = row
                     break
             else:
                 rounds.append({row.id: row})
-        decided: dict[tuple[str, str], str] = {}
         for batch in rounds:
             decided.update(self._decide_round(list(batch.values()), party))
         out = []
@@ -101,6 +124,64 @@ class Gatekeeper:
             if text is not None:
                 out.append(ReleasedRow(row, text))
         return out
+
+    def plain_level(self, row: StoredObject) -> TLP | None:
+        """The TLP of a *plain* object, read from its stored text; None if it is not plain.
+
+        Plain: no references but its markings and a creator the community knows, no granular
+        markings, only markings the gate can level, not an incident, not a definition.  For
+        such an object the gate has nothing to redact and nothing to follow: its verdict is
+        the TLP rule for its level, origin and audience alone (see ``verdict``).  Canonical
+        JSON escapes quotes inside strings, so ``_ref":`` only ever matches a key.
+        """
+        if row.type in _NOT_PLAIN:
+            return None
+        body = row.body
+        if '"granular_markings":' in body:
+            return None
+        refs = body.count('_ref":') + body.count('_refs":')
+        creator_at = body.find('"created_by_ref":"')
+        markings_at = body.find('"object_marking_refs":[')
+        if refs != (creator_at >= 0) + (markings_at >= 0):
+            return None
+        if creator_at >= 0:
+            start = creator_at + len('"created_by_ref":"')
+            if body[start:body.index('"', start)] not in self._identities:
+                return None
+        if markings_at < 0:
+            return self.ws.community.default_tlp
+        start = markings_at + len('"object_marking_refs":[')
+        inside = body[start:body.index("]", start)]
+        if not inside:
+            return self.ws.community.default_tlp
+        found = TLP.CLEAR
+        for quoted in inside.split(","):
+            marking = quoted.strip('"')
+            level = level_of_marking(marking)
+            if level is None:
+                level = self.ws.community.marking_treatment.get(marking)
+            if level is None:
+                return None
+            found = max(found, level)
+        return found
+
+    def verdict(self, level: TLP, received: bool, in_orgs: bool, party: str) -> bool:
+        """The gate's own verdict for a plain object of this level, origin and audience.
+
+        Asked of ``cirt.gate.release`` once per distinct case, on a stand-in plain object.
+        """
+        key = (level, received, in_orgs, party)
+        cached = self._verdicts.get(key)
+        if cached is None:
+            from cirt.gate import Candidate, release
+
+            stand_in = {**_STAND_IN, "object_marking_refs": [level.marking_id]}
+            candidate = Candidate(stand_in, frozenset([party]) if in_orgs else frozenset(),
+                                  frozenset(), "taxii" if received else None)
+            outcome = release([candidate], self.recipient(party), self.ws.community,
+                              default_tlp=self.ws.community.default_tlp)
+            cached = self._verdicts[key] = bool(outcome.released)
+        return cached
 
     def _decide_round(self, rows: list[StoredObject], party: str) -> dict[tuple[str, str], str]:
         from cirt.gate import release

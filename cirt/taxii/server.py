@@ -413,15 +413,20 @@ class TaxiiApp:
         released: list[ReleasedRow] = []
         scanned_to = query.lower_bound
         batch = query.limit + 1
+        scanned = 0
         while len(released) <= query.limit:
             rows = self._candidates(collection, query, scanned_to, batch, request.party)
             if not rows:
                 break
             released.extend(self.gate.decide(rows, request.party))
             scanned_to = rows[-1].added
+            scanned += len(rows)
             if len(rows) < batch:
                 break
-            batch = max(query.limit, 100)
+            # read about what the release ratio so far says is still needed, not a whole page
+            needed = query.limit + 1 - len(released)
+            ratio = max(len(released), 1) / scanned
+            batch = min(max(int(needed / ratio * 1.2) + 16, 32), 5 * (query.limit + 1))
         page = released[:query.limit]
         return page, len(released) > query.limit
 
