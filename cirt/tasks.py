@@ -261,8 +261,9 @@ class TaskService:
         level = incident.escalation_level
         facts = self.facts(incident)
         present = {row.item_key for row in self.ws.store.due_items(incident.id)}
-        items = [i for i in plan_escalation(self.library.escalation, level, facts,
-                                            parse_ts(incident.modified))
+        records = incident.escalations
+        at = parse_ts(records[-1]["at"]) if records else parse_ts(incident.modified)
+        items = [i for i in plan_escalation(self.library.escalation, level, facts, at)
                  if i.key not in present]
         revised, added = self._add(incident, items, f"{level} escalation duties added")
         return Applied(revised, (), added, None)
