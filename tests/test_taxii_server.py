@@ -282,3 +282,21 @@ def test_repeating_a_next_token_answers_the_same_page_and_paging_ends(served: Se
         pages += 1
         assert pages < 10
     assert pages == 4  # 91 objects, 30 a page
+
+
+def test_the_demo_chapter_exchanges_both_ways_and_stops_its_servers(tmp_path: Path) -> None:
+    from cirt.demos.taxii import run_chapter
+
+    said: list[str] = []
+    with Workspace.init(tmp_path / "ws") as ws:
+        incident = ws.incidents.open(title="Phishing", category="phishing", severity="medium",
+                                     organisations=["cbb"], tlp="amber", description="x")
+        ws.indicators.add(form="domain", value="login-cbb.example", incident=incident.reference)
+        run_chapter(ws, said.append)
+        shared = {e.recipient for e in ws.audit.entries()}
+    text = "\n".join(said)
+    assert "cirt taxii pull csirtamericas: 3 new" in text
+    assert "Pulled again: 0 received" in text
+    assert "Pushed again: 0 sent" in text
+    assert "partner:csirtamericas" in shared
+    assert "login-cbb.example" not in text

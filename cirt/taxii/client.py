@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cirt.errors import InvalidValue, RemoteError
 from cirt.stixtime import format_ts_micro, parse_ts
-from cirt.store import Provenance, StoredObject, canonical_json, version_of
+from cirt.store import LOCAL, Provenance, StoredObject, canonical_json, version_of
 from cirt.store.taxii_state import PushRecord
 from cirt.taxii.auth import peer_credentials
 
@@ -312,6 +312,9 @@ def push(ws: Workspace, peer: str, *, incident: str | None = None, since: str | 
          status_timeout: float = STATUS_TIMEOUT) -> PushResult:
     """Send what the gate lets the partner have and it does not have yet; retry what is due.
 
+    Candidates: an incident and what it links, or the newest versions of our own objects
+    (added after ``since``); objects received from peers are not echoed back.
+
     Each envelope fits the partner's ``max_content_length``; its status is polled until
     complete; every object's outcome is recorded, so a re-run sends nothing twice.
     """
@@ -390,7 +393,7 @@ def _push_candidates(ws: Workspace, incident: str | None, since: str | None) -> 
             since = format_ts_micro(parse_ts(since))
         except ValueError:
             raise InvalidValue(f"--since '{since}' is not an RFC 3339 UTC time") from None
-    return list(ws.store.latest_objects(since=since))
+    return list(ws.store.latest_objects(since=since, origin=LOCAL))  # ours, not peers' echoes
 
 
 def cut_envelopes(objects: list[dict[str, Any]],
