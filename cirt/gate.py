@@ -12,7 +12,8 @@ The rules are FIRST TLP 2.0 as a national CIRT applies it (``DESIGN.md``):
 * Received from a peer: AMBER+STRICT and RED never leave; AMBER goes only to *constituent*
   organisations in its audience.  A partner's ``max_tlp`` caps everything sent to it.
 * An object without a TLP marking is treated as ``default_tlp``.  A marking that is not TLP is
-  translated through sectors.yaml ``markings`` or the object is withheld (fail closed).
+  translated through sectors.yaml ``markings``, and only when its definition is offered too (so
+  that it travels with the object); otherwise the object is withheld (fail closed).
 
 No leaks through references (invariant 1).  A reference is kept only when its target is released
 in the same bundle or is known (from ``context``) to be releasable to this recipient; a target the
@@ -44,7 +45,7 @@ treat released objects as read-only.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -261,7 +262,13 @@ class Release:
         return self._index.get(object_id)
 
     def bundle(self, bundle_id: str) -> dict[str, Any]:
-        return {"type": "bundle", "id": bundle_id, "objects": self.objects}
+        """The STIX bundle to send; without ``objects`` when nothing may go (lists are never
+        empty in STIX 2.1)."""
+        objects = self.objects
+        bundle: dict[str, Any] = {"type": "bundle", "id": bundle_id}
+        if objects:
+            bundle["objects"] = objects
+        return bundle
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,17 +349,17 @@ def _judge(level: TLP, received: bool, in_orgs: bool, named: bool, seat: _Seat) 
     return Allowed("amber-audience", "TLP:AMBER to an organisation it was shared with")
 
 
-_UNKNOWN_MARKING = Withheld("it carries a marking this CIRT does not know how to apply",
-                            "unknown-marking")
+_UNKNOWN_MARKING = Withheld("it carries a marking this CIRT does not know how to apply "
+                            "(or cannot send the definition of)", "unknown-marking")
 
 
 class _Rules:
     """Per-release caches: marking levels and decisions are computed once per distinct input."""
 
-    def __init__(self, seat: _Seat, community: Community, default_tlp: TLP) -> None:
+    def __init__(self, seat: _Seat, treatment: Mapping[str, TLP], default_tlp: TLP) -> None:
         self.seat = seat
         self.default = default_tlp
-        self.treatment = community.marking_treatment
+        self.treatment = treatment
         self.levels: dict[str, TLP | None] = {}
         self.memo: dict[tuple[TLP, bool, bool, bool], Decision] = {}
 
@@ -516,20 +523,28 @@ def release(candidates: Iterable[Candidate], recipient: Recipient, community: Co
 
 def _release(candidates: Iterable[Candidate], recipient: Recipient, community: Community,
              default_tlp: TLP, context: Iterable[Candidate]) -> Release:
+    offered = _newest(candidates)
+    context = list(context)
+    # Definitions first: a marking that is not TLP counts only if sectors.yaml translates it
+    # and its definition can travel with the objects it marks (invariant 2).
+    definitions: dict[str, Mapping[str, Any]] = {}
+    for cand in (*context, *(c for c in offered if c.obj["type"] in _DEFINITIONS)):
+        oid = cand.obj["id"]
+        if cand.obj["type"] in _DEFINITIONS and level_of_marking(oid) is None \
+                and oid != TLP2_EXTENSION_ID:
+            definitions[oid] = cand.obj
     seat = _seat(recipient, community)
-    rules = _Rules(seat, community, default_tlp)
+    treatment = {m: t for m, t in community.marking_treatment.items() if m in definitions}
+    rules = _Rules(seat, treatment, default_tlp)
     work: dict[str, _Work] = {}
     withheld: dict[str, WithheldObject] = {}
-    definitions: dict[str, Mapping[str, Any]] = {}
 
     party, email, memo, default = seat.party, seat.email, rules.memo, default_tlp
-    for cand in _newest(candidates):
+    for cand in offered:
         obj = cand.obj
         oid = obj["id"]
         stix_type = obj["type"]
         if stix_type in _DEFINITIONS:
-            if level_of_marking(oid) is None and oid != TLP2_EXTENSION_ID:
-                definitions[oid] = obj
             continue
         if cand.foreign:
             level = rules.level(cand)
@@ -555,14 +570,10 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
 
     context_ok: dict[str, bool] = {}
     for cand in context:
-        obj = cand.obj
-        oid = obj["id"]
-        if obj.get("type") in ("marking-definition", "extension-definition"):
-            if level_of_marking(oid) is None and oid != TLP2_EXTENSION_ID:
-                definitions.setdefault(oid, obj)
-            continue
-        level = rules.level(cand)
-        context_ok[oid] = level is not None and isinstance(rules.judge(level, cand), Allowed)
+        if cand.obj["type"] not in _DEFINITIONS:
+            level = rules.level(cand)
+            context_ok[cand.obj["id"]] = level is not None and isinstance(
+                rules.judge(level, cand), Allowed)
 
     def reachable(target: str) -> bool:
         if target in work:
@@ -608,7 +619,7 @@ class _Uses:
     creators: set[str]
 
 
-def _newest(candidates: Iterable[Candidate]) -> Iterable[Candidate]:
+def _newest(candidates: Iterable[Candidate]) -> Collection[Candidate]:
     """One candidate per id: the newest version when a caller offers several."""
     offered_list = list(candidates)
     offered = {c.obj["id"]: c for c in offered_list}

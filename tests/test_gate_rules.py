@@ -231,26 +231,40 @@ def test_tlp_1_0_markings_are_understood(community: Community) -> None:
     assert isinstance(decision(community, to("public", "public"), offer(ioc)), Allowed)
 
 
+PAP_DEFINITION = {"type": "marking-definition", "spec_version": "2.1", "id": PAP_RED,
+                  "created": STAMP, "definition_type": "statement",
+                  "definition": {"statement": "PAP:RED"}}
+
+
+def treating_pap_red_as(community: Community, level: str) -> Community:
+    data = community.model.model_dump()
+    data["markings"] = [{"id": PAP_RED, "name": "PAP:RED", "treat_as": level}]
+    return Community(CommunityFile.model_validate(data))
+
+
 def test_a_marking_that_is_not_tlp_is_withheld_unless_sectors_yaml_maps_it(
         community: Community) -> None:
-    ioc = indicator(1, None, object_marking_refs=[PAP_RED])
-    assert decision(community, to("org", "cbb"), offer(ioc, orgs=("cbb",))).rule \
-        == "unknown-marking"
-    data = community.model.model_dump()
-    data["markings"] = [{"id": PAP_RED, "name": "PAP:RED", "treat_as": "amber"}]
-    mapped = Community(CommunityFile.model_validate(data))
-    assert isinstance(decision(mapped, to("org", "cbb"), offer(ioc, orgs=("cbb",))), Allowed)
-    assert decision(mapped, to("org", "bel"), offer(ioc, orgs=("cbb",))).rule == "amber-audience"
+    ioc = offer(indicator(1, None, object_marking_refs=[PAP_RED]), orgs=("cbb",))
+    assert gate(community, to("org", "cbb"), offer(PAP_DEFINITION), ioc).withheld[0].decision \
+        .rule == "unknown-marking"
+    mapped = treating_pap_red_as(community, "amber")
+    assert released_ids(gate(mapped, to("org", "cbb"), offer(PAP_DEFINITION), ioc)) \
+        == {ioc.obj["id"]}
+    assert gate(mapped, to("org", "bel"), offer(PAP_DEFINITION), ioc).withheld[0].decision \
+        .rule == "amber-audience"
+
+
+def test_a_mapped_marking_is_withheld_when_its_definition_cannot_travel_with_it(
+        community: Community) -> None:
+    mapped = treating_pap_red_as(community, "clear")
+    ioc = offer(indicator(1, None, object_marking_refs=[PAP_RED]))
+    assert decision(mapped, to("org", "cbb"), ioc).rule == "unknown-marking"
 
 
 def test_a_mapped_marking_definition_travels_with_the_objects_it_marks(
         community: Community) -> None:
-    data = community.model.model_dump()
-    data["markings"] = [{"id": PAP_RED, "name": "PAP:RED", "treat_as": "green"}]
-    mapped = Community(CommunityFile.model_validate(data))
-    definition = {"type": "marking-definition", "spec_version": "2.1", "id": PAP_RED,
-                  "created": STAMP, "definition_type": "statement",
-                  "definition": {"statement": "PAP:RED"}}
+    mapped = treating_pap_red_as(community, "green")
+    definition = PAP_DEFINITION
     ioc = indicator(1, None, object_marking_refs=[PAP_RED])
     result = release([offer(definition), offer(ioc)], to("org", "bel"), mapped,
                      default_tlp=TLP.AMBER)
