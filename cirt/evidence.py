@@ -47,8 +47,8 @@ EVIDENCE_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
     "description": "Chain of custody of incident evidence: who collected a file, when, and every "
     "later hand-over, on STIX notes about the incident and the file observable.",
     "schema": "Properties: action (collected|handover); number (E1, E2… per incident); "
-    "evidence_ref (file id); sha256; size; name; by (who collected or handed over); to "
-    "(new custodian, for a hand-over); at (timestamp).",
+    "evidence_ref (file id); sha256; size; name; person (who collected or handed over); "
+    "recipient (new custodian, for a hand-over); when (timestamp); note.",
     "version": "1.0.0",
     "extension_types": ["property-extension"],
 }
@@ -166,7 +166,7 @@ class EvidenceLocker:
         if not who:
             raise InvalidValue("who collected the evidence? (--by)")
         facts = {"action": "collected", "number": number, "evidence_ref": observable["id"],
-                 "sha256": sha256, "size": size, "name": path.name, "by": who}
+                 "sha256": sha256, "size": size, "name": path.name, "person": who}
         text = f"Evidence {number} collected by {who}: {path.name} (SHA-256 {sha256}, {size} bytes)"
         with self.ws.store.transaction():
             self.ws.store.put(observable, tlp=int(level), provenance=self._provenance)
@@ -184,7 +184,7 @@ class EvidenceLocker:
             raise InvalidValue(f"{item.number} is already held by {recipient}")
         facts = {"action": "handover", "number": item.number, "evidence_ref": item.file_id,
                  "sha256": item.sha256, "size": item.size, "name": item.name,
-                 "by": item.custodian, "to": recipient}
+                 "person": item.custodian, "recipient": recipient}
         text = (f"Evidence {item.number} ({item.name}) handed over by {item.custodian} "
                 f"to {recipient}")
         stored = self.ws.store.get(item.collected.note_id)
@@ -212,7 +212,7 @@ class EvidenceLocker:
             "content": content, "object_refs": [incident.id, file_id],
             "object_marking_refs": [level.marking_id],
             "extensions": {EVIDENCE_EXTENSION_ID: {
-                "extension_type": "property-extension", **facts, "at": stamp,
+                "extension_type": "property-extension", **facts, "when": stamp,
                 **({"note": note.strip()} if note and note.strip() else {})}},
         }
         self.ws.store.put(record, tlp=int(level), provenance=self._provenance)
@@ -231,12 +231,12 @@ class EvidenceLocker:
                 events.setdefault(str(facts["number"]), []).append((facts, stored.obj))
         out = []
         for number, group in events.items():
-            group.sort(key=lambda pair: (pair[0]["at"], pair[1]["id"]))
+            group.sort(key=lambda pair: (pair[0]["when"], pair[1]["id"]))
             first = group[0][0]
             out.append(Evidence(
                 number, first["evidence_ref"], first["name"], first["sha256"], int(first["size"]),
-                tuple(CustodyEvent(f["action"], f["at"], f["by"], f.get("to"), f.get("note"),
-                                   obj["id"]) for f, obj in group)))
+                tuple(CustodyEvent(f["action"], f["when"], f["person"], f.get("recipient"),
+                                   f.get("note"), obj["id"]) for f, obj in group)))
         return sorted(out, key=lambda e: int(e.number[1:]))
 
     def objects(self, ref: str) -> builtins.list[dict[str, Any]]:
