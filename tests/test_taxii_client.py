@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from taxii2client.v21 import Collection
@@ -88,7 +89,7 @@ def test_pull_follows_the_pages_and_the_cursor_fetches_only_what_is_new(
     assert (first.pages, first.received, first.new, first.duplicates) == (3, 250, 250, 0)
     assert first.cursor == "2026-03-01T00:00:00.000250Z"
     assert partner_ws.store.taxii_cursor(PEER, PULL_COLLECTION) == (first.cursor, True)
-    stored = partner_ws.store.get(indicator(7, prefix="aaaa")["id"])  # type: ignore[arg-type]
+    stored = partner_ws.store.get(indicator(7, prefix="aaaa")["id"])
     assert stored is not None and stored.origin == "taxii" and stored.tlp == TLP.GREEN
     provenance = partner_ws.store.provenance_of(stored.id, stored.modified)
     assert provenance is not None and (provenance.source, provenance.collection) == (
@@ -112,7 +113,7 @@ def test_pull_rejects_a_bad_object_and_keeps_the_rest(
             assert (result.received, result.new) == (3, 2)
             assert [r["id"] for r in result.rejected] == [bad["id"]]
             assert "pattern" in result.rejected[0]["reason"]
-            assert ws.store.get(bad["id"]) is None  # type: ignore[arg-type]
+            assert ws.store.get(bad["id"]) is None
 
 
 def test_an_interrupted_pull_resumes_without_duplicates(
@@ -195,3 +196,27 @@ def test_envelopes_fit_the_limit_and_an_object_too_big_alone_is_set_aside() -> N
     assert [o["id"] for e in envelopes for o in e] + [o["id"] for o in too_big] == [
         o["id"] for o in objects if o not in too_big] + [o["id"] for o in too_big]
     assert all(len(canonical_json(o)) > 1500 - 14 for o in too_big) and too_big
+
+
+def test_the_cli_discovers_pulls_and_pushes_with_json_output(partner_ws: Workspace,
+                                                             cli: Any) -> None:
+    found = cli("taxii", "discover", PEER, "--json")
+    assert found.code == 0, found.err
+    assert found.json()["api_roots"][0]["max_content_length"] == 4000
+    pulled = cli("taxii", "pull", PEER, "--json")
+    assert pulled.code == 0, pulled.err
+    assert pulled.json()["collections"][0]["new"] == 250
+    pushed = cli("taxii", "push", PEER, "--json")
+    assert pushed.code == 0 and pushed.json()["sent"] == 0  # nothing of ours yet
+    table = cli("taxii", "discover", PEER)
+    assert "Regional indicators" in table.out and "pull" in table.out
+
+
+def test_the_cli_names_what_is_wrong_in_one_line(partner_ws: Workspace, cli: Any) -> None:
+    unknown = cli("taxii", "pull", "nobody")
+    assert unknown.code == 1 and "partner 'nobody' is not in" in unknown.err
+    no_endpoint = cli("taxii", "discover", "cto")
+    assert no_endpoint.code == 1 and "has no taxii endpoint" in no_endpoint.err
+    bad_since = cli("taxii", "pull", PEER, "--since", "last tuesday")
+    assert bad_since.code == 1 and "--since 'last tuesday'" in bad_since.err
+    assert "Traceback" not in unknown.err + no_endpoint.err + bad_since.err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,7 +225,8 @@ def test_a_body_over_max_content_length_is_413(served: Served) -> None:
     assert len(json.dumps(envelope)) > 20000
     with pytest.raises(requests.HTTPError) as caught:
         served.collection("csirtamericas", INBOX).add_objects(envelope)
-    assert caught.value.response.status_code == 413
+    response = caught.value.response
+    assert response is not None and response.status_code == 413
 
 
 def test_post_to_the_inbox_ingests_with_the_writer_as_provenance(served: Served) -> None:
@@ -300,3 +302,41 @@ def test_the_demo_chapter_exchanges_both_ways_and_stops_its_servers(tmp_path: Pa
     assert "Pushed again: 0 sent" in text
     assert "partner:csirtamericas" in shared
     assert "login-cbb.example" not in text
+
+
+def test_credentials_are_printed_once_stored_hashed_and_revocable(home: Path, cli: Any) -> None:
+    added = cli("taxii", "credential", "add", "bws", "--json")
+    assert added.code == 0, added.err
+    issued = added.json()
+    assert issued["party"] == "bws" and len(issued["password"]) >= 24
+    with Workspace.open(home) as ws:
+        row = ws.store.taxii_credential(issued["username"])
+        assert row is not None and issued["password"] not in row.digest + row.salt
+    listed = cli("taxii", "credential", "list", "--json").json()
+    assert [c["username"] for c in listed] == [issued["username"]]
+    assert "password" not in json.dumps(listed)
+    assert cli("taxii", "credential", "remove", issued["username"]).code == 0
+    assert cli("taxii", "credential", "list", "--json").json() == []
+    unknown = cli("taxii", "credential", "add", "nobody")
+    assert unknown.code == 1 and "'nobody' is neither an organisation nor a partner" in unknown.err
+
+
+def test_tls_when_given_a_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would override verify=
+        monkeypatch.delenv(name, raising=False)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    home = tmp_path / "ws"
+    with Workspace.init(home) as ws:
+        seed(ws, [(indicator(1, TLP.CLEAR, prefix="7115"), TLP.CLEAR)])
+        cred = issue_credential(ws, "cto")
+    with cirt_server(home, "--cert", str(cert), "--key", str(key)) as server:
+        url = f"https://127.0.0.1:{server.port}/cirt/collections/{INDICATORS}/"
+        collection = Collection(url, user=cred.username, password=cred.password,
+                                verify=str(cert))
+        assert [o["id"] for o in collection.get_objects()["objects"]] == [
+            indicator(1, prefix="7115")["id"]]
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(url.replace("https", "http"), timeout=5)
