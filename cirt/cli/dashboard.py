@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 SoonOption = Annotated[str, typer.Option(
     "--within", help="What counts as due soon: 4h, 24h, 2d.")]
+DASHBOARD_ROWS = 8
 FailOption = Annotated[bool, typer.Option(
     "--fail-on-overdue", help="Exit 1 when anything is overdue (for cron and monitoring).")]
 
@@ -22,20 +23,26 @@ def register(app: typer.Typer) -> None:
     app.command("dashboard")(dashboard)
 
 
-def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str) -> object:
+def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str,
+               limit: int | None = None) -> object:
+    """Soonest first; ``limit`` keeps the dashboard to one screen (``cirt overdue`` has all)."""
     from rich.markup import escape
     from rich.table import Table
 
     from cirt.cli.task import due_text
 
-    table = Table(title=f"[{style}]{title} ({len(entries)})[/]", title_justify="left")
-    for column in ("Incident", "Sev", "Sectors", "#", "Due", "Owner / to", "Task"):
-        table.add_column(column, no_wrap=column != "Task")
-    for e in entries:
+    shown = entries[:limit] if limit else entries
+    more = f", first {len(shown)}: cirt overdue for all" if len(shown) < len(entries) else ""
+    table = Table(title=f"[{style}]{title} ({len(entries)}{more})[/]", title_justify="left")
+    for column in ("Incident", "Sev", "#", f"Due ({view.zone.key})", "Owner / to"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Task", ratio=1)
+    for e in shown:
         t = e.task
         who = ", ".join(t.parties) if t.kind == "duty" else (t.owner or "")
-        table.add_row(e.reference, e.severity, ", ".join(e.sectors), str(t.number),
-                      due_text(t, view.now, view.zone), escape(who), escape(t.title))
+        table.add_row(e.reference, e.severity, str(t.number),
+                      due_text(t, view.now, view.zone, compact=True), escape(who),
+                      escape(t.title))
     return table
 
 
@@ -104,11 +111,12 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
         out.print(matrix)
         if board.incidents:
             table = Table(title="Open incidents", title_justify="left")
-            for column in ("Incident", "Sev", "Level", "Organisations", "Late", "Next due",
-                           "Title"):
-                table.add_column(column, no_wrap=column != "Title")
-            for line in board.incidents:
-                nxt = due_text(line.next_due.task, view.now, view.zone) if line.next_due else "—"
+            for column in ("Incident", "Sev", "Level", "Organisations", "Late", "Next due"):
+                table.add_column(column, no_wrap=True)
+            table.add_column("Title", ratio=1)
+            for line in board.incidents[:DASHBOARD_ROWS]:
+                nxt = due_text(line.next_due.task, view.now, view.zone, compact=True) \
+                    if line.next_due else "—"
                 table.add_row(line.reference,
                               f"[{SEVERITY_STYLE.get(line.severity, '')}]{line.severity}[/]",
                               line.level, ", ".join(line.organisations),
@@ -116,9 +124,10 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
                               escape(line.title))
             out.print(table)
         if view.overdue:
-            out.print(_due_table("Overdue", view.overdue, view, "bold red"))
+            out.print(_due_table("Overdue", view.overdue, view, "bold red", DASHBOARD_ROWS))
         if view.due_soon:
-            out.print(_due_table(f"Due within {within}", view.due_soon, view, "yellow"))
+            out.print(_due_table(f"Due within {within}", view.due_soon, view, "yellow",
+                                 DASHBOARD_ROWS))
 
     emit(board.as_dict(), as_json, render)
     _exit(view, fail_on_overdue)

@@ -28,14 +28,15 @@ def status_text(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
-def due_text(task: TaskView, now: datetime, zone: ZoneInfo) -> str:
-    """The deadline in the CIRT's zone, and how far off it is."""
+def due_text(task: TaskView, now: datetime, zone: ZoneInfo, compact: bool = False) -> str:
+    """The deadline in the CIRT's zone, and how far off it is (``compact``: day and time)."""
     from cirt.playbooks import format_duration
     from cirt.tasks import local_text
 
     if task.due is None:
         return f"{format_duration(task.offset)} after {task.after}" if task.after else "—"
-    text = local_text(task.due, zone)
+    text = (task.due.astimezone(zone).strftime("%a %d %H:%M") if compact
+            else local_text(task.due, zone))
     if task.state == "open":
         delta = task.due - now
         text += f" (in {format_duration(delta)})" if delta.total_seconds() > 0 else \
