@@ -335,3 +335,34 @@ def test_a_broken_escalation_file_is_reported_and_playbooks_still_load(tmp_path:
     assert len(lib.playbooks) == 10
     assert lib.escalation_error is not None and "triggers[0].level" in str(lib.escalation_error)
     assert lib.escalation.triggers == ()
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+
+def test_playbook_commands_list_show_validate(cli: Any, home: Path, tmp_path: Path) -> None:
+    listed = cli("playbook", "list", "--json").json()
+    assert len(listed) == 10 and all(p["valid"] for p in listed)
+    shown = cli("playbook", "show", "phishing", "--json").json()
+    assert shown["title"] == "Phishing and credential harvesting"
+    assert {d["id"] for d in shown["duty_list"]} >= {"central-bank", "police"}
+    assert shown["common_triggers"][0]["condition"] == "severity at least high"
+    text = cli("playbook", "show", "ot-incident")
+    assert text.code == 0 and "puc (regulator)" in text.out and "Escalation triggers" in text.out
+    assert cli("playbook", "validate").code == 0
+    assert cli("playbook", "show", "nothing").code == 1
+
+    broken = write(home / "playbooks", "zz-broken.yaml", BROKEN["unknown-field"][0])
+    listed = cli("playbook", "list", "--json").json()
+    assert [p["name"] for p in listed if not p["valid"]] == ["zz-broken"]
+    assert sum(p["valid"] for p in listed) == 10
+    result = cli("playbook", "validate")
+    assert result.code == 1
+    [line] = [x for x in result.err.splitlines() if "zz-broken" in x]
+    assert f"{broken}:15: triggers[0].when.sevrity: unknown field 'sevrity'" in line
+    report = cli("playbook", "validate", str(broken), "--json")
+    assert report.code == 1 and report.json()["valid"] is False
+    good = write(tmp_path / "elsewhere", "sim-swap.yaml", MINIMAL)
+    assert cli("playbook", "validate", str(good)).code == 0
+    assert cli("playbook", "validate", str(good.parent), "--json").json()["valid"] is True
+    assert cli("playbook", "validate", str(tmp_path / "missing")).code == 1
