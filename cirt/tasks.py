@@ -36,6 +36,7 @@ from cirt.playbooks import (
     Proposal,
     Trigger,
     build_facts,
+    due_after,
     format_duration,
     holding,
     load_library,
@@ -149,11 +150,6 @@ class Applied:
     playbooks: tuple[str, ...]
     added: tuple[TaskView, ...]
     proposal: Proposal | None
-
-    def as_dict(self, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
-        return {"incident": self.incident.reference, "playbooks": list(self.playbooks),
-                "added": [t.as_dict(now, zone) for t in self.added],
-                "proposal": self.proposal.as_dict() if self.proposal else None}
 
 
 @dataclass(frozen=True)
@@ -439,7 +435,7 @@ class TaskService:
             raise NotFound(f"task object {row.task_id} is missing from the store")
         task = _next_version(stored.obj, now)
         task["extensions"][TASK_EXTENSION_ID]["due"] = format_ts(
-            anchor + timedelta(minutes=row.offset_minutes))
+            due_after(timedelta(minutes=row.offset_minutes), anchor))
         store.put(task, tlp=stored.tlp, provenance=self._provenance)
         new_row = _row(task, row.incident_id, row.position, state=row.state)
         store.index_due_item(new_row)
