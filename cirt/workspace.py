@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
     from cirt.indicator_desk import IndicatorDesk
+    from cirt.sharing import Sharing
     from cirt.tasks import TaskService
 
 
@@ -108,6 +109,12 @@ class Workspace:
         from cirt.audit import DisclosureLog
 
         return DisclosureLog(self)
+
+    @cached_property
+    def sharing(self) -> Sharing:
+        from cirt.sharing import Sharing
+
+        return Sharing(self)
 
     @cached_property
     def tasks(self) -> TaskService:

@@ -1,0 +1,405 @@
+"""``ws.sharing``: audiences, dry runs and releases over the workspace; the one path out.
+
+Everything that leaves the national CIRT (bulletins, ``cirt export --for``, TAXII, MISP) is
+decided by :func:`cirt.gate.release` and recorded here, in the disclosure log, *before* the
+caller gets the bundle to send.  Dry runs (``check``, ``who``, ``decide``) run the same gate and
+record nothing, because nothing is sent.
+
+What the gate needs beside each object is read from the store: its audience (organisations and
+named contacts), where it came from (our analysts or a peer), and the objects it refers to (as
+context, so a relationship to something the recipient may see is kept).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cirt.errors import CirtError, InvalidValue, NotFound
+from cirt.gate import CHANNELS, Candidate, Recipient, Release, release
+from cirt.stixtime import format_ts, later_than
+from cirt.store import LOCAL, Provenance, StoredObject, version_of
+from cirt.tlp import TLP, is_tlp_marking, level_of_marking, object_level
+
+if TYPE_CHECKING:
+    from cirt.workspace import Workspace
+
+Item = str | StoredObject | dict[str, Any]
+
+
+class NotOriginator(CirtError):
+    """Only the originator may lower a marking; received objects keep theirs."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who an object is shared with beyond its TLP: organisations and named contacts."""
+
+    object_id: str
+    reference: str | None
+    orgs: tuple[str, ...]
+    contacts: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"object": self.object_id, "reference": self.reference,
+                "orgs": list(self.orgs), "contacts": list(self.contacts)}
+
+
+@dataclass(frozen=True)
+class Check:
+    """The gate's answer for one object and one recipient, worded so a contact may see it."""
+
+    object_id: str
+    reference: str | None
+    recipient: str
+    channel: str
+    tlp: TLP | None
+    allowed: bool
+    rule: str
+    reason: str
+    redacted: tuple[str, ...] = ()
+
+    @property
+    def line(self) -> str:
+        what = self.reference or self.object_id
+        tlp = f" ({self.tlp.label})" if self.tlp is not None else ""
+        verdict = "allowed" if self.allowed else "withheld"
+        part = " in part: some fields are left out" if self.redacted else ""
+        return f"{what}{tlp} {verdict} for {self.recipient}{part}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"object": self.object_id, "reference": self.reference,
+                "recipient": self.recipient, "channel": self.channel,
+                "tlp": self.tlp.slug if self.tlp is not None else None,
+                "allowed": self.allowed, "rule": self.rule, "reason": self.reason,
+                "redacted": list(self.redacted), "line": self.line}
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A marking lowered by its originator: the new version and the note recording why."""
+
+    object: dict[str, Any]
+    note: dict[str, Any]
+    before: TLP
+    after: TLP
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"object": self.object["id"], "version": self.object["modified"],
+                "before": self.before.slug, "after": self.after.slug, "note": self.note["id"]}
+
+
+class Sharing:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    # --- names ------------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> StoredObject:
+        """The newest stored version of a STIX id or an incident reference (BZ-2026-0001)."""
+        ref = ref.strip()
+        if "--" in ref:
+            stored = self.ws.store.get(ref)
+            if stored is None:
+                raise NotFound(f"no object '{ref}' in the store")
+            return stored
+        incident = self.ws.incidents.get(ref)
+        found = self.ws.store.get(incident.id)
+        assert found is not None
+        return found
+
+    def recipient(self, text: str | Recipient, channel: str = "export") -> Recipient:
+        """``org:cbb``, ``contact:soc@…``, ``partner:csirtamericas``, ``public``, or the bare id
+        or address; checked against sectors.yaml."""
+        if channel not in CHANNELS:
+            raise InvalidValue(f"'{channel}' is not a channel (use one of: {', '.join(CHANNELS)})")
+        if isinstance(text, Recipient):
+            return Recipient(text.kind, text.id, channel)
+        community = self.ws.community
+        value = text.strip()
+        kind, sep, rest = value.partition(":")
+        if not sep or kind not in ("org", "contact", "partner"):
+            kind, rest = "", value
+        if rest.lower() == "public" and kind == "":
+            return Recipient("public", "public", channel)
+        if kind == "contact" or (kind == "" and "@" in rest):
+            return Recipient("contact", community.contact(rest).contact.email, channel)
+        if kind == "org" or (kind == "" and rest in community.organisations):
+            return Recipient("org", community.organisation(rest).id, channel)
+        if kind == "partner" or (kind == "" and rest in community.partners):
+            return Recipient("partner", community.partner(rest).id, channel)
+        known = ", ".join([*community.organisations, *community.partners, "public"])
+        raise NotFound(f"'{value}' is not an organisation, partner or contact in sectors.yaml "
+                       f"(known: {known}, or a contact's e-mail address)")
+
+    def _reference(self, stored: StoredObject) -> str | None:
+        if stored.type != "incident":
+            return None
+        row = self.ws.store.incident_by_reference(stored.id)
+        return row.reference if row else None
+
+    # --- audience ---------------------------------------------------------------------------
+
+    def audience(self, ref: str) -> Audience:
+        stored = self.resolve(ref)
+        members = self.ws.store.audience_of(stored.id)
+        return Audience(stored.id, self._reference(stored), members.get("org", ()),
+                        members.get("contact", ()))
+
+    def _targets(self, stored: StoredObject, linked: bool) -> list[str]:
+        ids = [stored.id]
+        if linked:
+            if stored.type != "incident":
+                raise InvalidValue("--linked applies to incidents (their notes, indicators and "
+                                   "relationships)")
+            ids += self.ws.store.linked(stored.id)
+        return ids
+
+    def _members(self, orgs: Sequence[str], contacts: Sequence[str]) -> tuple[list[str],
+                                                                             list[str]]:
+        community = self.ws.community
+        parties = [community.party(o).id for o in orgs]
+        emails = [community.contact(c).contact.email for c in contacts]
+        if not parties and not emails:
+            raise InvalidValue("name at least one --org or --contact")
+        return parties, emails
+
+    def add(self, ref: str, *, orgs: Sequence[str] = (), contacts: Sequence[str] = (),
+            linked: bool = False) -> Audience:
+        """Share an object (and with ``linked``, everything attached to an incident) with more
+        organisations or named contacts.  TLP still decides: this widens only AMBER and RED."""
+        stored = self.resolve(ref)
+        parties, emails = self._members(orgs, contacts)
+        with self.ws.store.transaction():
+            for object_id in self._targets(stored, linked):
+                if parties:
+                    self.ws.store.add_audience(object_id, "org", parties)
+                if emails:
+                    self.ws.store.add_audience(object_id, "contact", emails)
+        return self.audience(stored.id)
+
+    def remove(self, ref: str, *, orgs: Sequence[str] = (), contacts: Sequence[str] = (),
+               linked: bool = False) -> Audience:
+        stored = self.resolve(ref)
+        current = self.ws.store.audience_of(stored.id)
+        for org in orgs:
+            if org not in current.get("org", ()):
+                raise NotFound(f"'{org}' is not in the audience of {ref}")
+        for email in contacts:
+            if email.lower() not in current.get("contact", ()):
+                raise NotFound(f"'{email}' is not in the audience of {ref}")
+        with self.ws.store.transaction():
+            for object_id in self._targets(stored, linked):
+                for org in orgs:
+                    self.ws.store.remove_audience(object_id, "org", org)
+                for email in contacts:
+                    self.ws.store.remove_audience(object_id, "contact", email.lower())
+        return self.audience(stored.id)
+
+    # --- the gate over the store ------------------------------------------------------------
+
+    def candidates(self, items: Iterable[Item]) -> list[Candidate]:
+        """Objects (ids, stored versions or STIX dicts) with their audience and provenance."""
+        objects: list[dict[str, Any]] = []
+        stored_by_id: dict[str, StoredObject] = {}
+        pending: list[str] = []
+        for item in items:
+            if isinstance(item, StoredObject):
+                stored_by_id[item.id] = item
+                objects.append(item.obj)
+            elif isinstance(item, str):
+                found = self.resolve(item)
+                stored_by_id[found.id] = found
+                objects.append(found.obj)
+            else:
+                objects.append(item)
+                pending.append(item["id"])
+        missing = [i for i in pending if i not in stored_by_id]
+        for found in self.ws.store.latest_many(missing):
+            stored_by_id[found.id] = found
+        audiences = self.ws.store.audiences([o["id"] for o in objects])
+        out = []
+        for obj in objects:
+            members = audiences.get(obj["id"], {})
+            stored = stored_by_id.get(obj["id"])
+            origin = stored.origin if stored is not None else LOCAL
+            out.append(Candidate(obj, frozenset(members.get("org", ())),
+                                 frozenset(members.get("contact", ())),
+                                 None if origin == LOCAL else self._origin(stored)))
+        return out
+
+    def _origin(self, stored: StoredObject | None) -> str:
+        assert stored is not None
+        provenance = self.ws.store.provenance_of(stored.id, stored.modified)
+        if provenance is None:
+            return stored.origin
+        return f"{provenance.source_kind}:{provenance.source}"
+
+    def context_for(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """What the candidates point at and are not themselves offered: their creators, the
+        objects they refer to, and definitions of markings that are not TLP."""
+        offered = {c.obj["id"] for c in candidates}
+        wanted: set[str] = set()
+        for cand in candidates:
+            wanted.update(cand.refs)
+            wanted.update(cand.foreign)
+            creator = cand.obj.get("created_by_ref")
+            if creator:
+                wanted.add(creator)
+            for marking in cand.obj.get("granular_markings", ()):
+                ref = marking.get("marking_ref")
+                if ref and not is_tlp_marking(ref):
+                    wanted.add(ref)
+        wanted -= offered
+        if not wanted:
+            return []
+        return self.candidates(self.ws.store.latest_many(sorted(wanted)))
+
+    def decide(self, items: Iterable[Item], recipient: str | Recipient,
+               channel: str = "export") -> Release:
+        """The gate's verdict, not recorded: for dry runs and previews (nothing is sent)."""
+        to = self.recipient(recipient, channel)
+        offered = self.candidates(items)
+        community = self.ws.community
+        return release(offered, to, community, default_tlp=community.default_tlp,
+                       context=self.context_for(offered))
+
+    def release(self, items: Iterable[Item], recipient: str | Recipient,
+                channel: str = "export") -> Release:
+        """Run the gate and write the release to the disclosure log before returning it.
+
+        A release that lets nothing through sends nothing and is not logged.
+        """
+        result = self.decide(items, recipient, channel)
+        if result.released:
+            self.ws.audit.record(
+                recipient=result.recipient.key, channel=result.recipient.channel,
+                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
+                         for r in result.released],
+                tlp=int(max(r.tlp for r in result.released)))
+        return result
+
+    def export_for(self, recipient: str | Recipient,
+                   incident_ref: str | None = None) -> dict[str, Any]:
+        """The bundle ``cirt export --for`` writes: everything (or one incident with what is
+        attached to it) that the recipient may receive, logged as channel 'export'."""
+        items: list[Item]
+        if incident_ref:
+            incident = self.resolve(incident_ref)
+            if incident.type != "incident":
+                raise InvalidValue(f"'{incident_ref}' is not an incident")
+            items = [incident, *self.ws.store.latest_many(self.ws.store.linked(incident.id))]
+        else:
+            items = list(self.ws.store.latest_objects())
+        result = self.release(items, recipient, "export")
+        return result.bundle(self.ws.ids("bundle"))
+
+    # --- dry runs ---------------------------------------------------------------------------
+
+    def check(self, ref: str, to: str | Recipient, channel: str = "export") -> Check:
+        """May ``to`` receive this object?  One line a contact could be shown."""
+        stored = self.resolve(ref)
+        result = self.decide([stored], to, channel)
+        return self._check(stored, result)
+
+    def _check(self, stored: StoredObject, result: Release) -> Check:
+        reference = self._reference(stored)
+        for sent in result.released:
+            if sent.obj["id"] == stored.id:
+                return Check(stored.id, reference, result.recipient.key,
+                             result.recipient.channel, sent.tlp, True, sent.decision.rule,
+                             sent.decision.reason, sent.redacted)
+        for held in result.withheld:
+            if held.id == stored.id:
+                return Check(stored.id, reference, result.recipient.key,
+                             result.recipient.channel, held.tlp, False, held.decision.rule,
+                             held.decision.reason)
+        raise NotFound(f"{stored.id} is a definition: it travels with the objects it marks")
+
+    def who(self, ref: str, channel: str | None = None) -> list[Check]:
+        """Every organisation, contact and partner of sectors.yaml, and the public: who would
+        receive the object and by which rule (or why not).  Organisations and contacts are
+        asked by bulletin and e-mail, partners by their own channel, unless ``channel`` says."""
+        stored = self.resolve(ref)
+        community = self.ws.community
+        offered = self.candidates([stored])
+        context = self.context_for(offered)
+        asked: list[Recipient] = []
+        for org in community.organisations.values():
+            asked.append(Recipient("org", org.id, channel or "bulletin"))
+            asked += [Recipient("contact", c.email, channel or "email") for c in org.contacts]
+        for partner in community.partners.values():
+            own = "taxii" if partner.taxii else "misp" if partner.misp else "email"
+            asked.append(Recipient("partner", partner.id, channel or own))
+            asked += [Recipient("contact", c.email, channel or "email") for c in partner.contacts]
+        asked.append(Recipient("public", "public", channel or "export"))
+        return [self._check(stored, release(offered, to, community,
+                                            default_tlp=community.default_tlp, context=context))
+                for to in asked]
+
+    # --- lowering a marking -----------------------------------------------------------------
+
+    def lower_marking(self, ref: str, tlp: TLP | str, reason: str) -> Lowered:
+        """A new version with a lower TLP, by the originator only, with the reason recorded in a
+        note kept at the old level (so the reason reaches no one the old marking excluded)."""
+        target = tlp if isinstance(tlp, TLP) else TLP.parse(tlp)
+        if not reason.strip():
+            raise InvalidValue("lowering a marking needs a reason")
+        stored = self.resolve(ref)
+        obj = stored.obj
+        community = self.ws.community
+        if stored.origin != LOCAL or obj.get("created_by_ref") != self.ws.identity:
+            raise NotOriginator(f"{stored.id} was not created by the national CIRT: only its "
+                                "originator may lower its marking")
+        before = object_level(obj, community.default_tlp)
+        if target >= before:
+            raise InvalidValue(f"{target.label} is not lower than {before.label}")
+        if "modified" not in obj:
+            raise InvalidValue(f"{stored.id} has no versions (a cyber-observable): it cannot be "
+                               "re-marked")
+        if stored.type == "incident":
+            lowered = self.ws.incidents.update(stored.id, tlp=target).obj
+        else:
+            lowered = copy.deepcopy(obj)
+            lowered["object_marking_refs"] = [target.marking_id] + [
+                m for m in obj.get("object_marking_refs", ()) if level_of_marking(m) is None]
+            lowered["modified"] = later_than(obj["modified"], self.ws.clock())
+        stamp = format_ts(self.ws.clock())
+        note: dict[str, Any] = {
+            "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
+            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
+            "authors": [self.ws.analyst], "object_refs": [stored.id],
+            "abstract": f"Marking lowered from {before.label} to {target.label}",
+            "content": reason.strip(), "object_marking_refs": [before.marking_id],
+        }
+        store = self.ws.store
+        provenance = Provenance(LOCAL, self.ws.analyst)
+        members = store.audience_of(stored.id)
+        with store.transaction():
+            if stored.type != "incident":
+                store.put(lowered, tlp=int(target), provenance=provenance)
+            store.put(note, tlp=int(before), provenance=provenance)
+            for kind in ("org", "contact"):
+                if members.get(kind):
+                    store.add_audience(note["id"], kind, members[kind])
+            for incident_id in store.incidents_linking(stored.id) or (
+                    [stored.id] if stored.type == "incident" else []):
+                store.link(incident_id, note["id"])
+        return Lowered(lowered, note, before, target)
+
+
+def released_summary(result: Release) -> dict[str, Any]:
+    """What went and what was kept back, for people and for ``--json`` (never the content)."""
+    return {
+        "recipient": result.recipient.key, "channel": result.recipient.channel,
+        "tlp": result.max_tlp.slug if result.max_tlp is not None else None,
+        "released": [{"id": r.obj["id"], "type": r.obj["type"], "tlp": r.tlp.slug,
+                      "rule": r.decision.rule, "redacted": list(r.redacted)}
+                     for r in result.released],
+        "withheld": [{"id": w.id, "type": w.type, "tlp": w.tlp.slug if w.tlp else None,
+                      "rule": w.decision.rule, "reason": w.decision.reason}
+                     for w in result.withheld],
+    }
+
