@@ -30,6 +30,7 @@ from cirt.store.sql import SQLStore
 
 if TYPE_CHECKING:
     from cirt.audit import DisclosureLog
+    from cirt.bulletin import Bulletins
     from cirt.community import Community
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
@@ -115,6 +116,12 @@ class Workspace:
         from cirt.sharing import Sharing
 
         return Sharing(self)
+
+    @cached_property
+    def bulletins(self) -> Bulletins:
+        from cirt.bulletin import Bulletins
+
+        return Bulletins(self)
 
     @cached_property
     def tasks(self) -> TaskService:

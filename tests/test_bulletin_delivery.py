@@ -293,3 +293,161 @@ def test_a_server_that_is_down_is_a_clear_remote_error(keys: Keys) -> None:
                             how="signed", pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
     with pytest.raises(RemoteError, match=f"SMTP server 127.0.0.1:{smtp.port}"):
         send(smtp, message, "cirt@bel.bz.example")
+
+
+# --- end to end: ws.bulletins and cirt bulletin, through the gate and the disclosure log -----------
+
+CONTACT_WITH_KEY = "soc@cbb.bz.example"
+RED_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+HOSTILE_TITLE = "Grid telemetry outage\r\nBcc: attacker@evil.example"
+
+
+@dataclass(frozen=True)
+class Scene:
+    home: Path
+    inbox: Inbox
+    keys: Keys
+    incident: str
+
+
+@pytest.fixture
+def scene(home: Path, keys: Keys, smtp_server: tuple[Inbox, SmtpConfig],
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
+    """cbb: an AMBER phishing incident, an AMBER and a GREEN indicator, a RED hash named for
+    soc@cbb (the only contact with a key); bel: a GREEN incident with a hostile title."""
+    inbox, smtp = smtp_server
+    sectors = home / "sectors.yaml"
+    sectors.write_text(sectors.read_text().replace(
+        f"        email: {CONTACT_WITH_KEY}\n",
+        f"        email: {CONTACT_WITH_KEY}\n        pgp_fingerprint: {keys.contact}\n", 1))
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace("port = 25", f"port = {smtp.port}").replace(
+        'sender = "cirt@localhost"', f'sender = "{smtp.sender}"'))
+    monkeypatch.setenv("CIRT_GPG_HOME", str(keys.cirt_home))
+    monkeypatch.setenv("CIRT_GPG_KEY", keys.cirt)
+    from cirt.workspace import Workspace
+
+    with Workspace.open(home) as ws:
+        phishing = ws.incidents.open(
+            title="Phishing campaign imitating online banking", category="phishing",
+            severity="high", organisations=["cbb"], tlp="amber",
+            description="Look-alike login page harvesting one-time codes.")
+        ws.indicators.add(form="domain", value="centralbank-online-login.example",
+                          incident=phishing.reference)
+        ws.indicators.add(form="ip", value="203.0.113.45", incident=phishing.reference,
+                          tlp="green")
+        red = ws.indicators.add(form="sha256", value=RED_HASH, tlp="red")
+        ws.store.add_audience(red["id"], "contact", [CONTACT_WITH_KEY])
+        ws.incidents.open(title=HOSTILE_TITLE, category="outage", severity="low",
+                          organisations=["bel"], tlp="green")
+    yield Scene(home, inbox, keys, phishing.reference)
+
+
+def log_of(home: Path) -> list[Any]:
+    from cirt.workspace import Workspace
+
+    with Workspace.open(home) as ws:
+        return ws.audit.entries()
+
+
+def test_send_encrypts_to_the_keyed_contact_refuses_the_other_and_logs_only_what_went(
+        scene: Scene) -> None:
+    from cirt.workspace import Workspace
+
+    with Workspace.open(scene.home) as ws:
+        outcomes = {o.contact: o for o in ws.bulletins.send("cbb")}
+    keyed, plain = outcomes[CONTACT_WITH_KEY], outcomes["supervision@cbb.bz.example"]
+    assert (keyed.status, keyed.recipient, keyed.tlp) == (
+        "sent", f"contact:{CONTACT_WITH_KEY}", "red")
+    assert plain.status == "refused" and "no pgp_fingerprint" in plain.detail
+    [got] = scene.inbox.received
+    assert got.recipients == [CONTACT_WITH_KEY]
+    assert got.message["Subject"].startswith("[TLP:RED] ")
+    entity, signer = decrypt(got.raw, scene.keys.contact_home)
+    assert signer == scene.keys.cirt
+    text, bundle = readable(entity)
+    assert RED_HASH in text and "Phishing campaign imitating online banking" in text
+    assert "TLP:RED: For your eyes only" in text
+    assert any(o.get("pattern", "").find(RED_HASH) > 0 for o in bundle["objects"])
+    [entry] = log_of(scene.home)
+    assert (entry.recipient, entry.channel, entry.tlp) == (
+        f"contact:{CONTACT_WITH_KEY}", "email", int(TLP.RED))
+    assert {i for i, _, _ in entry.objects} == {
+        o["id"] for o in bundle["objects"] if o["type"] not in (
+            "marking-definition", "extension-definition", "identity")}
+
+
+def test_with_plain_mail_the_other_contact_gets_amber_signed_but_never_red(scene: Scene) -> None:
+    sectors = scene.home / "sectors.yaml"
+    sectors.write_text(sectors.read_text().replace("  - id: cbb\n",
+                                                   "  - id: cbb\n    plain_mail: true\n", 1))
+    from cirt.workspace import Workspace
+
+    with Workspace.open(scene.home) as ws:
+        outcomes = {o.contact: o for o in ws.bulletins.send("cbb")}
+    assert outcomes["supervision@cbb.bz.example"].status == "sent"
+    assert outcomes["supervision@cbb.bz.example"].recipient == "org:cbb"
+    plain = next(r for r in scene.inbox.received
+                 if r.recipients == ["supervision@cbb.bz.example"])
+    entity, _ = verify_signed(plain.raw, scene.keys.contact_home)
+    text, _ = readable(entity)
+    assert text.startswith("TLP:AMBER") and "Phishing campaign imitating online banking" in text
+    assert RED_HASH not in text and RED_HASH.encode() not in plain.raw
+    assert [e.recipient for e in log_of(scene.home)] == [f"contact:{CONTACT_WITH_KEY}", "org:cbb"]
+
+
+def test_bel_gets_only_green_content_signed_and_no_header_from_a_title(scene: Scene) -> None:
+    from cirt.workspace import Workspace
+
+    with Workspace.open(scene.home) as ws:
+        [outcome] = ws.bulletins.send("bel")
+    assert (outcome.status, outcome.recipient, outcome.tlp) == ("sent", "org:bel", "green")
+    [got] = scene.inbox.received
+    assert got.recipients == ["cirt@bel.bz.example"]
+    assert got.message.get_all("Bcc") is None and "attacker" not in got.message["Subject"]
+    entity, _ = verify_signed(got.raw, scene.keys.contact_home)
+    text, bundle = readable(entity)
+    assert "203.0.113.45" in text and "Grid telemetry outage Bcc: attacker@evil.example" in text
+    raw = got.raw.decode("ascii", "replace") + json.dumps(bundle)
+    for secret in ("Phishing campaign", "centralbank-online-login", RED_HASH,
+                   scene.incident, "cbb"):
+        assert secret not in raw and secret not in text
+
+
+def test_dry_run_sends_and_logs_nothing(scene: Scene, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("bulletin", "send", "--for", "cbb", "--dry-run", "--json")
+    assert result.code == 0, result.err
+    statuses = {o["contact"]: o["status"] for o in result.json()}
+    assert statuses == {CONTACT_WITH_KEY: "would-send", "supervision@cbb.bz.example": "refused"}
+    assert scene.inbox.received == [] and log_of(scene.home) == []
+
+
+def test_send_exits_1_naming_the_refused_contact(scene: Scene, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("bulletin", "send", "--for", "cbb")
+    assert result.code == 1
+    assert result.err.startswith("cirt: bulletin not sent to supervision@cbb.bz.example: ")
+    assert result.err.count("\n") == 1
+    assert [r.recipients for r in scene.inbox.received] == [[CONTACT_WITH_KEY]]
+
+
+def test_build_writes_the_bulletin_for_an_organisation_and_logs_it(
+        scene: Scene, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("bulletin", "build", "--for", "cbb", "--format", "md")
+    assert result.code == 0, result.err
+    assert result.out.startswith("**TLP:AMBER**") and RED_HASH not in result.out
+    assert "Phishing campaign imitating online banking" in result.out
+    bel = cli("bulletin", "build", "--for", "bel", "--format", "stix", "-o",
+              str(tmp_path / "bel.json"), "--json")
+    assert bel.code == 0 and bel.json()["tlp"] == "green"
+    bundle = json.loads((tmp_path / "bel.json").read_text())
+    assert "Phishing" not in json.dumps(bundle)
+    assert [(e.recipient, e.channel) for e in log_of(scene.home)] == [
+        ("org:cbb", "bulletin"), ("org:bel", "bulletin")]
+
+
+def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(
+        scene: Scene, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("bulletin", "build", "--for", "nowhere")
+    assert result.code == 1 and "organisation 'nowhere' is not in" in result.err
+    bad = cli("bulletin", "build", "--for", "cbb", "--since", "forever")
+    assert bad.code == 1 and "not a period" in bad.err

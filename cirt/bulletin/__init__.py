@@ -1,1 +1,200 @@
-"""Bulletins to sector contacts: composed from what the gate released, rendered, delivered."""
+"""Bulletins to sector contacts: composed from what the gate released, rendered, delivered.
+
+``ws.bulletins.build(org)`` and ``ws.bulletins.send(org)`` offer the period's incidents and
+indicators (with what is attached to them) to the sharing gate for each recipient, and compose
+the bulletin from the released objects only.  Every release that leaves is logged by
+``ws.sharing.release`` before it is written out or sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cirt.errors import CirtError, InvalidValue
+
+if TYPE_CHECKING:
+    from cirt.bulletin.render import Bulletin
+    from cirt.community import Contact
+    from cirt.gate import Release
+    from cirt.store import StoredObject
+    from cirt.workspace import Workspace
+
+# What a bulletin reports: incidents and indicators, with their notes, links and courses of action.
+CONTENT_TYPES = ("incident", "indicator", "relationship", "note", "course-of-action")
+_PERIOD = re.compile(r"^(\d+)([hdw])$")
+
+
+def parse_period(text: str) -> timedelta:
+    """``24h``, ``7d``, ``2w``: how far back a bulletin looks."""
+    match = _PERIOD.match(text.strip().lower())
+    if not match or int(match[1]) == 0:
+        raise InvalidValue(f"'{text}' is not a period (use e.g. 24h, 7d or 2w)")
+    unit = {"h": "hours", "d": "days", "w": "weeks"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+@dataclass(frozen=True)
+class Built:
+    bulletin: Bulletin
+    text: str
+    fmt: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened (or would happen) for one contact."""
+
+    contact: str
+    recipient: str
+    status: str  # sent | would-send | refused | nothing-new
+    detail: str
+    tlp: str | None = None
+    number: str | None = None
+    subject: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"contact": self.contact, "recipient": self.recipient, "status": self.status,
+                "detail": self.detail, "tlp": self.tlp, "number": self.number,
+                "subject": self.subject}
+
+
+class DeliveryRefused(CirtError):
+    """Some contacts could not be sent the bulletin safely; the others were."""
+
+    def __init__(self, refused: list[Outcome]) -> None:
+        self.refused = refused
+        first = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        super().__init__(f"bulletin not sent to {first.contact}: {first.detail}{more}")
+
+
+class Bulletins:
+    """``ws.bulletins``: bulletins for one organisation, to a file or by e-mail."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def candidates(self, since: datetime) -> list[StoredObject]:
+        """The newest versions changed since ``since``, with the incidents they belong to and
+        everything attached to those incidents (one hop): what the gate is offered."""
+        from cirt.stixtime import format_ts_micro
+
+        store = self.ws.store
+        fresh = {s.id: s for s in store.latest_objects(types=CONTENT_TYPES,
+                                                       since=format_ts_micro(since))}
+        incidents = {s.id for s in fresh.values() if s.type == "incident"}
+        for stored in fresh.values():
+            if stored.type != "incident":
+                incidents.update(store.incidents_linking(stored.id))
+        wanted = set(incidents)
+        for incident_id in incidents:
+            wanted.update(store.linked(incident_id))
+        more = store.latest_many(sorted(wanted - set(fresh)))
+        objects = [s for s in [*fresh.values(), *more] if s.type in CONTENT_TYPES]
+        return sorted(objects, key=lambda s: s.seq)
+
+    def _since(self, period: timedelta | datetime) -> datetime:
+        return period if isinstance(period, datetime) else self.ws.clock() - period
+
+    def compose(self, release: Release, *, recipient: str, since: datetime,
+                number: str | None = None) -> Bulletin:
+        """The bulletin of one release: released objects and their definitions, nothing else."""
+        from cirt.bulletin.render import bulletin_number, compose
+
+        national = self.ws.community.national
+        issued = self.ws.clock()
+        duty = national.contacts[0].email if national.contacts else national.name
+        return compose(
+            release.released, definitions=release.definitions, recipient=recipient,
+            issuer=national.name, contact=duty,
+            number=number or bulletin_number(self.ws.config.reference_prefix, issued),
+            issued=issued, since=since, bundle_id=self.ws.ids("bundle"))
+
+    def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
+              fmt: str = "md") -> Built:
+        """The bulletin for an organisation as a whole (never RED), logged as channel 'bulletin'."""
+        from cirt.bulletin.render import FORMATS, render
+
+        if fmt not in FORMATS:
+            raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: "
+                               f"{', '.join(FORMATS)})")
+        organisation = self.ws.community.organisation(org)
+        since = self._since(period)
+        release = self.ws.sharing.release(self.candidates(since), f"org:{organisation.id}",
+                                          "bulletin")
+        bulletin = self.compose(release, recipient=organisation.name, since=since)
+        return Built(bulletin, render(bulletin, fmt), fmt)
+
+    def send(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
+             dry_run: bool = False) -> list[Outcome]:
+        """One e-mail per contact of ``org``; RED only to the contacts named for it.
+
+        What a contact would receive is worked out first without logging, so that a message
+        that must be refused (AMBER or above, no key, no plain mail) is never recorded as sent;
+        what is sent is then released (and logged) through ``ws.sharing`` and sent at once.
+        """
+        from cirt.bulletin.deliver import Mailer, build_message, protection_for
+
+        community = self.ws.community
+        organisation = community.organisation(org)
+        since = self._since(period)
+        objects = self.candidates(since)
+        named = self._named_for_red([o.id for o in objects])
+        outcomes: list[Outcome] = []
+        numbers: dict[str, str] = {}
+        pgp = None
+        with Mailer(self.ws.config.smtp, self.ws.secret("smtp_password")) as mailer:
+            for contact in organisation.contacts:
+                recipient = (f"contact:{contact.email}" if contact.email in named
+                             else f"org:{organisation.id}")
+                preview = self.ws.sharing.decide(objects, recipient, "email")
+                if not preview.released:
+                    outcomes.append(Outcome(contact.email, recipient, "nothing-new",
+                                            "nothing released to this recipient in the period"))
+                    continue
+                level = max(r.tlp for r in preview.released)
+                protection = protection_for(contact, organisation, level)
+                if protection.how is None:
+                    outcomes.append(Outcome(contact.email, recipient, "refused",
+                                            protection.reason, level.slug))
+                    continue
+                if dry_run:
+                    outcomes.append(Outcome(contact.email, recipient, "would-send",
+                                            protection.reason, level.slug))
+                    continue
+                if pgp is None:
+                    from cirt.openpgp import OpenPGP, gpg_settings
+
+                    pgp = OpenPGP(gpg_settings(self.ws))
+                    _ = pgp.fingerprint  # a missing key stops the run before anything is logged
+                release = self.ws.sharing.release(objects, recipient, "email")
+                number = numbers.setdefault(recipient, self._number())
+                bulletin = self.compose(release, recipient=_addressee(contact, organisation.name,
+                                                                      recipient),
+                                        since=since, number=number)
+                message = build_message(bulletin, sender=self.ws.config.smtp.sender,
+                                        to=contact.email, how=protection.how, pgp=pgp,
+                                        encrypt_to=contact.pgp_fingerprint, now=self.ws.clock())
+                mailer.send(message, sender=self.ws.config.smtp.sender, to=contact.email)
+                outcomes.append(Outcome(contact.email, recipient, "sent", protection.reason,
+                                        bulletin.tlp.slug, bulletin.number, bulletin.subject))
+        return outcomes
+
+    def _number(self) -> str:
+        from cirt.bulletin.render import bulletin_number
+
+        return bulletin_number(self.ws.config.reference_prefix, self.ws.clock())
+
+    def _named_for_red(self, object_ids: list[str]) -> set[str]:
+        """Contacts named in the audience of any offered object: they get their own release."""
+        audiences = self.ws.store.audiences(object_ids)
+        return {email for audience in audiences.values() for email in audience.get("contact", ())}
+
+
+def _addressee(contact: Contact, organisation: str, recipient: str) -> str:
+    if recipient.startswith("contact:"):
+        return f"{contact.name}, {organisation} (named recipient)"
+    return organisation

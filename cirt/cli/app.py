@@ -14,6 +14,7 @@ import typer
 
 from cirt.cli import (
     audit,
+    bulletin,
     dashboard,
     db,
     demo,
@@ -56,6 +57,7 @@ app.add_typer(incident.app, name="incident", help="Open, triage, escalate and cl
 app.add_typer(indicator.app, name="indicator", help="Indicators of compromise (STIX patterns).")
 app.add_typer(sector.app, name="sector", help="The sharing community in sectors.yaml.")
 app.add_typer(audit.app, name="audit", help="The disclosure log: who got what; verify it.")
+app.add_typer(bulletin.app, name="bulletin", help="Bulletins for a sector: build, or send by e-mail.")
 app.add_typer(taxii.app, name="taxii", help="TAXII 2.1: pull from and push to partners; serve ours.")
 app.add_typer(playbook.app, name="playbook", help="Incident procedures: list, show, validate.")
 app.add_typer(task.app, name="task", help="An incident's tasks and notification duties.")

@@ -1,0 +1,94 @@
+"""``cirt bulletin …``: bulletins for a sector organisation, to a file or by signed e-mail."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, warn, workspace
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+app = typer.Typer(no_args_is_help=True)
+
+ForOrg = Annotated[str, typer.Option("--for", help="The organisation (sectors.yaml id).")]
+Since = Annotated[str, typer.Option("--since", help="How far back: 24h, 7d, 2w.")]
+
+
+@app.command("build")
+def build(ctx: typer.Context, org: ForOrg, since: Since = "7d",
+          fmt: Annotated[str, typer.Option(
+              "--format", help="md, html, txt, or stix (the bundle).")] = "md",
+          output: Annotated[Path | None, typer.Option(
+              "-o", "--output", help="Write to this file instead of standard output.")] = None,
+          as_json: JsonFlag = False) -> None:
+    """The bulletin for ORG: only what the sharing gate releases to it (logged as a release)."""
+    from cirt.bulletin import parse_period
+    from cirt.errors import CirtError
+
+    built = workspace(ctx).bulletins.build(org, period=parse_period(since), fmt=fmt)
+    if output is not None:
+        try:
+            output.write_text(built.text, encoding="utf-8")
+        except OSError as exc:
+            raise CirtError(f"cannot write {output}: {exc.strerror}") from None
+    data = {**built.bulletin.as_dict(), "format": fmt,
+            "output": str(output) if output else None,
+            "content": None if output else built.text}
+
+    def render() -> None:
+        if output is None:
+            sys.stdout.write(built.text)
+            return
+        b = built.bulletin
+        out = console()
+        out.print(tlp_text(b.tlp), end=" ")
+        out.print(f"bulletin {b.number} for {b.recipient}: {len(b.incidents)} incidents, "
+                  f"{len(b.indicators)} indicators", markup=False)
+        ok(f"written to {output}")
+
+    emit(data, as_json, render)
+
+
+@app.command("send")
+def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
+         dry_run: Annotated[bool, typer.Option(
+             "--dry-run", help="Show who would get what; send and log nothing.")] = False,
+         as_json: JsonFlag = False) -> None:
+    """One signed e-mail per contact of ORG, encrypted to those with a key; RED only to the named.
+
+    Exits 1 when a contact was refused (AMBER or above, no key, plain mail not allowed).
+    """
+    from cirt.bulletin import DeliveryRefused, parse_period
+
+    outcomes = workspace(ctx).bulletins.send(org, period=parse_period(since), dry_run=dry_run)
+
+    def render() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"Bulletin for {org}" + (" (dry run)" if dry_run else ""),
+                      title_justify="left")
+        for column in ("Contact", "Recipient", "TLP", "Outcome", "Detail"):
+            table.add_column(column)
+        for o in outcomes:
+            table.add_row(o.contact, o.recipient, tlp_text_or_blank(o.tlp), o.status, o.detail)
+        console().print(table)
+
+    emit([o.as_dict() for o in outcomes], as_json, render)
+    refused = [o for o in outcomes if o.status == "refused"]
+    if refused and not dry_run:
+        raise DeliveryRefused(refused)
+    if refused:
+        warn(f"{len(refused)} contact(s) would be refused")
+
+
+def tlp_text_or_blank(slug: str | None) -> Text:
+    from rich.text import Text
+
+    from cirt.tlp import TLP
+
+    return tlp_text(TLP.parse(slug)) if slug else Text("")
