@@ -340,3 +340,13 @@ def test_tls_when_given_a_certificate(tmp_path: Path, monkeypatch: pytest.Monkey
             indicator(1, prefix="7115")["id"]]
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(url.replace("https", "http"), timeout=5)
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[" * 9_000 + b"]" * 9_000,
+                                  b'{"objects": "none"}', b'[1, 2]'])
+def test_a_body_that_is_not_an_envelope_is_400(served: Served, body: bytes) -> None:
+    cred = served.creds["cbb"]
+    response = requests.post(f"{served.server.api_root}collections/{INBOX}/objects/",
+                             data=body, auth=(cred.username, cred.password), timeout=10,
+                             headers={"Accept": TAXII, "Content-Type": TAXII})
+    assert response.status_code == 400 and response.json()["http_status"] == "400"

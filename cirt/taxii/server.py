@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from cirt.errors import StoreLocked
 from cirt.stixtime import format_ts_micro, parse_ts
 from cirt.store import StoredObject
 from cirt.taxii.auth import Authenticator
@@ -100,7 +101,7 @@ _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
             406: "Not Acceptable", 411: "Length Required", 413: "Payload Too Large",
             415: "Unsupported Media Type", 422: "Unprocessable Entity",
-            500: "Internal Server Error"}
+            500: "Internal Server Error", 503: "Service Unavailable"}
 
 NOT_FOUND_OBJECT = TaxiiError(404, "Not Found", "no such object in this collection")
 
@@ -259,6 +260,11 @@ class TaxiiApp:
             request.headers_out = list(exc.headers)
             body = json.dumps({"title": exc.title, "http_status": str(exc.status),
                                "description": exc.description}).encode("utf-8")
+        except StoreLocked:
+            status = 503
+            request.headers_out = [("Retry-After", "2")]
+            body = json.dumps({"title": "Service Unavailable", "http_status": "503",
+                               "description": "busy; try again shortly"}).encode("utf-8")
         except Exception as exc:  # the TAXII error format even for our own bugs, never a stack
             status = 500
             request.headers_out = []
@@ -543,7 +549,7 @@ class TaxiiApp:
         raw = env["wsgi.input"].read(length)
         try:
             envelope = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise TaxiiError(400, "Bad Request", "the body is not JSON") from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
             raise TaxiiError(400, "Bad Request", "the body is not a TAXII envelope with objects")
