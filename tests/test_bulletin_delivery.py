@@ -451,3 +451,20 @@ def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(
     assert result.code == 1 and "organisation 'nowhere' is not in" in result.err
     bad = cli("bulletin", "build", "--for", "cbb", "--since", "forever")
     assert bad.code == 1 and "not a period" in bad.err
+
+
+def test_the_demo_chapter_shows_bel_less_than_the_central_bank_and_a_verified_log(
+        home: Path) -> None:
+    from cirt.demos.bulletin import run_chapter
+    from cirt.workspace import Workspace
+
+    said: list[str] = []
+    with Workspace.open(home) as ws:
+        run_chapter(ws, said.append)
+        assert ws.audit.verify().ok
+    cbb = next(s for s in said if s.startswith("**TLP:AMBER**"))
+    bel = next(s for s in said if s.startswith("**TLP:GREEN**"))
+    assert "Phishing campaign imitating Central Bank online banking" in cbb
+    assert "Phishing campaign" not in bel and "centralbank" not in bel
+    assert "203.0.113.45" in bel
+    assert said[-1].startswith("$ cirt audit verify -> disclosure log intact: 2 entries")

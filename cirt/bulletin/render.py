@@ -242,11 +242,12 @@ def _actions(released: Sequence[ReleasedItem], incidents: tuple[IncidentSummary,
             by_class[cls] = max(by_class.get(cls, TLP.CLEAR), incident.tlp)
     actions += [Action(level, CATEGORY_ADVICE[cls]) for cls, level in sorted(by_class.items())]
     if indicators:
+        them = "it" if len(indicators) == 1 else "them"
         actions.append(Action(
             max(r.tlp for r in indicators),
             f"Search your logs of the last 30 days for the {_count(len(indicators), 'indicator')} "
-            "of this bulletin and block them at your perimeter (DNS, proxy, mail gateway, firewall) where "
-            "that is safe."))
+            f"of this bulletin and block {them} at your perimeter (DNS, proxy, mail gateway, "
+            "firewall) where that is safe."))
     if incidents or indicators:
         actions.append(Action(TLP.CLEAR, f"Report any sighting or related incident to {contact}, "
                                          "quoting this bulletin's number."))
