@@ -224,6 +224,7 @@ class IncidentDesk:
                 continue
             origin = self.ws.store.provenance_of(obj["id"], str(obj.get("modified", "")))
             entries.append(_linked_entry(obj, origin.source if origin else "?"))
+        entries += self.ws.tasks.history(ref)  # tasks and duties done (cirt.tasks)
         return sorted(entries, key=lambda e: e.at)
 
 

@@ -50,6 +50,7 @@ from cirt.store import LOCAL, Provenance
 from cirt.store.deadlines import DueRow
 
 if TYPE_CHECKING:
+    from cirt.incident_desk import HistoryEntry
     from cirt.workspace import Workspace
 
 TASK_CORE_ID = "extension-definition--2074a052-8be4-4932-849e-f5e7798e0030"
@@ -372,6 +373,22 @@ class TaskService:
     def list(self, ref: str) -> tuple[Incident, list[TaskView]]:
         incident = self.ws.incidents.get(ref)
         return incident, [TaskView.from_row(r) for r in self.ws.store.due_items(incident.id)]
+
+    def history(self, ref: str) -> builtins.list[HistoryEntry]:
+        """Tasks and duties done or cancelled, for the incident's history."""
+        from cirt.incident_desk import HistoryEntry
+
+        incident = self.ws.incidents.get(ref)
+        out = []
+        for row in self.ws.store.due_items(incident.id):
+            if row.state == "open" or row.done_at is None:
+                continue
+            kind = "duty" if row.kind == "duty" else "task"
+            what = f"{kind} {row.position} {row.state}: {row.title}"
+            if row.note:
+                what += f" — {row.note}"
+            out.append(HistoryEntry(row.done_at, row.done_by or "?", kind, what))
+        return out
 
     def find(self, incident: Incident, which: str) -> TaskView:
         """A task by its number in ``task list``, its key (``phishing/block``), its id in the

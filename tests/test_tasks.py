@@ -115,6 +115,9 @@ def test_done_records_who_and_when_and_starts_the_clock_of_what_waits(
     assert [v.obj["outcome"] for v in versions] == ["pending", "successful"]
     with pytest.raises(InvalidValue, match="already done"):
         ws.tasks.done(incident.reference, str(result.task.number))
+    history = [(h.kind, h.by, h.what) for h in ws.incidents.history(incident.reference)]
+    assert ("task", "tester", f"task {result.task.number} done: {result.task.title} — "
+            "customers lost BZD 40,000") in history
 
 
 def test_a_task_is_found_by_number_key_or_id_and_ambiguity_is_refused(ws: Workspace) -> None:
