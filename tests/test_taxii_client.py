@@ -53,14 +53,15 @@ def partner_ws(home: Path, server: Medallion, clock: FixedClock,
     ws.close()
 
 
-def _remote_objects(server: Medallion, collection_id: str) -> list[dict[str, object]]:
+def _remote_objects(server: Medallion, collection_id: str,
+                    stix_type: str = "indicator") -> list[dict[str, object]]:
     collection = Collection(f"{server.api_root}collections/{collection_id}/",
                             user=MEDALLION_USER, password=MEDALLION_PASSWORD)
     objects: list[dict[str, object]] = []
-    envelope = collection.get_objects(type="indicator")  # medallion 500s on some definitions
+    envelope = collection.get_objects(type=stix_type)  # medallion 500s on some definitions
     objects += envelope.get("objects", [])
     while envelope.get("more"):
-        envelope = collection.get_objects(type="indicator", next=envelope["next"])
+        envelope = collection.get_objects(type=stix_type, next=envelope["next"])
         objects += envelope.get("objects", [])
     return objects
 
@@ -220,3 +221,19 @@ def test_the_cli_names_what_is_wrong_in_one_line(partner_ws: Workspace, cli: Any
     bad_since = cli("taxii", "pull", PEER, "--since", "last tuesday")
     assert bad_since.code == 1 and "--since 'last tuesday'" in bad_since.err
     assert "Traceback" not in unknown.err + no_endpoint.err + bad_since.err
+
+
+def test_push_of_one_incident_sends_it_with_what_it_links(partner_ws: Workspace,
+                                                          server: Medallion) -> None:
+    incident = partner_ws.incidents.open(
+        title="Scanning of BEL substations", category="information-gathering:scanner", severity="low",
+        organisations=["bel"], tlp="green", description="Port scans from one network.")
+    linked = partner_ws.indicators.add(form="ip", value="198.51.100.9",
+                                       incident=incident.reference)
+    other = partner_ws.indicators.add(form="ip", value="198.51.100.10", tlp="green")
+    result = push(partner_ws, PEER, incident=incident.reference)
+    assert result.failed == 0 and result.sent >= 2
+    assert [o["id"] for o in _remote_objects(server, PUSH_COLLECTION, "incident")] == [
+        incident.id]
+    remote = {o["id"] for o in _remote_objects(server, PUSH_COLLECTION)}
+    assert linked["id"] in remote and other["id"] not in remote
