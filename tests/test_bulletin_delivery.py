@@ -445,8 +445,7 @@ def test_build_writes_the_bulletin_for_an_organisation_and_logs_it(
         ("org:cbb", "bulletin"), ("org:bel", "bulletin")]
 
 
-def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(
-        scene: Scene, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("bulletin", "build", "--for", "nowhere")
     assert result.code == 1 and "organisation 'nowhere' is not in" in result.err
     bad = cli("bulletin", "build", "--for", "cbb", "--since", "forever")
