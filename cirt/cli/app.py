@@ -25,6 +25,7 @@ from cirt.cli import (
     indicator,
     playbook,
     sector,
+    share,
     task,
     taxii,
     workspace_cmds,
@@ -56,6 +57,7 @@ workspace_cmds.register(app)
 app.add_typer(incident.app, name="incident", help="Open, triage, escalate and close incidents.")
 app.add_typer(indicator.app, name="indicator", help="Indicators of compromise (STIX patterns).")
 app.add_typer(sector.app, name="sector", help="The sharing community in sectors.yaml.")
+app.add_typer(share.app, name="share", help="Audiences, and what the gate would release to whom.")
 app.add_typer(audit.app, name="audit", help="The disclosure log: who got what; verify it.")
 app.add_typer(bulletin.app, name="bulletin", help="Bulletins for a sector: build, or send by e-mail.")
 app.add_typer(taxii.app, name="taxii", help="TAXII 2.1: pull from and push to partners; serve ours.")
