@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cirt.taxii.auth import IssuedCredential, issue_credential
 from cirt.taxii.server import COLLECTIONS
@@ -162,3 +164,72 @@ def test_every_page_bel_read_is_in_the_disclosure_log_with_only_bel_objects(two:
     logged = {ref[0] for e in entries for ref in e.objects}
     assert logged and not logged & set(HIDDEN)
     assert all(e.channel == "taxii" for e in entries)
+
+
+# -- the shortcut for plain objects agrees with the gate, object by object -----------------
+
+_MARKINGS = [TLP.CLEAR.marking_id, TLP.GREEN.marking_id, TLP.AMBER.marking_id,
+             TLP.RED.marking_id, "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+             "marking-definition--00000000-0000-4000-8000-00000000abcd"]
+_CREATORS = ["identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa",  # the national CIRT
+             "identity--0000aaaa-0000-4000-8000-000000000000"]  # unknown to the community
+_COUNTER = iter(range(10**9))
+
+
+@st.composite
+def _objects(draw: st.DrawFn) -> tuple[dict[str, Any], int, list[str], str]:
+    obj = indicator(next(_COUNTER), prefix="f1a7")
+    markings = draw(st.lists(st.sampled_from(_MARKINGS), max_size=2, unique=True))
+    if markings or draw(st.booleans()):
+        obj["object_marking_refs"] = markings
+    else:
+        obj.pop("object_marking_refs")
+    if draw(st.booleans()):
+        obj["created_by_ref"] = draw(st.sampled_from(_CREATORS))
+    if draw(st.booleans()):
+        obj["kill_chain_phases"] = [{"kill_chain_name": "lockheed", "phase_name": "recon"}]
+    if draw(st.booleans()):  # a nested marking list the gate ignores for the object's level
+        obj["extensions"] = {"x-note": {"object_marking_refs": [TLP.CLEAR.marking_id],
+                                        "extension_type": "property-extension"}}
+    if draw(st.booleans()):
+        obj["sample_refs"] = [GREEN[0]["id"]]
+    if draw(st.booleans()):
+        obj["granular_markings"] = [{"marking_ref": draw(st.sampled_from(_MARKINGS[:4])),
+                                     "selectors": ["name"]}]
+    column = draw(st.sampled_from([int(t) for t in TLP]))
+    audience = draw(st.lists(st.sampled_from(["cbb", "bel", "csirtamericas"]), unique=True))
+    origin = draw(st.sampled_from(["local", "taxii"]))
+    return obj, column, audience, origin
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=_objects())
+def test_plain_objects_are_released_exactly_as_the_gate_releases_them(
+        tmp_path_factory: pytest.TempPathFactory,
+        case: tuple[dict[str, Any], int, list[str], str]) -> None:
+    from cirt.store import Provenance
+    from cirt.taxii.release import Gatekeeper
+
+    obj, column, audience, origin = case
+    ws = _shared_workspace(tmp_path_factory)
+    ws.store.put(obj, tlp=column, provenance=Provenance(origin, "tester"))
+    ws.store.add_audience(obj["id"], "org", audience)
+    row = ws.store.get(obj["id"])
+    assert row is not None
+    keeper = Gatekeeper(ws)
+    for party in ("cbb", "bel", "cto", "csirtamericas"):
+        fast = [(r.row.id, r.text) for r in keeper.decide([row], party)]
+        kept, _ = keeper.sift([row], party)
+        full = sorted(keeper._decide_round(kept, party).items()) if kept else []
+        assert fast == [(k[0], text) for k, text in full], (party, obj)
+
+
+_WORKSPACES: dict[str, Workspace] = {}
+
+
+def _shared_workspace(factory: pytest.TempPathFactory) -> Workspace:
+    if "ws" not in _WORKSPACES:
+        ws = Workspace.init(factory.mktemp("plain") / "ws")
+        seed(ws, [(GREEN[0], TLP.GREEN)])
+        _WORKSPACES["ws"] = ws
+    return _WORKSPACES["ws"]

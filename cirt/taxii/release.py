@@ -100,11 +100,17 @@ class Gatekeeper:
         kept, audiences = self.sift(rows, party)
         decided: dict[tuple[str, str], str] = {}
         involved: list[StoredObject] = []
+        plain: list[tuple[StoredObject, TLP]] = []
         for row in kept:
             level = self.plain_level(row)
             if level is None:
                 involved.append(row)
-                continue
+            else:
+                plain.append((row, level))
+        missing = [r.id for r, level in plain if level >= TLP.AMBER and r.id not in audiences]
+        if missing:  # marked higher than its TLP column says: its audience decides
+            audiences = {**audiences, **self.ws.store.audiences(missing)}
+        for row, level in plain:
             in_orgs = party in audiences.get(row.id, {}).get("org", ())
             if self.verdict(level, row.origin != LOCAL, in_orgs, party):
                 decided[(row.id, row.modified)] = row.body
@@ -126,19 +132,25 @@ class Gatekeeper:
         return out
 
     def plain_level(self, row: StoredObject) -> TLP | None:
-        """The TLP of a *plain* object, read from its stored text; None if it is not plain.
+        """The TLP of a *plain* object; None if it is not plain.
 
         Plain: no references but its markings and a creator the community knows, no granular
         markings, only markings the gate can level, not an incident, not a definition.  For
         such an object the gate has nothing to redact and nothing to follow: its verdict is
-        the TLP rule for its level, origin and audience alone (see ``verdict``).  Canonical
-        JSON escapes quotes inside strings, so ``_ref":`` only ever matches a key.
+        the TLP rule for its level, origin and audience alone (see ``verdict``).
+
+        A flat object (no nested JSON object in its text) is read from the stored text itself:
+        every key is then top-level, and canonical JSON escapes quotes inside strings, so
+        ``_ref":`` only ever matches a key.  A nested one is parsed and checked with the gate's
+        own ``references``.
         """
         if row.type in _NOT_PLAIN:
             return None
         body = row.body
         if '"granular_markings":' in body:
             return None
+        if "{" in body[1:]:
+            return self._parsed_plain_level(row.obj)
         refs = body.count('_ref":') + body.count('_refs":')
         creator_at = body.find('"created_by_ref":"')
         markings_at = body.find('"object_marking_refs":[')
@@ -152,11 +164,27 @@ class Gatekeeper:
             return self.ws.community.default_tlp
         start = markings_at + len('"object_marking_refs":[')
         inside = body[start:body.index("]", start)]
-        if not inside:
+        return self._level([quoted.strip('"') for quoted in inside.split(",") if quoted])
+
+    def _parsed_plain_level(self, obj: dict[str, Any]) -> TLP | None:
+        from cirt.gate import references
+
+        if references(obj):
+            return None
+        creator = obj.get("created_by_ref")
+        if creator is not None and creator not in self._identities:
+            return None
+        markings = obj.get("object_marking_refs") or []
+        if not isinstance(markings, list) or not all(isinstance(m, str) for m in markings):
+            return None
+        return self._level(markings)
+
+    def _level(self, markings: list[str]) -> TLP | None:
+        """The gate's reading of object markings: the highest, the default if none."""
+        if not markings:
             return self.ws.community.default_tlp
         found = TLP.CLEAR
-        for quoted in inside.split(","):
-            marking = quoted.strip('"')
+        for marking in markings:
             level = level_of_marking(marking)
             if level is None:
                 level = self.ws.community.marking_treatment.get(marking)
