@@ -177,7 +177,7 @@ _COUNTER = iter(range(10**9))
 
 
 @st.composite
-def _objects(draw: st.DrawFn) -> tuple[dict[str, Any], int, list[str], str]:
+def _objects(draw: Any) -> tuple[dict[str, Any], int, list[str], str]:
     obj = indicator(next(_COUNTER), prefix="f1a7")
     markings = draw(st.lists(st.sampled_from(_MARKINGS), max_size=2, unique=True))
     if markings or draw(st.booleans()):
