@@ -23,6 +23,7 @@ from cirt.cli import (
     importer,
     incident,
     indicator,
+    misp,
     playbook,
     sector,
     share,
@@ -60,6 +61,7 @@ app.add_typer(sector.app, name="sector", help="The sharing community in sectors.
 app.add_typer(share.app, name="share", help="Audiences, and what the gate would release to whom.")
 app.add_typer(audit.app, name="audit", help="The disclosure log: who got what; verify it.")
 app.add_typer(bulletin.app, name="bulletin", help="Bulletins for a sector: build, or send by e-mail.")
+app.add_typer(misp.app, name="misp", help="MISP: events and feeds through the gate; push, pull.")
 app.add_typer(taxii.app, name="taxii", help="TAXII 2.1: pull from and push to partners; serve ours.")
 app.add_typer(playbook.app, name="playbook", help="Incident procedures: list, show, validate.")
 app.add_typer(task.app, name="task", help="An incident's tasks and notification duties.")

@@ -1,0 +1,109 @@
+"""``cirt misp``: MISP events and feeds through the gate, live push and pull with partners."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+
+app = typer.Typer(no_args_is_help=True)
+
+ForOption = Annotated[str, typer.Option(
+    "--for", help="Recipient: an organisation or partner id of sectors.yaml.")]
+SinceOption = Annotated[str | None, typer.Option(
+    "--since", help="Only what changed after this UTC timestamp (2026-03-01T00:00:00Z).")]
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    recipient: ForOption,
+    incident: Annotated[str | None, typer.Option(
+        "--incident", help="The incident (BZ-2026-0001 or incident--uuid).")] = None,
+    since: SinceOption = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="File (default: standard output).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A MISP event of what the gate releases to the recipient (recorded in the log)."""
+    from cirt.misp import event_dict, export
+
+    built = export(workspace(ctx), recipient, incident=incident, since=since)
+    text = json.dumps(event_dict(built.event), indent=1, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    summary = {"file": str(output), "event": str(built.event.uuid),
+               "attributes": built.attributes, "withheld": built.withheld}
+    emit(summary, as_json, lambda: ok(
+        f"MISP event {built.event.uuid} ({built.attributes} attribute(s), {built.withheld}"
+        f" object(s) withheld) written to {output}"))
+
+
+@app.command("feed")
+def feed_command(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Feed directory (created if missing).")],
+    recipient: ForOption,
+    since: SinceOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A MISP feed (manifest.json, hashes.csv, one file per incident event) for the recipient."""
+    from cirt.misp import write_feed
+
+    result = write_feed(workspace(ctx), directory, recipient, since)
+
+    def render() -> None:
+        for event in result.events:
+            console().print(f"  {event['uuid']}  {event['attributes']:>4} attribute(s)  "
+                            f"{event['info']}", markup=False)
+        ok(f"{len(result.events)} event(s) written to the feed in {directory}")
+
+    emit(result.to_dict(), as_json, render)
+
+
+@app.command("push")
+def push_command(
+    ctx: typer.Context,
+    partner: Annotated[str, typer.Argument(help="Partner id of sectors.yaml (with misp: url).")],
+    since: SinceOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the partner's MISP each incident event it may receive, unless it has it already."""
+    from cirt.misp import push
+
+    result = push(workspace(ctx), partner, since)
+    emit(result.to_dict(), as_json, lambda: ok(
+        f"{partner}: {len(result.sent)} event(s) sent, {len(result.unchanged)} unchanged"))
+
+
+@app.command("pull")
+def pull_command(
+    ctx: typer.Context,
+    partner: Annotated[str, typer.Argument(help="Partner id of sectors.yaml (with misp: url).")],
+    since: SinceOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Store the partner's events changed since the last pull, with their TLP and provenance."""
+    from rich.markup import escape
+
+    from cirt.misp import pull
+
+    result = pull(workspace(ctx), partner, since)
+    summary = result.summary
+
+    def render() -> None:
+        for note in summary.notes:
+            console().print(f"[cyan]note[/cyan] {escape(note)}")
+        ok(f"{partner}: {len(result.events)} event(s); {summary.new} new, {summary.updated}"
+           f" updated, {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected")
+        for ref, reason in summary.rejected:
+            warn(escape(f"rejected {ref}: {reason}"))
+
+    emit(result.to_dict(), as_json, render)

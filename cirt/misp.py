@@ -1,0 +1,801 @@
+"""MISP exchange: events and feeds built with PyMISP's offline objects, live sync at the edge.
+
+Out: what the sharing gate releases to a recipient becomes a MISP event (``MISPEvent`` /
+``MISPAttribute`` / a ``file`` ``MISPObject``): indicators with a ``[type:path = 'value']``
+pattern become typed attributes (``to_ids``), other patterns ``stix2-pattern`` attributes,
+observables attributes or file objects without ``to_ids``.  The event carries the most
+restrictive ``tlp:`` tag of its content and the incident's RSIT class as an ``rsit:`` tag;
+an attribute whose level differs carries its own tag.  Distribution comes from the level
+(``cirt.misp_tlp``): AMBER and AMBER+STRICT never beyond "your organisation only"; RED never
+leaves (the gate withholds it, and building an event with it raises).  Every release is recorded
+in the disclosure log before anything is written or sent.
+
+In: MISP events (JSON, feeds, pulled from a partner) become STIX objects: ``to_ids`` attributes
+indicators, the others observables, the event a report, all marked with the level their tags
+and distribution give (``cirt.misp_tlp``); they then go through ``cirt.ingest`` like anything
+else.  The live API (PyMISP) is used only in ``_connect`` and the push/pull functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cirt.errors import InputRejected, InvalidValue, NotFound, RemoteError, SharingDenied
+from cirt.misp_tlp import (
+    ALL_COMMUNITIES,
+    INHERIT_EVENT,
+    THIS_COMMUNITY,
+    distribution_floor,
+    export_distribution,
+    is_tlp_tag,
+    misp_tag,
+    resolve_tags,
+)
+from cirt.stix_validation import simple_pattern
+from cirt.stixtime import format_ts
+from cirt.store import LOCAL, Provenance, StoredObject, canonical_json, version_of
+from cirt.tlp import TLP, TLP2_MARKING_IDS
+
+if TYPE_CHECKING:
+    from pymisp import MISPAttribute, MISPEvent
+
+    from cirt.gate import Release
+    from cirt.ingest import IngestSummary
+    from cirt.workspace import Workspace
+
+CHANNEL = "misp"
+
+# One mapping, both ways: (STIX object type, path) <-> MISP attribute type.
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-512": "sha512"}
+_TO_MISP: dict[tuple[str, str], str] = {
+    ("ipv4-addr", "value"): "ip-dst", ("ipv6-addr", "value"): "ip-dst",
+    ("domain-name", "value"): "domain", ("url", "value"): "url",
+    ("email-addr", "value"): "email-src", ("mutex", "name"): "mutex",
+    ("file", "name"): "filename",
+    **{("file", f"hashes.{algo}"): kind for algo, kind in _HASHES.items()},
+}
+_FROM_MISP: dict[str, tuple[str, str]] = {
+    "ip-dst": ("ip", "value"), "ip-src": ("ip", "value"), "domain": ("domain-name", "value"),
+    "hostname": ("domain-name", "value"), "url": ("url", "value"),
+    "email-src": ("email-addr", "value"), "email-dst": ("email-addr", "value"),
+    "email": ("email-addr", "value"), "mutex": ("mutex", "name"), "filename": ("file", "name"),
+    **{kind: ("file", f"hashes.{algo}") for algo, kind in _HASHES.items()},
+}
+_OBSERVABLE_TYPES = frozenset(t for t, _ in _TO_MISP)
+THREAT_LEVELS = {"critical": 1, "high": 1, "medium": 2, "low": 3}
+UUID_NAMESPACE = uuid.UUID("5b0e6c1d-3f3a-4b8e-9f0e-0d6f1c1d2e3f")
+
+
+# --- STIX -> MISP --------------------------------------------------------------------------------
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def stix_path(stix_type: str, path: list[str]) -> tuple[str, str] | None:
+    """Normalise a pattern path (``hashes.'SHA-256'``) to the mapping's key."""
+    parts = [p.strip("'") for p in path]
+    if len(parts) == 2 and parts[0] == "hashes":
+        parts[1] = parts[1].upper()
+    return stix_type, ".".join(parts)
+
+
+def indicator_attribute(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """``(MISP type, value)`` for an indicator: typed when the pattern is simple and mapped."""
+    if obj.get("pattern_type") == "stix":
+        simple = simple_pattern(str(obj.get("pattern", "")))
+        if simple is not None:
+            key = stix_path(simple[0], simple[1])
+            if key in _TO_MISP:
+                return _TO_MISP[key], simple[2]
+    return "stix2-pattern", str(obj["pattern"])
+
+
+def observable_attributes(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(MISP type, value)`` pairs of an observable we know how to express."""
+    out = []
+    for (stix_type, path), kind in _TO_MISP.items():
+        if stix_type != obj.get("type"):
+            continue
+        value: Any = obj
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, str):
+            out.append((kind, value))
+    return out
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A released object and its level, as the event builder needs them."""
+
+    obj: Mapping[str, Any]
+    tlp: TLP
+
+
+def _uuid_of(stix_id: str) -> str:
+    return stix_id.split("--", 1)[1]
+
+
+def _epoch(timestamp: str) -> int:
+    from cirt.stixtime import parse_ts
+
+    return int(parse_ts(timestamp).timestamp())
+
+
+def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date: datetime,
+                org_name: str, org_uuid: str, incident: Mapping[str, Any] | None = None,
+                audience_cap: int = ALL_COMMUNITIES) -> MISPEvent:
+    """A MISP event of released objects; raises SharingDenied if anything is RED."""
+    from pymisp import MISPEvent, MISPObject, MISPOrganisation
+
+    red = [o.obj.get("id", "?") for o in content if o.tlp is TLP.RED]
+    if red:
+        raise SharingDenied(str(red[0]), TLP.RED.label, "MISP", "TLP:RED never leaves through MISP")
+    event = MISPEvent()
+    event.uuid = event_uuid
+    event.info = info
+    event.date = date.date()
+    org = MISPOrganisation()
+    org.name, org.uuid = org_name, org_uuid
+    event.Orgc = org
+    event.analysis = 1
+    event.threat_level_id = 4
+    levels = [o.tlp for o in content]
+    event_level = max(levels) if levels else TLP.CLEAR
+    event.add_tag(misp_tag(event_level))
+    if incident is not None:
+        ours = _our_extension(incident)
+        event.threat_level_id = THREAT_LEVELS.get(str(ours.get("severity")), 4)
+        category = str(ours.get("category", ""))
+        if ":" in category:
+            cls, kind = category.split(":", 1)
+            event.add_tag(f'rsit:{cls}="{kind}"')
+        event.analysis = 2 if str(ours.get("status", "")) == "closed" else 1
+
+    def place(attribute: MISPAttribute, level: TLP) -> int:
+        distribution = min(export_distribution(level), audience_cap)
+        attribute.distribution = distribution
+        if level is not event_level:
+            attribute.add_tag(misp_tag(level))
+        return distribution
+
+    distributions: list[int] = []
+    modified: list[str] = []
+    for item in content:
+        obj = item.obj
+        if obj.get("type") == "indicator":
+            kind, value = indicator_attribute(obj)
+            attribute = _single(event.add_attribute(kind, value, to_ids=True,
+                                                    uuid=_uuid_of(obj["id"]),
+                                                    comment=str(obj.get("name", ""))))
+            attribute.timestamp = _epoch(version_of(dict(obj)))
+            distributions.append(place(attribute, item.tlp))
+            modified.append(version_of(dict(obj)))
+        elif obj.get("type") == "file" and len(observable_attributes(obj)) > 1:
+            misp_object = MISPObject("file", standalone=False)
+            misp_object.uuid = _uuid_of(obj["id"])
+            for kind, value in observable_attributes(obj):
+                relation = "filename" if kind == "filename" else kind
+                added = misp_object.add_attribute(
+                    relation, value=value, type=kind, to_ids=False,
+                    uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{obj['id']}|{kind}")))
+                if added is not None:
+                    place(added, item.tlp)
+            misp_object.distribution = min(export_distribution(item.tlp), audience_cap)
+            distributions.append(misp_object.distribution)
+            event.add_object(misp_object)
+        elif obj.get("type") in _OBSERVABLE_TYPES:
+            for kind, value in observable_attributes(obj)[:1]:
+                attribute = _single(event.add_attribute(kind, value, to_ids=False,
+                                                        uuid=_uuid_of(obj["id"])))
+                distributions.append(place(attribute, item.tlp))
+        if "modified" in obj:
+            modified.append(str(obj["modified"]))
+    event.distribution = max(distributions) if distributions else min(
+        export_distribution(event_level), audience_cap)
+    # Every timestamp from the content, none from the clock: the same content is the same
+    # event (push compares digests), however often it is built.
+    stamp = _epoch(max(modified)) if modified else int(date.timestamp())
+    event.timestamp = event.publish_timestamp = stamp
+    for attribute in event.attributes:
+        if not hasattr(attribute, "timestamp"):
+            attribute.timestamp = stamp
+    for misp_object in event.objects:
+        misp_object.timestamp = stamp
+        for attribute in misp_object.attributes:
+            attribute.timestamp = stamp
+    return event
+
+
+def _single(added: MISPAttribute | list[MISPAttribute]) -> MISPAttribute:
+    """``add_attribute`` answers a list only for a list of values, which we never pass."""
+    return added[0] if isinstance(added, list) else added
+
+
+def _our_extension(incident: Mapping[str, Any]) -> Mapping[str, Any]:
+    from cirt.incidents import OUR_EXTENSION_ID
+
+    ext = incident.get("extensions", {}).get(OUR_EXTENSION_ID, {})
+    return ext if isinstance(ext, Mapping) else {}
+
+
+def event_dict(event: MISPEvent) -> dict[str, Any]:
+    """The event as MISP's JSON ({"Event": {...}}), distribution included."""
+    feed: dict[str, Any] = event.to_feed(with_meta=False, with_distribution=True)
+    return feed
+
+
+def event_digest(event: MISPEvent) -> str:
+    """What identifies an event's content for "has this partner got this already?"."""
+    return hashlib.sha256(canonical_json(event_dict(event)).encode()).hexdigest()
+
+
+# --- MISP -> STIX --------------------------------------------------------------------------------
+
+def events_in(document: Any, name: str) -> list[dict[str, Any]]:
+    """The events of a MISP JSON document: one event, a list, or a restSearch answer."""
+    items: Any = document
+    if isinstance(document, Mapping) and "response" in document:
+        items = document["response"]
+    if isinstance(items, Mapping):
+        items = [items]
+    if not isinstance(items, list):
+        raise InputRejected(f"{name}: not a MISP event (expected {{\"Event\": {{…}}}})")
+    events = []
+    for item in items:
+        event = item.get("Event") if isinstance(item, Mapping) else None
+        if not isinstance(event, dict):
+            raise InputRejected(f"{name}: not a MISP event (expected {{\"Event\": {{…}}}})")
+        events.append(event)
+    return events
+
+
+def read_feed(directory: Path) -> list[dict[str, Any]]:
+    """The events of a MISP feed directory (manifest.json + one ``<uuid>.json`` per event)."""
+    from cirt.ingest import parse_json
+
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.is_file():
+        raise InputRejected(f"{directory}: a directory, but not a MISP feed (no manifest.json)")
+    manifest = parse_json(manifest_path.read_bytes(), str(manifest_path))
+    if not isinstance(manifest, dict):
+        raise InputRejected(f"{manifest_path}: a MISP feed manifest maps event uuids to events")
+    events = []
+    for event_uuid in manifest:
+        try:
+            uuid.UUID(str(event_uuid))
+        except ValueError:
+            raise InputRejected(f"{manifest_path}: '{str(event_uuid)[:60]}' is not an event uuid")\
+                from None
+        path = directory / f"{event_uuid}.json"
+        if not path.is_file():
+            raise InputRejected(f"{directory}: manifest.json names {event_uuid}, but"
+                                f" {event_uuid}.json is missing")
+        events.extend(events_in(parse_json(path.read_bytes(), str(path)), str(path)))
+    return events
+
+
+@dataclass
+class Converted:
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _tag_names(container: Mapping[str, Any]) -> list[str]:
+    tags = container.get("Tag") or []
+    names = []
+    for tag in tags if isinstance(tags, list) else []:
+        if isinstance(tag, Mapping) and isinstance(tag.get("name"), str):
+            names.append(tag["name"])
+    return names
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _stamp(epoch: Any, fallback: str) -> str:
+    seconds = _int(epoch)
+    if seconds is None or not 0 < seconds < 32503680000:
+        return fallback
+    return format_ts(datetime.fromtimestamp(seconds, UTC))
+
+
+def _floor(container: Mapping[str, Any]) -> TLP:
+    sharing_group = _int(container.get("sharing_group_id"), 0) or 0
+    return distribution_floor(_int(container.get("distribution")), sharing_group > 0)
+
+
+def events_to_stix(events: Iterable[Mapping[str, Any]]) -> Converted:
+    """STIX objects for MISP events, marked with the level their tags and distribution give."""
+    out = Converted()
+    for event in events:
+        _convert_event(event, out)
+    return out
+
+
+def _convert_event(event: Mapping[str, Any], out: Converted) -> None:
+    event_uuid = str(event.get("uuid", ""))
+    what = f"MISP event {event_uuid or '(no uuid)'}"
+    tags = _tag_names(event)
+    event_floor = _floor(event)
+    resolved = resolve_tags(tags, TLP.CLEAR, floor=event_floor, what=what)
+    event_level: TLP | None = resolved.level if (resolved.labels or event_floor > TLP.CLEAR) \
+        else None
+    if resolved.note and resolved.labels:
+        out.notes.append(resolved.note)
+    elif not resolved.labels:
+        out.notes.append(f"{what} has no tlp: tag: the default TLP applies")
+    event_time = _stamp(event.get("timestamp"), "1970-01-01T00:00:00.000Z")
+    members: list[str] = []
+    skipped: dict[str, int] = {}
+    attributes = [a for a in event.get("Attribute") or [] if isinstance(a, Mapping)]
+    for attribute in attributes:
+        made = _convert_attribute(attribute, event_level, event_floor, event_time, out, what)
+        if made is None:
+            kind = str(attribute.get("type"))
+            skipped[kind] = skipped.get(kind, 0) + 1
+        else:
+            members.append(made)
+    for misp_object in event.get("Object") or []:
+        if not isinstance(misp_object, Mapping):
+            continue
+        made_file = _convert_file_object(misp_object, event_level, event_floor, event_time, out,
+                                         what)
+        if made_file:
+            members.append(made_file)
+            continue
+        for attribute in misp_object.get("Attribute") or []:
+            if isinstance(attribute, Mapping):
+                made = _convert_attribute(attribute, event_level, event_floor, event_time, out,
+                                          what)
+                if made is None:
+                    kind = str(attribute.get("type"))
+                    skipped[kind] = skipped.get(kind, 0) + 1
+                else:
+                    members.append(made)
+    if skipped:
+        kinds = ", ".join(f"{k} ({n})" for k, n in sorted(skipped.items()))
+        out.notes.append(f"{what}: attributes of types without a STIX mapping not imported: "
+                         f"{kinds}")
+    if not members:
+        out.notes.append(f"{what} ('{str(event.get('info', ''))[:60]}') has nothing to import")
+        return
+    report: dict[str, Any] = {
+        "type": "report", "spec_version": "2.1", "id": f"report--{event_uuid}",
+        "created": event_time, "modified": event_time,
+        "name": str(event.get("info") or f"MISP event {event_uuid}"),
+        "published": _stamp(event.get("publish_timestamp"), event_time),
+        "report_types": ["threat-report"], "object_refs": members,
+    }
+    others = [t for t in tags if not is_tlp_tag(t)]
+    if others:
+        report["labels"] = others
+    if event_level is not None:
+        report["object_marking_refs"] = [TLP2_MARKING_IDS[event_level]]
+    out.objects.append(report)
+
+
+def _attribute_level(attribute: Mapping[str, Any], event_level: TLP | None, event_floor: TLP,
+                     out: Converted, what: str) -> TLP | None:
+    tags = [t for t in _tag_names(attribute) if is_tlp_tag(t)]
+    floor = max(event_floor, _floor(attribute) if _int(attribute.get("distribution"))
+                != INHERIT_EVENT else TLP.CLEAR)
+    if tags:
+        resolved = resolve_tags(tags, TLP.CLEAR, floor=floor,
+                                what=f"{what} attribute {attribute.get('uuid', '?')}")
+        if resolved.note:
+            out.notes.append(resolved.note)
+        return resolved.level
+    if event_level is None:
+        return floor if floor > TLP.CLEAR else None
+    return max(event_level, floor)
+
+
+def _marked(obj: dict[str, Any], level: TLP | None) -> dict[str, Any]:
+    if level is not None:
+        obj["object_marking_refs"] = [TLP2_MARKING_IDS[level]]
+    return obj
+
+
+def _observable(stix_type: str, path: str, value: str, object_id: str) -> dict[str, Any]:
+    if stix_type == "ip":
+        stix_type = "ipv6-addr" if ":" in value else "ipv4-addr"
+    obj: dict[str, Any] = {"type": stix_type, "spec_version": "2.1",
+                           "id": f"{stix_type}--{object_id}"}
+    if path.startswith("hashes."):
+        obj["hashes"] = {path.split(".", 1)[1]: value}
+    else:
+        obj[path] = value
+    return obj
+
+
+def _pattern(stix_type: str, path: str, value: str) -> str:
+    if stix_type == "ip":
+        stix_type = "ipv6-addr" if ":" in value else "ipv4-addr"
+    if path.startswith("hashes."):
+        path = f"hashes.'{path.split('.', 1)[1]}'"
+    return f"[{stix_type}:{path} = '{_quote(value)}']"
+
+
+def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, event_floor: TLP,
+                       event_time: str, out: Converted, what: str) -> str | None:
+    kind = str(attribute.get("type", ""))
+    value = attribute.get("value")
+    attribute_uuid = str(attribute.get("uuid", ""))
+    if not isinstance(value, str) or (kind not in _FROM_MISP and kind != "stix2-pattern"):
+        return None
+    level = _attribute_level(attribute, event_level, event_floor, out, what)
+    stamp = _stamp(attribute.get("timestamp"), event_time)
+    to_ids = attribute.get("to_ids") in (True, 1, "1", "true")
+    if kind == "stix2-pattern" or to_ids:
+        pattern = value if kind == "stix2-pattern" else _pattern(*_FROM_MISP[kind], value)
+        comment = attribute.get("comment")
+        indicator = {
+            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{attribute_uuid}",
+            "created": stamp, "modified": stamp,
+            "name": comment if isinstance(comment, str) and comment else f"{kind}: {value}"[:200],
+            "pattern": pattern, "pattern_type": "stix",
+            "valid_from": _stamp(attribute.get("first_seen"), stamp)
+            if isinstance(attribute.get("first_seen"), int) else stamp,
+        }
+        out.objects.append(_marked(indicator, level))
+        return indicator["id"]
+    observable = _observable(*_FROM_MISP[kind], value, attribute_uuid)
+    out.objects.append(_marked(observable, level))
+    return str(observable["id"])
+
+
+def _convert_file_object(misp_object: Mapping[str, Any], event_level: TLP | None,
+                         event_floor: TLP, event_time: str, out: Converted,
+                         what: str) -> str | None:
+    """A MISP ``file`` object without IDS attributes: one STIX file observable."""
+    attributes = [a for a in misp_object.get("Attribute") or [] if isinstance(a, Mapping)]
+    if misp_object.get("name") != "file" or not attributes or any(
+            a.get("to_ids") in (True, 1, "1", "true") for a in attributes):
+        return None
+    mapped = [(a, _FROM_MISP.get(str(a.get("type")))) for a in attributes]
+    if any(m is None or m[0] != "file" or not isinstance(a.get("value"), str)
+           for a, m in mapped):
+        return None
+    obj: dict[str, Any] = {"type": "file", "spec_version": "2.1",
+                           "id": f"file--{misp_object.get('uuid', '')}"}
+    levels = []
+    for attribute, target in mapped:
+        assert target is not None
+        path = target[1]
+        if path.startswith("hashes."):
+            obj.setdefault("hashes", {})[path.split(".", 1)[1]] = attribute["value"]
+        else:
+            obj[path] = attribute["value"]
+        levels.append(_attribute_level(attribute, event_level, event_floor, out, what))
+    known = [lvl for lvl in levels if lvl is not None]
+    out.objects.append(_marked(obj, max(known) if known else None))
+    return str(obj["id"])
+
+
+# --- the gate ------------------------------------------------------------------------------------
+
+def _recipient(ws: Workspace, party: str) -> Any:
+    from cirt.gate import Recipient
+
+    community = ws.community
+    if party in community.partners:
+        return Recipient("partner", party, CHANNEL)
+    if party in community.organisations:
+        return Recipient("org", party, CHANNEL)
+    known = ", ".join([*community.organisations, *community.partners])
+    raise NotFound(f"'{party}' is neither an organisation nor a partner in sectors.yaml"
+                   f" (known: {known})")
+
+
+def release(ws: Workspace, rows: Sequence[StoredObject], party: str) -> Release:
+    """The gate's verdict on stored objects for ``party`` over MISP (not yet recorded)."""
+    from cirt.gate import Candidate, references
+    from cirt.gate import release as gate_release
+
+    recipient = _recipient(ws, party)
+
+    def candidates(items: Sequence[StoredObject]) -> list[Candidate]:
+        audiences = ws.store.audiences([r.id for r in items])
+        return [Candidate(r.obj, frozenset(audiences.get(r.id, {}).get("org", ())),
+                          frozenset(audiences.get(r.id, {}).get("contact", ())),
+                          None if r.origin == LOCAL else r.origin) for r in items]
+
+    offered = {r.id for r in rows}
+    wanted = {ref for r in rows for ref in references(r.obj)} - offered
+    context = candidates(ws.store.latest_many(sorted(wanted))) if wanted else []
+    return gate_release(candidates(rows), recipient, ws.community,
+                        default_tlp=ws.community.default_tlp, context=context)
+
+
+def record(ws: Workspace, verdict: Release, party: str) -> None:
+    """The disclosure-log entry of a MISP release, written before the event leaves."""
+    if not verdict.released:
+        return
+    recipient = f"partner:{party}" if party in ws.community.partners else f"org:{party}"
+    ws.audit.record(recipient=recipient, channel=CHANNEL,
+                    objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
+                             for r in verdict.released],
+                    tlp=int(max(r.tlp for r in verdict.released)))
+
+
+# --- events for a recipient ----------------------------------------------------------------------
+
+@dataclass
+class Built:
+    """One event ready to leave, the gate's verdict behind it, and what was left out."""
+
+    event: MISPEvent
+    verdict: Release
+    withheld: int
+
+    @property
+    def attributes(self) -> int:
+        return len(self.event.attributes) + sum(len(o.attributes) for o in self.event.objects)
+
+
+def _audience_cap(ws: Workspace, party: str) -> int:
+    """MISP partners may spread what TLP allows; an organisation's own MISP, its community."""
+    return ALL_COMMUNITIES if party in ws.community.partners else THIS_COMMUNITY
+
+
+def _org(ws: Workspace) -> tuple[str, str]:
+    national = ws.community.national
+    return national.name, _uuid_of(national.identity)
+
+
+def incident_event(ws: Workspace, ref: str, party: str) -> Built | None:
+    """The event of one incident for ``party``: None when the gate lets nothing through."""
+    incident = ws.incidents.get(ref)
+    ids = [incident.id, *ws.store.linked(incident.id)]
+    rows = ws.store.latest_many(ids)
+    verdict = release(ws, rows, party)
+    released = {r.obj["id"]: r for r in verdict.released}
+    if incident.id not in released:
+        return None
+    content = [Offered(r.obj, r.tlp) for r in verdict.released
+               if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
+    content.append(Offered(released[incident.id].obj, released[incident.id].tlp))
+    name, org_uuid = _org(ws)
+    from cirt.stixtime import parse_ts
+
+    event = build_event(content, event_uuid=_uuid_of(incident.id),
+                        info=f"{incident.reference}: {released[incident.id].obj.get('name', '')}",
+                        date=parse_ts(str(incident.obj["created"])), org_name=name,
+                        org_uuid=org_uuid,
+                        incident=released[incident.id].obj,
+                        audience_cap=_audience_cap(ws, party))
+    return Built(event, verdict, len(rows) - len(verdict.released))
+
+
+def since_event(ws: Workspace, since: str, party: str) -> Built | None:
+    """One event of the indicators and observables stored after ``since``."""
+    from cirt.stixtime import parse_ts
+
+    try:
+        parse_ts(since)
+    except ValueError:
+        raise InvalidValue(f"--since '{since}' is not a UTC timestamp such as"
+                           " 2026-03-01T00:00:00Z") from None
+    rows = list(ws.store.latest_objects(types=["indicator", *sorted(_OBSERVABLE_TYPES)],
+                                        since=since))
+    verdict = release(ws, rows, party)
+    content = [Offered(r.obj, r.tlp) for r in verdict.released
+               if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
+    if not content:
+        return None
+    name, org_uuid = _org(ws)
+    event_uuid = str(uuid.uuid5(UUID_NAMESPACE, f"{ws.identity}|{party}|{since}"))
+    event = build_event(content, event_uuid=event_uuid,
+                        info=f"{name}: indicators since {since}", date=ws.clock(),
+                        org_name=name, org_uuid=org_uuid, audience_cap=_audience_cap(ws, party))
+    return Built(event, verdict, len(rows) - len(verdict.released))
+
+
+def incident_events(ws: Workspace, party: str, since: str | None = None) -> list[Built]:
+    """An event per incident with something releasable to ``party`` (changed after ``since``)."""
+    from cirt.store.incidents import IncidentFilter
+
+    built = []
+    for row in sorted(ws.store.find_incidents(IncidentFilter()), key=lambda r: r.created):
+        if since and row.modified <= since:
+            continue
+        event = incident_event(ws, row.id, party)
+        if event is not None and event.attributes:
+            built.append(event)
+    return built
+
+
+def export(ws: Workspace, party: str, *, incident: str | None = None,
+           since: str | None = None) -> Built:
+    """``cirt misp export``: one event, recorded in the disclosure log."""
+    if (incident is None) == (since is None):
+        raise InvalidValue("give exactly one of --incident and --since")
+    built = incident_event(ws, incident, party) if incident else since_event(
+        ws, since or "", party)
+    if built is None:
+        raise SharingDenied(incident or f"indicators since {since}", "-", party,
+                            "the gate releases nothing of it to this recipient")
+    record(ws, built.verdict, party)
+    return built
+
+
+@dataclass
+class FeedResult:
+    directory: str
+    events: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"directory": self.directory, "events": self.events}
+
+
+def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = None) -> FeedResult:
+    """A MISP feed for ``party``: manifest.json, hashes.csv and ``<uuid>.json`` per event."""
+    built = incident_events(ws, party, since)
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest_path = directory / "manifest.json"
+    manifest: dict[str, Any] = {}
+    if manifest_path.exists():
+        from cirt.ingest import parse_json
+
+        existing = parse_json(manifest_path.read_bytes(), str(manifest_path))
+        manifest = existing if isinstance(existing, dict) else {}
+    hashes: list[str] = []
+    written = []
+    for item in built:
+        record(ws, item.verdict, party)
+        feed = item.event.to_feed(with_meta=True, with_distribution=True)
+        manifest.update(feed["Event"].pop("_manifest"))
+        hashes.extend(f"{h},{item.event.uuid}" for h in feed["Event"].pop("_hashes"))
+        path = directory / f"{item.event.uuid}.json"
+        path.write_text(json.dumps(feed, indent=1, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        written.append({"uuid": item.event.uuid, "info": item.event.info,
+                        "attributes": item.attributes, "withheld": item.withheld})
+    manifest_path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n",
+                             encoding="utf-8")
+    with (directory / "hashes.csv").open("a", encoding="utf-8") as out:
+        out.writelines(line + "\n" for line in hashes)
+    return FeedResult(str(directory), written)
+
+
+# --- live sync (PyMISP at the edge) --------------------------------------------------------------
+
+def _connect(ws: Workspace, partner_id: str) -> Any:
+    """A PyMISP client for a partner's MISP; every failure becomes RemoteError/ConfigError."""
+    import logging
+
+    partner = ws.community.partner(partner_id)
+    if partner.misp is None:
+        raise NotFound(f"partner '{partner_id}' has no misp: url in sectors.yaml")
+    key = ws.secret(f"misp_{partner_id}_key")
+    if not key:
+        env = "CIRT_MISP_" + partner_id.upper().replace("-", "_") + "_KEY"
+        raise NotFound(f"no MISP key for '{partner_id}': set {env} or misp_{partner_id}_key"
+                       " in secrets.toml")
+    logging.getLogger("pymisp").setLevel(logging.CRITICAL)
+    from pymisp import PyMISP
+
+    try:
+        return PyMISP(partner.misp.url, key, ssl=partner.misp.verify_tls, timeout=30)
+    except Exception as exc:
+        raise RemoteError(f"MISP of '{partner_id}' ({partner.misp.url}) is unreachable or"
+                          f" refused the key: {_short(exc)}") from None
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _answer(result: Any, partner_id: str, what: str) -> Any:
+    if isinstance(result, Mapping) and "errors" in result:
+        raise RemoteError(f"MISP of '{partner_id}' refused {what}: {_short(Exception(result['errors']))}")
+    return result
+
+
+@dataclass
+class PushResult:
+    partner: str
+    sent: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"partner": self.partner, "sent": self.sent, "unchanged": self.unchanged}
+
+
+def push(ws: Workspace, partner_id: str, since: str | None = None) -> PushResult:
+    """Send each incident's event the gate releases to the partner, unless it has it already."""
+    client = _connect(ws, partner_id)
+    result = PushResult(partner_id)
+    for item in incident_events(ws, partner_id, since):
+        event_uuid = str(item.event.uuid)
+        digest = event_digest(item.event)
+        if ws.store.misp_pushed_digest(partner_id, event_uuid) == digest:
+            result.unchanged.append(event_uuid)
+            continue
+        record(ws, item.verdict, partner_id)
+        try:
+            exists = client.event_exists(event_uuid)
+            answer = client.update_event(item.event, event_id=event_uuid) if exists \
+                else client.add_event(item.event)
+        except RemoteError:
+            raise
+        except Exception as exc:
+            raise RemoteError(f"MISP of '{partner_id}' failed on event {event_uuid}:"
+                              f" {_short(exc)}") from None
+        _answer(answer, partner_id, f"event {event_uuid}")
+        ws.store.record_misp_push(partner_id, event_uuid, digest, format_ts(ws.clock()))
+        result.sent.append(event_uuid)
+    return result
+
+
+@dataclass
+class PullResult:
+    partner: str
+    events: list[str]
+    own: list[str]
+    summary: IngestSummary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"partner": self.partner, "events": self.events, "own_events_skipped": self.own,
+                **self.summary.to_dict()}
+
+
+PAGE = 100
+
+
+def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult:
+    """Fetch the partner's events changed since the last pull (or ``since``) and ingest them.
+
+    Events we pushed to this partner ourselves are not stored again; everything else goes
+    through ``cirt.ingest`` with provenance ``misp``/partner and the TLP its tags give.
+    """
+    from cirt.ingest import IngestSummary, ingest
+
+    if since is not None:
+        from cirt.stixtime import parse_ts
+
+        try:
+            cursor = int(parse_ts(since).timestamp())
+        except ValueError:
+            raise InvalidValue(f"--since '{since}' is not a UTC timestamp such as"
+                               " 2026-03-01T00:00:00Z") from None
+    else:
+        cursor = ws.store.misp_pull_cursor(partner_id) or 0
+    client = _connect(ws, partner_id)
+    events: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        try:
+            answer = client.search(controller="events", timestamp=cursor, limit=PAGE, page=page)
+        except Exception as exc:
+            raise RemoteError(f"MISP of '{partner_id}' failed the search: {_short(exc)}") from None
+        found = events_in({"response": _answer(answer, partner_id, "the search")},
+                          f"MISP of '{partner_id}'")
+        events.extend(found)
+        if len(found) < PAGE:
+            break
+        page += 1
+    own = [str(e.get("uuid")) for e in events
+           if ws.store.misp_pushed_digest(partner_id, str(e.get("uuid"))) is not None]
+    theirs = [e for e in events if str(e.get("uuid")) not in own]
+    converted = events_to_stix(theirs)
+    summary = ingest(ws, converted.objects, Provenance("misp", partner_id),
+                     notes=converted.notes) if converted.objects else IngestSummary(
+        notes=converted.notes)
+    newest = max((_int(e.get("timestamp"), 0) or 0 for e in events), default=cursor)
+    if since is None and newest > cursor:
+        ws.store.set_misp_pull_cursor(partner_id, newest, format_ts(ws.clock()))
+    return PullResult(partner_id, [str(e.get("uuid")) for e in theirs], own, summary)
