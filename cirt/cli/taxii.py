@@ -73,6 +73,8 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
         for c in result.collections:
             for rejected in c.rejected:
                 warn(f"rejected {rejected['id']}: {rejected['reason']}")
+            if c.stopped:
+                warn(f"{c.collection}: paging stopped: {c.stopped}")
 
     emit(data, as_json, render)
 
