@@ -250,7 +250,7 @@ class TaskService:
         names = tuple(sorted({i.playbook for i in items if i.playbook}))
         revised, added = self._add(after, items, f"playbook {', '.join(names)} extended"
                                    if names else "")
-        self._share_with_incident_audience(revised)
+        self._follow_incident(revised)
         return Applied(revised, names, added, self.proposal(revised, before))
 
     def escalated(self, incident: Incident) -> Applied:
@@ -356,13 +356,21 @@ class TaskService:
             task["description"] = item.description
         return task
 
-    def _share_with_incident_audience(self, incident: Incident) -> None:
-        """Organisations added to the incident receive its tasks too (no dangling task refs)."""
+    def _follow_incident(self, incident: Incident) -> None:
+        """Tasks go wherever their incident goes: organisations added to the incident receive
+        them too, and a changed TLP marks them anew (a new version), so the incident never
+        references a task its recipient may not see."""
         store = self.ws.store
         audience = store.audience_of(incident.id).get("org", ())
+        level = incident.tlp(self.ws.community.default_tlp)
+        rows = store.due_items(incident.id)
         with store.transaction():
-            for row in store.due_items(incident.id):
-                store.add_audience(row.task_id, "org", audience)
+            for stored in store.latest_many([row.task_id for row in rows]):
+                store.add_audience(stored.id, "org", audience)
+                if stored.obj.get("object_marking_refs") != [level.marking_id]:
+                    task = _next_version(stored.obj, self.ws.clock())
+                    task["object_marking_refs"] = [level.marking_id]
+                    store.put(task, tlp=int(level), provenance=self._provenance)
 
     @property
     def _provenance(self) -> Provenance:

@@ -238,3 +238,14 @@ def test_task_commands(cli: Any) -> None:
     cancelled = cli("task", "cancel", ref, "block-cards", "--note", "no card data entered",
                     "--json").json()
     assert cancelled["task"]["state"] == "cancelled"
+
+
+def test_tasks_follow_the_incident_tlp(ws: Workspace) -> None:
+    incident = open_phishing(ws)
+    ws.incidents.update(incident.reference, tlp="green")
+    _, tasks = ws.tasks.list(incident.reference)
+    for view in tasks:
+        stored = ws.store.get(view.id)
+        assert stored is not None and stored.tlp == int(TLP.GREEN)
+        assert stored.obj["object_marking_refs"] == [TLP.GREEN.marking_id]
+        assert len(ws.store.history(view.id)) == 2
