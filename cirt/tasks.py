@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from cirt import incidents as rules
 from cirt.errors import ConfigError, InvalidValue, NotFound
 from cirt.incidents import Incident
 from cirt.playbooks import (
+    AFFECTED,
     PHASES,
     Facts,
     Library,
@@ -243,10 +244,19 @@ class TaskService:
         category) are added, counted from now; escalations the change calls for are proposed."""
         facts = self.facts(after)
         playbooks = self.library.matching(facts.category, facts.sectors)
-        present = {row.item_key for row in self.ws.store.due_items(after.id)}
+        rows = self.ws.store.due_items(after.id)
+        present = {row.item_key for row in rows}
+        told = {(row.item_key.split("@")[0], party) for row in rows
+                for party in row.parties.split(",") if party}
         now = self.ws.clock()
-        items = [item for p in playbooks for item in plan(p, facts, now)
-                 if item.key not in present]
+        items: list[PlannedItem] = []
+        for item in (i for p in playbooks for i in plan(p, facts, now)):
+            if item.key not in present:
+                items.append(item)
+            elif item.kind == "duty" and item.party == AFFECTED:
+                # A duty towards every affected organisation: one more for each newcomer.
+                items += [replace(item, key=f"{item.key}@{org}", parties=(org,))
+                          for org in item.parties if (item.key, org) not in told]
         names = tuple(sorted({i.playbook for i in items if i.playbook}))
         revised, added = self._add(after, items, f"playbook {', '.join(names)} extended"
                                    if names else "")

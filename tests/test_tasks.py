@@ -158,6 +158,10 @@ def test_an_update_adds_what_now_applies_and_proposes_the_escalation(
     central_bank = next(t for t in tasks if t.key == "phishing/central-bank")
     assert central_bank.due is not None
     assert abs(central_bank.due - (clock.now + timedelta(hours=24))) < timedelta(seconds=1)
+    acknowledge = next(t for t in tasks if t.key == "phishing/inform-affected@cbb")
+    assert acknowledge.parties == ("cbb",) and acknowledge.due is not None
+    assert abs(acknowledge.due - (clock.now + timedelta(hours=1))) < timedelta(seconds=1)
+    assert [t.parties for t in tasks if t.key == "phishing/inform-affected"] == [("speednet",)]
     proposal = ws.tasks.proposal(after, before)
     assert proposal is not None and proposal.level == "coordinator"
     assert {t.level for t in proposal.reasons} == {"coordinator"}  # national held before
