@@ -295,6 +295,41 @@ def test_a_server_that_is_down_is_a_clear_remote_error(keys: Keys) -> None:
         send(smtp, message, "cirt@bel.bz.example")
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_error(
+        keys: Keys) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            b"cirt", b"s3cret")
+        return AuthResult(success=ok, handled=False)
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_required=True, auth_require_tls=False,
+                            auth_exclude_mechanism=["LOGIN"])
+    controller.start()
+    try:
+        smtp = SmtpConfig(host="127.0.0.1", port=port, username="cirt",
+                          sender="bulletins@cirt.bz.example")
+        message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender,
+                                to="cirt@bel.bz.example", how="signed", pgp=cirt_pgp(keys),
+                                encrypt_to=None, now=NOW)
+        with Mailer(smtp, "s3cret") as mailer:
+            mailer.send(message, sender=smtp.sender, to="cirt@bel.bz.example")
+        assert len(inbox.received) == 1
+        with pytest.raises(RemoteError, match="credentials invalid"), Mailer(smtp, "wrong") as m:
+            m.send(message, sender=smtp.sender, to="cirt@bel.bz.example")
+        with pytest.raises(RemoteError, match="CIRT_SMTP_PASSWORD"), Mailer(smtp, None) as m:
+            m.connect()
+        assert len(inbox.received) == 1
+    finally:
+        controller.stop()
+
+
 # --- end to end: ws.bulletins and cirt bulletin, through the gate and the disclosure log -----------
 
 CONTACT_WITH_KEY = "soc@cbb.bz.example"

@@ -170,6 +170,7 @@ class Bulletins:
 
                     pgp = OpenPGP(gpg_settings(self.ws))
                     _ = pgp.fingerprint  # a missing key stops the run before anything is logged
+                    mailer.connect()  # so does an unreachable server
                 release = self.ws.sharing.release(objects, recipient, "email")
                 number = numbers.setdefault(recipient, self._number())
                 bulletin = self.compose(release, recipient=_addressee(contact, organisation.name,

@@ -131,6 +131,12 @@ class Mailer:
         self._password = password
         self._smtp: smtplib.SMTP | None = None
 
+    def connect(self) -> smtplib.SMTP:
+        """Open the session now (before anything is logged as sent); later sends reuse it."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        return self._smtp
+
     def _connect(self) -> smtplib.SMTP:
         config = self.config
         where = f"SMTP server {config.host}:{config.port}"
@@ -149,10 +155,9 @@ class Mailer:
         return smtp
 
     def send(self, message: EmailMessage, *, sender: str, to: str) -> None:
-        if self._smtp is None:
-            self._smtp = self._connect()
+        smtp = self.connect()
         try:
-            refused = self._smtp.send_message(message, from_addr=sender, to_addrs=[to])
+            refused = smtp.send_message(message, from_addr=sender, to_addrs=[to])
         except (OSError, smtplib.SMTPException) as exc:
             raise RemoteError(f"SMTP server {self.config.host}:{self.config.port} refused the "
                               f"message to {to}: {exc}") from None
