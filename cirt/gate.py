@@ -45,6 +45,7 @@ treat released objects as read-only.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -63,6 +64,7 @@ RecipientKind = Literal["org", "contact", "partner", "public"]
 CHANNELS = ("email", "bulletin", "export", "taxii", "misp")
 MACHINE_CHANNELS = frozenset({"taxii", "misp"})
 
+_EXTENSION_PATH = re.compile(r"^extensions\.extension-definition--[0-9a-f-]+\.")
 _DEFINITIONS = frozenset({"marking-definition", "extension-definition"})
 CONTAINERS = frozenset({"report", "grouping", "note", "opinion", "observed-data"})
 _COMMON_REQUIRED = frozenset({"type", "id", "spec_version", "created", "modified"})
@@ -450,11 +452,15 @@ def references(obj: Mapping[str, Any]) -> list[str]:
 
 
 def _strip_refs(value: Any, bad: set[str], removed: list[str], path: str) -> Any:
-    """``value`` without references to ``bad`` ids; names what it removed in ``removed``."""
+    """``value`` without references to ``bad`` ids; names what it removed in ``removed``.
+
+    A list entry that loses its own ``…_ref`` (``{"task_ref": …, "status": …}``) described the
+    withheld object: the whole entry goes.  A list or mapping left empty goes too (STIX lists
+    are never empty).
+    """
     if isinstance(value, dict):
         out: dict[str, Any] | None = None
         for key, item in value.items():
-            new = item
             if key.endswith("_ref") and isinstance(item, str):
                 if item in bad:
                     out = dict(value) if out is None else out
@@ -476,12 +482,26 @@ def _strip_refs(value: Any, bad: set[str], removed: list[str], path: str) -> Any
                 new = _strip_refs(item, bad, removed, f"{path}{key}.")
                 if new is not item:
                     out = dict(value) if out is None else out
-                    out[key] = new
+                    if new:
+                        out[key] = new
+                    else:
+                        del out[key]
         return value if out is None else out
     if isinstance(value, list):
-        items = [_strip_refs(i, bad, removed, path) if isinstance(i, dict | list) else i
-                 for i in value]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        items: list[Any] = []
+        changed = False
+        for entry in value:
+            new = _strip_refs(entry, bad, removed, path) if isinstance(entry, dict | list) \
+                else entry
+            if new is not entry:
+                changed = True
+                if isinstance(entry, dict) and any(
+                        k.endswith("_ref") and k not in new for k in entry):
+                    continue
+                if not new:
+                    continue
+            items.append(new)
+        return items if changed else value
     return value
 
 
@@ -675,7 +695,7 @@ def _settle_references(work: dict[str, _Work], withheld: dict[str, WithheldObjec
             else:
                 item.obj = stripped
                 item.refs = [r for r in item.refs if r not in bad]
-                item.redacted.extend(dict.fromkeys(removed))
+                item.redacted.extend(dict.fromkeys(_EXTENSION_PATH.sub("", r) for r in removed))
         if refusal is not None:
             del work[oid]
             withheld[oid] = _withheld(obj, item.tlp, refusal)

@@ -450,3 +450,22 @@ def test_the_newest_of_several_offered_versions_is_the_one_decided(community: Co
 def test_an_unknown_recipient_is_an_error_naming_the_known_ones(community: Community) -> None:
     with pytest.raises(NotFound, match="known: cbb, bel"):
         gate(community, to("org", "bank-of-nowhere"), offer(indicator(1)))
+
+
+def test_an_entry_describing_a_withheld_object_is_dropped_whole(community: Community) -> None:
+    core = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
+    secret_task, open_task = sdo("task", 1, TLP.RED, name="Call the police"), \
+        sdo("task", 2, TLP.GREEN, name="Block the domain")
+    case = sdo("incident", 3, TLP.GREEN, name="Phishing", extensions={core: {
+        "extension_type": "property-extension", "investigation_status": "open",
+        "tasks": [{"task_ref": secret_task["id"], "status": "pending"},
+                  {"task_ref": open_task["id"], "status": "pending"}]}})
+    result = gate(community, to("org", "bel"), offer(secret_task), offer(open_task), offer(case))
+    sent = next(r for r in result.released if r.obj["type"] == "incident")
+    assert sent.obj["extensions"][core]["tasks"] == [
+        {"task_ref": open_task["id"], "status": "pending"}]
+    alone = gate(community, to("org", "bel"), offer(secret_task), offer(dict(
+        case, extensions={core: {**case["extensions"][core],
+                                 "tasks": [{"task_ref": secret_task["id"]}]}})))
+    assert "tasks" not in alone.released[0].obj["extensions"][core]
+    assert secret_task["id"] not in json.dumps(alone.bundle("bundle--1"))

@@ -193,3 +193,19 @@ def test_received_amber_goes_only_to_constituents_through_the_service(ws: Worksp
     assert ws.sharing.check(received["id"], "cbb").allowed
     refused = ws.sharing.check(received["id"], "puc")
     assert refused.rule == "received-amber-constituent"
+
+
+def test_the_demo_chapter_shows_the_bank_getting_everything_and_bel_a_part(
+        ws: Workspace, phishing: dict[str, str]) -> None:
+    from cirt.demos.sharing import run_chapter
+
+    lines: list[str] = []
+    run_chapter(ws, lines.append)
+    text = "\n".join(lines)
+    # the incident, 4 indicators (2 AMBER, 2 GREEN) and their 4 relationships to it
+    assert "Export for Central Bank of Belize: 9 objects released, 0 withheld" in text
+    # BEL: the incident (shared with it), the two GREEN indicators; not the AMBER ones, nor the
+    # AMBER relationships that tie indicators to the bank's incident
+    assert "Export for Belize Electricity Limited: 3 objects released, 6 withheld" in text
+    assert "left out: tasks.task_ref, affected_organisations" in text
+    assert lines[-1] == "Disclosure log: 2 entries, intact."

@@ -1,0 +1,1 @@
+"""Chapters of ``cirt demo``: each tells one part of the story on the same workspace."""
