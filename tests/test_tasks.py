@@ -253,3 +253,19 @@ def test_tasks_follow_the_incident_tlp(ws: Workspace) -> None:
         assert stored is not None and stored.tlp == int(TLP.GREEN)
         assert stored.obj["object_marking_refs"] == [TLP.GREEN.marking_id]
         assert len(ws.store.history(view.id)) == 2
+
+
+@pytest.mark.sqlite_only
+def test_the_demo_chapter_shows_a_deadline_passing_and_an_escalation_proposed(
+        ws: Workspace) -> None:
+    from cirt.demo import phishing_chapter
+    from cirt.demos.playbooks import run_chapter
+
+    lines: list[str] = []
+    reference = phishing_chapter(ws, lambda _: None)
+    run_chapter(ws, lines.append, reference)
+    text = "\n".join(lines)
+    assert "applied the playbook(s) phishing" in text
+    assert "OVERDUE by    1h: #14 tell cbb: Report to Bank Supervision" in text
+    assert "Proposed: escalate BZ-2026-0001 to coordinator" in text
+    assert "coordinator duty" in text
