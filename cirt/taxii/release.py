@@ -9,8 +9,7 @@ itself, and an object the gate leaves unchanged is sent as its stored canonical 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.store import LOCAL, StoredObject, canonical_json, version_of
 from cirt.tlp import TLP, level_of_marking
@@ -29,8 +28,7 @@ _STAND_IN: dict[str, Any] = {
     "valid_from": "2026-01-01T00:00:00Z"}
 
 
-@dataclass(frozen=True)
-class ReleasedRow:
+class ReleasedRow(NamedTuple):
     """A stored version the gate let go, and the exact JSON text to send for it."""
 
     row: StoredObject
@@ -48,6 +46,7 @@ class Gatekeeper:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._verdicts: dict[tuple[TLP, bool, bool, str], bool] = {}
+        self._levels: dict[str, TLP | None] = {}
         community = ws.community
         self._identities = frozenset([
             community.national.identity, *(o.identity for o in community.organisations.values()),
@@ -98,38 +97,45 @@ class Gatekeeper:
         relationship to a releasable indicator on another page is not taken for a leak.
         """
         kept, audiences = self.sift(rows, party)
-        decided: dict[tuple[str, str], str] = {}
-        involved: list[StoredObject] = []
-        plain: list[tuple[StoredObject, TLP]] = []
-        for row in kept:
+        texts: list[str | None] = [None] * len(kept)
+        involved: list[int] = []
+        plain: list[tuple[int, TLP]] = []
+        for index, row in enumerate(kept):
             level = self.plain_level(row)
             if level is None:
-                involved.append(row)
+                involved.append(index)
             else:
-                plain.append((row, level))
-        missing = [r.id for r, level in plain if level >= TLP.AMBER and r.id not in audiences]
+                plain.append((index, level))
+        missing = [kept[i].id for i, level in plain
+                   if level >= TLP.AMBER and kept[i].id not in audiences]
         if missing:  # marked higher than its TLP column says: its audience decides
             audiences = {**audiences, **self.ws.store.audiences(missing)}
-        for row, level in plain:
-            in_orgs = party in audiences.get(row.id, {}).get("org", ())
-            if self.verdict(level, row.origin != LOCAL, in_orgs, party):
-                decided[(row.id, row.modified)] = row.body
-        rounds: list[dict[str, StoredObject]] = []
-        for row in involved:
+        verdicts = self._verdicts
+        for index, level in plain:
+            row = kept[index]
+            in_orgs = party in audiences[row.id].get("org", ()) if row.id in audiences else False
+            key = (level, row.origin != LOCAL, in_orgs, party)
+            allowed = verdicts.get(key)
+            if allowed is None:
+                allowed = self.verdict(*key)
+            if allowed:
+                texts[index] = row.body
+        rounds: list[dict[str, int]] = []
+        for index in involved:
+            object_id = kept[index].id
             for batch in rounds:
-                if row.id not in batch:
-                    batch[row.id] = row
+                if object_id not in batch:
+                    batch[object_id] = index
                     break
             else:
-                rounds.append({row.id: row})
+                rounds.append({object_id: index})
         for batch in rounds:
-            decided.update(self._decide_round(list(batch.values()), party))
-        out = []
-        for row in kept:
-            text = decided.get((row.id, row.modified))
-            if text is not None:
-                out.append(ReleasedRow(row, text))
-        return out
+            decided = self._decide_round([kept[i] for i in batch.values()], party)
+            for index in batch.values():
+                row = kept[index]
+                texts[index] = decided.get((row.id, row.modified))
+        return [ReleasedRow(row, text) for row, text in zip(kept, texts, strict=True)
+                if text is not None]
 
     def plain_level(self, row: StoredObject) -> TLP | None:
         """The TLP of a *plain* object; None if it is not plain.
@@ -164,7 +170,12 @@ class Gatekeeper:
             return self.ws.community.default_tlp
         start = markings_at + len('"object_marking_refs":[')
         inside = body[start:body.index("]", start)]
-        return self._level([quoted.strip('"') for quoted in inside.split(",") if quoted])
+        try:
+            return self._levels[inside]
+        except KeyError:
+            level = self._levels[inside] = self._level(
+                [quoted.strip('"') for quoted in inside.split(",") if quoted])
+            return level
 
     def _parsed_plain_level(self, obj: dict[str, Any]) -> TLP | None:
         from cirt.gate import references
