@@ -330,6 +330,38 @@ def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_er
         controller.stop()
 
 
+def test_starttls_verifies_the_server_certificate(keys: Keys, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True)
+    controller.start()
+    try:
+        smtp = SmtpConfig(host="127.0.0.1", port=port, starttls=True,
+                          sender="bulletins@cirt.bz.example")
+        message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender,
+                                to="cirt@bel.bz.example", how="signed", pgp=cirt_pgp(keys),
+                                encrypt_to=None, now=NOW)
+        with pytest.raises(RemoteError, match="CERTIFICATE_VERIFY_FAILED"), Mailer(smtp, None) as m:
+            m.connect()
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        with Mailer(smtp, None) as mailer:
+            mailer.send(message, sender=smtp.sender, to="cirt@bel.bz.example")
+        assert [r.recipients for r in inbox.received] == [["cirt@bel.bz.example"]]
+    finally:
+        controller.stop()
+
+
 # --- end to end: ws.bulletins and cirt bulletin, through the gate and the disclosure log -----------
 
 CONTACT_WITH_KEY = "soc@cbb.bz.example"
