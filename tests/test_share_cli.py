@@ -209,3 +209,19 @@ def test_the_demo_chapter_shows_the_bank_getting_everything_and_bel_a_part(
     assert "Export for Belize Electricity Limited: 3 objects released, 6 withheld" in text
     assert "left out: tasks.task_ref, affected_organisations" in text
     assert lines[-1] == "Disclosure log: 2 entries, intact."
+
+
+def test_export_for_writes_only_what_the_gate_releases_and_logs_it(
+        cli: Any, phishing: dict[str, str], tmp_path: Any) -> None:
+    target = tmp_path / "bel.json"
+    written = cli("export", "--for", "bel", "--incident", phishing["ref"], "-o", str(target),
+                  "--json")
+    assert written.code == 0, written.err
+    bundle = json.loads(target.read_text())
+    ids = {o["id"] for o in bundle["objects"]}
+    assert phishing["green"] in ids and phishing["amber"] not in ids
+    assert written.json()["objects"] == len(bundle["objects"])  # type: ignore[index]
+    log = cli("audit", "log", "--to", "bel", "--json").json()
+    assert [e["channel"] for e in log] == ["export"]  # type: ignore[union-attr]
+    stdout = cli("export", "--for", "public")
+    assert json.loads(stdout.out) == {"type": "bundle", "id": json.loads(stdout.out)["id"]}

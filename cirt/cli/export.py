@@ -20,18 +20,23 @@ def export(
     ctx: typer.Context,
     incident: Annotated[str | None, typer.Option("--incident", help="Only this incident.")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")] = None,
+    recipient: Annotated[str | None, typer.Option(
+        "--for", help="Only what the gate releases to this organisation, contact, partner or "
+                      "'public' (the release is logged).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """The analyst's own full STIX 2.1 bundle (use --for to export for a recipient)."""
     from cirt.export import own_bundle
 
-    bundle = own_bundle(workspace(ctx), incident)
+    ws = workspace(ctx)
+    bundle = (ws.sharing.export_for(recipient, incident) if recipient is not None
+              else own_bundle(ws, incident))
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
-    summary = {"file": str(output), "objects": len(bundle["objects"])}
+    summary = {"file": str(output), "objects": len(bundle.get("objects", []))}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
