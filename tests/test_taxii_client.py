@@ -33,12 +33,12 @@ PEER = "csirtamericas"
 
 @pytest.fixture
 def partner_objects() -> list[dict[str, object]]:
-    return [indicator(i, TLP.GREEN, prefix="aaaa") for i in range(250)]
+    return [indicator(i, TLP.GREEN, prefix="aaaa") for i in range(120)]
 
 
 @pytest.fixture
 def server(tmp_path: Path, partner_objects: list[dict[str, object]]) -> Iterator[Medallion]:
-    with medallion(tmp_path, partner_objects, page_size=100, max_content_length=4000) as m:
+    with medallion(tmp_path, partner_objects, page_size=50, max_content_length=4000) as m:
         yield m
 
 
@@ -87,8 +87,8 @@ def test_discover_with_a_wrong_password_is_one_remote_error(
 def test_pull_follows_the_pages_and_the_cursor_fetches_only_what_is_new(
         partner_ws: Workspace, server: Medallion) -> None:
     first = pull(partner_ws, PEER).collections[0]
-    assert (first.pages, first.received, first.new, first.duplicates) == (3, 250, 250, 0)
-    assert first.cursor == "2026-03-01T00:00:00.000250Z"
+    assert (first.pages, first.received, first.new, first.duplicates) == (3, 120, 120, 0)
+    assert first.cursor == "2026-03-01T00:00:00.000120Z"
     assert partner_ws.store.taxii_cursor(PEER, PULL_COLLECTION) == (first.cursor, True)
     stored = partner_ws.store.get(indicator(7, prefix="aaaa")["id"])
     assert stored is not None and stored.origin == "taxii" and stored.tlp == TLP.GREEN
@@ -127,17 +127,17 @@ def test_an_interrupted_pull_resumes_without_duplicates(
         set_peer_secret(monkeypatch, PEER, MEDALLION_USER, MEDALLION_PASSWORD)
         with Workspace.open(home, clock=clock) as ws:
             with pytest.raises(RemoteError, match="reading collection"):
-                pull(ws, PEER, page_size=100)
+                pull(ws, PEER, page_size=50)
             cursor = ws.store.taxii_cursor(PEER, PULL_COLLECTION)
-            assert cursor == ("2026-03-01T00:00:00.000200Z", False)  # two pages kept
-            assert ws.store.count_objects() == 200
+            assert cursor == ("2026-03-01T00:00:00.000100Z", False)  # two pages kept
+            assert ws.store.count_objects() == 100
             relay.allow = 10**6
-            resumed = pull(ws, PEER, page_size=100).collections[0]
-            assert resumed.new == 50
+            resumed = pull(ws, PEER, page_size=50).collections[0]
+            assert resumed.new == 20
             assert resumed.duplicates <= 1  # at most the boundary object, asked again
-            assert ws.store.count_objects() == 250
+            assert ws.store.count_objects() == 120
             assert ws.store.taxii_cursor(PEER, PULL_COLLECTION) == (
-                "2026-03-01T00:00:00.000250Z", True)
+                "2026-03-01T00:00:00.000120Z", True)
     finally:
         relay.close()
 
@@ -206,7 +206,7 @@ def test_the_cli_discovers_pulls_and_pushes_with_json_output(partner_ws: Workspa
     assert found.json()["api_roots"][0]["max_content_length"] == 4000
     pulled = cli("taxii", "pull", PEER, "--json")
     assert pulled.code == 0, pulled.err
-    assert pulled.json()["collections"][0]["new"] == 250
+    assert pulled.json()["collections"][0]["new"] == 120
     pushed = cli("taxii", "push", PEER, "--json")
     assert pushed.code == 0 and pushed.json()["sent"] == 0  # nothing of ours yet
     table = cli("taxii", "discover", PEER)
