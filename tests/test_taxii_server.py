@@ -350,3 +350,25 @@ def test_a_body_that_is_not_an_envelope_is_400(served: Served, body: bytes) -> N
                              data=body, auth=(cred.username, cred.password), timeout=10,
                              headers={"Accept": TAXII, "Content-Type": TAXII})
     assert response.status_code == 400 and response.json()["http_status"] == "400"
+
+
+def test_a_credential_of_a_party_removed_from_sectors_yaml_is_refused(tmp_path: Path) -> None:
+    import base64
+
+    import yaml
+    from werkzeug.test import Client
+
+    from cirt.taxii.server import TaxiiApp
+
+    home = tmp_path / "ws"
+    with Workspace.init(home) as ws:
+        cred = issue_credential(ws, "pitcu")
+    path = home / "sectors.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["organisations"] = [o for o in data["organisations"] if o["id"] != "pitcu"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    token = base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
+    with Workspace.open(home) as ws:
+        client = Client(TaxiiApp(lambda: ws))
+        response = client.get("/cirt/", headers={"Authorization": f"Basic {token}"})
+    assert response.status_code == 401

@@ -283,6 +283,9 @@ class TaxiiApp:
         host = env.get("HTTP_HOST") or f"{env.get('SERVER_NAME', '127.0.0.1')}:{env.get('SERVER_PORT', '')}"
         request.base_url = f"{scheme}://{host}"
         party = self.auth.party_for(env.get("HTTP_AUTHORIZATION"))
+        community = self.ws.community
+        if party not in community.organisations and party not in community.partners:
+            party = None  # issued to a party sectors.yaml no longer names
         if party is None:
             raise TaxiiError(401, "Unauthorized", "valid credentials are required",
                              (("WWW-Authenticate", 'Basic realm="cirt TAXII"'),))
