@@ -693,13 +693,31 @@ def _settle_references(work: dict[str, _Work], withheld: dict[str, WithheldObjec
                     "src_ref" in stripped or "dst_ref" in stripped):
                 refusal = Withheld("both its endpoints are withheld", "reference")
             else:
-                item.obj = stripped
+                item.obj = _unselect(stripped, {p.split(".", 1)[0] for p in removed})
                 item.refs = [r for r in item.refs if r not in bad]
                 item.redacted.extend(dict.fromkeys(_EXTENSION_PATH.sub("", r) for r in removed))
         if refusal is not None:
             del work[oid]
             withheld[oid] = _withheld(obj, item.tlp, refusal)
             queue.extend(dependents.get(oid, ()))
+
+
+def _unselect(obj: Mapping[str, Any], changed: set[str]) -> Mapping[str, Any]:
+    """Drop granular-marking selectors into properties that were cut (their indices moved)."""
+    markings = obj.get("granular_markings")
+    if not markings:
+        return obj
+    kept = []
+    for marking in markings:
+        selectors = [s for s in marking.get("selectors", ()) if s.split(".", 1)[0] not in changed]
+        if selectors:
+            kept.append({**marking, "selectors": selectors})
+    out = dict(obj)
+    if kept:
+        out["granular_markings"] = kept
+    else:
+        del out["granular_markings"]
+    return out
 
 
 def _apply_granular(obj: Mapping[str, Any], cand: Candidate, rules: _Rules,

@@ -145,6 +145,10 @@ def worlds(draw: st.DrawFn) -> World:
         obj["description"] = secret
         if granular is not None:
             obj["granular_markings"] = [{"marking_ref": granular, "selectors": ["description"]}]
+        if "object_refs" in obj and draw(st.booleans()):
+            obj.setdefault("granular_markings", []).append({
+                "marking_ref": draw(st.sampled_from([t.marking_id for t in TLP])),
+                "selectors": [f"object_refs.[{len(obj['object_refs']) - 1}]"]})
         cand = Candidate(obj,
                          frozenset(draw(st.lists(st.sampled_from(parties), unique=True))),
                          frozenset(draw(st.lists(st.sampled_from(emails), unique=True)))
@@ -217,7 +221,7 @@ def all_refs(value: Any) -> list[str]:
     return found
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds(), channel=st.sampled_from(CHANNELS))
 def test_nothing_forbidden_leaves_and_every_bundle_is_valid_stix(world: World,
                                                                  channel: str) -> None:

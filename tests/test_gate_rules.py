@@ -469,3 +469,18 @@ def test_an_entry_describing_a_withheld_object_is_dropped_whole(community: Commu
                                  "tasks": [{"task_ref": secret_task["id"]}]}})))
     assert "tasks" not in alone.released[0].obj["extensions"][core]
     assert secret_task["id"] not in json.dumps(alone.bundle("bundle--1"))
+
+
+def test_granular_selectors_into_a_cut_list_are_dropped_so_the_bundle_stays_valid(
+        community: Community) -> None:
+    green, red = indicator(1, TLP.GREEN), indicator(2, TLP.RED)
+    report = sdo("report", 3, TLP.GREEN, name="Weekly", published=STAMP,
+                 object_refs=[red["id"], green["id"]],
+                 granular_markings=[{"marking_ref": TLP.GREEN.marking_id,
+                                     "selectors": ["object_refs.[1]", "name"]}])
+    sent = gate(community, to("org", "bel"), offer(green), offer(red), offer(report))
+    obj = next(r.obj for r in sent.released if r.obj["type"] == "report")
+    assert obj["object_refs"] == [green["id"]]
+    assert obj["granular_markings"] == [{"marking_ref": TLP.GREEN.marking_id,
+                                         "selectors": ["name"]}]
+    stix2.parse(sent.bundle("bundle--6f1d1c6c-3f0e-4d0a-9f6b-0d9f1f4c1a11"), allow_custom=True)
