@@ -225,17 +225,11 @@ class Sharing:
             members = audiences.get(obj["id"], {})
             stored = stored_by_id.get(obj["id"])
             origin = stored.origin if stored is not None else LOCAL
+            # the kind of source (taxii, misp, import) is enough for the gate: no query per object
             out.append(Candidate(obj, frozenset(members.get("org", ())),
                                  frozenset(members.get("contact", ())),
-                                 None if origin == LOCAL else self._origin(stored)))
+                                 None if origin == LOCAL else origin))
         return out
-
-    def _origin(self, stored: StoredObject | None) -> str:
-        assert stored is not None
-        provenance = self.ws.store.provenance_of(stored.id, stored.modified)
-        if provenance is None:
-            return stored.origin
-        return f"{provenance.source_kind}:{provenance.source}"
 
     def context_for(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """What the candidates point at and are not themselves offered: their creators, the
