@@ -10,9 +10,8 @@ transaction there: it lands whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cirt.errors import ConflictError, StoreError
 from cirt.store.database import Database, Row
@@ -93,7 +92,7 @@ def copy_order(db: Database, tables: Sequence[str]) -> list[str]:
     return ordered
 
 
-def batches(db: Database, shape: TableShape, size: int = BATCH) -> Any:
+def batches(db: Database, shape: TableShape, size: int = BATCH) -> Iterator[list[Row]]:
     """The rows of a table in primary-key order, ``size`` at a time (keyset paging)."""
     columns = ", ".join(shape.columns)
     if not shape.key:
