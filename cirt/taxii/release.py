@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cirt.store import LOCAL, StoredObject, canonical_json, version_of
+from cirt.store import LOCAL, StoredObject, canonical_json
 from cirt.tlp import TLP, level_of_marking
 
 if TYPE_CHECKING:
-    from cirt.gate import Candidate, Recipient
+    from cirt.gate import Recipient
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
@@ -141,7 +141,7 @@ class Gatekeeper:
         """The TLP of a *plain* object; None if it is not plain.
 
         Plain: no references but its markings and a creator the community knows, no granular
-        markings, only markings the gate can level, not an incident, not a definition.  For
+        markings, TLP markings only, not an incident, not a definition.  For
         such an object the gate has nothing to redact and nothing to follow: its verdict is
         the TLP rule for its level, origin and audience alone (see ``verdict``).
 
@@ -191,16 +191,15 @@ class Gatekeeper:
         return self._level(markings)
 
     def _level(self, markings: list[str]) -> TLP | None:
-        """The gate's reading of object markings: the highest, the default if none."""
+        """The gate's reading of TLP markings: the highest, the default if none; None when a
+        marking is not TLP."""
         if not markings:
             return self.ws.community.default_tlp
         found = TLP.CLEAR
         for marking in markings:
             level = level_of_marking(marking)
             if level is None:
-                level = self.ws.community.marking_treatment.get(marking)
-            if level is None:
-                return None
+                return None  # translated markings need their definitions: the whole gate
             found = max(found, level)
         return found
 
@@ -223,29 +222,15 @@ class Gatekeeper:
         return cached
 
     def _decide_round(self, rows: list[StoredObject], party: str) -> dict[tuple[str, str], str]:
-        from cirt.gate import release
-
-        audiences = self.ws.store.audiences([r.id for r in rows])
+        """The gate over rows that need it whole: context, redaction, references (no logging)."""
+        verdict = self.ws.sharing.decide(rows, self.recipient(party), CHANNEL)
         offered = {r.id: r for r in rows}
-        candidates = [self._candidate(r.obj, r.origin, audiences.get(r.id, {})) for r in rows]
-        context = self._context(rows)
-        verdict = release(candidates, self.recipient(party), self.ws.community,
-                          default_tlp=self.ws.community.default_tlp, context=context)
         out = {}
         for item in verdict.released:
             row = offered[item.obj["id"]]
             text = row.body if item.obj is row.obj else canonical_json(dict(item.obj))
             out[(row.id, row.modified)] = text
         return out
-
-    @staticmethod
-    def _candidate(obj: dict[str, Any], origin: str,
-                   audience: dict[str, tuple[str, ...]]) -> Candidate:
-        from cirt.gate import Candidate
-
-        return Candidate(obj, frozenset(audience.get("org", ())),
-                         frozenset(audience.get("contact", ())),
-                         None if origin == LOCAL else origin)
 
     def recipient(self, party: str) -> Recipient:
         from cirt.gate import Recipient
@@ -256,42 +241,17 @@ class Gatekeeper:
 
     def release_for_push(self, rows: Sequence[StoredObject],
                          party: str) -> tuple[list[dict[str, Any]], int]:
-        """The objects (definitions first) the gate lets go to a partner, recorded in the log.
-
-        Returns them with the number of offered rows the gate withheld.
-        """
-        from cirt.gate import release
-
+        """The objects (definitions first) the gate lets go to a partner, recorded in the log
+        by ``ws.sharing.release``; and how many of the offered objects the gate withheld."""
         newest: dict[str, StoredObject] = {}
         for row in rows:
             if row.id not in newest or row.modified > newest[row.id].modified:
                 newest[row.id] = row
         offered = list(newest.values())
-        audiences = self.ws.store.audiences([r.id for r in offered])
-        verdict = release([self._candidate(r.obj, r.origin, audiences.get(r.id, {}))
-                           for r in offered], self.recipient(party), self.ws.community,
-                          default_tlp=self.ws.community.default_tlp,
-                          context=self._context(offered))
-        objects = [dict(o) for o in verdict.objects]
-        if verdict.released:
-            self.ws.audit.record(
-                recipient=recipient_of(self.ws, party), channel=CHANNEL,
-                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
-                         for r in verdict.released],
-                tlp=int(max(r.tlp for r in verdict.released)))
-        return (objects if verdict.released else []), len(rows) - len(verdict.released)
-
-    def _context(self, rows: Sequence[StoredObject]) -> list[Candidate]:
-        """Stored objects that ``rows`` reference but do not include, for the gate to judge."""
-        from cirt.gate import references
-
-        offered = {r.id for r in rows}
-        wanted = {ref for r in rows for ref in references(r.obj)} - offered
-        if not wanted:
-            return []
-        others = self.ws.store.latest_many(sorted(wanted))
-        audiences = self.ws.store.audiences([o.id for o in others])
-        return [self._candidate(o.obj, o.origin, audiences.get(o.id, {})) for o in others]
+        result = self.ws.sharing.release(offered, self.recipient(party), CHANNEL)
+        if not result.released:
+            return [], len(offered)
+        return [dict(o) for o in result.objects], len(offered) - len(result.released)
 
     def record(self, page: Sequence[ReleasedRow], party: str) -> None:
         """One disclosure-log entry for one response page, before the page is sent."""
