@@ -2,15 +2,19 @@
 
 Run on demand: ``python benchmarks/gate_throughput.py [N]``.  Prints, for each recipient, the
 gate's rate next to the rate of a plain Python loop that only reads each object's marking refs
-over the same objects, and the ratio between the two.  The acceptance floor is 100,000 objects/s.
+over the same objects, and the ratio between the two.  Rates are given by the wall clock and by
+the CPU time of this process (on a shared machine the wall clock measures the neighbours too);
+the verdict against the 100,000 objects/s floor uses the CPU time.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from cirt.community import load_community
@@ -90,13 +94,23 @@ def plain_loop(candidates: list[Candidate]) -> int:
     return count
 
 
-def best_of(repeats: int, func: Any) -> float:
-    timings = []
+@dataclass(frozen=True)
+class Timing:
+    """Best of several runs: wall-clock seconds, and CPU seconds of this process alone (the
+    honest figure on a machine other work is sharing)."""
+
+    wall: float
+    cpu: float
+
+
+def best_of(repeats: int, func: Any) -> Timing:
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         func()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return Timing(min(walls), min(cpus))
 
 
 def main() -> int:
@@ -111,26 +125,36 @@ def main() -> int:
                   Recipient("partner", "csirtamericas", "taxii"),
                   Recipient("public", "public", "export")]
     loop = best_of(5, lambda: plain_loop(candidates))
-    print(f"{n:,} objects; plain loop over marking refs: {n / loop:,.0f} objects/s")
+    load = os.getloadavg()[0]
+    print(f"{n:,} objects; load average {load:.1f} on {os.cpu_count()} cores; "
+          "rates as wall-clock / CPU time of this process")
+    print(f"plain loop over marking refs: {n / loop.wall:,.0f} / {n / loop.cpu:,.0f} objects/s")
     print(f"preparing candidates (once per object, whatever the number of recipients): "
-          f"{n / prepare:,.0f} objects/s")
-    print(f"{'recipient':<32}{'released':>10}{'withheld':>10}{'gate objects/s':>18}"
+          f"{n / prepare.wall:,.0f} / {n / prepare.cpu:,.0f} objects/s")
+    print(f"{'recipient':<36}{'released':>9}{'withheld':>9}{'gate objects/s':>24}"
           f"{'loop/gate':>11}")
-    slowest, slowest_took = float("inf"), 0.0
+    slowest: Timing | None = None
     for recipient in recipients:
         result = release(candidates, recipient, community, default_tlp=TLP.AMBER)
         took = best_of(3, lambda r=recipient: release(candidates, r, community,
                                                       default_tlp=TLP.AMBER))
-        rate = n / took
-        if rate < slowest:
-            slowest, slowest_took = rate, took
-        print(f"{recipient.key + ' (' + recipient.channel + ')':<32}{len(result.released):>10,}"
-              f"{len(result.withheld):>10,}{rate:>18,.0f}{(n / loop) / rate:>10.1f}x")
-    end_to_end = n / (prepare + slowest_took)
-    verdict = "meets" if end_to_end >= FLOOR else "BELOW"
-    print(f"slowest recipient: {slowest:,.0f} objects/s; with the preparation counted: "
-          f"{end_to_end:,.0f} objects/s ({verdict} the {FLOOR:,}/s floor)")
-    return 0 if end_to_end >= FLOOR else 1
+        if slowest is None or took.cpu > slowest.cpu:
+            slowest = took
+        rates = f"{n / took.wall:,.0f} / {n / took.cpu:,.0f}"
+        print(f"{recipient.key + ' (' + recipient.channel + ')':<36}{len(result.released):>9,}"
+              f"{len(result.withheld):>9,}{rates:>24}{took.cpu / loop.cpu:>10.1f}x")
+    assert slowest is not None
+    # From scratch: fresh candidates, the first release works out the references it needs.
+    cold_candidates = [Candidate(*offer) for offer in offers]
+    cold = best_of(1, lambda: release(cold_candidates, recipients[1], community,
+                                      default_tlp=TLP.AMBER))
+    end_to_end = n / (prepare.cpu + cold.cpu)
+    gate_rate = n / slowest.cpu
+    verdict = "meets" if min(gate_rate, end_to_end) >= FLOOR else "BELOW"
+    print(f"slowest recipient: {gate_rate:,.0f} objects/s CPU; from scratch (preparing the "
+          f"candidates and a first release to {recipients[1].key}): {end_to_end:,.0f} "
+          f"objects/s CPU ({verdict} the {FLOOR:,}/s floor)")
+    return 0 if min(gate_rate, end_to_end) >= FLOOR else 1
 
 
 if __name__ == "__main__":

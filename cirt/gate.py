@@ -58,7 +58,13 @@ from cirt.incidents import (
     OUR_EXTENSION_ID,
     our_extension_definition,
 )
-from cirt.tlp import TLP, TLP2_EXTENSION_ID, level_of_marking, marking_definitions_for
+from cirt.tlp import (
+    TLP,
+    TLP1_MARKING_IDS,
+    TLP2_EXTENSION_ID,
+    level_of_marking,
+    marking_definitions_for,
+)
 
 RecipientKind = Literal["org", "contact", "partner", "public"]
 CHANNELS = ("email", "bulletin", "export", "taxii", "misp")
@@ -168,11 +174,12 @@ class Candidate:
     ``origin``: None when the national CIRT made it, else where it was received from
     (e.g. ``taxii:csirtamericas``).
 
-    The object's TLP markings and references are worked out here, once per object, whatever the
-    number of recipients it is then offered to.  Treat a candidate as read-only.
+    The object's TLP markings are worked out here, and its references the first time the gate
+    needs them: once per object, whatever the number of recipients it is then offered to.
+    Treat a candidate as read-only.
     """
 
-    __slots__ = ("contacts", "foreign", "level", "obj", "orgs", "origin", "refs")
+    __slots__ = ("_refs", "contacts", "foreign", "level", "obj", "orgs", "origin")
 
     def __init__(self, obj: Mapping[str, Any], orgs: frozenset[str] = frozenset(),
                  contacts: frozenset[str] = frozenset(), origin: str | None = None) -> None:
@@ -180,17 +187,31 @@ class Candidate:
         self.orgs = orgs
         self.contacts = contacts
         self.origin = origin
+        self._refs: tuple[str, ...] | None = None
+        marks = obj.get("object_marking_refs")
+        if not marks:
+            self.level: TLP | None = None  # its most restrictive TLP marking, None if it has none
+            self.foreign: tuple[str, ...] = ()  # markings that are not TLP
+            return
+        if len(marks) == 1 and marks[0] in _TLP_BY_ID:
+            self.level, self.foreign = _TLP_BY_ID[marks[0]], ()
+            return
         level: TLP | None = None
         foreign: list[str] = []
-        for ref in obj.get("object_marking_refs", ()):
-            found = level_of_marking(ref)
+        for ref in marks:
+            found = _TLP_BY_ID.get(ref)
             if found is None:
                 foreign.append(ref)
             elif level is None or found > level:
                 level = found
-        self.level = level  # its most restrictive TLP marking, None if it has none
-        self.foreign = tuple(foreign)  # markings that are not TLP
-        self.refs = tuple(references(obj))  # what it points at
+        self.level, self.foreign = level, tuple(foreign)
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        """What the object points at (see :func:`references`), worked out once."""
+        if self._refs is None:
+            self._refs = tuple(references(self.obj))
+        return self._refs
 
     def __repr__(self) -> str:
         return f"Candidate({self.obj.get('id')!r}, origin={self.origin!r})"
@@ -353,6 +374,8 @@ def _judge(level: TLP, received: bool, in_orgs: bool, named: bool, seat: _Seat) 
     return Allowed("amber-audience", "TLP:AMBER to an organisation it was shared with")
 
 
+_TLP_BY_ID: dict[str, TLP] = {
+    **{level.marking_id: level for level in TLP}, **TLP1_MARKING_IDS}
 _UNKNOWN_MARKING = Withheld("it carries a marking this CIRT does not know how to apply "
                             "(or cannot send the definition of)", "unknown-marking")
 
