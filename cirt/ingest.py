@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from cirt.errors import InputRejected
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
-from cirt.store import Provenance, canonical_json
+from cirt.store import Provenance
 from cirt.store.ingest_state import ImportRow
 from cirt.tlp import TLP
 
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]
+
+# Exactly ``cirt.store.canonical_json`` (json.dumps with these arguments builds this encoder on
+# every call); one instance saves that per object.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass
@@ -108,33 +112,41 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance,
     seen_ids = set(stored)
     rows: list[ImportRow] = []
     levels: dict[tuple[str, ...], Resolved] = {}
+    encode = _CANONICAL.encode
     for _, obj in verdict.accepted:
         object_id = obj["id"]
         version = str(obj.get("modified") or obj.get("created") or "")
-        versions = stored.get(object_id, [])
-        if any(v.modified == version for v in versions):
+        versions = stored.get(object_id)
+        if versions and any(v.modified == version for v in versions):
             summary.duplicates += 1
             continue
-        refs = tuple(marking_refs_of(obj))
-        resolved = levels.get(refs) or levels.setdefault(
-            refs, resolve_markings(refs, default, treatment))
+        if "granular_markings" in obj:
+            refs = tuple(marking_refs_of(obj))
+        else:
+            refs = tuple(obj.get("object_marking_refs", ()))
+        resolved = levels.get(refs)
+        if resolved is None:
+            resolved = levels[refs] = resolve_markings(refs, default, treatment)
         level = resolved.level
         if resolved.note:
             summary.notes.append(f"{object_id}: {resolved.note}")
-        held = max((TLP(v.tlp) for v in versions), default=None)
-        if held is not None and held > level:
-            summary.notes.append(f"{object_id}: version {version} is marked {level.label}, lower"
-                                 f" than the stored {held.label}; kept {held.label}")
-            level = held
+        if versions:
+            held = max(TLP(v.tlp) for v in versions)
+            if held > level:
+                summary.notes.append(f"{object_id}: version {version} is marked {level.label},"
+                                     f" lower than the stored {held.label}; kept {held.label}")
+                level = held
         if object_id in seen_ids:
             summary.updated += 1
         else:
             summary.new += 1
             seen_ids.add(object_id)
-        rows.append(ImportRow(object_id, version, obj["type"], str(obj.get("spec_version", "2.1")),
-                              int(level), canonical_json(obj), refs))
+        rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
+                              int(level), encode(obj), refs))
     if progress is not None:
         progress("storing", 0, len(rows))
+    # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
+    rows.sort(key=lambda r: (r.id, r.version))
     ws.store.put_import(rows, provenance=provenance, stored=stored)
     if progress is not None:
         progress("storing", len(rows), len(rows))
@@ -271,7 +283,13 @@ def import_file(ws: Workspace, path: str, *, source: str | None = None,
                 default_tlp: TLP | None = None, allow_custom: bool | None = None,
                 stdin: BinaryIO | None = None, progress: Progress | None = None) -> ImportResult:
     """``cirt import``: read, validate, store; the file as a whole refused raises InputRejected."""
-    incoming = read_source(path, stdin=stdin)
+    collecting = gc.isenabled()
+    gc.disable()  # parsing builds a large acyclic tree: nothing for the cycle collector
+    try:
+        incoming = read_source(path, stdin=stdin)
+    finally:
+        if collecting:
+            gc.enable()
     name = source or ("stdin" if path == "-" else os.path.basename(os.path.normpath(path)))
     if not incoming.objects:
         raise InputRejected(f"{path}: contains no objects to import")

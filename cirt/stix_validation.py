@@ -34,6 +34,7 @@ from cirt.tlp import is_tlp_marking
 MAX_DEPTH = 32
 MAX_STRING = 1_000_000
 MAX_PATTERN_CACHE = 200_000
+_MEMO = 10_000
 
 _UUID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\Z")
@@ -165,7 +166,7 @@ _IDENT = r"[a-z_][a-z0-9_]*"
 _QUOTED_KEY = r"'[A-Za-z0-9_-]+'"
 _SIMPLE_PATTERN = re.compile(
     r"\[(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<path>" + _IDENT
-    + r"(?:\.(?:" + _IDENT + "|" + _QUOTED_KEY + r"))*) ?= ?'(?P<value>(?:[^'\\]|\\['\\])*)'\]\Z")
+    + r"(?:\.(?:" + _IDENT + "|" + _QUOTED_KEY + r"))*) ?= ?'(?P<value>(?:[^'\\]+|\\['\\])*)'\]\Z")
 _KEYWORDS = frozenset({"true", "false"})
 _pattern_cache: dict[str, str] = {}
 
@@ -181,10 +182,16 @@ def simple_pattern(pattern: str) -> tuple[str, list[str], str] | None:
     match = _SIMPLE_PATTERN.match(pattern)
     if match is None:
         return None
-    path = match.group("path").split(".")
-    if any(part in _KEYWORDS for part in path):
-        return None
-    value = match.group("value").replace("\\'", "'").replace("\\\\", "\\")
+    path_text = match.group("path")
+    if "true" in path_text or "false" in path_text:
+        path = path_text.split(".")
+        if any(part in _KEYWORDS for part in path):
+            return None
+    else:
+        path = path_text.split(".")
+    value = match.group("value")
+    if "\\" in value:
+        value = value.replace("\\'", "'").replace("\\\\", "\\")
     return match.group("type"), path, value
 
 
@@ -194,9 +201,13 @@ def pattern_errors(pattern: str) -> str:
     if cached is not None:
         return cached
     verdict = None
-    simple = simple_pattern(pattern)
-    if simple is not None:
-        verdict = _simple_hash_rule(simple[1], pattern)
+    if "hashes" not in pattern:
+        if simple_pattern(pattern) is not None:
+            verdict = ""
+    else:
+        simple = simple_pattern(pattern)
+        if simple is not None:
+            verdict = _simple_hash_rule(simple[1], simple[2])
     if verdict is None:
         from stix2patterns.validator import run_validator
 
@@ -211,7 +222,7 @@ def pattern_errors(pattern: str) -> str:
     return verdict
 
 
-def _simple_hash_rule(path: list[str], pattern: str) -> str | None:
+def _simple_hash_rule(path: list[str], value: str) -> str | None:
     """stix2-patterns' one semantic rule for this shape: a named hash must look like one.
 
     '' when valid, None to let the full parser decide (and word the message).
@@ -223,8 +234,8 @@ def _simple_hash_rule(path: list[str], pattern: str) -> str | None:
     hash_type = path[-1].upper().replace("-", "").replace("'", "")
     if hash_type not in HASHES_REGEX:
         return ""
-    value = _SIMPLE_PATTERN.match(pattern).group("value")  # type: ignore[union-attr]
-    return "" if re.match(HASHES_REGEX[hash_type][0], value.replace("'", "")) else None
+    raw = value.replace("\\", "\\\\").replace("'", "\\'")  # the literal as written
+    return "" if re.match(HASHES_REGEX[hash_type][0], raw.replace("'", "")) else None
 
 
 # --- compiled schemas from the stix2 property definitions ---------------------------------------
@@ -305,9 +316,7 @@ def _compile(prop: Any, name: str) -> Checker:
     if kind is p.ReferenceProperty:
         return _reference_checker(prop)
     if kind is p.TimestampProperty:
-        def check_timestamp(value: Any, where: str, ctx: _Ctx) -> None:
-            timestamp_key(value, where)
-        return check_timestamp
+        return _check_timestamp
     if kind is p.BooleanProperty:
         def check_bool(value: Any, where: str, ctx: _Ctx) -> None:
             if not isinstance(value, bool):
@@ -334,7 +343,7 @@ def _compile(prop: Any, name: str) -> Checker:
         return check_fixed
     if kind in (p.StringProperty, p.OpenVocabProperty, p.PatternProperty,
                 p.ObjectReferenceProperty):
-        return lambda value, where, ctx: check_string(value, where)
+        return _check_text
     if kind is p.HexProperty:
         def check_hex(value: Any, where: str, ctx: _Ctx) -> None:
             if not isinstance(value, str) or not _HEX.match(value):
@@ -356,6 +365,14 @@ def _compile(prop: Any, name: str) -> Checker:
     # BinaryProperty, MarkingProperty, ObservableProperty and anything newer: keep our generic
     # hygiene rules and let stix2 decide the rest.
     return _library_checker
+
+
+def _check_text(value: Any, where: str, ctx: _Ctx) -> None:
+    check_string(value, where)
+
+
+def _check_timestamp(value: Any, where: str, ctx: _Ctx) -> None:
+    timestamp_key(value, where)
 
 
 def _library_checker(value: Any, where: str, ctx: _Ctx) -> None:
@@ -381,7 +398,11 @@ def _reference_checker(prop: Any) -> Checker:
     """Well-formed id, and a type the property admits: ``stix2``'s own verdict, cached by type."""
     verdicts: dict[tuple[str, bool], str] = {}
 
+    accepted: set[tuple[str, bool, frozenset[str]]] = set()
+
     def check_reference(value: Any, where: str, ctx: _Ctx) -> None:
+        if type(value) is str and (value, ctx.allow_custom, ctx.extension_types) in accepted:
+            return
         ref_type = check_identifier(value, where)
         permissive = ctx.allow_custom or ref_type in ctx.extension_types
         key = (ref_type, permissive)
@@ -395,6 +416,9 @@ def _reference_checker(prop: Any) -> Checker:
             verdicts[key] = verdict
         if verdict:
             raise Invalid(f"{where} '{value}': {verdict}")
+        if len(accepted) > _MEMO:
+            accepted.clear()
+        accepted.add((value, ctx.allow_custom, ctx.extension_types))
     return check_reference
 
 
@@ -407,13 +431,27 @@ def _list_checker(prop: Any, name: str) -> Checker:
     else:
         item_check = _embedded_checker(contained, name)
 
+    # Lists of strings (marking refs, vocabularies) repeat from object to object: remember the
+    # ones found valid under the same settings.
+    memo: set[tuple[Any, ...]] = set()
+    memoable = item_check is not _library_checker
+
     def check_list(value: Any, where: str, ctx: _Ctx) -> None:
         if not isinstance(value, list):
             raise Invalid(f"{where} must be a list")
         if not value:
             raise Invalid(f"{where} is an empty list (STIX forbids them)")
+        key = None
+        if memoable and all(type(item) is str for item in value):
+            key = (*value, ctx.allow_custom, ctx.extension_types)
+            if key in memo:
+                return
         for i, item in enumerate(value):
             item_check(item, f"{where}[{i}]", ctx)
+        if key is not None:
+            if len(memo) > _MEMO:
+                memo.clear()
+            memo.add(key)
     return check_list
 
 
@@ -559,18 +597,25 @@ def _check_object(obj: Any, allow_custom: bool, extension_types: frozenset[str])
     if isinstance(extensions, dict):
         schema.properties["extensions"](extensions, "extensions", ctx)
     props = schema.properties
+    text, stamp, moment = _check_text, _check_timestamp, _moment
     for key, value in obj.items():
         check = props.get(key)
-        if check is None:
+        # The two commonest kinds are checked inline; anything doubtful takes the full path
+        # (which raises with the message).
+        if check is text:
+            if type(value) is str and len(value) <= MAX_STRING and not _CONTROL.search(value):
+                continue
+        elif check is stamp:
+            if type(value) is str and len(value) <= 40 and moment(value) is not None:
+                continue
+        elif check is None:
             _custom_property(key, value, key, ctx)
             continue
         if value is None:
             raise Invalid(f"{key} is null (STIX forbids nulls)")
         if key != "extensions":
             check(value, key, ctx)
-    if "created" in obj and "modified" in obj and (
-            timestamp_key(obj["modified"], "modified") < timestamp_key(obj["created"], "created")):
-        raise Invalid(f"modified {obj['modified']} is earlier than created {obj['created']}")
+    _modified_after_created(obj)
     confidence = obj.get("confidence")
     if confidence is not None and not 0 <= confidence <= 100:
         raise Invalid(f"confidence {confidence} is outside 0-100")
@@ -591,6 +636,18 @@ def new_object_kind(obj: dict[str, Any]) -> str | None:
             if kind:
                 return kind
     return None
+
+
+def _modified_after_created(obj: dict[str, Any]) -> None:
+    created, modified = obj.get("created"), obj.get("modified")
+    if created is None or modified is None or created == modified:
+        return
+    if len(created) == len(modified):  # same shape, both valid: text order is time order
+        earlier = modified < created
+    else:
+        earlier = timestamp_key(modified, "modified") < timestamp_key(created, "created")
+    if earlier:
+        raise Invalid(f"modified {modified} is earlier than created {created}")
 
 
 def _check_extension_object(obj: dict[str, Any], stix_type: str, kind: str) -> None:
@@ -619,9 +676,7 @@ def _check_loose_object(obj: dict[str, Any], stix_type: str) -> None:
     for key in ("created", "modified"):
         if key in obj:
             timestamp_key(obj[key], key)
-    if "created" in obj and "modified" in obj and (
-            timestamp_key(obj["modified"], "modified") < timestamp_key(obj["created"], "created")):
-        raise Invalid(f"modified {obj['modified']} is earlier than created {obj['created']}")
+    _modified_after_created(obj)
     for key, value in obj.items():
         if not isinstance(key, str) or not _DICT_KEY.match(key):
             raise Invalid(f"property name '{str(key)[:80]}' is not a STIX property name")
@@ -780,16 +835,17 @@ def validate_objects(
     declared = {o["type"] for o in objects if isinstance(o, dict) and "extensions" in o
                 and isinstance(o.get("type"), str) and new_object_kind(o)}
     extension_types = EXTENSION_OBJECT_TYPES | declared
+    refused = refused or {}
     for index, obj in enumerate(objects):
         if progress is not None and index % 1000 == 0:
             progress(index)
-        reason = (refused or {}).get(index) or check_object(
+        reason = (refused.get(index) if refused else "") or check_object(
             obj, allow_custom=allow_custom, extension_types=extension_types)
         if reason:
             oid = obj.get("id") if isinstance(obj, dict) and is_identifier(obj.get("id")) else None
             result.rejected.append(Rejected(index, oid, reason))
             continue
-        key = object_key(obj)
+        key = (obj["id"], obj.get("modified") or obj.get("created") or "")
         previous = candidates.get(key)
         if previous is None:
             candidates[key] = (index, obj, "")
@@ -814,7 +870,8 @@ def validate_objects(
 
     if check_references:
         _resolve(candidates, refs_of, result, known_ids)
-    result.accepted = sorted(((i, o) for i, o, _ in candidates.values()), key=lambda t: t[0])
+    # First occurrences were inserted in input order, and removals keep that order.
+    result.accepted = [(i, o) for i, o, _ in candidates.values()]
     result.rejected.sort(key=lambda r: r.index)
     return result
 

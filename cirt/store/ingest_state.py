@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.stixtime import format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
@@ -20,8 +20,7 @@ from cirt.store.database import Database
 _CHUNK = 500
 
 
-@dataclass(frozen=True)
-class ImportRow:
+class ImportRow(NamedTuple):
     """One new version to store: the object, its canonical text, its TLP and its markings."""
 
     id: str
