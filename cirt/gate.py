@@ -30,7 +30,7 @@ gate cannot see counts as withheld.  Then:
   property is required by STIX, the object is withheld;
 * ``created_by_ref`` to a withheld or unknown identity is removed (not replaced: claiming the
   national CIRT wrote someone else's object would be false).  Identities of sectors.yaml parties
-  are known and kept.
+  are known and kept, unless their identity object was offered and withheld.
 
 Granular markings are honoured field by field: a top-level property selected by a marking the
 recipient may not see is removed whole (a coarser cut than the selector, which keeps the other
@@ -633,7 +633,8 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         obj = item.obj
         creator = obj.get("created_by_ref")
         if creator is not None:
-            if creator not in known_identities and not reachable(creator):
+            if creator in withheld or (creator not in known_identities
+                                       and not reachable(creator)):
                 obj = {k: v for k, v in obj.items() if k != "created_by_ref"}
                 item.redacted.append("created_by_ref")
             else:

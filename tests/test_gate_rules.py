@@ -484,3 +484,12 @@ def test_granular_selectors_into_a_cut_list_are_dropped_so_the_bundle_stays_vali
     assert obj["granular_markings"] == [{"marking_ref": TLP.GREEN.marking_id,
                                          "selectors": ["name"]}]
     stix2.parse(sent.bundle("bundle--6f1d1c6c-3f0e-4d0a-9f6b-0d9f1f4c1a11"), allow_custom=True)
+
+
+def test_created_by_ref_to_a_community_identity_offered_and_withheld_is_removed(
+        community: Community) -> None:
+    bank = sdo("identity", 1, TLP.AMBER, name="Central Bank of Belize")
+    bank["id"] = community.organisations["cbb"].identity
+    ioc = indicator(2, TLP.GREEN, created_by_ref=bank["id"])
+    result = gate(community, to("org", "bel"), offer(bank, orgs=("cbb",)), offer(ioc))
+    assert bank["id"] not in json.dumps(result.bundle("bundle--1"))
