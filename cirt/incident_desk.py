@@ -135,11 +135,11 @@ class IncidentDesk:
             change = "updated " + ", ".join(sorted(fields))
             revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
                                    change=change, **fields)
+            # Playbooks (cirt.tasks): items that now apply join this version.
+            revised = self.ws.tasks.refresh(incident, revised).incident
             self._save(revised)
             if add_organisations:
                 self.ws.store.add_audience(revised.id, "org", add_organisations)
-            # Playbooks (cirt.tasks): items that now apply; proposals via ws.tasks.proposal.
-            revised = self.ws.tasks.refresh(incident, revised).incident
         return revised
 
     def assign(self, ref: str, analyst: str, *, if_version: str | None = None) -> Incident:
@@ -156,10 +156,10 @@ class IncidentDesk:
             revised = rules.escalate(incident, level=level, reason=reason,
                                      analyst=self.ws.analyst, now=self.ws.clock(),
                                      de_escalate=de_escalate)
-            self._save(revised)
             if not de_escalate:
-                # Playbooks (cirt.tasks): the duties of the new level, tracked like tasks.
+                # Playbooks (cirt.tasks): the duties of the new level join this version.
                 revised = self.ws.tasks.escalated(revised).incident
+            self._save(revised)
         return revised
 
     def close(self, ref: str, *, resolution: str, determination: str = "confirmed",

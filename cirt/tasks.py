@@ -228,43 +228,40 @@ class TaskService:
         counted from opening, stored and referenced from that same first version."""
         facts = self.facts(incident)
         playbooks = self.library.matching(facts.category, facts.sectors)
-        opened = parse_ts(incident.created)
-        items = [item for p in playbooks for item in plan(p, facts, opened)]
+        items = [item for p in playbooks
+                 for item in plan(p, facts, parse_ts(incident.created))]
         audience = (*incident.organisations, self.ws.community.national.id)
-        added, refs = self._store(incident, items, incident.created, audience)
-        obj = copy.deepcopy(incident.obj)
-        if refs:
-            obj["extensions"][rules.INCIDENT_CORE_ID]["tasks"] = refs
-        opened_with = Incident(obj)
+        opened_with, added = self._attach(incident, items, audience)
         return Applied(opened_with, tuple(p.name for p in playbooks), added,
                        self.proposal(opened_with))
 
     def refresh(self, before: Incident, after: Incident) -> Applied:
-        """After an update: items that now apply (a second organisation, a new sector, another
-        category) are added, counted from now; escalations the change calls for are proposed."""
+        """On an update, before the new version is saved: items that now apply (a second
+        organisation, a new sector, another category), counted from now, join that version;
+        the escalation the change calls for is proposed."""
         facts = self.facts(after)
         playbooks = self.library.matching(facts.category, facts.sectors)
         rows = self.ws.store.due_items(after.id)
         present = {row.item_key for row in rows}
         told = {(row.item_key.split("@")[0], party) for row in rows
                 for party in row.parties.split(",") if party}
-        now = self.ws.clock()
-        items: list[PlannedItem] = []
-        for item in (i for p in playbooks for i in plan(p, facts, now)):
+        items: builtins.list[PlannedItem] = []
+        for item in (i for p in playbooks for i in plan(p, facts, parse_ts(after.modified))):
             if item.key not in present:
                 items.append(item)
             elif item.kind == "duty" and item.party == AFFECTED:
                 # A duty towards every affected organisation: one more for each newcomer.
                 items += [replace(item, key=f"{item.key}@{org}", parties=(org,))
                           for org in item.parties if (item.key, org) not in told]
+        audience = self._audience(after)
+        self._follow_incident(after, audience)
+        revised, added = self._attach(after, items, audience)
         names = tuple(sorted({i.playbook for i in items if i.playbook}))
-        revised, added = self._add(after, items, f"playbook {', '.join(names)} extended"
-                                   if names else "")
-        self._follow_incident(revised)
         return Applied(revised, names, added, self.proposal(revised, before))
 
     def escalated(self, incident: Incident) -> Applied:
-        """After an escalation: the duties of the new level, counted from the escalation."""
+        """On an escalation, before its version is saved: the duties of the new level, counted
+        from the escalation, join that version."""
         level = incident.escalation_level
         facts = self.facts(incident)
         present = {row.item_key for row in self.ws.store.due_items(incident.id)}
@@ -272,8 +269,26 @@ class TaskService:
         at = parse_ts(records[-1]["at"]) if records else parse_ts(incident.modified)
         items = [i for i in plan_escalation(self.library.escalation, level, facts, at)
                  if i.key not in present]
-        revised, added = self._add(incident, items, f"{level} escalation duties added")
+        revised, added = self._attach(incident, items, self._audience(incident))
         return Applied(revised, (), added, None)
+
+    def _audience(self, incident: Incident) -> tuple[str, ...]:
+        """Who may receive the incident, counting organisations this very version adds."""
+        stored = self.ws.store.audience_of(incident.id).get("org", ())
+        return tuple(dict.fromkeys([*stored, *incident.organisations,
+                                    self.ws.community.national.id]))
+
+    def _attach(self, incident: Incident, items: builtins.list[PlannedItem],
+                audience: tuple[str, ...]) -> tuple[Incident, tuple[TaskView, ...]]:
+        """Store ``items`` and reference them from ``incident`` itself (a version not yet
+        saved), so that one change of the incident is one version."""
+        if not items:
+            return incident, ()
+        added, refs = self._store(incident, items, incident.modified, audience)
+        obj = copy.deepcopy(incident.obj)
+        core = obj["extensions"][rules.INCIDENT_CORE_ID]
+        core["tasks"] = [*core.get("tasks", []), *refs]
+        return Incident(obj), added
 
     def add(self, ref: str, *, title: str, due: timedelta | None = None,
             phase: str = "containment", owner: str | None = None,
@@ -366,12 +381,11 @@ class TaskService:
             task["description"] = item.description
         return task
 
-    def _follow_incident(self, incident: Incident) -> None:
+    def _follow_incident(self, incident: Incident, audience: tuple[str, ...]) -> None:
         """Tasks go wherever their incident goes: organisations added to the incident receive
         them too, and a changed TLP marks them anew (a new version), so the incident never
         references a task its recipient may not see."""
         store = self.ws.store
-        audience = store.audience_of(incident.id).get("org", ())
         level = incident.tlp(self.ws.community.default_tlp)
         rows = store.due_items(incident.id)
         with store.transaction():
