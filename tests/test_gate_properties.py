@@ -75,7 +75,7 @@ def recipients_of(community: Community) -> list[Recipient]:
 
 # --- Objects -----------------------------------------------------------------------------------
 
-MARKINGS = st.one_of(
+MARKINGS: st.SearchStrategy[list[str]] = st.one_of(
     st.just([]),
     st.lists(st.sampled_from([t.marking_id for t in TLP]), min_size=1, max_size=2),
     st.just([OTHER_MARKING]),

@@ -66,29 +66,29 @@ def test_share_check_answers_in_one_line_that_names_no_other_member(
                     "TLP:AMBER goes only to the organisations it was shared with")
     assert "cbb" not in line and "Central Bank" not in line
     green = cli("share", "check", phishing["green"], "--to", "bel", "--json").json()
-    assert green["allowed"] is True and green["rule"] == "green-community"  # type: ignore[index]
+    assert green["allowed"] is True and green["rule"] == "green-community"
 
 
 def test_share_check_of_a_red_object_over_taxii_is_refused_even_for_a_named_contact(
         cli: Any, phishing: dict[str, str]) -> None:
     red = cli("indicator", "add", "--domain", "red.example", "--tlp", "red", "--json").json()
-    cli("share", "add", red["id"], "--contact", CBB_SOC)  # type: ignore[index]
-    by_mail = cli("share", "check", red["id"], "--to", CBB_SOC, "--channel", "email",  # type: ignore[index]
+    cli("share", "add", red["id"], "--contact", CBB_SOC)
+    by_mail = cli("share", "check", red["id"], "--to", CBB_SOC, "--channel", "email",
                   "--json").json()
-    by_taxii = cli("share", "check", red["id"], "--to", CBB_SOC, "--channel", "taxii",  # type: ignore[index]
+    by_taxii = cli("share", "check", red["id"], "--to", CBB_SOC, "--channel", "taxii",
                    "--json").json()
-    assert by_mail["allowed"] is True  # type: ignore[index]
-    assert by_taxii["rule"] == "red-channel"  # type: ignore[index]
+    assert by_mail["allowed"] is True
+    assert by_taxii["rule"] == "red-channel"
 
 
 def test_share_who_lists_every_recipient_and_the_rule(cli: Any,
                                                       phishing: dict[str, str]) -> None:
     receivers = cli("share", "who", phishing["green"], "--json").json()
-    names = {row["recipient"] for row in receivers}  # type: ignore[union-attr]
+    names = {row["recipient"] for row in receivers}
     assert {"org:cbb", "org:bel", "partner:csirtamericas", f"contact:{CBB_SOC}"} <= names
     assert "org:pitcu" not in names and "public" not in names and "partner:cto" not in names
     everyone = cli("share", "who", phishing["green"], "--all", "--json").json()
-    rules = {row["recipient"]: row["rule"] for row in everyone}  # type: ignore[union-attr]
+    rules = {row["recipient"]: row["rule"] for row in everyone}
     assert rules["org:pitcu"] == "green-community" and rules["public"] == "not-public"
     table = cli("share", "who", phishing["ref"])
     assert "org:cbb" in table.out and "amber-audience" in table.out and "org:bel" not in table.out
@@ -152,7 +152,8 @@ def test_only_the_originator_may_lower_a_marking_and_the_reason_is_kept(ws: Work
     lowered = ws.sharing.lower_marking(ours["id"], "green", "published in the press")
     assert lowered.object["object_marking_refs"] == [TLP.GREEN.marking_id]
     assert lowered.object["modified"] > ours["modified"]
-    assert ws.store.get(ours["id"]).obj == lowered.object  # type: ignore[union-attr]
+    newest = ws.store.get(ours["id"])
+    assert newest is not None and newest.obj == lowered.object
     assert len(ws.store.history(ours["id"])) == 2
     assert ws.sharing.check(ours["id"], "bel").allowed
     note = ws.store.get(lowered.note["id"])
@@ -177,12 +178,12 @@ def test_share_lower_from_the_command_line(cli: Any, phishing: dict[str, str]) -
     result = cli("share", "lower", phishing["amber"], "--tlp", "green", "--reason",
                  "the bank published it", "--json")
     assert result.code == 0, result.err
-    assert result.json()["after"] == "green"  # type: ignore[index]
+    assert result.json()["after"] == "green"
     assert cli("share", "check", phishing["amber"], "--to", "bws", "--json").json()["allowed"]
 
 
 def test_received_amber_goes_only_to_constituents_through_the_service(ws: Workspace) -> None:
-    received = {"type": "indicator", "spec_version": "2.1",
+    received: dict[str, Any] = {"type": "indicator", "spec_version": "2.1",
                 "id": "indicator--7f3c2a1e-1111-4d7c-9c38-6e0d2f1b7a11",
                 "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
                 "pattern": "[domain-name:value = 'x.example']", "pattern_type": "stix",
@@ -220,8 +221,8 @@ def test_export_for_writes_only_what_the_gate_releases_and_logs_it(
     bundle = json.loads(target.read_text())
     ids = {o["id"] for o in bundle["objects"]}
     assert phishing["green"] in ids and phishing["amber"] not in ids
-    assert written.json()["objects"] == len(bundle["objects"])  # type: ignore[index]
+    assert written.json()["objects"] == len(bundle["objects"])
     log = cli("audit", "log", "--to", "bel", "--json").json()
-    assert [e["channel"] for e in log] == ["export"]  # type: ignore[union-attr]
+    assert [e["channel"] for e in log] == ["export"]
     stdout = cli("export", "--for", "public")
     assert json.loads(stdout.out) == {"type": "bundle", "id": json.loads(stdout.out)["id"]}
