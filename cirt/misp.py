@@ -557,26 +557,39 @@ def _org(ws: Workspace) -> tuple[str, str]:
 
 
 def incident_event(ws: Workspace, ref: str, party: str) -> Built | None:
-    """The event of one incident for ``party``: None when the gate lets nothing through."""
+    """The event of one incident for ``party``: None when the gate lets nothing through.
+
+    When the incident itself is withheld but some of its indicators are not (a GREEN indicator
+    of an AMBER incident), the event carries those indicators under a neutral title, with no
+    field of the incident: not its reference, title, category, severity or date.
+    """
+    from cirt.stixtime import parse_ts
+
     incident = ws.incidents.get(ref)
     ids = [incident.id, *ws.store.linked(incident.id)]
     rows = ws.store.latest_many(ids)
     verdict = release(ws, rows, party)
     released = {r.obj["id"]: r for r in verdict.released}
-    if incident.id not in released:
-        return None
     content = [Offered(r.obj, r.tlp) for r in verdict.released
                if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
-    content.append(Offered(released[incident.id].obj, released[incident.id].tlp))
     name, org_uuid = _org(ws)
-    from cirt.stixtime import parse_ts
-
-    event = build_event(content, event_uuid=_uuid_of(incident.id),
-                        info=f"{incident.reference}: {released[incident.id].obj.get('name', '')}",
-                        date=parse_ts(str(incident.obj["created"])), org_name=name,
-                        org_uuid=org_uuid,
-                        incident=released[incident.id].obj,
-                        audience_cap=_audience_cap(ws, party))
+    cap = _audience_cap(ws, party)
+    shown = released.get(incident.id)
+    if shown is not None:
+        content.append(Offered(shown.obj, shown.tlp))
+        event = build_event(content, event_uuid=_uuid_of(incident.id),
+                            info=f"{incident.reference}: {shown.obj.get('name', '')}",
+                            date=parse_ts(str(shown.obj["created"])), org_name=name,
+                            org_uuid=org_uuid, incident=shown.obj, audience_cap=cap)
+    elif content:
+        first = min(str(o.obj.get("created") or o.obj.get("modified") or "") for o in content)
+        event = build_event(content,
+                            event_uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{incident.id}|part")),
+                            info=f"{name}: indicators to share",
+                            date=parse_ts(first) if first else ws.clock(), org_name=name,
+                            org_uuid=org_uuid, audience_cap=cap)
+    else:
+        return None
     return Built(event, verdict, len(rows) - len(verdict.released))
 
 

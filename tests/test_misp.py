@@ -317,3 +317,37 @@ def test_a_wrong_key_is_refused(cli, partner_misp: MispServer,  # type: ignore[n
     monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", "wrong")
     result = cli("misp", "pull", "csirtamericas")
     assert result.code == 1 and "refused the key" in result.err
+
+
+def test_green_indicators_of_an_amber_incident_leave_without_any_incident_field(
+        cli, ws: Workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    amber = ws.incidents.open(title="Bank core system intrusion", category="intrusions:system-compromise",
+                              severity="critical", organisations=["cbb"], tlp="amber")
+    ws.indicators.add(form="ip", value="192.0.2.200", incident=amber.reference, tlp="green",
+                      name="scanner")
+    ws.indicators.add(form="ip", value="192.0.2.201", incident=amber.reference, tlp="amber",
+                      name="implant")
+    out = tmp_path / "event.json"
+    assert cli("misp", "export", "--incident", amber.reference, "--for", "csirtamericas", "-o",
+               str(out)).code == 0
+    text = out.read_text()
+    event = MISPEvent()
+    event.load(json.loads(text))
+    assert [a.value for a in event.attributes] == ["192.0.2.200"]
+    assert {t.name for t in event.tags} == {"tlp:green"}
+    for leak in (amber.reference, "Bank core", "intrusions", amber.id.split("--")[1], "192.0.2.201"):
+        assert leak not in text
+
+
+def test_demo_chapter_imports_pushes_and_writes_a_feed(ws: Workspace) -> None:
+    from cirt.demos.misp import run_chapter
+
+    lines: list[str] = []
+    run_chapter(ws, lines.append)
+    text = "\n".join(lines)
+    assert "4 new, 0 updated, 0 duplicate(s), 1 rejected" in text
+    assert "-> 1 event(s) sent; again -> 0 sent, 1 unchanged." in text
+    feed = ws.home / "misp-feed"
+    manifest = json.loads((feed / "manifest.json").read_text())
+    for event_uuid in manifest:
+        MISPEvent().load_file(str(feed / f"{event_uuid}.json"))
