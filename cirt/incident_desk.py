@@ -59,12 +59,13 @@ class IncidentDesk:
                 identity=community.national.identity, analyst=self.ws.analyst, now=now)
             # Playbooks (cirt.tasks): the matching playbooks' tasks and duties join version 1.
             incident = self.ws.tasks.apply(incident).incident
-            self._save(incident)
+            self.save(incident)
             self.ws.store.add_audience(incident.id, "org",
                                        [*incident.organisations, community.national.id])
         return incident
 
-    def _save(self, incident: Incident) -> None:
+    def save(self, incident: Incident) -> None:
+        """Store a new version and refresh the index (callers hold the lock via ``changing``)."""
         store = self.ws.store
         tlp = incident.tlp(self.ws.community.default_tlp)
         with store.transaction():
@@ -137,7 +138,7 @@ class IncidentDesk:
                                    change=change, **fields)
             # Playbooks (cirt.tasks): items that now apply join this version.
             revised = self.ws.tasks.refresh(incident, revised).incident
-            self._save(revised)
+            self.save(revised)
             if add_organisations:
                 self.ws.store.add_audience(revised.id, "org", add_organisations)
         return revised
@@ -147,7 +148,7 @@ class IncidentDesk:
             revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
                                    change=f"assigned to {analyst}", assignee=analyst,
                                    status="open" if incident.status == "new" else incident.status)
-            self._save(revised)
+            self.save(revised)
         return revised
 
     def escalate(self, ref: str, *, level: str, reason: str, de_escalate: bool = False,
@@ -159,7 +160,7 @@ class IncidentDesk:
             if not de_escalate:
                 # Playbooks (cirt.tasks): the duties of the new level join this version.
                 revised = self.ws.tasks.escalated(revised).incident
-            self._save(revised)
+            self.save(revised)
         return revised
 
     def close(self, ref: str, *, resolution: str, determination: str = "confirmed",
@@ -167,14 +168,14 @@ class IncidentDesk:
         with self.changing(ref, if_version) as incident:
             revised = rules.close(incident, resolution=resolution, determination=determination,
                                   analyst=self.ws.analyst, now=self.ws.clock())
-            self._save(revised)
+            self.save(revised)
         return revised
 
     def reopen(self, ref: str, *, reason: str, if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
             revised = rules.reopen(incident, reason=reason, analyst=self.ws.analyst,
                                    now=self.ws.clock())
-            self._save(revised)
+            self.save(revised)
         return revised
 
     def note(self, ref: str, text: str, *, tlp: TLP | str | None = None) -> dict[str, Any]:

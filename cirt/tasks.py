@@ -319,7 +319,7 @@ class TaskService:
             revised = rules.revise(current, analyst=self.ws.analyst, now=self.ws.clock(),
                                    change=f"{change} ({len(items)} tasks and duties)",
                                    tasks=[*existing, *refs])
-            self.ws.incidents._save(revised)
+            self.ws.incidents.save(revised)
         return revised, created
 
     def _store(self, incident: Incident, items: list[PlannedItem], stamp: str,

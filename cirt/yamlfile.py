@@ -62,11 +62,12 @@ def load_yaml(path: Path | str) -> LocatedYaml:
     except UnicodeDecodeError:
         raise ConfigError(name, None, "(file)", "not UTF-8 text") from None
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 20x faster
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 line = event.start_mark.line + 1 if event.start_mark else None
                 raise ConfigError(name, line, "(syntax)", "anchors and aliases are not allowed")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -75,11 +76,11 @@ def load_yaml(path: Path | str) -> LocatedYaml:
         raise ConfigError(name, None, "(syntax)", str(exc)) from None
     located = LocatedYaml(name, None)
     if node is not None:
-        located.data = _construct(node, (), located)
+        located.data = _construct(node, (), located, yaml.constructor.SafeConstructor())
     return located
 
 
-def _construct(node: Any, loc: Location, out: LocatedYaml) -> Any:
+def _construct(node: Any, loc: Location, out: LocatedYaml, scalars: Any) -> Any:
     import yaml
 
     out.lines[loc] = node.start_mark.line + 1
@@ -88,29 +89,26 @@ def _construct(node: Any, loc: Location, out: LocatedYaml) -> Any:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise out.error(loc, "merge keys ('<<') are not allowed")
-            key = _scalar(key_node, loc, out)
+            key = _scalar(key_node, loc, out, scalars)
             if not isinstance(key, str | int):
                 raise out.error(loc, "keys must be plain text")
             if key in result:
                 raise ConfigError(out.path, key_node.start_mark.line + 1, dotted((*loc, key)),
                                   "duplicate key")
-            result[key] = _construct(value_node, (*loc, key), out)
+            result[key] = _construct(value_node, (*loc, key), out, scalars)
             out.lines[(*loc, key)] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), out) for i, item in enumerate(node.value)]
-    return _scalar(node, loc, out)
+        return [_construct(item, (*loc, i), out, scalars) for i, item in enumerate(node.value)]
+    return _scalar(node, loc, out, scalars)
 
 
-def _scalar(node: Any, loc: Location, out: LocatedYaml) -> Any:
+def _scalar(node: Any, loc: Location, out: LocatedYaml, scalars: Any) -> Any:
     import yaml
 
     if not isinstance(node, yaml.ScalarNode):
         raise out.error(loc, "keys must be plain text")
-    constructor = yaml.SafeLoader(node.value)
     try:
-        return constructor.construct_object(node, deep=True)
+        return scalars.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         raise ConfigError(out.path, node.start_mark.line + 1, dotted(loc), str(exc)) from None
-    finally:
-        constructor.dispose()
