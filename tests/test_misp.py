@@ -15,7 +15,14 @@ import pytest
 from pymisp import MISPEvent, PyMISP
 
 from cirt.errors import SharingDenied
-from cirt.misp import Offered, build_event, event_dict, events_in, events_to_stix
+from cirt.misp import (
+    Offered,
+    build_event,
+    event_dict,
+    events_in,
+    events_to_stix,
+    incident_event,
+)
 from cirt.misp_testserver import MispServer, running
 from cirt.misp_tlp import (
     ALL_COMMUNITIES,
@@ -243,7 +250,7 @@ def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispSe
         yield server
 
 
-def test_push_sends_once_and_pull_returns_the_same_event(cli, incident: str,  # type: ignore[no-untyped-def]
+def test_push_sends_once_and_pull_returns_the_same_event(cli, home: Path, incident: str,  # type: ignore[no-untyped-def]
                                                           partner_misp: MispServer) -> None:
     first = cli("misp", "push", "csirtamericas", "--json")
     assert first.code == 0, first.err
@@ -255,9 +262,16 @@ def test_push_sends_once_and_pull_returns_the_same_event(cli, incident: str,  # 
     client = PyMISP(partner_misp.url, KEY, ssl=False)
     fetched = client.get_event(sent, pythonify=True)
     assert isinstance(fetched, MISPEvent)
-    assert {(a.uuid, a.type, a.value, a.to_ids) for a in fetched.attributes} == {
-        (a["uuid"], a["type"], a["value"], a["to_ids"])
-        for a in partner_misp.state.events[sent]["Attribute"]}
+    with Workspace.open(home) as ws:
+        built = incident_event(ws, incident, "csirtamericas")
+    assert built is not None and str(built.event.uuid) == sent
+
+    def content(event: MISPEvent) -> tuple[Any, ...]:
+        return (event.info, sorted(t.name for t in event.tags), int(event.distribution),
+                sorted((a.uuid, a.type, a.value, bool(a.to_ids), int(a.distribution),
+                        tuple(t.name for t in a.tags)) for a in event.attributes))
+
+    assert content(fetched) == content(built.event)
     pulled = cli("misp", "pull", "csirtamericas", "--json").json()
     assert pulled["own_events_skipped"] == [sent] and pulled["new"] == 0
 
