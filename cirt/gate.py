@@ -51,19 +51,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from cirt.community import Community
-from cirt.export import identity_object
+from cirt.definitions import definitions_for
 from cirt.incidents import (
-    INCIDENT_CORE_DEFINITION,
-    INCIDENT_CORE_ID,
     OUR_EXTENSION_ID,
-    our_extension_definition,
 )
 from cirt.tlp import (
     TLP,
     TLP1_MARKING_IDS,
     TLP2_EXTENSION_ID,
     level_of_marking,
-    marking_definitions_for,
 )
 
 RecipientKind = Literal["org", "contact", "partner", "public"]
@@ -805,12 +801,7 @@ def _definitions_for(uses: _Uses, offered: dict[str, Mapping[str, Any]],
     """Marking and extension definitions the released objects use, and our identity."""
     out: list[Mapping[str, Any]] = [
         d for oid, d in offered.items() if oid in uses.markings or oid in uses.extensions]
-    present = {d["id"] for d in out}
-    if INCIDENT_CORE_ID in uses.extensions and INCIDENT_CORE_ID not in present:
-        out.append(dict(INCIDENT_CORE_DEFINITION))
-    if OUR_EXTENSION_ID in uses.extensions and OUR_EXTENSION_ID not in present:
-        out.append(our_extension_definition(community.national.identity))
-    if community.national.identity in uses.creators:
-        out.append(identity_object(community.national))
-    out += marking_definitions_for([{"object_marking_refs": sorted(uses.markings)}])
+    out += definitions_for(extensions=uses.extensions, creators=uses.creators,
+                           markings=uses.markings, national=community.national,
+                           present=[d["id"] for d in out])
     return out

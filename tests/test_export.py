@@ -43,9 +43,20 @@ def test_export_validates_with_the_oasis_validator(cli: Any, tmp_path: Path) -> 
     assert INCIDENT_CORE_ID in {o["id"] for o in bundle["objects"]}
 
 
-def test_export_of_one_incident_holds_it_and_its_links_only(cli: Any) -> None:
+def test_export_of_one_incident_holds_it_and_its_links_only(cli: Any, tmp_path: Path) -> None:
     ref = _scenario(cli)
+    evidence = tmp_path / "ransom-note.txt"
+    evidence.write_text("pay 2 BTC")
+    assert cli("evidence", "add", ref, str(evidence)).code == 0
     bundle = json.loads(cli("export", "--incident", ref).out)
+    report = validate_instance(bundle, ValidationOptions(version="2.1"))
+    assert report.is_valid, [str(e) for e in report.errors]
+    tasks = [o for o in bundle["objects"] if o["type"] == "task"]
+    assert tasks, "the playbook's tasks travel with the incident"
+    defined = {o["id"] for o in bundle["objects"] if o["type"] == "extension-definition"}
+    used = {k for o in bundle["objects"] for k in o.get("extensions", {})}
+    assert used <= defined
+    assert any(o["type"] == "file" for o in bundle["objects"])
     indicators = [o for o in bundle["objects"] if o["type"] == "indicator"]
     assert len(indicators) == 2
     assert {o["type"] for o in bundle["objects"]} >= {"incident", "note", "relationship",

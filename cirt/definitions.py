@@ -1,0 +1,101 @@
+"""The definitions a bundle must carry for what its objects use: extension definitions, the
+national CIRT's identity and the TLP marking definitions.
+
+One place, used by the analyst's own export and by the gate's releases alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from cirt.incidents import (
+    INCIDENT_CORE_DEFINITION,
+    INCIDENT_CORE_ID,
+    OUR_EXTENSION_ID,
+    our_extension_definition,
+)
+from cirt.tlp import marking_definitions_for
+
+if TYPE_CHECKING:
+    from cirt.community import NationalCirt
+
+TASK_CORE_ID = "extension-definition--2074a052-8be4-4932-849e-f5e7798e0030"
+
+# The OASIS Task Extension definition (v1.0.0), for bundles holding incident tasks.
+TASK_CORE_DEFINITION: dict[str, Any] = {
+    "id": TASK_CORE_ID,
+    "type": "extension-definition",
+    "spec_version": "2.1",
+    "name": "Task Extension",
+    "description": "Tasks primarily record defender activities performed in response to events "
+    "and incidents.  They can also be used to track generic tasks outside of the incident "
+    "response process.",
+    "created": "2023-05-16T21:24:16.596743Z",
+    "modified": "2023-05-16T21:24:16.596743Z",
+    "created_by_ref": "identity--8ce3f695-d5a4-4dc8-9e93-a65af453a31a",
+    "schema": "https://github.com/oasis-open/cti-stix-common-objects/tree/main/"
+    "extension-definition-specifications/incident-core/task",
+    "version": "1.0.0",
+    "extension_types": ["new-sdo"],
+}
+
+
+def identity_object(national: NationalCirt) -> dict[str, Any]:
+    """The national CIRT's identity SDO, stable across exports."""
+    return {
+        "type": "identity", "spec_version": "2.1", "id": national.identity,
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "name": national.name, "identity_class": "organization",
+        "sectors": ["government-national"],
+    }
+
+
+def extension_definition(extension_id: str, identity: str) -> dict[str, Any] | None:
+    """The definition of an extension this toolkit uses, or None for someone else's."""
+    from cirt.evidence import EVIDENCE_EXTENSION_ID, evidence_extension_definition
+    from cirt.tasks import TASK_EXTENSION_ID, task_extension_definition
+
+    if extension_id == INCIDENT_CORE_ID:
+        return dict(INCIDENT_CORE_DEFINITION)
+    if extension_id == TASK_CORE_ID:
+        return dict(TASK_CORE_DEFINITION)
+    builders = {OUR_EXTENSION_ID: our_extension_definition,
+                TASK_EXTENSION_ID: task_extension_definition,
+                EVIDENCE_EXTENSION_ID: evidence_extension_definition}
+    builder = builders.get(extension_id)
+    return builder(identity) if builder else None
+
+
+def definitions_for(*, extensions: Iterable[str], creators: Iterable[str],
+                    markings: Iterable[str], national: NationalCirt,
+                    present: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Extension definitions, our identity and TLP markings that are used but not present."""
+    have = set(present)
+    out: list[dict[str, Any]] = []
+    for extension_id in sorted(set(extensions) - have):
+        definition = extension_definition(extension_id, national.identity)
+        if definition is not None:
+            out.append(definition)
+    if national.identity not in have and (
+            national.identity in set(creators) or any(d.get("created_by_ref") == national.identity
+                                                      for d in out)):
+        out.append(identity_object(national))
+    used: list[dict[str, Any]] = [{"object_marking_refs": sorted(set(markings))},
+                                  *({"id": i} for i in have)]
+    out += marking_definitions_for(used)
+    return out
+
+
+def uses_of(objects: Iterable[Mapping[str, Any]]) -> tuple[set[str], set[str], set[str]]:
+    """(extension ids, creators, marking ids) used by a set of objects."""
+    extensions: set[str] = set()
+    creators: set[str] = set()
+    markings: set[str] = set()
+    for obj in objects:
+        extensions.update(obj.get("extensions", {}))
+        if obj.get("created_by_ref"):
+            creators.add(obj["created_by_ref"])
+        markings.update(obj.get("object_marking_refs", ()))
+        markings.update(g.get("marking_ref", "") for g in obj.get("granular_markings", ()))
+    return extensions, creators, markings
