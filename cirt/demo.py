@@ -1,8 +1,9 @@
 """``cirt demo``: a throwaway workspace and a realistic scenario, narrated on screen.
 
 A phishing campaign against Central Bank customers: the incident is opened, indicators attached,
-escalated to national level, and its history shown.  Later chapters (sharing, playbooks, TAXII,
-MISP) run on the same workspace.
+escalated to national level, and its history shown.  The chapters that follow (in
+``cirt.demos``) run on the same workspace: sharing through the gate, bulletins, playbooks and
+deadlines, TAXII with a partner and our own server, MISP and imports.
 """
 
 from __future__ import annotations
@@ -35,14 +36,21 @@ def run_demo(say: Say, home: Path | None = None) -> str:
     """Run every chapter in a fresh workspace; returns the workspace path."""
     base = home or Path(tempfile.mkdtemp(prefix="cirt-demo-"))
     clock = DemoClock()
-    with Workspace.init(base, clock=clock) as ws:
-        phishing_chapter(ws, say)
-    return str(base)
+    from cirt.demos import bulletin, misp, playbooks, sharing, taxii
+
+    with Workspace.init(base / "national-cirt", clock=clock) as ws:
+        reference = phishing_chapter(ws, say)
+        sharing.run_chapter(ws, say, reference)
+        bulletin.run_chapter(ws, say)
+        playbooks.run_chapter(ws, say, reference)
+        taxii.run_chapter(ws, say)
+        misp.run_chapter(ws, say)
+    return str(base / "national-cirt")
 
 
 def phishing_chapter(ws: Workspace, say: Say) -> str:
     say(f"# A national CIRT workspace at {ws.home}")
-    say("06:12 — the Central Bank's SOC reports customers receiving e-mails that imitate the "
+    say("Before dawn, the Central Bank's SOC reports customers receiving e-mails that imitate the "
         "bank's online banking login page.")
     incident = ws.incidents.open(
         title="Phishing campaign imitating Central Bank online banking",
@@ -59,7 +67,7 @@ def phishing_chapter(ws: Workspace, say: Say) -> str:
         say(f"  indicator {indicator['pattern']}")
     ws.incidents.assign(incident.reference, "duty-analyst")
     ws.incidents.update(incident.reference, severity="high")
-    say("07:40 — 300 customers have entered their credentials; severity raised to high.")
+    say("Two hours later, 300 customers have entered their credentials; severity raised to high.")
     escalated = ws.incidents.escalate(
         incident.reference, level="national",
         reason="financial-sector customers across the country affected")
