@@ -155,7 +155,7 @@ class Gatekeeper:
         body = row.body
         if '"granular_markings":' in body:
             return None
-        if "{" in body[1:]:
+        if body.find("{", 1) >= 0:
             return self._parsed_plain_level(row.obj)
         refs = body.count('_ref":') + body.count('_refs":')
         creator_at = body.find('"created_by_ref":"')
