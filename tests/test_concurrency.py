@@ -37,8 +37,10 @@ spec = json.loads(sys.argv[1])
 home, ready, go = Path(spec["home"]), Path(spec["ready"]), Path(spec["go"])
 action, args = spec["action"], spec["args"]
 if action == "cli":
+    import contextlib, io
     from cirt.cli.app import run
-    import cirt.cli.incident, cirt.cli.audit, cirt.incident_desk  # warm up before the start
+    with contextlib.redirect_stdout(io.StringIO()):  # a read first: every import done before
+        run(["incident", "show", args[2], "--json"])
 else:
     from cirt.store import Provenance
     from cirt.workspace import Workspace
