@@ -100,6 +100,41 @@ def test_a_writer_waiting_too_long_for_another_gets_store_locked(pg_url: str) ->
         waiter.close()
 
 
+def _version(day: int, name: str) -> dict[str, Any]:
+    return {"type": "indicator", "spec_version": "2.1",
+            "id": "indicator--11111111-1111-4111-8111-111111111111",
+            "created": "2026-01-01T00:00:00.000Z", "modified": f"2026-01-0{day}T00:00:00.000Z",
+            "name": name, "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
+            "valid_from": "2026-01-01T00:00:00.000Z"}
+
+
+def test_the_object_store_keeps_its_rules_on_postgres(pg_url: str) -> None:
+    """Versions, the latest flag, duplicates, strictly increasing date_added, atomic writes."""
+    from datetime import UTC, datetime
+
+    frozen = datetime(2026, 1, 1, tzinfo=UTC)
+    store = open_store(pg_url, clock=lambda: frozen)
+    local = Provenance("local", "tester")
+    try:
+        store.migrate()
+        for day, name in ((1, "v1"), (3, "v3"), (2, "v2")):
+            assert store.put(_version(day, name), tlp=2, provenance=local)
+        assert not store.put(_version(2, "again"), tlp=2, provenance=local)
+        object_id = _version(1, "")["id"]
+        current = store.get(object_id)
+        assert current is not None and current.obj["name"] == "v3"
+        history = store.history(object_id)
+        assert [h.obj["name"] for h in history] == ["v1", "v2", "v3"]
+        added = sorted(history, key=lambda h: h.seq)
+        assert [h.added for h in added] == sorted({h.added for h in added})
+        with pytest.raises(RuntimeError), store.transaction():
+            store.put(_version(4, "v4"), tlp=2, provenance=local)
+            raise RuntimeError("crash in the middle")
+        assert store.count_objects() == 3 and store.get(object_id) == current
+    finally:
+        store.close()
+
+
 # --- URLs -------------------------------------------------------------------------------------
 
 def test_both_postgres_schemes_open_and_other_schemes_are_refused(pg_url: str) -> None:
