@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from cirt.errors import StoreLocked
+from cirt.errors import ConflictError, StoreError, StoreLocked
 from cirt.stixtime import format_ts_micro, parse_ts
 from cirt.store import StoredObject
 from cirt.taxii.auth import Authenticator
@@ -560,8 +560,13 @@ class TaxiiApp:
         from cirt.store import Provenance
 
         objects: list[Any] = envelope["objects"]
-        summary = ingest(self.ws, objects, Provenance("taxii", request.party, collection.id),
-                         check_references=False)
+        provenance = Provenance("taxii", request.party, collection.id)
+        try:
+            summary = ingest(self.ws, objects, provenance, check_references=False)
+        except (StoreError, ConflictError):
+            # another worker stored some of the same versions between ingest's read and its
+            # write; a second pass sees them and counts them as duplicates
+            summary = ingest(self.ws, objects, provenance, check_references=False)
         status = status_resource(summary, objects, self.ws)
         body = json.dumps(status)
         self.ws.store.add_taxii_status(status["id"], request.party, status["request_timestamp"],
