@@ -306,12 +306,14 @@ def _compile(prop: Any, name: str) -> Checker:
         def check_type(value: Any, where: str, ctx: _Ctx) -> None:
             if value != fixed:
                 raise Invalid(f"{where} must be '{fixed}'")
+        check_type.fixed = fixed  # type: ignore[attr-defined]
         return check_type
     if kind is p.IDProperty:
         prefix = prop.required_prefix[:-2]
 
         def check_id(value: Any, where: str, ctx: _Ctx) -> None:
             check_identifier(value, where, prefix)
+        check_id.id_prefix = prefix + "--"  # type: ignore[attr-defined]
         return check_id
     if kind is p.ReferenceProperty:
         return _reference_checker(prop)
@@ -340,6 +342,7 @@ def _compile(prop: Any, name: str) -> Checker:
         def check_fixed(value: Any, where: str, ctx: _Ctx) -> None:
             if value != fixed_text:
                 raise Invalid(f"{where} must be '{fixed_text}'")
+        check_fixed.fixed = fixed_text  # type: ignore[attr-defined]
         return check_fixed
     if kind in (p.StringProperty, p.OpenVocabProperty, p.PatternProperty,
                 p.ObjectReferenceProperty):
@@ -419,6 +422,7 @@ def _reference_checker(prop: Any) -> Checker:
         if len(accepted) > _MEMO:
             accepted.clear()
         accepted.add((value, ctx.allow_custom, ctx.extension_types))
+    check_reference.accepted = accepted  # type: ignore[attr-defined]
     return check_reference
 
 
@@ -452,6 +456,8 @@ def _list_checker(prop: Any, name: str) -> Checker:
             if len(memo) > _MEMO:
                 memo.clear()
             memo.add(key)
+    if memoable:
+        check_list.memo = memo  # type: ignore[attr-defined]
     return check_list
 
 
@@ -551,6 +557,15 @@ def _custom_property(key: Any, value: Any, where: str, ctx: _Ctx) -> None:
 def check_object(obj: Any, *, allow_custom: bool = False,
                  extension_types: frozenset[str] = EXTENSION_OBJECT_TYPES) -> str:
     """'' when ``obj`` is a valid STIX 2.1 object, else the reason it is not (one line)."""
+    if type(obj) is dict and type(obj.get("type")) is str:
+        key = (obj["type"], tuple(obj), allow_custom, extension_types)
+        fast = _shapes.get(key, _UNSEEN)
+        if fast is _UNSEEN:
+            fast = _shape_checker(obj, allow_custom, extension_types)
+            if len(_shapes) < MAX_SHAPES:
+                _shapes[key] = fast
+        if fast is not None and fast(obj):
+            return ""
     try:
         _check_object(obj, allow_custom, extension_types)
     except Invalid as exc:
@@ -558,6 +573,78 @@ def check_object(obj: Any, *, allow_custom: bool = False,
     except RecursionError:
         return f"nested deeper than {MAX_DEPTH} levels"
     return ""
+
+
+# --- the shape fast path ----------------------------------------------------------------------
+#
+# Objects of one producer come in few shapes (type and property names, in order).  For each
+# shape seen, a function is generated with every check of the general path inlined: it answers
+# True only when the general path would accept the object, and False whenever anything is out of
+# the ordinary, which sends the object down the general path (that words the reason).
+
+MAX_SHAPES = 512
+_UNSEEN: Any = object()
+_shapes: dict[tuple[Any, ...], Callable[[dict[str, Any]], bool] | None] = {}
+
+
+def _shape_checker(obj: dict[str, Any], allow_custom: bool,
+                   extension_types: frozenset[str]) -> Callable[[dict[str, Any]], bool] | None:
+    stix_type = obj.get("type")
+    schema = schemas(allow_custom).types.get(stix_type) if isinstance(stix_type, str) else None
+    if schema is None or schema.library:
+        return None
+    keys = list(obj)
+    if any(k not in schema.properties for k in keys) or any(
+            k not in obj for k in schema.required) or {"extensions", "granular_markings"} & set(
+            keys):
+        return None
+    names: dict[str, Any] = {
+        "Invalid": Invalid, "_Ctx": _Ctx, "MAX_STRING": MAX_STRING, "SEARCH": _CONTROL.search,
+        "MOMENT": _moment, "ORDER": _modified_after_created, "CONSTRAINTS": _constraints,
+        "ALLOW": allow_custom, "EXT": extension_types, "TYPE": stix_type, "UUID": _UUID.match,
+    }
+    lines = ["def fast(obj):", "    ctx = None", "    try:"]
+    generic = ("        if v is None: return False\n        if ctx is None: ctx = _Ctx(ALLOW, EXT)"
+               "\n        C{i}(v, {key!r}, ctx)")
+    for i, key in enumerate(keys):
+        check = schema.properties[key]
+        lines.append(f"        v = obj[{key!r}]")
+        if check is _check_text:
+            lines.append("        if type(v) is not str or len(v) > MAX_STRING"
+                         " or SEARCH(v) is not None: return False")
+        elif check is _check_timestamp:
+            lines.append("        if type(v) is not str or len(v) > 40 or MOMENT(v) is None:"
+                         " return False")
+        elif hasattr(check, "fixed"):
+            names[f"F{i}"] = check.fixed
+            lines.append(f"        if v != F{i}: return False")
+        elif hasattr(check, "id_prefix"):
+            names[f"P{i}"] = check.id_prefix
+            lines.append(f"        if type(v) is not str or not v.startswith(P{i})"
+                         f" or len(v) > 300 or not UUID(v, {len(check.id_prefix)}):"
+                         " return False")
+        elif hasattr(check, "accepted"):
+            names[f"A{i}"], names[f"C{i}"] = check.accepted, check
+            lines.append(f"        if type(v) is not str or (v, ALLOW, EXT) not in A{i}:")
+            lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
+        elif hasattr(check, "memo"):
+            names[f"M{i}"], names[f"C{i}"] = check.memo, check
+            lines.append(f"        if type(v) is not list or (*v, ALLOW, EXT) not in M{i}:")
+            lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
+        else:
+            names[f"C{i}"] = check
+            lines.append(generic.format(i=i, key=key))
+    if "created" in obj and "modified" in obj:
+        lines.append("        ORDER(obj)")
+    if "confidence" in obj:
+        lines.append("        if not 0 <= obj['confidence'] <= 100: return False")
+    lines += ["        CONSTRAINTS(TYPE, obj)",
+              "    except (Invalid, TypeError):",  # TypeError: an unhashable list item
+              "        return False",
+              "    return ctx is None or not (ctx.library or ctx.toplevel_extension)"]
+    exec("\n".join(lines), names)  # the source holds only schema names, as literals
+    fast: Callable[[dict[str, Any]], bool] = names["fast"]
+    return fast
 
 
 def _check_object(obj: Any, allow_custom: bool, extension_types: frozenset[str]) -> None:
@@ -787,16 +874,21 @@ def object_key(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["id"], str(obj.get("modified") or obj.get("created") or "")
 
 
+@lru_cache(maxsize=1)
+def _ref_properties() -> dict[str, tuple[str, ...]]:
+    return {t: schema.ref_properties for t, schema in schemas(False).types.items()}
+
+
 def references(obj: dict[str, Any], *, custom: bool = True) -> list[tuple[str, str]]:
     """``(property, id)`` of every top-level ``*_ref``/``*_refs`` and granular marking ref.
 
     ``custom=False`` promises that ``obj`` passed validation without custom content, so only
     the properties its type defines need looking at.
     """
-    schema = None if custom else schemas(False).types.get(obj["type"])
+    ref_properties = None if custom else _ref_properties().get(obj["type"])
     keys: Iterable[str]
-    if schema is not None:
-        keys = [k for k in schema.ref_properties if k in obj]
+    if ref_properties is not None:
+        keys = [k for k in ref_properties if k in obj]
     else:
         keys = [k for k in obj if k.endswith(("_ref", "_refs"))]
     found: list[tuple[str, str]] = []

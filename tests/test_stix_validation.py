@@ -191,3 +191,17 @@ def test_stix20_upgrade_adds_only_what_21_requires_and_says_so() -> None:
     assert objects[1]["is_family"] is True
     assert "added spec_version '2.1' to 2 object(s)" in notes[0]
     assert all(check_object(o) == "" for o in objects)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_objects())
+def test_the_shape_fast_path_never_accepts_what_the_general_path_refuses(
+        obj: dict[str, Any]) -> None:
+    from cirt.stix_validation import EXTENSION_OBJECT_TYPES, Invalid, _check_object, _shape_checker
+
+    fast = _shape_checker(obj, False, EXTENSION_OBJECT_TYPES)
+    if fast is not None and fast(copy.deepcopy(obj)):
+        try:
+            _check_object(obj, False, EXTENSION_OBJECT_TYPES)
+        except Invalid as exc:
+            pytest.fail(f"fast path accepted what the general path refuses: {exc}")
