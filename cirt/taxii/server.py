@@ -266,6 +266,11 @@ class TaxiiApp:
             body = json.dumps({"title": "Service Unavailable", "http_status": "503",
                                "description": "busy; try again shortly"}).encode("utf-8")
         except Exception as exc:  # the TAXII error format even for our own bugs, never a stack
+            import traceback
+
+            errors = environ.get("wsgi.errors")
+            if errors is not None:  # the operator's log gets the stack, the client does not
+                errors.write(traceback.format_exc())
             status = 500
             request.headers_out = []
             body = json.dumps({"title": "Internal Server Error", "http_status": "500",
