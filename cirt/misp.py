@@ -40,7 +40,7 @@ from cirt.misp_tlp import (
 )
 from cirt.stix_validation import simple_pattern
 from cirt.stixtime import format_ts
-from cirt.store import LOCAL, Provenance, StoredObject, canonical_json, version_of
+from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.tlp import TLP, TLP2_MARKING_IDS
 
 if TYPE_CHECKING:
@@ -487,48 +487,20 @@ def _convert_file_object(misp_object: Mapping[str, Any], event_level: TLP | None
 
 # --- the gate ------------------------------------------------------------------------------------
 
-def _recipient(ws: Workspace, party: str) -> Any:
-    from cirt.gate import Recipient
-
-    community = ws.community
-    if party in community.partners:
-        return Recipient("partner", party, CHANNEL)
-    if party in community.organisations:
-        return Recipient("org", party, CHANNEL)
-    known = ", ".join([*community.organisations, *community.partners])
-    raise NotFound(f"'{party}' is neither an organisation nor a partner in sectors.yaml"
-                   f" (known: {known})")
+def gate(ws: Workspace, rows: Sequence[StoredObject], party: str, *, record: bool) -> Release:
+    """``ws.sharing`` over MISP: ``record=True`` writes the disclosure log (before anything is
+    sent); ``record=False`` is a dry run (to compare with what a partner already has)."""
+    if record:
+        return ws.sharing.release(rows, party, CHANNEL)
+    return ws.sharing.decide(rows, party, CHANNEL)
 
 
-def release(ws: Workspace, rows: Sequence[StoredObject], party: str) -> Release:
-    """The gate's verdict on stored objects for ``party`` over MISP (not yet recorded)."""
-    from cirt.gate import Candidate, references
-    from cirt.gate import release as gate_release
-
-    recipient = _recipient(ws, party)
-
-    def candidates(items: Sequence[StoredObject]) -> list[Candidate]:
-        audiences = ws.store.audiences([r.id for r in items])
-        return [Candidate(r.obj, frozenset(audiences.get(r.id, {}).get("org", ())),
-                          frozenset(audiences.get(r.id, {}).get("contact", ())),
-                          None if r.origin == LOCAL else r.origin) for r in items]
-
-    offered = {r.id for r in rows}
-    wanted = {ref for r in rows for ref in references(r.obj)} - offered
-    context = candidates(ws.store.latest_many(sorted(wanted))) if wanted else []
-    return gate_release(candidates(rows), recipient, ws.community,
-                        default_tlp=ws.community.default_tlp, context=context)
-
-
-def record(ws: Workspace, verdict: Release, party: str) -> None:
-    """The disclosure-log entry of a MISP release, written before the event leaves."""
-    if not verdict.released:
-        return
-    recipient = f"partner:{party}" if party in ws.community.partners else f"org:{party}"
-    ws.audit.record(recipient=recipient, channel=CHANNEL,
-                    objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
-                             for r in verdict.released],
-                    tlp=int(max(r.tlp for r in verdict.released)))
+def _party(ws: Workspace, party: str) -> str:
+    """The sectors.yaml id of an organisation or partner (``org:cbb`` and ``cbb`` alike)."""
+    recipient = ws.sharing.recipient(party, CHANNEL)
+    if recipient.kind not in ("org", "partner"):
+        raise InvalidValue(f"'{party}': MISP events go to an organisation or a partner")
+    return recipient.id
 
 
 # --- events for a recipient ----------------------------------------------------------------------
@@ -540,6 +512,7 @@ class Built:
     event: MISPEvent
     verdict: Release
     withheld: int
+    incident: str | None = None  # the incident id it was built from
 
     @property
     def attributes(self) -> int:
@@ -556,7 +529,7 @@ def _org(ws: Workspace) -> tuple[str, str]:
     return national.name, _uuid_of(national.identity)
 
 
-def incident_event(ws: Workspace, ref: str, party: str) -> Built | None:
+def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False) -> Built | None:
     """The event of one incident for ``party``: None when the gate lets nothing through.
 
     When the incident itself is withheld but some of its indicators are not (a GREEN indicator
@@ -565,10 +538,11 @@ def incident_event(ws: Workspace, ref: str, party: str) -> Built | None:
     """
     from cirt.stixtime import parse_ts
 
+    party = _party(ws, party)
     incident = ws.incidents.get(ref)
     ids = [incident.id, *ws.store.linked(incident.id)]
     rows = ws.store.latest_many(ids)
-    verdict = release(ws, rows, party)
+    verdict = gate(ws, rows, party, record=record)
     released = {r.obj["id"]: r for r in verdict.released}
     content = [Offered(r.obj, r.tlp) for r in verdict.released
                if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
@@ -590,10 +564,10 @@ def incident_event(ws: Workspace, ref: str, party: str) -> Built | None:
                             org_uuid=org_uuid, audience_cap=cap)
     else:
         return None
-    return Built(event, verdict, len(rows) - len(verdict.released))
+    return Built(event, verdict, len(rows) - len(verdict.released), incident.id)
 
 
-def since_event(ws: Workspace, since: str, party: str) -> Built | None:
+def since_event(ws: Workspace, since: str, party: str, *, record: bool = False) -> Built | None:
     """One event of the indicators and observables stored after ``since``."""
     from cirt.stixtime import parse_ts
 
@@ -602,9 +576,10 @@ def since_event(ws: Workspace, since: str, party: str) -> Built | None:
     except ValueError:
         raise InvalidValue(f"--since '{since}' is not a UTC timestamp such as"
                            " 2026-03-01T00:00:00Z") from None
+    party = _party(ws, party)
     rows = list(ws.store.latest_objects(types=["indicator", *sorted(_OBSERVABLE_TYPES)],
                                         since=since))
-    verdict = release(ws, rows, party)
+    verdict = gate(ws, rows, party, record=record)
     content = [Offered(r.obj, r.tlp) for r in verdict.released
                if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
     if not content:
@@ -617,7 +592,8 @@ def since_event(ws: Workspace, since: str, party: str) -> Built | None:
     return Built(event, verdict, len(rows) - len(verdict.released))
 
 
-def incident_events(ws: Workspace, party: str, since: str | None = None) -> list[Built]:
+def incident_events(ws: Workspace, party: str, since: str | None = None, *,
+                    record: bool = False) -> list[Built]:
     """An event per incident with something releasable to ``party`` (changed after ``since``)."""
     from cirt.store.incidents import IncidentFilter
 
@@ -625,7 +601,7 @@ def incident_events(ws: Workspace, party: str, since: str | None = None) -> list
     for row in sorted(ws.store.find_incidents(IncidentFilter()), key=lambda r: r.created):
         if since and row.modified <= since:
             continue
-        event = incident_event(ws, row.id, party)
+        event = incident_event(ws, row.id, party, record=record)
         if event is not None and event.attributes:
             built.append(event)
     return built
@@ -636,12 +612,11 @@ def export(ws: Workspace, party: str, *, incident: str | None = None,
     """``cirt misp export``: one event, recorded in the disclosure log."""
     if (incident is None) == (since is None):
         raise InvalidValue("give exactly one of --incident and --since")
-    built = incident_event(ws, incident, party) if incident else since_event(
-        ws, since or "", party)
+    built = incident_event(ws, incident, party, record=True) if incident else since_event(
+        ws, since or "", party, record=True)
     if built is None:
         raise SharingDenied(incident or f"indicators since {since}", "-", party,
                             "the gate releases nothing of it to this recipient")
-    record(ws, built.verdict, party)
     return built
 
 
@@ -656,7 +631,7 @@ class FeedResult:
 
 def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = None) -> FeedResult:
     """A MISP feed for ``party``: manifest.json, hashes.csv and ``<uuid>.json`` per event."""
-    built = incident_events(ws, party, since)
+    built = incident_events(ws, party, since, record=True)
     directory.mkdir(parents=True, exist_ok=True)
     manifest_path = directory / "manifest.json"
     manifest: dict[str, Any] = {}
@@ -668,7 +643,6 @@ def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = N
     hashes: list[str] = []
     written = []
     for item in built:
-        record(ws, item.verdict, party)
         feed = item.event.to_feed(with_meta=True, with_distribution=True)
         manifest.update(feed["Event"].pop("_manifest"))
         hashes.extend(f"{h},{item.event.uuid}" for h in feed["Event"].pop("_hashes"))
@@ -732,13 +706,16 @@ def push(ws: Workspace, partner_id: str, since: str | None = None) -> PushResult
     """Send each incident's event the gate releases to the partner, unless it has it already."""
     client = _connect(ws, partner_id)
     result = PushResult(partner_id)
-    for item in incident_events(ws, partner_id, since):
-        event_uuid = str(item.event.uuid)
-        digest = event_digest(item.event)
+    for preview in incident_events(ws, partner_id, since):
+        event_uuid = str(preview.event.uuid)
+        digest = event_digest(preview.event)
         if ws.store.misp_pushed_digest(partner_id, event_uuid) == digest:
             result.unchanged.append(event_uuid)
             continue
-        record(ws, item.verdict, partner_id)
+        item = incident_event(ws, preview.incident, partner_id, record=True) \
+            if preview.incident else None
+        if item is None or event_digest(item.event) != digest:
+            continue  # changed between the two looks: the next push sends it
         try:
             exists = client.event_exists(event_uuid)
             answer = client.update_event(item.event, event_id=event_uuid) if exists \

@@ -255,8 +255,13 @@ def test_push_sends_once_and_pull_returns_the_same_event(cli, home: Path, incide
     first = cli("misp", "push", "csirtamericas", "--json")
     assert first.code == 0, first.err
     (sent,) = first.json()["sent"]
+    with Workspace.open(home) as ws:
+        logged = [e for e in ws.audit.entries(to="partner:csirtamericas") if e.channel == "misp"]
+    assert len(logged) == 1
     again = cli("misp", "push", "csirtamericas", "--json").json()
     assert again["sent"] == [] and again["unchanged"] == [sent]
+    with Workspace.open(home) as ws:
+        assert len(ws.audit.entries(to="partner:csirtamericas")) == len(logged)
     assert [p for m, p in partner_misp.state.requests if m == "POST"] == ["events/add"]
 
     client = PyMISP(partner_misp.url, KEY, ssl=False)
