@@ -370,3 +370,11 @@ def test_demo_chapter_imports_pushes_and_writes_a_feed(ws: Workspace) -> None:
     manifest = json.loads((feed / "manifest.json").read_text())
     for event_uuid in manifest:
         MISPEvent().load_file(str(feed / f"{event_uuid}.json"))
+
+
+def test_the_translation_table_is_shown(cli) -> None:  # type: ignore[no-untyped-def]
+    data = cli("misp", "tlp", "--json").json()
+    assert [row["misp_tags"][0] for row in data["levels"]] == [
+        "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"]
+    assert data["levels"][-1]["misp_distribution_out"] is None
+    assert data["received_distribution_floor"]["0 (your organisation only)"] == "TLP:AMBER"

@@ -107,3 +107,35 @@ def pull_command(
             warn(escape(f"rejected {ref}: {reason}"))
 
     emit(result.to_dict(), as_json, render)
+
+
+@app.command("tlp")
+def tlp_command(as_json: JsonFlag = False) -> None:
+    """The one TLP translation table: STIX markings, MISP tags and distribution levels."""
+    from cirt.misp_tlp import DISTRIBUTION_FLOOR, DISTRIBUTIONS, TABLE
+
+    rows = [{"tlp": row.level.label, "stix_2_0_marking": row.stix2_marking,
+             "stix_1_0_markings": list(row.stix1_markings), "misp_tags": list(row.misp_tags),
+             "misp_distribution_out": None if row.misp_distribution is None else
+             f"{row.misp_distribution} ({DISTRIBUTIONS[row.misp_distribution]})"}
+            for row in TABLE]
+    floors = {f"{d} ({DISTRIBUTIONS[d]})": level.label for d, level in DISTRIBUTION_FLOOR.items()}
+
+    def render() -> None:
+        from rich.table import Table
+
+        from cirt.cli.output import tlp_text
+
+        table = Table("TLP", "MISP tags", "MISP distribution out")
+        table.add_column("STIX 2.0 / 1.0 marking definitions", overflow="fold")
+        for row, data in zip(TABLE, rows, strict=True):
+            table.add_row(tlp_text(row.level), ", ".join(row.misp_tags),
+                          str(data["misp_distribution_out"] or "never leaves"),
+                          "\n".join([row.stix2_marking, *row.stix1_markings]))
+        console().print(table)
+        console().print("Received from MISP: at least " + "; ".join(
+            f"{level} for distribution {d}" for d, level in floors.items())
+            + "; several labels: the most restrictive; no label: default_tlp of sectors.yaml;"
+            " an unknown tlp: tag: TLP:RED.", markup=False)
+
+    emit({"levels": rows, "received_distribution_floor": floors}, as_json, render)
