@@ -108,46 +108,49 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance,
     summary.rejected = [(r.ref, r.reason) for r in verdict.rejected]
     summary.duplicates = verdict.duplicates_in_input
 
-    stored = ws.store.stored_versions(obj["id"] for _, obj in verdict.accepted)
-    seen_ids = set(stored)
-    rows: list[ImportRow] = []
-    levels: dict[tuple[str, ...], Resolved] = {}
-    encode = _CANONICAL.encode
-    for _, obj in verdict.accepted:
-        object_id = obj["id"]
-        version = str(obj.get("modified") or obj.get("created") or "")
-        versions = stored.get(object_id)
-        if versions and any(v.modified == version for v in versions):
-            summary.duplicates += 1
-            continue
-        if "granular_markings" in obj:
-            refs = tuple(marking_refs_of(obj))
-        else:
-            refs = tuple(obj.get("object_marking_refs", ()))
-        resolved = levels.get(refs)
-        if resolved is None:
-            resolved = levels[refs] = resolve_markings(refs, default, treatment)
-        level = resolved.level
-        if resolved.note:
-            summary.notes.append(f"{object_id}: {resolved.note}")
-        if versions:
-            held = max(TLP(v.tlp) for v in versions)
-            if held > level:
-                summary.notes.append(f"{object_id}: version {version} is marked {level.label},"
-                                     f" lower than the stored {held.label}; kept {held.label}")
-                level = held
-        if object_id in seen_ids:
-            summary.updated += 1
-        else:
-            summary.new += 1
-            seen_ids.add(object_id)
-        rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
-                              int(level), encode(obj), refs))
-    if progress is not None:
-        progress("storing", 0, len(rows))
-    # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
-    rows.sort(key=lambda r: (r.id, r.version))
-    ws.store.put_import(rows, provenance=provenance, stored=stored)
+    # Read what is stored under the write lock: a concurrent ingest of the same versions then
+    # waits for ours and counts them as duplicates instead of failing on the unique key.
+    with ws.store.transaction():
+        stored = ws.store.stored_versions(obj["id"] for _, obj in verdict.accepted)
+        seen_ids = set(stored)
+        rows: list[ImportRow] = []
+        levels: dict[tuple[str, ...], Resolved] = {}
+        encode = _CANONICAL.encode
+        for _, obj in verdict.accepted:
+            object_id = obj["id"]
+            version = str(obj.get("modified") or obj.get("created") or "")
+            versions = stored.get(object_id)
+            if versions and any(v.modified == version for v in versions):
+                summary.duplicates += 1
+                continue
+            if "granular_markings" in obj:
+                refs = tuple(marking_refs_of(obj))
+            else:
+                refs = tuple(obj.get("object_marking_refs", ()))
+            resolved = levels.get(refs)
+            if resolved is None:
+                resolved = levels[refs] = resolve_markings(refs, default, treatment)
+            level = resolved.level
+            if resolved.note:
+                summary.notes.append(f"{object_id}: {resolved.note}")
+            if versions:
+                held = max(TLP(v.tlp) for v in versions)
+                if held > level:
+                    summary.notes.append(f"{object_id}: version {version} is marked {level.label},"
+                                         f" lower than the stored {held.label}; kept {held.label}")
+                    level = held
+            if object_id in seen_ids:
+                summary.updated += 1
+            else:
+                summary.new += 1
+                seen_ids.add(object_id)
+            rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
+                                  int(level), encode(obj), refs))
+        if progress is not None:
+            progress("storing", 0, len(rows))
+        # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
+        rows.sort(key=lambda r: (r.id, r.version))
+        ws.store.put_import(rows, provenance=provenance, stored=stored)
     if progress is not None:
         progress("storing", len(rows), len(rows))
 

@@ -45,6 +45,7 @@ class IngestStateMixin:
 
     if TYPE_CHECKING:
         def _next_added(self) -> str: ...  # ObjectsMixin's
+        def _sync_added(self) -> None: ...
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` the store holds in any version."""
@@ -83,9 +84,10 @@ class IngestStateMixin:
                       if oid in newest and version > newest[oid]]
         latest_key = {(oid, version) for oid, version in incoming_max.items()
                       if oid not in newest or version > newest[oid]}
-        stamps = _stamps(parse_ts(self._next_added()), len(rows))
         marking_texts: dict[tuple[str, ...], str] = {}
         with self.db.transaction():
+            self._sync_added()
+            stamps = _stamps(parse_ts(self._next_added()), len(rows))
             self.db.executemany("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1",
                                 superseded)
             self.db.executemany(
