@@ -27,6 +27,7 @@ class ObjectsMixin:
         """Store versions in one transaction; returns how many were new."""
         new = 0
         with self.db.transaction():
+            self._sync_added()
             for obj, tlp in items:
                 if self._insert(obj, tlp, provenance):
                     new += 1
@@ -58,12 +59,20 @@ class ObjectsMixin:
         )
         return True
 
+    def _sync_added(self) -> None:
+        """Catch up with the date_added other processes wrote; call it holding the write lock.
+
+        Writers are serialised (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so
+        date_added is strictly increasing in commit order across every process: TAXII paging by
+        it never skips an object.
+        """
+        row = self.db.query_one("SELECT MAX(added) FROM objects")
+        if row and row[0] and (self._last_added is None or row[0] > self._last_added):
+            self._last_added = row[0]
+
     def _next_added(self) -> str:
-        """A date_added strictly after every earlier one, so TAXII paging by it is exact."""
+        """A date_added strictly after every earlier one (after ``_sync_added``)."""
         last = self._last_added
-        if last is None:
-            row = self.db.query_one("SELECT MAX(added) FROM objects")
-            last = row[0] if row and row[0] else None
         moment = self.clock()
         if last is not None and moment <= parse_ts(last):
             moment = parse_ts(last) + timedelta(microseconds=1)
