@@ -22,8 +22,6 @@ from cirt.store.migrations import all_migrations
 from cirt.store.postgres import PostgresDatabase, translate
 from cirt.workspace import Workspace
 
-pytestmark = pytest.mark.postgres
-
 LATEST = max(m.version for m in all_migrations())
 
 
@@ -213,6 +211,21 @@ def test_init_with_db_puts_every_command_on_postgres(pg_url: str, tmp_path: Path
         assert store.incident_by_reference(opened.json()["reference"]) is not None
     finally:
         store.close()
+
+
+def test_db_status_for_people_names_the_engine_and_what_it_holds(home: Path, engine: str,
+                                                                  cli: Any) -> None:
+    opened = cli("incident", "open", "--title", "Scam calls", "--category", "phishing",
+                 "--severity", "low", "--sector", "btl")
+    assert opened.code == 0, opened.err
+    shown = cli("db", "status")
+    assert shown.code == 0, shown.err
+    lines = {line.split("  ")[0]: line.split("  ", 1)[1].strip() for line in shown.out.splitlines()
+             if "  " in line}
+    assert lines["Engine"] == engine
+    assert lines["Schema version"] == f"{LATEST} (latest {LATEST})"
+    assert lines["Pending migrations"] == "none"
+    assert lines["Incidents"] == "1"
 
 
 @pytest.mark.sqlite_only
