@@ -35,10 +35,6 @@ class DisclosuresMixin:
                 f"INSERT INTO disclosures ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (entry.seq, entry.when, entry.analyst, entry.recipient, entry.channel, objects,
                  entry.tlp, entry.prev_hash, entry.hash))
-            self.db.executemany(
-                "INSERT INTO disclosure_objects (seq, object_id, version) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                [(entry.seq, object_id, version) for object_id, version, _ in entry.objects])
         return entry
 
     def iter_disclosures(self, batch: int = 2000) -> Iterator[Entry]:
@@ -62,8 +58,9 @@ class DisclosuresMixin:
             where.append(f"recipient IN ({','.join('?' * len(recipients))})")
             params += list(recipients)
         if object_id is not None:
-            where.append("seq IN (SELECT seq FROM disclosure_objects WHERE object_id = ?)")
-            params.append(object_id)
+            escaped = object_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("objects LIKE ? ESCAPE '\\'")
+            params.append(f'%["{escaped}",%')
         sql = f"SELECT {_COLUMNS} FROM disclosures"
         if where:
             sql += " WHERE " + " AND ".join(where)

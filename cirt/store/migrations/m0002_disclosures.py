@@ -3,8 +3,8 @@
 ``seq`` is assigned by the writer (head + 1, read inside the write transaction), not by the engine:
 a primary key on it, and uniqueness of ``prev_hash``, make a second writer that read the same head
 fail instead of forking the chain on an engine that does not serialise transactions.
-``disclosure_objects`` only indexes ``objects`` for look-ups by object; the chain covers
-``objects``.
+Look-ups by object search the ``objects`` text: the log is written on every release (every TAXII
+page) and read rarely, so it carries no per-object index to maintain.
 """
 
 STATEMENTS = [
@@ -20,11 +20,4 @@ STATEMENTS = [
         hash TEXT NOT NULL UNIQUE
     )""",
     "CREATE INDEX disclosures_recipient ON disclosures (recipient, seq)",
-    """CREATE TABLE disclosure_objects (
-        seq {bigint} NOT NULL,
-        object_id TEXT NOT NULL,
-        version TEXT NOT NULL,
-        PRIMARY KEY (seq, object_id, version)
-    )""",
-    "CREATE INDEX disclosure_objects_object ON disclosure_objects (object_id, seq)",
 ]
