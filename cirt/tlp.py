@@ -111,6 +111,21 @@ def marking_definition(level: TLP) -> dict[str, Any]:
     }
 
 
+def tlp1_marking_definition(marking_id: str) -> dict[str, Any]:
+    """The STIX 2.1 predefined TLP 1.0 marking definition for one of its four ids."""
+    level = TLP1_MARKING_IDS[marking_id]
+    colour = "white" if level is TLP.CLEAR else level.slug
+    return {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": marking_id,
+        "created": "2017-01-20T00:00:00.000Z",
+        "definition_type": "tlp",
+        "name": f"TLP:{colour.upper()}",
+        "definition": {"tlp": colour},
+    }
+
+
 def level_of_marking(marking_id: str) -> TLP | None:
     """The TLP level a marking-definition id stands for (2.0 or 1.0), or None if it is not TLP."""
     return _LEVEL_BY_MARKING_ID.get(marking_id)
@@ -132,21 +147,25 @@ def object_level(obj: dict[str, Any], default: TLP) -> TLP:
 
 
 def marking_definitions_for(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The TLP 2.0 marking definitions (and their extension definition) the objects reference.
+    """The TLP marking definitions (and the TLP 2.0 extension definition) the objects reference.
 
-    Objects marked with TLP 1.0 ids are expected to have been re-marked with 2.0 ids on the way
-    in; a 1.0 id found here is still answered with its 2.0 definition's level.
+    TLP 1.0 ids received from peers are kept as received, so their predefined STIX 2.1
+    definitions travel too.
     """
     present: set[str] = set()
     levels: set[TLP] = set()
+    tlp1: set[str] = set()
     for obj in objects:
         present.add(obj.get("id", ""))
         refs = list(obj.get("object_marking_refs", ()))
         refs += [g.get("marking_ref", "") for g in obj.get("granular_markings", ())]
         for ref in refs:
-            if ref in TLP2_MARKING_IDS.values():
+            if ref in TLP1_MARKING_IDS:
+                tlp1.add(ref)
+            elif ref in _LEVEL_BY_MARKING_ID:
                 levels.add(_LEVEL_BY_MARKING_ID[ref])
     defs = [marking_definition(lvl) for lvl in sorted(levels) if TLP2_MARKING_IDS[lvl] not in present]
     if levels and TLP2_EXTENSION_ID not in present:
         defs.insert(0, dict(TLP2_EXTENSION_DEFINITION))
+    defs += [tlp1_marking_definition(ref) for ref in sorted(tlp1 - present)]
     return defs

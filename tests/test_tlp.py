@@ -77,3 +77,20 @@ def test_bundles_carry_the_definitions_they_reference() -> None:
                                                       "selectors": ["content"]}]}]
     ids = [d["id"] for d in marking_definitions_for(objs)]
     assert ids == [TLP2_EXTENSION_DEFINITION["id"], TLP.GREEN.marking_id, TLP.RED.marking_id]
+
+
+def test_tlp1_markings_received_from_peers_travel_with_their_predefined_definitions() -> None:
+    from stix2validator import ValidationOptions, validate_instance
+
+    white = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
+    indicator = {"type": "indicator", "spec_version": "2.1",
+                 "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                 "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                 "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
+                 "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [white]}
+    definitions = marking_definitions_for([indicator])
+    assert [d["id"] for d in definitions] == [white]
+    assert definitions[0]["definition"] == {"tlp": "white"}
+    bundle = {"type": "bundle", "id": "bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3e",
+              "objects": [*definitions, indicator]}
+    assert validate_instance(bundle, ValidationOptions(version="2.1")).is_valid
