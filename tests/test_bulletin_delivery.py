@@ -476,9 +476,10 @@ def test_bel_gets_only_green_content_signed_and_no_header_from_a_title(scene: Sc
     text, bundle = readable(entity)
     assert "203.0.113.45" in text and "Grid telemetry outage Bcc: attacker@evil.example" in text
     raw = got.raw.decode("ascii", "replace") + json.dumps(bundle)
-    for secret in ("Phishing campaign", "centralbank-online-login", RED_HASH,
-                   scene.incident, "cbb"):
+    for secret in ("Phishing campaign", "centralbank-online-login", RED_HASH, scene.incident):
         assert secret not in raw and secret not in text
+    # The bank's id as a word: random hex (ids, signatures, boundaries) may contain the letters.
+    assert not re.search(r"\bcbb\b", raw) and not re.search(r"\bcbb\b", text)
 
 
 def test_dry_run_sends_and_logs_nothing(scene: Scene, cli) -> None:  # type: ignore[no-untyped-def]
