@@ -84,6 +84,20 @@ def test_a_refused_statement_is_a_store_error_and_the_connection_stays_usable(
     assert pg_db.query("SELECT k, n FROM t") == [("a", 1)]
 
 
+def test_many_rows_at_once_land_exactly_and_one_duplicate_refuses_them_all(
+        pg_db: PostgresDatabase) -> None:
+    rows = [(f"k{i:03d}", i) for i in range(200)]  # past the COPY threshold
+    pg_db.executemany("INSERT INTO t (k, n) VALUES (?, ?)", rows)
+    assert pg_db.query("SELECT k, n FROM t ORDER BY k") == rows
+    with pytest.raises(StoreError, match="duplicate key"), pg_db.transaction():
+        pg_db.executemany("INSERT INTO t (k, n) VALUES (?, ?)",
+                          [(f"x{i:03d}", i) for i in range(100)] + [("k000", 0)])
+    assert pg_db.query_one("SELECT COUNT(*) FROM t") == (200,)
+    pg_db.executemany("INSERT INTO t (k, n) VALUES (?, ?) ON CONFLICT (k) DO NOTHING",
+                      [(f"k{i:03d}", -1) for i in range(150, 260)])
+    assert pg_db.query_one("SELECT COUNT(*), MIN(n) FROM t") == (260, -1)
+
+
 def test_a_writer_waiting_too_long_for_another_gets_store_locked(pg_url: str) -> None:
     holder = PostgresDatabase(pg_url)
     waiter = PostgresDatabase(pg_url, lock_timeout_ms=200)
