@@ -12,38 +12,28 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli import (
-    audit,
-    bulletin,
-    dashboard,
-    db,
-    demo,
-    evidence,
-    export,
-    importer,
-    incident,
-    indicator,
-    misp,
-    playbook,
-    sector,
-    share,
-    task,
-    taxii,
-    workspace_cmds,
-)
+from cirt.cli import dashboard, demo, export, importer, workspace_cmds
 from cirt.errors import CirtError, ExitCode
 
-app = typer.Typer(
-    name="cirt",
-    help="A national CIRT's toolkit: incidents as STIX 2.1, TLP 2.0 enforced on every release.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-)
+# Command groups: (module, help). Only the group being run is imported and built, so that an
+# analyst's `cirt incident list` does not pay for the TAXII server's or MISP's command tree.
+GROUPS: dict[str, tuple[str, str]] = {
+    "incident": ("cirt.cli.incident", "Open, triage, escalate and close incidents."),
+    "indicator": ("cirt.cli.indicator", "Indicators of compromise (STIX patterns)."),
+    "sector": ("cirt.cli.sector", "The sharing community in sectors.yaml."),
+    "share": ("cirt.cli.share", "Audiences, and what the gate would release to whom."),
+    "audit": ("cirt.cli.audit", "The disclosure log: who got what; verify it."),
+    "bulletin": ("cirt.cli.bulletin", "Bulletins for a sector: build, or send by e-mail."),
+    "misp": ("cirt.cli.misp", "MISP: events and feeds through the gate; push, pull."),
+    "taxii": ("cirt.cli.taxii", "TAXII 2.1: pull from and push to partners; serve ours."),
+    "playbook": ("cirt.cli.playbook", "Incident procedures: list, show, validate."),
+    "task": ("cirt.cli.task", "An incident's tasks and notification duties."),
+    "evidence": ("cirt.cli.evidence", "Evidence and its chain of custody."),
+    "db": ("cirt.cli.db", "The database: status, migrations, copy to PostgreSQL."),
+}
+ROOT_OPTIONS_WITH_VALUE = ("--home",)
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     home: Annotated[str | None, typer.Option(
@@ -54,30 +44,48 @@ def root(
     ctx.obj = {"home": home, "debug": debug}
 
 
-workspace_cmds.register(app)
-app.add_typer(incident.app, name="incident", help="Open, triage, escalate and close incidents.")
-app.add_typer(indicator.app, name="indicator", help="Indicators of compromise (STIX patterns).")
-app.add_typer(sector.app, name="sector", help="The sharing community in sectors.yaml.")
-app.add_typer(share.app, name="share", help="Audiences, and what the gate would release to whom.")
-app.add_typer(audit.app, name="audit", help="The disclosure log: who got what; verify it.")
-app.add_typer(bulletin.app, name="bulletin", help="Bulletins for a sector: build, or send by e-mail.")
-app.add_typer(misp.app, name="misp", help="MISP: events and feeds through the gate; push, pull.")
-app.add_typer(taxii.app, name="taxii", help="TAXII 2.1: pull from and push to partners; serve ours.")
-app.add_typer(playbook.app, name="playbook", help="Incident procedures: list, show, validate.")
-app.add_typer(task.app, name="task", help="An incident's tasks and notification duties.")
-app.add_typer(evidence.app, name="evidence", help="Evidence and its chain of custody.")
-app.add_typer(db.app, name="db", help="The database: status, migrations, copy to PostgreSQL.")
-dashboard.register(app)
-export.register(app)
-importer.register(app)
-demo.register(app)
+def requested_group(args: list[str]) -> str | None:
+    """The command group named on the command line, skipping the root options."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ROOT_OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_app(group: str | None = None) -> typer.Typer:
+    """The command tree; groups other than ``group`` appear by name and help only."""
+    import importlib
+
+    app = typer.Typer(
+        name="cirt",
+        help="A national CIRT's toolkit: incidents as STIX 2.1, TLP 2.0 enforced on every release.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+    )
+    app.callback()(root)
+    workspace_cmds.register(app)
+    for name, (module, help_text) in GROUPS.items():
+        sub = importlib.import_module(module).app if name == group else typer.Typer()
+        app.add_typer(sub, name=name, help=help_text)
+    dashboard.register(app)
+    export.register(app)
+    importer.register(app)
+    demo.register(app)
+    return app
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code (tests call this; ``main`` exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or bool(os.environ.get("CIRT_DEBUG"))
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(build_app(requested_group(args)))
     try:
         result = command.main(args=args, prog_name="cirt", standalone_mode=False)
     except typer.Abort:
