@@ -35,8 +35,8 @@ def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: 
     more = f", first {len(shown)}: cirt overdue for all" if len(shown) < len(entries) else ""
     table = Table(title=f"[{style}]{title} ({len(entries)}{more})[/]", title_justify="left")
     for column in ("Incident", "Sev", "#", f"Due ({view.zone.key})", "Owner / to"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("Task", ratio=1)
+        table.add_column(column, no_wrap=column in ("Incident", "Sev", "#"))
+    table.add_column("Task", min_width=16, ratio=1)
     for e in shown:
         t = e.task
         who = ", ".join(t.parties) if t.kind == "duty" else (t.owner or "")
@@ -113,7 +113,7 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
             table = Table(title="Open incidents", title_justify="left")
             for column in ("Incident", "Sev", "Level", "Organisations", "Late", "Next due"):
                 table.add_column(column, no_wrap=True)
-            table.add_column("Title", ratio=1)
+            table.add_column("Title", min_width=16, ratio=1)
             for line in board.incidents[:DASHBOARD_ROWS]:
                 nxt = due_text(line.next_due.task, view.now, view.zone, compact=True) \
                     if line.next_due else "—"

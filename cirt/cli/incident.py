@@ -73,8 +73,9 @@ def list_(
         from rich.table import Table
 
         table = Table(title=f"Incidents ({len(rows)})", title_justify="left")
-        for column in ("Ref", "Opened", "TLP", "Sev", "Status", "Level", "Organisations", "Title"):
-            table.add_column(column, no_wrap=column != "Title")
+        for column in ("Ref", "Opened", "TLP", "Sev", "Status", "Level", "Organisations"):
+            table.add_column(column, no_wrap=column in ("Ref", "TLP"))
+        table.add_column("Title", min_width=16, ratio=1)
         for r in rows:
             table.add_row(r.reference, r.created[:16].replace("T", " "), tlp_text(r.tlp),
                           f"[{SEVERITY_STYLE.get(r.severity, '')}]{r.severity}[/]", r.status,

@@ -69,8 +69,9 @@ def list_(ctx: typer.Context, ref: str,
 
         table = Table(title=f"{incident.reference} tasks and duties ({zone.key})",
                       title_justify="left")
-        for column in ("#", "Phase", "Status", "Due", "Owner / to", "Task"):
-            table.add_column(column, no_wrap=column != "Task")
+        for column in ("#", "Phase", "Status", "Due", "Owner / to"):
+            table.add_column(column, no_wrap=column in ("#", "Status"))
+        table.add_column("Task", min_width=16, ratio=1)
         for t in shown:
             who = ", ".join(t.parties) + (f" ({t.role})" if t.role else "") \
                 if t.kind == "duty" else (t.owner or "")
