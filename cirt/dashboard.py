@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from cirt.incidents import SEVERITIES
-from cirt.stixtime import format_ts
+from cirt.stixtime import format_ts, local_text, time_zone
 from cirt.store.deadlines import DueWithIncident
 from cirt.store.incidents import IncidentFilter
-from cirt.tasks import DEFAULT_SOON, TaskView, local_text, time_zone
+from cirt.tasks import DEFAULT_SOON, TaskView
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace

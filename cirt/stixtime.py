@@ -8,6 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cirt.errors import ConfigError
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[str], str]
@@ -55,3 +58,17 @@ def later_than(previous: str, now: datetime) -> str:
     if stamp <= floor:
         stamp = floor + timedelta(milliseconds=1)
     return format_ts(stamp)
+
+
+def local_text(moment: datetime, zone: ZoneInfo) -> str:
+    """``2026-03-10 08:00 CST``: a UTC instant as the CIRT reads it."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The CIRT's zone from config; an unknown name is a configuration error, said plainly."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("config.toml", None, "cirt.timezone",
+                          f"'{name}' is not a time zone (e.g. America/Belize)") from None

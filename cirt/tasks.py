@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from cirt import incidents as rules
-from cirt.errors import ConfigError, InvalidValue, NotFound
+from cirt.errors import InvalidValue, NotFound
 from cirt.incidents import Incident
 from cirt.playbooks import (
     AFFECTED,
@@ -46,7 +46,7 @@ from cirt.playbooks import (
     plan_escalation,
     propose,
 )
-from cirt.stixtime import format_ts, later_than, parse_ts
+from cirt.stixtime import format_ts, later_than, local_text, parse_ts, time_zone
 from cirt.store import LOCAL, Provenance
 from cirt.store.deadlines import DueRow
 
@@ -137,11 +137,6 @@ class TaskView:
             "done_at": format_ts(self.done_at) if self.done_at else None,
             "done_by": self.done_by, "note": self.note,
         }
-
-
-def local_text(moment: datetime, zone: ZoneInfo) -> str:
-    """``2026-03-10 08:00 CST``: a UTC instant as the CIRT reads it."""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @dataclass(frozen=True)
@@ -509,15 +504,6 @@ def _row(task: dict[str, Any], incident_id: str, position: int, state: str = "op
         offset_minutes=int(offset.total_seconds() // 60) if offset else 0, state=state,
         done_at=task.get("end_time") if state != "open" else None,
         done_by=ours.get("done_by"), note=ours.get("note"))
-
-
-def time_zone(name: str) -> ZoneInfo:
-    """The CIRT's zone from config; an unknown name is a configuration error, said plainly."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("config.toml", None, "cirt.timezone",
-                          f"'{name}' is not a time zone (e.g. America/Belize)") from None
 
 
 def parse_due(text: str) -> timedelta:

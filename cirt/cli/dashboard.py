@@ -55,7 +55,8 @@ def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: Fai
             as_json: JsonFlag = False) -> None:
     """Tasks and duties of open incidents that are late or due soon (times in the CIRT's zone)."""
     from cirt.dashboard import Deadlines
-    from cirt.tasks import local_text, parse_due
+    from cirt.stixtime import local_text
+    from cirt.tasks import parse_due
 
     soon = parse_due(within)
     view = Deadlines(workspace(ctx)).overdue(soon=soon)
@@ -80,7 +81,8 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
     """One screen: open incidents by sector and severity, what is late, what is due soon."""
     from cirt.dashboard import Deadlines
     from cirt.incidents import SEVERITIES
-    from cirt.tasks import local_text, parse_due
+    from cirt.stixtime import local_text
+    from cirt.tasks import parse_due
 
     soon = parse_due(within)
     ws = workspace(ctx)

@@ -75,8 +75,7 @@ def list_(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
         from rich.markup import escape
         from rich.table import Table
 
-        from cirt.stixtime import parse_ts
-        from cirt.tasks import local_text
+        from cirt.stixtime import local_text, parse_ts
 
         zone = ws.tasks.zone
         table = Table(title=f"Evidence of {ref} ({zone.key})", title_justify="left")

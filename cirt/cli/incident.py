@@ -72,12 +72,15 @@ def list_(
     def render() -> None:
         from rich.table import Table
 
-        table = Table(title=f"Incidents ({len(rows)})", title_justify="left")
+        from cirt.stixtime import local_text, parse_ts, time_zone
+
+        zone = time_zone(workspace(ctx).config.timezone)
+        table = Table(title=f"Incidents ({len(rows)}, times in {zone.key})", title_justify="left")
         for column in ("Ref", "Opened", "TLP", "Sev", "Status", "Level", "Organisations"):
             table.add_column(column, no_wrap=column in ("Ref", "TLP"))
         table.add_column("Title", min_width=16, ratio=1)
         for r in rows:
-            table.add_row(r.reference, r.created[:16].replace("T", " "), tlp_text(r.tlp),
+            table.add_row(r.reference, local_text(parse_ts(r.created), zone), tlp_text(r.tlp),
                           f"[{SEVERITY_STYLE.get(r.severity, '')}]{r.severity}[/]", r.status,
                           r.escalation, ", ".join(r.organisations), r.title)
         console().print(table)
@@ -220,11 +223,14 @@ def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     def render() -> None:
         from rich.table import Table
 
-        table = Table(title=f"History of {ref}", title_justify="left")
-        for column in ("When (UTC)", "Who", "Kind", "What"):
-            table.add_column(column)
+        from cirt.stixtime import local_text, parse_ts, time_zone
+
+        zone = time_zone(workspace(ctx).config.timezone)
+        table = Table(title=f"History of {ref} (times in {zone.key})", title_justify="left")
+        for column in ("When", "Who", "Kind", "What"):
+            table.add_column(column, no_wrap=column == "When")
         for e in entries:
-            table.add_row(e.at[:19].replace("T", " "), e.by, e.kind, e.what)
+            table.add_row(local_text(parse_ts(e.at), zone), e.by, e.kind, e.what)
         console().print(table)
 
     data: list[dict[str, Any]] = [e.as_dict() for e in entries]

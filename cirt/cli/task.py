@@ -31,7 +31,7 @@ def status_text(status: str) -> str:
 def due_text(task: TaskView, now: datetime, zone: ZoneInfo, compact: bool = False) -> str:
     """The deadline in the CIRT's zone, and how far off it is (``compact``: day and time)."""
     from cirt.playbooks import format_duration
-    from cirt.tasks import local_text
+    from cirt.stixtime import local_text
 
     if task.due is None:
         return f"{format_duration(task.offset)} after {task.after}" if task.after else "—"

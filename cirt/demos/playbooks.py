@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cirt.dashboard import Deadlines
 from cirt.playbooks import format_duration
-from cirt.tasks import local_text
+from cirt.stixtime import local_text
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
