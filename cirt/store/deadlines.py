@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cirt.store.database import Database
 
@@ -50,6 +51,10 @@ class DueWithIncident:
 class DeadlinesMixin:
     db: Database
 
+    if TYPE_CHECKING:
+        def _organisations_of(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+            ...  # IncidentIndexMixin's
+
     def index_due_item(self, row: DueRow) -> None:
         """Insert or replace the index row of one task (after each new version of it)."""
         values = tuple(getattr(row, name.strip()) for name in _COLUMNS.split(","))
@@ -95,17 +100,6 @@ class DeadlinesMixin:
             params)
         width = len(_COLUMNS.split(","))
         ids = list(dict.fromkeys(r[1] for r in rows))
-        orgs = self._organisations_by_incident(ids)
+        orgs = self._organisations_of(ids)
         return [DueWithIncident(DueRow(*r[:width]), r[width], r[width + 1], r[width + 2],
                                 orgs.get(r[1], ())) for r in rows]
-
-    def _organisations_by_incident(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        out: dict[str, list[str]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start:start + 500])
-            marks = ",".join("?" * len(chunk))
-            for incident_id, org in self.db.query(
-                    "SELECT incident_id, org_id FROM incident_organisations"
-                    f" WHERE incident_id IN ({marks}) ORDER BY org_id", chunk):
-                out.setdefault(incident_id, []).append(org)
-        return {k: tuple(v) for k, v in out.items()}
