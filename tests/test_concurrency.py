@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from cirt.incidents import OUR_EXTENSION_ID
@@ -212,11 +211,6 @@ def test_concurrent_versions_of_one_object_leave_one_latest_the_newest(
         assert stored is not None and stored.modified == max(stamps)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "cirt.ingest reads the stored versions before its write transaction, so two pulls of the "
-    "same objects can both insert them and the second fails on UNIQUE(id, modified), on both "
-    "engines; reading them inside it (with ws.store.transaction(): around stored_versions .. "
-    "put_import) closes the race"))
 def test_concurrent_pulls_of_the_same_objects_store_each_once(home: Path, tmp_path: Path) -> None:
     """What two pulls of one peer do at once: ingest the same pages (``cirt.ingest``)."""
     pages = [[indicator(i, TLP.GREEN, prefix="5555") for i in range(start, start + 50)]
