@@ -89,3 +89,33 @@ def test_sector_check_command_reports_one_line_and_exit_1(cli, tmp_path: Path) -
     assert result.err.count("\n") == 1
     assert f"{path}:{_line_of(path, 'sector: electricity')}: organisations[1].sector:" in result.err
     assert cli("sector", "check").code == 0
+
+
+def test_sector_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
+    listed = cli("sector", "list", "--json").json()
+    kinds = {row["id"]: row["kind"] for row in listed}
+    assert kinds["cbb"] == "constituent" and kinds["pitcu"] == "referral"
+    assert kinds["csirtamericas"] == "partner"
+    assert "Central Bank of Belize" in cli("sector", "list").out
+    shown = cli("sector", "show", "bel", "--json").json()
+    assert shown["sector"] == "utilities" and shown["contacts"][0]["email"] == "cirt@bel.bz.example"
+    missing = cli("sector", "show", "energy")
+    assert missing.code == 1 and "known: cbb, bel" in missing.err
+
+
+def test_init_reports_the_workspace_and_is_idempotent(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "fresh"
+    first = cli("--home", str(target), "init", "--json").json()
+    assert first["home"] == str(target) and first["schema_version"] >= 1
+    assert (target / "sectors.yaml").exists() and (target / "playbooks").is_dir()
+    assert cli("--home", str(target), "init", "--json").json() == first
+
+
+def test_incident_categories_are_the_rsit_taxonomy(cli) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from tests.conftest import REFERENCE
+
+    taxonomy = json.loads((REFERENCE / "misp-taxonomies" / "rsit" / "machinetag.json").read_text())
+    expected = {v["predicate"]: [e["value"] for e in v["entry"]] for v in taxonomy["values"]}
+    assert cli("incident", "categories", "--json").json() == expected

@@ -10,6 +10,7 @@ import pytest
 from cirt.errors import StoreError, StoreLocked
 from cirt.store import Provenance
 from cirt.store.database import SQLiteDatabase
+from cirt.store.engines import open_database
 from cirt.store.migrations import all_migrations
 from cirt.store.sql import SQLStore
 from tests.conftest import FixedClock
@@ -26,8 +27,9 @@ def _indicator(modified: str, name: str = "x") -> dict[str, object]:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: FixedClock) -> SQLStore:
-    s = SQLStore(SQLiteDatabase(tmp_path / "t.db"), clock=clock)
+def store(tmp_path: Path, clock: FixedClock, database_url: str | None) -> SQLStore:
+    """The same store rules on both engines: SQLite on disk, and a real PostgreSQL database."""
+    s = SQLStore(open_database(database_url or f"sqlite:///{tmp_path / 't.db'}"), clock=clock)
     s.migrate()
     return s
 
@@ -102,3 +104,24 @@ def test_a_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError):
         SQLStore(SQLiteDatabase(path)).migrate()
+
+
+def test_processes_opening_an_old_database_at_once_migrate_it_once(tmp_path: Path) -> None:
+    import multiprocessing
+    import time
+
+    path = tmp_path / "race.db"
+    start = time.time() + 4  # every process is up by then: they all migrate at the same moment
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        results = pool.starmap(_migrate, [(str(path), start)] * 3)
+    assert sorted(len(r) for r in results)[-1] == len(all_migrations())
+    assert sum(len(r) for r in results) == len(all_migrations())
+
+
+def _migrate(path: str, start: float) -> list[int]:
+    import time
+
+    store = SQLStore(SQLiteDatabase(Path(path), busy_timeout_ms=30_000))
+    time.sleep(max(0.0, start - time.time()))
+    return store.migrate()

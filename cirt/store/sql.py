@@ -48,12 +48,11 @@ class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
         applied = []
         with self.db.transaction():
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        current = self.schema_version()
         for migration in all_migrations():
-            if migration.version <= current:
-                continue
             try:
                 with self.db.transaction():
+                    if self.schema_version() >= migration.version:
+                        continue  # applied already, perhaps by a process we waited for
                     for statement in migration.sql_for(self.db.dialect):
                         self.db.execute(statement)
                     self.db.execute(
