@@ -8,14 +8,17 @@ markings in its provenance row.  The caller has already removed versions the sto
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.stixtime import format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database
+from cirt.taxii.plain import plain_facts
 
 _CHUNK = 500
 
@@ -92,9 +95,10 @@ class IngestStateMixin:
                                 superseded)
             self.db.executemany(
                 "INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest,"
-                " origin, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " origin, body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r.id, r.version, r.type, r.spec_version, stamp, r.tlp,
-                  1 if (r.id, r.version) in latest_key else 0, provenance.source_kind, r.body)
+                  1 if (r.id, r.version) in latest_key else 0, provenance.source_kind, r.body,
+                  plain_facts(r.type, r.body, partial(json.loads, r.body)))
                  for r, stamp in zip(rows, stamps, strict=True)])
             self.db.executemany(
                 "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"

@@ -9,6 +9,7 @@ from typing import Any
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.store.database import Database
+from cirt.taxii.plain import plain_facts
 
 _COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"
 
@@ -45,11 +46,13 @@ class ObjectsMixin:
             self.db.execute("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1",
                             (object_id,))
         added = self._next_added()
+        body = canonical_json(obj)
         self.db.execute(
-            "INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest, origin, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest, origin,"
+            " body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (object_id, version, obj["type"], obj.get("spec_version", "2.1"), added, tlp,
-             1 if is_latest else 0, provenance.source_kind, canonical_json(obj)),
+             1 if is_latest else 0, provenance.source_kind, body,
+             plain_facts(obj["type"], body, lambda: obj)),
         )
         self.db.execute(
             "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"

@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.store import LOCAL, StoredObject, canonical_json
-from cirt.tlp import TLP, level_of_marking
+from cirt.taxii.plain import NO_MARKING, NOT_PLAIN, plain_facts
+from cirt.tlp import TLP
 
 if TYPE_CHECKING:
     from cirt.gate import Recipient
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
-_NOT_PLAIN = frozenset({"incident", "marking-definition", "extension-definition"})
 _STAND_IN: dict[str, Any] = {
     "type": "indicator", "spec_version": "2.1",
     "id": "indicator--00000000-0000-4000-8000-000000000000",
@@ -46,7 +46,7 @@ class Gatekeeper:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._verdicts: dict[tuple[TLP, bool, bool, str], bool] = {}
-        self._levels: dict[str, TLP | None] = {}
+        self._plain: dict[str, TLP | None] = {}
         community = ws.community
         self._identities = frozenset([
             community.national.identity, *(o.identity for o in community.organisations.values()),
@@ -138,70 +138,30 @@ class Gatekeeper:
                 if text is not None]
 
     def plain_level(self, row: StoredObject) -> TLP | None:
-        """The TLP of a *plain* object; None if it is not plain.
+        """The TLP of a *plain* object (see ``cirt.taxii.plain``); None if it is not plain.
 
-        Plain: no references but its markings and a creator the community knows, no granular
-        markings, TLP markings only, not an incident, not a definition.  For
-        such an object the gate has nothing to redact and nothing to follow: its verdict is
-        the TLP rule for its level, origin and audience alone (see ``verdict``).
-
-        A flat object (no nested JSON object in its text) is read from the stored text itself:
-        every key is then top-level, and canonical JSON escapes quotes inside strings, so
-        ``_ref":`` only ever matches a key.  A nested one is parsed and checked with the gate's
-        own ``references``.
+        For such an object the gate has nothing to redact and nothing to follow: its verdict is
+        the TLP rule for its level, origin and audience alone (see ``verdict``).  The facts come
+        from the row's ``plain`` column when the store has it, else from the stored text.
         """
-        if row.type in _NOT_PLAIN:
-            return None
-        body = row.body
-        if '"granular_markings":' in body:
-            return None
-        if body.find("{", 1) >= 0:
-            return self._parsed_plain_level(row.obj)
-        refs = body.count('_ref":') + body.count('_refs":')
-        creator_at = body.find('"created_by_ref":"')
-        markings_at = body.find('"object_marking_refs":[')
-        if refs != (creator_at >= 0) + (markings_at >= 0):
-            return None
-        if creator_at >= 0:
-            start = creator_at + len('"created_by_ref":"')
-            if body[start:body.index('"', start)] not in self._identities:
-                return None
-        if markings_at < 0:
-            return self.ws.community.default_tlp
-        start = markings_at + len('"object_marking_refs":[')
-        inside = body[start:body.index("]", start)]
+        facts = getattr(row, "plain", None)
+        if facts is None:
+            facts = plain_facts(row.type, row.body, lambda: row.obj)
         try:
-            return self._levels[inside]
+            return self._plain[facts]
         except KeyError:
-            level = self._levels[inside] = self._level(
-                [quoted.strip('"') for quoted in inside.split(",") if quoted])
+            level = self._plain[facts] = self._resolve(facts)
             return level
 
-    def _parsed_plain_level(self, obj: dict[str, Any]) -> TLP | None:
-        from cirt.gate import references
-
-        if references(obj):
+    def _resolve(self, facts: str) -> TLP | None:
+        """Facts read against the community: a known creator, the default TLP."""
+        if facts == NOT_PLAIN:
             return None
-        creator = obj.get("created_by_ref")
-        if creator is not None and creator not in self._identities:
+        if len(facts) > 1 and facts[2:] not in self._identities:
             return None
-        markings = obj.get("object_marking_refs") or []
-        if not isinstance(markings, list) or not all(isinstance(m, str) for m in markings):
-            return None
-        return self._level(markings)
-
-    def _level(self, markings: list[str]) -> TLP | None:
-        """The gate's reading of TLP markings: the highest, the default if none; None when a
-        marking is not TLP."""
-        if not markings:
+        if facts[0] == NO_MARKING:
             return self.ws.community.default_tlp
-        found = TLP.CLEAR
-        for marking in markings:
-            level = level_of_marking(marking)
-            if level is None:
-                return None  # translated markings need their definitions: the whole gate
-            found = max(found, level)
-        return found
+        return TLP(int(facts[0]))
 
     def verdict(self, level: TLP, received: bool, in_orgs: bool, party: str) -> bool:
         """The gate's own verdict for a plain object of this level, origin and audience.

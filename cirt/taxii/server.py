@@ -85,7 +85,23 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F
                  r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,249}$")
 _SPEC = re.compile(r"^\d\.\d$")
-_COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"
+_COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body, plain"
+_FIELDS = tuple(name.strip() for name in _COLUMNS.split(","))
+
+
+@dataclass(frozen=True)
+class PagedRow(StoredObject):
+    """A stored version read for a page, with its plain facts (``cirt.taxii.plain``)."""
+
+    plain: str | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> PagedRow:
+        """Built from a result row without the frozen dataclass's per-field ``__setattr__``:
+        a page makes a thousand of these."""
+        made = object.__new__(cls)
+        made.__dict__.update(zip(_FIELDS, row, strict=True))
+        return made
 
 
 class TaxiiError(Exception):
@@ -445,7 +461,7 @@ class TaxiiApp:
         return page, len(released) > query.limit
 
     def _candidates(self, collection: CollectionSpec, query: Query, after: str | None,
-                    limit: int, party: str) -> list[StoredObject]:
+                    limit: int, party: str) -> list[PagedRow]:
         store = self.ws.store
         where: list[str] = []
         params: list[Any] = []
@@ -488,7 +504,7 @@ class TaxiiApp:
         rows = store.db.query(
             f"SELECT {_COLUMNS} FROM objects{hint} WHERE {' AND '.join(where)}"
             f" ORDER BY added LIMIT {int(limit)}", params)
-        return [StoredObject(*r) for r in rows]
+        return [PagedRow.of(r) for r in rows]
 
     def _page_headers(self, request: Request, page: list[ReleasedRow]) -> None:
         if page:
