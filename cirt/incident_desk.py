@@ -205,6 +205,17 @@ class IncidentDesk:
         ids = self.ws.store.linked(incident.id)
         return [s.obj for s in self.ws.store.latest_many(ids)]
 
+    def attached_ids(self, ref: str) -> builtins.list[str]:
+        """The incident and all that belongs to its record: linked objects, tasks, evidence files.
+
+        What an export of one incident holds, whether for the CIRT itself or through the gate.
+        """
+        incident = self.get(ref)
+        ids = [incident.id, *self.ws.store.linked(incident.id)]
+        ids += [row.task_id for row in self.ws.store.due_items(incident.id)]
+        ids += [o["id"] for o in self.ws.evidence.objects(ref) if o["type"] == "file"]
+        return list(dict.fromkeys(ids))
+
     def history(self, ref: str) -> builtins.list[HistoryEntry]:
         """Every version and every attached object, oldest first: nothing is ever lost."""
         incident = self.get(ref)

@@ -284,7 +284,7 @@ class Sharing:
             incident = self.resolve(incident_ref)
             if incident.type != "incident":
                 raise InvalidValue(f"'{incident_ref}' is not an incident")
-            items = [incident, *self.ws.store.latest_many(self.ws.store.linked(incident.id))]
+            items = list(self.ws.store.latest_many(self.ws.incidents.attached_ids(incident.id)))
         else:
             items = list(self.ws.store.latest_objects())
         result = self.release(items, recipient, "export")

@@ -62,3 +62,15 @@ def test_export_of_one_incident_holds_it_and_its_links_only(cli: Any, tmp_path: 
     assert {o["type"] for o in bundle["objects"]} >= {"incident", "note", "relationship",
                                                       "identity", "marking-definition",
                                                       "extension-definition"}
+
+
+def test_the_cirts_own_export_is_in_the_disclosure_log(cli: Any, tmp_path: Path) -> None:
+    ref = _scenario(cli)
+    cli("export", "--incident", ref, "-o", str(tmp_path / "one.json"))
+    entries = cli("audit", "log", "--json").json()
+    exports = [e for e in entries if e["channel"] == "export"]
+    assert [e["recipient"] for e in exports] == ["org:cirt-bz"]
+    bundle = json.loads((tmp_path / "one.json").read_text())
+    logged = {item["id"] for item in exports[0]["objects"]}
+    assert {o["id"] for o in bundle["objects"] if o["type"] in ("incident", "indicator")} <= logged
+    assert cli("audit", "verify").code == 0
