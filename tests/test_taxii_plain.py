@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from cirt.ingest import ingest
 from cirt.store import Provenance, StoredObject
 from cirt.taxii.plain import NOT_PLAIN, plain_facts
-from cirt.taxii.release import Gatekeeper
-from cirt.taxii.server import _COLUMNS, PagedRow
+from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, Row, paged_rows
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import indicator
@@ -80,7 +79,7 @@ def test_rows_written_before_the_column_are_read_from_their_text(ws: Workspace) 
 
 
 def _paged(ws: Workspace) -> list[PagedRow]:
-    return [PagedRow.of(r) for r in ws.store.db.query(f"SELECT {_COLUMNS} FROM objects ORDER BY seq")]
+    return paged_rows(ws.store.db.query(f"SELECT {PAGED_COLUMNS} FROM objects ORDER BY seq"))
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +95,9 @@ def test_the_column_decides_exactly_as_the_gate(
     obj, column, audience, origin = case
     shared.store.put(obj, tlp=column, provenance=Provenance(origin, "tester"))
     shared.store.add_audience(obj["id"], "org", audience)
-    found = shared.store.db.query(f"SELECT {_COLUMNS} FROM objects WHERE id = ?", (obj["id"],))
-    row: StoredObject = PagedRow.of(found[0]) if with_column else StoredObject(*found[0][:-1])
+    found = shared.store.db.query(f"SELECT {PAGED_COLUMNS} FROM objects WHERE id = ?",
+                                  (obj["id"],))
+    row: Row = paged_rows(found)[0] if with_column else StoredObject(*found[0][:-1])
     keeper = Gatekeeper(shared)
     for party in PARTIES:
         fast = [(r.row.id, r.text) for r in keeper.decide([row], party)]

@@ -8,7 +8,9 @@ itself, and an object the gate leaves unchanged is sent as its stored canonical 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.store import LOCAL, StoredObject, canonical_json
@@ -28,10 +30,49 @@ _STAND_IN: dict[str, Any] = {
     "valid_from": "2026-01-01T00:00:00Z"}
 
 
+class PagedRow(NamedTuple):
+    """A stored version as a TAXII page reads it, with its plain facts (``cirt.taxii.plain``).
+
+    A tuple, made from the result row in C (``paged_rows``): a page makes a thousand of these,
+    and most of them only ever need their columns.
+    """
+
+    seq: int
+    id: str
+    modified: str
+    type: str
+    spec_version: str
+    added: str
+    tlp: int
+    origin: str
+    body: str
+    plain: str | None
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.body)
+        return value
+
+    def stored(self) -> StoredObject:
+        return StoredObject(*self[:9])
+
+
+PAGED_COLUMNS = ", ".join(PagedRow._fields)
+_new_paged_row = partial(tuple.__new__, PagedRow)
+
+
+def paged_rows(rows: Iterable[Sequence[Any]]) -> list[PagedRow]:
+    """``PagedRow``s of result rows selected as ``PAGED_COLUMNS``."""
+    return list(map(_new_paged_row, rows))
+
+
+Row = StoredObject | PagedRow
+
+
 class ReleasedRow(NamedTuple):
     """A stored version the gate let go, and the exact JSON text to send for it."""
 
-    row: StoredObject
+    row: Row
     text: str
 
 
@@ -62,8 +103,8 @@ class Gatekeeper:
             return min(community.partners[party].max_tlp, TLP.AMBER_STRICT)
         return TLP.AMBER_STRICT
 
-    def sift(self, rows: Sequence[StoredObject],
-             party: str) -> tuple[list[StoredObject], dict[str, dict[str, tuple[str, ...]]]]:
+    def sift(self, rows: Sequence[Row],
+             party: str) -> tuple[list[Row], dict[str, dict[str, tuple[str, ...]]]]:
         """Withhold on stored columns what the gate would withhold anyway.
 
         Returns the rows kept and the audiences of the AMBER ones among them.
@@ -89,7 +130,7 @@ class Gatekeeper:
             kept.append(row)
         return kept, audiences
 
-    def decide(self, rows: Sequence[StoredObject], party: str) -> list[ReleasedRow]:
+    def decide(self, rows: Sequence[Row], party: str) -> list[ReleasedRow]:
         """What of ``rows`` the gate releases to ``party``, in the same order.
 
         The gate keeps one version per id, so rows holding several versions of an object are
@@ -100,24 +141,27 @@ class Gatekeeper:
         texts: list[str | None] = [None] * len(kept)
         involved: list[int] = []
         plain: list[tuple[int, TLP]] = []
+        plain_level = self.plain_level
         for index, row in enumerate(kept):
-            level = self.plain_level(row)
+            level = plain_level(row)
             if level is None:
                 involved.append(index)
             else:
                 plain.append((index, level))
+        amber = TLP.AMBER
         missing = [kept[i].id for i, level in plain
-                   if level >= TLP.AMBER and kept[i].id not in audiences]
+                   if level >= amber and kept[i].id not in audiences]
         if missing:  # marked higher than its TLP column says: its audience decides
             audiences = {**audiences, **self.ws.store.audiences(missing)}
-        verdicts = self._verdicts
+        # the verdict of a plain object depends on (level, received, in audience) alone
+        verdicts: dict[tuple[TLP, bool, bool], bool] = {}
         for index, level in plain:
             row = kept[index]
-            in_orgs = party in audiences[row.id].get("org", ()) if row.id in audiences else False
-            key = (level, row.origin != LOCAL, in_orgs, party)
+            members = audiences.get(row.id)
+            key = (level, row.origin != LOCAL, party in members.get("org", ()) if members else False)
             allowed = verdicts.get(key)
             if allowed is None:
-                allowed = self.verdict(*key)
+                allowed = verdicts[key] = self.verdict(*key, party)
             if allowed:
                 texts[index] = row.body
         rounds: list[dict[str, int]] = []
@@ -137,7 +181,7 @@ class Gatekeeper:
         return [ReleasedRow(row, text) for row, text in zip(kept, texts, strict=True)
                 if text is not None]
 
-    def plain_level(self, row: StoredObject) -> TLP | None:
+    def plain_level(self, row: Row) -> TLP | None:
         """The TLP of a *plain* object (see ``cirt.taxii.plain``); None if it is not plain.
 
         For such an object the gate has nothing to redact and nothing to follow: its verdict is
@@ -181,10 +225,11 @@ class Gatekeeper:
             cached = self._verdicts[key] = bool(outcome.released)
         return cached
 
-    def _decide_round(self, rows: list[StoredObject], party: str) -> dict[tuple[str, str], str]:
+    def _decide_round(self, rows: list[Row], party: str) -> dict[tuple[str, str], str]:
         """The gate over rows that need it whole: context, redaction, references (no logging)."""
-        verdict = self.ws.sharing.decide(rows, self.recipient(party), CHANNEL)
-        offered = {r.id: r for r in rows}
+        stored = [r.stored() if isinstance(r, PagedRow) else r for r in rows]
+        verdict = self.ws.sharing.decide(stored, self.recipient(party), CHANNEL)
+        offered = {r.id: r for r in stored}
         out = {}
         for item in verdict.released:
             row = offered[item.obj["id"]]

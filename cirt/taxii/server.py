@@ -32,9 +32,8 @@ from urllib.parse import parse_qs
 
 from cirt.errors import ConflictError, StoreError, StoreLocked
 from cirt.stixtime import format_ts_micro, parse_ts
-from cirt.store import StoredObject
 from cirt.taxii.auth import Authenticator
-from cirt.taxii.release import Gatekeeper, ReleasedRow
+from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, ReleasedRow, paged_rows
 
 if TYPE_CHECKING:
     from cirt.ingest import IngestSummary
@@ -85,23 +84,6 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F
                  r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,249}$")
 _SPEC = re.compile(r"^\d\.\d$")
-_COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body, plain"
-_FIELDS = tuple(name.strip() for name in _COLUMNS.split(","))
-
-
-@dataclass(frozen=True)
-class PagedRow(StoredObject):
-    """A stored version read for a page, with its plain facts (``cirt.taxii.plain``)."""
-
-    plain: str | None = None
-
-    @classmethod
-    def of(cls, row: Any) -> PagedRow:
-        """Built from a result row without the frozen dataclass's per-field ``__setattr__``:
-        a page makes a thousand of these."""
-        made = object.__new__(cls)
-        made.__dict__.update(zip(_FIELDS, row, strict=True))
-        return made
 
 
 class TaxiiError(Exception):
@@ -502,9 +484,9 @@ class TaxiiApp:
         if store.db.dialect == "sqlite" and not query.ids:
             hint = " INDEXED BY objects_added"  # walk date_added order; never sort the collection
         rows = store.db.query(
-            f"SELECT {_COLUMNS} FROM objects{hint} WHERE {' AND '.join(where)}"
+            f"SELECT {PAGED_COLUMNS} FROM objects{hint} WHERE {' AND '.join(where)}"
             f" ORDER BY added LIMIT {int(limit)}", params)
-        return [PagedRow.of(r) for r in rows]
+        return paged_rows(rows)
 
     def _page_headers(self, request: Request, page: list[ReleasedRow]) -> None:
         if page:
