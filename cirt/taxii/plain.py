@@ -20,6 +20,7 @@ Facts, as stored:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from cirt.tlp import level_of_marking
@@ -51,12 +52,18 @@ def plain_facts(stix_type: str, body: str, parsed: Callable[[], dict[str, Any]])
     if creator_at >= 0:
         start = creator_at + len(_CREATOR)
         creator = body[start:body.index('"', start)]
-    markings: list[str] = []
+    inside = ""
     if markings_at >= 0:
         start = markings_at + len(_MARKINGS)
         inside = body[start:body.index("]", start)]
-        markings = [quoted.strip('"') for quoted in inside.split(",") if quoted]
-    return _facts(markings, creator)
+    return _flat_facts(inside, creator)
+
+
+@lru_cache(maxsize=4096)
+def _flat_facts(inside: str, creator: str | None) -> str:
+    """Facts of the text inside ``"object_marking_refs":[...]`` and the creator: a few
+    distinct values across a whole collection."""
+    return _facts([quoted.strip('"') for quoted in inside.split(",") if quoted], creator)
 
 
 def _parsed_facts(obj: dict[str, Any]) -> str:
