@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
+_UNKNOWN: Any = object()  # not yet in the per-worker cache of plain facts
 _STAND_IN: dict[str, Any] = {
     "type": "indicator", "spec_version": "2.1",
     "id": "indicator--00000000-0000-4000-8000-000000000000",
@@ -76,6 +77,9 @@ class ReleasedRow(NamedTuple):
     text: str
 
 
+_new_released_row = partial(tuple.__new__, ReleasedRow)
+
+
 def recipient_of(ws: Workspace, party: str) -> str:
     """The disclosure-log recipient of a party: ``partner:<id>`` or ``org:<id>``."""
     return f"partner:{party}" if party in ws.community.partners else f"org:{party}"
@@ -110,22 +114,23 @@ class Gatekeeper:
         Returns the rows kept and the audiences of the AMBER ones among them.
         """
         community = self.ws.community
-        ceiling = self.ceiling(party)
+        ceiling = int(self.ceiling(party))
         green = community.in_green_community(party)
         is_org = party in community.organisations
-        restricted = [r.id for r in rows if r.tlp >= TLP.AMBER and r.tlp <= ceiling]
+        amber, strict, green_level = int(TLP.AMBER), int(TLP.AMBER_STRICT), int(TLP.GREEN)
+        restricted = [r.id for r in rows if amber <= r.tlp <= ceiling]
         audiences = self.ws.store.audiences(restricted) if restricted else {}
         kept = []
         for row in rows:
             level = row.tlp
             if level > ceiling:
                 continue
-            if level == TLP.GREEN and not green:
+            if level == green_level and not green:
                 continue
-            if level >= TLP.AMBER:
+            if level >= amber:
                 if party not in audiences.get(row.id, {}).get("org", ()):
                     continue
-                if row.origin != LOCAL and (level >= TLP.AMBER_STRICT or not is_org):
+                if row.origin != LOCAL and (level >= strict or not is_org):
                     continue
             kept.append(row)
         return kept, audiences
@@ -141,9 +146,12 @@ class Gatekeeper:
         texts: list[str | None] = [None] * len(kept)
         involved: list[int] = []
         plain: list[tuple[int, TLP]] = []
-        plain_level = self.plain_level
+        known = self._plain
         for index, row in enumerate(kept):
-            level = plain_level(row)
+            facts = getattr(row, "plain", None)
+            level = known.get(facts, _UNKNOWN) if facts is not None else _UNKNOWN
+            if level is _UNKNOWN:
+                level = self.plain_level(row)
             if level is None:
                 involved.append(index)
             else:
@@ -178,8 +186,8 @@ class Gatekeeper:
             for index in batch.values():
                 row = kept[index]
                 texts[index] = decided.get((row.id, row.modified))
-        return [ReleasedRow(row, text) for row, text in zip(kept, texts, strict=True)
-                if text is not None]
+        return list(map(_new_released_row, [pair for pair in zip(kept, texts, strict=True)
+                                             if pair[1] is not None]))
 
     def plain_level(self, row: Row) -> TLP | None:
         """The TLP of a *plain* object (see ``cirt.taxii.plain``); None if it is not plain.
@@ -262,8 +270,7 @@ class Gatekeeper:
         """One disclosure-log entry for one response page, before the page is sent."""
         if not page:
             return
-        self.ws.audit.record(
-            recipient=recipient_of(self.ws, party), channel=CHANNEL,
-            objects=[(r.row.id, r.row.modified or r.row.added, int(r.row.tlp)) for r in page],
-            tlp=max(int(r.row.tlp) for r in page))
+        objects = [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page]
+        self.ws.audit.record(recipient=recipient_of(self.ws, party), channel=CHANNEL,
+                             objects=objects, tlp=max([ref[2] for ref in objects]))
 
