@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -173,12 +174,18 @@ def bench_medallion(n: int, tmp: Path) -> dict[str, Any]:
             "first_page_ms": latency}
 
 
+def _load() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--compare", type=int, default=5_000,
                         help="size of the medallion comparison (0: skip it; ~3 min at 5,000)")
     args = parser.parse_args()
+    print(f"load average at start: {_load()} (2 cores shared by client and server: compare "
+          "runs made under the same load)", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         print(f"cirt taxii serve, {args.size:,} objects (90% visible to {PARTNER}):", flush=True)
@@ -190,6 +197,7 @@ def main() -> None:
               f"(type + spec_version) {big['deep_filtered_ms']:.1f} ms")
         print(f"  POST of validated objects: {big['post_rate']:,.0f} objects/s "
               "(target >= 20,000)")
+        print(f"  load average after: {_load()}")
         if args.compare <= 0:
             return
         print(f"\n{args.compare:,}-object collection:", flush=True)
@@ -200,6 +208,7 @@ def main() -> None:
         print(f"  medallion:        {med['rate']:,.0f} objects/s ({med['seconds']:.1f} s), "
               f"first page {med['first_page_ms']:.1f} ms")
         print(f"  ratio: {small['rate'] / med['rate']:,.0f}x (target >= 500x)")
+        print(f"load average at the end: {_load()}")
 
 
 if __name__ == "__main__":
