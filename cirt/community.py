@@ -149,6 +149,7 @@ class MispEndpoint(_Strict):
 class Partner(_Party):
     country: str | None = None
     max_tlp: TLP = TLP.GREEN
+    constituency: Assets = Field(Assets(), description="networks the partner CIRT serves")
     taxii: TaxiiEndpoint | None = None
     misp: MispEndpoint | None = None
 
@@ -264,22 +265,25 @@ class Community:
 
     def concerned_by(self, value: str) -> list[str]:
         """Organisations whose assets (domain, IP range, AS number) an observable value falls in."""
-        value = value.strip().lower().rstrip(".")
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
-        with contextlib.suppress(ValueError):
-            address = ipaddress.ip_address(value)
-        found = []
-        for org in self.organisations.values():
-            assets = org.assets
-            if address is not None:
-                if any(address in ipaddress.ip_network(r, strict=False) for r in assets.ip_ranges):
-                    found.append(org.id)
-            elif value.upper().startswith("AS") and value[2:].isdigit():
-                if int(value[2:]) in assets.asns:
-                    found.append(org.id)
-            elif any(value == d or value.endswith("." + d) for d in assets.domains):
-                found.append(org.id)
-        return found
+        return [o.id for o in self.organisations.values() if _within(o.assets, value)]
+
+    def partners_concerned_by(self, value: str) -> list[str]:
+        """Partners whose constituency an observable value falls in (a case for them to act on)."""
+        return [p.id for p in self.partners.values() if _within(p.constituency, value)]
+
+
+def _within(assets: Assets, value: str) -> bool:
+    """Does a domain, IP address or range, or ``AS<number>`` fall within these assets?"""
+    value = value.strip().lower().rstrip(".")
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    with contextlib.suppress(ValueError):
+        network = ipaddress.ip_network(value, strict=False)
+    if network is not None:
+        return any(network.version == (own := ipaddress.ip_network(r, strict=False)).version
+                   and network.subnet_of(own) for r in assets.ip_ranges)  # type: ignore[arg-type]
+    if value.startswith("as") and value[2:].isdigit():
+        return int(value[2:]) in assets.asns
+    return any(value == d or value.endswith("." + d) for d in assets.domains)
 
 
 def load_community(path: Path | str) -> Community:

@@ -97,6 +97,7 @@ class Facts:
     sectors: frozenset[str] = frozenset()
     critical_infrastructure: bool = False
     foreign_infrastructure: bool = False
+    partner_constituency: bool = False
 
     @property
     def organisation_count(self) -> int:
@@ -113,7 +114,7 @@ class Facts:
 def build_facts(*, severity: str, category: str, status: str, determination: str, tlp: str,
                 escalation_level: str, organisations: Iterable[str],
                 sector_of: Mapping[str, str], critical_sectors: Iterable[str],
-                foreign_infrastructure: bool = False) -> Facts:
+                foreign_infrastructure: bool = False, partner_constituency: bool = False) -> Facts:
     """Facts from an incident's fields and the community's organisation -> sector map."""
     orgs = frozenset(organisations)
     sectors = frozenset(sector_of[o] for o in orgs if o in sector_of)
@@ -121,7 +122,8 @@ def build_facts(*, severity: str, category: str, status: str, determination: str
                  determination=determination, tlp=tlp, escalation_level=escalation_level,
                  organisations=orgs, sectors=sectors,
                  critical_infrastructure=bool(sectors & set(critical_sectors)),
-                 foreign_infrastructure=foreign_infrastructure)
+                 foreign_infrastructure=foreign_infrastructure,
+                 partner_constituency=partner_constituency)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ FIELDS: dict[str, FieldSpec] = {
     "sector_count": FieldSpec("int"),
     "critical_infrastructure": FieldSpec("bool", (), "an affected sector is critical"),
     "foreign_infrastructure": FieldSpec("bool", (), "an indicator points outside the constituency"),
+    "partner_constituency": FieldSpec("bool", (), "an indicator falls in a partner's constituency"),
 }
 
 OPERATORS: dict[str, tuple[str, ...]] = {

@@ -180,6 +180,7 @@ class TaskService:
 
     def facts(self, incident: Incident) -> Facts:
         community = self.ws.community
+        hosts = self._indicator_hosts(incident)
         return build_facts(
             severity=incident.severity, category=incident.category, status=incident.status,
             determination=incident.determination,
@@ -187,19 +188,18 @@ class TaskService:
             escalation_level=incident.escalation_level, organisations=incident.organisations,
             sector_of={o.id: o.sector for o in community.organisations.values()},
             critical_sectors=self.library.escalation.critical_sectors,
-            foreign_infrastructure=self._foreign_infrastructure(incident))
+            foreign_infrastructure=any(not community.concerned_by(h) for h in hosts),
+            partner_constituency=any(community.partners_concerned_by(h) for h in hosts))
 
-    def _foreign_infrastructure(self, incident: Incident) -> bool:
-        """An indicator of the incident names a host outside every organisation's assets."""
-        store, community = self.ws.store, self.ws.community
+    def _indicator_hosts(self, incident: Incident) -> builtins.list[str]:
+        """Addresses, domains and URL hosts named by the incident's indicators."""
+        store = self.ws.store
+        hosts: builtins.list[str] = []
         for stored in store.latest_many(store.linked(incident.id)):
-            if stored.type != "indicator":
-                continue
-            pattern = str(stored.obj.get("pattern", ""))
-            hosts = _HOST.findall(pattern) + _URL.findall(pattern)
-            if any(not community.concerned_by(host) for host in hosts):
-                return True
-        return False
+            if stored.type == "indicator":
+                pattern = str(stored.obj.get("pattern", ""))
+                hosts += _HOST.findall(pattern) + _URL.findall(pattern)
+        return hosts
 
     def triggers(self, incident: Incident) -> list[Trigger]:
         """The triggers that apply to this incident: common ones and its playbooks' ones."""

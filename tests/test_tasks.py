@@ -215,6 +215,17 @@ def test_an_indicator_abroad_makes_the_incident_international(ws: Workspace) -> 
     assert "international" in {t.level for t in ws.tasks.holding(incident)}
 
 
+def test_an_indicator_in_a_partners_constituency_proposes_telling_that_partner(
+        ws: Workspace) -> None:
+    incident = open_phishing(ws)
+    assert ws.tasks.facts(incident).partner_constituency is False
+    assert ws.community.partners_concerned_by("2001:db8:1234::7") == ["lacnic-warp"]
+    ws.indicators.add(form="ip", value="2001:db8:1234::7", incident=incident.reference)
+    holding = {t.reason: t.level for t in ws.tasks.holding(incident)}
+    assert holding["An indicator falls in a partner's constituency; that partner must be told"] \
+        == "international"
+
+
 @pytest.mark.sqlite_only
 def test_a_broken_playbook_in_the_workspace_does_not_stop_the_others(ws: Workspace) -> None:
     (ws.config.playbooks_path / "zz-broken.yaml").write_text("title: [unclosed\n")
