@@ -1,4 +1,4 @@
-"""``cirt init``: create a workspace."""
+"""``cirt init`` creates a workspace; ``cirt check`` reports every problem in one."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from cirt.cli.output import JsonFlag, emit, home_option, ok
 
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
+    app.command("check")(check)
 
 
 def init(ctx: typer.Context,
@@ -24,3 +25,23 @@ def init(ctx: typer.Context,
                 "schema_version": ws.store.schema_version()}
     emit(data, as_json, lambda: ok(f"workspace ready at {data['home']} "
                                    f"(schema version {data['schema_version']})"))
+
+
+def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Check config, time zone, sectors.yaml, every playbook and the database at once; exit 1."""
+    from cirt.checks import check_workspace
+    from cirt.cli.output import console
+    from cirt.config import resolve_home
+
+    findings = check_workspace(resolve_home(home_option(ctx)))
+
+    def render() -> None:
+        from rich.markup import escape
+
+        for f in findings:
+            mark = "[green]✓[/green]" if f.ok else "[red]✗[/red]"
+            console(stderr=not f.ok).print(f"{mark} {f.area}: {escape(f.message)}")
+
+    emit([f.as_dict() for f in findings], as_json, render)
+    if not all(f.ok for f in findings):
+        raise typer.Exit(1)

@@ -1,0 +1,73 @@
+"""``cirt check``: every problem in a workspace's configuration reported at once.
+
+Each part (config.toml, the time zone, sectors.yaml, every playbook, the database) is checked on
+its own, so one broken file does not hide the next: the analyst fixes them all in one go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cirt.errors import CirtError
+
+
+@dataclass(frozen=True)
+class Finding:
+    area: str
+    ok: bool
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"area": self.area, "ok": self.ok, "message": self.message}
+
+
+def check_workspace(home: Path) -> list[Finding]:
+    from cirt.community import load_community
+    from cirt.config import CONFIG_FILE, load_config
+    from cirt.errors import WorkspaceMissing
+    from cirt.playbooks import load_library
+    from cirt.stixtime import time_zone
+    from cirt.store.engines import open_store, redact_url
+
+    if not (home / CONFIG_FILE).exists():
+        return [Finding("workspace", False, str(WorkspaceMissing(str(home))))]
+    findings: list[Finding] = []
+    try:
+        config = load_config(home)
+    except CirtError as exc:
+        return [Finding("config", False, str(exc))]
+    findings.append(Finding("config", True, f"{home / CONFIG_FILE}: readable"))
+    try:
+        findings.append(Finding("timezone", True, time_zone(config.timezone).key))
+    except CirtError as exc:
+        findings.append(Finding("timezone", False, str(exc)))
+    parties: list[str] | None = None
+    organisations: list[str] | None = None
+    try:
+        community = load_community(config.sectors_path)
+        parties = [community.national.id, *community.organisations, *community.partners]
+        organisations = list(community.organisations)
+        findings.append(Finding("sectors", True, f"{config.sectors_path}: "
+                                f"{len(community.organisations)} organisations, "
+                                f"{len(community.partners)} partners"))
+    except CirtError as exc:
+        findings.append(Finding("sectors", False, str(exc)))
+    library = load_library(config.playbooks_path, parties=parties, organisations=organisations)
+    findings.append(Finding("playbooks", not library.errors,
+                            f"{library.folder}: {len(library.playbooks)} valid, "
+                            f"{len(library.errors)} broken"))
+    findings += [Finding("playbooks", False, str(error)) for error in library.errors]
+    try:
+        store = open_store(config.database_url)
+        try:
+            pending = store.pending_migrations()
+            note = f", {len(pending)} migration(s) pending (cirt db migrate)" if pending else ""
+            findings.append(Finding("database", True, f"{redact_url(config.database_url)}: "
+                                    f"schema {store.schema_version()}{note}"))
+        finally:
+            store.close()
+    except CirtError as exc:
+        findings.append(Finding("database", False, str(exc)))
+    return findings
