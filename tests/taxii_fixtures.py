@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
@@ -107,9 +107,12 @@ def set_peer_secret(monkeypatch: Any, peer: str, user: str, password: str) -> No
 
 
 @dataclass
-class CirtServer:
+class LocalServer:
+    """A TAXII server process on a loopback port: its discovery and API root URLs."""
+
     port: int
     process: subprocess.Popen[bytes]
+    root: str
 
     @property
     def discovery(self) -> str:
@@ -117,7 +120,11 @@ class CirtServer:
 
     @property
     def api_root(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cirt/"
+        return f"http://127.0.0.1:{self.port}/{self.root}/"
+
+
+CirtServer: TypeAlias = LocalServer  # what `cirt taxii serve` is, to the tests
+Medallion: TypeAlias = LocalServer
 
 
 @contextmanager
@@ -131,26 +138,13 @@ def cirt_server(home: Path, *extra: str, workers: int = 1) -> Iterator[CirtServe
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_port(port, process)
-        yield CirtServer(port, process)
+        yield LocalServer(port, process, "cirt")
     finally:
         stop(process)
 
 
 # -- medallion -----------------------------------------------------------------------------
 
-
-@dataclass
-class Medallion:
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def discovery(self) -> str:
-        return f"http://127.0.0.1:{self.port}/taxii2/"
-
-    @property
-    def api_root(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api1/"
 
 
 def medallion_data(port: int, objects: list[dict[str, Any]], *, max_content_length: int,
@@ -206,7 +200,7 @@ def medallion(tmp: Path, objects: list[dict[str, Any]], *, page_size: int = 100,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, process)
-        yield Medallion(port, process)
+        yield LocalServer(port, process, "api1")
     finally:
         stop(process)
 
