@@ -24,7 +24,8 @@ from cirt.cli.app import run
 from cirt.store.engines import open_store
 from cirt.workspace import Workspace
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# Public reference data copied into the repository (sources and licences: reference/SOURCES.md).
+REFERENCE = Path(__file__).resolve().parent / "reference"
 
 
 class FixedClock:
