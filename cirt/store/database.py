@@ -37,12 +37,19 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+# How long a writer waits for another process's write transaction before giving up: the same
+# budget as PostgreSQL's lock_timeout.  SQLite's busy handler retries with backoff (1, 2, 5, 10,
+# … 100 ms between attempts) inside it, so sixteen writers on two cores queue instead of failing
+# as long as each holds the lock only for its writes (callers load files before ``transaction``).
+LOCK_WAIT_MS = 30_000
+
+
 class SQLiteDatabase:
     """SQLite in WAL mode; every write inside an explicit transaction."""
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int = LOCK_WAIT_MS) -> None:
         self.path = path
         try:
             self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
