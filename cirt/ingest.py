@@ -162,6 +162,7 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance,
         # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
         rows.sort(key=lambda r: (r.id, r.version))
         ws.store.put_import(rows, provenance=provenance, stored=stored)
+        ws.routes.record_stored(verdict.accepted, rows, provenance)  # issue 16: routing by assets
     if progress is not None:
         progress("storing", len(rows), len(rows))
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
     from cirt.indicator_desk import IndicatorDesk
+    from cirt.route_desk import RouteDesk
     from cirt.sharing import Sharing
     from cirt.tasks import TaskService
 
@@ -128,6 +129,12 @@ class Workspace:
         from cirt.tasks import TaskService
 
         return TaskService(self)
+
+    @cached_property
+    def routes(self) -> RouteDesk:
+        from cirt.route_desk import RouteDesk
+
+        return RouteDesk(self)
 
     @cached_property
     def evidence(self) -> EvidenceLocker:

@@ -14,11 +14,12 @@ from cirt.store.incidents import IncidentIndexMixin
 from cirt.store.ingest_state import IngestStateMixin
 from cirt.store.migrations import all_migrations
 from cirt.store.objects import ObjectsMixin
+from cirt.store.routes import RoutesMixin
 from cirt.store.taxii_state import TaxiiStateMixin
 
 
 class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
-               DisclosuresMixin, IngestStateMixin, DeadlinesMixin):
+               DisclosuresMixin, IngestStateMixin, DeadlinesMixin, RoutesMixin):
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock
