@@ -155,7 +155,7 @@ class IntakeApp:
         except RequestEntityTooLarge:
             response = self.message(request, "too_large", 413)
         except HTTPException as exc:
-            response = exc.get_response(environ)  # type: ignore[assignment]
+            response = exc.get_response(environ)
         for name, value in (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
                             ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY")):
             response.headers[name] = value
