@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import console, workspace
+from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+
+if TYPE_CHECKING:
+    from cirt.intake.mail import MailOutcome
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -27,3 +31,42 @@ def serve(ctx: typer.Context,
     console(stderr=True).print(f"reporting form at {scheme}://{host}:{port}/ ({workers} workers)",
                                markup=False)
     run(ws.home, host=host, port=port, workers=workers, cert=cert, key=key)
+
+
+def _render_mail(outcomes: list[MailOutcome]) -> None:
+    if not outcomes:
+        ok("no new messages")
+    for o in outcomes:
+        if o.status == "new":
+            ok(f"{o.source}: report {o.reference} from {o.detail or 'an unknown sender'}")
+        elif o.status == "duplicate":
+            ok(f"{o.source}: already report {o.reference}")
+        else:
+            warn(f"{o.source}: refused: {o.detail}")
+        for skipped in o.skipped:
+            warn(f"{o.source}: attachment left out: {skipped}")
+
+
+@app.command("mail")
+def mail(ctx: typer.Context,
+         file: Annotated[Path, typer.Argument(help="A .eml message or an mbox file.")],
+         as_json: JsonFlag = False) -> None:
+    """Each message becomes a report (the sender as reporter); attachments hashed; candidates
+    from forwarded messages.  Exits 1 if any message was refused."""
+    from cirt.intake.mail import intake_file
+
+    outcomes = intake_file(workspace(ctx), file)
+    emit([o.as_dict() for o in outcomes], as_json, lambda: _render_mail(outcomes))
+    if any(o.status == "refused" for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command("imap")
+def imap(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Read the unread messages of the [intake] imap_* mailbox into reports; mark them read."""
+    from cirt.intake.mail import intake_imap
+
+    outcomes = intake_imap(workspace(ctx))
+    emit([o.as_dict() for o in outcomes], as_json, lambda: _render_mail(outcomes))
+    if any(o.status == "refused" for o in outcomes):
+        raise typer.Exit(1)

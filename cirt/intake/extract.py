@@ -25,7 +25,7 @@ _REFANG = [
 ]
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`()\[\]{}]{1,2000}", re.I)
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,10}\b")
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 _DOMAIN = re.compile(r"(?<![\w@.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}"
                      r"[A-Za-z]{2,24}(?![\w-])")
 # Words that look like names but are file names or the like: not worth a candidate.
