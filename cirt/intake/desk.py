@@ -1,7 +1,7 @@
 """``ws.intake``: reports in (web, e-mail), their status for the reporter, and triage.
 
 A report is stored whole or not at all: its attachments are written to temporary files first,
-and moved into ``<workspace>/intake/files/<reference>/`` only inside the transaction that stores
+and moved into ``<workspace>/intake/files/<reference>/<n>/<name>`` only inside the transaction that stores
 the report, so a failure anywhere leaves neither rows nor files behind.  The reporter's status
 link carries a random token of which only the SHA-256 is kept.
 """
@@ -160,7 +160,7 @@ class IntakeDesk:
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
-                staged.append((temp, target / f"{position}-{attachment.name}"))
+                staged.append((temp, target / str(position) / attachment.name))
             values = {
                 "reference": reference, "token_hash": _token_hash(token),
                 "channel": sub.channel, "category": sub.category, "summary": sub.summary,
@@ -174,9 +174,8 @@ class IntakeDesk:
             attachments = [(a.name, a.media_type, a.size, a.sha256) for a, _ in sub.files]
             with store.transaction():
                 store.insert_report(values, attachments, sub.indicators)
-                if staged:
-                    target.mkdir(mode=0o700, parents=True, exist_ok=True)
                 for temp, final in staged:
+                    final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                     os.replace(temp, final)
         except BaseException:
             for temp, _ in staged:
@@ -210,7 +209,7 @@ class IntakeDesk:
 
     def attachment_paths(self, report: Report) -> builtins.list[Path]:
         folder = self.folder / "files" / report.row.reference
-        return [folder / f"{i}-{a.name}" for i, a in enumerate(report.attachments, 1)]
+        return [folder / str(i) / a.name for i, a in enumerate(report.attachments, 1)]
 
     def reject(self, reference: str, reason: str) -> ReportRow:
         text = reason.strip()
