@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli import task
-from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, tlp_text, workspace
 
 if TYPE_CHECKING:
     from cirt.incidents import Incident
@@ -81,7 +81,7 @@ def list_(
         table.add_column("Title", min_width=16, ratio=1)
         for r in rows:
             table.add_row(r.reference, local_text(parse_ts(r.created), zone), tlp_text(r.tlp),
-                          f"[{SEVERITY_STYLE.get(r.severity, '')}]{r.severity}[/]", r.status,
+                          styled(r.severity, SEVERITY_STYLE.get(r.severity, "")), r.status,
                           r.escalation, ", ".join(r.organisations), r.title)
         console().print(table)
 
@@ -117,7 +117,7 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
             value = summary[key]
             if value:
                 fields.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
-        console().print(Panel(fields, title=f"{incident.reference}  {incident.title}",
+        console().print(Panel(fields, title=styled(f"{incident.reference}  {incident.title}"),
                               title_align="left"))
         if linked:
             table = Table(title="Linked objects", title_justify="left")
@@ -244,6 +244,6 @@ def categories(as_json: JsonFlag = False) -> None:
 
     def render() -> None:
         for cls, kinds in RSIT_CATEGORIES.items():
-            console().print(f"[bold]{cls}[/]: " + ", ".join(kinds))
+            console().print(markup("[bold]{}[/]: {}", cls, ", ".join(kinds)))
 
     emit({k: list(v) for k, v in RSIT_CATEGORIES.items()}, as_json, render)

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, warn, workspace
 
 if TYPE_CHECKING:
     from datetime import datetime
     from zoneinfo import ZoneInfo
+
+    from rich.text import Text
 
     from cirt.incidents import Incident
     from cirt.playbooks import Proposal
@@ -23,9 +25,8 @@ STATUS_STYLE = {"overdue": "bold red", "due-soon": "yellow", "open": "", "waitin
                 "done": "green", "cancelled": "dim strike"}
 
 
-def status_text(status: str) -> str:
-    style = STATUS_STYLE.get(status, "")
-    return f"[{style}]{status}[/]" if style else status
+def status_text(status: str) -> Text:
+    return styled(status, STATUS_STYLE.get(status, ""))
 
 
 def due_text(task: TaskView, now: datetime, zone: ZoneInfo, compact: bool = False) -> str:
@@ -64,7 +65,6 @@ def list_(ctx: typer.Context, ref: str,
     shown = [t for t in tasks if not open_only or t.state == "open"]
 
     def render() -> None:
-        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"{incident.reference} tasks and duties ({zone.key})",
@@ -75,9 +75,9 @@ def list_(ctx: typer.Context, ref: str,
         for t in shown:
             who = ", ".join(t.parties) + (f" ({t.role})" if t.role else "") \
                 if t.kind == "duty" else (t.owner or "")
-            title = escape(t.title) + (f" [dim]— {escape(t.note)}[/dim]" if t.note else "")
+            title = markup("{}" + (" [dim]— {}[/dim]" if t.note else ""), t.title, t.note)
             table.add_row(str(t.number), t.phase, status_text(t.status(now)),
-                          due_text(t, now, zone), escape(who), title)
+                          due_text(t, now, zone), who, title)
         console().print(table)
 
     emit({"incident": incident.reference, "timezone": zone.key,
@@ -139,21 +139,19 @@ def add(ctx: typer.Context, ref: str,
 
 def show_escalation(ws: Workspace, incident: Incident, as_json: bool) -> None:
     """After ``incident escalate``: which triggers hold, and the level's duties now tracked."""
-    from rich.markup import escape
-
     if as_json:
         return
     out = console(stderr=True)
     holding = ws.tasks.holding(incident)
     if holding:
         for trigger in holding:
-            out.print(f"  trigger → {trigger.level}: {escape(trigger.reason)} "
-                      f"[dim]({escape(trigger.condition.describe())})[/dim]")
+            out.print(markup("  trigger → {}: {} [dim]({})[/dim]", trigger.level, trigger.reason,
+                             trigger.condition.describe()))
     else:
         out.print("  no escalation trigger holds: this escalation is the analyst's judgement")
     _, tasks = ws.tasks.list(incident.reference)
     now, zone = ws.clock(), ws.tasks.zone
     for t in tasks:
         if t.level == incident.escalation_level and t.state == "open":
-            out.print(f"  duty {t.number}: tell {', '.join(t.parties)} — {escape(t.title)} — due "
+            out.print(f"  duty {t.number}: tell {', '.join(t.parties)} — {t.title} — due "
                       f"{due_text(t, now, zone)}")
