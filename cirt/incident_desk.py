@@ -131,6 +131,8 @@ class IncidentDesk:
         if not fields and not add_organisations:
             raise InvalidValue("nothing to update: give at least one field to change")
         with self.changing(ref, if_version) as incident:
+            if status is not None:
+                rules.check_status_change(incident, status)
             if add_organisations:
                 fields["organisations"] = [*incident.organisations, *add_organisations]
             change = "updated " + ", ".join(sorted(fields))
@@ -166,8 +168,11 @@ class IncidentDesk:
     def close(self, ref: str, *, resolution: str, determination: str = "confirmed",
               if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
+            open_duties = tuple(f"{t.number} {t.title} (to {', '.join(t.parties)})"
+                                for t in self.ws.tasks.open_duties(incident.id))
             revised = rules.close(incident, resolution=resolution, determination=determination,
-                                  analyst=self.ws.analyst, now=self.ws.clock())
+                                  analyst=self.ws.analyst, now=self.ws.clock(),
+                                  open_duties=open_duties)
             self.save(revised)
         return revised
 

@@ -272,11 +272,19 @@ def escalate(incident: Incident, *, level: str, reason: str, analyst: str, now: 
 
 
 def close(incident: Incident, *, resolution: str, determination: str, analyst: str,
-          now: datetime) -> Incident:
+          now: datetime, open_duties: tuple[str, ...] = ()) -> Incident:
+    """Close with a resolution; refused while a notification duty is open (``open_duties``
+    describes each), since a regulator's report must not vanish with the incident."""
     if incident.status == "closed":
         raise InvalidValue(f"{incident.reference} is already closed")
     if not resolution.strip():
         raise InvalidValue("closing needs a resolution (--resolution)")
+    if open_duties:
+        raise InvalidValue(
+            f"{incident.reference} has {len(open_duties)} open notification "
+            f"{'duty' if len(open_duties) == 1 else 'duties'}: {'; '.join(open_duties)}. Mark "
+            f"each done ('cirt task done {incident.reference} N') or waive it with a reason "
+            f"('cirt task waive {incident.reference} N --reason …'), then close")
     return revise(incident, analyst=analyst, now=now, change=f"closed: {resolution}",
                   status="closed", resolution=resolution, determination=determination)
 
@@ -286,6 +294,18 @@ def reopen(incident: Incident, *, reason: str, analyst: str, now: datetime) -> I
         raise InvalidValue(f"{incident.reference} is not closed")
     return revise(incident, analyst=analyst, now=now, change=f"reopened: {reason}",
                   status="open", resolution=None)
+
+
+def check_status_change(incident: Incident, status: str) -> str:
+    """A status set by an update: closing and reopening have their own commands and records."""
+    check_choice("status", status, STATUSES)
+    if status == "closed" and incident.status != "closed":
+        raise InvalidValue(f"closing needs a resolution: cirt incident close "
+                           f"{incident.reference} --resolution …")
+    if incident.status == "closed" and status != "closed":
+        raise InvalidValue(f"{incident.reference} is closed: cirt incident reopen "
+                           f"{incident.reference} --reason …")
+    return status
 
 
 def describe_changes(before: Incident | None, after: Incident) -> list[str]:

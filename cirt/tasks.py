@@ -69,12 +69,16 @@ TASK_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
     "schema": "Properties: incident_ref; key (playbook/id); kind (task|duty); phase; due "
     "(timestamp, absent while waiting); due_after (key whose completion starts the clock); "
     "offset (duration such as 24h); owner (role or analyst); parties (sectors.yaml ids); role "
-    "(contact role); playbook; level (escalation level of a level duty); done_by; note.",
+    "(contact role); playbook; level (escalation level of a level duty); done_by; state "
+    "(done|cancelled|waived); note (what was done, or why not).",
     "version": "1.0.0",
     "extension_types": ["property-extension"],
 }
 
-OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled"}
+# A waived duty (the regulator or party said no report is needed) is not carried out: STIX
+# records it as cancelled; our extension keeps the state and the reason.
+OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled",
+            "waived": "cancelled"}
 DEFAULT_SOON = timedelta(hours=24)
 
 
@@ -401,6 +405,10 @@ class TaskService:
         incident = self.ws.incidents.get(ref)
         return incident, [TaskView.from_row(r) for r in self.ws.store.due_items(incident.id)]
 
+    def open_duties(self, ref: str) -> builtins.list[TaskView]:
+        """Notification duties not yet done or waived (closing waits for them)."""
+        return [t for t in self.list(ref)[1] if t.kind == "duty" and t.state == "open"]
+
     def history(self, ref: str) -> builtins.list[HistoryEntry]:
         """Tasks and duties done or cancelled, for the incident's history."""
         from cirt.incident_desk import HistoryEntry
@@ -444,6 +452,17 @@ class TaskService:
             raise InvalidValue("cancelling a task needs a reason (--note)")
         return self._finish(ref, which, "cancelled", note)
 
+    def waive(self, ref: str, which: str, *, reason: str) -> Completed:
+        """Waive a notification duty with the reason (who decided it is not needed, and why);
+        history and the dashboard's duty counts show it."""
+        if not reason.strip():
+            raise InvalidValue("waiving a duty needs a reason (--reason)")
+        incident = self.ws.incidents.get(ref)
+        if self.find(incident, which).kind != "duty":
+            raise InvalidValue(f"task {which} of {incident.reference} is not a notification "
+                               "duty: cancel it instead ('cirt task cancel')")
+        return self._finish(ref, which, "waived", reason)
+
     def _finish(self, ref: str, which: str, state: str, note: str | None) -> Completed:
         incident = self.ws.incidents.get(ref)
         view = self.find(incident, which)
@@ -462,6 +481,7 @@ class TaskService:
             task["end_time"] = task["modified"]
             ours = task["extensions"][TASK_EXTENSION_ID]
             ours["done_by"] = self.ws.analyst
+            ours["state"] = state
             if note:
                 ours["note"] = note
             store.put(task, tlp=stored.tlp, provenance=self._provenance)
@@ -493,6 +513,7 @@ def _next_version(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _row(task: dict[str, Any], incident_id: str, position: int, state: str = "open") -> DueRow:
+    """The index row of a task version; ``state`` is open, done, cancelled or waived."""
     ours = task["extensions"][TASK_EXTENSION_ID]
     offset = parse_duration(ours["offset"]) if ours.get("offset", "0m") != "0m" else None
     return DueRow(

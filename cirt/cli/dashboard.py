@@ -98,6 +98,10 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
                          "{}[/yellow] · {} open incidents", ws.community.national.name,
                          local_text(view.now, view.zone), len(view.overdue), len(view.due_soon),
                          within, len(board.incidents)))
+        duties = board.duties
+        out.print(f"Notification duties, all incidents: {duties['done']} done, "
+                  f"{duties['waived']} waived, {duties['cancelled']} not applicable, "
+                  f"{duties['open']} open")
         matrix = Table(title="Open incidents by sector and severity", title_justify="left")
         matrix.add_column("Sector")
         for severity in SEVERITIES:

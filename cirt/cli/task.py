@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 STATUS_STYLE = {"overdue": "bold red", "due-soon": "yellow", "open": "", "waiting": "dim",
-                "done": "green", "cancelled": "dim strike"}
+                "done": "green", "cancelled": "dim strike", "waived": "magenta"}
 
 
 def status_text(status: str) -> Text:
@@ -113,6 +113,18 @@ def cancel(ctx: typer.Context, ref: str, task: str,
     result = ws.tasks.cancel(ref, task, note=note)
     emit({"task": result.task.as_dict(ws.clock(), ws.tasks.zone)}, as_json,
          lambda: ok(f"{ref} task {result.task.number} cancelled: {result.task.title}"))
+
+
+@app.command("waive")
+def waive(ctx: typer.Context, ref: str, task: str,
+          reason: Annotated[str, typer.Option(
+              "--reason", help="Who decided the notification is not needed, and why.")],
+          as_json: JsonFlag = False) -> None:
+    """Waive a notification duty with the reason; history and the dashboard show it."""
+    ws = workspace(ctx)
+    result = ws.tasks.waive(ref, task, reason=reason)
+    emit({"task": result.task.as_dict(ws.clock(), ws.tasks.zone)}, as_json,
+         lambda: ok(f"{ref} duty {result.task.number} waived: {result.task.title} — {reason}"))
 
 
 @app.command("add")
