@@ -224,11 +224,12 @@ class TaskService:
 
     def apply(self, incident: Incident) -> Applied:
         """At opening, before version 1 is saved: every matching playbook's tasks and duties,
-        counted from opening, stored and referenced from that same first version."""
+        counted from when the CIRT was told (``reported_at``: a phone call at 02:00 logged at
+        08:00 is due from 02:00), stored and referenced from that same first version."""
         facts = self.facts(incident)
         playbooks = self.library.matching(facts.category, facts.sectors)
         items = [item for p in playbooks
-                 for item in plan(p, facts, parse_ts(incident.created))]
+                 for item in plan(p, facts, parse_ts(incident.reported_at))]
         audience = (*incident.organisations, self.ws.community.national.id)
         opened_with, added = self._attach(incident, items, audience)
         return Applied(opened_with, tuple(p.name for p in playbooks), added,
@@ -291,14 +292,19 @@ class TaskService:
 
     def add(self, ref: str, *, title: str, due: timedelta | None = None,
             phase: str = "containment", owner: str | None = None,
-            description: str = "") -> TaskView:
-        """A task of the analyst's own, due ``due`` from now (or without a deadline)."""
+            description: str = "", due_at: datetime | None = None) -> TaskView:
+        """A task of the analyst's own, due ``due`` from now or at ``due_at`` (or without a
+        deadline)."""
         if phase not in PHASES:
             raise InvalidValue(f"'{phase}' is not a phase (use one of: {', '.join(PHASES)})")
         if not title.strip():
             raise InvalidValue("a task needs a title (--title)")
         incident = self.ws.incidents.get(ref)
         now = self.ws.clock()
+        if due_at is not None:
+            due = due_at - now
+            if due <= timedelta(0):
+                raise InvalidValue(f"the deadline {local_text(due_at, self.zone)} has passed")
         number = self.ws.store.next_due_position(incident.id)
         item = PlannedItem(f"own/{number}", "task", title.strip(), description, phase,
                            due or timedelta(0), now + due if due else None, None,

@@ -84,7 +84,7 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
     assert opened.code == 0, opened.err
     ref: str = opened.json()["reference"]  # type: ignore[index]
     steps = [
-        ("incident", "note", ref, HOSTILE, "--tlp", "green"),
+        ("incident", "note", ref, HOSTILE, "--tlp", "green", "--share"),
         ("incident", "update", ref, "--title", HOSTILE + " (updated)"),
         ("incident", "assign", ref, "analyst[/b]"),
         ("incident", "escalate", ref, "--to", "national", "--reason", HOSTILE),
@@ -225,7 +225,7 @@ def test_no_content_line_of_a_txt_bulletin_looks_like_a_tlp_banner(
     for fake in fakes:
         assert looks_like_banner(fake)
         assert cli("incident", "note", hostile_day, f"Update\n{fake}\nend", "--tlp",
-                   "green").code == 0
+                   "green", "--share").code == 0
     out = cli("bulletin", "build", "--for", "bws", "--format", "txt").out
     for fake in fakes:
         assert f"(quoted) {fake.strip()}" in out

@@ -131,17 +131,23 @@ def waive(ctx: typer.Context, ref: str, task: str,
 def add(ctx: typer.Context, ref: str,
         title: Annotated[str, typer.Option("--title", help="What has to be done.")],
         due: Annotated[str | None, typer.Option(
-            "--due", help="Deadline from now: 30m, 4h, 2d, 1d12h.")] = None,
+            "--due", help="Deadline: a duration from now (30m, 4h, 1d12h) or a time in the "
+            "CIRT's zone ('tomorrow 09:00', '17:30', '2026-03-12 09:00').")] = None,
         phase: Annotated[str, typer.Option(
             "--phase", help="triage, containment, eradication, recovery, lessons-learned.")
         ] = "containment",
         owner: Annotated[str | None, typer.Option("--owner", help="Default: you.")] = None,
         as_json: JsonFlag = False) -> None:
     """Add a task of your own to an incident."""
-    from cirt.tasks import parse_due
+    from cirt.cli.incident import when
+    from cirt.playbooks import parse_duration
 
     ws = workspace(ctx)
-    created = ws.tasks.add(ref, title=title, due=parse_due(due) if due else None, phase=phase,
+    try:  # a duration keeps its exact length; anything else is a time in the CIRT's zone
+        duration, due_at = (parse_duration(due) if due else None), None
+    except ValueError:
+        duration, due_at = None, when(ws, "--due", due)
+    created = ws.tasks.add(ref, title=title, due=duration, due_at=due_at, phase=phase,
                            owner=owner)
     now, zone = ws.clock(), ws.tasks.zone
     emit(created.as_dict(now, zone), as_json,
