@@ -91,7 +91,7 @@ def pull_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
-    from cirt.misp import pull
+    from cirt.misp_inbound import pull
 
     result = pull(workspace(ctx), partner, since)
     summary = result.summary
