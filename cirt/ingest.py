@@ -234,7 +234,7 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, polic
                 summary.new += 1
                 seen_ids.add(object_id)
             rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
-                                  int(level), body, refs))
+                                  int(level), body, refs, obj))
         if progress is not None:
             progress("storing", 0, len(rows))
         # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.

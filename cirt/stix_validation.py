@@ -30,7 +30,6 @@ from functools import lru_cache
 from typing import Any
 
 from cirt.config import ImportLimits
-from cirt.stix_refs import marking_references
 from cirt.tlp import is_tlp_marking
 
 MAX_DEPTH = 32
@@ -143,8 +142,13 @@ def check_identifier(value: Any, where: str, prefix: str | None = None) -> str:
     return stix_type
 
 
-def walk_json(value: Any, where: str, depth: int = 0) -> None:
-    """Nulls, empty lists, control characters and nesting in content we have no schema for."""
+def walk_json(value: Any, where: str, depth: int = 0, *, custom: bool = False) -> None:
+    """Nulls, empty lists, control characters and nesting in content we have no schema for.
+
+    ``custom``: content a producer defines (custom properties and objects), where STIX has no
+    list to forbid emptying; stix2 and the OASIS validator accept empty lists there (ATT&CK and
+    CAPEC carry them), and so does this.
+    """
     if depth > MAX_DEPTH:
         raise Invalid(f"{where} is nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
@@ -152,12 +156,12 @@ def walk_json(value: Any, where: str, depth: int = 0) -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             check_string(key, f"{where} key")
-            walk_json(item, f"{where}.{key}", depth + 1)
+            walk_json(item, f"{where}.{key}", depth + 1, custom=custom)
     elif isinstance(value, list):
-        if not value:
+        if not value and not custom:
             raise Invalid(f"{where} is an empty list (STIX forbids them)")
         for i, item in enumerate(value):
-            walk_json(item, f"{where}[{i}]", depth + 1)
+            walk_json(item, f"{where}[{i}]", depth + 1, custom=custom)
     elif value is None:
         raise Invalid(f"{where} is null (STIX forbids nulls)")
 
@@ -601,7 +605,7 @@ def _custom_property(key: Any, value: Any, where: str, ctx: _Ctx) -> None:
     if not isinstance(key, str) or not _CUSTOM_PROP.match(key):
         raise Invalid(f"{where}: a custom property name is 1-250 of a-z, 0-9, '_',"
                       " starting with a letter")
-    walk_json(value, where, 1)
+    walk_json(value, where, 1, custom=True)
 
 
 # --- one object -------------------------------------------------------------------------------
@@ -646,7 +650,9 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
     if schema is None or schema.library:
         return None
     keys = list(obj)
-    if any(k not in schema.properties for k in keys) or any(
+    custom = [k for k in keys if k not in schema.properties]
+    if (custom and not (allow_custom and all(isinstance(k, str) and _CUSTOM_PROP.match(k)
+                                             for k in custom))) or any(
             k not in obj for k in schema.required) or {"extensions", "granular_markings"} & set(
             keys):
         return None
@@ -659,9 +665,13 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
     generic = ("        if v is None: return False\n        if ctx is None: ctx = _Ctx(ALLOW, EXT)"
                "\n        C{i}(v, {key!r}, ctx)")
     for i, key in enumerate(keys):
-        check = schema.properties[key]
+        check = schema.properties.get(key)
         lines.append(f"        v = obj[{key!r}]")
-        if check is _check_text:
+        if check is None:  # a custom property, allowed: the general path's own check
+            names["CUSTOM"] = _custom_property
+            lines.append("        if ctx is None: ctx = _Ctx(ALLOW, EXT)")
+            lines.append(f"        CUSTOM({key!r}, v, {key!r}, ctx)")
+        elif check is _check_text:
             lines.append("        if type(v) is not str or len(v) > MAX_STRING"
                          " or SEARCH(v) is not None: return False")
         elif check is _check_timestamp:
@@ -680,8 +690,14 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
             lines.append(f"        if type(v) is not str or (v, ALLOW, EXT) not in A{i}:")
             lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
         elif hasattr(check, "memo"):
+            # Lists of strings are remembered; lists of objects (external references) are
+            # unhashable and checked each time.
             names[f"M{i}"], names[f"C{i}"] = check.memo, check
-            lines.append(f"        if type(v) is not list or (*v, ALLOW, EXT) not in M{i}:")
+            lines.append("        try:")
+            lines.append(f"            hit = type(v) is list and (*v, ALLOW, EXT) in M{i}")
+            lines.append("        except TypeError:")
+            lines.append("            hit = False")
+            lines.append("        if not hit:")
             lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
         else:
             names[f"C{i}"] = check
@@ -691,7 +707,7 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
     if "confidence" in obj:
         lines.append("        if not 0 <= obj['confidence'] <= 100: return False")
     lines += ["        CONSTRAINTS(TYPE, obj)",
-              "    except (Invalid, TypeError):",  # TypeError: an unhashable list item
+              "    except (Invalid, TypeError):",  # TypeError: a value of the wrong shape
               "        return False",
               "    return ctx is None or not (ctx.library or ctx.toplevel_extension)"]
     exec("\n".join(lines), names)  # the source holds only schema names, as literals
@@ -837,6 +853,9 @@ def _check_extension_object(obj: dict[str, Any], stix_type: str, kind: str) -> N
     _check_loose_object(obj, stix_type)
 
 
+_COMMON_REFS = frozenset({"created_by_ref", "object_marking_refs"})
+
+
 def _check_loose_object(obj: dict[str, Any], stix_type: str) -> None:
     """What holds for any STIX object, known type or not."""
     check_identifier(obj.get("id"), "id", stix_type)
@@ -849,14 +868,17 @@ def _check_loose_object(obj: dict[str, Any], stix_type: str) -> None:
     for key, value in obj.items():
         if not isinstance(key, str) or not _DICT_KEY.match(key):
             raise Invalid(f"property name '{str(key)[:80]}' is not a STIX property name")
-        if key.endswith("_ref"):
-            check_identifier(value, key)
-        elif key.endswith("_refs"):
-            if not isinstance(value, list):
+        if key in _COMMON_REFS:
+            if key.endswith("_ref"):
+                check_identifier(value, key)
+            elif not isinstance(value, list):
                 raise Invalid(f"{key} must be a list of identifiers")
-            for i, ref in enumerate(value):
-                check_identifier(ref, f"{key}[{i}]")
-        walk_json(value, key, 1)
+            else:
+                for i, ref in enumerate(value):
+                    check_identifier(ref, f"{key}[{i}]")
+        # The type's own properties are its producer's: stix2 and the OASIS validator accept
+        # what they hold (ATT&CK's x_mitre_data_source_ref may be '').
+        walk_json(value, key, 1, custom=key not in _COMMON_REFS)
     for i, ref in enumerate(obj.get("object_marking_refs", ()) or ()):
         check_identifier(ref, f"object_marking_refs[{i}]", "marking-definition")
 
@@ -1012,9 +1034,19 @@ _CONFLICT = ("the same id and version ({v}) appears earlier in the input with ot
              " (the first is kept)")
 
 
+def _marking_refs(obj: dict[str, Any]) -> list[str]:
+    """``stix_refs.marking_references`` for a validated object, without walking all of it:
+    markings sit only in ``object_marking_refs`` and ``granular_markings[].marking_ref``."""
+    refs = list(obj.get("object_marking_refs", ()))
+    granular = obj.get("granular_markings")
+    if granular:
+        refs += [g["marking_ref"] for g in granular if "marking_ref" in g]
+    return refs
+
+
 def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any], str]],
                       result: Validation, known_ids: Callable[[set[str]], set[str]]) -> None:
-    markings_of = {key: marking_references(obj) for key, (_, obj, _) in candidates.items()}
+    markings_of = {key: _marking_refs(obj) for key, (_, obj, _) in candidates.items()}
     present = {key[0] for key in candidates}
     wanted = {ref for refs in markings_of.values() for ref in refs
               if ref not in present and not is_tlp_marking(ref)}
