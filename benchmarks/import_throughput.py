@@ -147,7 +147,8 @@ print(json.dumps(results))
 """
 
 CIRT = """
-import json, sys, time
+import gc, json, sys, time
+gc.disable()  # as the cirt import command runs
 from cirt.errors import InputRejected
 from cirt.ingest import import_file
 from cirt.workspace import Workspace
