@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli import dashboard, demo, export, importer, workspace_cmds
+from cirt.cli import dashboard, demo, export, importer, search, workspace_cmds
 from cirt.errors import CirtError, ExitCode
 
 # Command groups: (module, help). Only the group being run is imported and built, so that an
@@ -78,6 +78,7 @@ def build_app(group: str | None = None) -> typer.Typer:
     export.register(app)
     importer.register(app)
     demo.register(app)
+    search.register(app)
     return app
 
 

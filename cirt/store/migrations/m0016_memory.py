@@ -1,0 +1,30 @@
+"""What statistics and sightings need without reading every version of every object.
+
+``incident_facts``: when an incident was first acknowledged (left ``new``) and closed, and who
+reported it through which channel, kept as each version is stored.  ``sighting_index``: every
+sighting's indicator, count, period and organisations sighted.  ``memory_cursors``: how far
+``cirt correlate`` has looked (an ``added`` stamp).
+"""
+
+STATEMENTS = [
+    """CREATE TABLE incident_facts (
+        incident_id TEXT PRIMARY KEY,
+        acknowledged TEXT,
+        closed TEXT,
+        reporter_kind TEXT,
+        channel TEXT
+    )""",
+    """CREATE TABLE sighting_index (
+        sighting_id TEXT PRIMARY KEY,
+        indicator_id TEXT NOT NULL,
+        count {bigint} NOT NULL,
+        first_seen TEXT,
+        last_seen TEXT,
+        sighted_by TEXT NOT NULL
+    )""",
+    "CREATE INDEX sighting_index_indicator ON sighting_index (indicator_id)",
+    """CREATE TABLE memory_cursors (
+        name TEXT PRIMARY KEY,
+        position TEXT NOT NULL
+    )""",
+]
