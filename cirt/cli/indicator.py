@@ -34,9 +34,14 @@ def add(
         raise UsageError("give exactly one of --pattern, --ip, --domain, --url, --sha256, --md5, "
                          "--email")
     form, value = next(iter(given.items())) if given else (None, None)
-    indicator = workspace(ctx).indicators.add(pattern=pattern, form=form, value=value,
-                                              incident=incident, tlp=tlp, name=name)
+    from cirt.cli.correlate import mark, say_seen
+
+    ws = workspace(ctx)
+    before = mark(ws)
+    indicator = ws.indicators.add(pattern=pattern, form=form, value=value, incident=incident,
+                                  tlp=tlp, name=name)
     emit(indicator, as_json, lambda: ok(f"indicator {indicator['pattern']} ({indicator['id']})"))
+    say_seen(ws, before)
 
 
 @app.command("list")

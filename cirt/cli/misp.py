@@ -93,9 +93,12 @@ def pull_command(
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
     from rich.markup import escape
 
+    from cirt.cli.correlate import mark, say_seen
     from cirt.misp import pull
 
-    result = pull(workspace(ctx), partner, since)
+    ws = workspace(ctx)
+    before = mark(ws)
+    result = pull(ws, partner, since)
     summary = result.summary
 
     def render() -> None:
@@ -107,6 +110,7 @@ def pull_command(
             warn(escape(f"rejected {ref}: {reason}"))
 
     emit(result.to_dict(), as_json, render)
+    say_seen(ws, before)
 
 
 @app.command("tlp")

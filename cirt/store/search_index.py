@@ -35,23 +35,34 @@ class ValueHit:
 
 def index_version(db: Database, obj: Mapping[str, Any], added: str, replaced: bool) -> None:
     """Index the newest version of an object; ``replaced``: an earlier version was indexed."""
-    object_id, kind = str(obj["id"]), str(obj["type"])
-    if replaced:
-        db.execute("DELETE FROM observable_index WHERE object_id = ?", (object_id,))
-        db.execute("DELETE FROM search_text WHERE object_id = ?", (object_id,))
-    rows = [(object_id, kind, e.kind, v.value, e.lookup, e.ip_end, added)
-            for v in object_values(obj) for e in [index_entry(v)]]
-    if rows:
+    index_versions(db, [(obj, added, replaced)])
+
+
+def index_versions(db: Database,
+                   versions: Sequence[tuple[Mapping[str, Any], str, bool]]) -> None:
+    """Index newest versions (object, its ``added`` stamp, whether it replaces an indexed one)."""
+    gone = [(str(obj["id"]),) for obj, _, replaced in versions if replaced]
+    if gone:
+        db.executemany("DELETE FROM observable_index WHERE object_id = ?", gone)
+        db.executemany("DELETE FROM search_text WHERE object_id = ?", gone)
+    values, texts = [], []
+    for obj, added, _ in versions:
+        object_id, kind = str(obj["id"]), str(obj["type"])
+        values += [(object_id, kind, e.kind, v.value, e.lookup, e.ip_end, added)
+                   for v in object_values(obj) for e in [index_entry(v)]]
+        words = text_of(obj)
+        if words:
+            texts.append((object_id, kind, words))
+        if kind == "incident":
+            _incident_facts(db, obj)
+        elif kind == "sighting":
+            _sighting(db, obj)
+    if values:
         db.executemany("INSERT INTO observable_index (object_id, object_type, kind, value, lookup,"
-                       " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    words = text_of(obj)
-    if words:
-        db.execute("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)",
-                   (object_id, kind, words))
-    if kind == "incident":
-        _incident_facts(db, obj)
-    elif kind == "sighting":
-        _sighting(db, obj)
+                       " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+    if texts:
+        db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)",
+                       texts)
 
 
 def text_of(obj: Mapping[str, Any]) -> str:
