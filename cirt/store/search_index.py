@@ -57,6 +57,8 @@ def index_versions(db: Database,
             _incident_facts(db, obj)
         elif kind == "sighting":
             _sighting(db, obj)
+        elif kind == "relationship":
+            _relationship(db, obj)
     if values:
         db.executemany("INSERT INTO observable_index (object_id, object_type, kind, value, lookup,"
                        " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
@@ -106,6 +108,14 @@ def _sighting(db: Database, obj: Mapping[str, Any]) -> None:
                (obj["id"], str(obj.get("sighting_of_ref", "")), int(obj.get("count", 1)),
                 obj.get("first_seen"), obj.get("last_seen"),
                 ",".join(str(r) for r in obj.get("where_sighted_refs", ()))))
+
+
+def _relationship(db: Database, obj: Mapping[str, Any]) -> None:
+    db.execute("DELETE FROM relationship_index WHERE relationship_id = ?", (obj["id"],))
+    db.execute("INSERT INTO relationship_index (relationship_id, relationship_type, source_ref,"
+               " target_ref) VALUES (?, ?, ?, ?)",
+               (obj["id"], str(obj.get("relationship_type", "")), str(obj.get("source_ref", "")),
+                str(obj.get("target_ref", ""))))
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -195,7 +205,8 @@ def rebuild(db: Database) -> int:
     import json
 
     with db.transaction():
-        for table in ("observable_index", "search_text", "incident_facts", "sighting_index"):
+        for table in ("observable_index", "search_text", "incident_facts", "sighting_index",
+                      "relationship_index"):
             db.execute(f"DELETE FROM {table}")
         for (body,) in db.query("SELECT body FROM objects WHERE type = 'incident' AND latest = 0"
                                 " ORDER BY id, modified"):
@@ -246,3 +257,13 @@ def move_cursor(db: Database, name: str, position: str) -> None:
 def newest_added(db: Database) -> str:
     row = db.query_one("SELECT MAX(added) FROM objects")
     return str(row[0]) if row and row[0] else ""
+
+
+def relationships_of(db: Database, object_id: str) -> list[tuple[str, str, str, str]]:
+    """(relationship id, type, source, target) of relationships with ``object_id`` at an end."""
+    rows = db.query("SELECT relationship_id, relationship_type, source_ref, target_ref"
+                    " FROM relationship_index WHERE source_ref = ?"
+                    " UNION SELECT relationship_id, relationship_type, source_ref, target_ref"
+                    " FROM relationship_index WHERE target_ref = ? ORDER BY 1",
+                    (object_id, object_id))
+    return [(r[0], r[1], r[2], r[3]) for r in rows]

@@ -3,7 +3,8 @@
 ``incident_facts``: when an incident was first acknowledged (left ``new``) and closed, and who
 reported it through which channel, kept as each version is stored.  ``sighting_index``: every
 sighting's indicator, count, period and organisations sighted.  ``memory_cursors``: how far
-``cirt correlate`` has looked (an ``added`` stamp).
+``cirt correlate`` has looked (an ``added`` stamp).  ``relationship_index``: both ends of every
+relationship, ours and partners', so an incident's related incidents are one look-up.
 """
 
 STATEMENTS = [
@@ -23,6 +24,14 @@ STATEMENTS = [
         sighted_by TEXT NOT NULL
     )""",
     "CREATE INDEX sighting_index_indicator ON sighting_index (indicator_id)",
+    """CREATE TABLE relationship_index (
+        relationship_id TEXT PRIMARY KEY,
+        relationship_type TEXT NOT NULL,
+        source_ref TEXT NOT NULL,
+        target_ref TEXT NOT NULL
+    )""",
+    "CREATE INDEX relationship_index_source ON relationship_index (source_ref)",
+    "CREATE INDEX relationship_index_target ON relationship_index (target_ref)",
     """CREATE TABLE memory_cursors (
         name TEXT PRIMARY KEY,
         position TEXT NOT NULL
