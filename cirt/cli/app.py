@@ -29,6 +29,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "playbook": ("cirt.cli.playbook", "Incident procedures: list, show, validate."),
     "task": ("cirt.cli.task", "An incident's tasks and notification duties."),
     "evidence": ("cirt.cli.evidence", "Evidence and its chain of custody."),
+    "sighting": ("cirt.cli.sighting", "Sightings: who saw an indicator, how often, when."),
     "db": ("cirt.cli.db", "The database: status, migrations, copy to PostgreSQL."),
 }
 ROOT_OPTIONS_WITH_VALUE = ("--home",)
