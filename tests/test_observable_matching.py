@@ -203,3 +203,15 @@ def test_search_terms_are_recognised() -> None:
     assert classify("d41d8cd98f00b204e9800998ecf8427e") == Observable(
         "hash", "d41d8cd98f00b204e9800998ecf8427e")
     assert classify("phishing kit") is None
+
+
+@given(st.sampled_from(["ipv4-addr:value", "domain-name:value", "url:value",
+                        "file:hashes.'SHA-256'", "file:hashes.MD5", "network-traffic:dst_ref.value",
+                        "email-addr:value"]),
+       st.sampled_from(["=", "ISSUBSET"]),
+       st.sampled_from(["203.0.113.0/24", "Evil.Example", "http://x.example/a", "a@b.example",
+                        "AB" * 16, "ab" * 32, "it's"]))
+def test_the_quick_reading_of_one_comparison_agrees_with_the_grammar(
+        path: str, operator: str, value: str) -> None:
+    simple = f"[{path} {operator} {quote(value)}]"
+    assert pattern_values(simple) == pattern_values(f"({simple})")  # parentheses: the grammar

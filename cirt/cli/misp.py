@@ -94,7 +94,7 @@ def pull_command(
     from rich.markup import escape
 
     from cirt.cli.correlate import mark, say_seen
-    from cirt.misp import pull
+    from cirt.misp_inbound import pull
 
     ws = workspace(ctx)
     before = mark(ws)
