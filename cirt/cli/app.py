@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli import correlate, dashboard, demo, export, importer, search, workspace_cmds
+from cirt.cli import correlate, dashboard, demo, export, importer, report, search, workspace_cmds
 from cirt.errors import CirtError, ExitCode
 
 # Command groups: (module, help). Only the group being run is imported and built, so that an
@@ -81,6 +81,7 @@ def build_app(group: str | None = None) -> typer.Typer:
     demo.register(app)
     search.register(app)
     correlate.register(app)
+    report.register(app)
     return app
 
 

@@ -104,9 +104,10 @@ def _incident_facts(db: Database, obj: Mapping[str, Any]) -> None:
 def _sighting(db: Database, obj: Mapping[str, Any]) -> None:
     db.execute("DELETE FROM sighting_index WHERE sighting_id = ?", (obj["id"],))
     db.execute("INSERT INTO sighting_index (sighting_id, indicator_id, count, first_seen,"
-               " last_seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?)",
+               " last_seen, seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                (obj["id"], str(obj.get("sighting_of_ref", "")), int(obj.get("count", 1)),
                 obj.get("first_seen"), obj.get("last_seen"),
+                str(obj.get("last_seen") or obj.get("first_seen") or obj.get("created", "")),
                 ",".join(str(r) for r in obj.get("where_sighted_refs", ()))))
 
 

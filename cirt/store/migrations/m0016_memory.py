@@ -2,7 +2,8 @@
 
 ``incident_facts``: when an incident was first acknowledged (left ``new``) and closed, and who
 reported it through which channel, kept as each version is stored.  ``sighting_index``: every
-sighting's indicator, count, period and organisations sighted.  ``memory_cursors``: how far
+sighting's indicator, count, period, when it counts (``seen``: last seen, else first seen, else
+created) and organisations sighted.  ``memory_cursors``: how far
 ``cirt correlate`` has looked (an ``added`` stamp).  ``relationship_index``: both ends of every
 relationship, ours and partners', so an incident's related incidents are one look-up.
 """
@@ -21,9 +22,11 @@ STATEMENTS = [
         count {bigint} NOT NULL,
         first_seen TEXT,
         last_seen TEXT,
+        seen TEXT NOT NULL,
         sighted_by TEXT NOT NULL
     )""",
     "CREATE INDEX sighting_index_indicator ON sighting_index (indicator_id)",
+    "CREATE INDEX sighting_index_seen ON sighting_index (seen)",
     """CREATE TABLE relationship_index (
         relationship_id TEXT PRIMARY KEY,
         relationship_type TEXT NOT NULL,
