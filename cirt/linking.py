@@ -4,8 +4,10 @@
 the more restrictive of the two incidents' TLP (it reveals both), attached to both records.
 ``merge`` closes a duplicate with a pointer to the incident it joins and attaches to that
 incident everything the duplicate held (indicators, notes, tasks, evidence records); nothing is
-detached from the duplicate, so both histories stay whole.  ``related`` lists every relationship
-between an incident and another incident, ours and those received from partners.
+detached from the duplicate, so both histories stay whole.  The duplicate's open notification
+duties are waived with that reason: the incident it joins carries its own.  ``related`` lists
+every relationship between an incident and another incident, ours and those received from
+partners.
 """
 
 from __future__ import annotations
@@ -117,6 +119,9 @@ class Linking:
             relationship = self._relate(duplicate, into, "duplicate-of")
             self.ws.incidents.note(into.reference, f"Merged from {duplicate.reference} "
                                    f"({duplicate.title}): {len(moved)} object(s) attached")
+            for duty in self.ws.tasks.open_duties(duplicate.reference):  # INTO's duties hold
+                self.ws.tasks.waive(duplicate.reference, str(duty.number),
+                                    reason=f"merged into {into.reference}, whose duties carry on")
             self.ws.incidents.close(duplicate.reference, resolution=f"duplicate of "
                                     f"{into.reference}", determination="confirmed")
         return Merged(duplicate.reference, into.reference, len(moved), relationship["id"])

@@ -278,8 +278,8 @@ class Reporter:
 
 
 def duty_outcome(state: str, due: str | None, done_at: str | None, now: str) -> str:
-    """on_time, late (done late, or open past its deadline), waived (cancelled), pending."""
-    if state == "cancelled":
+    """on_time, late (done late, or open past its deadline), waived, pending."""
+    if state in ("waived", "cancelled"):
         return "waived"
     if state == "done":
         return "late" if due and done_at and done_at > due else "on_time"

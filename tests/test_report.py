@@ -44,7 +44,7 @@ DUE_ITEMS = [
      "2026-11-03T16:00:00.000Z"),  # late
     ("i2", "task", "containment", "done", "2026-11-05T01:00:00.000Z", "2026-11-05T02:00:00.000Z"),
     ("i2", "task", "containment", "open", "2026-11-05T01:00:00.000Z", None),  # not contained
-    ("i2", "duty", "notification", "cancelled", "2026-11-05T01:00:00.000Z",
+    ("i2", "duty", "notification", "waived", "2026-11-05T01:00:00.000Z",
      "2026-11-05T00:30:00.000Z"),  # waived
     ("i2", "duty", "notification", "open", "2026-11-05T01:00:00.000Z", None),  # overdue: late
     ("i3", "task", "containment", "done", "2026-11-10T13:00:00.000Z", "2026-11-10T20:00:00.000Z"),
@@ -189,6 +189,8 @@ def test_real_actions_give_the_times_and_for_counts_what_the_gate_allows(
     clock.advance(hours=2)
     ws.incidents.assign(bank, "ana")
     clock.advance(hours=22)
+    for duty in ws.tasks.open_duties(bank):
+        ws.tasks.done(bank, str(duty.number))
     ws.incidents.close(bank, resolution="taken down")
     telecom = ws.incidents.open(title="DDoS", category="ddos", severity="medium",
                                 organisations=["btl"], tlp="amber").reference

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, workspace
+from cirt.cli.output import JsonFlag, console, emit, warn, workspace
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
@@ -34,14 +34,12 @@ def correlate(
     now = ws.clock()
 
     def render() -> None:
-        from rich.markup import escape
-
         out = console()
         if not found:
             out.print("no new matches")
         for match in found:
             where = f" ({', '.join(match.new_incidents)})" if match.new_incidents else ""
-            out.print(escape(f"{match.object_type} {match.object_id}{where}: {match.line(now)}"))
+            out.print(f"{match.object_type} {match.object_id}{where}: {match.line(now)}")
 
     emit([m.as_dict() for m in found], as_json, render)
     if found:
@@ -57,11 +55,8 @@ def mark(ws: Workspace) -> str:
 
 def say_seen(ws: Workspace, since: str) -> None:
     """One line on stderr per value stored after ``since`` that another incident holds."""
-    from rich.markup import escape
-
     from cirt.correlation import seen_since
 
     now = ws.clock()
-    out = console(stderr=True)
     for match in seen_since(ws, since):
-        out.print(f"[yellow]![/yellow] {escape(match.line(now))}")
+        warn(match.line(now))

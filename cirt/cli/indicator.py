@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, workspace
+from cirt.cli.output import JsonFlag, console, emit, ok, styled, tlp_text, workspace
 from cirt.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True)
@@ -77,25 +77,23 @@ def show(ctx: typer.Context, indicator: Annotated[str, typer.Argument(help="indi
     view = workspace(ctx).indicators.show(indicator)
 
     def render() -> None:
-        from rich.markup import escape
         from rich.text import Text
 
         out = console()
         line = Text()
         line.append_text(tlp_text(view.tlp))
-        line.append(f" {view.obj['pattern']}  [{view.state or 'active'}]")
+        line.append_text(styled(f" {view.obj['pattern']}  [{view.state or 'active'}]"))
         out.print(line)
-        out.print(escape(f"{view.obj['id']}, {len(view.versions)} version(s), "
-                         f"valid from {view.obj.get('valid_from', '?')}"
-                         + (f" until {view.obj['valid_until']}" if view.obj.get("valid_until")
-                            else "")))
+        out.print(f"{view.obj['id']}, {len(view.versions)} version(s), "
+                  f"valid from {view.obj.get('valid_from', '?')}"
+                  + (f" until {view.obj['valid_until']}" if view.obj.get("valid_until") else ""))
         for ref in view.incidents:
-            out.print(escape(f"incident {ref.reference} ({ref.tlp.label}): {ref.title}"))
+            out.print(f"incident {ref.reference} ({ref.tlp.label}): {ref.title}")
         total = sum(s.count for s in view.sightings)
         out.print(f"sightings: {len(view.sightings)} ({total} time(s))")
         for s in view.sightings:
-            out.print(escape(f"  {', '.join(s.by)}: {s.count}x, {s.first_seen or '?'} to "
-                             f"{s.last_seen or '?'} ({s.tlp.label}, from {s.source})"))
+            out.print(f"  {', '.join(s.by)}: {s.count}x, {s.first_seen or '?'} to "
+                      f"{s.last_seen or '?'} ({s.tlp.label}, from {s.source})")
 
     emit(view.as_dict(), as_json, render)
 
@@ -104,13 +102,11 @@ def _retire(ctx: typer.Context, indicator: str, action: str, reason: str, as_jso
     result = workspace(ctx).indicators.retire(indicator, action, reason=reason)
 
     def render() -> None:
-        from rich.markup import escape
-
-        ok(escape(f"{indicator}: {action} (version {result.indicator['modified']})"))
+        ok(f"{indicator}: {action} (version {result.indicator['modified']})")
         if not result.recipients:
             console().print("no partner has received it")
         for r in result.recipients:
-            console().print(escape(f"  {r['recipient']} ({r['channel']}): {r['delivery']}"))
+            console().print(f"  {r['recipient']} ({r['channel']}): {r['delivery']}")
 
     emit(result.as_dict(), as_json, render)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+from cirt.cli.output import JsonFlag, console, emit, ok, styled, workspace
 from cirt.errors import UsageError
 
 if TYPE_CHECKING:
@@ -77,7 +77,6 @@ def _text(fmt: str, data: dict[str, Any]) -> str:
 
 
 def _render(built: Report, data: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from cirt.report_formats import TIME_TITLES, TITLES, bar, hours_text, trend_text
@@ -86,8 +85,8 @@ def _render(built: Report, data: dict[str, Any]) -> None:
     heading = f"Incident report {built.period.label}"
     if built.for_org:
         heading += f" (only what {built.for_org} may see)"
-    out.print(f"[bold]{escape(heading)}[/bold]")
-    out.print(escape(f"{trend_text(data['trend'])}; previous period {built.previous.label}"))
+    out.print(styled(heading, "bold"))
+    out.print(f"{trend_text(data['trend'])}; previous period {built.previous.label}")
     for key, title in TITLES.items():
         entries = data["by"][key]
         largest = max((e["count"] for e in entries), default=0)
@@ -95,8 +94,8 @@ def _render(built: Report, data: dict[str, Any]) -> None:
         for _ in range(4):
             table.add_column()
         for e in entries:
-            table.add_row(escape(str(e["key"])), str(e["count"]),
-                          f"[cyan]{bar(e['count'], largest)}[/cyan]", f"(prev {e['previous']})")
+            table.add_row(str(e["key"]), str(e["count"]),
+                          styled(bar(e["count"], largest), "cyan"), f"(prev {e['previous']})")
         out.print(table)
     times = Table(title="Response times", title_justify="left")
     for column in ("", "incidents", "median", "90th percentile"):
@@ -110,5 +109,5 @@ def _render(built: Report, data: dict[str, Any]) -> None:
     out.print(f"Notification duties: {d['on_time']} on time, {d['late']} late, {d['waived']}"
               f" waived, {d['pending']} pending")
     for item in data["top_indicators"]:
-        out.print(escape(f"sighted {item['count']}x ({item['sightings']} sighting(s)): "
-                         f"{item['pattern'] or item['id']}"))
+        out.print(f"sighted {item['count']}x ({item['sightings']} sighting(s)): "
+                  f"{item['pattern'] or item['id']}")

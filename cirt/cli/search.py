@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, tlp_text, workspace
+from cirt.cli.output import JsonFlag, console, emit, styled, tlp_text, workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +33,6 @@ def search(
     result = run(ws, term, limit=limit)
 
     def render() -> None:
-        from rich.markup import escape
         from rich.table import Table
         from rich.text import Text
 
@@ -45,13 +44,13 @@ def search(
             incidents = Text()
             for n, ref in enumerate(hit.incidents):
                 incidents.append(", " if n else "")
-                incidents.append(ref.reference + " ")
+                incidents.append_text(styled(ref.reference + " "))
                 incidents.append_text(tlp_text(ref.tlp))
             what = hit.summary + (f" [{hit.state}]" if hit.state else "")
-            table.add_row(tlp_text(hit.tlp), hit.type, Text(what), Text(", ".join(hit.matched)),
+            table.add_row(tlp_text(hit.tlp), hit.type, what, ", ".join(hit.matched),
                           incidents, str(hit.sightings or ""), hit.added[:16])
         console().print(table)
         if result.truncated:
-            console().print(escape(f"… more hits: use --limit {limit * 2} or a narrower term"))
+            console().print(f"… more hits: use --limit {limit * 2} or a narrower term")
 
     emit(result.as_dict(), as_json, render)
