@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
@@ -99,3 +100,18 @@ def test_for_a_recipient_only_what_the_gate_releases_and_the_release_is_logged(
     assert back[0]["organisations"] == ["btl"]  # the gate cuts the audience to the recipient
     logged = ws.audit.entries(to="org:btl")
     assert logged and logged[-1].channel == "export"
+
+
+def test_the_export_command_writes_csv_files(ws: Workspace, cli: Any, tmp_path: Path) -> None:
+    reference = ws.incidents.open(title="@evil", category="phishing", severity="low",
+                                  organisations=["cbb"]).reference
+    ws.indicators.add(form="domain", value="evil.example", incident=reference)
+    path = tmp_path / "incidents.csv"
+    written = cli("export", "--format", "csv", "-o", str(path), "--json")
+    assert written.code == 0, written.err
+    assert [(r["reference"], r["title"]) for r in read_back(path.read_text())] == [
+        (reference, "@evil")]
+    indicators = cli("export", "--format", "csv", "--of", "indicators")
+    assert read_back(indicators.out)[0]["incidents"] == [reference]
+    assert cli("export", "--format", "csv", "--of", "tasks").code == 1
+    assert cli("export", "--format", "xlsx").code == 2
