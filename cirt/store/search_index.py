@@ -155,8 +155,10 @@ def text_candidates(db: Database, term: str, *, limit: int = 1000) -> list[tuple
         return []
     if db.dialect == "postgresql":
         rows = db.query("SELECT object_id, object_type FROM search_text"
-                        " WHERE to_tsvector('simple'::regconfig, content)"
-                        " @@ plainto_tsquery('simple'::regconfig, ?) LIMIT ?", (term, limit))
+                        " WHERE to_tsvector('simple'::regconfig,"
+                        " regexp_replace(content, '\\W+', ' ', 'g'))"
+                        " @@ plainto_tsquery('simple'::regconfig, ?) LIMIT ?",
+                        (" ".join(words), limit))
     else:
         query = " ".join('"' + w.replace('"', '""') + '"' for w in words)
         rows = db.query("SELECT t.object_id, t.object_type FROM search_fts f"

@@ -2,7 +2,9 @@
 
 ``search_text`` holds one row of words per object (its newest version).  SQLite indexes it with
 an FTS5 table kept in step by triggers; PostgreSQL with a GIN index on its ``tsvector`` (the
-``simple`` configuration: no stemming, names and references stay as typed).
+``simple`` configuration: no stemming).  On PostgreSQL every run of non-word characters becomes a
+space first, so that words split where FTS5 splits them (PostgreSQL's parser would keep
+``host1.zone2.example`` or a URL as one token).
 """
 
 STATEMENTS = [
@@ -28,6 +30,6 @@ ENGINE_STATEMENTS = {
     ],
     "postgresql": [
         "CREATE INDEX search_text_words ON search_text USING gin"
-        " (to_tsvector('simple'::regconfig, content))",
+        " (to_tsvector('simple'::regconfig, regexp_replace(content, '\\W+', ' ', 'g')))",
     ],
 }
