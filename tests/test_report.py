@@ -216,3 +216,18 @@ def test_real_actions_give_the_times_and_for_counts_what_the_gate_allows(
         assert len(logged) == before + 1 and logged[-1].channel == "export"
         assert {o[0] for o in logged[-1].objects} == {again.incidents.get(bank).id}
     assert telecom
+
+
+def test_reporter_kind_and_channel_are_counted_from_the_incident(
+        ws: Workspace, clock: FixedClock, cli: Any) -> None:
+    clock.now = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+    ws.close()
+    opened = cli("incident", "open", "--title", "Skimmer at an ATM", "--category", "phishing",
+                 "--severity", "low", "--sector", "cbb", "--reporter", "A. Citizen",
+                 "--reporter-kind", "citizen", "--channel", "phone", "--json")
+    assert opened.code == 0, opened.err
+    created = opened.json()["created"][:10]
+    data = cli("report", "--since", created, "--json").json()
+    assert {r["key"]: r["count"] for r in data["by"]["reporter"]} == {"citizen": 1}
+    assert {r["key"]: r["count"] for r in data["by"]["channel"]} == {"phone": 1}
+    assert "A. Citizen" not in json.dumps(data)  # the reporter's name is never in a report

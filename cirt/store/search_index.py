@@ -84,16 +84,14 @@ def text_of(obj: Mapping[str, Any]) -> str:
 def _incident_facts(db: Database, obj: Mapping[str, Any]) -> None:
     core = obj.get("extensions", {}).get(
         "extension-definition--ef765651-680c-498d-9894-99799f2fa126", {})
-    ours = obj.get("extensions", {}).get(OUR_EXTENSION_ID, {})
     status = core.get("investigation_status")
     modified = str(obj.get("modified", ""))
     row = db.query_one("SELECT acknowledged FROM incident_facts WHERE incident_id = ?",
                        (obj["id"],))
     acknowledged = row[0] if row and row[0] else (modified if status != "new" else None)
-    reporter = ours.get("reporter")
-    reporter_kind = reporter.get("kind") if isinstance(reporter, Mapping) else reporter
-    channel = ours.get("channel") or (reporter.get("channel")
-                                      if isinstance(reporter, Mapping) else None)
+    reporter = obj.get("reporter")  # {name, contact, kind}: only the kind is counted
+    reporter_kind = reporter.get("kind") if isinstance(reporter, Mapping) else None
+    channel = obj.get("report_channel")
     db.execute("DELETE FROM incident_facts WHERE incident_id = ?", (obj["id"],))
     db.execute("INSERT INTO incident_facts (incident_id, acknowledged, closed, reporter_kind,"
                " channel) VALUES (?, ?, ?, ?, ?)",
