@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 INCIDENT_COLUMNS = ("reference", "id", "title", "status", "severity", "category", "tlp",
                     "escalation_level", "organisations", "assignee", "created", "modified",
-                    "acknowledged", "closed", "resolution", "description")
+                    "acknowledged", "closed", "resolution", "summary", "description")
 INDICATOR_COLUMNS = ("id", "name", "pattern", "pattern_type", "tlp", "created", "modified",
                      "valid_from", "valid_until", "revoked", "labels", "incidents", "description")
 LIST_COLUMNS = frozenset({"organisations", "labels", "incidents"})
@@ -94,7 +94,8 @@ def incident_records(ws: Workspace, objects: Sequence[Item]) -> list[dict[str, A
             "organisations": list(incident.organisations), "assignee": incident.assignee,
             "created": incident.created, "modified": incident.modified,
             "acknowledged": acknowledged, "closed": closed,
-            "resolution": summary.get("resolution"), "description": summary.get("description")})
+            "resolution": summary.get("resolution"), "summary": summary.get("summary"),
+            "description": summary.get("description")})
     return sorted(records, key=lambda r: (r["created"], r["reference"]))
 
 

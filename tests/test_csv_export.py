@@ -65,6 +65,7 @@ def test_incidents_read_back_as_they_are_stored(ws: Workspace) -> None:
         assert row["organisations"] == list(incident.organisations)
         assert row["assignee"] == incident.assignee
         assert row["description"] == summary["description"]
+        assert row["summary"] == summary["summary"]
         assert row["resolution"] == summary["resolution"]
         assert (row["status"], row["severity"], row["category"], row["tlp"]) == (
             incident.status, incident.severity, incident.category, "amber")

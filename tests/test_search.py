@@ -80,6 +80,8 @@ def test_urls_are_normalised_and_hashes_found_in_any_case(ws: Workspace, cli: An
 
 def test_words_find_incidents_notes_and_evidence(ws: Workspace, cli: Any, tmp_path: Path) -> None:
     reference = _incident(ws, "Ransomware at the water utility", org="bws")
+    ws.incidents.update(reference, description="Encrypted SCADA historian")
+    assert [h["type"] for h in _found(cli, "historian")["hits"]] == ["incident"]
     note = ws.incidents.note(reference, "The operator paid nothing; backups restored")
     evidence_file = tmp_path / "ransom-note.txt"
     evidence_file.write_text("pay in bitcoin")
