@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cirt.errors import InvalidValue
-from cirt.stixtime import format_ts, parse_ts
+from cirt.stixtime import format_ts
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
@@ -160,9 +160,35 @@ def _ranked(counter: Counter[str]) -> list[tuple[str, int]]:
 
 
 def _hours(start: str, end: str | None) -> float | None:
+    """Hours between two stored UTC stamps (``fromisoformat``: 20x faster than strptime)."""
     if not end:
         return None
-    return max((parse_ts(end) - parse_ts(start)).total_seconds() / 3600, 0.0)
+    delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    return max(delta.total_seconds() / 3600, 0.0)
+
+
+# Containment: the last containment task done, none left open.  Duties counted by state and by
+# how done or due compares with the deadline (classified by ``duty_outcome``).
+_CONTAINMENT = (
+    "SELECT i.created, MAX(d.done_at), SUM(CASE WHEN d.state = 'open' THEN 1 ELSE 0 END)"
+    " FROM incidents i JOIN due_items d ON d.incident_id = i.id AND d.kind = 'task'"
+    " AND d.phase = 'containment' WHERE i.created >= ? AND i.created < ?{scope}"
+    " AND d.state IN ('open', 'done') GROUP BY d.incident_id, i.created")
+_DUTIES = (
+    "SELECT d.state, CASE WHEN d.due < ? THEN 1 ELSE 0 END,"
+    " CASE WHEN d.done_at > d.due THEN 1 ELSE 0 END, COUNT(*)"
+    " FROM incidents i JOIN due_items d ON d.incident_id = i.id AND d.kind = 'duty'"
+    " WHERE i.created >= ? AND i.created < ?{scope} GROUP BY 1, 2, 3")
+
+
+def duty_outcome(state: str, past_deadline: bool, done_late: bool) -> str:
+    """on_time (done by its deadline, or done with none), late (done after it, or open past
+    it), waived (waived, or cancelled before waiving existed), pending (open, not yet due)."""
+    if state in ("waived", "cancelled"):
+        return "waived"
+    if state == "done":
+        return "late" if done_late else "on_time"
+    return "late" if past_deadline else "pending"
 
 
 class Reporter:
@@ -185,67 +211,78 @@ class Reporter:
         return format_ts(period.start), format_ts(period.end)
 
     def figures(self, period: Period, now: str, for_org: str | None, release: bool) -> Figures:
+        """Counted by the engine (GROUP BY); only durations come back one per incident.
+
+        With ``for_org`` the incidents the gate lets through go into a temporary table that
+        every query joins: the same queries count what that organisation may see.
+        """
         window = self._window(period)
-        rows = self.db.query(
-            "SELECT i.id, i.severity, i.category, i.escalation, i.created, f.acknowledged,"
-            " f.closed, f.reporter_kind, f.channel FROM incidents i"
-            " LEFT JOIN incident_facts f ON f.incident_id = i.id"
-            " WHERE i.created >= ? AND i.created < ?", window)
+        scope = ""
         if for_org is not None:
-            allowed = self._visible([r[0] for r in rows], for_org, release)
-            rows = [r for r in rows if r[0] in allowed]
-        kept = {r[0] for r in rows}
-        figures = Figures(incidents=len(rows))
-        sectors = self._sectors(window, kept)
+            ids = [r[0] for r in self.db.query(
+                "SELECT id FROM incidents WHERE created >= ? AND created < ?", window)]
+            self._temporary("report_scope", ["incident_id"],
+                            [(i,) for i in self._visible(ids, for_org, release)])
+            scope = " AND i.id IN (SELECT incident_id FROM report_scope)"
+        base = (" FROM incidents i LEFT JOIN incident_facts f ON f.incident_id = i.id"
+                f" WHERE i.created >= ? AND i.created < ?{scope}")
+        figures = Figures()
+        for severity, category, escalation, reporter, channel, count in self.db.query(
+                "SELECT i.severity, i.category, i.escalation, f.reporter_kind, f.channel,"
+                f" COUNT(*){base} GROUP BY 1, 2, 3, 4, 5", window):
+            figures.incidents += int(count)
+            for key, value in (("severity", severity), ("category", category),
+                               ("escalation", escalation), ("reporter", reporter),
+                               ("channel", channel)):
+                figures.by[key][value or UNKNOWN] += int(count)
+        figures.by["sector"] = self._sectors(window, scope, figures.incidents)
         acknowledge, close = [], []
-        created_at = {}
-        for incident_id, severity, category, escalation, created, acked, closed, reporter, \
-                channel in rows:
-            created_at[incident_id] = created
-            for sector in sectors.get(incident_id, [UNKNOWN]):
-                figures.by["sector"][sector] += 1
-            figures.by["category"][category] += 1
-            figures.by["severity"][severity] += 1
-            figures.by["escalation"][escalation] += 1
-            figures.by["reporter"][reporter or UNKNOWN] += 1
-            figures.by["channel"][channel or UNKNOWN] += 1
+        for created, acked, closed in self.db.query(
+                f"SELECT i.created, f.acknowledged, f.closed{base}"
+                " AND (f.acknowledged IS NOT NULL OR f.closed IS NOT NULL)", window):
             if (hours := _hours(created, acked)) is not None:
                 acknowledge.append(hours)
             if (hours := _hours(created, closed)) is not None:
                 close.append(hours)
-        contain = []
-        for incident_id, last_done, open_left, done in self.db.query(
-                "SELECT d.incident_id, MAX(d.done_at),"
-                " SUM(CASE WHEN d.state = 'open' THEN 1 ELSE 0 END),"
-                " SUM(CASE WHEN d.state = 'done' THEN 1 ELSE 0 END)"
-                " FROM due_items d JOIN incidents i ON i.id = d.incident_id"
-                " WHERE i.created >= ? AND i.created < ? AND d.kind = 'task'"
-                " AND d.phase = 'containment' GROUP BY d.incident_id", window):
-            if incident_id in kept and not open_left and done and last_done:
-                hours = _hours(created_at[incident_id], last_done)
-                if hours is not None:
-                    contain.append(hours)
+        contain = [_hours(created, contained) or 0.0
+                   for created, contained, still_open in self.db.query(
+                       _CONTAINMENT.format(scope=scope), window)
+                   if contained and not still_open]
+        for state, past, late, count in self.db.query(_DUTIES.format(scope=scope),
+                                                      (now, *window)):
+            figures.duties[duty_outcome(state, bool(past), bool(late))] += int(count)
         figures.times = {"acknowledge": duration_of(acknowledge), "contain": duration_of(contain),
                          "close": duration_of(close)}
-        for incident_id, state, due, done_at in self.db.query(
-                "SELECT d.incident_id, d.state, d.due, d.done_at FROM due_items d"
-                " JOIN incidents i ON i.id = d.incident_id"
-                " WHERE i.created >= ? AND i.created < ? AND d.kind = 'duty'", window):
-            if incident_id in kept:
-                figures.duties[duty_outcome(state, due, done_at, now)] += 1
         return figures
 
-    def _sectors(self, window: tuple[str, str], kept: set[str]) -> dict[str, list[str]]:
-        organisations = self.ws.community.organisations
-        found: dict[str, list[str]] = {}
-        for incident_id, org_id in self.db.query(
-                "SELECT o.incident_id, o.org_id FROM incident_organisations o"
-                " JOIN incidents i ON i.id = o.incident_id"
-                " WHERE i.created >= ? AND i.created < ? ORDER BY o.org_id", window):
-            if incident_id in kept:
-                org = organisations.get(org_id)
-                found.setdefault(incident_id, []).append(org.sector if org else UNKNOWN)
-        return {k: sorted(set(v)) for k, v in found.items()}
+    def _sectors(self, window: tuple[str, str], scope: str, total: int) -> Counter[str]:
+        """Incidents per STIX sector of their organisations (each sector once per incident)."""
+        self._temporary("report_sectors", ["org_id", "sector"],
+                        [(o.id, o.sector) for o in self.ws.community.organisations.values()])
+        counts: Counter[str] = Counter()
+        for sector, count in self.db.query(
+                "SELECT COALESCE(s.sector, 'unknown'), COUNT(DISTINCT o.incident_id)"
+                " FROM incidents i JOIN incident_organisations o ON o.incident_id = i.id"
+                " LEFT JOIN report_sectors s ON s.org_id = o.org_id"
+                f" WHERE i.created >= ? AND i.created < ?{scope} GROUP BY 1", window):
+            counts[str(sector)] += int(count)
+        with_orgs = self.db.query_one(
+            "SELECT COUNT(DISTINCT o.incident_id) FROM incidents i"
+            " JOIN incident_organisations o ON o.incident_id = i.id"
+            f" WHERE i.created >= ? AND i.created < ?{scope}", window)
+        if without := total - int(with_orgs[0] if with_orgs else 0):
+            counts[UNKNOWN] += without
+        return counts
+
+    def _temporary(self, table: str, columns: list[str], rows: list[tuple[str, ...]]) -> None:
+        """A temporary table of this connection (never in the database file or the schema)."""
+        self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        self.db.execute(f"CREATE TEMPORARY TABLE {table} ("
+                        + ", ".join(f"{c} TEXT" for c in columns) + ")")
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                                rows)
 
     def top_indicators(self, period: Period, for_org: str | None,
                        release: bool) -> list[dict[str, Any]]:
@@ -276,11 +313,3 @@ class Reporter:
                    else sharing.decide(stored, for_org, "export"))
         return {str(r.obj["id"]) for r in verdict.released}
 
-
-def duty_outcome(state: str, due: str | None, done_at: str | None, now: str) -> str:
-    """on_time, late (done late, or open past its deadline), waived, pending."""
-    if state in ("waived", "cancelled"):
-        return "waived"
-    if state == "done":
-        return "late" if due and done_at and done_at > due else "on_time"
-    return "late" if due and due < now else "pending"
