@@ -34,6 +34,9 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+"
 _HEX_LENGTHS = (32, 40, 56, 64, 96, 128)  # MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512
 _HEX = re.compile(r"^[0-9a-f]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# Octets without leading zeros (which ipaddress refuses as ambiguous); a prefix length.
+_DOTTED = re.compile(r"(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})"
+                     r"(?:/(0|[1-9]\d?))?")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _STRING_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
 # The common pattern, one comparison with a string: read without the full grammar (10x faster).
@@ -70,6 +73,12 @@ def normalise(kind: str, text: str) -> Observable | None:
     """The value in normal form, or None when it is not a valid value of that kind."""
     raw = text.strip()
     if kind == "ip":
+        quick = _ipv4(raw)
+        if quick is not None:  # most values: 20x cheaper than ipaddress
+            address, prefix = quick
+            first = address & ~((1 << (32 - prefix)) - 1) if prefix else 0
+            dotted = ".".join(str(first >> s & 255) for s in (24, 16, 8, 0))
+            return Observable("ip", f"{dotted}/{prefix}")
         try:
             return Observable("ip", ipaddress.ip_network(raw, strict=False).compressed)
         except ValueError:
@@ -306,7 +315,25 @@ def _reversed_labels(domain: str) -> str:
     return ".".join(reversed(domain.split("."))) + "."
 
 
+def _ipv4(text: str) -> tuple[int, int] | None:
+    """(address, prefix length) of a plain dotted-quad IPv4 address or CIDR range, else None
+    (anything unusual is left to ``ipaddress``)."""
+    match = _DOTTED.fullmatch(text)
+    if match is None:
+        return None
+    octets = [int(o) for o in match.group(1, 2, 3, 4)]
+    prefix = int(match.group(5)) if match.group(5) is not None else 32
+    if max(octets) > 255 or prefix > 32:
+        return None
+    return (octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]), prefix
+
+
 def index_entry(value: Observable) -> IndexEntry:
+    quick = _ipv4(value.value) if value.kind == "ip" else None
+    if quick is not None:
+        first, prefix = quick  # a normal form: the network address
+        return IndexEntry("ip4", format(first, "08x"),
+                          format(first | ((1 << (32 - prefix)) - 1), "08x"))
     if value.kind == "ip":
         network = value.network
         return IndexEntry(f"ip{network.version}", _hex(network.network_address),

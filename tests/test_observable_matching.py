@@ -215,3 +215,24 @@ def test_the_quick_reading_of_one_comparison_agrees_with_the_grammar(
         path: str, operator: str, value: str) -> None:
     simple = f"[{path} {operator} {quote(value)}]"
     assert pattern_values(simple) == pattern_values(f"({simple})")  # parentheses: the grammar
+
+
+@given(st.integers(0, 2 ** 32 - 1), st.integers(0, 32), st.booleans())
+def test_the_quick_ipv4_reading_agrees_with_ipaddress(address: int, prefix: int,
+                                                      with_prefix: bool) -> None:
+    text = str(ipaddress.IPv4Address(address)) + (f"/{prefix}" if with_prefix else "")
+    quick = normalise("ip", text)
+    network = ipaddress.ip_network(text, strict=False)
+    assert quick == Observable("ip", network.compressed)
+    assert quick is not None
+    assert index_entry(quick) == index_entry(Observable("ip", network.compressed))
+    entry = index_entry(quick)
+    assert (entry.lookup, entry.ip_end) == (format(int(network.network_address), "08x"),
+                                            format(int(network.broadcast_address), "08x"))
+
+
+def test_unusual_addresses_are_left_to_ipaddress() -> None:
+    assert normalise("ip", "010.0.0.1") is None  # leading zeros: ambiguous, refused
+    assert normalise("ip", "256.0.0.1") is None
+    assert normalise("ip", "1.2.3.4/33") is None
+    assert normalise("ip", "::ffff:1.2.3.4") == Observable("ip", "::ffff:102:304/128")
