@@ -75,8 +75,8 @@ def normalise(kind: str, text: str) -> Observable | None:
     if kind == "ip":
         quick = _ipv4(raw)
         if quick is not None:  # most values: 20x cheaper than ipaddress
-            address, prefix = quick
-            first = address & ~((1 << (32 - prefix)) - 1) if prefix else 0
+            number, prefix = quick
+            first = number & ~((1 << (32 - prefix)) - 1) if prefix else 0
             dotted = ".".join(str(first >> s & 255) for s in (24, 16, 8, 0))
             return Observable("ip", f"{dotted}/{prefix}")
         try:
