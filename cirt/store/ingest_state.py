@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database
+from cirt.store.search_index import index_versions
 from cirt.taxii.plain import plain_facts
 
 _CHUNK = 500
@@ -186,6 +187,10 @@ class IngestStateMixin:
                   or marking_texts.setdefault(r.markings,
                                               canonical_json({"refs": list(r.markings)})))
                  for r, stamp in zip(rows, stamps, strict=True)])
+            # search, correlation, statistics (cirt.store.search_index, issue 13)
+            index_versions(self.db, [(json.loads(r.body), stamp, r.id in newest)
+                                     for r, stamp in zip(rows, stamps, strict=True)
+                                     if (r.id, r.version) in latest_key])
         self._last_added = stamps[-1]
 
     # --- MISP exchange state ---
