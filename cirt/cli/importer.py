@@ -27,7 +27,9 @@ def import_command(
     source_file: Annotated[str, typer.Argument(
         metavar="FILE|-", help="A STIX bundle, a MISP event, a MISP feed directory, or - (stdin).")],
     source: Annotated[str | None, typer.Option(
-        "--source", help="Name recorded as the provenance (default: the file name).")] = None,
+        "--source", help="The organisation or partner of sectors.yaml the file comes from (it may "
+                         "assert only that party's identities), or just a provenance name "
+                         "(default: the file name).")] = None,
     tlp: Annotated[str | None, typer.Option(
         "--tlp", help="TLP for objects that carry none (default: sectors.yaml default_tlp).")
     ] = None,
