@@ -93,7 +93,7 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
         ("indicator", "add", "--incident", ref, "--url", "http://x.example/[bold]a[/]",
          "--tlp", "green"),
         ("task", "add", ref, "--title", HOSTILE, "--due", "4h"),
-        ("task", "done", ref, "1", "--note", HOSTILE),
+        ("task", "done", ref, "1", "--answer", "no", "--note", HOSTILE),
         ("share", "add", ref, "--org", "cbb"),
     ]
     for step in steps:

@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli import task
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, tlp_text, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    markup,
+    ok,
+    styled,
+    tlp_text,
+    warn,
+    workspace,
+)
 from cirt.errors import InvalidValue, UsageError
 from cirt.incidents import Channel, ReporterKind
 
@@ -70,6 +80,9 @@ def open_(
     reporter_kind: Annotated[ReporterKind, typer.Option("--reporter-kind")] = "citizen",
     channel: Annotated[Channel | None, typer.Option(
         "--channel", help="How the report came in.")] = None,
+    playbook: Annotated[str | None, typer.Option(
+        "--playbook", help="The playbook to apply (default: the best match; see the others "
+        "offered after opening).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Open an incident as a new STIX 2.1 incident object."""
@@ -84,8 +97,13 @@ def open_(
         reported_at=when(ws, "--reported-at", reported_at, past=True),
         occurred_at=when(ws, "--occurred-at", occurred_at, past=True),
         reporter=Reporter(reporter, reporter_contact or "", reporter_kind) if reporter else None,
-        channel=channel)
+        channel=channel, playbook=playbook)
     _show_one(incident, as_json, "opened")
+    others = ws.tasks.alternatives(incident)
+    if not as_json and incident.playbook:
+        ok(f"playbook {incident.playbook} applied: cirt task list {incident.reference}")
+    if not as_json and others:
+        warn(f"also matching: {', '.join(others)} (open with --playbook NAME to use one)")
     task.show_proposal(ws.tasks.proposal(incident), incident.reference)
 
 
@@ -164,7 +182,8 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
             if summary[key]:
                 summary[key] = local_text(parse_ts(summary[key]), zone)
         for key in ("id", "category", "severity", "status", "determination", "escalation_level",
-                    "organisations", "assignee", "resolution", "reported_at", "occurred_at",
+                    "organisations", "assignee", "playbook", "resolution", "reported_at",
+                    "occurred_at",
                     "channel", "reporter", "created", "modified", "summary", "description"):
             value = summary[key]
             if value:

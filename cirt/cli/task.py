@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, warn, workspace
+from cirt.incidents import Answer
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -75,7 +76,10 @@ def list_(ctx: typer.Context, ref: str,
         for t in shown:
             who = ", ".join(t.parties) + (f" ({t.role})" if t.role else "") \
                 if t.kind == "duty" else (t.owner or "")
-            title = markup("{}" + (" [dim]— {}[/dim]" if t.note else ""), t.title, t.note)
+            asks = ("answered " + t.answer) if t.answer else "decision: --answer yes|no"
+            title = markup("{}" + (" [bold]({})[/bold]" if t.decision else "{}")
+                           + (" [dim]— {}[/dim]" if t.note else ""),
+                           t.title, asks if t.decision else "", t.note)
             table.add_row(str(t.number), t.phase, status_text(t.status(now)),
                           due_text(t, now, zone), who, title)
         console().print(table)
@@ -88,20 +92,26 @@ def list_(ctx: typer.Context, ref: str,
 def done(ctx: typer.Context, ref: str,
          task: Annotated[str, typer.Argument(help="Number from 'task list', or its id.")],
          note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
+         answer: Annotated[Answer | None, typer.Option(
+             "--answer", help="The answer to a decision task.")] = None,
          as_json: JsonFlag = False) -> None:
-    """Mark a task or duty done; duties counted from it get their deadline now."""
+    """Mark a task or duty done (a decision with its answer); items waiting for it start."""
     ws = workspace(ctx)
-    result = ws.tasks.done(ref, task, note=note)
+    result = ws.tasks.done(ref, task, note=note, answer=answer)
     now, zone = ws.clock(), ws.tasks.zone
 
     def render() -> None:
-        ok(f"{ref} task {result.task.number} done: {result.task.title}")
+        answered = f" — {result.task.answer}" if result.task.answer else ""
+        ok(f"{ref} task {result.task.number} done: {result.task.title}{answered}")
         for started in result.started:
             ok(f"clock started for task {started.number}: {started.title} — due "
                f"{due_text(started, now, zone)}")
+        for skipped in result.not_needed:
+            ok(f"task {skipped.number} not needed: {skipped.title}")
 
     emit({"task": result.task.as_dict(now, zone),
-          "started": [t.as_dict(now, zone) for t in result.started]}, as_json, render)
+          "started": [t.as_dict(now, zone) for t in result.started],
+          "not_needed": [t.as_dict(now, zone) for t in result.not_needed]}, as_json, render)
 
 
 @app.command("cancel")
