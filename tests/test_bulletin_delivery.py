@@ -474,7 +474,7 @@ def test_bel_gets_only_green_content_signed_and_no_header_from_a_title(scene: Sc
     assert got.message.get_all("Bcc") is None and "attacker" not in got.message["Subject"]
     entity, _ = verify_signed(got.raw, scene.keys.contact_home)
     text, bundle = readable(entity)
-    assert "203.0.113.45" in text and "Grid telemetry outage Bcc: attacker@evil.example" in text
+    assert "203[.]0[.]113[.]45" in text and "Grid telemetry outage Bcc: attacker@evil.example" in text
     raw = got.raw.decode("ascii", "replace") + json.dumps(bundle)
     for secret in ("Phishing campaign", "centralbank-online-login", RED_HASH, scene.incident):
         assert secret not in raw and secret not in text
