@@ -59,6 +59,7 @@ class IncidentDesk:
         for org in organisations:
             community.organisation(org)
         level = _level(tlp, community.default_tlp)
+        self._load_rules()
         now = self.ws.clock()
         with self.ws.store.transaction():
             number = self.ws.store.next_counter(f"incident-{now.year}")
@@ -104,6 +105,7 @@ class IncidentDesk:
         ``if_version`` (the ``modified`` the caller based its change on) turns a change made by
         someone else in between into a ConflictError instead of a silent merge.
         """
+        self._load_rules()
         with self.ws.store.transaction():
             row = self.ws.store.incident_by_reference(ref)
             stored = self.ws.store.get_for_update(row.id) if row else None
@@ -117,6 +119,11 @@ class IncidentDesk:
                     f"{incident.modified} ({ours.get('change', 'changed')}) after version "
                     f"{if_version}; show it again and retry")
             yield incident
+
+    def _load_rules(self) -> None:
+        """Read sectors.yaml and the playbooks (50-100 ms) before taking the write lock, which
+        every other writer waits for."""
+        _ = self.ws.tasks.library
 
     def list(self, where: IncidentFilter) -> builtins.list[IncidentRow]:
         return self.ws.store.find_incidents(where)

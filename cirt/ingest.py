@@ -235,6 +235,7 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, polic
         rows.sort(key=lambda r: (r.id, r.version))
         ws.store.put_import(rows, provenance=provenance, stored=stored)
         ws.store.log_refusals(refusals)
+        ws.routes.record_stored(verdict.accepted, rows, provenance)  # issue 16: routing by assets
     if progress is not None:
         progress("storing", len(rows), len(rows))
 

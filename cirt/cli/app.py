@@ -31,6 +31,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "task": ("cirt.cli.task", "An incident's tasks and notification duties."),
     "evidence": ("cirt.cli.evidence", "Evidence and its chain of custody."),
     "db": ("cirt.cli.db", "The database: status, migrations, copy to PostgreSQL."),
+    "intake": ("cirt.cli.intake", "Reports from citizens (web form) and by e-mail."),
+    "triage": ("cirt.cli.triage", "Reports waiting for an analyst: accept into an incident, reject."),
+    "route": ("cirt.cli.route", "Inbound indicators routed to the organisation they concern."),
 }
 ROOT_OPTIONS_WITH_VALUE = ("--home",)
 
