@@ -22,6 +22,8 @@ import yaml
 from cirt.bulletin.render import looks_like_banner
 from cirt.cli.app import GROUPS, build_app
 from cirt.display import visible
+from cirt.intake.reports import submission
+from cirt.workspace import Workspace
 
 HOSTILE = ("[/b] [bold red]TLP:RED[/] it's \"quoted\" \x1b[31mred\x1b[0m "
            "\u202eexe.txt\u202c zero\u200bwidth :smile:")
@@ -38,6 +40,7 @@ NOT_SHOWING_STORED_TEXT = {
     "taxii credential", "taxii discover", "taxii pull", "taxii push", "misp push", "misp pull",
     "misp tlp", "audit verify", "audit checkpoint", "bulletin send", "sector check",
     "playbook validate", "share add", "share remove", "share lower", "import",
+    "intake serve", "intake mail", "intake imap", "route send", "triage accept",
 }
 
 # Commands whose output is the data itself (a STIX bundle, a MISP event) for another program:
@@ -109,7 +112,15 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
     bundle.write_text(json.dumps(partner_bundle()))
     imported = cli("import", str(bundle), "--source", "partner[/b]")
     assert imported.code == 0, imported.err
+    with Workspace.open(home) as ws:  # a citizen's report through the web form
+        ws.intake.submit(submission(channel="web", category="phishing", what=PEER_HOSTILE,
+                                    reporter_name=PEER_HOSTILE, reporter_contact="a@b.example"))
     return ref
+
+
+def report_reference(cli: Any) -> str:
+    reference: str = cli("triage", "list", "--json").json()[0]["reference"]
+    return reference
 
 
 def displays(ref: str, tmp_path: Path) -> dict[str, list[tuple[str, ...]]]:
@@ -129,6 +140,10 @@ def displays(ref: str, tmp_path: Path) -> dict[str, list[tuple[str, ...]]]:
         "incident escalate": [("incident", "escalate", ref, "--to", "coordinator", "--reason",
                                HOSTILE)],
         "task waive": [],  # every open duty, before closing: see waive_open_duties
+        "triage list": [("triage", "list")],
+        "triage show": [],  # the citizen's report: see report_reference
+        "triage reject": [],
+        "route list": [("route", "list")],
         "incident close": [("incident", "close", ref, "--resolution", HOSTILE)],
         "incident reopen": [("incident", "reopen", ref, "--reason", HOSTILE)],
         "incident history": [("incident", "history", ref)],
@@ -178,6 +193,10 @@ def test_hostile_text_is_shown_as_written_by_every_command(
     for name, runs in displays(hostile_day, tmp_path).items():
         if name == "task waive":
             runs = waive_open_duties(cli, hostile_day)
+        elif name in ("triage show", "triage reject"):
+            verb = name.split()[1]
+            runs = [("triage", verb, report_reference(cli),
+                     *(("--reason", HOSTILE) if verb == "reject" else ()))]
         for args in runs:
             result = cli(*args)
             text = result.out + result.err
