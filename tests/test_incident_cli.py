@@ -167,9 +167,9 @@ def test_an_indicator_on_an_incident_takes_its_tlp_and_is_listed(cli: Any) -> No
     ref = _open(cli, "--tlp", "red")["reference"]
     indicator = cli("indicator", "add", "--incident", ref, "--domain", "x.example", "--json").json()
     assert indicator["object_marking_refs"] == [TLP.RED.marking_id]
-    listed = cli("indicator", "list", "--incident", ref, "--json").json()
+    listed = cli("indicator", "list", "--incident", ref, "--json").json()["objects"]
     assert [i["id"] for i in listed] == [indicator["id"]]
-    assert len(cli("indicator", "list", "--json").json()) == 1
+    assert cli("indicator", "list", "--json").json()["total"] == 1
     assert listed[0] == indicator
 
 

@@ -14,12 +14,14 @@ from cirt.cli.output import (
     markup,
     ok,
     styled,
+    table,
+    tlp_option,
     tlp_text,
     warn,
     workspace,
 )
 from cirt.errors import InvalidValue, UsageError
-from cirt.incidents import Channel, ReporterKind
+from cirt.incidents import Channel, ReporterKind, Severity, Status
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -110,39 +112,47 @@ def open_(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status")] = None,
+    status: Annotated[Status | None, typer.Option("--status")] = None,
     sector: Annotated[str | None, typer.Option("--sector", help="Affected organisation id.")] = None,
-    severity: Annotated[str | None, typer.Option("--severity")] = None,
+    severity: Annotated[Severity | None, typer.Option("--severity")] = None,
     tlp: Annotated[str | None, typer.Option("--tlp")] = None,
     category: Annotated[str | None, typer.Option("--category")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
     as_json: JsonFlag = False,
 ) -> None:
-    """List incidents, newest first."""
+    """List incidents, newest first.  An unknown filter value is a usage error (exit 2)."""
     from cirt.incidents import parse_category
     from cirt.store.incidents import IncidentFilter
     from cirt.tlp import TLP
 
-    rows = workspace(ctx).incidents.list(IncidentFilter(
+    ws = workspace(ctx)
+    if sector is not None and sector not in ws.community.organisations:
+        raise UsageError(f"--sector: '{sector}' is not an organisation in sectors.yaml (known: "
+                         f"{', '.join(ws.community.organisations)})")
+    try:
+        wanted = parse_category(category) if category else None
+    except InvalidValue as exc:
+        raise UsageError(f"--category: {exc}") from None
+    level = tlp_option(tlp)
+    rows = ws.incidents.list(IncidentFilter(
         status=status, organisation=sector, severity=severity,
-        tlp=int(TLP.parse(tlp)) if tlp else None,
-        category=parse_category(category) if category else None, limit=limit))
+        tlp=int(level) if level is not None else None, category=wanted, limit=limit))
 
     def render() -> None:
-        from rich.table import Table
-
         from cirt.stixtime import local_text, parse_ts, time_zone
 
         zone = time_zone(workspace(ctx).config.timezone)
-        table = Table(title=f"Incidents ({len(rows)}, times in {zone.key})", title_justify="left")
-        for column in ("Ref", "Opened", "TLP", "Sev", "Status", "Level", "Organisations"):
-            table.add_column(column, no_wrap=column in ("Ref", "TLP"))
-        table.add_column("Title", min_width=16, ratio=1)
+        listing = table(f"Incidents ({len(rows)}, newest first, times in {zone.key})")
+        for column in ("Ref", "TLP", "Sev", "Status"):
+            listing.add_column(column, no_wrap=True)
+        listing.add_column("Title · organisations · opened", ratio=1, overflow="fold")
         for r in rows:
-            table.add_row(r.reference, local_text(parse_ts(r.created), zone), tlp_text(r.tlp),
-                          styled(r.severity, SEVERITY_STYLE.get(r.severity, "")), r.status,
-                          r.escalation, ", ".join(r.organisations), r.title)
-        console().print(table)
+            listing.add_row(
+                r.reference, tlp_text(r.tlp), styled(r.severity, SEVERITY_STYLE.get(r.severity, "")),
+                f"{r.status}\n{r.escalation}",
+                markup("{}\n[dim]{} · {}[/dim]", r.title, ", ".join(r.organisations),
+                       local_text(parse_ts(r.created), zone)))
+        console().print(listing)
 
     data = [{"id": r.id, "reference": r.reference, "title": r.title, "status": r.status,
              "severity": r.severity, "category": r.category, "tlp": TLP(r.tlp).slug,
@@ -163,6 +173,7 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
         from rich.panel import Panel
         from rich.table import Table
 
+        from cirt.incidents import INTERNAL_MARKING_ID
         from cirt.stixtime import local_text, parse_ts, time_zone
         from cirt.tlp import TLP, object_level
 
@@ -192,14 +203,18 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
         console().print(Panel(fields, title=styled(f"{incident.reference}  {incident.title}"),
                               title_align="left"))
         if linked:
-            table = Table(title="Linked objects", title_justify="left")
-            for column in ("Type", "TLP", "Created", "What"):
-                table.add_column(column)
-            for obj in linked:
+            attached = table("Linked objects")
+            for column in ("Type", "TLP", "Created"):
+                attached.add_column(column, no_wrap=True)
+            attached.add_column("What", ratio=1, overflow="fold")
+            for obj in (o for o in linked if o["type"] != "relationship"):
                 what = obj.get("name") or obj.get("content") or obj.get("pattern") or obj["id"]
-                table.add_row(obj["type"], tlp_text(object_level(obj, TLP.AMBER)),
-                              str(obj.get("created", ""))[:16], str(what))
-            console().print(table)
+                if obj["type"] == "note":
+                    what = ("" if INTERNAL_MARKING_ID in obj.get("object_marking_refs", ())
+                            else "[shared] ") + str(what)
+                attached.add_row(obj["type"], tlp_text(object_level(obj, TLP.AMBER)),
+                                 local_text(parse_ts(str(obj["created"])), zone), str(what))
+            console().print(attached)
 
     emit({**incident.summary(), "linked": linked, "stix": incident.obj}, as_json, render)
 
@@ -301,17 +316,16 @@ def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     entries = workspace(ctx).incidents.history(ref)
 
     def render() -> None:
-        from rich.table import Table
-
         from cirt.stixtime import local_text, parse_ts, time_zone
 
         zone = time_zone(workspace(ctx).config.timezone)
-        table = Table(title=f"History of {ref} (times in {zone.key})", title_justify="left")
-        for column in ("When", "Who", "Kind", "What"):
-            table.add_column(column, no_wrap=column == "When")
+        lines = table(f"History of {ref} (times in {zone.key})")
+        lines.add_column("When", no_wrap=True)
+        lines.add_column("Who · what", ratio=1, overflow="fold")
         for e in entries:
-            table.add_row(local_text(parse_ts(e.at), zone), e.by, e.kind, e.what)
-        console().print(table)
+            lines.add_row(local_text(parse_ts(e.at), zone),
+                          markup("[dim]{} · {}[/dim]\n{}", e.by, e.kind, e.what))
+        console().print(lines)
 
     data: list[dict[str, Any]] = [e.as_dict() for e in entries]
     emit(data, as_json, render)

@@ -18,6 +18,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
     from rich.text import Text
 
     from cirt.tlp import TLP
@@ -39,6 +40,15 @@ def console(stderr: bool = False) -> Console:
 
     return PlainTextConsole(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
                             emoji=False)
+
+
+def table(title: str | Text) -> Table:
+    """A table that reads at 80 columns: no vertical rules, title on the left."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                 show_edge=False, expand=True)
 
 
 def styled(value: object, style: str = "") -> Text:
@@ -97,6 +107,19 @@ def tlp_text(level: TLP | int) -> Text:
 
     tlp = TLP(level)
     return Text(tlp.label, style=f"bold {TLP_COLOURS[tlp]} on black")
+
+
+def tlp_option(text: str | None) -> TLP | None:
+    """A ``--tlp`` value; anything but a TLP label is a usage error (exit 2)."""
+    from cirt.errors import InvalidValue, UsageError
+    from cirt.tlp import TLP
+
+    if text is None:
+        return None
+    try:
+        return TLP.parse(text)
+    except InvalidValue as exc:
+        raise UsageError(f"--tlp: {exc}") from None
 
 
 def ok(message: str) -> None:

@@ -6,7 +6,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, warn, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    markup,
+    ok,
+    styled,
+    table,
+    warn,
+    workspace,
+)
 from cirt.incidents import Answer
 
 if TYPE_CHECKING:
@@ -66,23 +76,20 @@ def list_(ctx: typer.Context, ref: str,
     shown = [t for t in tasks if not open_only or t.state == "open"]
 
     def render() -> None:
-        from rich.table import Table
-
-        table = Table(title=f"{incident.reference} tasks and duties ({zone.key})",
-                      title_justify="left")
-        for column in ("#", "Phase", "Status", "Due", "Owner / to"):
-            table.add_column(column, no_wrap=column in ("#", "Status"))
-        table.add_column("Task", min_width=16, ratio=1)
+        items = table(f"{incident.reference} tasks and duties (times in {zone.key})")
+        for column in ("#", "Status", "Due"):
+            items.add_column(column, no_wrap=column != "Due")
+        items.add_column("Task or duty", ratio=1, overflow="fold")
         for t in shown:
-            who = ", ".join(t.parties) + (f" ({t.role})" if t.role else "") \
-                if t.kind == "duty" else (t.owner or "")
+            who = ("tell " + ", ".join(t.parties) + (f" ({t.role})" if t.role else "")
+                   if t.kind == "duty" else (t.owner or ""))
             asks = ("answered " + t.answer) if t.answer else "decision: --answer yes|no"
             title = markup("{}" + (" [bold]({})[/bold]" if t.decision else "{}")
-                           + (" [dim]— {}[/dim]" if t.note else ""),
-                           t.title, asks if t.decision else "", t.note)
-            table.add_row(str(t.number), t.phase, status_text(t.status(now)),
-                          due_text(t, now, zone), who, title)
-        console().print(table)
+                           + "\n[dim]{} · {}[/dim]" + (" [dim]— {}[/dim]" if t.note else ""),
+                           t.title, asks if t.decision else "", t.phase, who, t.note)
+            items.add_row(str(t.number), status_text(t.status(now)),
+                          due_text(t, now, zone, compact=True), title)
+        console().print(items)
 
     emit({"incident": incident.reference, "timezone": zone.key,
           "tasks": [t.as_dict(now, zone) for t in shown]}, as_json, render)
