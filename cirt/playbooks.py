@@ -34,12 +34,12 @@ from cirt.incidents import (
     SEVERITIES,
     STATUSES,
     Answer,
+    Phase,
 )
 from cirt.tlp import TLP_NAMES
 from cirt.yamlfile import LocatedYaml, Location, load_yaml
 
 ESCALATION_FILE = "_escalation.yaml"
-PHASES = ("triage", "containment", "eradication", "recovery", "lessons-learned")
 AFFECTED = "affected"  # a duty's party: each organisation the incident affects
 DEFAULT_CRITICAL_SECTORS = ("energy", "utilities", "water", "dams", "nuclear", "telecommunications",
                             "financial-services", "healthcare", "emergency-services",
@@ -349,7 +349,6 @@ class _Strict(BaseModel):
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
-Phase = Literal["triage", "containment", "eradication", "recovery", "lessons-learned"]
 Level = Literal["sector", "national", "coordinator", "international"]
 
 

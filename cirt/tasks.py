@@ -27,10 +27,9 @@ from zoneinfo import ZoneInfo
 
 from cirt import incidents as rules
 from cirt.errors import InvalidValue, NotFound
-from cirt.incidents import ANSWERS, Incident
+from cirt.incidents import ANSWERS, PHASES, Incident
 from cirt.playbooks import (
     AFFECTED,
-    PHASES,
     Facts,
     Library,
     PlannedItem,

@@ -21,7 +21,14 @@ from cirt.cli.output import (
     workspace,
 )
 from cirt.errors import InvalidValue, UsageError
-from cirt.incidents import Channel, ReporterKind, Severity, Status
+from cirt.incidents import (
+    Channel,
+    Determination,
+    EscalationLevel,
+    ReporterKind,
+    Severity,
+    Status,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -61,7 +68,7 @@ def open_(
     title: Annotated[str, typer.Option("--title", help="Short title of the incident.")],
     category: Annotated[str, typer.Option(
         "--category", help="RSIT category, e.g. phishing or fraud:phishing.")],
-    severity: Annotated[str, typer.Option("--severity", help="low, medium, high or critical.")],
+    severity: Annotated[Severity, typer.Option("--severity")],
     sector: Annotated[list[str], typer.Option(
         "--sector", help="Affected organisation id from sectors.yaml (repeatable).")],
     tlp: Annotated[str | None, typer.Option("--tlp", help="TLP label (default from sectors.yaml).")] = None,
@@ -94,7 +101,8 @@ def open_(
     if reporter_contact and not reporter:
         raise UsageError("--reporter-contact needs --reporter NAME")
     incident = ws.incidents.open(
-        title=title, category=category, severity=severity, organisations=sector, tlp=tlp,
+        title=title, category=category, severity=severity, organisations=sector,
+        tlp=tlp_option(tlp),
         description=description, summary=summary,
         reported_at=when(ws, "--reported-at", reported_at, past=True),
         occurred_at=when(ws, "--occurred-at", occurred_at, past=True),
@@ -228,9 +236,10 @@ def update(
         "--description", help="Internal description: never released.")] = None,
     summary: Annotated[str | None, typer.Option(
         "--summary", help="Shareable summary: what bulletins and partners see.")] = None,
-    severity: Annotated[str | None, typer.Option("--severity")] = None,
+    severity: Annotated[Severity | None, typer.Option("--severity")] = None,
     category: Annotated[str | None, typer.Option("--category")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="new, open or closed.")] = None,
+    status: Annotated[Status | None, typer.Option(
+        "--status", help="new or open (closing and reopening have their own commands).")] = None,
     tlp: Annotated[str | None, typer.Option("--tlp")] = None,
     sector: Annotated[list[str] | None, typer.Option(
         "--sector", help="Add an affected organisation (repeatable).")] = None,
@@ -243,7 +252,7 @@ def update(
     incident = ws.incidents.update(
         ref, title=title, description=description, summary=summary, severity=severity,
         category=category,
-        status=status, tlp=tlp, add_organisations=sector, if_version=if_version)
+        status=status, tlp=tlp_option(tlp), add_organisations=sector, if_version=if_version)
     _show_one(incident, as_json, "updated")
     task.show_proposal(ws.tasks.proposal(incident, before), incident.reference)
 
@@ -256,7 +265,7 @@ def note(ctx: typer.Context, ref: str, text: str,
          tlp: Annotated[str | None, typer.Option("--tlp")] = None,
          as_json: JsonFlag = False) -> None:
     """Attach a note to an incident: internal (never released) unless --share."""
-    created = workspace(ctx).incidents.note(ref, text, tlp=tlp, share=share)
+    created = workspace(ctx).incidents.note(ref, text, tlp=tlp_option(tlp), share=share)
     kind = "shareable" if share else "internal"
     emit(created, as_json, lambda: ok(f"{kind} note {created['id']} added to {ref}"))
 
@@ -271,7 +280,7 @@ def assign(ctx: typer.Context, ref: str, analyst: str, as_json: JsonFlag = False
 def escalate(
     ctx: typer.Context,
     ref: str,
-    to: Annotated[str, typer.Option("--to", help="sector, national, coordinator or international.")],
+    to: Annotated[EscalationLevel, typer.Option("--to")],
     reason: Annotated[str, typer.Option("--reason")],
     de_escalate: Annotated[bool, typer.Option("--de-escalate", help="Move down a level.")] = False,
     if_version: IfVersion = None,
@@ -290,8 +299,8 @@ def close(
     ctx: typer.Context,
     ref: str,
     resolution: Annotated[str, typer.Option("--resolution")],
-    determination: Annotated[str, typer.Option(
-        "--determination", help="confirmed, false-positive, blocked, failed-attempt, suspected.")
+    determination: Annotated[Determination, typer.Option(
+        "--determination")
     ] = "confirmed",
     if_version: IfVersion = None,
     as_json: JsonFlag = False,

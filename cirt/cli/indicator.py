@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, tlp_option, tlp_text, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    ok,
+    tlp_option,
+    tlp_text,
+    warn,
+    workspace,
+)
 from cirt.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True)
@@ -34,9 +43,14 @@ def add(
         raise UsageError("give exactly one of --pattern, --ip, --domain, --url, --sha256, --md5, "
                          "--email")
     form, value = next(iter(given.items())) if given else (None, None)
-    indicator = workspace(ctx).indicators.add(pattern=pattern, form=form, value=value,
-                                              incident=incident, tlp=tlp, name=name)
+    ws = workspace(ctx)
+    held = ws.indicators.list(incident=incident) if incident else []
+    indicator = ws.indicators.add(pattern=pattern, form=form, value=value,
+                                  incident=incident, tlp=tlp_option(tlp), name=name)
     emit(indicator, as_json, lambda: ok(f"indicator {indicator['pattern']} ({indicator['id']})"))
+    for same in (o for o in held if o.get("pattern") == indicator["pattern"]):
+        warn(f"{incident} already held {same['pattern']} as {same['id']}: added again "
+             f"(a second object; bulletins list it once)")
 
 
 @app.command("list")

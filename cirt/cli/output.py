@@ -82,6 +82,9 @@ def workspace(ctx: typer.Context) -> Workspace:
         ws = Workspace.open(state.get("home"))
         state["workspace"] = ws
         root.call_on_close(ws.close)
+        if not ws.analyst_configured:
+            warn(f"who is working? changes are recorded as the Unix user '{ws.analyst}': "
+                 "run cirt init --analyst 'Your Name' (or set CIRT_ANALYST)")
     opened: Workspace = state["workspace"]
     return opened
 

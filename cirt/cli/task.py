@@ -17,7 +17,7 @@ from cirt.cli.output import (
     warn,
     workspace,
 )
-from cirt.incidents import Answer
+from cirt.incidents import Answer, Phase
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -150,9 +150,7 @@ def add(ctx: typer.Context, ref: str,
         due: Annotated[str | None, typer.Option(
             "--due", help="Deadline: a duration from now (30m, 4h, 1d12h) or a time in the "
             "CIRT's zone ('tomorrow 09:00', '17:30', '2026-03-12 09:00').")] = None,
-        phase: Annotated[str, typer.Option(
-            "--phase", help="triage, containment, eradication, recovery, lessons-learned.")
-        ] = "containment",
+        phase: Annotated[Phase, typer.Option("--phase")] = "containment",
         owner: Annotated[str | None, typer.Option("--owner", help="Default: you.")] = None,
         as_json: JsonFlag = False) -> None:
     """Add a task of your own to an incident."""
