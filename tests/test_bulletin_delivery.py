@@ -517,7 +517,7 @@ def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(cli) -> None:  
     result = cli("bulletin", "build", "--for", "nowhere")
     assert result.code == 1 and "'nowhere' is not an organisation, partner" in result.err
     bad = cli("bulletin", "build", "--for", "cbb", "--since", "forever")
-    assert bad.code == 1 and "not a period" in bad.err
+    assert bad.code == 2 and "not a period" in bad.err  # a usage error
 
 
 def test_the_demo_chapter_shows_bel_less_than_the_central_bank_and_a_verified_log(
