@@ -11,6 +11,7 @@ from cirt.cli.output import (
     console,
     emit,
     ok,
+    table,
     tlp_option,
     tlp_text,
     warn,
@@ -69,23 +70,20 @@ def list_(ctx: typer.Context,
                           offset=offset)
 
     def render() -> None:
-        from rich.table import Table
-
         from cirt.stixtime import local_text, parse_ts, time_zone
         from cirt.tlp import TLP, object_level
 
         zone = time_zone(ws.config.timezone)
         shown = f"{page.offset + 1}-{page.offset + len(page.objects)} of " if page.objects else ""
-        table = Table(title=f"Indicators ({shown}{page.total}, times in {zone.key})",
-                      title_justify="left")
-        table.add_column("TLP", no_wrap=True)
-        table.add_column("Created", no_wrap=True)
-        table.add_column("Pattern / id", overflow="fold", ratio=1)
+        rows = table(f"Indicators ({shown}{page.total}, newest first, times in {zone.key})")
+        rows.add_column("TLP", no_wrap=True)
+        rows.add_column("Created", no_wrap=True)
+        rows.add_column("Pattern / id", overflow="fold", ratio=1)
         for obj in page.objects:
-            table.add_row(tlp_text(object_level(obj, TLP.AMBER)),
-                          local_text(parse_ts(obj["created"]), zone).split(" ", 1)[0],
-                          f"{obj['pattern']}\n{obj['id']}")
-        console().print(table)
+            rows.add_row(tlp_text(object_level(obj, TLP.AMBER)),
+                         local_text(parse_ts(obj["created"]), zone).split(" ", 1)[0],
+                         f"{obj['pattern']}\n{obj['id']}")
+        console().print(rows)
         if page.next_offset is not None:
             console().print(f"next page: cirt indicator list --offset {page.next_offset}"
                             + (f" --limit {limit}" if limit != 50 else ""))
