@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,6 +30,16 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 def console(stderr: bool = False) -> Console:
     """The one console: strings are text, never markup, with hidden characters made visible."""
+    return _plain_text_console()(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
+                                 emoji=False)
+
+
+@cache
+def _plain_text_console() -> type[Console]:
+    """A rich Console whose every string (a cell, a title, a printed line) is read as text.
+
+    Built on first use so that commands which print nothing from rich do not import it.
+    """
     from rich.console import Console
 
     from cirt.display import visible
@@ -38,8 +49,7 @@ def console(stderr: bool = False) -> Console:
             options.update(markup=False, emoji=False, highlight=False)
             return super().render_str(visible(text), **options)
 
-    return PlainTextConsole(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
-                            emoji=False)
+    return PlainTextConsole
 
 
 def table(title: str | Text) -> Table:
