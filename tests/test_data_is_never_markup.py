@@ -234,17 +234,19 @@ def test_stix_patterns_fill_the_pattern_column(cli: Any, hostile_day: str) -> No
     assert "[domain-name:value = 'evil[/b].example']" in out
 
 
-def test_a_markup_title_does_not_become_a_red_label(cli: Any, hostile_day: str) -> None:
-    """Printed to a colour terminal, the fake label is plain text; only the real one is styled."""
-    from rich.console import Console
+def test_a_markup_title_does_not_become_a_red_label() -> None:
+    """On a colour terminal the fake label stays text: no red, no bold, brackets printed."""
+    from cirt.cli.output import _plain_text_console, tlp_text
 
-    from cirt.cli import output
-
-    console = output.console()
-    with console.capture() as captured:
-        console.print(HOSTILE)
-    assert "[bold red]TLP:RED[/]" in captured.get()
-    assert isinstance(console, Console)
+    terminal = _plain_text_console()(force_terminal=True, color_system="truecolor",
+                                     markup=False, emoji=False, width=80)
+    with terminal.capture() as captured:
+        terminal.print("Phishing [bold red]TLP:RED[/] wave")
+    out = captured.get()
+    assert "Phishing [bold red]TLP:RED[/] wave" in out and "\x1b[1;" not in out
+    with terminal.capture() as captured:
+        terminal.print(tlp_text(3))  # the real label is styled: the contrast is the point
+    assert "\x1b[" in captured.get()
 
 
 def test_visible_covers_every_control_format_and_separator_character() -> None:
