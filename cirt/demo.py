@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cirt.incidents import Reporter
 from cirt.stixtime import utcnow
 from cirt.workspace import Workspace
 
@@ -55,8 +56,11 @@ def phishing_chapter(ws: Workspace, say: Say) -> str:
     incident = ws.incidents.open(
         title="Phishing campaign imitating Central Bank online banking",
         category="phishing", severity="medium", organisations=["cbb"], tlp="amber",
-        description="Customers receive e-mails linking to a look-alike login page that "
-        "harvests credentials and one-time codes.")
+        summary="Customers receive e-mails linking to a look-alike login page that "
+        "harvests credentials and one-time codes.",
+        description="Reported by the bank's SOC on the duty phone; first victim's mail headers "
+        "requested.", reporter=Reporter("CBB SOC duty officer", "soc@cbb.bz.example",
+                                        "organisation"), channel="phone")
     say(f"Opened {incident.reference} as a STIX incident ({incident.id}), TLP:AMBER, "
         "audience: the Central Bank and the national CIRT.")
     for form, value in (("domain", "centralbank-online-login.example"),

@@ -168,7 +168,7 @@ def test_an_imported_indicator_in_bels_network_is_routed_to_bel_once(cli, tmp_pa
     [bulletin] = sent.json()
     assert bulletin["party"] == "bel" and bulletin["values"] == ["192.0.2.70"]
     text = Path(bulletin["path"]).read_text()
-    assert "192.0.2.70" in text and "TLP:GREEN" in text
+    assert "192\\[.\\]0\\[.\\]2\\[.\\]70" in text and "TLP:GREEN" in text  # defanged (md)
     log = cli("audit", "log", "--json").json()
     assert any(e["recipient"] == "org:bel" and e["channel"] == "bulletin" for e in log)
     assert cli("route", "list", "--for", "bel", "--json").json()[0]["bulletin"] == bulletin["bulletin"]

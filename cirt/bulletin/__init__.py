@@ -100,32 +100,40 @@ class Bulletins:
         return period if isinstance(period, datetime) else self.ws.clock() - period
 
     def compose(self, release: Release, *, recipient: str, since: datetime,
-                number: str | None = None) -> Bulletin:
-        """The bulletin of one release: released objects and their definitions, nothing else."""
+                number: str | None = None, kind: str = "security bulletin") -> Bulletin:
+        """The bulletin of one release: released objects and their definitions, nothing else;
+        times in the CIRT's zone, advice from each incident's playbook."""
         from cirt.bulletin.render import bulletin_number, compose
 
         national = self.ws.community.national
         issued = self.ws.clock()
         duty = national.contacts[0].email if national.contacts else national.name
+        advice = {name: p.spec.summary for name, p in self.ws.tasks.library.playbooks.items()}
         return compose(
             release.released, definitions=release.definitions, recipient=recipient,
             issuer=national.name, contact=duty,
             number=number or bulletin_number(self.ws.config.reference_prefix, issued),
-            issued=issued, since=since, bundle_id=self.ws.ids("bundle"))
+            issued=issued, since=since, bundle_id=self.ws.ids("bundle"),
+            zone=self.ws.tasks.zone, advice=advice, kind=kind)
 
     def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
               fmt: str = "md") -> Built:
-        """The bulletin for an organisation as a whole (never RED), logged as channel 'bulletin'."""
+        """The bulletin for an organisation or a partner as a whole (never RED), or the public
+        TLP:CLEAR advisory (``public``); logged as channel 'bulletin'."""
         from cirt.bulletin.render import FORMATS, render
 
         if fmt not in FORMATS:
             raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: "
                                f"{', '.join(FORMATS)})")
-        organisation = self.ws.community.organisation(org)
+        to = self.ws.sharing.recipient(org, "bulletin")
+        if to.kind == "contact":
+            raise InvalidValue(f"'{org}' is a contact: build for its organisation or partner")
+        community = self.ws.community
+        name = ("the public" if to.kind == "public" else community.party(to.id).name)
         since = self._since(period)
-        release = self.ws.sharing.release(self.candidates(since), f"org:{organisation.id}",
-                                          "bulletin")
-        bulletin = self.compose(release, recipient=organisation.name, since=since)
+        release = self.ws.sharing.release(self.candidates(since), to, "bulletin")
+        bulletin = self.compose(release, recipient=name, since=since, kind=(
+            "public advisory" if to.kind == "public" else "security bulletin"))
         return Built(bulletin, render(bulletin, fmt), fmt)
 
     def send(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
