@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cirt.intake.files import attachment
 from cirt.intake.reports import submission
+from cirt.store.incidents import IncidentFilter
 from cirt.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(300)
@@ -87,3 +88,19 @@ def test_unknown_reports_and_incidents_are_one_line(cli, ws: Workspace) -> None:
     into = cli("triage", "accept", reference, "--into", "BZ-1999-0001")
     assert into.code == 1 and "no incident 'BZ-1999-0001'" in into.err
     assert cli("triage", "show", reference, "--json").json()["state"] == "new"
+
+
+def test_the_demo_chapter_accepts_a_web_report_and_routes_a_partner_indicator_to_bel(
+        ws: Workspace) -> None:
+    from cirt.demos.intake import run_chapter
+
+    lines: list[str] = []
+    run_chapter(ws, lines.append)
+    story = "\n".join(lines)
+    assert "status 'new'" in story and "status page now says 'accepted'" in story
+    assert "routed to bel: 192.0.2.70 is in 192.0.2.64/26" in story
+    assert "seen 2 times, still one notification (sent" in story
+    [incident] = ws.incidents.list(IncidentFilter())
+    stored = ws.store.get(incident.id)
+    assert stored is not None and "ciudadana@example.org" not in stored.body
+    assert any(e.recipient == "org:bel" for e in ws.audit.entries())
