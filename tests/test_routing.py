@@ -191,3 +191,25 @@ def test_route_commands_refuse_an_unknown_party_in_one_line(cli) -> None:  # typ
     result = cli("route", "list", "--for", "nobody")
     assert result.code == 1 and "organisation 'nobody' is not in" in result.err
     assert cli("route", "list", "--state", "lost").code == 1
+
+
+def test_an_indicator_posted_to_our_taxii_inbox_is_routed_like_an_import(ws: Workspace) -> None:
+    import base64
+
+    from werkzeug.test import Client
+
+    from cirt.taxii.auth import issue_credential
+    from cirt.taxii.server import COLLECTIONS, TaxiiApp
+
+    inbox = next(c.id for c in COLLECTIONS if c.title.lower().startswith("inbox"))
+    cred = issue_credential(ws, "csirtamericas")
+    token = base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
+    media = "application/taxii+json;version=2.1"
+    posted = Client(TaxiiApp(lambda: ws)).post(
+        f"/cirt/collections/{inbox}/objects/",
+        data=json.dumps({"objects": [indicator("[domain-name:value = 'scada.bws.bz']")]}),
+        headers={"Authorization": f"Basic {token}", "Accept": media, "Content-Type": media})
+    assert posted.status_code == 202, posted.get_data(as_text=True)
+    [route] = ws.routes.list("bws")
+    assert (route.row.value, route.row.asset, route.row.source) == (
+        "scada.bws.bz", "bws.bz", "taxii:csirtamericas")
