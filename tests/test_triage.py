@@ -60,7 +60,11 @@ def test_a_report_joins_an_existing_incident_and_a_rejection_keeps_its_reason(
         cli, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
     first, second, third = report(ws), report(ws, files=()), report(ws, category="other", files=(),
                                                                     indicators=())
-    opened = cli("triage", "accept", first, "--json").json()["incident"]
+    wrong = cli("triage", "accept", first, "--category", "nonsense")
+    assert wrong.code == 1 and "'nonsense' is not an RSIT category" in wrong.err
+    opened = cli("triage", "accept", first, "--category", "malicious-code:infected-system",
+                 "--json").json()["incident"]
+    assert "malicious-code:infected-system" in cli("incident", "show", opened, "--json").out
     joined = cli("triage", "accept", second, "--into", opened, "--json")
     assert joined.code == 0, joined.err
     assert joined.json()["new_incident"] is False and joined.json()["incident"] == opened

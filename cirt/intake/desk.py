@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cirt.errors import CirtError, ConflictError, InvalidValue, NotFound
+from cirt.incidents import parse_category
 from cirt.intake.reports import CATEGORIES, Attachment, Submission
 from cirt.stixtime import format_ts
 from cirt.store import Provenance
@@ -225,10 +226,12 @@ class IntakeDesk:
 
     def accept(self, reference: str, *, into: str | None = None, severity: str = "medium",
                organisations: builtins.list[str] | None = None, tlp: str | None = None,
-               title: str | None = None, with_indicators: bool = True) -> Accepted:
+               title: str | None = None, category: str | None = None,
+               with_indicators: bool = True) -> Accepted:
         """Open a new incident from the report (its category's playbook applies), or join an
         existing one with ``into``; the attachments become evidence, the candidate indicators
-        STIX indicators through the one ingest door (so they are validated and routed)."""
+        STIX indicators through the one ingest door (so they are validated and routed).
+        ``category`` (a report category or an RSIT one) overrides what the reporter chose."""
         report = self.get(reference)
         row = report.row
         if row.state != "new":
@@ -245,7 +248,8 @@ class IntakeDesk:
                           f"{row.category}) joined this incident: {row.summary}", tlp="red")
             else:
                 concerned = organisations if organisations is not None else self._concerned(report)
-                incident = desk.open(title=title or row.summary, category=CATEGORIES[row.category],
+                chosen = CATEGORIES.get(category or row.category) or parse_category(category or "")
+                incident = desk.open(title=title or row.summary, category=chosen,
                                      severity=severity, organisations=concerned, tlp=tlp,
                                      description=row.what)
             evidence = self._evidence(incident.reference, row, paths)
