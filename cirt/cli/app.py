@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cirt.cli import dashboard, demo, export, importer, workspace_cmds
+from cirt.display import visible
 from cirt.errors import CirtError, ExitCode
 
 # Command groups: (module, help). Only the group being run is imported and built, so that an
@@ -97,7 +98,7 @@ def run(argv: list[str] | None = None) -> int:
     except CirtError as exc:
         if debug:
             raise
-        sys.stderr.write(f"cirt: {exc}\n")
+        sys.stderr.write(f"cirt: {visible(str(exc))}\n")
         return int(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("cirt: interrupted\n")
@@ -109,7 +110,8 @@ def run(argv: list[str] | None = None) -> int:
             return parser_exit
         if debug:
             raise
-        sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {exc} (run with --debug)\n")
+        sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {visible(str(exc))} "
+                         "(run with --debug)\n")
         return int(ExitCode.FAILURE)
     return result if isinstance(result, int) else int(ExitCode.OK)
 

@@ -146,6 +146,25 @@ class PostgresDatabase:
         finally:
             self._depth = 0
 
+    @property
+    def read_only(self) -> str | None:
+        """None: the server owns its disk, and its own errors say what is wrong with it."""
+        return None
+
+    def integrity_problems(self) -> list[str]:
+        """Reads every table of the schema through: a page the server cannot read fails the scan
+        (and, when the cluster has data checksums, a page whose checksum is wrong)."""
+        problems = []
+        tables = self.query("SELECT table_name FROM information_schema.tables"
+                            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                            " ORDER BY table_name")
+        for (table,) in tables:
+            try:
+                self.query(f"SELECT COUNT(*) FROM {_identifier(str(table))}")
+            except StoreError as exc:
+                problems.append(f"table {table}: {exc}")
+        return problems
+
     def close(self) -> None:
         self._conn.close()
 

@@ -47,24 +47,27 @@ class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
         return [m.version for m in all_migrations() if m.version > current]
 
     def migrate(self) -> list[int]:
-        """Apply every migration not yet applied, each in its own transaction."""
-        applied = []
+        """Apply every migration not yet applied, all in one transaction: the schema moves from
+        one version to the newest or not at all, and processes opening an old database at once
+        wait for the one migrating it instead of sharing out its steps."""
+        applied: list[int] = []
         with self.db.transaction():
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        for migration in all_migrations():
-            try:
-                with self.db.transaction():
-                    if self.schema_version() >= migration.version:
-                        continue  # applied already, perhaps by a process we waited for
+            current = self.schema_version()  # perhaps moved by a process we waited for
+            for migration in all_migrations():
+                if migration.version <= current:
+                    continue
+                try:
                     for statement in migration.sql_for(self.db.dialect):
                         self.db.execute(statement)
                     self.db.execute(
                         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(migration.version),))
-            except StoreError as exc:
-                raise StoreError(f"migration {migration.version} ({migration.name}) failed: {exc}") from None
-            applied.append(migration.version)
+                except StoreError as exc:
+                    raise StoreError(f"migration {migration.version} ({migration.name}) failed:"
+                                     f" {exc}") from None
+                applied.append(migration.version)
         return applied
 
     def close(self) -> None:
