@@ -61,7 +61,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
         accepted = ws.intake.accept(report.row.reference, organisations=["cbb"])
         say(f"Accepted into {accepted.incident} (the phishing playbook applied): "
             f"{accepted.evidence} evidence, {accepted.indicators} indicators through the ingest "
-            "door. Her contact details stay in the report; the incident does not carry them.")
+            "door. Her contact is on the incident marked internal: no release carries it.")
         state = re.search(r'data-state="(\w+)"', browser.get(status_url, timeout=10).text)
         say(f"Her status page now says '{state[1] if state else '?'}'.")
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cirt.errors import CirtError, ConflictError, InvalidValue, NotFound
-from cirt.incidents import parse_category
-from cirt.intake.reports import CATEGORIES, Attachment, Submission
-from cirt.stixtime import format_ts
+from cirt.incidents import Reporter, parse_category
+from cirt.intake.reports import CATEGORIES, TITLES, Attachment, Submission
+from cirt.stixtime import format_ts, parse_ts
 from cirt.store import Provenance
 from cirt.store.intake import ReportRow
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no look-alikes (0/O, 1/I/L, U/V)
+INCIDENT_CHANNELS = {"web": "web", "email": "e-mail"}  # intake's channel -> the incident's
 
 
 class RateLimited(CirtError):
@@ -228,8 +229,9 @@ class IntakeDesk:
                organisations: builtins.list[str] | None = None, tlp: str | None = None,
                title: str | None = None, category: str | None = None,
                with_indicators: bool = True) -> Accepted:
-        """Open a new incident from the report (its category's playbook applies), or join an
-        existing one with ``into``; the attachments become evidence, the candidate indicators
+        """Open a new incident from the report (its category's playbook applies; reporter,
+        channel and reported-at filled in, the report's text as the internal description), or
+        join an existing one with ``into``; the attachments become evidence, the candidate indicators
         STIX indicators through the one ingest door (so they are validated and routed).
         ``category`` (a report category or an RSIT one) overrides what the reporter chose."""
         report = self.get(reference)
@@ -248,10 +250,19 @@ class IntakeDesk:
                           f"{row.category}) joined this incident: {row.summary}", tlp="red")
             else:
                 concerned = organisations if organisations is not None else self._concerned(report)
+                if not concerned:
+                    raise InvalidValue(f"{row.reference} names no organisation's declared assets: "
+                                       "say which organisation is affected (--org)")
                 chosen = CATEGORIES.get(category or row.category) or parse_category(category or "")
-                incident = desk.open(title=title or row.summary, category=chosen,
+                reporter = Reporter(name=row.reporter_name or f"anonymous {row.reporter_kind}",
+                                    contact=row.reporter_contact or "", kind=row.reporter_kind)
+                default_title = (f"{TITLES[row.category]} reported by a {row.reporter_kind} "
+                                 f"({'web form' if row.channel == 'web' else 'e-mail'})")
+                incident = desk.open(title=title or default_title, category=chosen,
                                      severity=severity, organisations=concerned, tlp=tlp,
-                                     description=row.what)
+                                     description=row.what,
+                                     reported_at=min(parse_ts(row.received), self.ws.clock()),
+                                     reporter=reporter, channel=INCIDENT_CHANNELS[row.channel])
             evidence = self._evidence(incident.reference, row, paths)
             indicators = self._indicators(incident.reference, report) if with_indicators else 0
             if not self.ws.store.decide_report(row.id, state="accepted",
