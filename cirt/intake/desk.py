@@ -16,6 +16,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,10 @@ class IntakeDesk:
     def folder(self) -> Path:
         return self.ws.home / "intake"
 
+    @cached_property
+    def _key(self) -> bytes:
+        return self.secret_key()
+
     def secret_key(self) -> bytes:
         """The key of CSRF tokens and address hashes: ``CIRT_INTAKE_SECRET`` / secrets.toml
         ``intake_secret``, else a random key made once in ``<workspace>/intake/secret.key``."""
@@ -128,7 +133,7 @@ class IntakeDesk:
 
     def address_key(self, address: str) -> str:
         """An address as the rate limiter keeps it: a keyed hash, never the address."""
-        return hmac.new(self.secret_key(), address.encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- reports in -------------------------------------------------------------------------
 
