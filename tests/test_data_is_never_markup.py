@@ -38,12 +38,11 @@ NOT_SHOWING_STORED_TEXT = {
     "taxii credential", "taxii discover", "taxii pull", "taxii push", "misp push", "misp pull",
     "misp tlp", "audit verify", "audit checkpoint", "bulletin send", "sector check",
     "playbook validate", "share add", "share remove", "share lower", "import",
+    "intake serve", "intake imap",
+    # issue 13: they print ids, references and fixed words; what they change shows elsewhere
+    "sighting add", "indicator revoke", "indicator expire", "indicator false-positive",
+    "incident link", "incident merge",
 }
-
-# Intake, triage and routing (issue 16): run on a hostile report and a hostile routed value in
-# tests/test_intake_display.py; intake serve and intake imap need a server.
-TESTED_ELSEWHERE = {"intake serve", "intake imap", "intake mail", "triage list", "triage show",
-                    "triage accept", "triage reject", "route list", "route send"}
 
 # Commands whose output is the data itself (a STIX bundle, a MISP event) for another program:
 # the text travels exactly as stored, JSON-escaped, so only control characters are escaped.
@@ -71,7 +70,26 @@ def partner_bundle() -> dict[str, Any]:
          "modified": stamp, "name": PEER_HOSTILE, "description": PEER_HOSTILE,
          "pattern": "[domain-name:value = 'evil[/b].example']", "pattern_type": "stix",
          "valid_from": stamp, "object_marking_refs": [green]},
+        {"type": "indicator", "spec_version": "2.1",  # inside BWS's 192.0.2.128/26: routed
+         "id": "indicator--7e6d9b5f-2a1c-4d4f-8d2b-1b5c3d4e5f60", "created": stamp,
+         "modified": stamp, "name": PEER_HOSTILE,
+         "pattern": "[ipv4-addr:value = '192.0.2.130']", "pattern_type": "stix",
+         "valid_from": stamp, "object_marking_refs": [green]},
     ]}
+
+
+def hostile_mail(path: Path, subject: str) -> Path:
+    """A citizen's e-mail whose name, subject and body are hostile text."""
+    safe_name = PEER_HOSTILE.replace("\n", " ").replace('"', "'")
+    path.write_bytes((
+        f'From: "{safe_name}" <citizen@mail.example>\r\n'
+        "To: report@cirt.example\r\n"
+        f"Subject: {subject}\r\n"
+        "Message-ID: <" + path.stem + "@mail.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        f"{PEER_HOSTILE}\r\nhxxp://login-cbb[.]example/[b]\r\n").encode())
+    return path
 
 
 @pytest.fixture
@@ -114,13 +132,27 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
     bundle.write_text(json.dumps(partner_bundle()))
     imported = cli("import", str(bundle), "--source", "partner[/b]")
     assert imported.code == 0, imported.err
+    mailed = cli("intake", "mail", str(hostile_mail(tmp_path / "first.eml", "[/b] first")))
+    assert mailed.code == 0, mailed.err
     return ref
 
 
-def displays(ref: str, tmp_path: Path) -> dict[str, list[tuple[str, ...]]]:
+def report_references(cli: Any) -> list[str]:
+    return [r["reference"] for r in cli("triage", "list", "--json").json()]
+
+
+def displays(ref: str, tmp_path: Path, reports: list[str]) -> dict[str, list[tuple[str, ...]]]:
     """Each command that shows stored text, with the arguments that make it show the most."""
     feed = str(tmp_path / "feed")
+    third_mail = str(tmp_path / "third.eml")
     return {
+        "intake mail": [("intake", "mail", third_mail)],
+        "triage list": [("triage", "list", "--all")],
+        "triage show": [("triage", "show", r) for r in reports],
+        "triage reject": [("triage", "reject", r, "--reason", HOSTILE) for r in reports[:1]],
+        "triage accept": [("triage", "accept", r, "--into", ref) for r in reports[1:]],
+        "route list": [("route", "list")],
+        "route send": [("route", "send", "-o", str(tmp_path), "--format", "txt")],
         "overdue": [("overdue", "--within", "30d")],
         "dashboard": [("dashboard",)],
         "export": [("export", "--for", "cbb")],
@@ -162,7 +194,16 @@ def displays(ref: str, tmp_path: Path) -> dict[str, list[tuple[str, ...]]]:
         "evidence handover": [("evidence", "handover", ref, "E1", "--to", HOSTILE)],
         "evidence verify": [("evidence", "verify", ref, "E1", str(tmp_path / "headers.eml"))],
         "evidence list": [("evidence", "list", ref)],
+        "search": [("search", "again.example"), ("search", "updated")],
+        "correlate": [("correlate",)],  # exit 1: there are matches (for cron)
+        "report": [("report", "--since", "2026-01-01", "--format", fmt)
+                   for fmt in ("terminal", "md", "csv")],
+        "indicator show": [],  # every indicator: see indicator_shows
     }
+
+
+def indicator_shows(cli: Any) -> list[tuple[str, ...]]:
+    return [("indicator", "show", i["id"]) for i in cli("indicator", "list", "--json").json()]
 
 
 def waive_open_duties(cli: Any, ref: str) -> list[tuple[str, ...]]:
@@ -172,7 +213,7 @@ def waive_open_duties(cli: Any, ref: str) -> list[tuple[str, ...]]:
 
 
 def test_every_command_is_run_here_or_shows_no_stored_text(tmp_path: Path) -> None:
-    covered = set(displays("BZ-2026-0001", tmp_path)) | NOT_SHOWING_STORED_TEXT | TESTED_ELSEWHERE
+    covered = set(displays("BZ-2026-0001", tmp_path, [])) | NOT_SHOWING_STORED_TEXT
     assert command_paths() - covered == set(), "a new command: add it to displays()"
 
 
@@ -180,13 +221,19 @@ def test_hostile_text_is_shown_as_written_by_every_command(
         cli: Any, hostile_day: str, tmp_path: Path) -> None:
     problems: list[str] = []
     seen: set[str] = set()
-    for name, runs in displays(hostile_day, tmp_path).items():
+    second = hostile_mail(tmp_path / "second.eml", "[bold red]TLP:RED[/] second")
+    assert cli("intake", "mail", str(second)).code == 0
+    hostile_mail(tmp_path / "third.eml", "third :smile:")
+    for name, runs in displays(hostile_day, tmp_path, report_references(cli)).items():
         if name == "task waive":
             runs = waive_open_duties(cli, hostile_day)
+        if name == "indicator show":
+            runs = indicator_shows(cli)
         for args in runs:
             result = cli(*args)
             text = result.out + result.err
-            if result.code != 0 or "Traceback" in text or "internal error" in text:
+            failed = result.code != 0 and not (name == "correlate" and result.code == 1)
+            if failed or "Traceback" in text or "internal error" in text:
                 problems.append(f"{name}: exit {result.code}: {result.err.strip()[:300]}")
             for raw in HIDDEN_RAW if name not in DATA_OUTPUT else ("\x1b",):
                 if raw in text:

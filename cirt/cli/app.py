@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli import dashboard, demo, export, importer, workspace_cmds
+from cirt.cli import correlate, dashboard, demo, export, importer, report, search, workspace_cmds
 from cirt.display import visible
 from cirt.errors import CirtError, ExitCode
 
@@ -30,6 +30,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "playbook": ("cirt.cli.playbook", "Incident procedures: list, show, validate."),
     "task": ("cirt.cli.task", "An incident's tasks and notification duties."),
     "evidence": ("cirt.cli.evidence", "Evidence and its chain of custody."),
+    "sighting": ("cirt.cli.sighting", "Sightings: who saw an indicator, how often, when."),
     "db": ("cirt.cli.db", "The database: status, migrations, copy to PostgreSQL."),
     "intake": ("cirt.cli.intake", "Reports from citizens (web form) and by e-mail."),
     "triage": ("cirt.cli.triage", "Reports waiting for an analyst: accept into an incident, reject."),
@@ -82,6 +83,9 @@ def build_app(group: str | None = None) -> typer.Typer:
     export.register(app)
     importer.register(app)
     demo.register(app)
+    search.register(app)
+    correlate.register(app)
+    report.register(app)
     return app
 
 

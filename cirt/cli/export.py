@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cirt.cli.output import JsonFlag, ok, workspace
+from cirt.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -23,12 +24,24 @@ def export(
     recipient: Annotated[str | None, typer.Option(
         "--for", help="Only what the gate releases to this organisation, contact, partner or "
                       "'public' (the release is logged).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="stix, or csv for spreadsheets.")] = "stix",
+    of: Annotated[str, typer.Option("--of", help="With --format csv: incidents or indicators.")
+                  ] = "incidents",
     as_json: JsonFlag = False,
 ) -> None:
     """The analyst's own full STIX 2.1 bundle (use --for to export for a recipient)."""
     from cirt.export import own_bundle
 
     ws = workspace(ctx)
+    if fmt == "csv":  # spreadsheets (cirt.csv_export, issue 13)
+        from cirt.csv_export import export_csv
+
+        if incident is not None:
+            raise UsageError("--incident is for STIX bundles; CSV holds every incident")
+        _write(export_csv(ws, of, recipient), output, as_json, f"{of} as CSV")
+        return
+    if fmt != "stix":
+        raise UsageError("--format must be stix or csv")
     bundle = (ws.sharing.export_for(recipient, incident) if recipient is not None
               else own_bundle(ws, incident))
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
@@ -41,3 +54,14 @@ def export(
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
         ok(f"{summary['objects']} objects written to {output}")
+
+
+def _write(text: str, output: Path | None, as_json: bool, what: str) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8", newline="")
+    if as_json:
+        sys.stdout.write(json.dumps({"file": str(output)}) + "\n")
+    else:
+        ok(f"{what} written to {output}")

@@ -36,16 +36,19 @@ def import_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Validate every object, store those that pass all together, and list the rest with reasons."""
+    from cirt.cli.correlate import mark, say_seen
     from cirt.ingest import import_file
     from cirt.tlp import TLP
 
     default = TLP.parse(tlp) if tlp else None
     ws = workspace(ctx)
+    before = mark(ws)
     with ExitStack() as stack:
         progress = None if as_json else stack.enter_context(_ProgressBar())
         result = import_file(ws, source_file, source=source, default_tlp=default,
                              allow_custom=allow_custom, progress=progress)
     emit(result.to_dict(), as_json, lambda: _render(result))
+    say_seen(ws, before)
     summary = result.summary
     if summary.rejected and not summary.stored and not summary.duplicates:
         raise typer.Exit(1)

@@ -140,6 +140,9 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     ws = workspace(ctx)
     incident = ws.incidents.get(ref)
     linked = ws.incidents.linked_objects(ref)
+    from cirt.linking import Linking  # related incidents (issue 13)
+
+    related = Linking(ws).related(ref)
 
     def render() -> None:
         from rich.panel import Panel
@@ -181,8 +184,11 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
                 table.add_row(obj["type"], tlp_text(object_level(obj, TLP.AMBER)),
                               str(obj.get("created", ""))[:16], str(what))
             console().print(table)
+        for other in related:
+            console().print(f"related: {other.line()}")
 
-    emit({**incident.summary(), "linked": linked, "stix": incident.obj}, as_json, render)
+    emit({**incident.summary(), "linked": linked, "related": [r.as_dict() for r in related],
+          "stix": incident.obj}, as_json, render)
 
 
 @app.command("update")
@@ -308,3 +314,39 @@ def categories(as_json: JsonFlag = False) -> None:
             console().print(markup("[bold]{}[/]: {}", cls, ", ".join(kinds)))
 
     emit({k: list(v) for k, v in RSIT_CATEGORIES.items()}, as_json, render)
+
+
+# --- issue 13: incidents related to each other ---------------------------------------------------
+
+
+@app.command("link")
+def link(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="The incident the relationship starts from.")],
+    target: Annotated[str, typer.Argument(help="The incident it points to.")],
+    link_type: Annotated[str, typer.Option(
+        "--type", help="related-to, duplicate-of or derived-from.")] = "related-to",
+    as_json: JsonFlag = False,
+) -> None:
+    """Record that two incidents are related (a STIX relationship, on both records)."""
+    from cirt.linking import Linking
+
+    relationship = Linking(workspace(ctx)).link(source, target, link_type)
+    emit(relationship, as_json, lambda: ok(f"{source} {link_type} {target} "
+                                           f"({relationship['id']})"))
+
+
+@app.command("merge")
+def merge(
+    ctx: typer.Context,
+    duplicate: Annotated[str, typer.Argument(help="The duplicate incident (it is closed).")],
+    into: Annotated[str, typer.Argument(help="The incident that carries on.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Close a duplicate with a pointer; its indicators, notes, tasks and evidence join INTO."""
+    from cirt.linking import Linking
+
+    merged = Linking(workspace(ctx)).merge(duplicate, into)
+    emit(merged.as_dict(), as_json, lambda: ok(
+        f"{merged.duplicate} closed as a duplicate of {merged.into}; {merged.moved} object(s)"
+        f" attached to {merged.into}"))

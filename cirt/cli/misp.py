@@ -91,9 +91,12 @@ def pull_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
+    from cirt.cli.correlate import mark, say_seen
     from cirt.misp_inbound import pull
 
-    result = pull(workspace(ctx), partner, since)
+    ws = workspace(ctx)
+    before = mark(ws)
+    result = pull(ws, partner, since)
     summary = result.summary
 
     def render() -> None:
@@ -105,6 +108,7 @@ def pull_command(
             warn(f"rejected {ref}: {reason}")
 
     emit(result.to_dict(), as_json, render)
+    say_seen(ws, before)
 
 
 @app.command("tlp")

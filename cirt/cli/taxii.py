@@ -51,9 +51,11 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
          ] = None,
          as_json: JsonFlag = False) -> None:
     """Fetch what is new in a partner's collections; validate and store it."""
+    from cirt.cli.correlate import mark, say_seen
     from cirt.taxii.client import pull as run
 
     ws = workspace(ctx)
+    before = mark(ws)
     with _progress(as_json) as advance:
         result = run(ws, peer, collection=collection, since=since, progress=advance)
     data = result.as_dict()
@@ -77,6 +79,7 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
                 warn(f"{c.collection}: paging stopped: {c.stopped}")
 
     emit(data, as_json, render)
+    say_seen(ws, before)
 
 
 @app.command("push")

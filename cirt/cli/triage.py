@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -54,7 +54,7 @@ def show(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-â€
                              ("State", r.state + (f" {r.incident}" if r.incident else "")
                                        + (f": {r.reason}" if r.reason else ""))):
             out.print(markup("[bold]{}:[/bold] {}", label, value))
-        out.print(markup("[bold]What happened:[/bold]"))
+        out.print(styled("What happened:", "bold"))
         out.print(r.what)
         for a in report.attachments:
             out.print(f"attachment {a.name} ({a.media_type}, {a.size} bytes) sha256 {a.sha256}")

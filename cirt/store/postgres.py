@@ -76,6 +76,9 @@ class PostgresDatabase:
                                          application_name="cirt")
             self._conn.adapters.register_loader("numeric", _NumericLoader)
             self._conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+            # psycopg prepares a statement run five times; PostgreSQL's generic plan for it
+            # then ignores the values (a full-text or range search became a sequential scan)
+            self._conn.execute("SET plan_cache_mode = force_custom_plan")
         except psycopg.Error as exc:
             raise StoreError(f"cannot use the PostgreSQL database {self.where}: "
                              f"{_first_line(exc)}") from None
