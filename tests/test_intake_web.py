@@ -191,3 +191,18 @@ def test_a_failure_while_storing_leaves_neither_rows_nor_files(
         with pytest.raises(StoreError):
             ws.intake.submit(sub)
     assert stored(home) == (0, [])
+
+
+def test_a_store_that_fails_gets_a_plain_503_and_stores_nothing(
+        app: IntakeApp, browser: Client, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cirt.errors import StoreLocked
+
+    token = csrf_of(browser.get("/"))
+
+    def locked(*_: object, **__: object) -> None:
+        raise StoreLocked("the database is locked by another cirt process; try again")
+
+    monkeypatch.setattr(app.ws.store, "insert_report", locked)
+    answer = send(browser, token=token)
+    assert answer.status_code == 503 and "Nothing was sent" in answer.get_data(as_text=True)
+    assert stored(home) == (0, [])
