@@ -9,7 +9,7 @@ for an AS number.  Nothing is looked up
 outside (no DNS, no whois, no BGP): an AS number matches the party that declared it, an address
 the prefixes that were declared.
 
-``observables`` reads the values a STIX object asserts: the equality and ``ISSUBSET`` comparisons of
+``observables`` reads the values a STIX object asserts: the ``=``, ``IN`` and ``ISSUBSET`` comparisons of
 an indicator's STIX pattern (a negated or other comparison asserts nothing about a value), or the
 value of an IP, domain, URL, e-mail or autonomous-system observable.
 """
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 # One comparison of a STIX pattern: object path, operator and a quoted string or a number.  Linear
 # time: the alternatives inside the quoted string cannot both match one character.
 _COMPARISON = re.compile(
-    r"(?<![\w-])([a-z0-9-]+):([a-z_]+(?:\.[a-z_]+)*)\s*(NOT\s+)?(=|ISSUBSET)\s*"
-    r"(?:'((?:[^'\\]|\\.)*)'|(\d+))")
+    r"(?<![\w-])([a-z0-9-]+):([a-z_]+(?:\.[a-z_]+)*)\s*(NOT\s+)?(=|ISSUBSET|IN)\s*"
+    r"(?:'((?:[^'\\]|\\.)*)'|(\d+)|\(([^()]*)\))")
+_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'|(\d+)")
 _UNESCAPE = re.compile(r"\\(.)")
 _ADDRESS_PATHS = frozenset({("ipv4-addr", "value"), ("ipv6-addr", "value")})
 _DOMAIN_PATHS = frozenset({("domain-name", "value"), ("url", "value"), ("email-addr", "value"),
@@ -82,16 +83,19 @@ def observables(obj: Mapping[str, Any]) -> list[Observable]:
 
 def _from_pattern(pattern: str) -> list[Observable]:
     found = []
-    for sco_type, path, negated, _, text, number in _COMPARISON.findall(pattern):
-        if negated:  # NOT =, NOT ISSUBSET
+    for sco_type, path, negated, operator, text, number, listed in _COMPARISON.findall(pattern):
+        if negated or (operator == "IN") != bool(listed):  # NOT …; IN takes a list, = a value
             continue
-        if number:
-            if sco_type == "autonomous-system" and path == "number":
-                found.append(Observable("asn", str(int(number))))
-            continue
-        one = _classify(sco_type, path, _UNESCAPE.sub(r"\1", text) if "\\" in text else text)
-        if one:
-            found.append(one)
+        literals = _LITERAL.findall(listed) if listed else [(text, number)]
+        for one_text, one_number in literals:
+            if one_number:
+                if sco_type == "autonomous-system" and path == "number":
+                    found.append(Observable("asn", str(int(one_number))))
+                continue
+            one = _classify(sco_type, path, _UNESCAPE.sub(r"\1", one_text)
+                            if "\\" in one_text else one_text)
+            if one:
+                found.append(one)
     return found
 
 

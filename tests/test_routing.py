@@ -108,6 +108,11 @@ def test_observables_are_read_from_positive_comparisons_only() -> None:
     assert found == [Observable("ip", "192.0.2.70"), Observable("domain", "ops.bel.com.bz"),
                      Observable("ip", "198.51.100.9"), Observable("asn", "64497"),
                      Observable("domain", "bws.bz"), Observable("ip", "192.0.2.64/27")]
+    listed = observables({"type": "indicator", "pattern_type": "stix", "pattern":
+                          "[ipv4-addr:value IN ('192.0.2.9', '198.51.100.1')] AND "
+                          "[autonomous-system:number IN (64496, 64497)]"})
+    assert listed == [Observable("ip", "192.0.2.9"), Observable("ip", "198.51.100.1"),
+                      Observable("asn", "64496"), Observable("asn", "64497")]
     assert observables({"type": "indicator", "pattern": "rule x {}", "pattern_type": "yara"}) == []
     assert observables({"type": "ipv4-addr", "value": "192.0.2.5"}) == [Observable("ip", "192.0.2.5")]
     assert observables({"type": "autonomous-system", "number": 64498}) == [Observable("asn", "64498")]
@@ -213,3 +218,14 @@ def test_an_indicator_posted_to_our_taxii_inbox_is_routed_like_an_import(ws: Wor
     [route] = ws.routes.list("bws")
     assert (route.row.value, route.row.asset, route.row.source) == (
         "scada.bws.bz", "bws.bz", "taxii:csirtamericas")
+
+
+def test_reading_a_pattern_is_linear_on_adversarial_text() -> None:
+    import time
+
+    for hostile in ("[ipv4-addr:value IN (" + "'1.2.3.4', " * 20_000 + "]",
+                    "[ipv4-addr:value = '" + "\\'" * 50_000 + "]",
+                    "a:value" * 30_000, "[x:value IN (" + "(" * 50_000):
+        started = time.process_time()
+        observables({"type": "indicator", "pattern": hostile, "pattern_type": "stix"})
+        assert time.process_time() - started < 1.0, hostile[:30]
