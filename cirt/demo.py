@@ -37,7 +37,7 @@ def run_demo(say: Say, home: Path | None = None) -> str:
     """Run every chapter in a fresh workspace; returns the workspace path."""
     base = home or Path(tempfile.mkdtemp(prefix="cirt-demo-"))
     clock = DemoClock()
-    from cirt.demos import bulletin, misp, playbooks, sharing, taxii
+    from cirt.demos import bulletin, intake, misp, playbooks, sharing, taxii
 
     with Workspace.init(base / "national-cirt", clock=clock) as ws:
         reference = phishing_chapter(ws, say)
@@ -46,6 +46,7 @@ def run_demo(say: Say, home: Path | None = None) -> str:
         playbooks.run_chapter(ws, say, reference)
         taxii.run_chapter(ws, say)
         misp.run_chapter(ws, say)
+        intake.run_chapter(ws, say)
     return str(base / "national-cirt")
 
 
