@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 
-from cirt.errors import ConflictError, StoreError, StoreLocked
+from cirt.errors import ConflictError, StoreError, StoreLocked, StoreUnavailable
 from cirt.store.database import Row
 from cirt.store.engines import redact_url
 
@@ -76,6 +76,9 @@ class PostgresDatabase:
                                          application_name="cirt")
             self._conn.adapters.register_loader("numeric", _NumericLoader)
             self._conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        except psycopg.OperationalError as exc:  # refused, unreachable, starting up, auth
+            raise StoreUnavailable(f"cannot use the PostgreSQL database {self.where}: "
+                                   f"{_first_line(exc)}") from None
         except psycopg.Error as exc:
             raise StoreError(f"cannot use the PostgreSQL database {self.where}: "
                              f"{_first_line(exc)}") from None
@@ -169,6 +172,10 @@ class PostgresDatabase:
         self._conn.close()
 
     def _translate(self, exc: psycopg.Error) -> Exception:
+        if self._conn.broken or isinstance(exc, pg_errors.AdminShutdown
+                                           | pg_errors.CannotConnectNow):
+            return StoreUnavailable(f"the PostgreSQL database {self.where} went away "
+                                    f"({_first_line(exc)}); try again")
         if isinstance(exc, pg_errors.LockNotAvailable):
             return StoreLocked(f"the database {self.where} is locked by another cirt process;"
                                " try again")
