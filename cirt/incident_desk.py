@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cirt import incidents as rules
@@ -42,8 +43,17 @@ class IncidentDesk:
         return Provenance(LOCAL, self.ws.analyst)
 
     def open(self, *, title: str, category: str, severity: str, organisations: builtins.list[str],
-             tlp: TLP | str | None = None, description: str | None = None) -> Incident:
-        """Open an incident; its default audience is the affected organisations."""
+             tlp: TLP | str | None = None, description: str | None = None,
+             summary: str | None = None, reported_at: datetime | None = None,
+             occurred_at: datetime | None = None, reporter: rules.Reporter | None = None,
+             channel: str | None = None) -> Incident:
+        """Open an incident; its default audience is the affected organisations.
+
+        ``description`` is internal, ``summary`` shareable; ``reported_at`` (default now) is when
+        the report reached the CIRT, and the duties count from it; the ``reporter`` (their
+        name and contact never leave the CIRT) and the ``channel`` say who told us and how.
+        Intake calls this when it accepts a report.
+        """
         community = self.ws.community
         for org in organisations:
             community.organisation(org)
@@ -57,7 +67,9 @@ class IncidentDesk:
                 reference=f"{self.ws.config.reference_prefix}-{now.year}-{number:04d}",
                 title=title, category=rules.parse_category(category), severity=severity,
                 organisations=organisations, tlp=level, description=description,
-                identity=community.national.identity, analyst=self.ws.analyst, now=now)
+                identity=community.national.identity, analyst=self.ws.analyst, now=now,
+                summary=summary, reported_at=reported_at, occurred_at=occurred_at,
+                reporter=reporter, channel=channel)
             # Playbooks (cirt.tasks): the matching playbooks' tasks and duties join version 1.
             incident = self.ws.tasks.apply(incident).incident
             self.save(incident)
@@ -116,7 +128,8 @@ class IncidentDesk:
         return self.ws.store.find_incidents(where)
 
     def update(self, ref: str, *, title: str | None = None, description: str | None = None,
-               severity: str | None = None, category: str | None = None,
+               summary: str | None = None, severity: str | None = None,
+               category: str | None = None,
                status: str | None = None, tlp: TLP | str | None = None,
                add_organisations: builtins.list[str] | None = None,
                if_version: str | None = None) -> Incident:
@@ -125,6 +138,8 @@ class IncidentDesk:
             fields["title"] = title
         if description is not None:
             fields["description"] = description
+        if summary is not None:
+            fields["summary"] = summary
         if severity is not None:
             fields["severity"] = severity
         if category is not None:
@@ -138,6 +153,8 @@ class IncidentDesk:
         if not fields and not add_organisations:
             raise InvalidValue("nothing to update: give at least one field to change")
         with self.changing(ref, if_version) as incident:
+            if status is not None:
+                rules.check_status_change(incident, status)
             if add_organisations:
                 fields["organisations"] = [*incident.organisations, *add_organisations]
             change = "updated " + ", ".join(sorted(fields))
@@ -173,8 +190,11 @@ class IncidentDesk:
     def close(self, ref: str, *, resolution: str, determination: str = "confirmed",
               if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
+            open_duties = tuple(f"{t.number} {t.title} (to {', '.join(t.parties)})"
+                                for t in self.ws.tasks.open_duties(incident.id))
             revised = rules.close(incident, resolution=resolution, determination=determination,
-                                  analyst=self.ws.analyst, now=self.ws.clock())
+                                  analyst=self.ws.analyst, now=self.ws.clock(),
+                                  open_duties=open_duties)
             self.save(revised)
         return revised
 
@@ -185,19 +205,22 @@ class IncidentDesk:
             self.save(revised)
         return revised
 
-    def note(self, ref: str, text: str, *, tlp: TLP | str | None = None) -> dict[str, Any]:
-        """A STIX note about the incident, marked like the incident unless told otherwise."""
+    def note(self, ref: str, text: str, *, tlp: TLP | str | None = None,
+             share: bool = False) -> dict[str, Any]:
+        """A STIX note about the incident: internal (never released) unless ``share``; marked
+        like the incident unless ``tlp`` says otherwise."""
         incident = self.get(ref)
         if not text.strip():
             raise InvalidValue("a note needs text")
         level = _level(tlp, incident.tlp(self.ws.community.default_tlp))
+        markings = [level.marking_id] if share else [level.marking_id, rules.INTERNAL_MARKING_ID]
         stamp = format_ts(self.ws.clock())
         note: dict[str, Any] = {
             "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
             "created": stamp, "modified": stamp,
             "created_by_ref": self.ws.identity, "authors": [self.ws.analyst],
             "content": text, "object_refs": [incident.id],
-            "object_marking_refs": [level.marking_id],
+            "object_marking_refs": markings,
         }
         with self.ws.store.transaction():
             self.ws.store.put(note, tlp=int(level), provenance=self._provenance)
@@ -250,7 +273,8 @@ class IncidentDesk:
 def _linked_entry(obj: dict[str, Any], by: str) -> HistoryEntry:
     kind = obj["type"]
     if kind == "note":
-        what = f"note: {obj.get('content', '')}"
+        shared = rules.INTERNAL_MARKING_ID not in obj.get("object_marking_refs", ())
+        what = f"{'shared' if shared else 'internal'} note: {obj.get('content', '')}"
     elif kind == "indicator":
         what = f"indicator {obj.get('name') or obj.get('pattern')}"
     else:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cirt.cli import dashboard, demo, export, importer, workspace_cmds
+from cirt.display import visible
 from cirt.errors import CirtError, ExitCode
 
 # Command groups: (module, help). Only the group being run is imported and built, so that an
@@ -30,6 +31,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "task": ("cirt.cli.task", "An incident's tasks and notification duties."),
     "evidence": ("cirt.cli.evidence", "Evidence and its chain of custody."),
     "db": ("cirt.cli.db", "The database: status, migrations, copy to PostgreSQL."),
+    "intake": ("cirt.cli.intake", "Reports from citizens (web form) and by e-mail."),
+    "triage": ("cirt.cli.triage", "Reports waiting for an analyst: accept into an incident, reject."),
+    "route": ("cirt.cli.route", "Inbound indicators routed to the organisation they concern."),
 }
 ROOT_OPTIONS_WITH_VALUE = ("--home",)
 
@@ -94,7 +98,7 @@ def run(argv: list[str] | None = None) -> int:
     except CirtError as exc:
         if debug:
             raise
-        sys.stderr.write(f"cirt: {exc}\n")
+        sys.stderr.write(f"cirt: {visible(str(exc))}\n")
         return int(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("cirt: interrupted\n")
@@ -106,7 +110,8 @@ def run(argv: list[str] | None = None) -> int:
             return parser_exit
         if debug:
             raise
-        sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {exc} (run with --debug)\n")
+        sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {visible(str(exc))} "
+                         "(run with --debug)\n")
         return int(ExitCode.FAILURE)
     return result if isinstance(result, int) else int(ExitCode.OK)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, warn, workspace
 
 if TYPE_CHECKING:
     from cirt.ingest import ImportResult
@@ -81,15 +81,13 @@ class _ProgressBar:
 
 
 def _render(result: ImportResult) -> None:
-    from rich.markup import escape
-
     summary = result.summary
     out = console()
     for note in summary.notes:
-        out.print(f"[cyan]note[/cyan] {escape(note)}")
-    ok(escape(f"{result.source} ({result.kind}): {summary.new} new, {summary.updated} updated,"
-              f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected"))
+        out.print(markup("[cyan]note[/cyan] {}", note))
+    ok(f"{result.source} ({result.kind}): {summary.new} new, {summary.updated} updated,"
+       f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected")
     for ref, reason in summary.rejected[:SHOWN_REJECTIONS]:
-        warn(escape(f"rejected {ref}: {reason}"))
+        warn(f"rejected {ref}: {reason}")
     if len(summary.rejected) > SHOWN_REJECTIONS:
         warn(f"… and {len(summary.rejected) - SHOWN_REJECTIONS} more rejected (use --json for all)")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, home_option, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok, warn, workspace
 
 app = typer.Typer(no_args_is_help=True)
 credential_app = typer.Typer(no_args_is_help=True)
@@ -27,7 +27,7 @@ def discover(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partn
         from rich.table import Table
 
         out = console()
-        out.print(f"[bold]{found.title or peer}[/] {found.url}")
+        out.print(markup("[bold]{}[/] {}", found.title or peer, found.url))
         for root in found.api_roots:
             table = Table(title=f"API root {root.url} (max_content_length "
                                 f"{root.max_content_length:,} bytes)", title_justify="left")
