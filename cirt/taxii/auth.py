@@ -77,6 +77,7 @@ _DUMMY_DIGEST = "00" * 32
 
 FAILED_LOGINS_ALLOWED = 10  # per client address within the window
 FAILED_LOGIN_WINDOW_S = 60.0
+MAX_TRACKED_ADDRESSES = 100_000  # many addresses cannot grow the table without bound
 
 
 class FailedLogins:
@@ -102,6 +103,8 @@ class FailedLogins:
             raise LoginThrottled(max(1, math.ceil(failures[0] + self.window_s - self.clock())))
 
     def record(self, client: str) -> None:
+        if client not in self._failures and len(self._failures) >= MAX_TRACKED_ADDRESSES:
+            del self._failures[next(iter(self._failures))]  # the longest-tracked address goes
         self._failures.setdefault(client, deque()).append(self.clock())
 
 
