@@ -38,6 +38,7 @@ NOT_SHOWING_STORED_TEXT = {
     "taxii credential", "taxii discover", "taxii pull", "taxii push", "misp push", "misp pull",
     "misp tlp", "audit verify", "audit checkpoint", "bulletin send", "sector check",
     "playbook validate", "share add", "share remove", "share lower", "import",
+    "intake serve", "intake imap",
 }
 
 # Commands whose output is the data itself (a STIX bundle, a MISP event) for another program:
@@ -66,7 +67,26 @@ def partner_bundle() -> dict[str, Any]:
          "modified": stamp, "name": PEER_HOSTILE, "description": PEER_HOSTILE,
          "pattern": "[domain-name:value = 'evil[/b].example']", "pattern_type": "stix",
          "valid_from": stamp, "object_marking_refs": [green]},
+        {"type": "indicator", "spec_version": "2.1",  # inside BWS's 192.0.2.128/26: routed
+         "id": "indicator--7e6d9b5f-2a1c-4d4f-8d2b-1b5c3d4e5f60", "created": stamp,
+         "modified": stamp, "name": PEER_HOSTILE,
+         "pattern": "[ipv4-addr:value = '192.0.2.130']", "pattern_type": "stix",
+         "valid_from": stamp, "object_marking_refs": [green]},
     ]}
+
+
+def hostile_mail(path: Path, subject: str) -> Path:
+    """A citizen's e-mail whose name, subject and body are hostile text."""
+    safe_name = PEER_HOSTILE.replace("\n", " ").replace('"', "'")
+    path.write_bytes((
+        f'From: "{safe_name}" <citizen@mail.example>\r\n'
+        "To: report@cirt.example\r\n"
+        f"Subject: {subject}\r\n"
+        "Message-ID: <" + path.stem + "@mail.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        f"{PEER_HOSTILE}\r\nhxxp://login-cbb[.]example/[b]\r\n").encode())
+    return path
 
 
 @pytest.fixture
@@ -109,13 +129,27 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
     bundle.write_text(json.dumps(partner_bundle()))
     imported = cli("import", str(bundle), "--source", "partner[/b]")
     assert imported.code == 0, imported.err
+    mailed = cli("intake", "mail", str(hostile_mail(tmp_path / "first.eml", "[/b] first")))
+    assert mailed.code == 0, mailed.err
     return ref
 
 
-def displays(ref: str, tmp_path: Path) -> dict[str, list[tuple[str, ...]]]:
+def report_references(cli: Any) -> list[str]:
+    return [r["reference"] for r in cli("triage", "list", "--json").json()]
+
+
+def displays(ref: str, tmp_path: Path, reports: list[str]) -> dict[str, list[tuple[str, ...]]]:
     """Each command that shows stored text, with the arguments that make it show the most."""
     feed = str(tmp_path / "feed")
+    third_mail = str(tmp_path / "third.eml")
     return {
+        "intake mail": [("intake", "mail", third_mail)],
+        "triage list": [("triage", "list", "--all")],
+        "triage show": [("triage", "show", r) for r in reports],
+        "triage reject": [("triage", "reject", r, "--reason", HOSTILE) for r in reports[:1]],
+        "triage accept": [("triage", "accept", r, "--into", ref) for r in reports[1:]],
+        "route list": [("route", "list")],
+        "route send": [("route", "send", "-o", str(tmp_path), "--format", "txt")],
         "overdue": [("overdue", "--within", "30d")],
         "dashboard": [("dashboard",)],
         "export": [("export", "--for", "cbb")],
@@ -167,7 +201,7 @@ def waive_open_duties(cli: Any, ref: str) -> list[tuple[str, ...]]:
 
 
 def test_every_command_is_run_here_or_shows_no_stored_text(tmp_path: Path) -> None:
-    covered = set(displays("BZ-2026-0001", tmp_path)) | NOT_SHOWING_STORED_TEXT
+    covered = set(displays("BZ-2026-0001", tmp_path, [])) | NOT_SHOWING_STORED_TEXT
     assert command_paths() - covered == set(), "a new command: add it to displays()"
 
 
@@ -175,7 +209,10 @@ def test_hostile_text_is_shown_as_written_by_every_command(
         cli: Any, hostile_day: str, tmp_path: Path) -> None:
     problems: list[str] = []
     seen: set[str] = set()
-    for name, runs in displays(hostile_day, tmp_path).items():
+    second = hostile_mail(tmp_path / "second.eml", "[bold red]TLP:RED[/] second")
+    assert cli("intake", "mail", str(second)).code == 0
+    hostile_mail(tmp_path / "third.eml", "third :smile:")
+    for name, runs in displays(hostile_day, tmp_path, report_references(cli)).items():
         if name == "task waive":
             runs = waive_open_duties(cli, hostile_day)
         for args in runs:

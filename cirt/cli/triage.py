@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -53,10 +53,9 @@ def show(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-â€
                                           f" ({r.reporter_kind})"),
                              ("State", r.state + (f" {r.incident}" if r.incident else "")
                                        + (f": {r.reason}" if r.reason else ""))):
-            out.print(f"[bold]{label}:[/bold] ", end="")
-            out.print(value, markup=False)
-        out.print("[bold]What happened:[/bold]")
-        out.print(r.what, markup=False)
+            out.print(markup("[bold]{}:[/bold] {}", label, value))
+        out.print(styled("What happened:", "bold"))
+        out.print(r.what)
         for a in report.attachments:
             out.print(f"attachment {a.name} ({a.media_type}, {a.size} bytes) sha256 {a.sha256}",
                       markup=False)

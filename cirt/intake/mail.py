@@ -84,8 +84,13 @@ def read_file(path: Path) -> list[tuple[str, bytes]]:
 
 
 def _raw(message: Message, name: str) -> str | None:
+    """A header as sent; raw 8-bit bytes (which the parser keeps as lone surrogates) read as
+    UTF-8, anything else replaced, so no surrogate reaches the store."""
     wanted = name.lower()
-    return next((str(value) for key, value in message.raw_items() if key.lower() == wanted), None)
+    value = next((str(v) for key, v in message.raw_items() if key.lower() == wanted), None)
+    if value is None:
+        return None
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _decoded(raw: str, limit: int) -> str:
