@@ -109,7 +109,8 @@ def serve(ctx: typer.Context,
           port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 9800,
           workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
           threads: Annotated[int, typer.Option(
-              "--threads", help="Requests each worker serves at once.")] = 8,
+              "--threads", help="Requests each worker serves at once (a database "
+                                "connection each).")] = 4,
           cert: Annotated[str | None, typer.Option("--cert", help="TLS certificate (PEM).")] = None,
           key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
           insecure_http: Annotated[bool, typer.Option(

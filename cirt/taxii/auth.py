@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -88,9 +89,14 @@ class FailedLogins:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.allowed, self.window_s, self.clock = allowed, window_s, clock
         self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()  # the threads of one worker share it
 
     def check(self, client: str) -> None:
         """Raise LoginThrottled while ``client`` has used up its failures."""
+        with self._lock:
+            self._check(client)
+
+    def _check(self, client: str) -> None:
         failures = self._failures.get(client)
         if failures is None:
             return
@@ -103,9 +109,10 @@ class FailedLogins:
             raise LoginThrottled(max(1, math.ceil(failures[0] + self.window_s - self.clock())))
 
     def record(self, client: str) -> None:
-        if client not in self._failures and len(self._failures) >= MAX_TRACKED_ADDRESSES:
-            del self._failures[next(iter(self._failures))]  # the longest-tracked address goes
-        self._failures.setdefault(client, deque()).append(self.clock())
+        with self._lock:
+            if client not in self._failures and len(self._failures) >= MAX_TRACKED_ADDRESSES:
+                del self._failures[next(iter(self._failures))]  # the longest-tracked one goes
+            self._failures.setdefault(client, deque()).append(self.clock())
 
 
 class Authenticator:

@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import suppress
@@ -33,7 +34,7 @@ from urllib.parse import parse_qs
 
 from cirt.errors import ConflictError, StoreError, StoreLocked, StoreUnavailable
 from cirt.stixtime import format_ts_micro, parse_ts
-from cirt.taxii.auth import Authenticator, LoginThrottled
+from cirt.taxii.auth import Authenticator, FailedLogins, LoginThrottled
 from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, ReleasedRow, paged_rows
 
 if TYPE_CHECKING:
@@ -228,35 +229,44 @@ class Request:
     headers_out: list[tuple[str, str]] = field(default_factory=list)
 
 
+class _PerThread(threading.local):
+    """What one serving thread owns: its own workspace (its own database connection, whose
+    transactions no other thread can interleave with), gate and authenticator."""
+
+    ws: Workspace | None = None
+    auth: Authenticator | None = None
+    gate: Gatekeeper | None = None
+
+
 class TaxiiApp:
-    """The WSGI application.  ``opener`` opens the workspace once per worker process."""
+    """The WSGI application.  ``opener`` opens the workspace once per serving thread; failed
+    logins are counted per process, across its threads."""
 
     def __init__(self, opener: Callable[[], Workspace], *, max_page: int = DEFAULT_MAX_PAGE,
                  max_content_length: int = DEFAULT_MAX_CONTENT) -> None:
         self._opener = opener
-        self._ws: Workspace | None = None
-        self._auth: Authenticator | None = None
-        self._gate: Gatekeeper | None = None
+        self._local = _PerThread()
+        self._failed_logins = FailedLogins()
         self.max_page = max_page
         self.max_content_length = max_content_length
 
     @property
     def ws(self) -> Workspace:
-        if self._ws is None:
-            self._ws = self._opener()
-        return self._ws
+        if self._local.ws is None:
+            self._local.ws = self._opener()
+        return self._local.ws
 
     @property
     def gate(self) -> Gatekeeper:
-        if self._gate is None:
-            self._gate = Gatekeeper(self.ws)
-        return self._gate
+        if self._local.gate is None:
+            self._local.gate = Gatekeeper(self.ws)
+        return self._local.gate
 
     @property
     def auth(self) -> Authenticator:
-        if self._auth is None:
-            self._auth = Authenticator(self.ws.store)
-        return self._auth
+        if self._local.auth is None:
+            self._local.auth = Authenticator(self.ws.store, self._failed_logins)
+        return self._local.auth
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -313,10 +323,10 @@ class TaxiiApp:
 
     def _reconnect(self) -> None:
         """Forget the workspace: the next request opens the database anew."""
-        if self._ws is not None:
+        if self._local.ws is not None:
             with suppress(Exception):  # its connection is broken already
-                self._ws.close()
-        self._ws, self._auth, self._gate = None, None, None
+                self._local.ws.close()
+        self._local.ws, self._local.auth, self._local.gate = None, None, None
 
     # routing ------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from cirt.taxii.server import (
 
 def build_app(home: Path, *, max_page: int = DEFAULT_MAX_PAGE,
               max_content_length: int = DEFAULT_MAX_CONTENT) -> TaxiiApp:
-    """The WSGI app for a workspace; each worker opens its own store after the fork."""
+    """The WSGI app for a workspace; each serving thread opens its own store after the fork."""
     from cirt.workspace import Workspace
 
     return TaxiiApp(lambda: Workspace.open(home), max_page=max_page,
@@ -30,7 +30,7 @@ def build_app(home: Path, *, max_page: int = DEFAULT_MAX_PAGE,
 # Each read from a client waits at most this long: an idle socket, a stalled header or a body
 # shorter than its Content-Length gives its thread back instead of holding it.
 DEFAULT_READ_TIMEOUT_S = 10.0
-DEFAULT_THREADS = 8  # per worker: requests served at once by one process
+DEFAULT_THREADS = 4  # per worker: requests served at once, each thread its own connection
 
 
 def serve(home: Path, *, host: str = "127.0.0.1", port: int = 9800, workers: int = 2,
