@@ -49,7 +49,7 @@ class Outcome:
 
     contact: str
     recipient: str
-    status: str  # sent | would-send | refused | nothing-new
+    status: str  # sent | already-sent | failed | would-send | refused | nothing-new
     detail: str
     tlp: str | None = None
     number: str | None = None
@@ -144,7 +144,16 @@ class Bulletins:
         that must be refused (AMBER or above, no key, no plain mail) is never recorded as sent;
         what is sent is then released (and logged) through ``ws.sharing`` and sent at once.
         """
-        from cirt.bulletin.deliver import Mailer, build_message, protection_for
+        from cirt.bulletin.deliver import (
+            Mailer,
+            Outbox,
+            build_message,
+            content_key,
+            protection_for,
+            stable_message_id,
+        )
+        from cirt.store import version_of
+        from cirt.tlp import TLP
 
         community = self.ws.community
         organisation = community.organisation(org)
@@ -154,7 +163,9 @@ class Bulletins:
         outcomes: list[Outcome] = []
         numbers: dict[str, str] = {}
         pgp = None
+        sender = self.ws.config.smtp.sender
         with Mailer(self.ws.config.smtp, self.ws.secret("smtp_password")) as mailer:
+            outbox = Outbox(self.ws.store, mailer, sender=sender, clock=self.ws.clock)
             for contact in organisation.contacts:
                 recipient = (f"contact:{contact.email}" if contact.email in named
                              else f"org:{organisation.id}")
@@ -179,17 +190,28 @@ class Bulletins:
                     pgp = OpenPGP(gpg_settings(self.ws))
                     _ = pgp.fingerprint  # a missing key stops the run before anything is logged
                     mailer.connect()  # so does an unreachable server
-                release = self.ws.sharing.release(objects, recipient, "email")
-                number = numbers.setdefault(recipient, self._number())
-                bulletin = self.compose(release, recipient=_addressee(contact, organisation.name,
-                                                                      recipient),
-                                        since=since, number=number)
-                message = build_message(bulletin, sender=self.ws.config.smtp.sender,
-                                        to=contact.email, how=protection.how, pgp=pgp,
-                                        encrypt_to=contact.pgp_fingerprint, now=self.ws.clock())
-                mailer.send(message, sender=self.ws.config.smtp.sender, to=contact.email)
-                outcomes.append(Outcome(contact.email, recipient, "sent", protection.reason,
-                                        bulletin.tlp.slug, bulletin.number, bulletin.subject))
+                # The outbox (cirt.bulletin.deliver): content already queued for this contact
+                # by an earlier run is not released again, only sent if it has not gone yet.
+                key = content_key(recipient, [(r.obj["id"], version_of(dict(r.obj)))
+                                              for r in preview.released])
+                queued = outbox.earlier(contact.email, key)
+                resumed = queued is not None
+                if queued is None:
+                    release = self.ws.sharing.release(objects, recipient, "email")
+                    number = numbers.setdefault(recipient, self._number())
+                    bulletin = self.compose(release, recipient=_addressee(
+                        contact, organisation.name, recipient), since=since, number=number)
+                    message = build_message(
+                        bulletin, sender=sender, to=contact.email, how=protection.how, pgp=pgp,
+                        encrypt_to=contact.pgp_fingerprint, now=self.ws.clock(),
+                        message_id=stable_message_id(key, contact.email, sender))
+                    queued = outbox.queue(message, contact=contact.email,
+                                          organisation=organisation.id, recipient=recipient,
+                                          key=key, number=number, tlp=bulletin.tlp)
+                delivery = outbox.deliver(queued, resumed=resumed)
+                outcomes.append(Outcome(contact.email, recipient, delivery.state,
+                                        f"{protection.reason}; {delivery.detail}",
+                                        TLP(queued.tlp).slug, queued.number))
         return outcomes
 
     def _number(self) -> str:

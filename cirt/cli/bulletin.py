@@ -81,7 +81,7 @@ def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
         console().print(table)
 
     emit([o.as_dict() for o in outcomes], as_json, render)
-    refused = [o for o in outcomes if o.status == "refused"]
+    refused = [o for o in outcomes if o.status in ("refused", "failed")]
     if refused and not dry_run:
         raise DeliveryRefused(refused)
     if refused:
