@@ -39,9 +39,9 @@ def chromium() -> Iterator[object]:
 
 def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
         chromium: object, tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.wait import WebDriverWait
 
     assert isinstance(chromium, WebDriver)
