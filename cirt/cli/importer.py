@@ -109,8 +109,9 @@ def _render(result: ImportResult) -> None:
     out = console()
     for note in summary.notes:
         out.print(markup("[cyan]note[/cyan] {}", note))
-    ok(f"{result.source} ({result.kind}): {summary.new} new, {summary.updated} updated,"
-       f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected")
+    (warn if summary.rejected else ok)(
+        f"{result.source} ({result.kind}): {summary.new} new, {summary.updated} updated,"
+        f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected")
     for ref, reason in summary.rejected[:SHOWN_REJECTIONS]:
         warn(f"rejected {ref}: {reason}")
     if len(summary.rejected) > SHOWN_REJECTIONS:
