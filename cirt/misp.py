@@ -160,14 +160,11 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
             event.add_tag(f'rsit:{cls}="{kind}"')
         event.analysis = 2 if str(ours.get("status", "")) == "closed" else 1
 
-    def place(attribute: MISPAttribute, level: TLP) -> int:
-        distribution = min(export_distribution(level), audience_cap)
-        attribute.distribution = distribution
+    def place(attribute: MISPAttribute, level: TLP) -> None:
+        attribute.distribution = min(export_distribution(level), audience_cap)
         if level is not event_level:
             attribute.add_tag(misp_tag(level))
-        return distribution
 
-    distributions: list[int] = []
     modified: list[str] = []
     for item in content:
         obj = item.obj
@@ -177,7 +174,7 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
                                                     uuid=_uuid_of(obj["id"]),
                                                     comment=str(obj.get("name", ""))))
             attribute.timestamp = _epoch(version_of(dict(obj)))
-            distributions.append(place(attribute, item.tlp))
+            place(attribute, item.tlp)
             modified.append(version_of(dict(obj)))
         elif obj.get("type") == "file" and len(observable_attributes(obj)) > 1:
             misp_object = MISPObject("file", standalone=False)
@@ -190,17 +187,17 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
                 if added is not None:
                     place(added, item.tlp)
             misp_object.distribution = min(export_distribution(item.tlp), audience_cap)
-            distributions.append(misp_object.distribution)
             event.add_object(misp_object)
         elif obj.get("type") in _OBSERVABLE_TYPES:
             for kind, value in observable_attributes(obj)[:1]:
                 attribute = _single(event.add_attribute(kind, value, to_ids=False,
                                                         uuid=_uuid_of(obj["id"])))
-                distributions.append(place(attribute, item.tlp))
+                place(attribute, item.tlp)
         if "modified" in obj:
             modified.append(str(obj["modified"]))
-    event.distribution = max(distributions) if distributions else min(
-        export_distribution(event_level), audience_cap)
+    # The event's own level decides how far it goes (the table of `cirt misp tlp`); an
+    # attribute may be narrower, never wider, and MISP applies the narrower of the two.
+    event.distribution = min(export_distribution(event_level), audience_cap)
     # Every timestamp from the content, none from the clock: the same content is the same
     # event (push compares digests), however often it is built.
     stamp = _epoch(max(modified)) if modified else int(date.timestamp())
