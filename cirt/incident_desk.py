@@ -131,6 +131,9 @@ class IncidentDesk:
         if not fields and not add_organisations:
             raise InvalidValue("nothing to update: give at least one field to change")
         with self.changing(ref, if_version) as incident:
+            if "tlp" in fields and fields["tlp"] < incident.tlp(self.ws.community.default_tlp):
+                raise InvalidValue(f"lowering the marking of {incident.reference} is `cirt share "
+                                   "lower` (by the originator, with a reason)")  # issue 11
             if add_organisations:
                 fields["organisations"] = [*incident.organisations, *add_organisations]
             change = "updated " + ", ".join(sorted(fields))

@@ -354,7 +354,7 @@ class Sharing:
             raise InvalidValue(f"{stored.id} has no versions (a cyber-observable): it cannot be "
                                "re-marked")
         if stored.type == "incident":
-            lowered = self.ws.incidents.update(stored.id, tlp=target).obj
+            lowered = self._lower_incident(stored.id, target)
         else:
             lowered = copy.deepcopy(obj)
             lowered["object_marking_refs"] = [target.marking_id] + [
@@ -382,6 +382,19 @@ class Sharing:
                     [stored.id] if stored.type == "incident" else []):
                 store.link(incident_id, note["id"])
         return Lowered(lowered, note, before, target)
+
+    def _lower_incident(self, incident_id: str, target: TLP) -> dict[str, Any]:
+        """The incident's next version at ``target``: the one lowering ``incidents.update``
+        refuses, with the playbooks refreshed as on any update."""
+        from cirt import incidents as rules
+
+        desk = self.ws.incidents
+        with desk.changing(incident_id) as incident:
+            revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+                                   change=f"marking lowered to {target.label}", tlp=target)
+            revised = self.ws.tasks.refresh(incident, revised).incident
+            desk.save(revised)
+        return revised.obj
 
 
 def released_summary(result: Release) -> dict[str, Any]:

@@ -213,7 +213,6 @@ def test_a_green_report_drops_a_context_relationship_the_recipient_may_not_see(
 
 # --- 7. only `share lower` lowers ------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_incident_update_may_not_lower_a_marking(cli: Any) -> None:
     ref = cli("incident", "open", "--title", "Ransomware", "--category",
               "malicious-code:infected-system", "--severity", "high", "--sector", "bel",
