@@ -55,6 +55,7 @@ from cirt.definitions import definitions_for
 from cirt.incidents import (
     OUR_EXTENSION_ID,
 )
+from cirt.stix_refs import content_references
 from cirt.tlp import (
     TLP,
     TLP1_MARKING_IDS,
@@ -97,37 +98,6 @@ _REQUIRED: dict[str, frozenset[str]] = {
 }
 _VALUE_SCOS = frozenset({"autonomous-system", "domain-name", "email-addr", "ipv4-addr",
                          "ipv6-addr", "mac-addr", "mutex", "url", "user-account"})
-_COMMON_PROPERTIES = frozenset({
-    "type", "spec_version", "id", "created", "modified", "created_by_ref", "revoked", "labels",
-    "confidence", "lang", "external_references", "object_marking_refs", "granular_markings",
-    "extensions"})
-# For the usual types: every STIX 2.1 property, and which of them are references.  An object
-# with only these properties is scanned by key; anything else (custom properties, other types)
-# is walked in full so that no reference escapes.
-_KNOWN_SHAPES: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
-    stix_type: (_COMMON_PROPERTIES | frozenset(plain.split()) | frozenset(refs), tuple(refs))
-    for stix_type, plain, refs in (
-        ("indicator", "name description indicator_types pattern pattern_type pattern_version "
-         "valid_from valid_until kill_chain_phases", ()),
-        ("incident", "name description kill_chain_phases", ()),
-        ("identity", "name description roles identity_class sectors contact_information", ()),
-        ("relationship", "relationship_type description start_time stop_time",
-         ("source_ref", "target_ref")),
-        ("sighting", "description first_seen last_seen count summary",
-         ("sighting_of_ref", "observed_data_refs", "where_sighted_refs")),
-        ("report", "name description report_types published", ("object_refs",)),
-        ("grouping", "name description context", ("object_refs",)),
-        ("note", "abstract content authors", ("object_refs",)),
-        ("opinion", "explanation authors opinion", ("object_refs",)),
-        ("malware", "name description malware_types is_family aliases kill_chain_phases "
-         "first_seen last_seen architecture_execution_envs implementation_languages "
-         "capabilities", ("operating_system_refs", "sample_refs")),
-    )
-}
-_NOT_SCANNED = frozenset({"object_marking_refs", "created_by_ref", "granular_markings",
-                          "external_references", "kill_chain_phases", "hashes", "extensions"})
-
-
 def required_properties(stix_type: str) -> frozenset[str]:
     """Properties without which an object of ``stix_type`` is not valid STIX 2.1."""
     if stix_type == "autonomous-system":
@@ -204,9 +174,9 @@ class Candidate:
 
     @property
     def refs(self) -> tuple[str, ...]:
-        """What the object points at (see :func:`references`), worked out once."""
+        """What the object points at (``cirt.stix_refs``), worked out once."""
         if self._refs is None:
-            self._refs = tuple(references(self.obj))
+            self._refs = tuple(content_references(self.obj))
         return self._refs
 
     def __repr__(self) -> str:
@@ -423,55 +393,6 @@ class _Rules:
 # Redaction helpers: each returns a new value only where something changes.
 
 
-def _collect_refs(value: Any, out: list[str]) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key.endswith("_ref"):
-                if isinstance(item, str):
-                    out.append(item)
-            elif key.endswith("_refs"):
-                if isinstance(item, list):
-                    out.extend(x for x in item if isinstance(x, str))
-            elif isinstance(item, dict | list):
-                _collect_refs(item, out)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict | list):
-                _collect_refs(item, out)
-
-
-def references(obj: Mapping[str, Any]) -> list[str]:
-    """Ids an object points at, except its markings and ``created_by_ref``."""
-    out: list[str] = []
-    shape = _KNOWN_SHAPES.get(obj["type"])
-    if shape is not None and obj.keys() <= shape[0]:
-        for key in shape[1]:
-            value = obj.get(key)
-            if isinstance(value, str):
-                out.append(value)
-            elif isinstance(value, list):
-                out.extend(x for x in value if isinstance(x, str))
-        extensions = obj.get("extensions")
-        if extensions:
-            _collect_refs(extensions, out)
-        return out
-    for key, value in obj.items():
-        if key in _NOT_SCANNED:
-            continue
-        if key.endswith("_ref"):
-            if isinstance(value, str):
-                out.append(value)
-        elif key.endswith("_refs"):
-            if isinstance(value, list):
-                out.extend(x for x in value if isinstance(x, str))
-        elif isinstance(value, dict | list):
-            _collect_refs(value, out)
-    extensions = obj.get("extensions")
-    if isinstance(extensions, dict):
-        _collect_refs(extensions, out)
-    return out
-
-
 def _strip_refs(value: Any, bad: set[str], removed: list[str], path: str) -> Any:
     """``value`` without references to ``bad`` ids; names what it removed in ``removed``.
 
@@ -606,7 +527,7 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
             if refusal is not None:
                 withheld[oid] = WithheldObject(oid, stix_type, level, refusal)
                 continue
-            refs = tuple(references(obj))
+            refs = tuple(content_references(obj))
         work[oid] = _Work(obj, level, decision, refs, redacted)
 
     context_ok: dict[str, bool] = {}

@@ -153,7 +153,6 @@ def test_raising_a_marking_withholds_every_older_version_everywhere(tmp_path: Pa
 
 # --- 5. references at any depth; extension definitions judged like any object ---------------
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_a_reference_deep_inside_a_known_property_is_found(ws: Workspace) -> None:
     secret = _indicator(4, TLP.RED)
     deep = _indicator(5, TLP.GREEN, kill_chain_phases=[

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from cirt.stix_refs import content_references
 from cirt.tlp import level_of_marking
 
 NOT_PLAIN = "-"
@@ -37,7 +38,7 @@ def plain_facts(stix_type: str, body: str, parsed: Callable[[], dict[str, Any]])
 
     A flat object (no nested JSON object in its text) is read from the text itself: every key
     is then top-level, and canonical JSON escapes quotes inside strings, so ``_ref":`` only ever
-    matches a key.  A nested one is checked on ``parsed()`` with the gate's own ``references``.
+    matches a key.  A nested one is checked on ``parsed()`` with the one reference walker, ``cirt.stix_refs``.
     """
     if stix_type in _NOT_PLAIN_TYPES or '"granular_markings":' in body:
         return NOT_PLAIN
@@ -67,9 +68,7 @@ def _flat_facts(inside: str, creator: str | None) -> str:
 
 
 def _parsed_facts(obj: dict[str, Any]) -> str:
-    from cirt.gate import references
-
-    if references(obj):
+    if content_references(obj):
         return NOT_PLAIN
     creator = obj.get("created_by_ref")
     if creator is not None and not isinstance(creator, str):
