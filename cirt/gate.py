@@ -550,8 +550,11 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         obj = item.obj
         creator = obj.get("created_by_ref")
         if creator is not None:
-            if creator in withheld or (creator not in known_identities
-                                       and not reachable(creator)):
+            # a sectors.yaml identity is known without its object; once its object is offered
+            # or in context, the object's own verdict decides, like any other reference
+            if not (reachable(creator) or (creator in known_identities
+                                           and creator not in withheld
+                                           and creator not in context_ok)):
                 obj = {k: v for k, v in obj.items() if k != "created_by_ref"}
                 item.redacted.append("created_by_ref")
             else:

@@ -95,7 +95,6 @@ def test_a_custom_property_naming_another_organisation_is_cut(ws: Workspace) -> 
 
 # --- 3. a withheld sectors.yaml identity never stays as created_by_ref -----------------------
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_a_withheld_identity_of_sectors_yaml_is_cut_from_created_by_ref(ws: Workspace) -> None:
     identity = {"type": "identity", "spec_version": "2.1", "id": BWS_IDENTITY,
                 "created": STAMP, "modified": STAMP, "name": "Belize Water Services",

@@ -93,9 +93,22 @@ class Gatekeeper:
         self._verdicts: dict[tuple[TLP, bool, bool, str], bool] = {}
         self._plain: dict[str, TLP | None] = {}
         community = ws.community
-        self._identities = frozenset([
+        self._community_identities = frozenset([
             community.national.identity, *(o.identity for o in community.organisations.values()),
             *(p.identity for p in community.partners.values())])
+        self._identities = self._community_identities
+
+    def _known_creators(self) -> None:
+        """Creators a plain object may name: sectors.yaml identities whose identity object is
+        not in the store (one that is has its own marking, which only the whole gate weighs)."""
+        rows = self.ws.store.db.query(
+            f"SELECT DISTINCT id FROM objects WHERE id IN "
+            f"({','.join('?' * len(self._community_identities))})",
+            sorted(self._community_identities))
+        known = self._community_identities - {str(r[0]) for r in rows}
+        if known != self._identities:
+            self._identities = known
+            self._plain.clear()
 
     def ceiling(self, party: str) -> TLP:
         """The highest TLP any object can have and still reach ``party`` over TAXII.
@@ -143,6 +156,7 @@ class Gatekeeper:
         relationship to a releasable indicator on another page is not taken for a leak.
         """
         kept, audiences = self.sift(rows, party)
+        self._known_creators()
         texts: list[str | None] = [None] * len(kept)
         involved: list[int] = []
         plain: list[tuple[int, TLP]] = []
