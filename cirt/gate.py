@@ -35,8 +35,11 @@ gate cannot see counts as withheld.  Then:
 Granular markings are honoured field by field: a top-level property selected by a marking the
 recipient may not see is removed whole (a coarser cut than the selector, which keeps the other
 selectors' list indices meaningful and never under-redacts); the object is withheld if a required
-property would go.  The audience is never revealed: our incident extension's
-``affected_organisations`` is cut to the recipient's own organisation.
+property would go.  The audience is never revealed, by any field: a value naming another
+organisation or partner of sectors.yaml (its id or its identity), in any property, extension or
+list, is removed (a task's ``parties``, an incident's ``affected_organisations``, a custom
+``x_…_ref``), and a reference to another party's identity is treated like a reference to a
+withheld object.  ``created_by_ref`` is attribution, not audience: it follows the rule above.
 
 Objects that need no redaction are passed through as the same dicts (no copies): callers must
 treat released objects as read-only.
@@ -52,9 +55,6 @@ from typing import Any, Literal, NamedTuple
 
 from cirt.community import Community
 from cirt.definitions import definitions_for
-from cirt.incidents import (
-    OUR_EXTENSION_ID,
-)
 from cirt.stix_refs import content_references
 from cirt.tlp import (
     TLP,
@@ -501,6 +501,7 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
     work: dict[str, _Work] = {}
     withheld: dict[str, WithheldObject] = {}
 
+    others = _other_parties(seat, community)
     party, email, memo, default = seat.party, seat.email, rules.memo, default_tlp
     for cand in offered:
         obj = cand.obj
@@ -528,6 +529,13 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
                 withheld[oid] = WithheldObject(oid, stix_type, level, refusal)
                 continue
             refs = tuple(content_references(obj))
+        if others:
+            obj, refusal = _cut_audience(obj, others, redacted)
+            if refusal is not None:
+                withheld[oid] = WithheldObject(oid, stix_type, level, refusal)
+                continue
+            if redacted:
+                refs = tuple(content_references(obj))
         work[oid] = _Work(obj, level, decision, refs, redacted)
 
     context_ok: dict[str, bool] = {}
@@ -542,7 +550,12 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
             return True
         return target not in withheld and context_ok.get(target, False)
 
-    _settle_references(work, withheld, reachable)
+    def followable(target: str) -> bool:
+        """A content reference is kept to what the recipient may see, and never to another
+        party of sectors.yaml (which would name the audience)."""
+        return target not in others and reachable(target)
+
+    _settle_references(work, withheld, followable)
     known_identities = _community_identities(community)
     released: list[Released] = []
     uses = _Uses(set(), set(), set())
@@ -559,8 +572,6 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
                 item.redacted.append("created_by_ref")
             else:
                 uses.creators.add(creator)
-        if obj["type"] == "incident":
-            obj = _reduce_audience(obj, seat, item.redacted)
         marks = obj.get("object_marking_refs")
         if marks:
             uses.markings.update(marks)
@@ -697,21 +708,96 @@ def _apply_granular(obj: Mapping[str, Any], cand: Candidate, rules: _Rules,
     return out, None
 
 
-def _reduce_audience(obj: Mapping[str, Any], seat: _Seat,
-                     redacted: list[str]) -> Mapping[str, Any]:
-    """Our incident extension names every affected organisation: keep only the recipient's own."""
-    ours = obj.get("extensions", {}).get(OUR_EXTENSION_ID)
-    if not isinstance(ours, dict) or "affected_organisations" not in ours:
-        return obj
-    affected = ours["affected_organisations"]
-    mine = [o for o in affected if o == seat.party]
-    if mine == affected:
-        return obj
-    reduced = {k: v for k, v in ours.items() if k != "affected_organisations"}
-    if mine:
-        reduced["affected_organisations"] = mine
-    redacted.append("affected_organisations")
-    return {**obj, "extensions": {**obj["extensions"], OUR_EXTENSION_ID: reduced}}
+_NOT_AUDIENCE = frozenset({"type", "id", "spec_version", "created", "modified",
+                           "created_by_ref", "object_marking_refs", "granular_markings"})
+
+
+def _other_parties(seat: _Seat, community: Community) -> frozenset[str]:
+    """sectors.yaml ids and identities of every organisation and partner but the recipient's."""
+    if seat.recipient.kind == "archive":
+        return frozenset()
+    out: set[str] = set()
+    for party in (*community.organisations.values(), *community.partners.values()):
+        if party.id != seat.party:
+            out.update((party.id, party.identity))
+    return frozenset(out)
+
+
+def _cut_audience(obj: Mapping[str, Any], others: frozenset[str],
+                  redacted: list[str]) -> tuple[Mapping[str, Any], Withheld | None]:
+    """The object without any value naming another party (its sectors.yaml id or identity),
+    in whatever property, extension or list it sits: who else an object is shared with, or
+    affects, is never told.  Withheld when a required property would go."""
+    out: dict[str, Any] | None = None
+    for key, value in obj.items():
+        if key in _NOT_AUDIENCE:
+            continue
+        if isinstance(value, str):
+            if value not in others:
+                continue
+            new: Any = None
+            removed = [key]
+        elif isinstance(value, dict | list):
+            removed = []
+            new = _without(value, others, removed, f"{key}.")
+            if new is value:
+                continue
+        else:
+            continue
+        out = dict(obj) if out is None else out
+        if new:
+            out[key] = new
+        else:
+            del out[key]
+        redacted.extend(dict.fromkeys(_EXTENSION_PATH.sub("", r) for r in removed))
+    if out is None:
+        return obj, None
+    if required_properties(obj["type"]) - out.keys():
+        return obj, Withheld("a required field names who else it concerns", "audience")
+    return out, None
+
+
+def _without(value: Any, others: frozenset[str], removed: list[str], path: str) -> Any:
+    """``value`` (a dict or list) without strings in ``others``; the same object if none.
+    Where something went is added to ``removed``."""
+    if isinstance(value, dict):
+        out: dict[str, Any] | None = None
+        for key, item in value.items():
+            if isinstance(item, str):
+                if item not in others:
+                    continue
+                new: Any = None
+                removed.append(path + key)
+            elif isinstance(item, dict | list):
+                new = _without(item, others, removed, f"{path}{key}.")
+                if new is item:
+                    continue
+            else:
+                continue
+            out = dict(value) if out is None else out
+            if new:
+                out[key] = new
+            else:
+                del out[key]
+        return value if out is None else out
+    items: list[Any] = []
+    changed = False
+    for entry in value:
+        if isinstance(entry, str):
+            if entry in others:
+                if not changed:
+                    removed.append(path.rstrip("."))
+                changed = True
+                continue
+        elif isinstance(entry, dict | list):
+            new = _without(entry, others, removed, path)
+            if new is not entry:
+                changed = True
+                if not new:
+                    continue
+                entry = new
+        items.append(entry)
+    return items if changed else value
 
 
 def _community_identities(community: Community) -> frozenset[str]:

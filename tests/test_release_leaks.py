@@ -66,7 +66,6 @@ def test_an_amber_strict_event_stays_in_the_organisation() -> None:
 
 # --- 2. the audience is never revealed: tasks, extensions, custom properties -----------------
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_bels_export_of_an_incident_affecting_bel_and_bws_says_nothing_of_bws(
         ws: Workspace) -> None:
     opened = ws.incidents.open(title="Outage at the grid", category="availability:dos",
@@ -79,7 +78,6 @@ def test_bels_export_of_an_incident_affecting_bel_and_bws_says_nothing_of_bws(
     assert "Belize Water Services" not in text
 
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_a_custom_property_naming_another_organisation_is_cut(ws: Workspace) -> None:
     note = {"type": "note", "spec_version": "2.1", "id": "note--1100aaaa-0000-4000-8000-0000000000aa",
             "created": STAMP, "modified": STAMP, "content": "coordination",

@@ -208,7 +208,7 @@ def test_the_demo_chapter_shows_the_bank_getting_everything_and_bel_a_part(
     # BEL: the incident (shared with it), the two GREEN indicators; not the AMBER ones, nor the
     # AMBER relationships that tie indicators to the bank's incident
     assert "Export for Belize Electricity Limited: 3 objects released, 6 withheld" in text
-    assert "left out: tasks.task_ref, affected_organisations" in text
+    assert "left out: affected_organisations, tasks.task_ref" in text
     assert lines[-1] == "Disclosure log: 2 entries, intact."
 
 
