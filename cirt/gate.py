@@ -490,14 +490,23 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
     # Definitions first: a marking that is not TLP counts only if sectors.yaml translates it
     # and its definition can travel with the objects it marks (invariant 2).
     definitions: dict[str, Mapping[str, Any]] = {}
+    definition_candidates: dict[str, Candidate] = {}
     for cand in (*context, *(c for c in offered if c.obj["type"] in _DEFINITIONS)):
         oid = cand.obj["id"]
         if cand.obj["type"] in _DEFINITIONS and level_of_marking(oid) is None \
                 and oid != TLP2_EXTENSION_ID:
             definitions[oid] = cand.obj
+            definition_candidates[oid] = cand
     seat = _seat(recipient, community)
     treatment = {m: t for m, t in community.marking_treatment.items() if m in definitions}
     rules = _Rules(seat, treatment, default_tlp)
+    # an extension definition is an object like any other: one the recipient may not receive
+    # does not travel, and neither does its use (see _drop_extensions)
+    barred = frozenset(oid for oid, cand in definition_candidates.items()
+                       if cand.obj["type"] == "extension-definition"
+                       and not _allowed(rules, cand))
+    for oid in barred:
+        del definitions[oid]
     work: dict[str, _Work] = {}
     withheld: dict[str, WithheldObject] = {}
 
@@ -523,6 +532,12 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
             continue
         redacted: list[str] = []
         refs = cand.refs
+        if barred and "extensions" in obj and not barred.isdisjoint(obj["extensions"]):
+            obj, refusal = _drop_extensions(obj, barred, redacted)
+            if refusal is not None:
+                withheld[oid] = WithheldObject(oid, stix_type, level, refusal)
+                continue
+            refs = tuple(content_references(obj))
         if "granular_markings" in obj:
             obj, refusal = _apply_granular(obj, cand, rules, redacted)
             if refusal is not None:
@@ -541,9 +556,7 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
     context_ok: dict[str, bool] = {}
     for cand in context:
         if cand.obj["type"] not in _DEFINITIONS:
-            level = rules.level(cand)
-            context_ok[cand.obj["id"]] = level is not None and isinstance(
-                rules.judge(level, cand), Allowed)
+            context_ok[cand.obj["id"]] = _allowed(rules, cand)
 
     def reachable(target: str) -> bool:
         if target in work:
@@ -705,6 +718,37 @@ def _apply_granular(obj: Mapping[str, Any], cand: Candidate, rules: _Rules,
     else:
         del out["granular_markings"]
     redacted.extend(sorted(forbidden & set(obj)))
+    return out, None
+
+
+def _allowed(rules: _Rules, cand: Candidate) -> bool:
+    """Would the TLP rule alone let this candidate go (context and definitions)?"""
+    level = rules.level(cand)
+    return level is not None and isinstance(rules.judge(level, cand), Allowed)
+
+
+_REQUIRED_EXTENSION_TYPES = frozenset({"new-sdo", "new-sco", "new-sro",
+                                       "toplevel-property-extension"})
+
+
+def _drop_extensions(obj: Mapping[str, Any], barred: frozenset[str],
+                     redacted: list[str]) -> tuple[Mapping[str, Any], Withheld | None]:
+    """The object without its uses of extensions the recipient may not receive; withheld when
+    the extension defines the object itself or its top-level properties."""
+    extensions = obj["extensions"]
+    kept = {}
+    for ext_id, body in extensions.items():
+        if ext_id not in barred:
+            kept[ext_id] = body
+        elif isinstance(body, Mapping) and body.get("extension_type") in \
+                _REQUIRED_EXTENSION_TYPES:
+            return obj, Withheld("it is defined by an extension the recipient may not receive",
+                                 "extension")
+        else:
+            redacted.append(f"extensions.{ext_id}")
+    out = {k: v for k, v in obj.items() if k != "extensions"}
+    if kept:
+        out["extensions"] = kept
     return out, None
 
 

@@ -242,6 +242,9 @@ class Sharing:
             creator = cand.obj.get("created_by_ref")
             if creator:
                 wanted.add(creator)
+            extensions = cand.obj.get("extensions")
+            if isinstance(extensions, dict):
+                wanted.update(e for e in extensions if e.startswith("extension-definition--"))
             for marking in cand.obj.get("granular_markings", ()):
                 ref = marking.get("marking_ref")
                 if ref and not is_tlp_marking(ref):

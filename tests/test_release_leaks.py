@@ -164,7 +164,6 @@ def test_a_reference_deep_inside_a_known_property_is_found(ws: Workspace) -> Non
 EXTENSION = "extension-definition--1100aaaa-0000-4000-8000-0000000000ee"
 
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_a_red_extension_definition_does_not_travel_with_green_objects(ws: Workspace) -> None:
     definition = {"type": "extension-definition", "spec_version": "2.1", "id": EXTENSION,
                   "created": STAMP, "modified": STAMP, "name": "operation-nightjar",
