@@ -554,14 +554,23 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         work[oid] = _Work(obj, level, decision, refs, redacted)
 
     context_ok: dict[str, bool] = {}
+    links: dict[str, Candidate] = {}  # relationships and sightings known only as context
     for cand in context:
         if cand.obj["type"] not in _DEFINITIONS:
-            context_ok[cand.obj["id"]] = _allowed(rules, cand)
+            ok = context_ok[cand.obj["id"]] = _allowed(rules, cand)
+            if ok and cand.obj["type"] in _LINKS:
+                links[cand.obj["id"]] = cand
 
     def reachable(target: str) -> bool:
         if target in work:
             return True
-        return target not in withheld and context_ok.get(target, False)
+        if target in withheld or not context_ok.get(target, False):
+            return False
+        link = links.pop(target, None)
+        if link is not None:  # would be withheld if offered, when an end is out of reach
+            context_ok[target] = False  # meanwhile: a cycle of links proves nothing
+            context_ok[target] = all(followable(r) for r in link.refs)
+        return context_ok[target]
 
     def followable(target: str) -> bool:
         """A content reference is kept to what the recipient may see, and never to another
@@ -646,7 +655,7 @@ def _settle_references(work: dict[str, _Work], withheld: dict[str, WithheldObjec
         obj = item.obj
         stix_type = obj["type"]
         refusal: Withheld | None = None
-        if stix_type in ("relationship", "sighting"):
+        if stix_type in _LINKS:
             refusal = Withheld("it links to something the recipient may not see",
                                "reference")
         else:
@@ -727,6 +736,7 @@ def _allowed(rules: _Rules, cand: Candidate) -> bool:
     return level is not None and isinstance(rules.judge(level, cand), Allowed)
 
 
+_LINKS = frozenset({"relationship", "sighting"})
 _REQUIRED_EXTENSION_TYPES = frozenset({"new-sdo", "new-sco", "new-sro",
                                        "toplevel-property-extension"})
 

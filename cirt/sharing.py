@@ -252,7 +252,14 @@ class Sharing:
         wanted -= offered
         if not wanted:
             return []
-        return self.candidates(self.ws.store.latest_many(sorted(wanted)))
+        context = self.candidates(self.ws.store.latest_many(sorted(wanted)))
+        # a relationship or sighting in context is judged with its ends (a report keeps it
+        # only if it would itself be released): one hop further
+        ends = {ref for cand in context if cand.obj["type"] in ("relationship", "sighting")
+                for ref in cand.refs} - offered - wanted
+        if ends:
+            context += self.candidates(self.ws.store.latest_many(sorted(ends)))
+        return context
 
     def decide(self, items: Iterable[Item], recipient: str | Recipient,
                channel: str = "export") -> Release:

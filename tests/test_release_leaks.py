@@ -187,7 +187,6 @@ def test_a_red_extension_definition_does_not_travel_with_green_objects(ws: Works
 
 # --- 6. containers lose withheld context relationships ---------------------------------------
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_a_green_report_drops_a_context_relationship_the_recipient_may_not_see(
         ws: Workspace) -> None:
     shown, secret = _indicator(7, TLP.GREEN), _indicator(8, TLP.RED)
