@@ -30,7 +30,8 @@ CHECKPOINT_FORMAT = "cirt-disclosure-checkpoint/1"
 
 ObjectRef = tuple[str, str, int]
 
-_RECIPIENT = re.compile(r"^(public|(org|partner|contact):[^\s:][^\s]*)$")
+_RECIPIENT = re.compile(r"^(public|(org|partner|contact|archive):[^\s:][^\s]*)$")
+DELIVERIES = ("sent", "file")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -44,7 +45,8 @@ class LogBroken(CirtError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One release: when, by whom, to whom, over which channel, which object versions, what TLP."""
+    """One release: when, by whom, to whom, over which channel, which object versions, what TLP,
+    and whether it was sent or written to a file (empty in entries older than that column)."""
 
     seq: int
     when: str
@@ -55,11 +57,12 @@ class Entry:
     tlp: int
     prev_hash: str
     hash: str
+    delivery: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq, "when": self.when, "analyst": self.analyst,
-            "recipient": self.recipient, "channel": self.channel,
+            "recipient": self.recipient, "channel": self.channel, "delivery": self.delivery,
             "objects": [{"id": i, "version": v, "tlp": t} for i, v, t in self.objects],
             "tlp": self.tlp, "prev_hash": self.prev_hash, "hash": self.hash,
         }
@@ -112,12 +115,15 @@ class ChainReport:
 
 
 def canonical_entry(seq: int, when: str, analyst: str, recipient: str, channel: str,
-                    objects: Iterable[ObjectRef], tlp: int) -> bytes:
-    """The bytes an entry's hash covers: sorted-key compact JSON, UTF-8."""
-    body = {
+                    objects: Iterable[ObjectRef], tlp: int, delivery: str = "") -> bytes:
+    """The bytes an entry's hash covers: sorted-key compact JSON, UTF-8 (``delivery`` only when
+    the entry states it, so that entries written before it existed still verify)."""
+    body: dict[str, Any] = {
         "seq": seq, "when": when, "analyst": analyst, "recipient": recipient,
         "channel": channel, "objects": [[i, v, t] for i, v, t in objects], "tlp": tlp,
     }
+    if delivery:
+        body["delivery"] = delivery
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -126,13 +132,13 @@ def entry_hash(prev_hash: str, payload: bytes) -> str:
 
 
 def make_entry(head: Head, *, when: str, analyst: str, recipient: str, channel: str,
-               objects: Iterable[ObjectRef], tlp: int) -> Entry:
+               objects: Iterable[ObjectRef], tlp: int, delivery: str = "") -> Entry:
     """The entry that follows ``head``."""
     refs = tuple((str(i), str(v), int(t)) for i, v, t in objects)
     seq = head.seq + 1
-    payload = canonical_entry(seq, when, analyst, recipient, channel, refs, tlp)
+    payload = canonical_entry(seq, when, analyst, recipient, channel, refs, tlp, delivery)
     digest = entry_hash(head.hash, payload)
-    return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest)
+    return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest, delivery)
 
 
 def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> ChainReport:
@@ -151,7 +157,7 @@ def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> Ch
                 entry.seq, f"does not follow entry #{head.seq}: entries were removed, inserted or "
                            "reordered"), checkpoint)
         payload = canonical_entry(entry.seq, entry.when, entry.analyst, entry.recipient,
-                                  entry.channel, entry.objects, entry.tlp)
+                                  entry.channel, entry.objects, entry.tlp, entry.delivery)
         if entry_hash(entry.prev_hash, payload) != entry.hash:
             return ChainReport(count - 1, head, Break(
                 entry.seq, "its content does not match its hash: the entry was edited"), checkpoint)
@@ -202,10 +208,13 @@ class Checkpoint:
                 "signed_at": self.signed_at}
 
 
-def _validate(recipient: str, channel: str, objects: list[ObjectRef], tlp: int) -> None:
+def _validate(recipient: str, channel: str, objects: list[ObjectRef], tlp: int,
+              delivery: str) -> None:
     if not _RECIPIENT.match(recipient):
-        raise InvalidValue(f"'{recipient}' is not a recipient (org:ID, partner:ID, contact:EMAIL "
-                           "or public)")
+        raise InvalidValue(f"'{recipient}' is not a recipient (org:ID, partner:ID, contact:EMAIL, "
+                           "archive:ID or public)")
+    if delivery not in DELIVERIES:
+        raise InvalidValue(f"'{delivery}' is not a delivery (one of: {', '.join(DELIVERIES)})")
     if not _CHANNEL.match(channel):
         raise InvalidValue(f"'{channel}' is not a channel name (lower-case word such as 'email')")
     if isinstance(tlp, bool) or not isinstance(tlp, int) or not 0 <= tlp <= 4:
@@ -224,19 +233,21 @@ class DisclosureLog:
         self.ws = ws
 
     def record(self, *, recipient: str, channel: str, objects: list[tuple[str, str, int]],
-               tlp: int) -> Entry:
+               tlp: int, delivery: str = "sent") -> Entry:
         """Append one release in its own transaction; call it before anything is sent.
+
+        ``delivery``: ``sent`` (to a peer, mailbox or TAXII reader) or ``file``.
 
         The head is read inside the write transaction, so concurrent writers stay in one line
         (and the store's unique sequence number refuses a fork on engines that do not serialise).
         """
-        _validate(recipient, channel, objects, tlp)
+        _validate(recipient, channel, objects, tlp, delivery)
         when = format_ts_micro(self.ws.clock())
         analyst = self.ws.analyst
 
         def build(head: Head) -> Entry:
             return make_entry(head, when=when, analyst=analyst, recipient=recipient,
-                              channel=channel, objects=objects, tlp=tlp)
+                              channel=channel, objects=objects, tlp=tlp, delivery=delivery)
 
         return self.ws.store.append_disclosure(build)
 

@@ -63,7 +63,7 @@ from cirt.tlp import (
     level_of_marking,
 )
 
-RecipientKind = Literal["org", "contact", "partner", "public"]
+RecipientKind = Literal["org", "contact", "partner", "public", "archive"]
 CHANNELS = ("email", "bulletin", "export", "taxii", "misp")
 MACHINE_CHANNELS = frozenset({"taxii", "misp"})
 
@@ -113,10 +113,11 @@ def required_properties(stix_type: str) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """Who receives, over which channel: an organisation, a named contact, a partner, the public.
+    """Who receives, over which channel: an organisation, a named contact, a partner, the public,
+    or the national CIRT's own archive (everything, by an explicit, logged release).
 
-    ``id`` is the sectors.yaml id (organisation, partner), the e-mail address (contact) or
-    ``public``.
+    ``id`` is the sectors.yaml id (organisation, partner, the national CIRT for its archive), the
+    e-mail address (contact) or ``public``.
     """
 
     kind: RecipientKind
@@ -275,12 +276,15 @@ class _Seat:
     constituent: bool
     cap: TLP | None
     cap_name: str
+    archive: bool = False
 
 
 def _seat(recipient: Recipient, community: Community) -> _Seat:
     kind, rid = recipient.kind, recipient.id
     if kind == "public":
         return _Seat(recipient, None, None, False, False, None, "")
+    if kind == "archive":
+        return _Seat(recipient, community.national.id, None, True, True, None, "", archive=True)
     email = None
     if kind == "contact":
         ref = community.contact(rid)
@@ -303,6 +307,8 @@ def _seat(recipient: Recipient, community: Community) -> _Seat:
 def _judge(level: TLP, received: bool, in_orgs: bool, named: bool, seat: _Seat) -> Decision:
     """The TLP rule for one level, for this recipient; worded so a contact may be shown it."""
     label = level.label
+    if seat.archive:
+        return Allowed("archive", "the national CIRT's own archive keeps everything")
     if seat.cap is not None and level > seat.cap:
         return Withheld(f"{label} is above what {seat.cap_name} may receive "
                         f"({seat.cap.label} at most)", "partner-cap")
@@ -521,8 +527,11 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         if cand.foreign:
             level = rules.level(cand)
             if level is None:
-                withheld[oid] = WithheldObject(oid, stix_type, None, _UNKNOWN_MARKING)
-                continue
+                if not seat.archive:
+                    withheld[oid] = WithheldObject(oid, stix_type, None, _UNKNOWN_MARKING)
+                    continue
+                level = TLP.RED  # kept, at the most restrictive level
+
         else:
             level = default if cand.level is None else cand.level
         key = (level, cand.origin is not None, party in cand.orgs, email in cand.contacts)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from cirt.gate import Release
     from cirt.ingest import IngestSummary
+    from cirt.sharing import Disclosure
     from cirt.workspace import Workspace
 
 CHANNEL = "misp"
@@ -484,12 +485,15 @@ def _convert_file_object(misp_object: Mapping[str, Any], event_level: TLP | None
 
 # --- the gate ------------------------------------------------------------------------------------
 
-def gate(ws: Workspace, rows: Sequence[StoredObject], party: str, *, record: bool) -> Release:
-    """``ws.sharing`` over MISP: ``record=True`` writes the disclosure log (before anything is
-    sent); ``record=False`` is a dry run (to compare with what a partner already has)."""
-    if record:
-        return ws.sharing.release(rows, party, CHANNEL)
-    return ws.sharing.decide(rows, party, CHANNEL)
+def gate(ws: Workspace, rows: Sequence[StoredObject], party: str, *,
+         delivery: str | None) -> tuple[Release, Disclosure | None]:
+    """``ws.sharing`` over MISP: with a ``delivery`` (``sent``, ``file``) a disclosure, written
+    to the log before anything leaves; without, a dry run (to compare with what a partner
+    already has), which nothing may send."""
+    if delivery is not None:
+        disclosure = ws.sharing.release(rows, party, CHANNEL, delivery=delivery)
+        return disclosure.verdict, disclosure
+    return ws.sharing.decide(rows, party, CHANNEL), None
 
 
 def _party(ws: Workspace, party: str) -> str:
@@ -510,6 +514,14 @@ class Built:
     verdict: Release
     withheld: int
     incident: str | None = None  # the incident id it was built from
+    disclosure: Disclosure | None = None  # None: a dry run, which nothing may send
+
+    def outgoing(self) -> Disclosure:
+        """The logged disclosure this event may leave under (a dry run has none)."""
+        if self.disclosure is None:
+            raise SharingDenied(self.incident or str(self.event.uuid), "-", "MISP",
+                                "a dry run is never sent")
+        return self.disclosure
 
     @property
     def attributes(self) -> int:
@@ -526,7 +538,8 @@ def _org(ws: Workspace) -> tuple[str, str]:
     return national.name, _uuid_of(national.identity)
 
 
-def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False) -> Built | None:
+def incident_event(ws: Workspace, ref: str, party: str, *,
+                   delivery: str | None = None) -> Built | None:
     """The event of one incident for ``party``: None when the gate lets nothing through.
 
     When the incident itself is withheld but some of its indicators are not (a GREEN indicator
@@ -539,7 +552,7 @@ def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False)
     incident = ws.incidents.get(ref)
     ids = [incident.id, *ws.store.linked(incident.id)]
     rows = ws.store.latest_many(ids)
-    verdict = gate(ws, rows, party, record=record)
+    verdict, disclosure = gate(ws, rows, party, delivery=delivery)
     released = {r.obj["id"]: r for r in verdict.released}
     content = [Offered(r.obj, r.tlp) for r in verdict.released
                if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
@@ -561,10 +574,11 @@ def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False)
                             org_uuid=org_uuid, audience_cap=cap)
     else:
         return None
-    return Built(event, verdict, len(rows) - len(verdict.released), incident.id)
+    return Built(event, verdict, len(rows) - len(verdict.released), incident.id, disclosure)
 
 
-def since_event(ws: Workspace, since: str, party: str, *, record: bool = False) -> Built | None:
+def since_event(ws: Workspace, since: str, party: str, *,
+                delivery: str | None = None) -> Built | None:
     """One event of the indicators and observables stored after ``since``."""
     from cirt.stixtime import parse_ts
 
@@ -576,7 +590,7 @@ def since_event(ws: Workspace, since: str, party: str, *, record: bool = False) 
     party = _party(ws, party)
     rows = list(ws.store.latest_objects(types=["indicator", *sorted(_OBSERVABLE_TYPES)],
                                         since=since))
-    verdict = gate(ws, rows, party, record=record)
+    verdict, disclosure = gate(ws, rows, party, delivery=delivery)
     content = [Offered(r.obj, r.tlp) for r in verdict.released
                if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
     if not content:
@@ -586,11 +600,11 @@ def since_event(ws: Workspace, since: str, party: str, *, record: bool = False) 
     event = build_event(content, event_uuid=event_uuid,
                         info=f"{name}: indicators since {since}", date=ws.clock(),
                         org_name=name, org_uuid=org_uuid, audience_cap=_audience_cap(ws, party))
-    return Built(event, verdict, len(rows) - len(verdict.released))
+    return Built(event, verdict, len(rows) - len(verdict.released), None, disclosure)
 
 
 def incident_events(ws: Workspace, party: str, since: str | None = None, *,
-                    record: bool = False) -> list[Built]:
+                    delivery: str | None = None) -> list[Built]:
     """An event per incident with something releasable to ``party`` (changed after ``since``)."""
     from cirt.store.incidents import IncidentFilter
 
@@ -598,7 +612,7 @@ def incident_events(ws: Workspace, party: str, since: str | None = None, *,
     for row in sorted(ws.store.find_incidents(IncidentFilter()), key=lambda r: r.created):
         if since and row.modified <= since:
             continue
-        event = incident_event(ws, row.id, party, record=record)
+        event = incident_event(ws, row.id, party, delivery=delivery)
         if event is not None and event.attributes:
             built.append(event)
     return built
@@ -609,11 +623,12 @@ def export(ws: Workspace, party: str, *, incident: str | None = None,
     """``cirt misp export``: one event, recorded in the disclosure log."""
     if (incident is None) == (since is None):
         raise InvalidValue("give exactly one of --incident and --since")
-    built = incident_event(ws, incident, party, record=True) if incident else since_event(
-        ws, since or "", party, record=True)
+    built = incident_event(ws, incident, party, delivery="file") if incident else since_event(
+        ws, since or "", party, delivery="file")
     if built is None:
         raise SharingDenied(incident or f"indicators since {since}", "-", party,
                             "the gate releases nothing of it to this recipient")
+    built.outgoing()
     return built
 
 
@@ -628,7 +643,7 @@ class FeedResult:
 
 def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = None) -> FeedResult:
     """A MISP feed for ``party``: manifest.json, hashes.csv and ``<uuid>.json`` per event."""
-    built = incident_events(ws, party, since, record=True)
+    built = incident_events(ws, party, since, delivery="file")
     directory.mkdir(parents=True, exist_ok=True)
     manifest_path = directory / "manifest.json"
     manifest: dict[str, Any] = {}
@@ -640,6 +655,7 @@ def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = N
     hashes: list[str] = []
     written = []
     for item in built:
+        item.outgoing()
         feed = item.event.to_feed(with_meta=True, with_distribution=True)
         manifest.update(feed["Event"].pop("_manifest"))
         hashes.extend(f"{h},{item.event.uuid}" for h in feed["Event"].pop("_hashes"))
@@ -709,10 +725,11 @@ def push(ws: Workspace, partner_id: str, since: str | None = None) -> PushResult
         if ws.store.misp_pushed_digest(partner_id, event_uuid) == digest:
             result.unchanged.append(event_uuid)
             continue
-        item = incident_event(ws, preview.incident, partner_id, record=True) \
+        item = incident_event(ws, preview.incident, partner_id, delivery="sent") \
             if preview.incident else None
         if item is None or event_digest(item.event) != digest:
             continue  # changed between the two looks: the next push sends it
+        item.outgoing()
         try:
             exists = client.event_exists(event_uuid)
             answer = client.update_event(item.event, event_id=event_uuid) if exists \

@@ -1,9 +1,11 @@
 """``ws.sharing``: audiences, dry runs and releases over the workspace; the one path out.
 
-Everything that leaves the national CIRT (bulletins, ``cirt export --for``, TAXII, MISP) is
-decided by :func:`cirt.gate.release` and recorded here, in the disclosure log, *before* the
-caller gets the bundle to send.  Dry runs (``check``, ``who``, ``decide``) run the same gate and
-record nothing, because nothing is sent.
+Everything that leaves the national CIRT (bulletins, ``cirt export``, TAXII, MISP) is decided by
+:func:`cirt.gate.release` and recorded here, in the disclosure log, *before* the caller gets it:
+:meth:`Sharing.release` returns a :class:`Disclosure`, the only thing an adapter accepts to send
+or write.  Previews (``check``, ``who``, ``decide``: ``share who``, ``share check``,
+``--dry-run``, a bulletin shown on the terminal) run the same gate and record nothing, because
+nothing leaves.
 
 What the gate needs beside each object is read from the store: its audience (organisations and
 named contacts), where it came from (our analysts or a peer), and the objects it refers to (as
@@ -13,12 +15,13 @@ context, so a relationship to something the recipient may see is kept).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cirt.audit import Entry
 from cirt.errors import CirtError, InvalidValue, NotFound
-from cirt.gate import CHANNELS, Candidate, Recipient, Release, release
+from cirt.gate import CHANNELS, Candidate, Recipient, Release, Released, WithheldObject, release
 from cirt.stixtime import format_ts, later_than
 from cirt.store import LOCAL, Provenance, StoredObject, version_of
 from cirt.tlp import TLP, is_tlp_marking, level_of_marking, object_level
@@ -31,6 +34,44 @@ Item = str | StoredObject | dict[str, Any]
 
 class NotOriginator(CirtError):
     """Only the originator may lower a marking; received objects keep theirs."""
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """A release that was written to the disclosure log: what an adapter may send.
+
+    Only :meth:`Sharing.release` makes one, after the log entry is written (``entry`` is None
+    when the gate let nothing through: nothing is to be sent).  ``delivery`` says how it leaves:
+    ``sent`` or ``file``.
+    """
+
+    verdict: Release
+    entry: Entry | None
+    delivery: str
+
+    @property
+    def recipient(self) -> Recipient:
+        return self.verdict.recipient
+
+    @property
+    def released(self) -> tuple[Released, ...]:
+        return self.verdict.released
+
+    @property
+    def withheld(self) -> tuple[WithheldObject, ...]:
+        return self.verdict.withheld
+
+    @property
+    def objects(self) -> list[Mapping[str, Any]]:
+        """Definitions first, then the released objects."""
+        return self.verdict.objects
+
+    @property
+    def max_tlp(self) -> TLP | None:
+        return self.verdict.max_tlp
+
+    def bundle(self, bundle_id: str) -> dict[str, Any]:
+        return self.verdict.bundle(bundle_id)
 
 
 @dataclass(frozen=True)
@@ -120,6 +161,8 @@ class Sharing:
         community = self.ws.community
         value = text.strip()
         kind, sep, rest = value.partition(":")
+        if value in ("archive", f"archive:{community.national.id}"):
+            return Recipient("archive", community.national.id, channel)
         if not sep or kind not in ("org", "contact", "partner"):
             kind, rest = "", value
         if rest.lower() == "public" and kind == "":
@@ -130,7 +173,7 @@ class Sharing:
             return Recipient("org", community.organisation(rest).id, channel)
         if kind == "partner" or (kind == "" and rest in community.partners):
             return Recipient("partner", community.partner(rest).id, channel)
-        known = ", ".join([*community.organisations, *community.partners, "public"])
+        known = ", ".join([*community.organisations, *community.partners, "public", "archive"])
         raise NotFound(f"'{value}' is not an organisation, partner or contact in sectors.yaml "
                        f"(known: {known}, or a contact's e-mail address)")
 
@@ -271,24 +314,30 @@ class Sharing:
                        context=self.context_for(offered))
 
     def release(self, items: Iterable[Item], recipient: str | Recipient,
-                channel: str = "export") -> Release:
+                channel: str = "export", *, delivery: str) -> Disclosure:
         """Run the gate and write the release to the disclosure log before returning it.
 
-        A release that lets nothing through sends nothing and is not logged.
+        ``delivery``: ``sent`` or ``file``.  A release that lets nothing through sends nothing
+        and is not logged.
         """
-        result = self.decide(items, recipient, channel)
-        if result.released:
-            self.ws.audit.record(
-                recipient=result.recipient.key, channel=result.recipient.channel,
-                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
-                         for r in result.released],
-                tlp=int(max(r.tlp for r in result.released)))
-        return result
+        return self.disclose(self.decide(items, recipient, channel), delivery=delivery)
 
-    def export_for(self, recipient: str | Recipient,
-                   incident_ref: str | None = None) -> dict[str, Any]:
-        """The bundle ``cirt export --for`` writes: everything (or one incident with what is
-        attached to it) that the recipient may receive, logged as channel 'export'."""
+    def disclose(self, verdict: Release, *, delivery: str) -> Disclosure:
+        """Log a verdict of :meth:`decide` (the one a preview showed) before it is sent."""
+        entry = None
+        if verdict.released:
+            entry = self.ws.audit.record(
+                recipient=verdict.recipient.key, channel=verdict.recipient.channel,
+                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
+                         for r in verdict.released],
+                tlp=int(max(r.tlp for r in verdict.released)), delivery=delivery)
+        return Disclosure(verdict, entry, delivery)
+
+    def export_release(self, recipient: str | Recipient, incident_ref: str | None = None, *,
+                       delivery: str = "file") -> Disclosure:
+        """What ``cirt export`` writes: everything (or one incident with what is attached to it)
+        that the recipient may receive (``archive``: the national CIRT's own archive, all of
+        it), logged as channel 'export'."""
         items: list[Item]
         if incident_ref:
             incident = self.resolve(incident_ref)
@@ -297,8 +346,12 @@ class Sharing:
             items = list(self.ws.store.latest_many(self.ws.incidents.attached_ids(incident.id)))
         else:
             items = list(self.ws.store.latest_objects())
-        result = self.release(items, recipient, "export")
-        return result.bundle(self.ws.ids("bundle"))
+        return self.release(items, recipient, "export", delivery=delivery)
+
+    def export_for(self, recipient: str | Recipient,
+                   incident_ref: str | None = None) -> dict[str, Any]:
+        """The bundle of :meth:`export_release`, written to a file."""
+        return self.export_release(recipient, incident_ref).bundle(self.ws.ids("bundle"))
 
     # --- dry runs ---------------------------------------------------------------------------
 

@@ -242,7 +242,6 @@ def test_released_incidents_carry_a_reference_that_reveals_no_count(ws: Workspac
 
 # --- 9. the CIRT's own export is an explicit, logged release ---------------------------------
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_export_without_for_is_a_logged_release_to_the_own_archive(cli: Any,
                                                                    tmp_path: Path) -> None:
     cli("indicator", "add", "--ip", "203.0.113.9", "--tlp", "red")
@@ -255,7 +254,6 @@ def test_export_without_for_is_a_logged_release_to_the_own_archive(cli: Any,
     assert entries[0].get("delivery") == "file"
 
 
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_the_gate_releases_everything_to_the_own_archive(ws: Workspace) -> None:
     community = ws.community
     red = Candidate(_indicator(9, TLP.RED))

@@ -114,7 +114,7 @@ def test_a_release_is_logged_before_the_bundle_is_returned(ws: Workspace) -> Non
     incident = ws.incidents.open(title="DDoS", category="ddos", severity="medium",
                                  organisations=["bel"], tlp="amber")
     before = len(ws.audit.entries())
-    result = ws.sharing.release([incident.reference], "org:bel", "bulletin")
+    result = ws.sharing.release([incident.reference], "org:bel", "bulletin", delivery="file")
     entries = ws.audit.entries()
     assert len(entries) == before + 1
     entry = entries[-1]
@@ -128,7 +128,7 @@ def test_a_release_that_lets_nothing_through_is_not_logged(ws: Workspace) -> Non
     incident = ws.incidents.open(title="DDoS", category="ddos", severity="medium",
                                  organisations=["bel"], tlp="amber")
     before = len(ws.audit.entries())
-    result = ws.sharing.release([incident.id], "org:cbb", "bulletin")
+    result = ws.sharing.release([incident.id], "org:cbb", "bulletin", delivery="file")
     assert result.released == () and len(ws.audit.entries()) == before
 
 

@@ -2,8 +2,9 @@
 
 ``ws.bulletins.build(org)`` and ``ws.bulletins.send(org)`` offer the period's incidents and
 indicators (with what is attached to them) to the sharing gate for each recipient, and compose
-the bulletin from the released objects only.  Every release that leaves is logged by
-``ws.sharing.release`` before it is written out or sent.
+the bulletin from the released objects only.  What is written to a file or sent is composed from
+a ``Disclosure`` (``ws.sharing.release``: logged before it is returned); ``preview`` shows the
+same bulletin on the terminal from the gate's unlogged verdict, and goes nowhere else.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from cirt.bulletin.render import Bulletin
     from cirt.community import Contact
     from cirt.gate import Release
+    from cirt.sharing import Disclosure
     from cirt.store import StoredObject
     from cirt.workspace import Workspace
 
@@ -99,9 +101,13 @@ class Bulletins:
     def _since(self, period: timedelta | datetime) -> datetime:
         return period if isinstance(period, datetime) else self.ws.clock() - period
 
-    def compose(self, release: Release, *, recipient: str, since: datetime,
+    def compose(self, release: Disclosure, *, recipient: str, since: datetime,
                 number: str | None = None) -> Bulletin:
-        """The bulletin of one release: released objects and their definitions, nothing else."""
+        """The bulletin of one disclosure: released objects and their definitions, nothing else."""
+        return self._compose(release.verdict, recipient=recipient, since=since, number=number)
+
+    def _compose(self, release: Release, *, recipient: str, since: datetime,
+                 number: str | None = None) -> Bulletin:
         from cirt.bulletin.render import bulletin_number, compose
 
         national = self.ws.community.national
@@ -115,7 +121,17 @@ class Bulletins:
 
     def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
               fmt: str = "md") -> Built:
-        """The bulletin for an organisation as a whole (never RED), logged as channel 'bulletin'."""
+        """The bulletin for an organisation as a whole (never RED), to be written to a file:
+        logged as channel 'bulletin' before it is returned."""
+        return self._build(org, period, fmt, preview=False)
+
+    def preview(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
+                fmt: str = "md") -> Built:
+        """The same bulletin, for the terminal only: the gate's verdict, not logged."""
+        return self._build(org, period, fmt, preview=True)
+
+    def _build(self, org: str, period: timedelta | datetime, fmt: str, *,
+               preview: bool) -> Built:
         from cirt.bulletin.render import FORMATS, render
 
         if fmt not in FORMATS:
@@ -123,9 +139,14 @@ class Bulletins:
                                f"{', '.join(FORMATS)})")
         organisation = self.ws.community.organisation(org)
         since = self._since(period)
-        release = self.ws.sharing.release(self.candidates(since), f"org:{organisation.id}",
-                                          "bulletin")
-        bulletin = self.compose(release, recipient=organisation.name, since=since)
+        recipient, objects = f"org:{organisation.id}", self.candidates(since)
+        if preview:
+            bulletin = self._compose(self.ws.sharing.decide(objects, recipient, "bulletin"),
+                                     recipient=organisation.name, since=since)
+        else:
+            bulletin = self.compose(
+                self.ws.sharing.release(objects, recipient, "bulletin", delivery="file"),
+                recipient=organisation.name, since=since)
         return Built(bulletin, render(bulletin, fmt), fmt)
 
     def send(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
@@ -171,7 +192,7 @@ class Bulletins:
                     pgp = OpenPGP(gpg_settings(self.ws))
                     _ = pgp.fingerprint  # a missing key stops the run before anything is logged
                     mailer.connect()  # so does an unreachable server
-                release = self.ws.sharing.release(objects, recipient, "email")
+                release = self.ws.sharing.release(objects, recipient, "email", delivery="sent")
                 number = numbers.setdefault(recipient, self._number())
                 bulletin = self.compose(release, recipient=_addressee(contact, organisation.name,
                                                                       recipient),

@@ -9,12 +9,14 @@ from typing import Any
 from cirt.audit import EMPTY, Entry, Head
 from cirt.store.database import Database, Row
 
-_COLUMNS = "seq, recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash"
+_COLUMNS = ("seq, recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash,"
+            " delivery")
 
 
 def _entry(row: Row) -> Entry:
     refs = tuple((str(i), str(v), int(t)) for i, v, t in json.loads(row[5]))
-    return Entry(int(row[0]), row[1], row[2], row[3], row[4], refs, int(row[6]), row[7], row[8])
+    return Entry(int(row[0]), row[1], row[2], row[3], row[4], refs, int(row[6]), row[7], row[8],
+                 row[9])
 
 
 class DisclosuresMixin:
@@ -32,9 +34,9 @@ class DisclosuresMixin:
             objects = json.dumps([list(ref) for ref in entry.objects], separators=(",", ":"),
                                  ensure_ascii=False)
             self.db.execute(
-                f"INSERT INTO disclosures ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO disclosures ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (entry.seq, entry.when, entry.analyst, entry.recipient, entry.channel, objects,
-                 entry.tlp, entry.prev_hash, entry.hash))
+                 entry.tlp, entry.prev_hash, entry.hash, entry.delivery))
         return entry
 
     def iter_disclosures(self, batch: int = 2000) -> Iterator[Entry]:

@@ -275,7 +275,8 @@ class Gatekeeper:
             if row.id not in newest or row.modified > newest[row.id].modified:
                 newest[row.id] = row
         offered = list(newest.values())
-        result = self.ws.sharing.release(offered, self.recipient(party), CHANNEL)
+        result = self.ws.sharing.release(offered, self.recipient(party), CHANNEL,
+                                         delivery="sent")
         if not result.released:
             return [], len(offered)
         return [dict(o) for o in result.objects], len(offered) - len(result.released)
@@ -286,5 +287,6 @@ class Gatekeeper:
             return
         objects = [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page]
         self.ws.audit.record(recipient=recipient_of(self.ws, party), channel=CHANNEL,
-                             objects=objects, tlp=max([ref[2] for ref in objects]))
+                             objects=objects, tlp=max([ref[2] for ref in objects]),
+                             delivery="sent")
 
