@@ -47,7 +47,10 @@ treat released objects as read-only.
 
 from __future__ import annotations
 
+import base64
 import gc
+import hashlib
+import hmac
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +58,7 @@ from typing import Any, Literal, NamedTuple
 
 from cirt.community import Community
 from cirt.definitions import definitions_for
+from cirt.incidents import OUR_EXTENSION_ID
 from cirt.stix_refs import content_references
 from cirt.tlp import (
     TLP,
@@ -471,26 +475,28 @@ def _withheld(obj: Mapping[str, Any], tlp: TLP | None, decision: Withheld) -> Wi
 
 
 def release(candidates: Iterable[Candidate], recipient: Recipient, community: Community, *,
-            default_tlp: TLP, context: Iterable[Candidate] = ()) -> Release:
+            default_tlp: TLP, context: Iterable[Candidate] = (),
+            reference_key: bytes = b"") -> Release:
     """Decide for every candidate; return what ``recipient`` may receive and what was withheld.
 
     ``context``: objects the candidates may reference that are not offered themselves (a
     relationship's endpoints, a report's members); a reference to an object neither offered
-    nor in context counts as withheld.
+    nor in context counts as withheld.  ``reference_key``: the workspace secret from which an
+    incident's public reference is derived (see :func:`public_reference`).
     """
     # The gate allocates a few small objects per candidate and creates no reference cycles:
     # the cyclic collector would only re-walk the caller's (large) object graph again and again.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _release(candidates, recipient, community, default_tlp, context)
+        return _release(candidates, recipient, community, default_tlp, context, reference_key)
     finally:
         if collecting:
             gc.enable()
 
 
 def _release(candidates: Iterable[Candidate], recipient: Recipient, community: Community,
-             default_tlp: TLP, context: Iterable[Candidate]) -> Release:
+             default_tlp: TLP, context: Iterable[Candidate], reference_key: bytes) -> Release:
     offered = _newest(candidates)
     context = list(context)
     # Definitions first: a marking that is not TLP counts only if sectors.yaml translates it
@@ -603,6 +609,8 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
                 item.redacted.append("created_by_ref")
             else:
                 uses.creators.add(creator)
+        if obj["type"] == "incident" and not seat.archive:
+            obj = _public_reference(obj, reference_key)
         marks = obj.get("object_marking_refs")
         if marks:
             uses.markings.update(marks)
@@ -737,6 +745,27 @@ def _apply_granular(obj: Mapping[str, Any], cand: Candidate, rules: _Rules,
         del out["granular_markings"]
     redacted.extend(sorted(forbidden & set(obj)))
     return out, None
+
+
+def public_reference(internal: str, object_id: str, key: bytes) -> str:
+    """The reference recipients see for an incident: the internal one's prefix (``BZ``) and a
+    code keyed on the workspace secret, stable per incident and in no order, so that it tells
+    nothing of how many incidents there are (``BZ-2026-0042`` would)."""
+    prefix = internal.split("-", 1)[0] or "INC"
+    digest = hmac.new(key, object_id.encode(), hashlib.sha256).digest()
+    return f"{prefix}-{base64.b32encode(digest[:5]).decode()}"
+
+
+def _public_reference(obj: Mapping[str, Any], key: bytes) -> Mapping[str, Any]:
+    """An incident with its internal reference replaced by the public one (without a key, the
+    reference goes: fail closed)."""
+    ours = obj.get("extensions", {}).get(OUR_EXTENSION_ID)
+    if not isinstance(ours, Mapping) or not isinstance(ours.get("reference"), str):
+        return obj
+    reduced = {k: v for k, v in ours.items() if k != "reference"}
+    if key:
+        reduced["reference"] = public_reference(ours["reference"], str(obj["id"]), key)
+    return {**obj, "extensions": {**obj["extensions"], OUR_EXTENSION_ID: reduced}}
 
 
 def _allowed(rules: _Rules, cand: Candidate) -> bool:

@@ -562,7 +562,8 @@ def incident_event(ws: Workspace, ref: str, party: str, *,
     if shown is not None:
         content.append(Offered(shown.obj, shown.tlp))
         event = build_event(content, event_uuid=_uuid_of(incident.id),
-                            info=f"{incident.reference}: {shown.obj.get('name', '')}",
+                            info=f"{_our_extension(shown.obj).get('reference', '')}: "
+                                 f"{shown.obj.get('name', '')}",
                             date=parse_ts(str(shown.obj["created"])), org_name=name,
                             org_uuid=org_uuid, incident=shown.obj, audience_cap=cap)
     elif content:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cirt.audit import Entry
@@ -311,7 +312,12 @@ class Sharing:
         offered = self.candidates(items)
         community = self.ws.community
         return release(offered, to, community, default_tlp=community.default_tlp,
-                       context=self.context_for(offered))
+                       context=self.context_for(offered), reference_key=self.reference_key)
+
+    @cached_property
+    def reference_key(self) -> bytes:
+        """The workspace secret public incident references are derived from."""
+        return bytes.fromhex(self.ws.store.release_key("public-reference"))
 
     def release(self, items: Iterable[Item], recipient: str | Recipient,
                 channel: str = "export", *, delivery: str) -> Disclosure:
@@ -393,7 +399,8 @@ class Sharing:
             asked += [Recipient("contact", c.email, channel or "email") for c in partner.contacts]
         asked.append(Recipient("public", "public", channel or "export"))
         return [self._check(stored, release(offered, to, community,
-                                            default_tlp=community.default_tlp, context=context))
+                                            default_tlp=community.default_tlp, context=context,
+                                            reference_key=self.reference_key))
                 for to in asked]
 
     # --- lowering a marking -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +22,17 @@ def _entry(row: Row) -> Entry:
 
 class DisclosuresMixin:
     db: Database
+
+    def release_key(self, name: str) -> str:
+        """A workspace secret for the release path, made once (the first writer wins)."""
+        row = self.db.query_one("SELECT value FROM release_keys WHERE name = ?", (name,))
+        if row is None:
+            with self.db.transaction():
+                self.db.execute("INSERT INTO release_keys (name, value) VALUES (?, ?)"
+                                " ON CONFLICT (name) DO NOTHING", (name, secrets.token_hex(32)))
+            row = self.db.query_one("SELECT value FROM release_keys WHERE name = ?", (name,))
+        assert row is not None
+        return str(row[0])
 
     def disclosure_head(self) -> Head:
         row = self.db.query_one("SELECT seq, hash, recorded FROM disclosures"
