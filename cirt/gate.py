@@ -143,21 +143,25 @@ class Candidate:
     ``orgs``: sectors.yaml ids (organisations, partners, the national CIRT) in its audience;
     ``contacts``: e-mail addresses named in its audience (RED);
     ``origin``: None when the national CIRT made it, else where it was received from
-    (e.g. ``taxii:csirtamericas``).
+    (e.g. ``taxii:csirtamericas``);
+    ``floor``: for an older version, the level of the newest one: every version is judged by
+    the most restrictive of its own marking and the newest version's.
 
     The object's TLP markings are worked out here, and its references the first time the gate
     needs them: once per object, whatever the number of recipients it is then offered to.
     Treat a candidate as read-only.
     """
 
-    __slots__ = ("_refs", "contacts", "foreign", "level", "obj", "orgs", "origin")
+    __slots__ = ("_refs", "contacts", "floor", "foreign", "level", "obj", "orgs", "origin")
 
     def __init__(self, obj: Mapping[str, Any], orgs: frozenset[str] = frozenset(),
-                 contacts: frozenset[str] = frozenset(), origin: str | None = None) -> None:
+                 contacts: frozenset[str] = frozenset(), origin: str | None = None,
+                 floor: TLP | None = None) -> None:
         self.obj = obj
         self.orgs = orgs
         self.contacts = contacts
         self.origin = origin
+        self.floor = floor
         self._refs: tuple[str, ...] | None = None
         marks = obj.get("object_marking_refs")
         if not marks:
@@ -379,8 +383,6 @@ class _Rules:
 
     def level(self, cand: Candidate) -> TLP | None:
         """The level that holds for a candidate; None when a marking is unknown (fail closed)."""
-        if not cand.foreign:
-            return self.default if cand.level is None else cand.level
         level = cand.level
         for ref in cand.foreign:
             found = self.level_of(ref)
@@ -388,7 +390,9 @@ class _Rules:
                 return None
             if level is None or found > level:
                 level = found
-        return level
+        if level is None:
+            level = self.default
+        return level if cand.floor is None or cand.floor <= level else cand.floor
 
     def judge(self, level: TLP, cand: Candidate) -> Decision:
         seat = self.seat
@@ -540,6 +544,8 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
 
         else:
             level = default if cand.level is None else cand.level
+        if cand.floor is not None and cand.floor > level:
+            level = cand.floor
         key = (level, cand.origin is not None, party in cand.orgs, email in cand.contacts)
         decision = memo.get(key) or rules.judge(level, cand)
         if isinstance(decision, Withheld):

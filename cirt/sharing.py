@@ -244,8 +244,10 @@ class Sharing:
 
     # --- the gate over the store ------------------------------------------------------------
 
-    def candidates(self, items: Iterable[Item]) -> list[Candidate]:
-        """Objects (ids, stored versions or STIX dicts) with their audience and provenance."""
+    def candidates(self, items: Iterable[Item],
+                   floors: Mapping[str, TLP] | None = None) -> list[Candidate]:
+        """Objects (ids, stored versions or STIX dicts) with their audience and provenance;
+        ``floors``: per id, the level of the newest version when older versions are offered."""
         objects: list[dict[str, Any]] = []
         stored_by_id: dict[str, StoredObject] = {}
         pending: list[str] = []
@@ -272,7 +274,8 @@ class Sharing:
             # the kind of source (taxii, misp, import) is enough for the gate: no query per object
             out.append(Candidate(obj, frozenset(members.get("org", ())),
                                  frozenset(members.get("contact", ())),
-                                 None if origin == LOCAL else origin))
+                                 None if origin == LOCAL else origin,
+                                 floors.get(obj["id"]) if floors else None))
         return out
 
     def context_for(self, candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -306,10 +309,10 @@ class Sharing:
         return context
 
     def decide(self, items: Iterable[Item], recipient: str | Recipient,
-               channel: str = "export") -> Release:
+               channel: str = "export", floors: Mapping[str, TLP] | None = None) -> Release:
         """The gate's verdict, not recorded: for dry runs and previews (nothing is sent)."""
         to = self.recipient(recipient, channel)
-        offered = self.candidates(items)
+        offered = self.candidates(items, floors)
         community = self.ws.community
         return release(offered, to, community, default_tlp=community.default_tlp,
                        context=self.context_for(offered), reference_key=self.reference_key)

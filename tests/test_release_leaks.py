@@ -120,7 +120,6 @@ def _call(app: TaxiiApp, auth: str, path: str, query: str = "") -> tuple[int, An
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.xfail(strict=True, reason='open leak')
 def test_raising_a_marking_withholds_every_older_version_everywhere(tmp_path: Path) -> None:
     home = tmp_path / "ws"
     with Workspace.init(home) as ws:

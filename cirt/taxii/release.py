@@ -168,8 +168,8 @@ class Gatekeeper:
                 level = self.plain_level(row)
             if level is None:
                 involved.append(index)
-            else:
-                plain.append((index, level))
+            else:  # an older version answers for its newest's level too (the row's column)
+                plain.append((index, level if level >= row.tlp else TLP(row.tlp)))
         amber = TLP.AMBER
         missing = [kept[i].id for i, level in plain
                    if level >= amber and kept[i].id not in audiences]
@@ -250,7 +250,8 @@ class Gatekeeper:
     def _decide_round(self, rows: list[Row], party: str) -> dict[tuple[str, str], str]:
         """The gate over rows that need it whole: context, redaction, references (no logging)."""
         stored = [r.stored() if isinstance(r, PagedRow) else r for r in rows]
-        verdict = self.ws.sharing.decide(stored, self.recipient(party), CHANNEL)
+        floors = {r.id: TLP(r.tlp) for r in rows}  # the column: at least the newest's level
+        verdict = self.ws.sharing.decide(stored, self.recipient(party), CHANNEL, floors)
         offered = {r.id: r for r in stored}
         out = {}
         for item in verdict.released:

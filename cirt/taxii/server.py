@@ -475,7 +475,14 @@ class TaxiiApp:
                     alternatives.append(f"modified IN ({','.join('?' * len(variants))})")
                     params += variants
             where.append("(" + " OR ".join(alternatives) + ")")
-        where.append("tlp <= ?")
+        # every version answers for the most restrictive of its own marking and the newest
+        # version's: raising a marking withdraws the older versions too
+        level = "tlp"
+        if query.versions != ("last",):
+            greatest = "MAX" if store.db.dialect == "sqlite" else "GREATEST"
+            level = (f"CASE WHEN latest = 1 THEN tlp ELSE {greatest}(tlp, COALESCE((SELECT l.tlp"
+                     " FROM objects l WHERE l.id = objects.id AND l.latest = 1), 4)) END")
+        where.append(f"{level} <= ?")
         params.append(int(self.gate.ceiling(party)))
         if after:
             where.append("added > ?")
@@ -483,8 +490,10 @@ class TaxiiApp:
         hint = ""
         if store.db.dialect == "sqlite" and not query.ids:
             hint = " INDEXED BY objects_added"  # walk date_added order; never sort the collection
+        columns = PAGED_COLUMNS.replace("tlp", f"{level} AS tlp", 1) if level != "tlp" \
+            else PAGED_COLUMNS
         rows = store.db.query(
-            f"SELECT {PAGED_COLUMNS} FROM objects{hint} WHERE {' AND '.join(where)}"
+            f"SELECT {columns} FROM objects{hint} WHERE {' AND '.join(where)}"
             f" ORDER BY added LIMIT {int(limit)}", params)
         return paged_rows(rows)
 
