@@ -105,6 +105,9 @@ class _Party(_Strict):
     identity: str
     community: bool = Field(False, description="member of the TLP:GREEN community")
     contacts: tuple[Contact, ...] = ()
+    asserts: tuple[str, ...] = Field(
+        (), description="identities besides its own that data from this party may name as"
+                        " created_by_ref (the producers it relays)")
 
     @field_validator("identity")
     @classmethod
@@ -112,6 +115,20 @@ class _Party(_Strict):
         if not _IDENTITY.match(value):
             raise ValueError("a STIX identity id such as identity--<uuid>")
         return value
+
+    @field_validator("asserts")
+    @classmethod
+    def _asserts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for identity in value:
+            if not _IDENTITY.match(identity):
+                raise ValueError(f"'{identity[:80]}' is not a STIX identity id such as"
+                                 " identity--<uuid>")
+        return value
+
+    @property
+    def identities(self) -> frozenset[str]:
+        """The identities data from this party may name as ``created_by_ref``."""
+        return frozenset((self.identity, *self.asserts))
 
 
 class NationalCirt(_Party):
@@ -184,6 +201,15 @@ class CommunityFile(_Strict):
                 if party.id in seen:
                     raise _Duplicate((kind, i, "id"), f"duplicate id '{party.id}'")
                 seen.add(party.id)
+        national = self.national_cirt.identity
+        for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
+            for i, party in enumerate(parties):
+                if party.identity == national:
+                    raise _Duplicate((kind, i, "identity"), "the national CIRT's identity belongs"
+                                     " to the national CIRT alone")
+                if national in party.asserts:
+                    raise _Duplicate((kind, i, "asserts"), "no party may assert the national"
+                                     " CIRT's identity")
         emails: set[str] = set()
         for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
             for i, party in enumerate(parties):
@@ -199,6 +225,30 @@ class _Duplicate(ValueError):
     def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
         super().__init__(reason)
         self.loc, self.reason = loc, reason
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """Which ``created_by_ref`` identities one inbound source may assert (STIX 2.1 §3.6: only
+    the creator of an object versions it, so who may assert a creator may version its objects).
+
+    A party of sectors.yaml asserts its own identity and those it declares (``asserts``).  A
+    file not bound to a party (``cirt import`` without ``--source PARTY``) may assert any identity
+    no party declares.  Only the CIRT's own data (its analysts, or an operator restoring the
+    CIRT's own export with ``--source <national id>``) asserts the CIRT's identity.
+    """
+
+    label: str
+    allowed: frozenset[str] | None  # None: any identity not reserved
+    reserved: frozenset[str] = frozenset()
+    own: bool = False
+
+    def may_assert(self, identity: str) -> bool:
+        if self.own:
+            return True
+        if self.allowed is not None:
+            return identity in self.allowed
+        return identity not in self.reserved
 
 
 @dataclass(frozen=True)
@@ -259,6 +309,23 @@ class Community:
             return self._contacts[email.lower()]
         except KeyError:
             raise NotFound(f"no contact '{email}' in {self.source}") from None
+
+    def source_policy(self, source_kind: str, source: str) -> SourcePolicy:
+        """What a source may assert: TAXII and MISP sources are parties (the credential's or the
+        peer pulled from); an import names a party with ``--source``, or is unaffiliated."""
+        if source_kind == "local" or (source_kind == "import" and source == self.national.id):
+            return SourcePolicy(f"the national CIRT ({source})", None, own=True)
+        party: _Party | None = self.organisations.get(source) or self.partners.get(source)
+        if party is not None:
+            return SourcePolicy(f"{source_kind} source '{source}'", party.identities)
+        if source_kind in ("taxii", "misp"):
+            return SourcePolicy(f"{source_kind} source '{source}' (not in {self.source})",
+                                frozenset())
+        reserved = {self.national.identity}
+        for declared in (*self.organisations.values(), *self.partners.values()):
+            reserved |= declared.identities
+        return SourcePolicy(f"{source_kind} source '{source}' (no party of {self.source})", None,
+                            frozenset(reserved))
 
     def in_green_community(self, party_id: str) -> bool:
         return self.party(party_id).community

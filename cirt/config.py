@@ -49,6 +49,41 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class ImportLimits:
+    """What one inbound document may hold, checked before the work it causes grows.
+
+    Every inbound path (``cirt import``, the TAXII inbox, TAXII and MISP pulls, MISP feeds) is
+    held to the same limits, set in config.toml ``[import]``.  The defaults admit the largest
+    public STIX sets (MITRE ATT&CK enterprise: about 50 MB, 25,000 objects, collection objects
+    with 20,000 references) with room to spare.
+    """
+
+    max_bytes: int = 256 * 1024 * 1024
+    max_objects: int = 1_000_000
+    max_granular_markings: int = 1_000
+    max_selectors: int = 10_000
+    max_references: int = 100_000
+    max_pattern_length: int = 65_536
+    max_pattern_comparisons: int = 1_000
+
+    @classmethod
+    def from_settings(cls, section: Any, where: str) -> ImportLimits:
+        """The ``[import]`` section of config.toml; a bad value is a ConfigError naming it."""
+        if not isinstance(section, dict):
+            return cls()
+        values: dict[str, int] = {}
+        for name in cls.__dataclass_fields__:
+            if name not in section:
+                continue
+            value = section[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(where, None, f"import.{name}",
+                                  f"{value!r} is not a positive whole number")
+            values[name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path
     analyst: str
@@ -58,6 +93,7 @@ class Config:
     sectors_file: Path | None = None
     playbooks_dir: Path | None = None
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    limits: ImportLimits = field(default_factory=ImportLimits)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,6 +138,7 @@ def load_config(home: Path) -> Config:
         sectors_file=Path(sectors) if sectors else None,
         playbooks_dir=Path(playbooks) if playbooks else None,
         smtp=smtp_config,
+        limits=ImportLimits.from_settings(data.get("import", {}), str(path)),
         raw=data,
     )
 

@@ -1,18 +1,29 @@
-"""Taking STIX in: files, TAXII pages and MISP events, validated, then stored all together.
+"""Taking STIX in: every inbound path through one parser, one validator, one set of limits.
 
-``ingest`` is the one entry point every channel uses (``cirt import``, the TAXII client, MISP
-pull).  It validates each object (``cirt.stix_validation``), skips versions the store already
-has, never lets a new version lower the TLP the store holds for that object, and writes what
-passed in one transaction with its provenance: a crash leaves either everything or nothing.
+Files, standard input and MISP feeds (``cirt import``), the TAXII inbox, TAXII pulls and MISP
+pulls all read bytes with ``parse_json`` (duplicate keys, NaN/Infinity, numbers beyond JSON
+interchange, depth, and the byte limit checked before parsing) and store through ``ingest``:
 
-``read_source`` turns a file, standard input or a MISP feed directory into objects, refusing a
-file that is unusable as a whole (not JSON, nested too deep, not STIX or MISP) with one sentence.
+* the limits of config.toml ``[import]`` (``cirt.config.ImportLimits``): objects per document,
+  granular markings, selectors and references per object, pattern length and comparisons;
+* validation (``cirt.stix_validation``);
+* ownership, bound to the source (``Community.source_policy``): a source asserts only the
+  ``created_by_ref`` identities sectors.yaml declares for it; the CIRT's objects and identity
+  never change from outside; only a source that may assert an object's creator versions it
+  (STIX 2.1 §3.6);
+* versions ordered by instant: one instant is one version however it is spelled; the same version
+  with other content is a conflict (the first kept);
+* markings that data cannot change: marking definitions are immutable and the OASIS TLP ones are
+  exactly OASIS's; a new version never lowers the TLP the store holds for the object.
+
+What passes is written in one transaction with its provenance; every refusal (of a whole document
+or of one object) is written to the ingest log with its source and reason.
 """
 
 from __future__ import annotations
 
-import gc
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -21,12 +32,15 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from cirt.community import SourcePolicy
+from cirt.config import ImportLimits
 from cirt.errors import InputRejected
+from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
 from cirt.store import Provenance
-from cirt.store.ingest_state import ImportRow
-from cirt.tlp import TLP
+from cirt.store.ingest_state import ImportRow, Refusal, StoredVersion, version_instant
+from cirt.tlp import TLP, TLP1_MARKING_IDS, level_of_marking, marking_definition, tlp1_marking_definition
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
@@ -50,12 +64,13 @@ def canonical_text(obj: dict[str, Any]) -> str:
 
 @dataclass
 class IngestSummary:
-    """What one ingest did: counts, every rejection with its reason, and notes."""
+    """What one ingest did: counts, every rejection and conflict with its reason, and notes."""
 
     new: int = 0
     updated: int = 0
     duplicates: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -65,6 +80,8 @@ class IngestSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"new": self.new, "updated": self.updated, "duplicates": self.duplicates,
                 "rejected": [{"object": ref, "reason": reason} for ref, reason in self.rejected],
+                "conflicts": [{"object": ref, "reason": reason}
+                              for ref, reason in self.conflicts],
                 "notes": list(self.notes)}
 
 
@@ -74,50 +91,85 @@ def import_setting(ws: Workspace, name: str, default: Any) -> Any:
     return section.get(name, default) if isinstance(section, dict) else default
 
 
+def limits_of(ws: Workspace) -> ImportLimits:
+    """The ``[import]`` limits every inbound path is held to."""
+    return ws.config.limits
+
+
+def log_refused(ws: Workspace, provenance: Provenance, reason: str) -> None:
+    """A whole document refused (not JSON, too large, not STIX): one line of the ingest log."""
+    ws.store.log_refusals([Refusal(provenance.source_kind, provenance.source,
+                                   provenance.collection, None, None, "refused", reason)])
+
+
+def read_document(ws: Workspace, data: bytes, name: str, provenance: Provenance) -> Any:
+    """``parse_json`` under the workspace's limits, a refusal written to the ingest log."""
+    try:
+        return parse_json(data, name, limits_of(ws))
+    except InputRejected as exc:
+        log_refused(ws, provenance, str(exc))
+        raise
+
+
+def envelope_objects(ws: Workspace, data: bytes, name: str,
+                     provenance: Provenance) -> tuple[dict[str, Any], list[Any]]:
+    """A TAXII envelope (inbox POST, a page of a pull) and its objects, or InputRejected."""
+    envelope = read_document(ws, data, name, provenance)
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("objects", []), list):
+        reason = f"{name} is not a TAXII envelope with a list of objects"
+        log_refused(ws, provenance, reason)
+        raise InputRejected(reason)
+    return envelope, envelope.get("objects", [])
+
+
 def ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, *,
            default_tlp: TLP | None = None, allow_custom: bool | None = None,
-           check_references: bool = True, refused: dict[int, str] | None = None,
-           notes: Sequence[str] = (), progress: Progress | None = None) -> IngestSummary:
-    """Validate ``objects`` and store those that pass, all in one transaction.
+           refused: dict[int, str] | None = None, notes: Sequence[str] = (),
+           progress: Progress | None = None) -> IngestSummary:
+    """Validate ``objects`` from the source ``provenance`` names and store what passes, all in
+    one transaction; log what does not.
 
     ``default_tlp`` applies to objects without a TLP marking (else the community default);
     ``allow_custom`` keeps custom objects and properties (else the ``[import] allow_custom``
-    setting, off by default).  ``check_references=False`` lets a caller that receives a
-    collection page by page accept references to objects of later pages.
+    setting, off by default).  References to objects outside the input are kept as they are
+    (STIX 2.1 §8: a bundle has no meaning of its own); marking references must resolve.
     """
     if allow_custom is None:
         allow_custom = bool(import_setting(ws, "allow_custom", False))
+    limits = limits_of(ws)
+    if len(objects) > limits.max_objects:
+        reason = (f"{len(objects):,} objects in one document (the limit is"
+                  f" {limits.max_objects:,}, [import] max_objects)")
+        log_refused(ws, provenance, reason)
+        raise InputRejected(f"{provenance.source}: {reason}")
     default = default_tlp if default_tlp is not None else ws.community.default_tlp
-    treatment = ws.community.marking_treatment
     summary = IngestSummary(notes=list(notes))
-    # Many small acyclic containers: the cycle collector would only rescan them over and over.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        _ingest(ws, objects, provenance, summary, default, treatment, allow_custom,
-                check_references, refused, progress)
-    finally:
-        if collecting:
-            gc.enable()
+    policy = ws.community.source_policy(provenance.source_kind, provenance.source)
+    _ingest(ws, objects, provenance, policy, summary, default, allow_custom, limits, refused,
+            progress)
     return summary
 
 
-def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance,
-            summary: IngestSummary, default: TLP, treatment: dict[str, TLP], allow_custom: bool,
-            check_references: bool, refused: dict[int, str] | None,
-            progress: Progress | None) -> None:
+def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, policy: SourcePolicy,
+            summary: IngestSummary, default: TLP, allow_custom: bool, limits: ImportLimits,
+            refused: dict[int, str] | None, progress: Progress | None) -> None:
     total = len(objects)
+    treatment = ws.community.marking_treatment
 
     def validation_progress(done: int) -> None:
         if progress is not None:
             progress("validating", done, total)
 
     verdict = validate_objects(objects, allow_custom=allow_custom,
-                               known_ids=ws.store.existing_ids,
-                               check_references=check_references, refused=refused,
-                               progress=validation_progress)
+                               known_ids=ws.store.existing_ids, refused=refused,
+                               progress=validation_progress, limits=limits)
     summary.rejected = [(r.ref, r.reason) for r in verdict.rejected]
     summary.duplicates = verdict.duplicates_in_input
+    refusals = [Refusal(provenance.source_kind, provenance.source, provenance.collection, r.id,
+                        _version_text(objects[r.index]), "rejected", r.reason)
+                for r in verdict.rejected]
+    national = ws.community.national.identity
+    parties = frozenset((*ws.community.organisations, *ws.community.partners))
 
     # Read what is stored under the write lock: a concurrent ingest of the same versions then
     # waits for ours and counts them as duplicates instead of failing on the unique key.
@@ -127,13 +179,33 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance,
         rows: list[ImportRow] = []
         levels: dict[tuple[str, ...], Resolved] = {}
         encode = canonical_text
+        taken: dict[str, list[tuple[tuple[str, int], str]]] = {}  # this input's new versions
         for _, obj in verdict.accepted:
             object_id = obj["id"]
             version = str(obj.get("modified") or obj.get("created") or "")
-            versions = stored.get(object_id)
-            if versions and any(v.modified == version for v in versions):
+            instant = version_instant(version)
+            versions = stored.get(object_id, [])
+            body = encode(obj)
+            same = [v.body for v in versions if version_instant(v.modified) == instant]
+            same += [b for i, b in taken.get(object_id, ()) if i == instant]
+            if body in same:
                 summary.duplicates += 1
                 continue
+            reason = _refusal(obj, versions, taken.get(object_id, ()), policy, provenance,
+                              national, parties)
+            outcome = "rejected"
+            if not reason and same:
+                outcome = "conflict"
+                reason = (f"version {version} is already held with other content (the first"
+                          " is kept)")
+            if reason:
+                (summary.conflicts if outcome == "conflict" else summary.rejected).append(
+                    (object_id, reason))
+                refusals.append(Refusal(provenance.source_kind, provenance.source,
+                                        provenance.collection, object_id, version, outcome,
+                                        reason))
+                continue
+            taken.setdefault(object_id, []).append((instant, body))
             if "granular_markings" in obj:
                 refs = tuple(marking_refs_of(obj))
             else:
@@ -156,14 +228,64 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance,
                 summary.new += 1
                 seen_ids.add(object_id)
             rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
-                                  int(level), encode(obj), refs))
+                                  int(level), body, refs))
         if progress is not None:
             progress("storing", 0, len(rows))
         # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
         rows.sort(key=lambda r: (r.id, r.version))
         ws.store.put_import(rows, provenance=provenance, stored=stored)
+        ws.store.log_refusals(refusals)
     if progress is not None:
         progress("storing", len(rows), len(rows))
+
+
+def _version_text(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    version = obj.get("modified") or obj.get("created")
+    return version[:40] if isinstance(version, str) else None
+
+
+def _refusal(obj: dict[str, Any], versions: list[StoredVersion],
+             taken: Sequence[tuple[tuple[str, int], str]], policy: SourcePolicy,
+             provenance: Provenance, national: str, parties: frozenset[str]) -> str:
+    """Why this source may not store this object (ownership, markings), or ''."""
+    object_id = obj["id"]
+    creator = obj.get("created_by_ref")
+    if obj["type"] == "marking-definition":
+        level = level_of_marking(object_id)
+        if level is not None:
+            official = tlp1_marking_definition(object_id) if object_id in TLP1_MARKING_IDS \
+                else marking_definition(level)
+            if canonical_text(official) != canonical_text(obj):
+                return (f"uses the id of the OASIS TLP:{level.slug.upper()} marking definition"
+                        " with other content (TLP definitions cannot be redefined)")
+        if versions or taken:
+            return "a marking definition never changes: this id is already defined otherwise"
+    if isinstance(creator, str) and not policy.may_assert(creator):
+        whose = " (the national CIRT's)" if creator == national else ""
+        return (f"created_by_ref {creator}{whose} is not an identity {policy.label} may"
+                " assert (sectors.yaml: identity, asserts)")
+    if obj["type"] == "identity" and not policy.may_assert(object_id):
+        return f"the identity {object_id} is not one {policy.label} may assert"
+    if not versions or policy.own:
+        return ""
+    if any(v.origin == "local" for v in versions) or any(v.creator == national
+                                                         for v in versions):
+        return f"{object_id} is the national CIRT's own object: it changes only here"
+    held_creator = next((v.creator for v in versions if v.creator), None)
+    if held_creator is not None:
+        if creator != held_creator:
+            return (f"a new version must keep created_by_ref {held_creator} (STIX 2.1 §3.6:"
+                    " only its creator versions an object)")
+        return ""  # the source may assert it: checked above
+    first = min(versions, key=lambda v: version_instant(v.modified))
+    unaffiliated = policy.allowed is None  # files no party vouches for: the operator's choice
+    if first.source != provenance.source and not (
+            unaffiliated and first.origin == "import" and first.source not in parties):
+        return (f"{object_id} came without created_by_ref from '{first.source}': only that"
+                " source versions it")
+    return ""
 
 
 # --- reading files ----------------------------------------------------------------------------
@@ -182,6 +304,10 @@ class _DuplicateKey(ValueError):
     pass
 
 
+class _NotJson(ValueError):
+    pass
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -197,15 +323,41 @@ def _no_constants(name: str) -> Any:
     raise _NotJson(f"{name} is not a JSON value")
 
 
-class _NotJson(ValueError):
-    pass
+# RFC 7493 (I-JSON) §2.2: numbers beyond IEEE 754 double precision do not interchange.
+_EXACT_INTEGER = 2 ** 53 - 1
 
 
-def parse_json(data: bytes, name: str) -> Any:
-    """JSON text to Python, refusing what is unusable as a whole with one sentence."""
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:40]} is beyond what JSON interchange allows"
+                       " (RFC 7493 §2.2)")
+    return value
+
+
+def _exact_int(text: str) -> int:
+    value = int(text)
+    if len(text) > 15 and abs(value) > _EXACT_INTEGER:
+        raise _NotJson(f"the integer {text[:40]}{'…' if len(text) > 40 else ''} is beyond what"
+                       " JSON interchange allows (RFC 7493 §2.2)")
+    return value
+
+
+def parse_json(data: bytes, name: str, limits: ImportLimits | None = None) -> Any:
+    """The one JSON parser of inbound data: refuses what is unusable as a whole with one sentence.
+
+    Refused: more than ``[import] max_bytes`` (before parsing), a key twice in one object,
+    NaN/Infinity, numbers JSON interchange cannot carry (``1e400``, integers beyond 2**53),
+    nesting deeper than the interpreter's recursion limit, text that is not UTF-8 JSON.
+    """
+    limits = limits or ImportLimits()
+    if len(data) > limits.max_bytes:
+        raise InputRejected(f"{name}: {len(data):,} bytes (the limit is {limits.max_bytes:,},"
+                            " [import] max_bytes)")
     try:
         return json.loads(data, object_pairs_hook=_no_duplicate_keys,
-                          parse_constant=_no_constants)
+                          parse_constant=_no_constants, parse_float=_finite_float,
+                          parse_int=_exact_int)
     except _NotJson as exc:
         raise InputRejected(f"{name}: not valid JSON: {exc}") from None
     except _DuplicateKey as exc:
@@ -220,22 +372,32 @@ def parse_json(data: bytes, name: str) -> Any:
                             f" column {exc.colno}") from None
 
 
-def read_source(path: str, *, stdin: BinaryIO | None = None) -> Incoming:
-    """A STIX bundle, a MISP event (or restSearch answer), or a MISP feed directory."""
-    if path == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        return classify(parse_json(stream.read(), "standard input"), "standard input")
-    location = Path(path)
-    if location.is_dir():
-        return read_misp_feed(location)
-    if not location.exists():
-        raise InputRejected(f"{path}: no such file")
+def read_bytes(path: Path, limits: ImportLimits) -> bytes:
+    """A file's bytes, refused by its size before it is read."""
     try:
-        data = location.read_bytes()
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise InputRejected(f"{path}: {size:,} bytes (the limit is {limits.max_bytes:,},"
+                                " [import] max_bytes)")
+        return path.read_bytes()
     except OSError as exc:
         raise InputRejected(f"{path}: cannot be read ({exc.strerror})") from None
-    document = parse_json(data, path)
-    del data
+
+
+def read_source(path: str, *, stdin: BinaryIO | None = None,
+                limits: ImportLimits | None = None) -> Incoming:
+    """A STIX bundle, a MISP event (or restSearch answer), or a MISP feed directory."""
+    limits = limits or ImportLimits()
+    if path == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        data = stream.read(limits.max_bytes + 1)
+        return classify(parse_json(data, "standard input", limits), "standard input")
+    location = Path(path)
+    if location.is_dir():
+        return read_misp_feed(location, limits)
+    if not location.exists():
+        raise InputRejected(f"{path}: no such file")
+    document = parse_json(read_bytes(location, limits), path, limits)
     return classify(document, path)
 
 
@@ -253,9 +415,8 @@ def classify(document: Any, name: str) -> Incoming:
             raise InputRejected(f"{name}: a bundle of spec_version '{str(version)[:20]}'"
                                 " (cirt reads STIX 2.1 and 2.0)")
         return Incoming("stix-2.1", objects)
-    if isinstance(document, dict) and ("Event" in document or "response" in document):
-        from cirt.misp import events_in
-
+    if isinstance(document, dict) and ("Event" in document or "response" in document
+                                       or is_bare_event(document)):
         return _misp(events_in(document, name), "misp-event")
     if isinstance(document, dict) and isinstance(document.get("objects"), list) \
             and "type" not in document:
@@ -270,17 +431,13 @@ def classify(document: Any, name: str) -> Incoming:
 
 def _misp(events: list[dict[str, Any]], kind: str) -> Incoming:
     """MISP events become STIX objects; their TLP notes are kept for the summary."""
-    from cirt.misp import events_to_stix
-
     converted = events_to_stix(events)
     return Incoming(kind, converted.objects, converted.notes)
 
 
-def read_misp_feed(directory: Path) -> Incoming:
+def read_misp_feed(directory: Path, limits: ImportLimits) -> Incoming:
     """A MISP feed: manifest.json naming one ``<uuid>.json`` event file each."""
-    from cirt.misp import read_feed
-
-    return _misp(read_feed(directory), "misp-feed")
+    return _misp(read_feed(directory, limits), "misp-feed")
 
 
 @dataclass
@@ -296,22 +453,25 @@ class ImportResult:
 def import_file(ws: Workspace, path: str, *, source: str | None = None,
                 default_tlp: TLP | None = None, allow_custom: bool | None = None,
                 stdin: BinaryIO | None = None, progress: Progress | None = None) -> ImportResult:
-    """``cirt import``: read, validate, store; the file as a whole refused raises InputRejected."""
-    collecting = gc.isenabled()
-    gc.disable()  # parsing builds a large acyclic tree: nothing for the cycle collector
-    try:
-        incoming = read_source(path, stdin=stdin)
-    finally:
-        if collecting:
-            gc.enable()
+    """``cirt import``: read, validate, store; the file as a whole refused raises InputRejected.
+
+    ``source`` names a party of sectors.yaml the file comes from (what it may assert), else the
+    provenance name of an unaffiliated file (default: the file name).
+    """
     name = source or ("stdin" if path == "-" else os.path.basename(os.path.normpath(path)))
-    if not incoming.objects:
-        raise InputRejected(f"{path}: contains no objects to import")
-    summary = ingest(ws, incoming.objects, Provenance("import", name), default_tlp=default_tlp,
+    provenance = Provenance("import", name)
+    try:
+        incoming = read_source(path, stdin=stdin, limits=limits_of(ws))
+        if not incoming.objects:
+            raise InputRejected(f"{path}: contains no objects to import")
+    except InputRejected as exc:
+        log_refused(ws, provenance, str(exc))
+        raise
+    summary = ingest(ws, incoming.objects, provenance, default_tlp=default_tlp,
                      allow_custom=allow_custom, refused=incoming.refused, notes=incoming.notes,
                      progress=progress)
     return ImportResult(name, incoming.kind, summary)
 
 
 __all__ = ["ImportResult", "Incoming", "IngestSummary", "Rejected", "import_file", "ingest",
-           "read_source"]
+           "parse_json", "read_source"]

@@ -10,10 +10,8 @@ an attribute whose level differs carries its own tag.  Distribution comes from t
 leaves (the gate withholds it, and building an event with it raises).  Every release is recorded
 in the disclosure log before anything is written or sent.
 
-In: MISP events (JSON, feeds, pulled from a partner) become STIX objects: ``to_ids`` attributes
-indicators, the others observables, the event a report, all marked with the level their tags
-and distribution give (``cirt.misp_tlp``); they then go through ``cirt.ingest`` like anything
-else.  The live API (PyMISP) is used only in ``_connect`` and the push/pull functions.
+In: ``cirt.misp_inbound`` (events, feeds and pulls become STIX objects through ``cirt.ingest``).
+The live API (PyMISP) is used only in ``_connect`` and the push/pull functions.
 """
 
 from __future__ import annotations
@@ -21,33 +19,28 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cirt.errors import InputRejected, InvalidValue, NotFound, RemoteError, SharingDenied
+from cirt.errors import InvalidValue, NotFound, RemoteError, SharingDenied
 from cirt.misp_tlp import (
     ALL_COMMUNITIES,
-    INHERIT_EVENT,
     THIS_COMMUNITY,
-    distribution_floor,
     export_distribution,
-    is_tlp_tag,
     misp_tag,
-    resolve_tags,
 )
 from cirt.stix_validation import simple_pattern
 from cirt.stixtime import format_ts
-from cirt.store import Provenance, StoredObject, canonical_json, version_of
-from cirt.tlp import TLP, TLP2_MARKING_IDS
+from cirt.store import StoredObject, canonical_json, version_of
+from cirt.tlp import TLP
 
 if TYPE_CHECKING:
     from pymisp import MISPAttribute, MISPEvent
 
     from cirt.gate import Release
-    from cirt.ingest import IngestSummary
     from cirt.sharing import Disclosure
     from cirt.workspace import Workspace
 
@@ -61,13 +54,6 @@ _TO_MISP: dict[tuple[str, str], str] = {
     ("email-addr", "value"): "email-src", ("mutex", "name"): "mutex",
     ("file", "name"): "filename",
     **{("file", f"hashes.{algo}"): kind for algo, kind in _HASHES.items()},
-}
-_FROM_MISP: dict[str, tuple[str, str]] = {
-    "ip-dst": ("ip", "value"), "ip-src": ("ip", "value"), "domain": ("domain-name", "value"),
-    "hostname": ("domain-name", "value"), "url": ("url", "value"),
-    "email-src": ("email-addr", "value"), "email-dst": ("email-addr", "value"),
-    "email": ("email-addr", "value"), "mutex": ("mutex", "name"), "filename": ("file", "name"),
-    **{kind: ("file", f"hashes.{algo}") for algo, kind in _HASHES.items()},
 }
 _OBSERVABLE_TYPES = frozenset(t for t, _ in _TO_MISP)
 THREAT_LEVELS = {"critical": 1, "high": 1, "medium": 2, "low": 3}
@@ -234,253 +220,6 @@ def event_dict(event: MISPEvent) -> dict[str, Any]:
 def event_digest(event: MISPEvent) -> str:
     """What identifies an event's content for "has this partner got this already?"."""
     return hashlib.sha256(canonical_json(event_dict(event)).encode()).hexdigest()
-
-
-# --- MISP -> STIX --------------------------------------------------------------------------------
-
-def events_in(document: Any, name: str) -> list[dict[str, Any]]:
-    """The events of a MISP JSON document: one event, a list, or a restSearch answer."""
-    items: Any = document
-    if isinstance(document, Mapping) and "response" in document:
-        items = document["response"]
-    if isinstance(items, Mapping):
-        items = [items]
-    if not isinstance(items, list):
-        raise InputRejected(f"{name}: not a MISP event (expected {{\"Event\": {{…}}}})")
-    events = []
-    for item in items:
-        event = item.get("Event") if isinstance(item, Mapping) else None
-        if not isinstance(event, dict):
-            raise InputRejected(f"{name}: not a MISP event (expected {{\"Event\": {{…}}}})")
-        events.append(event)
-    return events
-
-
-def read_feed(directory: Path) -> list[dict[str, Any]]:
-    """The events of a MISP feed directory (manifest.json + one ``<uuid>.json`` per event)."""
-    from cirt.ingest import parse_json
-
-    manifest_path = directory / "manifest.json"
-    if not manifest_path.is_file():
-        raise InputRejected(f"{directory}: a directory, but not a MISP feed (no manifest.json)")
-    manifest = parse_json(manifest_path.read_bytes(), str(manifest_path))
-    if not isinstance(manifest, dict):
-        raise InputRejected(f"{manifest_path}: a MISP feed manifest maps event uuids to events")
-    events = []
-    for event_uuid in manifest:
-        try:
-            uuid.UUID(str(event_uuid))
-        except ValueError:
-            raise InputRejected(f"{manifest_path}: '{str(event_uuid)[:60]}' is not an event uuid")\
-                from None
-        path = directory / f"{event_uuid}.json"
-        if not path.is_file():
-            raise InputRejected(f"{directory}: manifest.json names {event_uuid}, but"
-                                f" {event_uuid}.json is missing")
-        events.extend(events_in(parse_json(path.read_bytes(), str(path)), str(path)))
-    return events
-
-
-@dataclass
-class Converted:
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def _tag_names(container: Mapping[str, Any]) -> list[str]:
-    tags = container.get("Tag") or []
-    names = []
-    for tag in tags if isinstance(tags, list) else []:
-        if isinstance(tag, Mapping) and isinstance(tag.get("name"), str):
-            names.append(tag["name"])
-    return names
-
-
-def _int(value: Any, default: int | None = None) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _stamp(epoch: Any, fallback: str) -> str:
-    seconds = _int(epoch)
-    if seconds is None or not 0 < seconds < 32503680000:
-        return fallback
-    return format_ts(datetime.fromtimestamp(seconds, UTC))
-
-
-def _floor(container: Mapping[str, Any]) -> TLP:
-    sharing_group = _int(container.get("sharing_group_id"), 0) or 0
-    return distribution_floor(_int(container.get("distribution")), sharing_group > 0)
-
-
-def events_to_stix(events: Iterable[Mapping[str, Any]]) -> Converted:
-    """STIX objects for MISP events, marked with the level their tags and distribution give."""
-    out = Converted()
-    for event in events:
-        _convert_event(event, out)
-    return out
-
-
-def _convert_event(event: Mapping[str, Any], out: Converted) -> None:
-    event_uuid = str(event.get("uuid", ""))
-    what = f"MISP event {event_uuid or '(no uuid)'}"
-    tags = _tag_names(event)
-    event_floor = _floor(event)
-    resolved = resolve_tags(tags, TLP.CLEAR, floor=event_floor, what=what)
-    event_level: TLP | None = resolved.level if (resolved.labels or event_floor > TLP.CLEAR) \
-        else None
-    if resolved.note and resolved.labels:
-        out.notes.append(resolved.note)
-    elif not resolved.labels:
-        out.notes.append(f"{what} has no tlp: tag: the default TLP applies")
-    event_time = _stamp(event.get("timestamp"), "1970-01-01T00:00:00.000Z")
-    members: list[str] = []
-    skipped: dict[str, int] = {}
-    attributes = [a for a in event.get("Attribute") or [] if isinstance(a, Mapping)]
-    for attribute in attributes:
-        made = _convert_attribute(attribute, event_level, event_floor, event_time, out, what)
-        if made is None:
-            kind = str(attribute.get("type"))
-            skipped[kind] = skipped.get(kind, 0) + 1
-        else:
-            members.append(made)
-    for misp_object in event.get("Object") or []:
-        if not isinstance(misp_object, Mapping):
-            continue
-        made_file = _convert_file_object(misp_object, event_level, event_floor, event_time, out,
-                                         what)
-        if made_file:
-            members.append(made_file)
-            continue
-        for attribute in misp_object.get("Attribute") or []:
-            if isinstance(attribute, Mapping):
-                made = _convert_attribute(attribute, event_level, event_floor, event_time, out,
-                                          what)
-                if made is None:
-                    kind = str(attribute.get("type"))
-                    skipped[kind] = skipped.get(kind, 0) + 1
-                else:
-                    members.append(made)
-    if skipped:
-        kinds = ", ".join(f"{k} ({n})" for k, n in sorted(skipped.items()))
-        out.notes.append(f"{what}: attributes of types without a STIX mapping not imported: "
-                         f"{kinds}")
-    if not members:
-        out.notes.append(f"{what} ('{str(event.get('info', ''))[:60]}') has nothing to import")
-        return
-    report: dict[str, Any] = {
-        "type": "report", "spec_version": "2.1", "id": f"report--{event_uuid}",
-        "created": event_time, "modified": event_time,
-        "name": str(event.get("info") or f"MISP event {event_uuid}"),
-        "published": _stamp(event.get("publish_timestamp"), event_time),
-        "report_types": ["threat-report"], "object_refs": members,
-    }
-    others = [t for t in tags if not is_tlp_tag(t)]
-    if others:
-        report["labels"] = others
-    if event_level is not None:
-        report["object_marking_refs"] = [TLP2_MARKING_IDS[event_level]]
-    out.objects.append(report)
-
-
-def _attribute_level(attribute: Mapping[str, Any], event_level: TLP | None, event_floor: TLP,
-                     out: Converted, what: str) -> TLP | None:
-    tags = [t for t in _tag_names(attribute) if is_tlp_tag(t)]
-    floor = max(event_floor, _floor(attribute) if _int(attribute.get("distribution"))
-                != INHERIT_EVENT else TLP.CLEAR)
-    if tags:
-        resolved = resolve_tags(tags, TLP.CLEAR, floor=floor,
-                                what=f"{what} attribute {attribute.get('uuid', '?')}")
-        if resolved.note:
-            out.notes.append(resolved.note)
-        return resolved.level
-    if event_level is None:
-        return floor if floor > TLP.CLEAR else None
-    return max(event_level, floor)
-
-
-def _marked(obj: dict[str, Any], level: TLP | None) -> dict[str, Any]:
-    if level is not None:
-        obj["object_marking_refs"] = [TLP2_MARKING_IDS[level]]
-    return obj
-
-
-def _observable(stix_type: str, path: str, value: str, object_id: str) -> dict[str, Any]:
-    if stix_type == "ip":
-        stix_type = "ipv6-addr" if ":" in value else "ipv4-addr"
-    obj: dict[str, Any] = {"type": stix_type, "spec_version": "2.1",
-                           "id": f"{stix_type}--{object_id}"}
-    if path.startswith("hashes."):
-        obj["hashes"] = {path.split(".", 1)[1]: value}
-    else:
-        obj[path] = value
-    return obj
-
-
-def _pattern(stix_type: str, path: str, value: str) -> str:
-    if stix_type == "ip":
-        stix_type = "ipv6-addr" if ":" in value else "ipv4-addr"
-    if path.startswith("hashes."):
-        path = f"hashes.'{path.split('.', 1)[1]}'"
-    return f"[{stix_type}:{path} = '{_quote(value)}']"
-
-
-def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, event_floor: TLP,
-                       event_time: str, out: Converted, what: str) -> str | None:
-    kind = str(attribute.get("type", ""))
-    value = attribute.get("value")
-    attribute_uuid = str(attribute.get("uuid", ""))
-    if not isinstance(value, str) or (kind not in _FROM_MISP and kind != "stix2-pattern"):
-        return None
-    level = _attribute_level(attribute, event_level, event_floor, out, what)
-    stamp = _stamp(attribute.get("timestamp"), event_time)
-    to_ids = attribute.get("to_ids") in (True, 1, "1", "true")
-    if kind == "stix2-pattern" or to_ids:
-        pattern = value if kind == "stix2-pattern" else _pattern(*_FROM_MISP[kind], value)
-        comment = attribute.get("comment")
-        indicator = {
-            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{attribute_uuid}",
-            "created": stamp, "modified": stamp,
-            "name": comment if isinstance(comment, str) and comment else f"{kind}: {value}"[:200],
-            "pattern": pattern, "pattern_type": "stix",
-            "valid_from": _stamp(attribute.get("first_seen"), stamp)
-            if isinstance(attribute.get("first_seen"), int) else stamp,
-        }
-        out.objects.append(_marked(indicator, level))
-        return indicator["id"]
-    observable = _observable(*_FROM_MISP[kind], value, attribute_uuid)
-    out.objects.append(_marked(observable, level))
-    return str(observable["id"])
-
-
-def _convert_file_object(misp_object: Mapping[str, Any], event_level: TLP | None,
-                         event_floor: TLP, event_time: str, out: Converted,
-                         what: str) -> str | None:
-    """A MISP ``file`` object without IDS attributes: one STIX file observable."""
-    attributes = [a for a in misp_object.get("Attribute") or [] if isinstance(a, Mapping)]
-    if misp_object.get("name") != "file" or not attributes or any(
-            a.get("to_ids") in (True, 1, "1", "true") for a in attributes):
-        return None
-    mapped = [(a, _FROM_MISP.get(str(a.get("type")))) for a in attributes]
-    if any(m is None or m[0] != "file" or not isinstance(a.get("value"), str)
-           for a, m in mapped):
-        return None
-    obj: dict[str, Any] = {"type": "file", "spec_version": "2.1",
-                           "id": f"file--{misp_object.get('uuid', '')}"}
-    levels = []
-    for attribute, target in mapped:
-        assert target is not None
-        path = target[1]
-        if path.startswith("hashes."):
-            obj.setdefault("hashes", {})[path.split(".", 1)[1]] = attribute["value"]
-        else:
-            obj[path] = attribute["value"]
-        levels.append(_attribute_level(attribute, event_level, event_floor, out, what))
-    known = [lvl for lvl in levels if lvl is not None]
-    out.objects.append(_marked(obj, max(known) if known else None))
-    return str(obj["id"])
 
 
 # --- the gate ------------------------------------------------------------------------------------
@@ -744,63 +483,3 @@ def push(ws: Workspace, partner_id: str, since: str | None = None) -> PushResult
         ws.store.record_misp_push(partner_id, event_uuid, digest, format_ts(ws.clock()))
         result.sent.append(event_uuid)
     return result
-
-
-@dataclass
-class PullResult:
-    partner: str
-    events: list[str]
-    own: list[str]
-    summary: IngestSummary
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"partner": self.partner, "events": self.events, "own_events_skipped": self.own,
-                **self.summary.to_dict()}
-
-
-PAGE = 100
-
-
-def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult:
-    """Fetch the partner's events changed since the last pull (or ``since``) and ingest them.
-
-    Events we pushed to this partner ourselves are not stored again; everything else goes
-    through ``cirt.ingest`` with provenance ``misp``/partner and the TLP its tags give.
-    """
-    from cirt.ingest import IngestSummary, ingest
-
-    if since is not None:
-        from cirt.stixtime import parse_ts
-
-        try:
-            cursor = int(parse_ts(since).timestamp())
-        except ValueError:
-            raise InvalidValue(f"--since '{since}' is not a UTC timestamp such as"
-                               " 2026-03-01T00:00:00Z") from None
-    else:
-        cursor = ws.store.misp_pull_cursor(partner_id) or 0
-    client = _connect(ws, partner_id)
-    events: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        try:
-            answer = client.search(controller="events", timestamp=cursor, limit=PAGE, page=page)
-        except Exception as exc:
-            raise RemoteError(f"MISP of '{partner_id}' failed the search: {_short(exc)}") from None
-        found = events_in({"response": _answer(answer, partner_id, "the search")},
-                          f"MISP of '{partner_id}'")
-        events.extend(found)
-        if len(found) < PAGE:
-            break
-        page += 1
-    own = [str(e.get("uuid")) for e in events
-           if ws.store.misp_pushed_digest(partner_id, str(e.get("uuid"))) is not None]
-    theirs = [e for e in events if str(e.get("uuid")) not in own]
-    converted = events_to_stix(theirs)
-    summary = ingest(ws, converted.objects, Provenance("misp", partner_id),
-                     notes=converted.notes) if converted.objects else IngestSummary(
-        notes=converted.notes)
-    newest = max((_int(e.get("timestamp"), 0) or 0 for e in events), default=cursor)
-    if since is None and newest > cursor:
-        ws.store.set_misp_pull_cursor(partner_id, newest, format_ts(ws.clock()))
-    return PullResult(partner_id, [str(e.get("uuid")) for e in theirs], own, summary)

@@ -23,12 +23,14 @@ same id and version with different content, STIX 2.0 bundles upgraded to 2.1 wit
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from cirt.config import ImportLimits
+from cirt.stix_refs import marking_references
 from cirt.tlp import is_tlp_marking
 
 MAX_DEPTH = 32
@@ -162,11 +164,14 @@ def walk_json(value: Any, where: str, depth: int = 0) -> None:
 
 # --- patterns ---------------------------------------------------------------------------------
 
+# Linear-time by construction, as every expression applied to peer data here: no quantified group
+# whose body can match the same text in two ways (the value was ``(?:[^'\\]+|...)*``, which
+# backtracked exponentially on a 64-digit hash followed by more pattern).
 _IDENT = r"[a-z_][a-z0-9_]*"
 _QUOTED_KEY = r"'[A-Za-z0-9_-]+'"
 _SIMPLE_PATTERN = re.compile(
     r"\[(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<path>" + _IDENT
-    + r"(?:\.(?:" + _IDENT + "|" + _QUOTED_KEY + r"))*) ?= ?'(?P<value>(?:[^'\\]+|\\['\\])*)'\]\Z")
+    + r"(?:\.(?:" + _IDENT + "|" + _QUOTED_KEY + r"))*) ?= ?'(?P<value>(?:[^'\\]|\\['\\])*)'\]\Z")
 _KEYWORDS = frozenset({"true", "false"})
 _pattern_cache: dict[str, str] = {}
 
@@ -193,6 +198,50 @@ def simple_pattern(pattern: str) -> tuple[str, list[str], str] | None:
     if "\\" in value:
         value = value.replace("\\'", "'").replace("\\\\", "\\")
     return match.group("type"), path, value
+
+
+_LITERALS = re.compile(r"'(?:[^'\\]|\\.)*'")
+
+
+def pattern_comparisons(pattern: str) -> int:
+    """How many comparisons a STIX pattern holds: each names one ``type:path`` (one colon)."""
+    return _LITERALS.sub("", pattern).count(":")
+
+
+def over_limits(obj: Any, limits: ImportLimits) -> str:
+    """Why ``obj`` is larger than the import limits allow, or ''.  Cheap: list lengths only,
+    checked before anything whose cost grows with them (selectors, references, the pattern
+    parser)."""
+    if type(obj) is not dict:
+        return ""
+    granular = obj.get("granular_markings")
+    if isinstance(granular, list):
+        if len(granular) > limits.max_granular_markings:
+            return (f"{len(granular):,} granular markings (the limit is"
+                    f" {limits.max_granular_markings:,}, [import] max_granular_markings)")
+        selectors = sum(len(g["selectors"]) for g in granular
+                        if isinstance(g, dict) and isinstance(g.get("selectors"), list))
+        if selectors > limits.max_selectors:
+            return (f"{selectors:,} granular marking selectors (the limit is"
+                    f" {limits.max_selectors:,}, [import] max_selectors)")
+    references = 0
+    for key, value in obj.items():
+        if type(value) is list and type(key) is str and key.endswith("_refs"):
+            references += len(value)
+    if references > limits.max_references:
+        return (f"{references:,} references (the limit is {limits.max_references:,},"
+                " [import] max_references)")
+    pattern = obj.get("pattern")
+    if type(pattern) is str and obj.get("type") == "indicator":
+        if len(pattern) > limits.max_pattern_length:
+            return (f"a pattern of {len(pattern):,} characters (the limit is"
+                    f" {limits.max_pattern_length:,}, [import] max_pattern_length)")
+        if pattern not in _pattern_cache and simple_pattern(pattern) is None:
+            comparisons = pattern_comparisons(pattern)
+            if comparisons > limits.max_pattern_comparisons:
+                return (f"a pattern of {comparisons:,} comparisons (the limit is"
+                        f" {limits.max_pattern_comparisons:,}, [import] max_pattern_comparisons)")
+    return ""
 
 
 def pattern_errors(pattern: str) -> str:
@@ -470,7 +519,7 @@ def _embedded_checker(cls: Any, name: str) -> Checker:
     cls_name = cls.__name__
     props = {n: _compile(prop, n) for n, prop in cls._properties.items()}
     required = tuple(n for n, prop in cls._properties.items() if prop.required)
-    ported = cls_name in ("ExternalReference", "KillChainPhase")
+    ported = cls_name in ("ExternalReference", "KillChainPhase", "GranularMarking")
     own = "_check_object_constraints" in cls.__dict__
 
     def check_embedded(value: Any, where: str, ctx: _Ctx) -> None:
@@ -493,6 +542,9 @@ def _embedded_checker(cls: Any, name: str) -> Checker:
             for algo in value.get("hashes", ()):
                 if algo not in _LEGAL_EXTREF_HASHES:
                     raise Invalid(f"{where}.hashes '{algo}' is not in hash-algorithm-ov")
+        elif cls_name == "GranularMarking":
+            if ("lang" in value) == ("marking_ref" in value):
+                raise Invalid(f"{where} needs exactly one of lang, marking_ref")
         elif own and not ported:
             ctx.library = True
     return check_embedded
@@ -707,8 +759,38 @@ def _check_object(obj: Any, allow_custom: bool, extension_types: frozenset[str])
     if confidence is not None and not 0 <= confidence <= 100:
         raise Invalid(f"confidence {confidence} is outside 0-100")
     _constraints(stix_type, obj)
-    if schema.library or ctx.library or "granular_markings" in obj:
+    if "granular_markings" in obj:
+        _check_selectors(obj)
+    if schema.library or ctx.library:
         _library_check(obj, allow_custom)
+
+
+def _check_selectors(obj: dict[str, Any]) -> None:
+    """Every granular marking selector names a non-empty property of the object (STIX 2.1 §7.2.3).
+
+    Each selector is followed from the top of the object, so the cost is the selectors' length:
+    ``stix2`` walks the whole object once per selector, quadratic in the number of markings.
+    """
+    for i, marking in enumerate(obj["granular_markings"]):
+        for selector in marking["selectors"]:
+            if not _selected(obj, selector):
+                raise Invalid(f"granular_markings[{i}] selector '{selector[:80]}' names nothing"
+                              " in the object")
+
+
+def _selected(obj: dict[str, Any], selector: str) -> bool:
+    value: Any = obj
+    for step in selector.split("."):
+        if step.startswith("[") and step.endswith("]"):
+            index = step[1:-1]
+            if not isinstance(value, list) or not index.isdigit() or int(index) >= len(value):
+                return False
+            value = value[int(index)]
+        elif isinstance(value, dict) and step in value:
+            value = value[step]
+        else:
+            return False
+    return bool(value)
 
 
 def new_object_kind(obj: dict[str, Any]) -> str | None:
@@ -870,59 +952,27 @@ class Validation:
     notes: list[str] = field(default_factory=list)
 
 
-def object_key(obj: dict[str, Any]) -> tuple[str, str]:
-    return obj["id"], str(obj.get("modified") or obj.get("created") or "")
-
-
-@lru_cache(maxsize=1)
-def _ref_properties() -> dict[str, tuple[str, ...]]:
-    return {t: schema.ref_properties for t, schema in schemas(False).types.items()}
-
-
-def references(obj: dict[str, Any], *, custom: bool = True) -> list[tuple[str, str]]:
-    """``(property, id)`` of every top-level ``*_ref``/``*_refs`` and granular marking ref.
-
-    ``custom=False`` promises that ``obj`` passed validation without custom content, so only
-    the properties its type defines need looking at.
-    """
-    ref_properties = None if custom else _ref_properties().get(obj["type"])
-    keys: Iterable[str]
-    if ref_properties is not None:
-        keys = [k for k in ref_properties if k in obj]
-    else:
-        keys = [k for k in obj if k.endswith(("_ref", "_refs"))]
-    found: list[tuple[str, str]] = []
-    for key in keys:
-        value = obj[key]
-        if isinstance(value, str):
-            found.append((key, value))
-        elif isinstance(value, list):
-            found.extend((key, ref) for ref in value if isinstance(ref, str))
-    for marking in obj.get("granular_markings", ()) or ():
-        if isinstance(marking, dict) and isinstance(marking.get("marking_ref"), str):
-            found.append(("granular_markings", marking["marking_ref"]))
-    return found
-
-
 def validate_objects(
     objects: Sequence[Any], *, allow_custom: bool = False,
     known_ids: Callable[[set[str]], set[str]] = lambda ids: set(),
-    check_references: bool = True,
     refused: dict[int, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    limits: ImportLimits = ImportLimits(),
 ) -> Validation:
     """Validate every object, then the rules that need the others (and the store).
 
-    ``known_ids(ids)`` answers which of ``ids`` the store already holds: references and marking
-    refs must resolve to an accepted object of the same input, a built-in TLP marking, or a stored
-    object.  An object that references a rejected one is rejected too.  ``refused`` names
-    objects the caller already refused (index -> reason).
+    References to other objects may point outside the input (STIX 2.1 §8: a bundle has no
+    meaning of its own; stix2 and the OASIS validator accept them), so a rejected object never
+    takes the objects that refer to it along.  Marking references must resolve, to a marking
+    definition of the input, a TLP marking or a stored one (``known_ids(ids)`` answers which the
+    store holds): an object whose marking is unknown cannot be released correctly.  One id and
+    one instant with different content: the first is kept.  ``refused`` names objects the caller
+    already refused (index -> reason).
     """
     result = Validation()
-    candidates: dict[tuple[str, str], tuple[int, dict[str, Any], str]] = {}
-    refs_of: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    conflicted: set[tuple[str, str]] = set()
+    candidates: dict[tuple[str, tuple[str, int]], tuple[int, dict[str, Any], str]] = {}
     from cirt.store import canonical_json
+    from cirt.store.ingest_state import version_instant
 
     declared = {o["type"] for o in objects if isinstance(o, dict) and "extensions" in o
                 and isinstance(o.get("type"), str) and new_object_kind(o)}
@@ -931,74 +981,60 @@ def validate_objects(
     for index, obj in enumerate(objects):
         if progress is not None and index % 1000 == 0:
             progress(index)
-        reason = (refused.get(index) if refused else "") or check_object(
-            obj, allow_custom=allow_custom, extension_types=extension_types)
+        reason = (refused.get(index) if refused else "") or over_limits(obj, limits) \
+            or check_object(obj, allow_custom=allow_custom, extension_types=extension_types)
         if reason:
             oid = obj.get("id") if isinstance(obj, dict) and is_identifier(obj.get("id")) else None
             result.rejected.append(Rejected(index, oid, reason))
             continue
-        key = (obj["id"], obj.get("modified") or obj.get("created") or "")
+        version = obj.get("modified") or obj.get("created") or ""
+        key = (obj["id"], version_instant(version))
         previous = candidates.get(key)
         if previous is None:
             candidates[key] = (index, obj, "")
-            if check_references:
-                refs_of[key] = references(obj, custom=allow_custom)
-            continue
-        if key in conflicted:
-            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=key[1])))
             continue
         first_text = previous[2] or canonical_json(previous[1])
+        candidates[key] = (previous[0], previous[1], first_text)
         if canonical_json(obj) == first_text:
-            candidates[key] = (previous[0], previous[1], first_text)
             result.duplicates_in_input += 1
         else:
-            conflicted.add(key)
-            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=key[1])))
-    for key in conflicted:
-        index, _, _ = candidates.pop(key)
-        result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=key[1])))
+            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=version)))
     if progress is not None:
         progress(len(objects))
-
-    if check_references:
-        _resolve(candidates, refs_of, result, known_ids)
+    _resolve_markings(candidates, result, known_ids)
     # First occurrences were inserted in input order, and removals keep that order.
     result.accepted = [(i, o) for i, o, _ in candidates.values()]
     result.rejected.sort(key=lambda r: r.index)
     return result
 
 
-_CONFLICT = "the same id and version ({v}) appears with different content"
+_CONFLICT = ("the same id and version ({v}) appears earlier in the input with other content"
+             " (the first is kept)")
 
 
-def _resolve(candidates: dict[tuple[str, str], tuple[int, dict[str, Any], str]],
-             refs_of: dict[tuple[str, str], list[tuple[str, str]]],
-             result: Validation, known_ids: Callable[[set[str]], set[str]]) -> None:
+def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any], str]],
+                      result: Validation, known_ids: Callable[[set[str]], set[str]]) -> None:
+    markings_of = {key: marking_references(obj) for key, (_, obj, _) in candidates.items()}
     present = {key[0] for key in candidates}
-    wanted = {ref for key in candidates for _, ref in refs_of[key]
+    wanted = {ref for refs in markings_of.values() for ref in refs
               if ref not in present and not is_tlp_marking(ref)}
     stored = known_ids(wanted) if wanted else set()
-    rejected_ids = {r.id for r in result.rejected if r.id}
     while True:
-        dropped: list[tuple[str, str]] = []
-        for key, (index, _, _) in candidates.items():
-            for prop, ref in refs_of[key]:
+        dropped = []
+        for key, refs in markings_of.items():
+            for ref in refs:
                 if ref in present or ref in stored or is_tlp_marking(ref):
                     continue
-                if prop in ("object_marking_refs", "granular_markings"):
-                    reason = f"{prop} names {ref}, an unknown marking definition"
-                elif ref in rejected_ids:
-                    reason = f"{prop} names {ref}, which was rejected"
-                else:
-                    reason = f"{prop} names {ref}, which is neither in the input nor in the store"
-                result.rejected.append(Rejected(index, key[0], reason))
+                result.rejected.append(Rejected(candidates[key][0], key[0],
+                                                f"marked with {ref}, an unknown marking"
+                                                " definition"))
                 dropped.append(key)
                 break
         if not dropped:
             return
         for key in dropped:
             candidates.pop(key)
-            rejected_ids.add(key[0])
+            markings_of.pop(key)
         present = {key[0] for key in candidates}
 
 

@@ -19,10 +19,9 @@ from cirt.misp import (
     Offered,
     build_event,
     event_dict,
-    events_in,
-    events_to_stix,
     incident_event,
 )
+from cirt.misp_inbound import events_in, events_to_stix
 from cirt.misp_testserver import MispServer, running
 from cirt.misp_tlp import (
     ALL_COMMUNITIES,
@@ -119,11 +118,9 @@ def _event(content: list[dict[str, Any]]) -> MISPEvent:
                        org_uuid="e33b703c-a631-5672-a1bc-d5c26b3e3afa")
 
 
-def _level_of(obj: dict[str, Any]) -> str:
-    return resolve_markings(obj["object_marking_refs"], TLP.AMBER).level.slug
-
-
-def test_stix_to_misp_to_stix_keeps_every_indicator_at_its_tlp_or_its_events() -> None:
+def test_stix_to_misp_to_stix_keeps_every_indicator_at_its_events_level() -> None:
+    """An attribute never gets a lower level than its event (issue 10): the event carries the
+    most restrictive level of its content, so every indicator comes back at least that high."""
     event = _event(ROUND_TRIP)
     assert {t.name for t in event.tags} == {"tlp:amber+strict"}
     strict = next(a for a in event.attributes if a.value.startswith("http://"))
@@ -134,10 +131,7 @@ def test_stix_to_misp_to_stix_keeps_every_indicator_at_its_tlp_or_its_events() -
     for original in ROUND_TRIP:
         copy = indicators[original["id"]]
         assert copy["pattern"] == original["pattern"]
-        # an attribute is seen no wider than its event: the event's distribution is a floor
-        level = max(TLP.parse(_level_of(original)),
-                    distribution_floor(int(event.distribution)))
-        assert copy["object_marking_refs"] == [TLP2_MARKING_IDS[level]]
+        assert copy["object_marking_refs"] == [TLP2_MARKING_IDS[TLP.AMBER_STRICT]]
         assert copy["name"] == original["name"]
     report = next(o for o in back.objects if o["type"] == "report")
     assert sorted(report["object_refs"]) == sorted(indicators)

@@ -93,7 +93,7 @@ def pull_command(
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
     from rich.markup import escape
 
-    from cirt.misp import pull
+    from cirt.misp_inbound import pull
 
     result = pull(workspace(ctx), partner, since)
     summary = result.summary

@@ -4,23 +4,39 @@
 ``latest`` flag, strictly increasing ``added``, one provenance row per version), but with a few
 statements per thousand objects instead of five per object, and with each version's own
 markings in its provenance row.  The caller has already removed versions the store holds.
+Versions are ordered by the instant their timestamp names (``version_instant``), never by its
+spelling.  ``log_refusals`` keeps what a source sent and was refused (the ingest log).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cirt.stixtime import format_ts_micro, parse_ts
+from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database
 from cirt.taxii.plain import plain_facts
 
 _CHUNK = 500
+_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z")
+
+
+def version_instant(version: str) -> tuple[str, int]:
+    """The order key of a version: its instant, however the timestamp spells the fraction.
+
+    ``2026-03-01T00:00:00Z``, ``…00.0Z`` and ``…00.000Z`` are one version; ``…00Z`` comes before
+    ``…00.500Z`` (as text it sorts after).  The empty version of an SCO sorts first.
+    """
+    match = _TIMESTAMP.match(version)
+    if match is None:
+        return version, 0
+    return match.group(1), int((match.group(2) or "").ljust(9, "0"))
 
 
 class ImportRow(NamedTuple):
@@ -37,13 +53,38 @@ class ImportRow(NamedTuple):
 
 @dataclass(frozen=True)
 class StoredVersion:
+    """One stored version with what ownership and conflict decisions need."""
+
     modified: str
     latest: bool
     tlp: int
+    origin: str = "local"
+    body: str = ""
+    source: str = ""
+
+    @property
+    def creator(self) -> str | None:
+        """Its ``created_by_ref``, or None."""
+        creator = json.loads(self.body).get("created_by_ref") if self.body else None
+        return creator if isinstance(creator, str) else None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One line of the ingest log."""
+
+    source_kind: str
+    source: str
+    collection: str | None
+    object_id: str | None
+    version: str | None
+    outcome: str  # rejected | conflict | refused (the whole document)
+    reason: str
 
 
 class IngestStateMixin:
     db: Database
+    clock: Clock
     _last_added: str | None
 
     if TYPE_CHECKING:
@@ -60,14 +101,40 @@ class IngestStateMixin:
         return found
 
     def stored_versions(self, ids: Iterable[str]) -> dict[str, list[StoredVersion]]:
-        """Every stored version (``modified``, latest flag, TLP) of the objects named."""
+        """Every stored version of the objects named, with its body and the source it came from."""
         out: dict[str, list[StoredVersion]] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
-            for object_id, modified, latest, tlp in self.db.query(
-                    f"SELECT id, modified, latest, tlp FROM objects WHERE id IN ({marks})", chunk):
-                out.setdefault(object_id, []).append(StoredVersion(modified, bool(latest), tlp))
+            for object_id, modified, latest, tlp, origin, body, source in self.db.query(
+                    "SELECT o.id, o.modified, o.latest, o.tlp, o.origin, o.body, p.source"
+                    " FROM objects o LEFT JOIN provenance p"
+                    " ON p.object_id = o.id AND p.modified = o.modified"
+                    f" WHERE o.id IN ({marks})", chunk):
+                out.setdefault(object_id, []).append(
+                    StoredVersion(modified, bool(latest), tlp, origin, body, source or ""))
         return out
+
+    def log_refusals(self, refusals: Sequence[Refusal]) -> None:
+        """Append to the ingest log (its own transaction, or the caller's)."""
+        if not refusals:
+            return
+        when = format_ts_micro(self.clock())
+        with self.db.transaction():
+            self.db.executemany(
+                "INSERT INTO ingest_log (recorded, source_kind, source, collection, object_id,"
+                " version, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(when, r.source_kind, r.source, r.collection, r.object_id, r.version, r.outcome,
+                  r.reason) for r in refusals])
+
+    def ingest_log(self, *, source: str | None = None) -> list[Refusal]:
+        """The ingest log, oldest first, optionally of one source."""
+        sql = ("SELECT source_kind, source, collection, object_id, version, outcome, reason"
+               " FROM ingest_log")
+        params: list[Any] = []
+        if source is not None:
+            sql += " WHERE source = ?"
+            params.append(source)
+        return [Refusal(*row) for row in self.db.query(sql + " ORDER BY seq", params)]
 
     def put_import(self, rows: Sequence[ImportRow], *, provenance: Provenance,
                    stored: dict[str, list[StoredVersion]]) -> None:
@@ -81,12 +148,13 @@ class IngestStateMixin:
                     newest[object_id] = v.modified
         incoming_max: dict[str, str] = {}
         for row in rows:
-            if row.version > incoming_max.get(row.id, ""):
+            best = incoming_max.get(row.id)
+            if best is None or version_instant(row.version) > version_instant(best):
                 incoming_max[row.id] = row.version
-        superseded = [(oid,) for oid, version in incoming_max.items()
-                      if oid in newest and version > newest[oid]]
-        latest_key = {(oid, version) for oid, version in incoming_max.items()
-                      if oid not in newest or version > newest[oid]}
+        newer = {oid for oid, version in incoming_max.items()
+                 if oid not in newest or version_instant(version) > version_instant(newest[oid])}
+        superseded = [(oid,) for oid in newer if oid in newest]
+        latest_key = {(oid, incoming_max[oid]) for oid in newer}
         marking_texts: dict[tuple[str, ...], str] = {}
         with self.db.transaction():
             self._sync_added()

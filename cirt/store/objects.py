@@ -9,6 +9,7 @@ from typing import Any
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.store.database import Database
+from cirt.store.ingest_state import version_instant
 from cirt.taxii.plain import plain_facts
 
 _COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"
@@ -41,7 +42,7 @@ class ObjectsMixin:
             return False
         newest = self.db.query_one(
             "SELECT modified FROM objects WHERE id = ? AND latest = 1", (object_id,))
-        is_latest = newest is None or version > newest[0]
+        is_latest = newest is None or version_instant(version) > version_instant(newest[0])
         if is_latest and newest is not None:
             self.db.execute("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1",
                             (object_id,))
@@ -107,9 +108,8 @@ class ObjectsMixin:
 
     def history(self, object_id: str) -> list[StoredObject]:
         """Every version of an object, oldest first."""
-        rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM objects WHERE id = ? ORDER BY modified", (object_id,))
-        return [StoredObject(*r) for r in rows]
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM objects WHERE id = ?", (object_id,))
+        return sorted((StoredObject(*r) for r in rows), key=lambda o: version_instant(o.modified))
 
     def latest_many(self, object_ids: Iterable[str]) -> list[StoredObject]:
         ids = list(dict.fromkeys(object_ids))

@@ -158,6 +158,7 @@ class CollectionPull:
     updated: int = 0
     duplicates: int = 0
     rejected: list[dict[str, str]] = field(default_factory=list)
+    conflicts: list[dict[str, str]] = field(default_factory=list)
     cursor: str | None = None
     stopped: str | None = None  # why paging ended early (a repeated ``next``)
 
@@ -221,11 +222,7 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
         query = dict(params)
         if token:
             query["next"] = token
-        envelope, last_added = _get_page(collection, query, peer)
-        objects = envelope.get("objects") or []
-        if not isinstance(objects, list):
-            raise RemoteError(f"{peer}: collection {collection_id} answered a page whose "
-                              "'objects' is not a list")
+        envelope, objects, last_added = _get_page(ws, collection, query, peer, provenance)
         result.pages += 1
         result.received += len(objects)
         keys = {_key(o) for o in objects}
@@ -233,11 +230,12 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
             result.stopped = "the server answered a page it had already sent"
             break
         seen |= keys
-        summary = ingest(ws, objects, provenance, check_references=False)
+        summary = ingest(ws, objects, provenance)
         result.new += summary.new
         result.updated += summary.updated
         result.duplicates += summary.duplicates
         result.rejected += [{"id": ref, "reason": reason} for ref, reason in summary.rejected]
+        result.conflicts += [{"id": ref, "reason": reason} for ref, reason in summary.conflicts]
         more = bool(envelope.get("more")) and bool(objects)
         if last_added:
             result.cursor = max(result.cursor or "", last_added)
@@ -269,19 +267,39 @@ def _key(obj: Any) -> tuple[str, str]:
     return (str(obj.get("id")), str(obj.get("modified") or obj.get("created") or ""))
 
 
-def _get_page(collection: Collection, query: dict[str, Any],
-              peer: str) -> tuple[dict[str, Any], str | None]:
+def _read_capped(response: Any, limit: int) -> bytes:
+    """The body, read no further than one chunk past ``limit`` (the parser then refuses it)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(1 << 16):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
+
+
+def _get_page(ws: Workspace, collection: Collection, query: dict[str, Any], peer: str,
+              provenance: Provenance) -> tuple[dict[str, Any], list[Any], str | None]:
+    """One page, read as bytes by the parser of every inbound path (``cirt.ingest``)."""
+    from cirt.errors import InputRejected
+    from cirt.ingest import envelope_objects
+
     with _remote(peer, f"reading collection {collection.id}"):
         response = collection._conn.session.get(
-            collection.objects_url, params=query, headers={"Accept": TAXII_MEDIA}, timeout=60)
-        response.raise_for_status()
-        envelope = response.json()
-        if not isinstance(envelope, dict):
-            raise ValueError("the page is not a JSON object")
-        last = response.headers.get("X-TAXII-Date-Added-Last")
-        if last:
-            last = format_ts_micro(parse_ts(last))
-        return envelope, last
+            collection.objects_url, params=query, headers={"Accept": TAXII_MEDIA}, timeout=60,
+            stream=True)
+        with response:
+            response.raise_for_status()
+            last = response.headers.get("X-TAXII-Date-Added-Last")
+            if last:
+                last = format_ts_micro(parse_ts(last))
+            content = _read_capped(response, ws.config.limits.max_bytes)
+    try:
+        envelope, objects = envelope_objects(ws, content, f"a page of collection {collection.id}",
+                                             provenance)
+    except InputRejected as exc:
+        raise RemoteError(f"{peer}: {exc}") from None
+    return envelope, objects, last
 
 
 # -- push ----------------------------------------------------------------------------------

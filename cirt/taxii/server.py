@@ -562,23 +562,20 @@ class TaxiiApp:
             raise TaxiiError(413, "Payload Too Large",
                              f"the body is over max_content_length ({self.max_content_length})")
         raw = env["wsgi.input"].read(length)
-        try:
-            envelope = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise TaxiiError(400, "Bad Request", "the body is not JSON") from None
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
-            raise TaxiiError(400, "Bad Request", "the body is not a TAXII envelope with objects")
-        from cirt.ingest import ingest
+        from cirt.errors import InputRejected
+        from cirt.ingest import envelope_objects, ingest
         from cirt.store import Provenance
 
-        objects: list[Any] = envelope["objects"]
         provenance = Provenance("taxii", request.party, collection.id)
         try:
-            summary = ingest(self.ws, objects, provenance, check_references=False)
+            _, objects = envelope_objects(self.ws, raw, "the body", provenance)
+            summary = ingest(self.ws, objects, provenance)
+        except InputRejected as exc:
+            raise TaxiiError(400, "Bad Request", str(exc)) from None
         except (StoreError, ConflictError):
             # another worker stored some of the same versions between ingest's read and its
             # write; a second pass sees them and counts them as duplicates
-            summary = ingest(self.ws, objects, provenance, check_references=False)
+            summary = ingest(self.ws, objects, provenance)
         status = status_resource(summary, objects, self.ws)
         body = json.dumps(status)
         self.ws.store.add_taxii_status(status["id"], request.party, status["request_timestamp"],
@@ -588,7 +585,7 @@ class TaxiiApp:
 
 def status_resource(summary: IngestSummary, objects: list[Any], ws: Workspace) -> dict[str, Any]:
     """A complete TAXII status resource from an ingest summary: what was taken, what was not."""
-    rejected = dict(summary.rejected)
+    rejected = {**dict(summary.conflicts), **dict(summary.rejected)}
     successes, failures = [], []
     for index, obj in enumerate(objects):
         object_id = obj.get("id") if isinstance(obj, dict) else None
