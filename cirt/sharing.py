@@ -18,7 +18,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cirt.audit import Entry
 from cirt.errors import CirtError, InvalidValue, NotFound
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
 Item = str | StoredObject | dict[str, Any]
+T = TypeVar("T")
 
 
 class NotOriginator(CirtError):
@@ -73,6 +74,15 @@ class Disclosure:
 
     def bundle(self, bundle_id: str) -> dict[str, Any]:
         return self.verdict.bundle(bundle_id)
+
+
+@dataclass(frozen=True)
+class Served(Generic[T]):
+    """A TAXII response page the server's fast path released (``cirt.taxii.release``), logged
+    before it is returned: the only thing the server sends."""
+
+    items: tuple[T, ...]
+    entry: Entry | None
 
 
 @dataclass(frozen=True)
@@ -341,6 +351,16 @@ class Sharing:
                          for r in verdict.released],
                 tlp=int(max(r.tlp for r in verdict.released)), delivery=delivery)
         return Disclosure(verdict, entry, delivery)
+
+    def serve(self, items: Sequence[T], recipient: Recipient,
+              versions: list[tuple[str, str, int]]) -> Served[T]:
+        """Log a TAXII page (``versions``: id, version and TLP of each item) before it is sent."""
+        entry = None
+        if versions:
+            entry = self.ws.audit.record(recipient=recipient.key, channel=recipient.channel,
+                                         objects=versions, tlp=max(v[2] for v in versions),
+                                         delivery="sent")
+        return Served(tuple(items), entry)
 
     def export_release(self, recipient: str | Recipient, incident_ref: str | None = None, *,
                        delivery: str = "file") -> Disclosure:

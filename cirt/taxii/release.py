@@ -19,6 +19,7 @@ from cirt.tlp import TLP
 
 if TYPE_CHECKING:
     from cirt.gate import Recipient
+    from cirt.sharing import Disclosure, Served
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
@@ -267,27 +268,19 @@ class Gatekeeper:
             return Recipient("partner", party, CHANNEL)
         return Recipient("org", party, CHANNEL)
 
-    def release_for_push(self, rows: Sequence[StoredObject],
-                         party: str) -> tuple[list[dict[str, Any]], int]:
-        """The objects (definitions first) the gate lets go to a partner, recorded in the log
-        by ``ws.sharing.release``; and how many of the offered objects the gate withheld."""
+    def release_for_push(self, rows: Sequence[StoredObject], party: str) -> Disclosure:
+        """What the gate lets go to a partner (the newest version of each row), logged by
+        ``ws.sharing.release`` before it is returned."""
         newest: dict[str, StoredObject] = {}
         for row in rows:
             if row.id not in newest or row.modified > newest[row.id].modified:
                 newest[row.id] = row
-        offered = list(newest.values())
-        result = self.ws.sharing.release(offered, self.recipient(party), CHANNEL,
-                                         delivery="sent")
-        if not result.released:
-            return [], len(offered)
-        return [dict(o) for o in result.objects], len(offered) - len(result.released)
+        return self.ws.sharing.release(list(newest.values()), self.recipient(party), CHANNEL,
+                                       delivery="sent")
 
-    def record(self, page: Sequence[ReleasedRow], party: str) -> None:
-        """One disclosure-log entry for one response page, before the page is sent."""
-        if not page:
-            return
-        objects = [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page]
-        self.ws.audit.record(recipient=recipient_of(self.ws, party), channel=CHANNEL,
-                             objects=objects, tlp=max([ref[2] for ref in objects]),
-                             delivery="sent")
+    def record(self, page: Sequence[ReleasedRow], party: str) -> Served[ReleasedRow]:
+        """One disclosure-log entry for one response page: what the server may send."""
+        return self.ws.sharing.serve(
+            page, self.recipient(party),
+            [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page])
 

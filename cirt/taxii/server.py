@@ -25,7 +25,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -497,17 +497,17 @@ class TaxiiApp:
             f" ORDER BY added LIMIT {int(limit)}", params)
         return paged_rows(rows)
 
-    def _page_headers(self, request: Request, page: list[ReleasedRow]) -> None:
+    def _page_headers(self, request: Request, page: Sequence[ReleasedRow]) -> None:
         if page:
             request.headers_out += [("X-TAXII-Date-Added-First", page[0].row.added),
                                     ("X-TAXII-Date-Added-Last", page[-1].row.added)]
 
     def _objects(self, request: Request, collection: CollectionSpec, query: Query, *,
                  single: bool = False) -> bytes:
-        page, more = self._released_page(request, collection, query)
-        if single and not page and query.after is None:
+        released, more = self._released_page(request, collection, query)
+        if single and not released and query.after is None:
             self._raise_absent(request, collection, query)
-        self.gate.record(page, request.party)
+        page = self.gate.record(released, request.party).items
         self._page_headers(request, page)
         head = {"more": more}
         if more:
@@ -524,8 +524,8 @@ class TaxiiApp:
             raise NOT_FOUND_OBJECT
 
     def _manifest(self, request: Request, collection: CollectionSpec, query: Query) -> bytes:
-        page, more = self._released_page(request, collection, query)
-        self.gate.record(page, request.party)
+        released, more = self._released_page(request, collection, query)
+        page = self.gate.record(released, request.party).items
         self._page_headers(request, page)
         body: dict[str, Any] = {"more": more}
         if more:
@@ -537,10 +537,10 @@ class TaxiiApp:
         return _dump(body)
 
     def _versions(self, request: Request, collection: CollectionSpec, query: Query) -> bytes:
-        page, more = self._released_page(request, collection, query)
-        if not page and query.after is None:
+        released, more = self._released_page(request, collection, query)
+        if not released and query.after is None:
             self._raise_absent(request, collection, query)
-        self.gate.record(page, request.party)
+        page = self.gate.record(released, request.party).items
         self._page_headers(request, page)
         body: dict[str, Any] = {"more": more}
         if more:
