@@ -52,7 +52,9 @@ import gc
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -488,15 +490,39 @@ def release(candidates: Iterable[Candidate], recipient: Recipient, community: Co
     nor in context counts as withheld.  ``reference_key``: the workspace secret from which an
     incident's public reference is derived (see :func:`public_reference`).
     """
-    # The gate allocates a few small objects per candidate and creates no reference cycles:
-    # the cyclic collector would only re-walk the caller's (large) object graph again and again.
-    collecting = gc.isenabled()
-    gc.disable()
+    offered = candidates if isinstance(candidates, Collection) else list(candidates)
+    if len(offered) < _PAUSE_FROM:
+        return _release(offered, recipient, community, default_tlp, context, reference_key)
+    with _collector_paused():
+        return _release(offered, recipient, community, default_tlp, context, reference_key)
+
+
+# The gate allocates a few small objects per candidate and makes no reference cycles; on a large
+# release the cyclic collector would re-walk the caller's whole object graph again and again
+# (measured: about 40% of the gate's time on 100,000 objects).  It is paused for large releases
+# only, and safely across threads: the first gate in pauses it (if it was running), the last one
+# out resumes it, and a collector someone else turned off stays off.
+_PAUSE_FROM = 5_000
+_pause_lock = threading.Lock()
+_pausing = 0
+_resume = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    global _pausing, _resume
+    with _pause_lock:
+        if _pausing == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pausing += 1
     try:
-        return _release(candidates, recipient, community, default_tlp, context, reference_key)
+        yield
     finally:
-        if collecting:
-            gc.enable()
+        with _pause_lock:
+            _pausing -= 1
+            if _pausing == 0 and _resume:
+                gc.enable()
 
 
 def _release(candidates: Iterable[Candidate], recipient: Recipient, community: Community,
