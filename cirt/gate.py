@@ -356,6 +356,36 @@ def _judge(level: TLP, received: bool, in_orgs: bool, named: bool, seat: _Seat) 
     return Allowed("amber-audience", "TLP:AMBER to an organisation it was shared with")
 
 
+class RulesTable:
+    """The TLP rule for one recipient as a table: its verdict for (level, received from a peer,
+    recipient in the audience), and what follows from it.  Fast paths (the TAXII server's SQL
+    filter and column pre-sift, its plain-object shortcut) read their verdicts from here, never
+    from rules of their own.  ``in_audience`` means the recipient's organisation is in the
+    object's audience (named contacts are not asked: machine channels have none)."""
+
+    def __init__(self, recipient: Recipient, community: Community) -> None:
+        self._seat = _seat(recipient, community)
+        self.others = _other_parties(self._seat, community)
+        """The values that name other parties (see the audience rule)."""
+        self._table = {(level, received, in_audience): isinstance(
+            _judge(level, received, in_audience, False, self._seat), Allowed)
+            for level in TLP for received in (False, True) for in_audience in (False, True)}
+
+    def allows(self, level: TLP, received: bool, in_audience: bool) -> bool:
+        return self._table[(level, received, in_audience)]
+
+    @property
+    def ceiling(self) -> TLP | None:
+        """The highest level anything may have and reach the recipient (None: nothing may)."""
+        allowed = [level for (level, _, _), ok in self._table.items() if ok]
+        return max(allowed, default=None)
+
+
+NEVER_PLAIN = frozenset({"incident", "marking-definition", "extension-definition"})
+"""Types the gate always rewrites (an incident's public reference) or sends only beside the
+objects that use them (definitions): never released as stored."""
+
+
 _TLP_BY_ID: dict[str, TLP] = {
     **{level.marking_id: level for level in TLP}, **TLP1_MARKING_IDS}
 _UNKNOWN_MARKING = Withheld("it carries a marking this CIRT does not know how to apply "

@@ -28,7 +28,6 @@ from cirt.tlp import level_of_marking
 
 NOT_PLAIN = "-"
 NO_MARKING = "d"
-_NOT_PLAIN_TYPES = frozenset({"incident", "marking-definition", "extension-definition"})
 _CREATOR = '"created_by_ref":"'
 _MARKINGS = '"object_marking_refs":['
 
@@ -40,7 +39,9 @@ def plain_facts(stix_type: str, body: str, parsed: Callable[[], dict[str, Any]])
     is then top-level, and canonical JSON escapes quotes inside strings, so ``_ref":`` only ever
     matches a key.  A nested one is checked on ``parsed()`` with the one reference walker, ``cirt.stix_refs``.
     """
-    if stix_type in _NOT_PLAIN_TYPES or '"granular_markings":' in body:
+    from cirt.gate import NEVER_PLAIN  # (the gate's, imported when first needed)
+
+    if stix_type in NEVER_PLAIN or '"granular_markings":' in body:
         return NOT_PLAIN
     if body.find("{", 1) >= 0:
         return _parsed_facts(parsed())

@@ -9,6 +9,7 @@ itself, and an object the gate leaves unchanged is sent as its stored canonical 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -18,20 +19,12 @@ from cirt.taxii.plain import NO_MARKING, NOT_PLAIN, plain_facts
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
-    from cirt.gate import Recipient
+    from cirt.gate import Recipient, RulesTable
     from cirt.sharing import Disclosure, Served
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
 _UNKNOWN: Any = object()  # not yet in the per-worker cache of plain facts
-_STAND_IN: dict[str, Any] = {
-    "type": "indicator", "spec_version": "2.1",
-    "id": "indicator--00000000-0000-4000-8000-000000000000",
-    "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-    "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-    "valid_from": "2026-01-01T00:00:00Z"}
-
-
 class PagedRow(NamedTuple):
     """A stored version as a TAXII page reads it, with its plain facts (``cirt.taxii.plain``).
 
@@ -91,7 +84,8 @@ class Gatekeeper:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self._verdicts: dict[tuple[TLP, bool, bool, str], bool] = {}
+        self._tables: dict[str, RulesTable] = {}
+        self._others: dict[str, re.Pattern[str]] = {}
         self._plain: dict[str, TLP | None] = {}
         community = ws.community
         self._community_identities = frozenset([
@@ -111,42 +105,53 @@ class Gatekeeper:
             self._identities = known
             self._plain.clear()
 
-    def ceiling(self, party: str) -> TLP:
-        """The highest TLP any object can have and still reach ``party`` over TAXII.
+    def rules(self, party: str) -> RulesTable:
+        """The gate's rules table for ``party`` over TAXII (made once per worker)."""
+        table = self._tables.get(party)
+        if table is None:
+            from cirt.gate import RulesTable
 
-        RED never travels over TAXII; a partner gets at most its ``max_tlp``.
-        """
-        community = self.ws.community
-        if party in community.partners:
-            return min(community.partners[party].max_tlp, TLP.AMBER_STRICT)
-        return TLP.AMBER_STRICT
+            table = self._tables[party] = RulesTable(self.recipient(party), self.ws.community)
+        return table
+
+    def ceiling(self, party: str) -> int:
+        """The highest TLP any object can have and still reach ``party`` over TAXII, from the
+        gate's rules table (-1: nothing can)."""
+        ceiling = self.rules(party).ceiling
+        return -1 if ceiling is None else int(ceiling)
+
+    def names_others(self, party: str) -> re.Pattern[str]:
+        """Matches a JSON string naming another party: an object whose text has one is not
+        plain for ``party`` (the gate cuts such values, see ``cirt.gate``)."""
+        pattern = self._others.get(party)
+        if pattern is None:
+            names = sorted(self.rules(party).others)
+            pattern = self._others[party] = re.compile(
+                "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
+        return pattern
 
     def sift(self, rows: Sequence[Row],
              party: str) -> tuple[list[Row], dict[str, dict[str, tuple[str, ...]]]]:
-        """Withhold on stored columns what the gate would withhold anyway.
+        """Withhold on stored columns what the gate would withhold anyway: the rules table's
+        verdict for the row's TLP column, which is never lower than the level the gate applies.
 
-        Returns the rows kept and the audiences of the AMBER ones among them.
+        Returns the rows kept and the audiences of those whose verdict depends on them.
         """
-        community = self.ws.community
-        ceiling = int(self.ceiling(party))
-        green = community.in_green_community(party)
-        is_org = party in community.organisations
-        amber, strict, green_level = int(TLP.AMBER), int(TLP.AMBER_STRICT), int(TLP.GREEN)
-        restricted = [r.id for r in rows if amber <= r.tlp <= ceiling]
-        audiences = self.ws.store.audiences(restricted) if restricted else {}
+        rules = self.rules(party)
+        undecided = [r.id for r in rows
+                     if not rules.allows(TLP(r.tlp), r.origin != LOCAL, False)
+                     and rules.allows(TLP(r.tlp), r.origin != LOCAL, True)] \
+            if all(0 <= r.tlp <= 4 for r in rows) else [r.id for r in rows]
+        audiences = self.ws.store.audiences(undecided) if undecided else {}
         kept = []
         for row in rows:
-            level = row.tlp
-            if level > ceiling:
+            if not 0 <= row.tlp <= 4:
                 continue
-            if level == green_level and not green:
-                continue
-            if level >= amber:
-                if party not in audiences.get(row.id, {}).get("org", ()):
-                    continue
-                if row.origin != LOCAL and (level >= strict or not is_org):
-                    continue
-            kept.append(row)
+            level, received = TLP(row.tlp), row.origin != LOCAL
+            if rules.allows(level, received, False) or (
+                    rules.allows(level, received, True)
+                    and party in audiences.get(row.id, {}).get("org", ())):
+                kept.append(row)
         return kept, audiences
 
     def decide(self, rows: Sequence[Row], party: str) -> list[ReleasedRow]:
@@ -162,30 +167,28 @@ class Gatekeeper:
         involved: list[int] = []
         plain: list[tuple[int, TLP]] = []
         known = self._plain
+        others = self.names_others(party)
         for index, row in enumerate(kept):
             facts = getattr(row, "plain", None)
             level = known.get(facts, _UNKNOWN) if facts is not None else _UNKNOWN
             if level is _UNKNOWN:
                 level = self.plain_level(row)
-            if level is None:
+            if level is None or others.search(row.body) is not None:
                 involved.append(index)
             else:  # an older version answers for its newest's level too (the row's column)
                 plain.append((index, level if level >= row.tlp else TLP(row.tlp)))
-        amber = TLP.AMBER
-        missing = [kept[i].id for i, level in plain
-                   if level >= amber and kept[i].id not in audiences]
+        rules = self.rules(party)
+        missing = [kept[i].id for i, level in plain if kept[i].id not in audiences
+                   and rules.allows(level, kept[i].origin != LOCAL, True)
+                   != rules.allows(level, kept[i].origin != LOCAL, False)]
         if missing:  # marked higher than its TLP column says: its audience decides
             audiences = {**audiences, **self.ws.store.audiences(missing)}
         # the verdict of a plain object depends on (level, received, in audience) alone
-        verdicts: dict[tuple[TLP, bool, bool], bool] = {}
         for index, level in plain:
             row = kept[index]
             members = audiences.get(row.id)
-            key = (level, row.origin != LOCAL, party in members.get("org", ()) if members else False)
-            allowed = verdicts.get(key)
-            if allowed is None:
-                allowed = verdicts[key] = self.verdict(*key, party)
-            if allowed:
+            if rules.allows(level, row.origin != LOCAL,
+                            party in members.get("org", ()) if members else False):
                 texts[index] = row.body
         rounds: list[dict[str, int]] = []
         for index in involved:
@@ -231,22 +234,8 @@ class Gatekeeper:
         return TLP(int(facts[0]))
 
     def verdict(self, level: TLP, received: bool, in_orgs: bool, party: str) -> bool:
-        """The gate's own verdict for a plain object of this level, origin and audience.
-
-        Asked of ``cirt.gate.release`` once per distinct case, on a stand-in plain object.
-        """
-        key = (level, received, in_orgs, party)
-        cached = self._verdicts.get(key)
-        if cached is None:
-            from cirt.gate import Candidate, release
-
-            stand_in = {**_STAND_IN, "object_marking_refs": [level.marking_id]}
-            candidate = Candidate(stand_in, frozenset([party]) if in_orgs else frozenset(),
-                                  frozenset(), "taxii" if received else None)
-            outcome = release([candidate], self.recipient(party), self.ws.community,
-                              default_tlp=self.ws.community.default_tlp)
-            cached = self._verdicts[key] = bool(outcome.released)
-        return cached
+        """The gate's verdict for a plain object of this level, origin and audience."""
+        return self.rules(party).allows(level, received, in_orgs)
 
     def _decide_round(self, rows: list[Row], party: str) -> dict[tuple[str, str], str]:
         """The gate over rows that need it whole: context, redaction, references (no logging)."""
