@@ -16,8 +16,9 @@ The rules are FIRST TLP 2.0 as a national CIRT applies it (``DESIGN.md``):
   that it travels with the object); otherwise the object is withheld (fail closed).
 
 No leaks through references (invariant 1).  A reference is kept only when its target is released
-in the same bundle or is known (from ``context``) to be releasable to this recipient; a target the
-gate cannot see counts as withheld.  Then:
+in the same bundle or would be if it were offered: ``context`` (what the offer points at, to the
+end) goes through the same rules as the offer and is not released, so a verdict never depends on
+whether a target was offered beside it; a target the gate cannot see counts as withheld.  Then:
 
 * relationships and sightings touching a withheld object are withheld whole;
 * containers (report, grouping, note, opinion, observed-data) lose the withheld entries of
@@ -75,6 +76,9 @@ MACHINE_CHANNELS = frozenset({"taxii", "misp"})
 
 _EXTENSION_PATH = re.compile(r"^extensions\.extension-definition--[0-9a-f-]+\.")
 _DEFINITIONS = frozenset({"marking-definition", "extension-definition"})
+DEFINITIONS = _DEFINITIONS
+"""Types the gate never releases as objects: they travel beside the objects that use them, at
+their newest version."""
 CONTAINERS = frozenset({"report", "grouping", "note", "opinion", "observed-data"})
 _COMMON_REQUIRED = frozenset({"type", "id", "spec_version", "created", "modified"})
 _REQUIRED: dict[str, frozenset[str]] = {
@@ -381,7 +385,7 @@ class RulesTable:
         return max(allowed, default=None)
 
 
-NEVER_PLAIN = frozenset({"incident", "marking-definition", "extension-definition"})
+NEVER_PLAIN = frozenset({"incident", *DEFINITIONS})
 """Types the gate always rewrites (an incident's public reference) or sends only beside the
 objects that use them (definitions): never released as stored."""
 
@@ -584,7 +588,12 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
 
     others = _other_parties(seat, community)
     party, email, memo, default = seat.party, seat.email, rules.memo, default_tlp
-    for cand in offered:
+    # Context goes through the same rules as the offer, and is not released: a reference is
+    # kept exactly when its target would be released if it were offered too, so the verdict on
+    # an object never depends on whether what it points at was offered beside it or not.
+    offered_ids = {c.obj["id"] for c in offered}
+    context_ids = {c.obj["id"] for c in context} - offered_ids
+    for cand in (*offered, *(c for c in context if c.obj["id"] in context_ids)):
         obj = cand.obj
         oid = obj["id"]
         stix_type = obj["type"]
@@ -630,24 +639,8 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
                 refs = tuple(content_references(obj))
         work[oid] = _Work(obj, level, decision, refs, redacted)
 
-    context_ok: dict[str, bool] = {}
-    links: dict[str, Candidate] = {}  # relationships and sightings known only as context
-    for cand in context:
-        if cand.obj["type"] not in _DEFINITIONS:
-            ok = context_ok[cand.obj["id"]] = _allowed(rules, cand)
-            if ok and cand.obj["type"] in _LINKS:
-                links[cand.obj["id"]] = cand
-
     def reachable(target: str) -> bool:
-        if target in work:
-            return True
-        if target in withheld or not context_ok.get(target, False):
-            return False
-        link = links.pop(target, None)
-        if link is not None:  # would be withheld if offered, when an end is out of reach
-            context_ok[target] = False  # meanwhile: a cycle of links proves nothing
-            context_ok[target] = all(followable(r) for r in link.refs)
-        return context_ok[target]
+        return target in work
 
     def followable(target: str) -> bool:
         """A content reference is kept to what the recipient may see, and never to another
@@ -658,7 +651,9 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
     known_identities = _community_identities(community)
     released: list[Released] = []
     uses = _Uses(set(), set(), set())
-    for item in work.values():
+    for oid, item in work.items():
+        if oid in context_ids:
+            continue
         obj = item.obj
         creator = obj.get("created_by_ref")
         if creator is not None:
@@ -666,7 +661,7 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
             # or in context, the object's own verdict decides, like any other reference
             if not (reachable(creator) or (creator in known_identities
                                            and creator not in withheld
-                                           and creator not in context_ok)):
+                                           and creator not in context_ids)):
                 obj = {k: v for k, v in obj.items() if k != "created_by_ref"}
                 item.redacted.append("created_by_ref")
             else:
@@ -683,8 +678,9 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
             uses.extensions.update(obj["extensions"])
         released.append(Released(obj, item.tlp, item.decision,
                                  tuple(item.redacted) if item.redacted else ()))
-    uses.creators.difference_update(work)
-    return Release(recipient, tuple(released), tuple(withheld.values()),
+    uses.creators.difference_update(offered_ids)
+    return Release(recipient, tuple(released),
+                   tuple(w for oid, w in withheld.items() if oid not in context_ids),
                    tuple(_definitions_for(uses, definitions, community)))
 
 

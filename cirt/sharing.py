@@ -289,33 +289,19 @@ class Sharing:
         return out
 
     def context_for(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """What the candidates point at and are not themselves offered: their creators, the
-        objects they refer to, and definitions of markings that are not TLP."""
-        offered = {c.obj["id"] for c in candidates}
-        wanted: set[str] = set()
-        for cand in candidates:
-            wanted.update(cand.refs)
-            wanted.update(cand.foreign)
-            creator = cand.obj.get("created_by_ref")
-            if creator:
-                wanted.add(creator)
-            extensions = cand.obj.get("extensions")
-            if isinstance(extensions, dict):
-                wanted.update(e for e in extensions if e.startswith("extension-definition--"))
-            for marking in cand.obj.get("granular_markings", ()):
-                ref = marking.get("marking_ref")
-                if ref and not is_tlp_marking(ref):
-                    wanted.add(ref)
-        wanted -= offered
-        if not wanted:
-            return []
-        context = self.candidates(self.ws.store.latest_many(sorted(wanted)))
-        # a relationship or sighting in context is judged with its ends (a report keeps it
-        # only if it would itself be released): one hop further
-        ends = {ref for cand in context if cand.obj["type"] in ("relationship", "sighting")
-                for ref in cand.refs} - offered - wanted
-        if ends:
-            context += self.candidates(self.ws.store.latest_many(sorted(ends)))
+        """What the candidates point at and are not themselves offered, and what that points
+        at, to the end (the gate judges context like an offer): creators, referenced objects,
+        extension definitions and definitions of markings that are not TLP."""
+        known = {c.obj["id"] for c in candidates}
+        context: list[Candidate] = []
+        frontier: Sequence[Candidate] = candidates
+        while frontier:
+            wanted = {ref for cand in frontier for ref in _pointed_at(cand)} - known
+            if not wanted:
+                break
+            known |= wanted
+            frontier = self.candidates(self.ws.store.latest_many(sorted(wanted)))
+            context += frontier
         return context
 
     def decide(self, items: Iterable[Item], recipient: str | Recipient,
@@ -488,6 +474,22 @@ class Sharing:
             revised = self.ws.tasks.refresh(incident, revised).incident
             desk.save(revised)
         return revised.obj
+
+
+def _pointed_at(cand: Candidate) -> set[str]:
+    """Ids an object's verdict depends on beside its own marking."""
+    out = {*cand.refs, *cand.foreign}
+    creator = cand.obj.get("created_by_ref")
+    if isinstance(creator, str):
+        out.add(creator)
+    extensions = cand.obj.get("extensions")
+    if isinstance(extensions, dict):
+        out.update(e for e in extensions if e.startswith("extension-definition--"))
+    for marking in cand.obj.get("granular_markings", ()):
+        ref = marking.get("marking_ref") if isinstance(marking, dict) else None
+        if isinstance(ref, str) and not is_tlp_marking(ref):
+            out.add(ref)
+    return out
 
 
 def released_summary(result: Release) -> dict[str, Any]:

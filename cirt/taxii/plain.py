@@ -1,8 +1,9 @@
 """What makes a stored object *plain* for the TAXII gate shortcut, worked out once at write time.
 
-A plain object has no references but its markings and its creator, no granular markings, TLP
-markings only, and is not an incident nor a definition: the gate has nothing to redact and
-nothing to follow in it, so its verdict is the TLP rule for its level, origin and audience alone
+A plain object has no references but its markings and its creator, no granular markings, no
+extensions, TLP markings only, and is none of the gate's ``NEVER_PLAIN`` types: the gate has
+nothing to redact and nothing to follow in it, so its verdict is the TLP rule for its level,
+origin and audience alone
 (``cirt.taxii.release.Gatekeeper``).  Everything here depends on the object alone; what depends
 on the community (is the creator known, what is the default TLP) is left for read time.  The
 store keeps the result in the ``plain`` column of ``objects`` (migration 6), written by both
@@ -69,8 +70,8 @@ def _flat_facts(inside: str, creator: str | None) -> str:
 
 
 def _parsed_facts(obj: dict[str, Any]) -> str:
-    if content_references(obj):
-        return NOT_PLAIN
+    if "extensions" in obj or content_references(obj):
+        return NOT_PLAIN  # an extension's definition has a marking of its own: the whole gate
     creator = obj.get("created_by_ref")
     if creator is not None and not isinstance(creator, str):
         return NOT_PLAIN

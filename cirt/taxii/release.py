@@ -161,7 +161,11 @@ class Gatekeeper:
         offered in rounds; objects they reference outside the rows are given as context, so a
         relationship to a releasable indicator on another page is not taken for a leak.
         """
-        kept, audiences = self.sift(rows, party)
+        from cirt.gate import DEFINITIONS
+
+        # definitions are never released as objects: the gate sends them beside the objects
+        # using them, at their newest version (from context), never an older one offered here
+        kept, audiences = self.sift([r for r in rows if r.type not in DEFINITIONS], party)
         self._known_creators()
         texts: list[str | None] = [None] * len(kept)
         involved: list[int] = []
