@@ -150,8 +150,9 @@ class Candidate:
     ``contacts``: e-mail addresses named in its audience (RED);
     ``origin``: None when the national CIRT made it, else where it was received from
     (e.g. ``taxii:csirtamericas``);
-    ``floor``: for an older version, the level of the newest one: every version is judged by
-    the most restrictive of its own marking and the newest version's.
+    ``floor``: for an older version, the level of the newest one: a version goes only where
+    both its own marking and the newest version's let it go (the most restrictive of the two,
+    which is not always the higher level: GREEN stays in the community, AMBER may leave it).
 
     The object's TLP markings are worked out here, and its references the first time the gate
     needs them: once per object, whatever the number of recipients it is then offered to.
@@ -426,9 +427,7 @@ class _Rules:
                 return None
             if level is None or found > level:
                 level = found
-        if level is None:
-            level = self.default
-        return level if cand.floor is None or cand.floor <= level else cand.floor
+        return self.default if level is None else level
 
     def judge(self, level: TLP, cand: Candidate) -> Decision:
         seat = self.seat
@@ -609,10 +608,12 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
 
         else:
             level = default if cand.level is None else cand.level
-        if cand.floor is not None and cand.floor > level:
-            level = cand.floor
         key = (level, cand.origin is not None, party in cand.orgs, email in cand.contacts)
         decision = memo.get(key) or rules.judge(level, cand)
+        if cand.floor is not None and cand.floor is not level and isinstance(decision, Allowed):
+            newest = rules.judge(cand.floor, cand)
+            if isinstance(newest, Withheld):
+                decision = newest
         if isinstance(decision, Withheld):
             withheld[oid] = WithheldObject(oid, stix_type, level, decision)
             continue

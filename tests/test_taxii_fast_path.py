@@ -3,8 +3,8 @@ answers exactly as the gate does, for every object type and every party.
 
 Differential: generated stores (``release_cases``), every stored version, every organisation
 and partner of sectors.yaml.  The reference is ``ws.sharing.decide`` (the gate itself, with its
-context from the store) over the same offer, every version judged at least at its newest
-version's level.  At least 1,000 (version, party) cases per run; the seed is printed on
+context from the store) over the same offer, a version released only where its newest
+version may go too.  At least 1,000 (version, party) cases per run; the seed is printed on
 failure (``CIRT_DIFF_SEED`` replays it).
 """
 
@@ -41,7 +41,7 @@ def _fast(app: TaxiiApp, party: str) -> dict[tuple[str, str], object]:
 def _reference(ws: Workspace, party: str) -> dict[tuple[str, str], object]:
     """The gate itself over the same offer: each collection's versions in the order they were
     added, one version per id per call (the gate keeps one), each judged at least at its newest
-    version's level; versions the TLP rule withholds on their own are not offered (a version
+    version's verdict; versions the TLP rule withholds on their own are not offered (a version
     offered beside the newest would otherwise stand for the id, see the issue note)."""
     out: dict[tuple[str, str], object] = {}
     latest = {s.id: s.tlp for s in ws.store.latest_objects()}
@@ -59,9 +59,9 @@ def _reference(ws: Workspace, party: str) -> dict[tuple[str, str], object]:
             if (collection.types_in and version.type not in collection.types_in) or \
                     version.type in collection.types_not_in or version.type in DEFINITIONS:
                 continue  # (definitions travel beside objects, at their newest version)
-            level = TLP(max(version.tlp, latest[version.id]))
-            if not table.allows(level, version.origin != "local",
-                                party in audiences.get(version.id, {}).get("org", ())):
+            member = party in audiences.get(version.id, {}).get("org", ())
+            if not all(table.allows(TLP(level), version.origin != "local", member)
+                       for level in (version.tlp, latest[version.id])):
                 continue  # a version the TLP rule withholds is not offered (the server's SQL)
             for batch in rounds:
                 if version.id not in batch:
@@ -70,7 +70,7 @@ def _reference(ws: Workspace, party: str) -> dict[tuple[str, str], object]:
             else:
                 rounds.append({version.id: version})
         for batch in rounds:
-            floors = {i: TLP(max(v.tlp, latest[i])) for i, v in batch.items()}
+            floors = {i: TLP(latest[i]) for i in batch}
             verdict = ws.sharing.decide(list(batch.values()), party, "taxii", floors=floors)
             for item in verdict.released:
                 version = batch[item.obj["id"]]

@@ -97,7 +97,7 @@ def test_the_column_decides_exactly_as_the_gate(
     shared.store.add_audience(obj["id"], "org", audience)
     found = shared.store.db.query(f"SELECT {PAGED_COLUMNS} FROM objects WHERE id = ?",
                                   (obj["id"],))
-    row: Row = paged_rows(found)[0] if with_column else StoredObject(*found[0][:-1])
+    row: Row = paged_rows(found)[0] if with_column else StoredObject(*found[0][:9])
     keeper = Gatekeeper(shared)
     for party in PARTIES:
         fast = [(r.row.id, r.text) for r in keeper.decide([row], party)]

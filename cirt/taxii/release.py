@@ -42,6 +42,7 @@ class PagedRow(NamedTuple):
     origin: str
     body: str
     plain: str | None
+    newest: int  # the TLP of the object's newest version (``tlp`` for the newest itself)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -52,8 +53,17 @@ class PagedRow(NamedTuple):
         return StoredObject(*self[:9])
 
 
-PAGED_COLUMNS = ", ".join(PagedRow._fields)
+NEWEST_TLP = ("CASE WHEN latest = 1 THEN tlp ELSE COALESCE((SELECT n.tlp FROM objects n"
+              " WHERE n.id = objects.id AND n.latest = 1), 4) END")
+"""SQL over ``objects``: the TLP of the row's newest version (RED if none: fail closed)."""
+PAGED_COLUMNS = ", ".join(PagedRow._fields[:-1]) + f", {NEWEST_TLP} AS newest"
+"""The columns of a ``PagedRow`` in a SELECT from ``objects``."""
 _new_paged_row = partial(tuple.__new__, PagedRow)
+
+
+def _newest(row: Row) -> int:
+    """The TLP of the newest version of a row's object (a stored version carries its own)."""
+    return row.newest if isinstance(row, PagedRow) else row.tlp
 
 
 def paged_rows(rows: Iterable[Sequence[Any]]) -> list[PagedRow]:
@@ -138,19 +148,17 @@ class Gatekeeper:
         Returns the rows kept and the audiences of those whose verdict depends on them.
         """
         rules = self.rules(party)
-        undecided = [r.id for r in rows
-                     if not rules.allows(TLP(r.tlp), r.origin != LOCAL, False)
-                     and rules.allows(TLP(r.tlp), r.origin != LOCAL, True)] \
-            if all(0 <= r.tlp <= 4 for r in rows) else [r.id for r in rows]
+        rows = [r for r in rows if 0 <= r.tlp <= 4 and 0 <= _newest(r) <= 4]
+        undecided = [r.id for r in rows for level in {r.tlp, _newest(r)}
+                     if not rules.allows(TLP(level), r.origin != LOCAL, False)
+                     and rules.allows(TLP(level), r.origin != LOCAL, True)]
         audiences = self.ws.store.audiences(undecided) if undecided else {}
         kept = []
         for row in rows:
-            if not 0 <= row.tlp <= 4:
-                continue
-            level, received = TLP(row.tlp), row.origin != LOCAL
-            if rules.allows(level, received, False) or (
-                    rules.allows(level, received, True)
-                    and party in audiences.get(row.id, {}).get("org", ())):
+            received = row.origin != LOCAL
+            member = party in audiences.get(row.id, {}).get("org", ())
+            if rules.allows(TLP(row.tlp), received, member) and \
+                    rules.allows(TLP(_newest(row)), received, member):
                 kept.append(row)
         return kept, audiences
 
@@ -179,8 +187,8 @@ class Gatekeeper:
                 level = self.plain_level(row)
             if level is None or others.search(row.body) is not None:
                 involved.append(index)
-            else:  # an older version answers for its newest's level too (the row's column)
-                plain.append((index, level if level >= row.tlp else TLP(row.tlp)))
+            else:
+                plain.append((index, level))
         rules = self.rules(party)
         missing = [kept[i].id for i, level in plain if kept[i].id not in audiences
                    and rules.allows(level, kept[i].origin != LOCAL, True)
@@ -191,8 +199,11 @@ class Gatekeeper:
         for index, level in plain:
             row = kept[index]
             members = audiences.get(row.id)
-            if rules.allows(level, row.origin != LOCAL,
-                            party in members.get("org", ()) if members else False):
+            received = row.origin != LOCAL
+            member = party in members.get("org", ()) if members else False
+            # an older version goes only where its newest version may go too
+            if rules.allows(level, received, member) and \
+                    rules.allows(TLP(_newest(row)), received, member):
                 texts[index] = row.body
         rounds: list[dict[str, int]] = []
         for index in involved:
@@ -244,7 +255,7 @@ class Gatekeeper:
     def _decide_round(self, rows: list[Row], party: str) -> dict[tuple[str, str], str]:
         """The gate over rows that need it whole: context, redaction, references (no logging)."""
         stored = [r.stored() if isinstance(r, PagedRow) else r for r in rows]
-        floors = {r.id: TLP(r.tlp) for r in rows}  # the column: at least the newest's level
+        floors = {r.id: TLP(_newest(r)) for r in rows}
         verdict = self.ws.sharing.decide(stored, self.recipient(party), CHANNEL, floors)
         offered = {r.id: r for r in stored}
         out = {}

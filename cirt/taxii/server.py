@@ -33,7 +33,14 @@ from urllib.parse import parse_qs
 from cirt.errors import ConflictError, StoreError, StoreLocked
 from cirt.stixtime import format_ts_micro, parse_ts
 from cirt.taxii.auth import Authenticator
-from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, ReleasedRow, paged_rows
+from cirt.taxii.release import (
+    NEWEST_TLP,
+    PAGED_COLUMNS,
+    Gatekeeper,
+    PagedRow,
+    ReleasedRow,
+    paged_rows,
+)
 
 if TYPE_CHECKING:
     from cirt.ingest import IngestSummary
@@ -475,25 +482,21 @@ class TaxiiApp:
                     alternatives.append(f"modified IN ({','.join('?' * len(variants))})")
                     params += variants
             where.append("(" + " OR ".join(alternatives) + ")")
-        # every version answers for the most restrictive of its own marking and the newest
-        # version's: raising a marking withdraws the older versions too
-        level = "tlp"
+        # a version goes only where its newest version may go too: nothing above the ceiling
+        ceiling = int(self.gate.ceiling(party))
+        where.append("tlp <= ?")
+        params.append(ceiling)
         if query.versions != ("last",):
-            greatest = "MAX" if store.db.dialect == "sqlite" else "GREATEST"
-            level = (f"CASE WHEN latest = 1 THEN tlp ELSE {greatest}(tlp, COALESCE((SELECT l.tlp"
-                     " FROM objects l WHERE l.id = objects.id AND l.latest = 1), 4)) END")
-        where.append(f"{level} <= ?")
-        params.append(int(self.gate.ceiling(party)))
+            where.append(f"{NEWEST_TLP} <= ?")
+            params.append(ceiling)
         if after:
             where.append("added > ?")
             params.append(after)
         hint = ""
         if store.db.dialect == "sqlite" and not query.ids:
             hint = " INDEXED BY objects_added"  # walk date_added order; never sort the collection
-        columns = PAGED_COLUMNS.replace("tlp", f"{level} AS tlp", 1) if level != "tlp" \
-            else PAGED_COLUMNS
         rows = store.db.query(
-            f"SELECT {columns} FROM objects{hint} WHERE {' AND '.join(where)}"
+            f"SELECT {PAGED_COLUMNS} FROM objects{hint} WHERE {' AND '.join(where)}"
             f" ORDER BY added LIMIT {int(limit)}", params)
         return paged_rows(rows)
 
