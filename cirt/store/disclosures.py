@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from cirt.audit import EMPTY, Entry, Head
+from cirt.audit import EMPTY, Entry, Head, encode_objects
 from cirt.store.database import Database, Row
 
 _COLUMNS = ("seq, recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash,"
@@ -39,12 +39,16 @@ class DisclosuresMixin:
                                 " ORDER BY seq DESC LIMIT 1")
         return Head(int(row[0]), row[1], row[2]) if row else EMPTY
 
-    def append_disclosure(self, build: Callable[[Head], Entry]) -> Entry:
-        """Read the head and append the entry ``build`` makes of it, in one write transaction."""
+    def append_disclosure(self, build: Callable[[Head], Entry],
+                          objects: str | None = None) -> Entry:
+        """Read the head and append the entry ``build`` makes of it, in one write transaction.
+
+        ``objects``: the entry's objects already encoded (``cirt.audit.encode_objects``), so
+        that the write lock is held for a hash and two statements only."""
         with self.db.transaction():
             entry = build(self.disclosure_head())
-            objects = json.dumps([list(ref) for ref in entry.objects], separators=(",", ":"),
-                                 ensure_ascii=False)
+            if objects is None:
+                objects = encode_objects(entry.objects)
             self.db.execute(
                 f"INSERT INTO disclosures ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (entry.seq, entry.when, entry.analyst, entry.recipient, entry.channel, objects,

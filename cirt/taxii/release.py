@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -95,6 +95,7 @@ class Gatekeeper:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._tables: dict[str, RulesTable] = {}
+        self._verdicts: dict[str, dict[tuple[int, int, bool], tuple[bool, bool]]] = {}
         self._others: dict[str, re.Pattern[str]] = {}
         self._plain: dict[str, TLP | None] = {}
         community = ws.community
@@ -147,20 +148,37 @@ class Gatekeeper:
 
         Returns the rows kept and the audiences of those whose verdict depends on them.
         """
-        rules = self.rules(party)
-        rows = [r for r in rows if 0 <= r.tlp <= 4 and 0 <= _newest(r) <= 4]
-        undecided = [r.id for r in rows for level in {r.tlp, _newest(r)}
-                     if not rules.allows(TLP(level), r.origin != LOCAL, False)
-                     and rules.allows(TLP(level), r.origin != LOCAL, True)]
+        verdict = self.verdicts(party)
+        judged = [(row, verdict(row.tlp, _newest(row), row.origin != LOCAL)) for row in rows]
+        undecided = [row.id for row, (anyone, member) in judged if member and not anyone]
         audiences = self.ws.store.audiences(undecided) if undecided else {}
-        kept = []
-        for row in rows:
-            received = row.origin != LOCAL
-            member = party in audiences.get(row.id, {}).get("org", ())
-            if rules.allows(TLP(row.tlp), received, member) and \
-                    rules.allows(TLP(_newest(row)), received, member):
-                kept.append(row)
-        return kept, audiences
+        return [row for row, (anyone, member) in judged if anyone or (
+            member and party in audiences.get(row.id, {}).get("org", ()))], audiences
+
+    def verdicts(self, party: str) -> Callable[[int, int, bool], tuple[bool, bool]]:
+        """For a version of TLP ``own`` whose newest version has TLP ``newest`` (received or
+        not): may it go to ``party`` whatever the audience, and may it go if ``party`` is in
+        the audience; from the gate's rules table, remembered per distinct case."""
+        memo = self._verdicts.get(party)
+        if memo is None:
+            memo = self._verdicts[party] = {}
+        rules = self.rules(party)
+
+        def verdict(own: int, newest: int, received: bool) -> tuple[bool, bool]:
+            key = (own, newest, received)
+            found = memo.get(key)
+            if found is None:
+                if not (0 <= own <= 4 and 0 <= newest <= 4):  # not a level: fail closed
+                    found = (False, False)
+                else:
+                    found = (rules.allows(TLP(own), received, False)
+                             and rules.allows(TLP(newest), received, False),
+                             rules.allows(TLP(own), received, True)
+                             and rules.allows(TLP(newest), received, True))
+                memo[key] = found
+            return found
+
+        return verdict
 
     def decide(self, rows: Sequence[Row], party: str) -> list[ReleasedRow]:
         """What of ``rows`` the gate releases to ``party``, in the same order.
@@ -189,22 +207,18 @@ class Gatekeeper:
                 involved.append(index)
             else:
                 plain.append((index, level))
-        rules = self.rules(party)
-        missing = [kept[i].id for i, level in plain if kept[i].id not in audiences
-                   and rules.allows(level, kept[i].origin != LOCAL, True)
-                   != rules.allows(level, kept[i].origin != LOCAL, False)]
+        # the verdict of a plain object depends on its level, its newest version's, whether it
+        # was received and whether the party is in its audience, alone
+        verdict = self.verdicts(party)
+        judged = [(index, verdict(level, _newest(kept[index]), kept[index].origin != LOCAL))
+                  for index, level in plain]
+        missing = [kept[i].id for i, (anyone, member) in judged
+                   if member and not anyone and kept[i].id not in audiences]
         if missing:  # marked higher than its TLP column says: its audience decides
             audiences = {**audiences, **self.ws.store.audiences(missing)}
-        # the verdict of a plain object depends on (level, received, in audience) alone
-        for index, level in plain:
-            row = kept[index]
-            members = audiences.get(row.id)
-            received = row.origin != LOCAL
-            member = party in members.get("org", ()) if members else False
-            # an older version goes only where its newest version may go too
-            if rules.allows(level, received, member) and \
-                    rules.allows(TLP(_newest(row)), received, member):
-                texts[index] = row.body
+        for index, (anyone, member) in judged:
+            if anyone or (member and party in audiences.get(kept[index].id, {}).get("org", ())):
+                texts[index] = kept[index].body
         rounds: list[dict[str, int]] = []
         for index in involved:
             object_id = kept[index].id
@@ -247,10 +261,6 @@ class Gatekeeper:
         if facts[0] == NO_MARKING:
             return self.ws.community.default_tlp
         return TLP(int(facts[0]))
-
-    def verdict(self, level: TLP, received: bool, in_orgs: bool, party: str) -> bool:
-        """The gate's verdict for a plain object of this level, origin and audience."""
-        return self.rules(party).allows(level, received, in_orgs)
 
     def _decide_round(self, rows: list[Row], party: str) -> dict[tuple[str, str], str]:
         """The gate over rows that need it whole: context, redaction, references (no logging)."""
