@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cirt.errors import CirtError
+
+if TYPE_CHECKING:
+    from cirt.store.sql import SQLStore
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,28 @@ def check_workspace(home: Path) -> list[Finding]:
     try:
         store = open_store(config.database_url)
         try:
-            pending = store.pending_migrations()
-            note = f", {len(pending)} migration(s) pending (cirt db migrate)" if pending else ""
-            findings.append(Finding("database", True, f"{redact_url(config.database_url)}: "
-                                    f"schema {store.schema_version()}{note}"))
+            findings += _database_findings(store, redact_url(config.database_url))
         finally:
             store.close()
     except CirtError as exc:
         findings.append(Finding("database", False, str(exc)))
+    return findings
+
+
+def _database_findings(store: SQLStore, where: str) -> list[Finding]:
+    """Schema version, the engine's integrity check, and whether it can be written at all."""
+    pending = store.pending_migrations()
+    note = f", {len(pending)} migration(s) pending (cirt db migrate)" if pending else ""
+    findings = [Finding("database", True, f"{where}: schema {store.schema_version()}{note}")]
+    problems = store.db.integrity_problems()
+    if problems:
+        shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
+                                           if len(problems) > 3 else "")
+        findings.append(Finding("database", False, f"{where}: integrity check failed: {shown}; "
+                                "restore the last backup (the file is damaged)"))
+    else:
+        findings.append(Finding("database", True, f"{where}: integrity check passed"))
+    if store.db.read_only:
+        findings.append(Finding("database", False, f"{where}: can only be read: "
+                                f"{store.db.read_only} (commands that write will fail)"))
     return findings

@@ -87,12 +87,15 @@ class Dashboard:
     incidents: tuple[IncidentLine, ...]
     by_sector: dict[str, dict[str, int]]  # sector -> severity -> open incidents
     waiting: int  # open items whose clock has not started
+    duties: dict[str, int]  # notification duties of every incident by state
+
 
     def as_dict(self) -> dict[str, Any]:
         out = self.due.as_dict()
         out["open_incidents"] = [i.as_dict(self.due.now, self.due.zone) for i in self.incidents]
         out["by_sector"] = self.by_sector
         out["waiting"] = self.waiting
+        out["duties"] = self.duties
         return out
 
 
@@ -150,4 +153,6 @@ class Deadlines:
         by_sector = {sector: {s: counts.get(s, 0) for s in SEVERITIES}
                      for sector, counts in sorted(matrix.items())}
         waiting = sum(e.status == "waiting" for e in items)
-        return Dashboard(due, tuple(lines), by_sector, waiting)
+        duties = {state: 0 for state in ("open", "done", "waived", "cancelled")}
+        duties.update(self.ws.store.duty_counts())
+        return Dashboard(due, tuple(lines), by_sector, waiting, duties)

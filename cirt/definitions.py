@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING, Any
 from cirt.incidents import (
     INCIDENT_CORE_DEFINITION,
     INCIDENT_CORE_ID,
+    INTERNAL_MARKING_DEFINITION,
+    INTERNAL_MARKING_ID,
     OUR_EXTENSION_ID,
+    REPORTING_EXTENSION_ID,
     our_extension_definition,
+    reporting_extension_definition,
 )
 from cirt.tlp import marking_definitions_for
 
@@ -61,6 +65,7 @@ def extension_definition(extension_id: str, identity: str) -> dict[str, Any] | N
     if extension_id == TASK_CORE_ID:
         return dict(TASK_CORE_DEFINITION)
     builders = {OUR_EXTENSION_ID: our_extension_definition,
+                REPORTING_EXTENSION_ID: reporting_extension_definition,
                 TASK_EXTENSION_ID: task_extension_definition,
                 EVIDENCE_EXTENSION_ID: evidence_extension_definition}
     builder = builders.get(extension_id)
@@ -84,4 +89,6 @@ def definitions_for(*, extensions: Iterable[str], creators: Iterable[str],
     used: list[dict[str, Any]] = [{"object_marking_refs": sorted(set(markings))},
                                   *({"id": i} for i in have)]
     out += marking_definitions_for(used)
+    if INTERNAL_MARKING_ID in markings and INTERNAL_MARKING_ID not in have:
+        out.append(dict(INTERNAL_MARKING_DEFINITION))  # only the CIRT's own exports hold it
     return out

@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cirt import incidents as rules
@@ -42,12 +43,22 @@ class IncidentDesk:
         return Provenance(LOCAL, self.ws.analyst)
 
     def open(self, *, title: str, category: str, severity: str, organisations: builtins.list[str],
-             tlp: TLP | str | None = None, description: str | None = None) -> Incident:
-        """Open an incident; its default audience is the affected organisations."""
+             tlp: TLP | str | None = None, description: str | None = None,
+             summary: str | None = None, reported_at: datetime | None = None,
+             occurred_at: datetime | None = None, reporter: rules.Reporter | None = None,
+             channel: str | None = None) -> Incident:
+        """Open an incident; its default audience is the affected organisations.
+
+        ``description`` is internal, ``summary`` shareable; ``reported_at`` (default now) is when
+        the report reached the CIRT, and the duties count from it; the ``reporter`` (their
+        name and contact never leave the CIRT) and the ``channel`` say who told us and how.
+        Intake calls this when it accepts a report.
+        """
         community = self.ws.community
         for org in organisations:
             community.organisation(org)
         level = _level(tlp, community.default_tlp)
+        self._load_rules()
         now = self.ws.clock()
         with self.ws.store.transaction():
             number = self.ws.store.next_counter(f"incident-{now.year}")
@@ -56,7 +67,9 @@ class IncidentDesk:
                 reference=f"{self.ws.config.reference_prefix}-{now.year}-{number:04d}",
                 title=title, category=rules.parse_category(category), severity=severity,
                 organisations=organisations, tlp=level, description=description,
-                identity=community.national.identity, analyst=self.ws.analyst, now=now)
+                identity=community.national.identity, analyst=self.ws.analyst, now=now,
+                summary=summary, reported_at=reported_at, occurred_at=occurred_at,
+                reporter=reporter, channel=channel)
             # Playbooks (cirt.tasks): the matching playbooks' tasks and duties join version 1.
             incident = self.ws.tasks.apply(incident).incident
             self.save(incident)
@@ -91,6 +104,7 @@ class IncidentDesk:
         ``if_version`` (the ``modified`` the caller based its change on) turns a change made by
         someone else in between into a ConflictError instead of a silent merge.
         """
+        self._load_rules()
         with self.ws.store.transaction():
             row = self.ws.store.incident_by_reference(ref)
             stored = self.ws.store.get_for_update(row.id) if row else None
@@ -105,11 +119,17 @@ class IncidentDesk:
                     f"{if_version}; show it again and retry")
             yield incident
 
+    def _load_rules(self) -> None:
+        """Read sectors.yaml and the playbooks (50-100 ms) before taking the write lock, which
+        every other writer waits for."""
+        _ = self.ws.tasks.library
+
     def list(self, where: IncidentFilter) -> builtins.list[IncidentRow]:
         return self.ws.store.find_incidents(where)
 
     def update(self, ref: str, *, title: str | None = None, description: str | None = None,
-               severity: str | None = None, category: str | None = None,
+               summary: str | None = None, severity: str | None = None,
+               category: str | None = None,
                status: str | None = None, tlp: TLP | str | None = None,
                add_organisations: builtins.list[str] | None = None,
                if_version: str | None = None) -> Incident:
@@ -118,6 +138,8 @@ class IncidentDesk:
             fields["title"] = title
         if description is not None:
             fields["description"] = description
+        if summary is not None:
+            fields["summary"] = summary
         if severity is not None:
             fields["severity"] = severity
         if category is not None:
@@ -134,6 +156,8 @@ class IncidentDesk:
             if "tlp" in fields and fields["tlp"] < incident.tlp(self.ws.community.default_tlp):
                 raise InvalidValue(f"lowering the marking of {incident.reference} is `cirt share "
                                    "lower` (by the originator, with a reason)")  # issue 11
+            if status is not None:
+                rules.check_status_change(incident, status)
             if add_organisations:
                 fields["organisations"] = [*incident.organisations, *add_organisations]
             change = "updated " + ", ".join(sorted(fields))
@@ -169,8 +193,11 @@ class IncidentDesk:
     def close(self, ref: str, *, resolution: str, determination: str = "confirmed",
               if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
+            open_duties = tuple(f"{t.number} {t.title} (to {', '.join(t.parties)})"
+                                for t in self.ws.tasks.open_duties(incident.id))
             revised = rules.close(incident, resolution=resolution, determination=determination,
-                                  analyst=self.ws.analyst, now=self.ws.clock())
+                                  analyst=self.ws.analyst, now=self.ws.clock(),
+                                  open_duties=open_duties)
             self.save(revised)
         return revised
 
@@ -181,19 +208,22 @@ class IncidentDesk:
             self.save(revised)
         return revised
 
-    def note(self, ref: str, text: str, *, tlp: TLP | str | None = None) -> dict[str, Any]:
-        """A STIX note about the incident, marked like the incident unless told otherwise."""
+    def note(self, ref: str, text: str, *, tlp: TLP | str | None = None,
+             share: bool = False) -> dict[str, Any]:
+        """A STIX note about the incident: internal (never released) unless ``share``; marked
+        like the incident unless ``tlp`` says otherwise."""
         incident = self.get(ref)
         if not text.strip():
             raise InvalidValue("a note needs text")
         level = _level(tlp, incident.tlp(self.ws.community.default_tlp))
+        markings = [level.marking_id] if share else [level.marking_id, rules.INTERNAL_MARKING_ID]
         stamp = format_ts(self.ws.clock())
         note: dict[str, Any] = {
             "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
             "created": stamp, "modified": stamp,
             "created_by_ref": self.ws.identity, "authors": [self.ws.analyst],
             "content": text, "object_refs": [incident.id],
-            "object_marking_refs": [level.marking_id],
+            "object_marking_refs": markings,
         }
         with self.ws.store.transaction():
             self.ws.store.put(note, tlp=int(level), provenance=self._provenance)
@@ -246,7 +276,8 @@ class IncidentDesk:
 def _linked_entry(obj: dict[str, Any], by: str) -> HistoryEntry:
     kind = obj["type"]
     if kind == "note":
-        what = f"note: {obj.get('content', '')}"
+        shared = rules.INTERNAL_MARKING_ID not in obj.get("object_marking_refs", ())
+        what = f"{'shared' if shared else 'internal'} note: {obj.get('content', '')}"
     elif kind == "indicator":
         what = f"indicator {obj.get('name') or obj.get('pattern')}"
     else:

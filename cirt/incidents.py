@@ -5,6 +5,15 @@ determination, criticality, incident types, tasks) and our own property extensio
 lacks: the human reference (``BZ-2026-0042``), the RSIT category, severity, affected
 organisations, escalation level and its record, assignee and resolution.  Every change is a new
 version with a later ``modified``; nothing is ever overwritten.
+
+Who reported it and when (``reported_at``, ``occurred_at``, ``reporter``, ``report_channel``)
+and the analysts' own ``internal_description`` are top-level properties of a second extension
+of ours (:data:`REPORTING_EXTENSION_ID`).  STIX ``description`` is the shareable summary.  The
+reporter, the channel and the internal description carry a granular marking,
+:data:`INTERNAL_MARKING_ID`: a statement of ours that no recipient is given, so the gate, which
+removes every property selected by a marking the recipient may not see and withholds every
+object marked with one it does not know (fail closed), never releases them.  Internal notes
+carry that marking on the whole note.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from cirt.errors import InvalidValue
 from cirt.stixtime import format_ts, later_than
@@ -21,11 +30,54 @@ from cirt.tlp import TLP, object_level
 INCIDENT_CORE_ID = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
 OUR_EXTENSION_ID = "extension-definition--df202fa3-4810-5851-ba20-3acdc73f6428"
 
-SEVERITIES = ("low", "medium", "high", "critical")
+REPORTING_EXTENSION_ID = "extension-definition--4e12a165-016f-58c3-b007-ae819becd1a9"
+INTERNAL_MARKING_ID = "marking-definition--f5cf8e53-e87b-5add-888d-0bf182154462"
+
+# A statement marking: what it selects stays inside the national CIRT.  No sectors.yaml
+# ``markings`` entry maps it to a TLP, so every release withholds what it marks.
+INTERNAL_MARKING_DEFINITION: dict[str, Any] = {
+    "type": "marking-definition",
+    "spec_version": "2.1",
+    "id": INTERNAL_MARKING_ID,
+    "created": "2026-01-01T00:00:00.000Z",
+    "name": "cirt internal",
+    "definition_type": "statement",
+    "definition": {"statement": "Internal to the national CIRT: the reporter's personal data, "
+                                "analysts' notes and descriptions. Never released."},
+}
+
+REPORTING_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
+    "type": "extension-definition",
+    "spec_version": "2.1",
+    "id": REPORTING_EXTENSION_ID,
+    "created": "2026-01-01T00:00:00.000Z",
+    "modified": "2026-01-01T00:00:00.000Z",
+    "name": "cirt incident reporting extension",
+    "description": "When an incident happened and who reported it, beside the analysts' own "
+    "description; the reporter and the internal description are marked internal.",
+    "schema": "Top-level properties: reported_at (timestamp); occurred_at (timestamp); "
+    "reporter ({name, contact, kind: citizen|organisation|partner|automated}); report_channel "
+    "(phone|e-mail|web|partner-feed); internal_description (string).",
+    "version": "1.0.0",
+    "extension_types": ["toplevel-property-extension"],
+}
+
+# The vocabularies as types too, so that the command line refuses other values (exit 2).
+ReporterKind = Literal["citizen", "organisation", "partner", "automated"]
+Channel = Literal["phone", "e-mail", "web", "partner-feed"]
+Severity = Literal["low", "medium", "high", "critical"]
+Status = Literal["new", "open", "closed"]
+Determination = Literal["suspected", "confirmed", "blocked", "failed-attempt", "false-positive"]
+EscalationLevel = Literal["sector", "national", "coordinator", "international"]
+REPORTER_KINDS: tuple[str, ...] = get_args(ReporterKind)
+CHANNELS: tuple[str, ...] = get_args(Channel)
+INTERNAL_PROPERTIES = ("reporter", "report_channel", "internal_description")
+
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 CRITICALITY = {"low": 25, "medium": 50, "high": 75, "critical": 100}
-STATUSES = ("new", "open", "closed")
-DETERMINATIONS = ("suspected", "confirmed", "blocked", "failed-attempt", "false-positive")
-ESCALATION_LEVELS = ("sector", "national", "coordinator", "international")
+STATUSES: tuple[str, ...] = get_args(Status)
+DETERMINATIONS: tuple[str, ...] = get_args(Determination)
+ESCALATION_LEVELS: tuple[str, ...] = get_args(EscalationLevel)
 
 # ENISA Reference Security Incident Taxonomy (RSIT), as published in the MISP taxonomy "rsit".
 RSIT_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -91,6 +143,46 @@ def our_extension_definition(identity: str) -> dict[str, Any]:
     return definition
 
 
+def reporting_extension_definition(identity: str) -> dict[str, Any]:
+    definition = dict(REPORTING_EXTENSION_DEFINITION_TEMPLATE)
+    definition["created_by_ref"] = identity
+    return definition
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who reported an incident: personal data, never released."""
+
+    name: str
+    contact: str = ""
+    kind: str = "citizen"
+
+    def as_dict(self) -> dict[str, str]:
+        check_choice("reporter kind", self.kind, REPORTER_KINDS)
+        if not self.name.strip():
+            raise InvalidValue("a reporter needs a name (--reporter)")
+        out = {"name": self.name.strip(), "kind": self.kind}
+        if self.contact.strip():
+            out["contact"] = self.contact.strip()
+        return out
+
+
+def mark_internal(obj: dict[str, Any]) -> None:
+    """Point the internal granular marking at exactly the internal properties ``obj`` has."""
+    present = [name for name in INTERNAL_PROPERTIES if obj.get(name) not in (None, "")]
+    for name in INTERNAL_PROPERTIES:
+        if name in obj and name not in present:
+            del obj[name]
+    others = [g for g in obj.get("granular_markings", [])
+              if g.get("marking_ref") != INTERNAL_MARKING_ID]
+    if present:
+        others.append({"marking_ref": INTERNAL_MARKING_ID, "selectors": present})
+    if others:
+        obj["granular_markings"] = others
+    else:
+        obj.pop("granular_markings", None)
+
+
 def parse_category(text: str) -> str:
     """``phishing`` or ``fraud:phishing`` -> ``fraud:phishing``; old spellings are not guessed."""
     value = text.strip().lower()
@@ -128,7 +220,12 @@ class Incident:
 
     id = property(lambda self: str(self.obj["id"]))
     title = property(lambda self: str(self.obj["name"]))
-    description = property(lambda self: self.obj.get("description"))
+    description = property(lambda self: self.obj.get("internal_description"))
+    shareable_summary = property(lambda self: self.obj.get("description"))
+    reported_at = property(lambda self: str(self.obj.get("reported_at") or self.obj["created"]))
+    occurred_at = property(lambda self: self.obj.get("occurred_at"))
+    reporter = property(lambda self: self.obj.get("reporter"))
+    channel = property(lambda self: self.obj.get("report_channel"))
     created = property(lambda self: str(self.obj["created"]))
     modified = property(lambda self: str(self.obj["modified"]))
     reference = property(lambda self: str(self._ours["reference"]))
@@ -152,6 +249,11 @@ class Incident:
             "reference": self.reference,
             "title": self.title,
             "description": self.description,
+            "summary": self.shareable_summary,
+            "reported_at": self.reported_at,
+            "occurred_at": self.occurred_at,
+            "reporter": self.reporter,
+            "channel": self.channel,
             "category": self.category,
             "severity": self.severity,
             "status": self.status,
@@ -168,13 +270,27 @@ class Incident:
 
 def new_incident(*, incident_id: str, reference: str, title: str, category: str, severity: str,
                  organisations: list[str], tlp: TLP, description: str | None, identity: str,
-                 analyst: str, now: datetime) -> Incident:
-    """Version 1 of an incident: status new, determination suspected, escalation sector."""
+                 analyst: str, now: datetime, summary: str | None = None,
+                 reported_at: datetime | None = None, occurred_at: datetime | None = None,
+                 reporter: Reporter | None = None, channel: str | None = None) -> Incident:
+    """Version 1 of an incident: status new, determination suspected, escalation sector.
+
+    ``description`` is the analysts' (internal), ``summary`` the shareable one; ``reported_at``
+    (default: now) is when the CIRT was told, from which duties count.
+    """
     if not title.strip():
         raise InvalidValue("an incident needs a title")
     if not organisations:
         raise InvalidValue("an incident needs at least one affected organisation (--sector ORG)")
     check_choice("severity", severity, SEVERITIES)
+    reported = reported_at or now
+    if reported > now:
+        raise InvalidValue(f"reported-at {format_ts(reported)} is in the future")
+    if occurred_at is not None and occurred_at > reported:
+        raise InvalidValue(f"occurred-at {format_ts(occurred_at)} is after reported-at "
+                           f"{format_ts(reported)}")
+    if channel is not None:
+        check_choice("channel", channel, CHANNELS)
     stamp = format_ts(now)
     obj: dict[str, Any] = {
         "type": "incident",
@@ -205,8 +321,15 @@ def new_incident(*, incident_id: str, reference: str, title: str, category: str,
             },
         },
     }
-    if description:
-        obj["description"] = description
+    obj["extensions"][REPORTING_EXTENSION_ID] = {"extension_type": "toplevel-property-extension"}
+    obj["reported_at"] = format_ts(reported)
+    if occurred_at is not None:
+        obj["occurred_at"] = format_ts(occurred_at)
+    if summary:
+        obj["description"] = summary
+    obj.update({"internal_description": description, "report_channel": channel,
+                "reporter": reporter.as_dict() if reporter else None})
+    mark_internal(obj)
     return Incident(obj)
 
 
@@ -219,6 +342,8 @@ def revise(incident: Incident, *, analyst: str, now: datetime, change: str,
         if name == "title":
             obj["name"] = value
         elif name == "description":
+            obj["internal_description"] = value
+        elif name == "summary":
             obj["description"] = value
         elif name == "tlp":
             obj["object_marking_refs"] = [TLP(value).marking_id]
@@ -246,6 +371,12 @@ def revise(incident: Incident, *, analyst: str, now: datetime, change: str,
     ours["changed_by"] = analyst
     ours["change"] = change
     obj["modified"] = later_than(incident.modified, now)
+    if not obj.get("description"):
+        obj.pop("description", None)
+    if any(name in obj for name in INTERNAL_PROPERTIES):
+        obj.setdefault("extensions", {})[REPORTING_EXTENSION_ID] = {
+            "extension_type": "toplevel-property-extension"}
+    mark_internal(obj)
     return Incident(obj)
 
 
@@ -272,11 +403,19 @@ def escalate(incident: Incident, *, level: str, reason: str, analyst: str, now: 
 
 
 def close(incident: Incident, *, resolution: str, determination: str, analyst: str,
-          now: datetime) -> Incident:
+          now: datetime, open_duties: tuple[str, ...] = ()) -> Incident:
+    """Close with a resolution; refused while a notification duty is open (``open_duties``
+    describes each), since a regulator's report must not vanish with the incident."""
     if incident.status == "closed":
         raise InvalidValue(f"{incident.reference} is already closed")
     if not resolution.strip():
         raise InvalidValue("closing needs a resolution (--resolution)")
+    if open_duties:
+        raise InvalidValue(
+            f"{incident.reference} has {len(open_duties)} open notification "
+            f"{'duty' if len(open_duties) == 1 else 'duties'}: {'; '.join(open_duties)}. Mark "
+            f"each done ('cirt task done {incident.reference} N') or waive it with a reason "
+            f"('cirt task waive {incident.reference} N --reason …'), then close")
     return revise(incident, analyst=analyst, now=now, change=f"closed: {resolution}",
                   status="closed", resolution=resolution, determination=determination)
 
@@ -286,6 +425,18 @@ def reopen(incident: Incident, *, reason: str, analyst: str, now: datetime) -> I
         raise InvalidValue(f"{incident.reference} is not closed")
     return revise(incident, analyst=analyst, now=now, change=f"reopened: {reason}",
                   status="open", resolution=None)
+
+
+def check_status_change(incident: Incident, status: str) -> str:
+    """A status set by an update: closing and reopening have their own commands and records."""
+    check_choice("status", status, STATUSES)
+    if status == "closed" and incident.status != "closed":
+        raise InvalidValue(f"closing needs a resolution: cirt incident close "
+                           f"{incident.reference} --resolution …")
+    if incident.status == "closed" and status != "closed":
+        raise InvalidValue(f"{incident.reference} is closed: cirt incident reopen "
+                           f"{incident.reference} --reason …")
+    return status
 
 
 def describe_changes(before: Incident | None, after: Incident) -> list[str]:

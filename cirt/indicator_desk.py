@@ -1,14 +1,19 @@
-"""Indicators of compromise: STIX indicator objects, linked to incidents by relationships."""
+"""Indicators of compromise: STIX indicator objects, linked to incidents by relationships.
+
+Also what happens to an indicator afterwards: sightings by organisations of the community
+(``sight``), what the CIRT knows about it (``show``), and the end of its life (``retire``).
+"""
 
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cirt import patterns
-from cirt.errors import InvalidValue
-from cirt.stixtime import format_ts
-from cirt.store import LOCAL, Provenance
+from cirt.errors import InvalidValue, NotFound
+from cirt.stixtime import format_ts, parse_ts
+from cirt.store import LOCAL, Provenance, StoredObject, search_index
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
@@ -91,3 +96,188 @@ class IndicatorDesk:
                     if o["type"] == "indicator"]
         return [s.obj for s in self.ws.store.latest_objects(types=["indicator"])]
 
+
+    # --- issue 13: sightings, what we know of an indicator, the end of its life ---------------
+
+    def _indicator(self, object_id: str) -> StoredObject:
+        stored = self.ws.store.get(object_id.strip())
+        if stored is None or stored.type != "indicator":
+            raise NotFound(f"no indicator '{object_id}' (see 'cirt indicator list' or "
+                           "'cirt search VALUE')")
+        return stored
+
+    def sight(self, indicator_id: str, *, by: str, count: int = 1, first: str | None = None,
+              last: str | None = None, tlp: TLP | str | None = None) -> dict[str, Any]:
+        """A STIX sighting: ``by`` (a sectors.yaml party) saw the indicator ``count`` times.
+
+        A sighting reveals its victim, so it is at least TLP:AMBER unless told otherwise, and
+        its audience is the organisation that saw it and the national CIRT: it leaves only
+        through the gate, like everything else.
+        """
+        indicator = self._indicator(indicator_id)
+        community = self.ws.community
+        party = community.party(by)
+        if count < 1:
+            raise InvalidValue("--count must be at least 1")
+        first_seen, last_seen = _stamp("--first", first), _stamp("--last", last)
+        if first_seen and last_seen and last_seen < first_seen:
+            raise InvalidValue("--last is before --first")
+        if tlp is not None:
+            level = tlp if isinstance(tlp, TLP) else TLP.parse(tlp)
+        else:
+            level = max(TLP(indicator.tlp), TLP.AMBER)
+        stamp = format_ts(self.ws.clock())
+        sighting: dict[str, Any] = {
+            "type": "sighting", "spec_version": "2.1", "id": self.ws.ids("sighting"),
+            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
+            "sighting_of_ref": indicator.id, "where_sighted_refs": [party.identity],
+            "count": count, "object_marking_refs": [level.marking_id],
+            **({"first_seen": first_seen} if first_seen else {}),
+            **({"last_seen": last_seen} if last_seen else {}),
+        }
+        store = self.ws.store
+        with store.transaction():
+            if store.get(party.identity) is None:  # the gate releases what it can resolve
+                store.put(_party_identity(party, self.ws.identity), tlp=int(TLP.GREEN),
+                          provenance=Provenance(LOCAL, self.ws.analyst))
+            store.put(sighting, tlp=int(level), provenance=Provenance(LOCAL, self.ws.analyst))
+            for incident_id in store.incidents_linking(indicator.id):
+                store.link(incident_id, sighting["id"])
+            store.add_audience(sighting["id"], "org", sorted({party.id, community.national.id}))
+        return sighting
+
+    def show(self, indicator_id: str) -> IndicatorView:
+        indicator = self._indicator(indicator_id)
+        db = self.ws.store.db
+        from cirt.search import IncidentRef, indicator_state
+
+        incidents = [IncidentRef(i.reference, TLP(i.tlp), i.title)
+                     for i in search_index.incidents_of(db, [indicator.id]).get(indicator.id, [])]
+        sightings = []
+        rows = search_index.sightings_of(db, [indicator.id]).get(indicator.id, [])
+        for stored in self.ws.store.latest_many([sighting_id for sighting_id, _ in rows]):
+            origin = self.ws.store.provenance_of(stored.id, stored.modified)
+            sightings.append(SightingView.of(stored, self.ws, origin.source if origin else "?"))
+        sightings.sort(key=lambda s: s.created)
+        return IndicatorView(indicator.obj, TLP(indicator.tlp),
+                             indicator_state(indicator.obj, format_ts(self.ws.clock())),
+                             [v.modified for v in self.ws.store.history(indicator.id)],
+                             incidents, sightings)
+
+    def retire(self, indicator_id: str, action: str, *, reason: str) -> Retired:
+        """Revoke, expire or mark a false positive: a new version and a note with the reason,
+        for every partner who received an earlier version (the disclosure log says who)."""
+        from cirt.lifecycle import retire
+
+        if not reason.strip():
+            raise InvalidValue("say why (--reason): partners read it")
+        store = self.ws.store
+        with store.transaction():
+            stored = store.get_for_update(self._indicator(indicator_id).id)
+            assert stored is not None
+            creator = stored.obj.get("created_by_ref")
+            if creator != self.ws.identity:
+                raise InvalidValue(f"{stored.id} was created by {creator or 'an unknown source'}:"
+                                   " only its creator makes new versions (tell them, or add a "
+                                   "note)")
+            version = retire(stored.obj, action, self.ws.clock())
+            provenance = Provenance(LOCAL, self.ws.analyst)
+            store.put(version, tlp=stored.tlp, provenance=provenance)
+            note: dict[str, Any] = {
+                "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
+                "created": version["modified"], "modified": version["modified"],
+                "created_by_ref": self.ws.identity, "authors": [self.ws.analyst],
+                "abstract": f"Indicator {action}", "content": reason.strip(),
+                "object_refs": [stored.id], "object_marking_refs": list(
+                    stored.obj.get("object_marking_refs", [TLP(stored.tlp).marking_id])),
+            }
+            store.put(note, tlp=stored.tlp, provenance=provenance)
+            for incident_id in store.incidents_linking(stored.id):
+                store.link(incident_id, note["id"])
+            members = store.audience_of(stored.id)
+            if members.get("org"):
+                store.add_audience(note["id"], "org", members["org"])
+        received = sorted({(e.recipient, e.channel) for e in store.disclosures(object_id=stored.id)})
+        return Retired(version, note["id"], action,
+                       [{"recipient": r, "channel": c, "delivery": DELIVERY.get(c, MANUAL)}
+                        for r, c in received])
+
+
+MANUAL = "not automatic: tell them (bulletin send, export --for)"
+DELIVERY = {"taxii": "the next 'cirt taxii push' sends the new version",
+            "misp": "the next 'cirt misp push' updates the event (to_ids off)"}
+
+
+def _party_identity(party: Any, creator: str) -> dict[str, Any]:
+    """The STIX identity of a sectors.yaml party (its declared id), known to the community."""
+    sector = getattr(party, "sector", None)
+    return {"type": "identity", "spec_version": "2.1", "id": party.identity,
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "created_by_ref": creator, "name": party.name, "identity_class": "organization",
+            **({"sectors": [sector]} if sector else {}),
+            "object_marking_refs": [TLP.GREEN.marking_id]}
+
+
+def _stamp(option: str, text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return format_ts(parse_ts(text))
+    except ValueError:
+        raise InvalidValue(f"{option} '{text}' is not a time such as 2026-11-03T14:00:00Z") from None
+
+
+@dataclass(frozen=True)
+class SightingView:
+    id: str
+    by: list[str]  # party ids of sectors.yaml, or the identity when unknown
+    count: int
+    first_seen: str | None
+    last_seen: str | None
+    created: str
+    tlp: TLP
+    source: str  # our analyst, or the partner it came from
+
+    @classmethod
+    def of(cls, stored: StoredObject, ws: Any, source: str) -> SightingView:
+        obj = stored.obj
+        names = {p.identity: p.id for p in (ws.community.national,
+                                             *ws.community.organisations.values(),
+                                             *ws.community.partners.values())}
+        return cls(stored.id, [names.get(r, r) for r in obj.get("where_sighted_refs", [])],
+                   int(obj.get("count", 1)), obj.get("first_seen"), obj.get("last_seen"),
+                   str(obj.get("created", "")), TLP(stored.tlp), source)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "by": self.by, "count": self.count, "first_seen": self.first_seen,
+                "last_seen": self.last_seen, "created": self.created,
+                "tlp": self.tlp.label.removeprefix("TLP:").lower(), "source": self.source}
+
+
+@dataclass(frozen=True)
+class IndicatorView:
+    obj: dict[str, Any]
+    tlp: TLP
+    state: str
+    versions: list[str]
+    incidents: list[Any]
+    sightings: list[SightingView] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"indicator": self.obj, "tlp": self.tlp.label.removeprefix("TLP:").lower(),
+                "state": self.state or "active", "versions": self.versions,
+                "incidents": [i.as_dict() for i in self.incidents],
+                "sightings": [s.as_dict() for s in self.sightings],
+                "sighted": sum(s.count for s in self.sightings)}
+
+
+@dataclass(frozen=True)
+class Retired:
+    indicator: dict[str, Any]
+    note_id: str
+    action: str
+    recipients: list[dict[str, str]]  # who received an earlier version, and how it reaches them
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"indicator": self.indicator, "action": self.action, "note": self.note_id,
+                "recipients": self.recipients}

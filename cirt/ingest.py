@@ -39,7 +39,13 @@ from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_fee
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
 from cirt.store import Provenance
-from cirt.store.ingest_state import ImportRow, Refusal, StoredVersion, version_instant
+from cirt.store.ingest_state import (
+    ImportRow,
+    Refusal,
+    StoredVersion,
+    same_version,
+    version_instant,
+)
 from cirt.tlp import TLP, TLP1_MARKING_IDS, level_of_marking, marking_definition, tlp1_marking_definition
 
 if TYPE_CHECKING:
@@ -188,7 +194,7 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, polic
             body = encode(obj)
             same = [v.body for v in versions if version_instant(v.modified) == instant]
             same += [b for i, b in taken.get(object_id, ()) if i == instant]
-            if body in same:
+            if body in same or any(same_version(json.loads(b), obj) for b in same):
                 summary.duplicates += 1
                 continue
             reason = _refusal(obj, versions, taken.get(object_id, ()), policy, provenance,
@@ -228,13 +234,14 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, polic
                 summary.new += 1
                 seen_ids.add(object_id)
             rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
-                                  int(level), body, refs))
+                                  int(level), body, refs, obj))
         if progress is not None:
             progress("storing", 0, len(rows))
         # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
         rows.sort(key=lambda r: (r.id, r.version))
         ws.store.put_import(rows, provenance=provenance, stored=stored)
         ws.store.log_refusals(refusals)
+        ws.routes.record_stored(verdict.accepted, rows, provenance)  # issue 16: routing by assets
     if progress is not None:
         progress("storing", len(rows), len(rows))
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cirt.errors import InvalidValue, NotFound, RemoteError, SharingDenied
+from cirt.lifecycle import retired  # revoked, expired, false positive: no IDS (issue 13)
 from cirt.misp_tlp import (
     ALL_COMMUNITIES,
     THIS_COMMUNITY,
@@ -157,7 +158,7 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
         obj = item.obj
         if obj.get("type") == "indicator":
             kind, value = indicator_attribute(obj)
-            attribute = _single(event.add_attribute(kind, value, to_ids=True,
+            attribute = _single(event.add_attribute(kind, value, to_ids=not retired(obj),
                                                     uuid=_uuid_of(obj["id"]),
                                                     comment=str(obj.get("name", ""))))
             attribute.timestamp = _epoch(version_of(dict(obj)))

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 _HASH_NAMES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512",
                "ssdeep": "SSDEEP", "tlsh": "TLSH", "imphash": "IMPHASH"}
+# Not in STIX's hash-algorithm-ov: a pattern may name it, an observable's hashes may not (it
+# would be custom content).
+_PATTERN_ONLY = frozenset({"imphash", "filename|imphash"})
 # MISP attribute type -> (STIX object type, property path) for the one-value types.
 _FROM_MISP: dict[str, tuple[str, str]] = {
     "ip-dst": ("ip", "value"), "ip-src": ("ip", "value"), "domain": ("domain-name", "value"),
@@ -356,6 +359,8 @@ def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, ev
         }
         out.objects.append(_marked(indicator, level))
         return indicator["id"]
+    if kind in _PATTERN_ONLY:
+        return None
     main = observables[0]
     main.setdefault("id", f"{main['type']}--{attribute_uuid}")
     for observable in observables:

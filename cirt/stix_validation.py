@@ -30,7 +30,6 @@ from functools import lru_cache
 from typing import Any
 
 from cirt.config import ImportLimits
-from cirt.stix_refs import marking_references
 from cirt.tlp import is_tlp_marking
 
 MAX_DEPTH = 32
@@ -143,8 +142,13 @@ def check_identifier(value: Any, where: str, prefix: str | None = None) -> str:
     return stix_type
 
 
-def walk_json(value: Any, where: str, depth: int = 0) -> None:
-    """Nulls, empty lists, control characters and nesting in content we have no schema for."""
+def walk_json(value: Any, where: str, depth: int = 0, *, custom: bool = False) -> None:
+    """Nulls, empty lists, control characters and nesting in content we have no schema for.
+
+    ``custom``: content a producer defines (custom properties and objects), where STIX has no
+    list to forbid emptying; stix2 and the OASIS validator accept empty lists there (ATT&CK and
+    CAPEC carry them), and so does this.
+    """
     if depth > MAX_DEPTH:
         raise Invalid(f"{where} is nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
@@ -152,12 +156,12 @@ def walk_json(value: Any, where: str, depth: int = 0) -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             check_string(key, f"{where} key")
-            walk_json(item, f"{where}.{key}", depth + 1)
+            walk_json(item, f"{where}.{key}", depth + 1, custom=custom)
     elif isinstance(value, list):
-        if not value:
+        if not value and not custom:
             raise Invalid(f"{where} is an empty list (STIX forbids them)")
         for i, item in enumerate(value):
-            walk_json(item, f"{where}[{i}]", depth + 1)
+            walk_json(item, f"{where}[{i}]", depth + 1, custom=custom)
     elif value is None:
         raise Invalid(f"{where} is null (STIX forbids nulls)")
 
@@ -601,7 +605,7 @@ def _custom_property(key: Any, value: Any, where: str, ctx: _Ctx) -> None:
     if not isinstance(key, str) or not _CUSTOM_PROP.match(key):
         raise Invalid(f"{where}: a custom property name is 1-250 of a-z, 0-9, '_',"
                       " starting with a letter")
-    walk_json(value, where, 1)
+    walk_json(value, where, 1, custom=True)
 
 
 # --- one object -------------------------------------------------------------------------------
@@ -646,7 +650,9 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
     if schema is None or schema.library:
         return None
     keys = list(obj)
-    if any(k not in schema.properties for k in keys) or any(
+    custom = [k for k in keys if k not in schema.properties]
+    if (custom and not (allow_custom and all(isinstance(k, str) and _CUSTOM_PROP.match(k)
+                                             for k in custom))) or any(
             k not in obj for k in schema.required) or {"extensions", "granular_markings"} & set(
             keys):
         return None
@@ -659,9 +665,13 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
     generic = ("        if v is None: return False\n        if ctx is None: ctx = _Ctx(ALLOW, EXT)"
                "\n        C{i}(v, {key!r}, ctx)")
     for i, key in enumerate(keys):
-        check = schema.properties[key]
+        check = schema.properties.get(key)
         lines.append(f"        v = obj[{key!r}]")
-        if check is _check_text:
+        if check is None:  # a custom property, allowed: the general path's own check
+            names["CUSTOM"] = _custom_property
+            lines.append("        if ctx is None: ctx = _Ctx(ALLOW, EXT)")
+            lines.append(f"        CUSTOM({key!r}, v, {key!r}, ctx)")
+        elif check is _check_text:
             lines.append("        if type(v) is not str or len(v) > MAX_STRING"
                          " or SEARCH(v) is not None: return False")
         elif check is _check_timestamp:
@@ -680,8 +690,14 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
             lines.append(f"        if type(v) is not str or (v, ALLOW, EXT) not in A{i}:")
             lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
         elif hasattr(check, "memo"):
+            # Lists of strings are remembered; lists of objects (external references) are
+            # unhashable and checked each time.
             names[f"M{i}"], names[f"C{i}"] = check.memo, check
-            lines.append(f"        if type(v) is not list or (*v, ALLOW, EXT) not in M{i}:")
+            lines.append("        try:")
+            lines.append(f"            hit = type(v) is list and (*v, ALLOW, EXT) in M{i}")
+            lines.append("        except TypeError:")
+            lines.append("            hit = False")
+            lines.append("        if not hit:")
             lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
         else:
             names[f"C{i}"] = check
@@ -691,7 +707,7 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
     if "confidence" in obj:
         lines.append("        if not 0 <= obj['confidence'] <= 100: return False")
     lines += ["        CONSTRAINTS(TYPE, obj)",
-              "    except (Invalid, TypeError):",  # TypeError: an unhashable list item
+              "    except (Invalid, TypeError):",  # TypeError: a value of the wrong shape
               "        return False",
               "    return ctx is None or not (ctx.library or ctx.toplevel_extension)"]
     exec("\n".join(lines), names)  # the source holds only schema names, as literals
@@ -837,6 +853,9 @@ def _check_extension_object(obj: dict[str, Any], stix_type: str, kind: str) -> N
     _check_loose_object(obj, stix_type)
 
 
+_COMMON_REFS = frozenset({"created_by_ref", "object_marking_refs"})
+
+
 def _check_loose_object(obj: dict[str, Any], stix_type: str) -> None:
     """What holds for any STIX object, known type or not."""
     check_identifier(obj.get("id"), "id", stix_type)
@@ -849,14 +868,17 @@ def _check_loose_object(obj: dict[str, Any], stix_type: str) -> None:
     for key, value in obj.items():
         if not isinstance(key, str) or not _DICT_KEY.match(key):
             raise Invalid(f"property name '{str(key)[:80]}' is not a STIX property name")
-        if key.endswith("_ref"):
-            check_identifier(value, key)
-        elif key.endswith("_refs"):
-            if not isinstance(value, list):
+        if key in _COMMON_REFS:
+            if key.endswith("_ref"):
+                check_identifier(value, key)
+            elif not isinstance(value, list):
                 raise Invalid(f"{key} must be a list of identifiers")
-            for i, ref in enumerate(value):
-                check_identifier(ref, f"{key}[{i}]")
-        walk_json(value, key, 1)
+            else:
+                for i, ref in enumerate(value):
+                    check_identifier(ref, f"{key}[{i}]")
+        # The type's own properties are its producer's: stix2 and the OASIS validator accept
+        # what they hold (ATT&CK's x_mitre_data_source_ref may be '').
+        walk_json(value, key, 1, custom=key not in _COMMON_REFS)
     for i, ref in enumerate(obj.get("object_marking_refs", ()) or ()):
         check_identifier(ref, f"object_marking_refs[{i}]", "marking-definition")
 
@@ -972,7 +994,7 @@ def validate_objects(
     result = Validation()
     candidates: dict[tuple[str, tuple[str, int]], tuple[int, dict[str, Any], str]] = {}
     from cirt.store import canonical_json
-    from cirt.store.ingest_state import version_instant
+    from cirt.store.ingest_state import same_version, version_instant
 
     declared = {o["type"] for o in objects if isinstance(o, dict) and "extensions" in o
                 and isinstance(o.get("type"), str) and new_object_kind(o)}
@@ -995,7 +1017,7 @@ def validate_objects(
             continue
         first_text = previous[2] or canonical_json(previous[1])
         candidates[key] = (previous[0], previous[1], first_text)
-        if canonical_json(obj) == first_text:
+        if canonical_json(obj) == first_text or same_version(previous[1], obj):
             result.duplicates_in_input += 1
         else:
             result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=version)))
@@ -1012,9 +1034,19 @@ _CONFLICT = ("the same id and version ({v}) appears earlier in the input with ot
              " (the first is kept)")
 
 
+def _marking_refs(obj: dict[str, Any]) -> list[str]:
+    """``stix_refs.marking_references`` for a validated object, without walking all of it:
+    markings sit only in ``object_marking_refs`` and ``granular_markings[].marking_ref``."""
+    refs = list(obj.get("object_marking_refs", ()))
+    granular = obj.get("granular_markings")
+    if granular:
+        refs += [g["marking_ref"] for g in granular if "marking_ref" in g]
+    return refs
+
+
 def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any], str]],
                       result: Validation, known_ids: Callable[[set[str]], set[str]]) -> None:
-    markings_of = {key: marking_references(obj) for key, (_, obj, _) in candidates.items()}
+    markings_of = {key: _marking_refs(obj) for key, (_, obj, _) in candidates.items()}
     present = {key[0] for key in candidates}
     wanted = {ref for refs in markings_of.values() for ref in refs
               if ref not in present and not is_tlp_marking(ref)}
@@ -1043,16 +1075,61 @@ def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any], str]],
 _TWO_ZERO_TYPES_WITH_IS_FAMILY = ("malware",)
 
 
+_SCO_NAMESPACE = "00abedb4-aa42-466c-9c01-fed23315a9b7"  # STIX 2.1 §2.9
+
+
+def _lift_observables(observed: dict[str, Any]) -> list[dict[str, Any]]:
+    """STIX 2.0 observed-data keeps its observables in ``objects``, referring to each other by
+    dictionary key ("0", "1"); 2.1 wants them as objects of their own, named in ``object_refs``
+    (§4.13; ``objects`` is deprecated).  Each gets an id derived from the observed-data's id and
+    its key, and every reference by key becomes a reference by id.  Nothing is lifted when an
+    entry is not an object with a type (the validator then says what is wrong)."""
+    import uuid
+
+    entries = observed["objects"]
+    if not all(isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("type"), str)
+               and _TYPE21.match(v["type"]) for k, v in entries.items()):
+        return []
+    namespace = uuid.UUID(_SCO_NAMESPACE)
+    ids = {key: f"{value['type']}--{uuid.uuid5(namespace, observed.get('id', '') + '|' + key)}"
+           for key, value in entries.items()}
+
+    def by_id(value: Any, key: str) -> Any:
+        if key.endswith("_ref") and isinstance(value, str):
+            return ids.get(value, value)
+        if key.endswith("_refs") and isinstance(value, list):
+            return [ids.get(v, v) if isinstance(v, str) else v for v in value]
+        if isinstance(value, dict):
+            return {k: by_id(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [by_id(v, key) for v in value]
+        return value
+
+    lifted = []
+    for key, value in entries.items():
+        sco = {k: by_id(v, k) for k, v in value.items()}
+        sco["spec_version"] = "2.1"
+        sco["id"] = ids[key]
+        if "object_marking_refs" in observed and "object_marking_refs" not in sco:
+            sco["object_marking_refs"] = list(observed["object_marking_refs"])
+        lifted.append(sco)
+    del observed["objects"]
+    observed["object_refs"] = list(ids.values())
+    return lifted
+
+
 def upgrade_stix20(objects: list[Any]) -> tuple[list[str], dict[int, str]]:
     """Upgrade the objects of a STIX 2.0 bundle to 2.1 in place; returns what was changed.
 
     Only what 2.1 requires is added (``spec_version``; ``pattern_type`` on indicators;
-    ``is_family`` on malware, which 2.0 objects describe as families); nothing is removed or
+    ``is_family`` on malware, which 2.0 objects describe as families), and observed-data's
+    observables become objects of their own (``_lift_observables``); nothing else is removed or
     renamed, so a 2.0 ``labels`` stays as it was.  Returns the notes and the objects to refuse:
     those already claiming a ``spec_version`` (2.0 objects never carry one).
     """
     counts = {"spec_version": 0, "pattern_type": 0, "is_family": 0}
     mismatched: dict[int, str] = {}
+    lifted: list[dict[str, Any]] = []
     for index, obj in enumerate(objects):
         if not isinstance(obj, dict):
             continue
@@ -1068,10 +1145,17 @@ def upgrade_stix20(objects: list[Any]) -> tuple[list[str], dict[int, str]]:
         if obj.get("type") in _TWO_ZERO_TYPES_WITH_IS_FAMILY and "is_family" not in obj:
             obj["is_family"] = True
             counts["is_family"] += 1
+        if obj.get("type") == "observed-data" and isinstance(obj.get("objects"), dict) \
+                and "object_refs" not in obj:
+            lifted.extend(_lift_observables(obj))
     notes = ["upgraded from STIX 2.0 to 2.1:"
              f" added spec_version '2.1' to {counts['spec_version']} object(s)"]
     if counts["pattern_type"]:
         notes.append(f"added pattern_type 'stix' to {counts['pattern_type']} indicator(s)")
     if counts["is_family"]:
         notes.append(f"added is_family true to {counts['is_family']} malware object(s)")
+    if lifted:
+        objects.extend(lifted)
+        notes.append(f"lifted {len(lifted)} observable(s) out of observed-data into objects of"
+                     " their own, named in object_refs")
     return ["; ".join(notes)], mismatched

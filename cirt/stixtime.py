@@ -72,3 +72,51 @@ def time_zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("config.toml", None, "cirt.timezone",
                           f"'{name}' is not a time zone (e.g. America/Belize)") from None
+
+
+_DAYS = {"yesterday": -1, "today": 0, "tomorrow": 1}
+
+
+def parse_when(text: str, now: datetime, zone: ZoneInfo, *, past: bool = False) -> datetime:
+    """An instant as an analyst types it, read in the CIRT's zone (``zone``), as aware UTC.
+
+    ``2026-03-10 02:00`` or any ISO 8601 form (an offset or ``Z`` is honoured),
+    ``tomorrow 09:00`` / ``today 17:30`` / ``yesterday 23:10``, ``09:00`` (today), or a
+    duration from ``now`` (``4h``, ``1d12h``): later, or earlier when ``past`` (``6h ago`` is
+    always earlier).  Wall-clock times are local to the CIRT, so a deadline "tomorrow 09:00" is
+    09:00 in Belize whatever the server's zone.
+    """
+    from datetime import timedelta
+
+    from cirt.errors import InvalidValue
+    from cirt.playbooks import parse_duration
+
+    value = " ".join(text.strip().lower().split())
+    local_now = now.astimezone(zone)
+    ago = value.endswith(" ago")
+    duration_text = value.removesuffix(" ago")
+    try:
+        delta = parse_duration(duration_text)
+    except ValueError:
+        delta = None
+    if delta is not None:
+        return (now - delta if past or ago else now + delta).astimezone(UTC)
+    day, _, clock = value.partition(" ")
+    if day in _DAYS or (":" in day and not clock and "-" not in day):
+        if day not in _DAYS:
+            day, clock = "today", day
+        try:
+            at = datetime.strptime(clock, "%H:%M").time()
+        except ValueError:
+            raise InvalidValue(f"'{text}': give a time as HH:MM, e.g. '{day} 09:00'") from None
+        date = local_now.date() + timedelta(days=_DAYS[day])
+        return datetime.combine(date, at, tzinfo=zone).astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(value.upper().replace(" ", "T"))
+    except ValueError:
+        raise InvalidValue(
+            f"'{text}' is not a time: give a duration (4h, 1d12h), 'tomorrow 09:00', "
+            "'09:00' or a date and time such as 2026-03-10 02:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)

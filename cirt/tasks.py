@@ -69,12 +69,16 @@ TASK_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
     "schema": "Properties: incident_ref; key (playbook/id); kind (task|duty); phase; due "
     "(timestamp, absent while waiting); due_after (key whose completion starts the clock); "
     "offset (duration such as 24h); owner (role or analyst); parties (sectors.yaml ids); role "
-    "(contact role); playbook; level (escalation level of a level duty); done_by; note.",
+    "(contact role); playbook; level (escalation level of a level duty); done_by; state "
+    "(done|cancelled|waived); note (what was done, or why not).",
     "version": "1.0.0",
     "extension_types": ["property-extension"],
 }
 
-OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled"}
+# A waived duty (the regulator or party said no report is needed) is not carried out: STIX
+# records it as cancelled; our extension keeps the state and the reason.
+OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled",
+            "waived": "cancelled"}
 DEFAULT_SOON = timedelta(hours=24)
 
 
@@ -220,11 +224,12 @@ class TaskService:
 
     def apply(self, incident: Incident) -> Applied:
         """At opening, before version 1 is saved: every matching playbook's tasks and duties,
-        counted from opening, stored and referenced from that same first version."""
+        counted from when the CIRT was told (``reported_at``: a phone call at 02:00 logged at
+        08:00 is due from 02:00), stored and referenced from that same first version."""
         facts = self.facts(incident)
         playbooks = self.library.matching(facts.category, facts.sectors)
         items = [item for p in playbooks
-                 for item in plan(p, facts, parse_ts(incident.created))]
+                 for item in plan(p, facts, parse_ts(incident.reported_at))]
         audience = (*incident.organisations, self.ws.community.national.id)
         opened_with, added = self._attach(incident, items, audience)
         return Applied(opened_with, tuple(p.name for p in playbooks), added,
@@ -287,14 +292,19 @@ class TaskService:
 
     def add(self, ref: str, *, title: str, due: timedelta | None = None,
             phase: str = "containment", owner: str | None = None,
-            description: str = "") -> TaskView:
-        """A task of the analyst's own, due ``due`` from now (or without a deadline)."""
+            description: str = "", due_at: datetime | None = None) -> TaskView:
+        """A task of the analyst's own, due ``due`` from now or at ``due_at`` (or without a
+        deadline)."""
         if phase not in PHASES:
             raise InvalidValue(f"'{phase}' is not a phase (use one of: {', '.join(PHASES)})")
         if not title.strip():
             raise InvalidValue("a task needs a title (--title)")
         incident = self.ws.incidents.get(ref)
         now = self.ws.clock()
+        if due_at is not None:
+            due = due_at - now
+            if due <= timedelta(0):
+                raise InvalidValue(f"the deadline {local_text(due_at, self.zone)} has passed")
         number = self.ws.store.next_due_position(incident.id)
         item = PlannedItem(f"own/{number}", "task", title.strip(), description, phase,
                            due or timedelta(0), now + due if due else None, None,
@@ -401,6 +411,10 @@ class TaskService:
         incident = self.ws.incidents.get(ref)
         return incident, [TaskView.from_row(r) for r in self.ws.store.due_items(incident.id)]
 
+    def open_duties(self, ref: str) -> builtins.list[TaskView]:
+        """Notification duties not yet done or waived (closing waits for them)."""
+        return [t for t in self.list(ref)[1] if t.kind == "duty" and t.state == "open"]
+
     def history(self, ref: str) -> builtins.list[HistoryEntry]:
         """Tasks and duties done or cancelled, for the incident's history."""
         from cirt.incident_desk import HistoryEntry
@@ -444,6 +458,17 @@ class TaskService:
             raise InvalidValue("cancelling a task needs a reason (--note)")
         return self._finish(ref, which, "cancelled", note)
 
+    def waive(self, ref: str, which: str, *, reason: str) -> Completed:
+        """Waive a notification duty with the reason (who decided it is not needed, and why);
+        history and the dashboard's duty counts show it."""
+        if not reason.strip():
+            raise InvalidValue("waiving a duty needs a reason (--reason)")
+        incident = self.ws.incidents.get(ref)
+        if self.find(incident, which).kind != "duty":
+            raise InvalidValue(f"task {which} of {incident.reference} is not a notification "
+                               "duty: cancel it instead ('cirt task cancel')")
+        return self._finish(ref, which, "waived", reason)
+
     def _finish(self, ref: str, which: str, state: str, note: str | None) -> Completed:
         incident = self.ws.incidents.get(ref)
         view = self.find(incident, which)
@@ -462,6 +487,7 @@ class TaskService:
             task["end_time"] = task["modified"]
             ours = task["extensions"][TASK_EXTENSION_ID]
             ours["done_by"] = self.ws.analyst
+            ours["state"] = state
             if note:
                 ours["note"] = note
             store.put(task, tlp=stored.tlp, provenance=self._provenance)
@@ -493,6 +519,7 @@ def _next_version(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _row(task: dict[str, Any], incident_id: str, position: int, state: str = "open") -> DueRow:
+    """The index row of a task version; ``state`` is open, done, cancelled or waived."""
     ours = task["extensions"][TASK_EXTENSION_ID]
     offset = parse_duration(ours["offset"]) if ours.get("offset", "0m") != "0m" else None
     return DueRow(

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
     from cirt.indicator_desk import IndicatorDesk
+    from cirt.intake.desk import IntakeDesk
+    from cirt.route_desk import RouteDesk
     from cirt.sharing import Sharing
     from cirt.tasks import TaskService
 
@@ -128,6 +130,18 @@ class Workspace:
         from cirt.tasks import TaskService
 
         return TaskService(self)
+
+    @cached_property
+    def intake(self) -> IntakeDesk:
+        from cirt.intake.desk import IntakeDesk
+
+        return IntakeDesk(self)
+
+    @cached_property
+    def routes(self) -> RouteDesk:
+        from cirt.route_desk import RouteDesk
+
+        return RouteDesk(self)
 
     @cached_property
     def evidence(self) -> EvidenceLocker:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Everything a fresh machine needs: system packages the tests use (GnuPG, PostgreSQL) and a
+# Everything a fresh machine needs: system packages the tests use (GnuPG, PostgreSQL,
+# Chromium and chromedriver, Dovecot) and a
 # virtual environment with cirt and its test dependencies in .venv. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,10 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
+# The intake tests: a real browser (Debian's Chromium and its WebDriver) and a real IMAP server.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+[ -x /usr/sbin/dovecot ] || need_apt+=(dovecot-imapd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

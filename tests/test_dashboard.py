@@ -21,6 +21,8 @@ def scenario(ws: Workspace, clock: FixedClock) -> dict[str, str]:
                                      severity="high", organisations=["btl"]).reference
     refs["closed"] = ws.incidents.open(title="False alarm", category="availability:ddos",
                                        severity="low", organisations=["btl"]).reference
+    for duty in ws.tasks.open_duties(refs["closed"]):
+        ws.tasks.waive(refs["closed"], str(duty.number), reason="false alarm")
     ws.incidents.close(refs["closed"], resolution="benign traffic", determination="false-positive")
     clock.advance(hours=3)
     return refs

@@ -117,6 +117,8 @@ def test_done_and_closed_are_never_overdue(open_in: Any) -> None:
     first = open_phishing(ws)
     second = open_phishing(ws, ("btl",))
     ws.tasks.done(first.reference, "central-bank", note="reported by phone")
+    for duty in ws.tasks.open_duties(second.reference):
+        ws.tasks.waive(second.reference, str(duty.number), reason="false alarm")
     ws.incidents.close(second.reference, resolution="false alarm",
                        determination="false-positive")
     view = Deadlines(ws).overdue(now=start + timedelta(days=30))

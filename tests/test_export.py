@@ -8,7 +8,7 @@ from typing import Any
 
 from stix2validator import ValidationOptions, validate_instance
 
-from cirt.incidents import INCIDENT_CORE_ID
+from cirt.incidents import INCIDENT_CORE_ID, INTERNAL_MARKING_ID
 from cirt.tlp import TLP2_MARKING_IDS
 
 
@@ -37,7 +37,7 @@ def test_export_validates_with_the_oasis_validator(cli: Any, tmp_path: Path) -> 
     assert types.count("incident") == 1 and types.count("indicator") == 3
     markings = {o["id"] for o in bundle["objects"] if o["type"] == "marking-definition"}
     used = {ref for o in bundle["objects"] for ref in o.get("object_marking_refs", [])}
-    assert used <= markings <= set(TLP2_MARKING_IDS.values())
+    assert used <= markings <= {*TLP2_MARKING_IDS.values(), INTERNAL_MARKING_ID}
     incident = next(o for o in bundle["objects"] if o["type"] == "incident")
     assert INCIDENT_CORE_ID in incident["extensions"]
     assert INCIDENT_CORE_ID in {o["id"] for o in bundle["objects"]}

@@ -20,6 +20,12 @@ def _open(cli: Any, *extra: str) -> dict[str, Any]:
     return data
 
 
+def _waive_duties(cli: Any, ref: str) -> None:
+    for t in cli("task", "list", ref, "--json").json()["tasks"]:
+        if t["kind"] == "duty" and t["state"] == "open":
+            assert cli("task", "waive", ref, str(t["number"]), "--reason", "test").code == 0
+
+
 def test_open_then_list_round_trips_every_field(cli: Any) -> None:
     opened = _open(cli, "--tlp", "amber+strict", "--sector", "btl")
     listed = cli("incident", "list", "--json").json()
@@ -57,6 +63,7 @@ def test_escalation_and_close_show_in_history(cli: Any) -> None:
     ref = _open(cli)["reference"]
     assert cli("incident", "escalate", ref, "--to", "national", "--reason",
                "nation-wide bank customers").code == 0
+    _waive_duties(cli, ref)
     assert cli("incident", "close", ref, "--resolution", "site taken down").code == 0
     history = cli("incident", "history", ref, "--json").json()
     whats = [h["what"] for h in history]
@@ -82,6 +89,7 @@ def test_each_change_is_a_new_version_and_nothing_is_lost(cli: Any, ws: Any) -> 
     ref = _open(cli)["reference"]
     cli("incident", "update", ref, "--severity", "high", "--sector", "bel")
     cli("incident", "assign", ref, "maria")
+    _waive_duties(cli, ref)
     cli("incident", "close", ref, "--resolution", "done")
     cli("incident", "reopen", ref, "--reason", "new victims")
     incident = ws.incidents.get(ref)

@@ -34,6 +34,10 @@ def test_an_analyst_opens_escalates_and_closes_from_the_terminal(tmp_path: Path)
     ref = json.loads(opened.stdout)["reference"]
     assert _run("incident", "escalate", ref, "--to", "national", "--reason", "gov site",
                 home=home).returncode == 0
+    tasks = json.loads(_run("task", "list", ref, "--json", home=home).stdout)["tasks"]
+    for duty in (t for t in tasks if t["kind"] == "duty" and t["state"] == "open"):
+        assert _run("task", "waive", ref, str(duty["number"]), "--reason", "MoPS informed",
+                    home=home).returncode == 0
     assert _run("incident", "close", ref, "--resolution", "restored", home=home).returncode == 0
     history = json.loads(_run("incident", "history", ref, "--json", home=home).stdout)
     assert {h["by"] for h in history} == {"night-shift"}

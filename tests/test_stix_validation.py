@@ -105,7 +105,10 @@ def near_simple_patterns(draw: st.DrawFn) -> str:
     value = draw(values | st.sampled_from(["d41d8cd98f00b204e9800998ecf8427e", "x'y", "a\\b"]))
     escaped = value.replace("\\", "\\\\").replace("'", "\\'") if draw(st.booleans()) else value
     space = draw(st.sampled_from(["", " ", "  "]))
-    return f"[{draw(types)}:{'.'.join(path)}{space}={space}'{escaped}']"
+    # Compound tails: the fast path must step aside (they once made it backtrack exponentially).
+    tail = draw(st.sampled_from(["", "", " AND file:name = 'a.exe'", "' AND x:y = '1",
+                                 " OR [url:value = 'x']", "'] AND [url:value = 'x"]))
+    return f"[{draw(types)}:{'.'.join(path)}{space}={space}'{escaped}{tail}']"
 
 
 @settings(max_examples=600, deadline=None)
@@ -168,9 +171,9 @@ def test_one_instant_is_one_version_and_the_first_content_is_kept() -> None:
     other = {**IND, "modified": "2026-02-01T10:00:00.000000Z", "name": "other"}
     result = validate_objects([IND, spelled, other])
     assert [i for i, _ in result.accepted] == [0]
-    assert result.duplicates_in_input == 0
-    assert [r.index for r in result.rejected] == [1, 2]
-    assert all("first is kept" in r.reason for r in result.rejected)
+    assert result.duplicates_in_input == 1
+    assert [r.index for r in result.rejected] == [2]
+    assert "first is kept" in result.rejected[0].reason
 
 
 def test_identical_repeats_are_duplicates_not_conflicts() -> None:

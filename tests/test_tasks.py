@@ -245,7 +245,7 @@ def test_task_commands(cli: Any) -> None:
                 "--phase", "triage", "--json").json()
     assert added["number"] == 16 and added["offset"] == "6h"
     bad = cli("task", "add", ref, "--title", "x", "--due", "soon")
-    assert bad.code == 1 and bad.err.count("\n") == 1 and "not a duration" in bad.err
+    assert bad.code == 2 and bad.err.count("\n") == 1 and "is not a time: give a duration" in bad.err
     text = cli("task", "list", ref)
     assert text.code == 0 and "Bank Supervision" in text.out and "waiting" not in text.out
     missing = cli("task", "done", ref, "99")

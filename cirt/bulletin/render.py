@@ -5,6 +5,8 @@ gate released (never the withheld list), so no template can leak a withheld obje
 written by analysts or peers is escaped for the format: HTML by Jinja's autoescape, Markdown by
 backslash-escaping its special characters (the ``finalize`` hook escapes every interpolated value
 unless the template marks it as our own markup), plain text by removing control characters.
+In every format hidden characters (bidi overrides, zero-width) are shown as ``<U+XXXX>``
+(``cirt.display.visible``), and in plain text no line of content can pass for a TLP banner.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 
 from markupsafe import Markup
 
+from cirt.display import visible
 from cirt.errors import InvalidValue
 from cirt.incidents import INCIDENT_CORE_ID, OUR_EXTENSION_ID
 from cirt.stixtime import format_ts
@@ -159,7 +163,7 @@ def _line(value: object) -> str:
 
 def header_safe(text: str) -> str:
     """One line for an e-mail header: CR, LF and every other control character become spaces."""
-    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", text)).strip()
+    return re.sub(r"\s+", " ", visible(re.sub(r"[\x00-\x1f\x7f]", " ", text))).strip()
 
 
 def bulletin_number(prefix: str, issued: datetime) -> str:
@@ -266,7 +270,7 @@ def md_escape(value: object) -> str:
     Inline markup characters are always escaped; list, heading and quote markers only at the
     start, the one place where they act (every value is kept on one line).
     """
-    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()
+    text = visible(re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip())
     text = _MD_INLINE.sub(r"\\\1", text)
     match = _MD_LINE_START.match(text)
     if match:
@@ -279,9 +283,23 @@ def md_escape(value: object) -> str:
     return text
 
 
+_BANNER_LIKE = re.compile(r"[\W_]*t\W*l\W*p(?![a-z0-9])", re.IGNORECASE)
+
+
+def looks_like_banner(line: str) -> bool:
+    """Whether a line, read by a person, could pass for a TLP label heading a block of text."""
+    return _BANNER_LIKE.match(unicodedata.normalize("NFKC", line).strip()) is not None
+
+
 def txt_clean(value: object) -> str:
-    """Text safe for a terminal or a plain e-mail: control characters (ANSI escapes) removed."""
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(value).replace("\r\n", "\n"))
+    """Text safe for a terminal or a plain e-mail, and no line of it a TLP banner.
+
+    Control characters (ANSI escapes) are removed, hidden characters shown; a line of content
+    that begins like a TLP label is marked as quoted so only our own labels read as labels.
+    """
+    text = visible(re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(value).replace("\r\n", "\n")))
+    return "\n".join(re.sub(r"^(\s*)", r"\1(quoted) ", line, count=1)
+                     if looks_like_banner(line) else line for line in text.split("\n"))
 
 
 def _md_finalize(value: object) -> object:
@@ -292,6 +310,10 @@ def _txt_finalize(value: object) -> object:
     return value if isinstance(value, Markup) else txt_clean(value)
 
 
+def _html_finalize(value: object) -> object:
+    return value if isinstance(value, Markup) else visible(str(value))
+
+
 @cache
 def _environment(fmt: str) -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -300,7 +322,7 @@ def _environment(fmt: str) -> Any:
                                "undefined": StrictUndefined, "trim_blocks": True,
                                "lstrip_blocks": True, "keep_trailing_newline": True}
     if fmt == "html":
-        env = Environment(autoescape=True, **options)
+        env = Environment(autoescape=True, finalize=_html_finalize, **options)
     else:
         env = Environment(autoescape=False,
                           finalize=_md_finalize if fmt == "md" else _txt_finalize, **options)

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli import dashboard, demo, export, importer, workspace_cmds
+from cirt.cli import correlate, dashboard, demo, export, importer, report, search, workspace_cmds
+from cirt.display import visible
 from cirt.errors import CirtError, ExitCode
 
 # Command groups: (module, help). Only the group being run is imported and built, so that an
@@ -29,7 +30,11 @@ GROUPS: dict[str, tuple[str, str]] = {
     "playbook": ("cirt.cli.playbook", "Incident procedures: list, show, validate."),
     "task": ("cirt.cli.task", "An incident's tasks and notification duties."),
     "evidence": ("cirt.cli.evidence", "Evidence and its chain of custody."),
+    "sighting": ("cirt.cli.sighting", "Sightings: who saw an indicator, how often, when."),
     "db": ("cirt.cli.db", "The database: status, migrations, copy to PostgreSQL."),
+    "intake": ("cirt.cli.intake", "Reports from citizens (web form) and by e-mail."),
+    "triage": ("cirt.cli.triage", "Reports waiting for an analyst: accept into an incident, reject."),
+    "route": ("cirt.cli.route", "Inbound indicators routed to the organisation they concern."),
 }
 ROOT_OPTIONS_WITH_VALUE = ("--home",)
 
@@ -78,6 +83,9 @@ def build_app(group: str | None = None) -> typer.Typer:
     export.register(app)
     importer.register(app)
     demo.register(app)
+    search.register(app)
+    correlate.register(app)
+    report.register(app)
     return app
 
 
@@ -94,7 +102,7 @@ def run(argv: list[str] | None = None) -> int:
     except CirtError as exc:
         if debug:
             raise
-        sys.stderr.write(f"cirt: {exc}\n")
+        sys.stderr.write(f"cirt: {visible(str(exc))}\n")
         return int(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("cirt: interrupted\n")
@@ -106,7 +114,8 @@ def run(argv: list[str] | None = None) -> int:
             return parser_exit
         if debug:
             raise
-        sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {exc} (run with --debug)\n")
+        sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {visible(str(exc))} "
+                         "(run with --debug)\n")
         return int(ExitCode.FAILURE)
     return result if isinstance(result, int) else int(ExitCode.OK)
 

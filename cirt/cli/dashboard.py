@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, workspace
 
 if TYPE_CHECKING:
     from cirt.dashboard import DueEntry, Overdue
@@ -26,14 +26,13 @@ def register(app: typer.Typer) -> None:
 def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str,
                limit: int | None = None) -> object:
     """Soonest first; ``limit`` keeps the dashboard to one screen (``cirt overdue`` has all)."""
-    from rich.markup import escape
     from rich.table import Table
 
     from cirt.cli.task import due_text
 
     shown = entries[:limit] if limit else entries
     more = f", first {len(shown)}: cirt overdue for all" if len(shown) < len(entries) else ""
-    table = Table(title=f"[{style}]{title} ({len(entries)}{more})[/]", title_justify="left")
+    table = Table(title=styled(f"{title} ({len(entries)}{more})", style), title_justify="left")
     for column in ("Incident", "Sev", "#", f"Due ({view.zone.key})", "Owner / to"):
         table.add_column(column, no_wrap=column in ("Incident", "Sev", "#"))
     table.add_column("Task", min_width=16, ratio=1)
@@ -41,8 +40,7 @@ def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: 
         t = e.task
         who = ", ".join(t.parties) if t.kind == "duty" else (t.owner or "")
         table.add_row(e.reference, e.severity, str(t.number),
-                      due_text(t, view.now, view.zone, compact=True), escape(who),
-                      escape(t.title))
+                      due_text(t, view.now, view.zone, compact=True), who, t.title)
     return table
 
 
@@ -63,7 +61,7 @@ def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: Fai
 
     def render() -> None:
         out = console()
-        out.print(f"[bold]Deadlines at {local_text(view.now, view.zone)}[/bold]")
+        out.print(styled(f"Deadlines at {local_text(view.now, view.zone)}", "bold"))
         if not view.overdue and not view.due_soon:
             ok(f"nothing overdue, nothing due within {within}")
             return
@@ -90,25 +88,27 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
     view = board.due
 
     def render() -> None:
-        from rich.markup import escape
         from rich.table import Table
 
         from cirt.cli.incident import SEVERITY_STYLE
         from cirt.cli.task import due_text
 
         out = console()
-        out.print(f"[bold]{escape(ws.community.national.name)} — "
-                  f"{local_text(view.now, view.zone)}[/bold]  "
-                  f"[red]{len(view.overdue)} overdue[/red] · "
-                  f"[yellow]{len(view.due_soon)} due within {within}[/yellow] · "
-                  f"{len(board.incidents)} open incidents")
+        out.print(markup("[bold]{} — {}[/bold]  [red]{} overdue[/red] · [yellow]{} due within "
+                         "{}[/yellow] · {} open incidents", ws.community.national.name,
+                         local_text(view.now, view.zone), len(view.overdue), len(view.due_soon),
+                         within, len(board.incidents)))
+        duties = board.duties
+        out.print(f"Notification duties, all incidents: {duties['done']} done, "
+                  f"{duties['waived']} waived, {duties['cancelled']} not applicable, "
+                  f"{duties['open']} open")
         matrix = Table(title="Open incidents by sector and severity", title_justify="left")
         matrix.add_column("Sector")
         for severity in SEVERITIES:
             matrix.add_column(severity, justify="right")
         for sector, counts in board.by_sector.items():
             matrix.add_row(sector, *[
-                f"[{SEVERITY_STYLE.get(s, '')}]{counts[s]}[/]" if counts[s] else "·"
+                styled(counts[s], SEVERITY_STYLE.get(s, "")) if counts[s] else "·"
                 for s in SEVERITIES])
         out.print(matrix)
         if board.incidents:
@@ -120,10 +120,10 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
                 nxt = due_text(line.next_due.task, view.now, view.zone, compact=True) \
                     if line.next_due else "—"
                 table.add_row(line.reference,
-                              f"[{SEVERITY_STYLE.get(line.severity, '')}]{line.severity}[/]",
+                              styled(line.severity, SEVERITY_STYLE.get(line.severity, "")),
                               line.level, ", ".join(line.organisations),
-                              f"[bold red]{line.overdue}[/]" if line.overdue else "0", nxt,
-                              escape(line.title))
+                              styled(line.overdue, "bold red") if line.overdue else "0", nxt,
+                              line.title)
             out.print(table)
         if view.overdue:
             out.print(_due_table("Overdue", view.overdue, view, "bold red", DASHBOARD_ROWS))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit
+from cirt.cli.output import JsonFlag, console, emit, styled
 
 
 def register(app: typer.Typer) -> None:
@@ -29,9 +29,9 @@ def demo(
         if not as_json:
             out = console()
             if text.startswith("# "):
-                out.rule(f"[bold]{text[2:]}")
+                out.rule(styled(text[2:], "bold"))
             else:
-                out.print(text, markup=False)
+                out.print(text)
 
     home = run_demo(say, workdir)
     emit({"workspace": home, "narration": lines}, as_json,

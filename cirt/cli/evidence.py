@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, workspace
 
 if TYPE_CHECKING:
     from cirt.evidence import Evidence
@@ -56,9 +56,9 @@ def verify(ctx: typer.Context, ref: str, evidence: str,
         if result.matches:
             ok(f"{file} is evidence {result.evidence.number} unchanged (SHA-256 {result.sha256})")
         else:
-            console(stderr=True).print(
-                f"[red]✗[/red] {file} does NOT match evidence {result.evidence.number}: "
-                f"SHA-256 {result.sha256}, recorded {result.evidence.sha256}", markup=True)
+            console(stderr=True).print(markup(
+                "[red]✗[/red] {} does NOT match evidence {}: SHA-256 {}, recorded {}", file,
+                result.evidence.number, result.sha256, result.evidence.sha256))
 
     emit(result.as_dict(), as_json, render)
     if not result.matches:
@@ -72,7 +72,6 @@ def list_(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     items = ws.evidence.list(ref)
 
     def render() -> None:
-        from rich.markup import escape
         from rich.table import Table
 
         from cirt.stixtime import local_text, parse_ts
@@ -88,10 +87,10 @@ def list_(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
                 if event.note:
                     what += f" — {event.note}"
                 first = i == 0
-                table.add_row(item.number if first else "", escape(item.name) if first else "",
+                table.add_row(item.number if first else "", item.name if first else "",
                               item.sha256[:16] + "…" if first else "",
                               str(item.size) if first else "",
-                              local_text(parse_ts(event.at), zone), escape(what))
+                              local_text(parse_ts(event.at), zone), what)
         console().print(table)
 
     emit([i.as_dict() for i in items], as_json, render)

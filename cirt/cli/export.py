@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cirt.cli.output import JsonFlag, ok, workspace
+from cirt.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -24,12 +25,24 @@ def export(
         "--for", help="Only what the gate releases to this organisation, contact, partner or "
                       "'public'; without it, everything, released to the CIRT's own archive "
                       "('archive'). Either way the release is logged.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="stix, or csv for spreadsheets.")] = "stix",
+    of: Annotated[str, typer.Option("--of", help="With --format csv: incidents or indicators.")
+                  ] = "incidents",
     as_json: JsonFlag = False,
 ) -> None:
     """A STIX 2.1 bundle for a recipient, or the CIRT's own archive copy (logged)."""
     from cirt.export import export as run_export
 
     ws = workspace(ctx)
+    if fmt == "csv":  # spreadsheets (cirt.csv_export, issue 13)
+        from cirt.csv_export import export_csv
+
+        if incident is not None:
+            raise UsageError("--incident is for STIX bundles; CSV holds every incident")
+        _write(export_csv(ws, of, recipient), output, as_json, f"{of} as CSV")
+        return
+    if fmt != "stix":
+        raise UsageError("--format must be stix or csv")
     exported = run_export(ws, recipient, incident)
     if output is None:
         sys.stdout.write(exported.text)
@@ -41,3 +54,14 @@ def export(
     else:
         ok(f"{summary['objects']} objects released to {summary['recipient']} and written to "
            f"{output}")
+
+
+def _write(text: str, output: Path | None, as_json: bool, what: str) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8", newline="")
+    if as_json:
+        sys.stdout.write(json.dumps({"file": str(output)}) + "\n")
+    else:
+        ok(f"{what} written to {output}")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, warn, workspace
 
 if TYPE_CHECKING:
     from cirt.ingest import ImportResult
@@ -36,16 +36,19 @@ def import_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Validate every object, store those that pass all together, and list the rest with reasons."""
+    from cirt.cli.correlate import mark, say_seen
     from cirt.ingest import import_file
     from cirt.tlp import TLP
 
     default = TLP.parse(tlp) if tlp else None
     ws = workspace(ctx)
+    before = mark(ws)
     with ExitStack() as stack:
         progress = None if as_json else stack.enter_context(_ProgressBar())
         result = import_file(ws, source_file, source=source, default_tlp=default,
                              allow_custom=allow_custom, progress=progress)
     emit(result.to_dict(), as_json, lambda: _render(result))
+    say_seen(ws, before)
     summary = result.summary
     if summary.rejected and not summary.stored and not summary.duplicates:
         raise typer.Exit(1)
@@ -81,15 +84,13 @@ class _ProgressBar:
 
 
 def _render(result: ImportResult) -> None:
-    from rich.markup import escape
-
     summary = result.summary
     out = console()
     for note in summary.notes:
-        out.print(f"[cyan]note[/cyan] {escape(note)}")
-    ok(escape(f"{result.source} ({result.kind}): {summary.new} new, {summary.updated} updated,"
-              f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected"))
+        out.print(markup("[cyan]note[/cyan] {}", note))
+    ok(f"{result.source} ({result.kind}): {summary.new} new, {summary.updated} updated,"
+       f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected")
     for ref, reason in summary.rejected[:SHOWN_REJECTIONS]:
-        warn(escape(f"rejected {ref}: {reason}"))
+        warn(f"rejected {ref}: {reason}")
     if len(summary.rejected) > SHOWN_REJECTIONS:
         warn(f"… and {len(summary.rejected) - SHOWN_REJECTIONS} more rejected (use --json for all)")

@@ -7,10 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli import task
-from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, tlp_text, workspace
+from cirt.errors import InvalidValue, UsageError
+from cirt.incidents import Channel, ReporterKind
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from cirt.incidents import Incident
+    from cirt.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -18,6 +23,18 @@ IfVersion = Annotated[str | None, typer.Option(
     "--if-version", help="Refuse (conflict) if the incident changed since this 'modified'.")]
 
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+
+
+def when(ws: Workspace, option: str, text: str | None, *, past: bool = False) -> datetime | None:
+    """A time option read in the CIRT's zone; a value that is not a time is a usage error."""
+    from cirt.stixtime import parse_when, time_zone
+
+    if text is None:
+        return None
+    try:
+        return parse_when(text, ws.clock(), time_zone(ws.config.timezone), past=past)
+    except InvalidValue as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def _show_one(incident: Incident, as_json: bool, verb: str) -> None:
@@ -36,14 +53,38 @@ def open_(
     sector: Annotated[list[str], typer.Option(
         "--sector", help="Affected organisation id from sectors.yaml (repeatable).")],
     tlp: Annotated[str | None, typer.Option("--tlp", help="TLP label (default from sectors.yaml).")] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    description: Annotated[str | None, typer.Option(
+        "--description", help="Internal description: never released.")] = None,
+    summary: Annotated[str | None, typer.Option(
+        "--summary", help="Shareable summary: what bulletins and partners see.")] = None,
+    reported_at: Annotated[str | None, typer.Option(
+        "--reported-at", help="When the report reached us (CIRT's time): '02:00', "
+        "'yesterday 23:10', '2026-03-10 02:00', '6h ago'. Duties count from it. Default: now.")
+    ] = None,
+    occurred_at: Annotated[str | None, typer.Option(
+        "--occurred-at", help="When it happened, if known (same forms).")] = None,
+    reporter: Annotated[str | None, typer.Option(
+        "--reporter", help="Who reported it (personal data: never released).")] = None,
+    reporter_contact: Annotated[str | None, typer.Option(
+        "--reporter-contact", help="Their phone or e-mail (never released).")] = None,
+    reporter_kind: Annotated[ReporterKind, typer.Option("--reporter-kind")] = "citizen",
+    channel: Annotated[Channel | None, typer.Option(
+        "--channel", help="How the report came in.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Open an incident as a new STIX 2.1 incident object."""
+    from cirt.incidents import Reporter
+
     ws = workspace(ctx)
+    if reporter_contact and not reporter:
+        raise UsageError("--reporter-contact needs --reporter NAME")
     incident = ws.incidents.open(
         title=title, category=category, severity=severity, organisations=sector, tlp=tlp,
-        description=description)
+        description=description, summary=summary,
+        reported_at=when(ws, "--reported-at", reported_at, past=True),
+        occurred_at=when(ws, "--occurred-at", occurred_at, past=True),
+        reporter=Reporter(reporter, reporter_contact or "", reporter_kind) if reporter else None,
+        channel=channel)
     _show_one(incident, as_json, "opened")
     task.show_proposal(ws.tasks.proposal(incident), incident.reference)
 
@@ -81,7 +122,7 @@ def list_(
         table.add_column("Title", min_width=16, ratio=1)
         for r in rows:
             table.add_row(r.reference, local_text(parse_ts(r.created), zone), tlp_text(r.tlp),
-                          f"[{SEVERITY_STYLE.get(r.severity, '')}]{r.severity}[/]", r.status,
+                          styled(r.severity, SEVERITY_STYLE.get(r.severity, "")), r.status,
                           r.escalation, ", ".join(r.organisations), r.title)
         console().print(table)
 
@@ -99,25 +140,40 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     ws = workspace(ctx)
     incident = ws.incidents.get(ref)
     linked = ws.incidents.linked_objects(ref)
+    from cirt.linking import Linking  # related incidents (issue 13)
+
+    related = Linking(ws).related(ref)
 
     def render() -> None:
         from rich.panel import Panel
         from rich.table import Table
 
+        from cirt.stixtime import local_text, parse_ts, time_zone
         from cirt.tlp import TLP, object_level
 
+        zone = time_zone(ws.config.timezone)
         fields = Table.grid(padding=(0, 2))
         fields.add_column(style="bold")
         fields.add_column()
         summary = incident.summary()
         fields.add_row("TLP", tlp_text(incident.tlp(ws.community.default_tlp)))
+        reporter = incident.reporter
+        if reporter:
+            summary["reporter"] = f"{reporter['name']} ({reporter['kind']})" + (
+                f", {reporter['contact']}" if reporter.get("contact") else "") + " [internal]"
+        if summary["description"]:
+            summary["description"] += " [internal]"
+        for key in ("reported_at", "occurred_at", "created", "modified"):
+            if summary[key]:
+                summary[key] = local_text(parse_ts(summary[key]), zone)
         for key in ("id", "category", "severity", "status", "determination", "escalation_level",
-                    "organisations", "assignee", "resolution", "created", "modified",
-                    "description"):
+                    "organisations", "assignee", "resolution", "reported_at", "occurred_at",
+                    "channel", "reporter", "created", "modified", "summary", "description"):
             value = summary[key]
             if value:
-                fields.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
-        console().print(Panel(fields, title=f"{incident.reference}  {incident.title}",
+                fields.add_row(key.replace("_", " "),
+                               ", ".join(value) if isinstance(value, list) else str(value))
+        console().print(Panel(fields, title=styled(f"{incident.reference}  {incident.title}"),
                               title_align="left"))
         if linked:
             table = Table(title="Linked objects", title_justify="left")
@@ -128,8 +184,11 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
                 table.add_row(obj["type"], tlp_text(object_level(obj, TLP.AMBER)),
                               str(obj.get("created", ""))[:16], str(what))
             console().print(table)
+        for other in related:
+            console().print(f"related: {other.line()}")
 
-    emit({**incident.summary(), "linked": linked, "stix": incident.obj}, as_json, render)
+    emit({**incident.summary(), "linked": linked, "related": [r.as_dict() for r in related],
+          "stix": incident.obj}, as_json, render)
 
 
 @app.command("update")
@@ -137,7 +196,10 @@ def update(
     ctx: typer.Context,
     ref: str,
     title: Annotated[str | None, typer.Option("--title")] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    description: Annotated[str | None, typer.Option(
+        "--description", help="Internal description: never released.")] = None,
+    summary: Annotated[str | None, typer.Option(
+        "--summary", help="Shareable summary: what bulletins and partners see.")] = None,
     severity: Annotated[str | None, typer.Option("--severity")] = None,
     category: Annotated[str | None, typer.Option("--category")] = None,
     status: Annotated[str | None, typer.Option("--status", help="new, open or closed.")] = None,
@@ -151,7 +213,8 @@ def update(
     ws = workspace(ctx)
     before = ws.incidents.get(ref)
     incident = ws.incidents.update(
-        ref, title=title, description=description, severity=severity, category=category,
+        ref, title=title, description=description, summary=summary, severity=severity,
+        category=category,
         status=status, tlp=tlp, add_organisations=sector, if_version=if_version)
     _show_one(incident, as_json, "updated")
     task.show_proposal(ws.tasks.proposal(incident, before), incident.reference)
@@ -159,11 +222,15 @@ def update(
 
 @app.command("note")
 def note(ctx: typer.Context, ref: str, text: str,
+         share: Annotated[bool, typer.Option(
+             "--share", help="Shareable: bulletins and partners may get it (TLP permitting).")
+         ] = False,
          tlp: Annotated[str | None, typer.Option("--tlp")] = None,
          as_json: JsonFlag = False) -> None:
-    """Attach a note (a STIX note object) to an incident."""
-    created = workspace(ctx).incidents.note(ref, text, tlp=tlp)
-    emit(created, as_json, lambda: ok(f"note {created['id']} added to {ref}"))
+    """Attach a note to an incident: internal (never released) unless --share."""
+    created = workspace(ctx).incidents.note(ref, text, tlp=tlp, share=share)
+    kind = "shareable" if share else "internal"
+    emit(created, as_json, lambda: ok(f"{kind} note {created['id']} added to {ref}"))
 
 
 @app.command("assign")
@@ -244,6 +311,42 @@ def categories(as_json: JsonFlag = False) -> None:
 
     def render() -> None:
         for cls, kinds in RSIT_CATEGORIES.items():
-            console().print(f"[bold]{cls}[/]: " + ", ".join(kinds))
+            console().print(markup("[bold]{}[/]: {}", cls, ", ".join(kinds)))
 
     emit({k: list(v) for k, v in RSIT_CATEGORIES.items()}, as_json, render)
+
+
+# --- issue 13: incidents related to each other ---------------------------------------------------
+
+
+@app.command("link")
+def link(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="The incident the relationship starts from.")],
+    target: Annotated[str, typer.Argument(help="The incident it points to.")],
+    link_type: Annotated[str, typer.Option(
+        "--type", help="related-to, duplicate-of or derived-from.")] = "related-to",
+    as_json: JsonFlag = False,
+) -> None:
+    """Record that two incidents are related (a STIX relationship, on both records)."""
+    from cirt.linking import Linking
+
+    relationship = Linking(workspace(ctx)).link(source, target, link_type)
+    emit(relationship, as_json, lambda: ok(f"{source} {link_type} {target} "
+                                           f"({relationship['id']})"))
+
+
+@app.command("merge")
+def merge(
+    ctx: typer.Context,
+    duplicate: Annotated[str, typer.Argument(help="The duplicate incident (it is closed).")],
+    into: Annotated[str, typer.Argument(help="The incident that carries on.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Close a duplicate with a pointer; its indicators, notes, tasks and evidence join INTO."""
+    from cirt.linking import Linking
+
+    merged = Linking(workspace(ctx)).merge(duplicate, into)
+    emit(merged.as_dict(), as_json, lambda: ok(
+        f"{merged.duplicate} closed as a duplicate of {merged.into}; {merged.moved} object(s)"
+        f" attached to {merged.into}"))

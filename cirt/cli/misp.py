@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, warn, workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -91,22 +91,24 @@ def pull_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
-    from rich.markup import escape
-
+    from cirt.cli.correlate import mark, say_seen
     from cirt.misp_inbound import pull
 
-    result = pull(workspace(ctx), partner, since)
+    ws = workspace(ctx)
+    before = mark(ws)
+    result = pull(ws, partner, since)
     summary = result.summary
 
     def render() -> None:
         for note in summary.notes:
-            console().print(f"[cyan]note[/cyan] {escape(note)}")
+            console().print(markup("[cyan]note[/cyan] {}", note))
         ok(f"{partner}: {len(result.events)} event(s); {summary.new} new, {summary.updated}"
            f" updated, {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected")
         for ref, reason in summary.rejected:
-            warn(escape(f"rejected {ref}: {reason}"))
+            warn(f"rejected {ref}: {reason}")
 
     emit(result.to_dict(), as_json, render)
+    say_seen(ws, before)
 
 
 @app.command("tlp")

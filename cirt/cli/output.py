@@ -1,4 +1,11 @@
-"""Rendering shared by every command: rich for people, ``--json`` for scripts, from one result."""
+"""Rendering shared by every command: rich for people, ``--json`` for scripts, from one result.
+
+Data is never markup.  The console every command prints through reads each string as plain text
+(no Rich markup, no emoji codes) and shows hidden characters (``cirt.display.visible``): a title
+``[/b]`` or ``[bold red]TLP:RED[/]`` prints as written, a STIX pattern keeps its brackets, an
+ANSI escape or a bidi override is shown, not obeyed.  Styling is the code's: ``styled`` for one
+piece, ``markup`` for a template of ours with data filled in, ``tlp_text`` for a TLP label.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +27,38 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 def console(stderr: bool = False) -> Console:
+    """The one console: strings are text, never markup, with hidden characters made visible."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    from cirt.display import visible
+
+    class PlainTextConsole(Console):
+        def render_str(self, text: str, **options: Any) -> Text:
+            options.update(markup=False, emoji=False, highlight=False)
+            return super().render_str(visible(text), **options)
+
+    return PlainTextConsole(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
+                            emoji=False)
+
+
+def styled(value: object, style: str = "") -> Text:
+    """``value`` as text in ``style``; hidden characters made visible."""
+    from rich.text import Text
+
+    from cirt.display import visible
+
+    return Text(visible(str(value)), style=style)
+
+
+def markup(template: str, *values: object) -> Text:
+    """Our Rich markup ``template`` with each ``{}`` filled by a value shown as plain text."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    from cirt.display import visible
+
+    return Text.from_markup(template.format(*(escape(visible(str(v))) for v in values)),
+                            emoji=False)
 
 
 def workspace(ctx: typer.Context) -> Workspace:
@@ -64,8 +100,10 @@ def tlp_text(level: TLP | int) -> Text:
 
 
 def ok(message: str) -> None:
-    console().print(f"[green]✓[/green] {message}")
+    """A success line: a green tick, then ``message`` as plain text."""
+    console().print(markup("[green]✓[/green] {}", message))
 
 
 def warn(message: str) -> None:
-    console(stderr=True).print(f"[yellow]![/yellow] {message}")
+    """A warning on stderr: a yellow mark, then ``message`` as plain text."""
+    console(stderr=True).print(markup("[yellow]![/yellow] {}", message))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, workspace
 
 if TYPE_CHECKING:
     from cirt.playbooks import Library
@@ -36,10 +36,9 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     rows.sort(key=lambda r: r["name"])
 
     def render() -> None:
-        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=f"Playbooks in {escape(library.folder)}", title_justify="left")
+        table = Table(title=f"Playbooks in {library.folder}", title_justify="left")
         for column in ("Name", "Title", "Categories", "Sectors", "Tasks", "Duties"):
             table.add_column(column, no_wrap=column in ("Name", "Tasks", "Duties"))
         for r in rows:
@@ -48,13 +47,12 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
                               ", ".join(r["sectors"]) or "any", str(r["tasks"]),
                               str(r["duties"]))
             else:
-                table.add_row(f"[red]{escape(r['name'])}[/red]",
-                              f"[red]invalid:[/red] {escape(r['error'])}",
-                              "", "", "", "")
+                table.add_row(styled(r["name"], "red"),
+                              markup("[red]invalid:[/red] {}", r["error"]), "", "", "", "")
         console().print(table)
         if library.escalation_error:
             console(stderr=True).print(
-                f"[red]invalid:[/red] {escape(str(library.escalation_error))}")
+                markup("[red]invalid:[/red] {}", library.escalation_error))
 
     emit(rows, as_json, render)
 
@@ -68,13 +66,12 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
     data["common_triggers"] = [t.as_dict() for t in library.escalation.triggers]
 
     def render() -> None:
-        from rich.markup import escape
         from rich.table import Table
 
         out = console()
-        out.print(f"[bold]{escape(playbook.spec.title)}[/bold]  ({playbook.name}, version "
-                  f"{playbook.spec.version})")
-        out.print(escape(playbook.spec.summary))
+        out.print(markup("[bold]{}[/bold]  ({}, version {})", playbook.spec.title, playbook.name,
+                         playbook.spec.version))
+        out.print(playbook.spec.summary)
         out.print(f"Applies to: {', '.join(data['categories'])}; sectors: "
                   f"{', '.join(data['sectors']) or 'any'}")
         tasks = Table(title="Tasks", title_justify="left")
@@ -82,8 +79,8 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
             tasks.add_column(column, no_wrap=column != "Task")
         for t in data["task_list"]:
             due = t["due"] + (f" after {t['after']}" if t.get("after") else "")
-            title = escape(t["title"]) + (
-                f" [dim](when {escape(t['when'])})[/dim]" if t.get("when") else "")
+            title = markup("{}" + (" [dim](when {})[/dim]" if t.get("when") else ""),
+                           t["title"], t.get("when"))
             tasks.add_row(t["phase"], t["id"], due, t["owner"], title)
         out.print(tasks)
         if data["duty_list"]:
@@ -92,20 +89,20 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
                 duties.add_column(column, no_wrap=column != "Duty")
             for d in data["duty_list"]:
                 due = d["due"] + (f" after {d['after']}" if d.get("after") else " from opening")
-                title = escape(d["title"]) + (
-                    f" [dim](when {escape(d['when'])})[/dim]" if d.get("when") else "")
+                title = markup("{}" + (" [dim](when {})[/dim]" if d.get("when") else ""),
+                               d["title"], d.get("when"))
                 party = d["party"] + (f" ({d['role']})" if d.get("role") else "")
                 duties.add_row(d["id"], party, due, title)
             out.print(duties)
         if data["evidence_list"]:
-            out.print("[bold]Evidence to collect[/bold]")
+            out.print(styled("Evidence to collect", "bold"))
             for e in data["evidence_list"]:
-                extra = f" [dim]— {escape(e['handling'])}[/dim]" if e.get("handling") else ""
-                out.print(f"  • {escape(e['title'])}{extra}")
-        out.print("[bold]Escalation triggers[/bold]")
+                out.print(markup("  • {}" + (" [dim]— {}[/dim]" if e.get("handling") else ""),
+                                 e["title"], e.get("handling")))
+        out.print(styled("Escalation triggers", "bold"))
         for t in [*data["trigger_list"], *data["common_triggers"]]:
-            out.print(f"  → {t['level']}: {escape(t['reason'])} [dim](when "
-                      f"{escape(t['condition'])}; {t['source']})[/dim]")
+            out.print(markup("  → {}: {} [dim](when {}; {})[/dim]", t["level"], t["reason"],
+                             t["condition"], t["source"]))
 
     emit(data, as_json, render)
 
@@ -150,13 +147,11 @@ def validate(
     bad = [r for r in results if not r["valid"]]
 
     def render() -> None:
-        from rich.markup import escape
-
         for r in results:
             if r["valid"]:
                 ok(f"{r['path']}")
         for r in bad:
-            console(stderr=True).print(f"[red]✗[/red] {escape(r['error'])}")
+            console(stderr=True).print(markup("[red]✗[/red] {}", r["error"]))
         if not results:
             console(stderr=True).print("no playbooks found")
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, home_option, ok
+from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok
 
 if TYPE_CHECKING:
     from cirt.community import Community
@@ -62,7 +62,7 @@ def show(ctx: typer.Context, org: str, as_json: JsonFlag = False) -> None:
     def render() -> None:
         from rich.pretty import Pretty
 
-        console().print(f"[bold]{party.name}[/] ({party.id})")
+        console().print(markup("[bold]{}[/] ({})", party.name, party.id))
         console().print(Pretty(data))
 
     emit(data, as_json, render)

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, warn, workspace
 
 if TYPE_CHECKING:
     from datetime import datetime
     from zoneinfo import ZoneInfo
+
+    from rich.text import Text
 
     from cirt.incidents import Incident
     from cirt.playbooks import Proposal
@@ -20,12 +22,11 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 STATUS_STYLE = {"overdue": "bold red", "due-soon": "yellow", "open": "", "waiting": "dim",
-                "done": "green", "cancelled": "dim strike"}
+                "done": "green", "cancelled": "dim strike", "waived": "magenta"}
 
 
-def status_text(status: str) -> str:
-    style = STATUS_STYLE.get(status, "")
-    return f"[{style}]{status}[/]" if style else status
+def status_text(status: str) -> Text:
+    return styled(status, STATUS_STYLE.get(status, ""))
 
 
 def due_text(task: TaskView, now: datetime, zone: ZoneInfo, compact: bool = False) -> str:
@@ -64,7 +65,6 @@ def list_(ctx: typer.Context, ref: str,
     shown = [t for t in tasks if not open_only or t.state == "open"]
 
     def render() -> None:
-        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"{incident.reference} tasks and duties ({zone.key})",
@@ -75,9 +75,9 @@ def list_(ctx: typer.Context, ref: str,
         for t in shown:
             who = ", ".join(t.parties) + (f" ({t.role})" if t.role else "") \
                 if t.kind == "duty" else (t.owner or "")
-            title = escape(t.title) + (f" [dim]— {escape(t.note)}[/dim]" if t.note else "")
+            title = markup("{}" + (" [dim]— {}[/dim]" if t.note else ""), t.title, t.note)
             table.add_row(str(t.number), t.phase, status_text(t.status(now)),
-                          due_text(t, now, zone), escape(who), title)
+                          due_text(t, now, zone), who, title)
         console().print(table)
 
     emit({"incident": incident.reference, "timezone": zone.key,
@@ -115,21 +115,39 @@ def cancel(ctx: typer.Context, ref: str, task: str,
          lambda: ok(f"{ref} task {result.task.number} cancelled: {result.task.title}"))
 
 
+@app.command("waive")
+def waive(ctx: typer.Context, ref: str, task: str,
+          reason: Annotated[str, typer.Option(
+              "--reason", help="Who decided the notification is not needed, and why.")],
+          as_json: JsonFlag = False) -> None:
+    """Waive a notification duty with the reason; history and the dashboard show it."""
+    ws = workspace(ctx)
+    result = ws.tasks.waive(ref, task, reason=reason)
+    emit({"task": result.task.as_dict(ws.clock(), ws.tasks.zone)}, as_json,
+         lambda: ok(f"{ref} duty {result.task.number} waived: {result.task.title} — {reason}"))
+
+
 @app.command("add")
 def add(ctx: typer.Context, ref: str,
         title: Annotated[str, typer.Option("--title", help="What has to be done.")],
         due: Annotated[str | None, typer.Option(
-            "--due", help="Deadline from now: 30m, 4h, 2d, 1d12h.")] = None,
+            "--due", help="Deadline: a duration from now (30m, 4h, 1d12h) or a time in the "
+            "CIRT's zone ('tomorrow 09:00', '17:30', '2026-03-12 09:00').")] = None,
         phase: Annotated[str, typer.Option(
             "--phase", help="triage, containment, eradication, recovery, lessons-learned.")
         ] = "containment",
         owner: Annotated[str | None, typer.Option("--owner", help="Default: you.")] = None,
         as_json: JsonFlag = False) -> None:
     """Add a task of your own to an incident."""
-    from cirt.tasks import parse_due
+    from cirt.cli.incident import when
+    from cirt.playbooks import parse_duration
 
     ws = workspace(ctx)
-    created = ws.tasks.add(ref, title=title, due=parse_due(due) if due else None, phase=phase,
+    try:  # a duration keeps its exact length; anything else is a time in the CIRT's zone
+        duration, due_at = (parse_duration(due) if due else None), None
+    except ValueError:
+        duration, due_at = None, when(ws, "--due", due)
+    created = ws.tasks.add(ref, title=title, due=duration, due_at=due_at, phase=phase,
                            owner=owner)
     now, zone = ws.clock(), ws.tasks.zone
     emit(created.as_dict(now, zone), as_json,
@@ -139,21 +157,19 @@ def add(ctx: typer.Context, ref: str,
 
 def show_escalation(ws: Workspace, incident: Incident, as_json: bool) -> None:
     """After ``incident escalate``: which triggers hold, and the level's duties now tracked."""
-    from rich.markup import escape
-
     if as_json:
         return
     out = console(stderr=True)
     holding = ws.tasks.holding(incident)
     if holding:
         for trigger in holding:
-            out.print(f"  trigger → {trigger.level}: {escape(trigger.reason)} "
-                      f"[dim]({escape(trigger.condition.describe())})[/dim]")
+            out.print(markup("  trigger → {}: {} [dim]({})[/dim]", trigger.level, trigger.reason,
+                             trigger.condition.describe()))
     else:
         out.print("  no escalation trigger holds: this escalation is the analyst's judgement")
     _, tasks = ws.tasks.list(incident.reference)
     now, zone = ws.clock(), ws.tasks.zone
     for t in tasks:
         if t.level == incident.escalation_level and t.state == "open":
-            out.print(f"  duty {t.number}: tell {', '.join(t.parties)} — {escape(t.title)} — due "
+            out.print(f"  duty {t.number}: tell {', '.join(t.parties)} — {t.title} — due "
                       f"{due_text(t, now, zone)}")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, warn, workspace
 
 app = typer.Typer(no_args_is_help=True)
 credential_app = typer.Typer(no_args_is_help=True)
@@ -27,7 +27,7 @@ def discover(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partn
         from rich.table import Table
 
         out = console()
-        out.print(f"[bold]{found.title or peer}[/] {found.url}")
+        out.print(markup("[bold]{}[/] {}", found.title or peer, found.url))
         for root in found.api_roots:
             table = Table(title=f"API root {root.url} (max_content_length "
                                 f"{root.max_content_length:,} bytes)", title_justify="left")
@@ -51,9 +51,11 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
          ] = None,
          as_json: JsonFlag = False) -> None:
     """Fetch what is new in a partner's collections; validate and store it."""
+    from cirt.cli.correlate import mark, say_seen
     from cirt.taxii.client import pull as run
 
     ws = workspace(ctx)
+    before = mark(ws)
     with _progress(as_json) as advance:
         result = run(ws, peer, collection=collection, since=since, progress=advance)
     data = result.as_dict()
@@ -77,6 +79,7 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
                 warn(f"{c.collection}: paging stopped: {c.stopped}")
 
     emit(data, as_json, render)
+    say_seen(ws, before)
 
 
 @app.command("push")

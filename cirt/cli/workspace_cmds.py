@@ -30,17 +30,15 @@ def init(ctx: typer.Context,
 def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Check config, time zone, sectors.yaml, every playbook and the database at once; exit 1."""
     from cirt.checks import check_workspace
-    from cirt.cli.output import console
+    from cirt.cli.output import console, markup
     from cirt.config import resolve_home
 
     findings = check_workspace(resolve_home(home_option(ctx)))
 
     def render() -> None:
-        from rich.markup import escape
-
         for f in findings:
             mark = "[green]✓[/green]" if f.ok else "[red]✗[/red]"
-            console(stderr=not f.ok).print(f"{mark} {f.area}: {escape(f.message)}")
+            console(stderr=not f.ok).print(markup(mark + " {}: {}", f.area, f.message))
 
     emit([f.as_dict() for f in findings], as_json, render)
     if not all(f.ok for f in findings):

@@ -31,7 +31,7 @@ class DueRow:
     due: str | None
     after_key: str | None
     offset_minutes: int
-    state: str  # open | done | cancelled
+    state: str  # open | done | cancelled | waived
     done_at: str | None
     done_by: str | None
     note: str | None
@@ -81,6 +81,12 @@ class DeadlinesMixin:
             f"SELECT {_COLUMNS} FROM due_items WHERE incident_id = ? AND after_key = ?"
             " AND state = 'open' AND due IS NULL ORDER BY position", (incident_id, item_key))
         return [DueRow(*r) for r in rows]
+
+    def duty_counts(self) -> dict[str, int]:
+        """Notification duties of every incident by state (done, waived, cancelled, open)."""
+        rows = self.db.query(
+            "SELECT state, COUNT(*) FROM due_items WHERE kind = 'duty' GROUP BY state", ())
+        return {str(state): int(count) for state, count in rows}
 
     def open_items_due_before(self, until: str) -> list[DueWithIncident]:
         """Open items due at or before ``until``, of incidents not closed, soonest first."""

@@ -55,8 +55,9 @@ def open_store(url: str, *, clock: Clock = utcnow) -> SQLStore:
 def table_names(db: Database) -> list[str]:
     """The store's tables (not the engine's own), sorted by name."""
     if db.dialect == "sqlite":
-        rows = db.query("SELECT name FROM sqlite_master WHERE type = 'table'"
-                        " AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        # not FTS5's virtual and shadow tables: their triggers fill them (issue 13)
+        rows = db.query("SELECT name FROM pragma_table_list WHERE schema = 'main'"
+                        " AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
     else:
         rows = db.query("SELECT table_name FROM information_schema.tables"
                         " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"

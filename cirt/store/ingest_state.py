@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database
+from cirt.store.search_index import index_versions
 from cirt.taxii.plain import plain_facts
 
 _CHUNK = 500
@@ -39,6 +39,16 @@ def version_instant(version: str) -> tuple[str, int]:
     return match.group(1), int((match.group(2) or "").ljust(9, "0"))
 
 
+def same_version(held: dict[str, Any], obj: dict[str, Any]) -> bool:
+    """One version, however its timestamps are spelled (``…00Z`` is ``…00.000Z``)."""
+    stamps = ("created", "modified")
+    if any(version_instant(str(held.get(k, ""))) != version_instant(str(obj.get(k, "")))
+           for k in stamps):
+        return False
+    return {k: v for k, v in held.items() if k not in stamps} == \
+        {k: v for k, v in obj.items() if k not in stamps}
+
+
 class ImportRow(NamedTuple):
     """One new version to store: the object, its canonical text, its TLP and its markings."""
 
@@ -49,6 +59,7 @@ class ImportRow(NamedTuple):
     tlp: int
     body: str
     markings: tuple[str, ...]
+    obj: dict[str, Any]  # the object ``body`` encodes, for the plain facts
 
 
 @dataclass(frozen=True)
@@ -166,7 +177,7 @@ class IngestStateMixin:
                 " origin, body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r.id, r.version, r.type, r.spec_version, stamp, r.tlp,
                   1 if (r.id, r.version) in latest_key else 0, provenance.source_kind, r.body,
-                  plain_facts(r.type, r.body, partial(json.loads, r.body)))
+                  plain_facts(r.type, r.body, _given(r.obj)))
                  for r, stamp in zip(rows, stamps, strict=True)])
             self.db.executemany(
                 "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"
@@ -176,6 +187,10 @@ class IngestStateMixin:
                   or marking_texts.setdefault(r.markings,
                                               canonical_json({"refs": list(r.markings)})))
                  for r, stamp in zip(rows, stamps, strict=True)])
+            # search, correlation, statistics (cirt.store.search_index, issue 13)
+            index_versions(self.db, [(json.loads(r.body), stamp, r.id in newest)
+                                     for r, stamp in zip(rows, stamps, strict=True)
+                                     if (r.id, r.version) in latest_key])
         self._last_added = stamps[-1]
 
     # --- MISP exchange state ---
@@ -218,6 +233,11 @@ def _stamps(start: datetime, count: int) -> list[str]:
         out.append(f"{prefix}.{micro:06d}Z")
         micro += 1
     return out
+
+
+def _given(obj: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """The object as ``plain_facts`` asks for it: already decoded, not parsed again."""
+    return lambda: obj
 
 
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:

@@ -10,6 +10,7 @@ from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.store.database import Database
 from cirt.store.ingest_state import version_instant
+from cirt.store.search_index import index_version
 from cirt.taxii.plain import plain_facts
 
 _COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"
@@ -55,6 +56,8 @@ class ObjectsMixin:
              1 if is_latest else 0, provenance.source_kind, body,
              plain_facts(obj["type"], body, lambda: obj)),
         )
+        if is_latest:  # search, correlation, statistics (cirt.store.search_index, issue 13)
+            index_version(self.db, obj, added, replaced=newest is not None)
         self.db.execute(
             "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"
             " received, markings) VALUES (?, ?, ?, ?, ?, ?, ?)",

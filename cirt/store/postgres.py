@@ -76,6 +76,9 @@ class PostgresDatabase:
                                          application_name="cirt")
             self._conn.adapters.register_loader("numeric", _NumericLoader)
             self._conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+            # psycopg prepares a statement run five times; PostgreSQL's generic plan for it
+            # then ignores the values (a full-text or range search became a sequential scan)
+            self._conn.execute("SET plan_cache_mode = force_custom_plan")
         except psycopg.Error as exc:
             raise StoreError(f"cannot use the PostgreSQL database {self.where}: "
                              f"{_first_line(exc)}") from None
@@ -145,6 +148,25 @@ class PostgresDatabase:
             raise self._translate(exc) from None
         finally:
             self._depth = 0
+
+    @property
+    def read_only(self) -> str | None:
+        """None: the server owns its disk, and its own errors say what is wrong with it."""
+        return None
+
+    def integrity_problems(self) -> list[str]:
+        """Reads every table of the schema through: a page the server cannot read fails the scan
+        (and, when the cluster has data checksums, a page whose checksum is wrong)."""
+        problems = []
+        tables = self.query("SELECT table_name FROM information_schema.tables"
+                            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                            " ORDER BY table_name")
+        for (table,) in tables:
+            try:
+                self.query(f"SELECT COUNT(*) FROM {_identifier(str(table))}")
+            except StoreError as exc:
+                problems.append(f"table {table}: {exc}")
+        return problems
 
     def close(self) -> None:
         self._conn.close()

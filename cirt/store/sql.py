@@ -12,13 +12,16 @@ from cirt.store.deadlines import DeadlinesMixin
 from cirt.store.disclosures import DisclosuresMixin
 from cirt.store.incidents import IncidentIndexMixin
 from cirt.store.ingest_state import IngestStateMixin
+from cirt.store.intake import IntakeMixin
 from cirt.store.migrations import all_migrations
 from cirt.store.objects import ObjectsMixin
+from cirt.store.routes import RoutesMixin
 from cirt.store.taxii_state import TaxiiStateMixin
 
 
 class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
-               DisclosuresMixin, IngestStateMixin, DeadlinesMixin):
+               DisclosuresMixin, IngestStateMixin, DeadlinesMixin, RoutesMixin,
+               IntakeMixin):
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock
@@ -44,24 +47,27 @@ class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
         return [m.version for m in all_migrations() if m.version > current]
 
     def migrate(self) -> list[int]:
-        """Apply every migration not yet applied, each in its own transaction."""
-        applied = []
+        """Apply every migration not yet applied, all in one transaction: the schema moves from
+        one version to the newest or not at all, and processes opening an old database at once
+        wait for the one migrating it instead of sharing out its steps."""
+        applied: list[int] = []
         with self.db.transaction():
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        for migration in all_migrations():
-            try:
-                with self.db.transaction():
-                    if self.schema_version() >= migration.version:
-                        continue  # applied already, perhaps by a process we waited for
+            current = self.schema_version()  # perhaps moved by a process we waited for
+            for migration in all_migrations():
+                if migration.version <= current:
+                    continue
+                try:
                     for statement in migration.sql_for(self.db.dialect):
                         self.db.execute(statement)
                     self.db.execute(
                         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (str(migration.version),))
-            except StoreError as exc:
-                raise StoreError(f"migration {migration.version} ({migration.name}) failed: {exc}") from None
-            applied.append(migration.version)
+                except StoreError as exc:
+                    raise StoreError(f"migration {migration.version} ({migration.name}) failed:"
+                                     f" {exc}") from None
+                applied.append(migration.version)
         return applied
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 Each module ``mNNNN_name.py`` defines ``STATEMENTS``: portable DDL in which ``{serial}`` (an
 auto-numbered primary key), ``{bigint}`` and ``{blob}`` are filled in per engine.  One definition
-for SQLite and PostgreSQL; add a step by adding a module with the next number.
+for SQLite and PostgreSQL; add a step by adding a module with the next number.  What only one
+engine has (SQLite's FTS5, PostgreSQL's GiST and GIN indexes) goes in the module's optional
+``ENGINE_STATEMENTS = {"sqlite": [...], "postgresql": [...]}``, run after ``STATEMENTS``.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    engine_statements: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def sql_for(self, dialect: str) -> list[str]:
-        return [s.format(**DIALECT_TYPES[dialect]) for s in self.statements]
+        own = dict(self.engine_statements).get(dialect, ())
+        return [s.format(**DIALECT_TYPES[dialect]) for s in (*self.statements, *own)]
 
 
 def all_migrations() -> list[Migration]:
@@ -37,5 +41,7 @@ def all_migrations() -> list[Migration]:
         if not info.name.startswith("m") or not info.name[1:5].isdigit():
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
-        found.append(Migration(int(info.name[1:5]), info.name[6:], tuple(module.STATEMENTS)))
+        engine = getattr(module, "ENGINE_STATEMENTS", {})
+        found.append(Migration(int(info.name[1:5]), info.name[6:], tuple(module.STATEMENTS),
+                               tuple((k, tuple(v)) for k, v in sorted(engine.items()))))
     return sorted(found, key=lambda m: m.version)

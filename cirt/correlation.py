@@ -1,0 +1,103 @@
+"""Correlation: which existing incidents already hold a value that just arrived.
+
+``indicator add``, ``import``, ``taxii pull`` and ``misp pull`` note the store's position before
+they write (``mark``) and afterwards say, for every value stored since, where it was seen before
+(``seen_since``): "203.0.113.45 seen in BZ-2026-0003 (TLP:AMBER), 2 days ago".  ``cirt
+correlate`` does the same from where its last run stopped, for cron.  The CIRT's own view: this
+tells an analyst, it releases nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cirt.observables import matches
+from cirt.search import IncidentRef
+from cirt.stixtime import parse_ts
+from cirt.store import search_index
+from cirt.tlp import TLP
+
+if TYPE_CHECKING:
+    from cirt.workspace import Workspace
+
+CURSOR = "correlate"
+
+
+@dataclass(frozen=True)
+class Match:
+    """A value of ``object_id`` (new) that ``seen_object`` in ``incident`` already holds."""
+
+    value: str
+    object_id: str
+    object_type: str
+    new_incidents: tuple[str, ...]  # the references the new object belongs to
+    incident: IncidentRef
+    seen_object: str
+    seen_value: str
+    seen_at: str
+
+    def line(self, now: datetime) -> str:
+        held = "" if self.seen_value == self.value else f" (as {self.seen_value})"
+        return (f"{self.value} seen in {self.incident.reference} ({self.incident.tlp.label})"
+                f"{held}, {ago(parse_ts(self.seen_at), now)}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "object": self.object_id, "type": self.object_type,
+                "object_incidents": list(self.new_incidents), "seen_in": self.incident.as_dict(),
+                "seen_object": self.seen_object, "seen_value": self.seen_value,
+                "seen_at": self.seen_at}
+
+
+def ago(then: datetime, now: datetime) -> str:
+    seconds = max(int((now - then).total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
+
+
+def mark(ws: Workspace) -> str:
+    """The store's position now: what is stored after it is new."""
+    return search_index.newest_added(ws.store.db)
+
+
+def seen_since(ws: Workspace, since: str | None) -> list[Match]:
+    """For each value stored after ``since``, the other incidents that hold a matching value."""
+    db = ws.store.db
+    fresh = search_index.values_added_after(db, since)
+    if not fresh:
+        return []
+    own = search_index.incidents_of(db, [v.object_id for v in fresh])
+    found: dict[tuple[str, str, str], Match] = {}
+    for new in fresh:
+        mine = {i.incident_id for i in own.get(new.object_id, [])}
+        older = [c for c in search_index.value_candidates(db, new.value)
+                 if c.object_id != new.object_id and matches(new.value, c.value)]
+        holders = search_index.incidents_of(db, [c.object_id for c in older])
+        for candidate in older:
+            for incident in holders.get(candidate.object_id, []):
+                key = (new.object_id, str(new.value), incident.reference)
+                if incident.incident_id in mine or key in found:
+                    continue
+                found[key] = Match(
+                    str(new.value), new.object_id, new.object_type,
+                    tuple(i.reference for i in own.get(new.object_id, [])),
+                    IncidentRef(incident.reference, TLP(incident.tlp), incident.title),
+                    candidate.object_id, str(candidate.value), candidate.added)
+    return sorted(found.values(), key=lambda m: (m.value, m.incident.reference))
+
+
+def correlate(ws: Workspace, *, dry_run: bool = False) -> list[Match]:
+    """New matches since the last run; the cursor moves (unless ``dry_run``)."""
+    db = ws.store.db
+    with ws.store.transaction():
+        since = search_index.cursor(db, CURSOR)
+        position = search_index.newest_added(db)
+        found = seen_since(ws, since)
+        if not dry_run and position:
+            search_index.move_cursor(db, CURSOR, position)
+    return found
+

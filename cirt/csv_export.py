@@ -1,0 +1,152 @@
+"""Incidents and indicators as CSV for spreadsheets: formulas neutralised, nothing lost.
+
+A cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or
+carriage return, OWASP's list) gets a leading apostrophe, which spreadsheets show as text and do
+not display; a cell that already starts with an apostrophe gets one too, so ``restore`` gives
+back exactly what was written.  Lists are JSON arrays in one cell.  ``read_back`` parses a file
+this module wrote into the same values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cirt.errors import InvalidValue
+from cirt.store import search_index
+from cirt.tlp import TLP
+
+if TYPE_CHECKING:
+    from cirt.workspace import Workspace
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+INCIDENT_COLUMNS = ("reference", "id", "title", "status", "severity", "category", "tlp",
+                    "escalation_level", "organisations", "assignee", "created", "modified",
+                    "acknowledged", "closed", "resolution", "summary", "description")
+INDICATOR_COLUMNS = ("id", "name", "pattern", "pattern_type", "tlp", "created", "modified",
+                     "valid_from", "valid_until", "revoked", "labels", "incidents", "description")
+LIST_COLUMNS = frozenset({"organisations", "labels", "incidents"})
+KINDS = ("incidents", "indicators")
+
+
+def neutralise(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def restore(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
+
+
+def write(columns: Sequence[str], records: Iterable[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([neutralise(_cell(record.get(c))) for c in columns])
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value), ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def read_back(text: str) -> list[dict[str, Any]]:
+    """The records of a CSV this module wrote (lists as lists, empty cells as None)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    out = []
+    for row in reader:
+        record: dict[str, Any] = {}
+        for column, raw in zip(header, row, strict=True):
+            value = restore(raw)
+            record[column] = (json.loads(value) if column in LIST_COLUMNS and value
+                              else value if value else None)
+        out.append(record)
+    return out
+
+
+Item = tuple[Mapping[str, Any], int]  # an object (stored, or as the gate released it), its TLP
+
+
+def incident_records(ws: Workspace, objects: Sequence[Item]) -> list[dict[str, Any]]:
+    from cirt.incidents import Incident
+
+    facts = {r[0]: (r[1], r[2]) for r in _facts(ws, [str(o["id"]) for o, _ in objects])}
+    records = []
+    for obj, level in objects:
+        incident = Incident(dict(obj))
+        summary = incident.summary()
+        acknowledged, closed = facts.get(incident.id, (None, None))
+        records.append({
+            "reference": incident.reference, "id": incident.id, "title": incident.title,
+            "status": incident.status, "severity": incident.severity,
+            "category": incident.category, "tlp": _tlp(level),
+            "escalation_level": incident.escalation_level,
+            "organisations": list(incident.organisations), "assignee": incident.assignee,
+            "created": incident.created, "modified": incident.modified,
+            "acknowledged": acknowledged, "closed": closed,
+            "resolution": summary.get("resolution"), "summary": summary.get("summary"),
+            "description": summary.get("description")})
+    return sorted(records, key=lambda r: (r["created"], r["reference"]))
+
+
+def indicator_records(ws: Workspace, objects: Sequence[Item], *,
+                      visible: set[str] | None = None) -> list[dict[str, Any]]:
+    """``visible``: the incident ids a recipient may see (None: all of them)."""
+    owners = search_index.incidents_of(ws.store.db, [str(o["id"]) for o, _ in objects])
+    records = []
+    for obj, level in objects:
+        records.append({
+            "id": obj["id"], "name": obj.get("name"), "pattern": obj.get("pattern"),
+            "pattern_type": obj.get("pattern_type"), "tlp": _tlp(level),
+            "created": obj.get("created"), "modified": obj.get("modified"),
+            "valid_from": obj.get("valid_from"), "valid_until": obj.get("valid_until"),
+            "revoked": bool(obj.get("revoked", False)), "labels": list(obj.get("labels", [])),
+            "incidents": [i.reference for i in owners.get(str(obj["id"]), [])
+                          if visible is None or i.incident_id in visible],
+            "description": obj.get("description")})
+    return sorted(records, key=lambda r: (str(r["created"]), r["id"]))
+
+
+def export_csv(ws: Workspace, kind: str, recipient: str | None = None) -> str:
+    """Every incident or indicator (newest versions); for a recipient, only what the gate
+    releases to it, and the release is logged (the file leaves)."""
+    if kind not in KINDS:
+        raise InvalidValue(f"'{kind}' cannot be exported as CSV (use one of: {', '.join(KINDS)})")
+    stored = list(ws.store.latest_objects(types=[kind[:-1]]))
+    items: list[Item] = [(s.obj, s.tlp) for s in stored]
+    visible: set[str] | None = None
+    # every file that leaves is a logged release (issue 11): without a recipient, to the CIRT's
+    # own archive (everything, internal references kept)
+    items = [(r.obj, int(r.tlp)) for r in ws.sharing.release(
+        stored, recipient or "archive", "export", delivery="file").released]
+    if recipient is not None and kind == "indicators":
+        incidents = list(ws.store.latest_objects(types=["incident"]))
+        visible = {str(r.obj["id"]) for r in ws.sharing.decide(incidents, recipient,
+                                                               "export").released}
+    if kind == "incidents":
+        return write(INCIDENT_COLUMNS, incident_records(ws, items))
+    return write(INDICATOR_COLUMNS, indicator_records(ws, items, visible=visible))
+
+
+def _facts(ws: Workspace, ids: list[str]) -> list[tuple[str, str | None, str | None]]:
+    found = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        found += ws.store.db.query("SELECT incident_id, acknowledged, closed FROM incident_facts"
+                                   f" WHERE incident_id IN ({marks})", chunk)
+    return [(str(r[0]), r[1], r[2]) for r in found]
+
+
+def _tlp(level: int) -> str:
+    return TLP(level).label.removeprefix("TLP:").lower()

@@ -1,0 +1,164 @@
+"""``ws.routes``: routed notifications over the store, and sending them as bulletins.
+
+Every inbound path calls :meth:`RouteDesk.record` with the objects it has just stored (``cirt
+import``, TAXII pull and inbox, MISP, triage of a report): what falls in an organisation's
+declared assets (or a partner's constituency) becomes a pending notification for that party,
+once per value.  Sending offers the carrying objects to the sharing gate for that party, at the
+objects' own TLP: what is released (and logged) becomes a bulletin; what the gate withholds stays
+pending with the reason, so an analyst can widen the audience (``cirt share add``) or let it be.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cirt.errors import CirtError, InvalidValue
+from cirt.routing import AssetIndex
+from cirt.stixtime import format_ts, parse_ts
+from cirt.store import Provenance
+from cirt.store.routes import RouteRow
+
+if TYPE_CHECKING:
+    from cirt.gate import Release
+    from cirt.workspace import Workspace
+
+ROUTED_TYPES = frozenset({"indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url",
+                          "email-addr", "autonomous-system"})
+
+
+@dataclass(frozen=True)
+class RouteView:
+    """A routed notification with the gate's present verdict for its party (nothing recorded)."""
+
+    row: RouteRow
+    allowed: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.row.as_dict(), "releasable": self.allowed, "gate": self.reason}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One party's bulletin of routed notifications: where it was written, what stayed back."""
+
+    party: str
+    number: str
+    path: str
+    values: tuple[str, ...]
+    withheld: tuple[tuple[str, str], ...]  # (value, reason)
+    tlp: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"party": self.party, "bulletin": self.number, "path": self.path,
+                "values": list(self.values), "tlp": self.tlp,
+                "withheld": [{"value": v, "reason": r} for v, r in self.withheld]}
+
+
+class RouteDesk:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    @cached_property
+    def index(self) -> AssetIndex:
+        return AssetIndex.of(self.ws.community)
+
+    def record(self, objects: Iterable[dict[str, Any]], provenance: Provenance) -> int:
+        """Route the objects just stored; returns how many notifications are new."""
+        index = self.index
+        source = f"{provenance.source_kind}:{provenance.source}"
+        rows = [(m.party, m.observable.kind, m.observable.value, m.asset, obj["id"], source)
+                for obj in objects if obj.get("type") in ROUTED_TYPES
+                for m in index.route(obj)]
+        if not rows:
+            return 0
+        return self.ws.store.record_routes(rows, format_ts(self.ws.clock()))
+
+    def record_stored(self, accepted: Iterable[tuple[Any, dict[str, Any]]], stored: Sequence[Any],
+                      provenance: Provenance) -> int:
+        """``record`` for ingest: of the accepted objects, those whose version was stored."""
+        ids = {row.id for row in stored}
+        return self.record((obj for _, obj in accepted if obj["id"] in ids), provenance)
+
+    def _recipient(self, party: str) -> str:
+        community = self.ws.community
+        if party in community.partners:
+            return f"partner:{party}"
+        return f"org:{community.organisation(party).id}"
+
+    def list(self, party: str | None = None, *, state: str | None = None) -> builtins.list[RouteView]:
+        """Notifications (of one party), each with what the gate would say now."""
+        if party is not None:
+            self._recipient(party)  # an unknown party is a clear error, not an empty list
+        if state not in (None, "pending", "sent"):
+            raise InvalidValue(f"'{state}' is not a state (use pending or sent)")
+        rows = self.ws.store.routes(party=party, state=state)
+        views = []
+        for party_id, group in _by_party(rows).items():
+            verdict = self.ws.sharing.decide(sorted({r.object_id for r in group}),
+                                             self._recipient(party_id), "bulletin")
+            for row in group:
+                views.append(_view(row, verdict))
+        return views
+
+    def send(self, party: str | None = None, *, out_dir: Path, fmt: str = "md") -> builtins.list[Sent]:
+        """A bulletin per party with pending notifications, written to ``out_dir``; each release
+        is logged by the gate before the file is written."""
+        from cirt.bulletin.render import FORMATS, render
+
+        if fmt not in FORMATS:
+            raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: {', '.join(FORMATS)})")
+        if party is not None:
+            self._recipient(party)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CirtError(f"cannot create {out_dir}: {exc.strerror}") from None
+        pending = self.ws.store.routes(party=party, state="pending")
+        community = self.ws.community
+        results = []
+        for party_id, group in _by_party(pending).items():
+            preview = self.ws.sharing.decide(sorted({r.object_id for r in group}),
+                                             self._recipient(party_id), "bulletin")
+            allowed = [r for r in group if _view(r, preview).allowed]
+            withheld = tuple((r.value, _view(r, preview).reason) for r in group
+                             if not _view(r, preview).allowed)
+            if not allowed:
+                continue
+            release = self.ws.sharing.release(sorted({r.object_id for r in allowed}),
+                                              self._recipient(party_id), "bulletin",
+                                              delivery="file")
+            name = community.party(party_id).name
+            since = min(parse_ts(r.first_seen) for r in allowed)
+            bulletin = self.ws.bulletins.compose(release, recipient=name, since=since)
+            path = out_dir / f"{bulletin.number}-{party_id}.{fmt}"
+            try:
+                path.write_text(render(bulletin, fmt), encoding="utf-8")
+            except OSError as exc:
+                raise CirtError(f"cannot write {path}: {exc.strerror}") from None
+            self.ws.store.mark_routes_sent([r.id for r in allowed],
+                                           at=format_ts(self.ws.clock()), bulletin=bulletin.number)
+            results.append(Sent(party_id, bulletin.number, str(path),
+                                tuple(r.value for r in allowed), withheld, bulletin.tlp.slug))
+        return results
+
+
+def _by_party(rows: Iterable[RouteRow]) -> dict[str, list[RouteRow]]:
+    grouped: dict[str, list[RouteRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.party, []).append(row)
+    return grouped
+
+
+def _view(row: RouteRow, verdict: Release) -> RouteView:
+    from cirt.gate import Allowed
+
+    decision = verdict.decision(row.object_id)
+    if decision is None:
+        return RouteView(row, False, "the object is no longer in the store")
+    return RouteView(row, isinstance(decision, Allowed), decision.reason)

@@ -1,0 +1,271 @@
+"""The analyst's memory in the store: observable values, words, incident facts and sightings.
+
+``index_version`` is called by the store's put path for every version that becomes the newest
+one, inside the same transaction: the index never disagrees with what is stored.  The queries
+answer from the index alone (no JSON is read), on SQLite with B-tree and FTS5 indexes, on
+PostgreSQL with B-tree, GiST (``inet``) and GIN (``tsvector``) indexes (migrations m0014-m0016).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cirt.observables import Observable, index_entry, lookup_plan, object_values
+from cirt.store.database import Database
+
+OUR_EXTENSION_ID = "extension-definition--df202fa3-4810-5851-ba20-3acdc73f6428"
+_TEXT_FIELDS = ("name", "description", "internal_description", "content", "abstract", "value",
+                "pattern", "resolution")
+_NOT_WORDS = frozenset({"relationship", "task", "marking-definition", "extension-definition",
+                        "identity", "sighting"})
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ValueHit:
+    """An indexed object holding a value that may match (the caller applies ``matches``)."""
+
+    object_id: str
+    object_type: str
+    value: Observable
+    added: str
+
+
+def index_version(db: Database, obj: Mapping[str, Any], added: str, replaced: bool) -> None:
+    """Index the newest version of an object; ``replaced``: an earlier version was indexed."""
+    index_versions(db, [(obj, added, replaced)])
+
+
+def index_versions(db: Database,
+                   versions: Sequence[tuple[Mapping[str, Any], str, bool]]) -> None:
+    """Index newest versions (object, its ``added`` stamp, whether it replaces an indexed one)."""
+    gone = [(str(obj["id"]),) for obj, _, replaced in versions if replaced]
+    if gone:
+        db.executemany("DELETE FROM observable_index WHERE object_id = ?", gone)
+        db.executemany("DELETE FROM search_text WHERE object_id = ?", gone)
+    values, texts = [], []
+    for obj, added, _ in versions:
+        object_id, kind = str(obj["id"]), str(obj["type"])
+        values += [(object_id, kind, e.kind, v.value, e.lookup, e.ip_end, added)
+                   for v in object_values(obj) for e in [index_entry(v)]]
+        words = text_of(obj)
+        if words:
+            texts.append((object_id, kind, words))
+        if kind == "incident":
+            _incident_facts(db, obj)
+        elif kind == "sighting":
+            _sighting(db, obj)
+        elif kind == "relationship":
+            _relationship(db, obj)
+    if values:
+        db.executemany("INSERT INTO observable_index (object_id, object_type, kind, value, lookup,"
+                       " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+    if texts:
+        db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)",
+                       texts)
+
+
+def text_of(obj: Mapping[str, Any]) -> str:
+    """The words an object is found by: reference, title, summary, note text, names."""
+    if obj.get("type") in _NOT_WORDS:
+        return ""
+    parts = [str(obj[f]) for f in _TEXT_FIELDS if isinstance(obj.get(f), str)]
+    ours = obj.get("extensions", {}).get(OUR_EXTENSION_ID, {})
+    if isinstance(ours, Mapping) and isinstance(ours.get("reference"), str):
+        parts.insert(0, ours["reference"])
+    labels = obj.get("labels")
+    if isinstance(labels, list):
+        parts += [str(label) for label in labels]
+    return "\n".join(parts)
+
+
+def _incident_facts(db: Database, obj: Mapping[str, Any]) -> None:
+    core = obj.get("extensions", {}).get(
+        "extension-definition--ef765651-680c-498d-9894-99799f2fa126", {})
+    status = core.get("investigation_status")
+    modified = str(obj.get("modified", ""))
+    row = db.query_one("SELECT acknowledged FROM incident_facts WHERE incident_id = ?",
+                       (obj["id"],))
+    acknowledged = row[0] if row and row[0] else (modified if status != "new" else None)
+    reporter = obj.get("reporter")  # {name, contact, kind}: only the kind is counted
+    reporter_kind = reporter.get("kind") if isinstance(reporter, Mapping) else None
+    channel = obj.get("report_channel")
+    db.execute("DELETE FROM incident_facts WHERE incident_id = ?", (obj["id"],))
+    db.execute("INSERT INTO incident_facts (incident_id, acknowledged, closed, reporter_kind,"
+               " channel) VALUES (?, ?, ?, ?, ?)",
+               (obj["id"], acknowledged, modified if status == "closed" else None,
+                str(reporter_kind) if reporter_kind else None, str(channel) if channel else None))
+
+
+def _sighting(db: Database, obj: Mapping[str, Any]) -> None:
+    db.execute("DELETE FROM sighting_index WHERE sighting_id = ?", (obj["id"],))
+    db.execute("INSERT INTO sighting_index (sighting_id, indicator_id, count, first_seen,"
+               " last_seen, seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (obj["id"], str(obj.get("sighting_of_ref", "")), int(obj.get("count", 1)),
+                obj.get("first_seen"), obj.get("last_seen"),
+                str(obj.get("last_seen") or obj.get("first_seen") or obj.get("created", "")),
+                ",".join(str(r) for r in obj.get("where_sighted_refs", ()))))
+
+
+def _relationship(db: Database, obj: Mapping[str, Any]) -> None:
+    db.execute("DELETE FROM relationship_index WHERE relationship_id = ?", (obj["id"],))
+    db.execute("INSERT INTO relationship_index (relationship_id, relationship_type, source_ref,"
+               " target_ref) VALUES (?, ?, ?, ?)",
+               (obj["id"], str(obj.get("relationship_type", "")), str(obj.get("source_ref", "")),
+                str(obj.get("target_ref", ""))))
+
+
+# --- queries -----------------------------------------------------------------------------------
+
+
+def value_candidates(db: Database, value: Observable, *, limit: int = 1000) -> list[ValueHit]:
+    """Indexed values the term may match: a superset of the matches, found by index scans."""
+    plan = lookup_plan(value)
+    columns = "object_id, object_type, kind, value, added"
+    if db.dialect == "postgresql" and value.kind == "ip":
+        rows = db.query(f"SELECT {columns} FROM observable_index WHERE kind IN ('ip4', 'ip6')"
+                        " AND CAST(value AS inet) && CAST(? AS inet) LIMIT ?",
+                        (value.value, limit))
+    else:
+        marks = ",".join("?" * len(plan.keys))
+        exact = f"kind = ? AND lookup IN ({marks})"
+        params: list[Any] = [plan.kind, *plan.keys]
+        if plan.end_at_least is not None:
+            exact += " AND ip_end >= ?"
+            params.append(plan.end_at_least)
+        sql = f"SELECT {columns} FROM observable_index WHERE {exact}"
+        if plan.low is not None and plan.high is not None:
+            upper = "<" if value.kind == "domain" else "<="
+            sql += (f" UNION SELECT {columns} FROM observable_index"
+                    f" WHERE kind = ? AND lookup >= ? AND lookup {upper} ?")
+            params += [plan.kind, plan.low, plan.high]
+        rows = db.query(f"{sql} LIMIT ?", [*params, limit])
+    return [ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4])
+            for r in rows]
+
+
+def text_candidates(db: Database, term: str, *, limit: int = 1000) -> list[tuple[str, str]]:
+    """(object id, type) of objects whose words hold every word of the term."""
+    words = _WORD.findall(term)
+    if not words:
+        return []
+    if db.dialect == "postgresql":
+        rows = db.query("SELECT object_id, object_type FROM search_text"
+                        " WHERE to_tsvector('simple'::regconfig,"
+                        " regexp_replace(content, '\\W+', ' ', 'g'))"
+                        " @@ plainto_tsquery('simple'::regconfig, ?) LIMIT ?",
+                        (" ".join(words), limit))
+    else:
+        query = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+        rows = db.query("SELECT t.object_id, t.object_type FROM search_fts f"
+                        " JOIN search_text t ON t.seq = f.rowid"
+                        " WHERE search_fts MATCH ? LIMIT ?", (query, limit))
+    return [(r[0], r[1]) for r in rows]
+
+
+def values_of(db: Database, object_ids: Sequence[str]) -> dict[str, list[Observable]]:
+    """The indexed values of some objects."""
+    found: dict[str, list[Observable]] = {}
+    for start in range(0, len(object_ids), 500):
+        chunk = list(object_ids[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        for object_id, kind, value in db.query(
+                f"SELECT object_id, kind, value FROM observable_index WHERE object_id IN ({marks})",
+                chunk):
+            found.setdefault(object_id, []).append(
+                Observable("ip" if kind.startswith("ip") else kind, value))
+    return found
+
+
+def values_added_after(db: Database, cursor: str | None) -> list[ValueHit]:
+    """Values of versions stored after the cursor (an ``added`` stamp), oldest first."""
+    rows = db.query("SELECT object_id, object_type, kind, value, added FROM observable_index"
+                    " WHERE added > ? ORDER BY added", (cursor or "",))
+    return [ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4])
+            for r in rows]
+
+
+def sightings_of(db: Database, indicator_ids: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+    """(sighting id, count) per indicator."""
+    ids = list(dict.fromkeys(indicator_ids))
+    found: dict[str, list[tuple[str, int]]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for sighting_id, indicator_id, count in db.query(
+                "SELECT sighting_id, indicator_id, count FROM sighting_index"
+                f" WHERE indicator_id IN ({marks}) ORDER BY sighting_id", chunk):
+            found.setdefault(indicator_id, []).append((sighting_id, int(count)))
+    return found
+
+
+def rebuild(db: Database) -> int:
+    """Index every newest version again (a workspace made before the index existed)."""
+    import json
+
+    with db.transaction():
+        for table in ("observable_index", "search_text", "incident_facts", "sighting_index",
+                      "relationship_index"):
+            db.execute(f"DELETE FROM {table}")
+        for (body,) in db.query("SELECT body FROM objects WHERE type = 'incident' AND latest = 0"
+                                " ORDER BY id, modified"):
+            _incident_facts(db, json.loads(body))  # when each was acknowledged and closed
+        rows = db.query("SELECT body, added FROM objects WHERE latest = 1 ORDER BY seq")
+        for body, added in rows:
+            index_version(db, json.loads(body), added, replaced=False)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class IncidentOf:
+    object_id: str
+    incident_id: str
+    reference: str
+    tlp: int
+    title: str
+
+
+def incidents_of(db: Database, object_ids: Sequence[str]) -> dict[str, list[IncidentOf]]:
+    """The incidents each object belongs to (an incident belongs to itself)."""
+    found: dict[str, list[IncidentOf]] = {}
+    ids = list(dict.fromkeys(object_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.query(
+            "SELECT l.object_id, i.id, i.reference, i.tlp, i.title FROM incident_links l"
+            f" JOIN incidents i ON i.id = l.incident_id WHERE l.object_id IN ({marks})"
+            " UNION SELECT i.id, i.id, i.reference, i.tlp, i.title FROM incidents i"
+            f" WHERE i.id IN ({marks})", [*chunk, *chunk])
+        for row in sorted(rows, key=lambda r: (r[0], r[2])):
+            found.setdefault(row[0], []).append(IncidentOf(row[0], row[1], row[2], int(row[3]),
+                                                           row[4]))
+    return found
+
+
+def cursor(db: Database, name: str) -> str | None:
+    row = db.query_one("SELECT position FROM memory_cursors WHERE name = ?", (name,))
+    return str(row[0]) if row else None
+
+
+def move_cursor(db: Database, name: str, position: str) -> None:
+    db.execute("INSERT INTO memory_cursors (name, position) VALUES (?, ?)"
+               " ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+
+
+def newest_added(db: Database) -> str:
+    row = db.query_one("SELECT MAX(added) FROM objects")
+    return str(row[0]) if row and row[0] else ""
+
+
+def relationships_of(db: Database, object_id: str) -> list[tuple[str, str, str, str]]:
+    """(relationship id, type, source, target) of relationships with ``object_id`` at an end."""
+    rows = db.query("SELECT relationship_id, relationship_type, source_ref, target_ref"
+                    " FROM relationship_index WHERE source_ref = ?"
+                    " UNION SELECT relationship_id, relationship_type, source_ref, target_ref"
+                    " FROM relationship_index WHERE target_ref = ? ORDER BY 1",
+                    (object_id, object_id))
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
