@@ -625,7 +625,7 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
                 withheld[oid] = WithheldObject(oid, stix_type, level, refusal)
                 continue
             refs = tuple(content_references(obj))
-        if "granular_markings" in obj:
+        if "granular_markings" in obj and not seat.archive:
             obj, refusal = _apply_granular(obj, cand, rules, redacted)
             if refusal is not None:
                 withheld[oid] = WithheldObject(oid, stix_type, level, refusal)
