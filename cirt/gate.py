@@ -11,9 +11,10 @@ The rules are FIRST TLP 2.0 as a national CIRT applies it (``DESIGN.md``):
   organisation as a whole.
 * Received from a peer: AMBER+STRICT and RED never leave; AMBER goes only to *constituent*
   organisations in its audience.  A partner's ``max_tlp`` caps everything sent to it.
-* An object without a TLP marking is treated as ``default_tlp``.  A marking that is not TLP is
-  translated through sectors.yaml ``markings``, and only when its definition is offered too (so
-  that it travels with the object); otherwise the object is withheld (fail closed).
+* An object without a TLP marking is treated as ``default_tlp``, and leaves marked with it.
+  A marking that is not TLP is translated through sectors.yaml ``markings``, and only when its
+  definition is offered too (so that it travels with the object); otherwise the object is
+  withheld (fail closed).
 
 No leaks through references (invariant 1).  A reference is kept only when its target is released
 in the same bundle or would be if it were offered: ``context`` (what the offer points at, to the
@@ -670,8 +671,10 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         if obj["type"] == "incident" and not seat.archive:
             obj = _public_reference(obj, reference_key)
         marks = obj.get("object_marking_refs")
-        if marks:
-            uses.markings.update(marks)
+        if not marks:  # nothing leaves unmarked: the level it was judged at is written on it
+            marks = [item.tlp.marking_id]
+            obj = {**obj, "object_marking_refs": marks}
+        uses.markings.update(marks)
         if "granular_markings" in obj:
             uses.markings.update(g["marking_ref"] for g in obj["granular_markings"]
                                  if "marking_ref" in g)

@@ -258,3 +258,18 @@ def test_the_gate_releases_everything_to_the_own_archive(ws: Workspace) -> None:
     result = release([red, received], Recipient("archive", community.national.id),
                      community, default_tlp=community.default_tlp)
     assert len(result.released) == 2 and not result.withheld
+
+
+# --- nothing leaves unmarked -------------------------------------------------------------------
+
+def test_an_object_stored_without_a_marking_leaves_marked_with_its_effective_level(
+        ws: Workspace) -> None:
+    unmarked = {k: v for k, v in _indicator(11, TLP.GREEN).items()
+                if k != "object_marking_refs"}
+    _store(ws, (unmarked, ws.community.default_tlp))
+    ws.store.add_audience(unmarked["id"], "org", ["bel"])
+    bundle = ws.sharing.export_for("bel")
+    sent = next(o for o in bundle["objects"] if o["id"] == unmarked["id"])
+    default = ws.community.default_tlp.marking_id
+    assert sent["object_marking_refs"] == [default]
+    assert default in {o["id"] for o in bundle["objects"]}

@@ -253,13 +253,13 @@ class Gatekeeper:
             return level
 
     def _resolve(self, facts: str) -> TLP | None:
-        """Facts read against the community: a known creator, the default TLP."""
+        """Facts read against the community: a known creator, a TLP marking to send as is."""
         if facts == NOT_PLAIN:
             return None
         if len(facts) > 1 and facts[2:] not in self._identities:
             return None
         if facts[0] == NO_MARKING:
-            return self.ws.community.default_tlp
+            return None  # it leaves marked with the default level: the gate writes it on
         return TLP(int(facts[0]))
 
     def _decide_round(self, rows: list[Row], party: str) -> dict[tuple[str, str], str]:
