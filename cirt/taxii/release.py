@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 CHANNEL = "taxii"
 _UNKNOWN: Any = object()  # not yet in the per-worker cache of plain facts
+_NAMING_CACHE = 500_000  # versions remembered per worker (about 60 MB at most)
+
+
 class PagedRow(NamedTuple):
     """A stored version as a TAXII page reads it, with its plain facts (``cirt.taxii.plain``).
 
@@ -97,6 +100,8 @@ class Gatekeeper:
         self._tables: dict[str, RulesTable] = {}
         self._verdicts: dict[str, dict[tuple[int, int, bool], tuple[bool, bool]]] = {}
         self._others: dict[str, re.Pattern[str]] = {}
+        self._any_party: re.Pattern[str] | None = None
+        self._naming: dict[tuple[str, str], bool] = {}
         self._plain: dict[str, TLP | None] = {}
         community = ws.community
         self._community_identities = frozenset([
@@ -140,6 +145,25 @@ class Gatekeeper:
             pattern = self._others[party] = re.compile(
                 "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
         return pattern
+
+    def _names_a_party(self, row: Row) -> bool:
+        """Does the version's text name any party of sectors.yaml?  Remembered per version (a
+        version never changes, and every reader asks about the same ones); only those that do
+        are then searched for the parties other than the reader."""
+        key = (row.id, row.modified)
+        found = self._naming.get(key)
+        if found is None:
+            if self._any_party is None:
+                community = self.ws.community
+                names = sorted({n for p in (*community.organisations.values(),
+                                            *community.partners.values())
+                                for n in (p.id, p.identity)})
+                self._any_party = re.compile(
+                    "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
+            if len(self._naming) >= _NAMING_CACHE:
+                self._naming.clear()
+            found = self._naming[key] = self._any_party.search(row.body) is not None
+        return found
 
     def sift(self, rows: Sequence[Row],
              party: str) -> tuple[list[Row], dict[str, dict[str, tuple[str, ...]]]]:
@@ -203,7 +227,8 @@ class Gatekeeper:
             level = known.get(facts, _UNKNOWN) if facts is not None else _UNKNOWN
             if level is _UNKNOWN:
                 level = self.plain_level(row)
-            if level is None or others.search(row.body) is not None:
+            if level is None or (self._names_a_party(row)
+                                 and others.search(row.body) is not None):
                 involved.append(index)
             else:
                 plain.append((index, level))
