@@ -71,22 +71,22 @@ def seen_since(ws: Workspace, since: str | None) -> list[Match]:
     if not fresh:
         return []
     own = search_index.incidents_of(db, [v.object_id for v in fresh])
+    pairs = [(fresh[n], old) for n, old in search_index.candidates_of_many(
+        db, [v.value for v in fresh])
+        if old.object_id != fresh[n].object_id and matches(fresh[n].value, old.value)]
+    holders = search_index.incidents_of(db, [old.object_id for _, old in pairs])
     found: dict[tuple[str, str, str], Match] = {}
-    for new in fresh:
+    for new, candidate in pairs:
         mine = {i.incident_id for i in own.get(new.object_id, [])}
-        older = [c for c in search_index.value_candidates(db, new.value)
-                 if c.object_id != new.object_id and matches(new.value, c.value)]
-        holders = search_index.incidents_of(db, [c.object_id for c in older])
-        for candidate in older:
-            for incident in holders.get(candidate.object_id, []):
-                key = (new.object_id, str(new.value), incident.reference)
-                if incident.incident_id in mine or key in found:
-                    continue
-                found[key] = Match(
-                    str(new.value), new.object_id, new.object_type,
-                    tuple(i.reference for i in own.get(new.object_id, [])),
-                    IncidentRef(incident.reference, TLP(incident.tlp), incident.title),
-                    candidate.object_id, str(candidate.value), candidate.added)
+        for incident in holders.get(candidate.object_id, []):
+            key = (new.object_id, str(new.value), incident.reference)
+            if incident.incident_id in mine or key in found:
+                continue
+            found[key] = Match(
+                str(new.value), new.object_id, new.object_type,
+                tuple(i.reference for i in own.get(new.object_id, [])),
+                IncidentRef(incident.reference, TLP(incident.tlp), incident.title),
+                candidate.object_id, str(candidate.value), candidate.added)
     return sorted(found.values(), key=lambda m: (m.value, m.incident.reference))
 
 

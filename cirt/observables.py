@@ -347,13 +347,18 @@ def lookup_plan(value: Observable) -> LookupPlan:
     """Ranges holding an address are its prefix networks; the ranges inside it, a key range.
     A domain's parents are exact keys; its subdomains share its reversed labels as a prefix."""
     if value.kind == "ip":
-        network = value.network
-        first = network.network_address
-        supernets = (_hex(network.supernet(new_prefix=p).network_address)
-                     for p in range(network.prefixlen + 1))
-        last = _hex(network.broadcast_address)
-        return LookupPlan(f"ip{network.version}", tuple(dict.fromkeys(supernets)), _hex(first),
-                          last, end_at_least=last)
+        quick = _ipv4(value.value)
+        if quick is not None:
+            bits, width, (first, prefix) = 32, 8, quick
+        else:
+            network = value.network
+            bits, width = network.max_prefixlen, 8 if network.version == 4 else 32
+            first, prefix = int(network.network_address), network.prefixlen
+        supernets = (format(first & ~((1 << (bits - p)) - 1), f"0{width}x")
+                     for p in range(prefix + 1))
+        last = format(first | ((1 << (bits - prefix)) - 1), f"0{width}x")
+        return LookupPlan(f"ip{4 if width == 8 else 6}", tuple(dict.fromkeys(supernets)),
+                          format(first, f"0{width}x"), last, end_at_least=last)
     if value.kind == "domain":
         labels = value.value.split(".")
         parents = tuple(_reversed_labels(".".join(labels[i:])) for i in range(1, len(labels)))

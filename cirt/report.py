@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from cirt.errors import InvalidValue
 from cirt.stixtime import format_ts
+from cirt.store import search_index
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
@@ -221,8 +222,8 @@ class Reporter:
         if for_org is not None:
             ids = [r[0] for r in self.db.query(
                 "SELECT id FROM incidents WHERE created >= ? AND created < ?", window)]
-            self._temporary("report_scope", ["incident_id"],
-                            [(i,) for i in self._visible(ids, for_org, release)])
+            search_index.temporary_table(self.db, "report_scope", ["incident_id TEXT"],
+                                         [(i,) for i in self._visible(ids, for_org, release)])
             scope = " AND i.id IN (SELECT incident_id FROM report_scope)"
         base = (" FROM incidents i LEFT JOIN incident_facts f ON f.incident_id = i.id"
                 f" WHERE i.created >= ? AND i.created < ?{scope}")
@@ -257,8 +258,9 @@ class Reporter:
 
     def _sectors(self, window: tuple[str, str], scope: str, total: int) -> Counter[str]:
         """Incidents per STIX sector of their organisations (each sector once per incident)."""
-        self._temporary("report_sectors", ["org_id", "sector"],
-                        [(o.id, o.sector) for o in self.ws.community.organisations.values()])
+        search_index.temporary_table(
+            self.db, "report_sectors", ["org_id TEXT", "sector TEXT"],
+            [(o.id, o.sector) for o in self.ws.community.organisations.values()])
         counts: Counter[str] = Counter()
         for sector, count in self.db.query(
                 "SELECT COALESCE(s.sector, 'unknown'), COUNT(DISTINCT o.incident_id)"
@@ -274,15 +276,6 @@ class Reporter:
             counts[UNKNOWN] += without
         return counts
 
-    def _temporary(self, table: str, columns: list[str], rows: list[tuple[str, ...]]) -> None:
-        """A temporary table of this connection (never in the database file or the schema)."""
-        self.db.execute(f"DROP TABLE IF EXISTS {table}")
-        self.db.execute(f"CREATE TEMPORARY TABLE {table} ("
-                        + ", ".join(f"{c} TEXT" for c in columns) + ")")
-        if rows:
-            marks = ", ".join("?" * len(columns))
-            self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                                rows)
 
     def top_indicators(self, period: Period, for_org: str | None,
                        release: bool) -> list[dict[str, Any]]:

@@ -118,3 +118,21 @@ def test_taxii_pull_says_where_pulled_values_were_seen(
     pulled = cli("taxii", "pull", "csirtamericas")
     assert pulled.code == 0, pulled.err
     assert f"198.51.0.3 seen in {reference} (TLP:AMBER) (as 198.51.0.0/24)" in pulled.err
+
+
+def test_a_large_batch_finds_what_one_value_at_a_time_finds(ws: Workspace) -> None:
+    """Over 100 values take the batch path (ranges looked up where ranges start)."""
+    reference = _incident(ws, "Botnet")
+    ws.indicators.add(pattern="[ipv4-addr:value ISSUBSET '198.51.100.0/24']", incident=reference)
+    ws.indicators.add(pattern="[ipv6-addr:value ISSUBSET '2001:db8::/32']", incident=reference)
+    ws.indicators.add(form="domain", value="c2.example", incident=reference)
+    before = mark(ws)
+    values = [f"198.51.100.{n}" for n in range(60)] + [f"203.0.113.{n}" for n in range(60)]
+    for value in values:
+        ws.indicators.add(form="ip", value=value)
+    ws.indicators.add(form="ip", value="2001:db8::beef")
+    ws.indicators.add(form="domain", value="a.b.c2.example")
+    found = seen_since(ws, before)
+    assert sorted(m.value for m in found) == sorted(
+        [f"198.51.100.{n}" for n in range(60)] + ["2001:db8::beef", "a.b.c2.example"])
+    assert {m.incident.reference for m in found} == {reference}
