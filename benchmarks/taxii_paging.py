@@ -1,7 +1,7 @@
 """Paging out of ``cirt taxii serve`` (gate applied) next to medallion, over loopback.
 
 Run on demand: ``python benchmarks/taxii_paging.py [--size 100000] [--compare 5000]``, or
-``python benchmarks/taxii_paging.py --clients 40 [--size 30000] [--workers 3]``.
+``python benchmarks/taxii_paging.py --clients 40 [--size 30000] [--workers 3] [--threads 1]``.
 
 * pages ``--size`` objects out of ``cirt taxii serve`` with taxii2-client, 1,000 a page, as a
   partner (so the gate runs on every page and every page is written to the disclosure log);
@@ -181,22 +181,29 @@ def bench_medallion(n: int, tmp: Path) -> dict[str, Any]:
 
 
 def page_raw(port: int, path: str, auth: str, latencies: list[float]) -> int:
-    """Page a whole collection over one HTTP connection per request (as gunicorn's sync
-    workers serve them), reading bodies as bytes without parsing them: the client's cost stays
-    small beside the server's.  Returns the objects received."""
+    """Page a whole collection over a kept-alive HTTP connection, reading bodies as bytes
+    without parsing them: the client's cost stays small beside the server's.  Returns the
+    objects received."""
     import http.client
     from urllib.parse import urlencode
 
     count = 0
     params: dict[str, Any] = {"limit": PAGE}
     headers = {"Accept": "application/taxii+json;version=2.1", "Authorization": auth}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     while True:
         start = time.perf_counter()
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        connection.request("GET", f"{path}?{urlencode(params)}", headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        connection.close()
+        try:
+            connection.request("GET", f"{path}?{urlencode(params)}", headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+        except (http.client.HTTPException, ConnectionError):  # the server closed it: again
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            continue
+        if response.will_close:
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         latencies.append(time.perf_counter() - start)
         if response.status != 200:
             raise SystemExit(f"HTTP {response.status}: {body[:200]!r}")
@@ -207,7 +214,7 @@ def page_raw(port: int, path: str, auth: str, latencies: list[float]) -> int:
         params = {"limit": PAGE, "next": head["next"]}
 
 
-def bench_clients(n: int, clients: int, workers: int, tmp: Path) -> None:
+def bench_clients(n: int, clients: int, workers: int, threads: int, tmp: Path) -> None:
     import base64
     import threading
     from urllib.parse import urlparse
@@ -215,7 +222,8 @@ def bench_clients(n: int, clients: int, workers: int, tmp: Path) -> None:
     home = tmp / f"ws-clients-{n}"
     cred = build_workspace(home, n, mixed=True)
     auth = "Basic " + base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
-    with cirt_server(home, "--max-page-size", str(PAGE), workers=workers) as server:
+    with cirt_server(home, "--max-page-size", str(PAGE), "--threads", str(threads),
+                     workers=workers) as server:
         url = f"{server.api_root}collections/{INDICATORS}/objects/"
         warm(Collection(url.rsplit("objects/", 1)[0], user=cred.username,
                         password=cred.password), requests=3 * workers)
@@ -264,6 +272,8 @@ def main() -> None:
                         help="concurrent clients paging the whole collection (0: the single-"
                              "client benchmark)")
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker (--clients only)")
     parser.add_argument("--compare", type=int, default=5_000,
                         help="size of the medallion comparison (0: skip it; ~3 min at 5,000)")
     args = parser.parse_args()
@@ -274,8 +284,9 @@ def main() -> None:
         if args.clients:
             size = args.size if args.size != 100_000 else 30_000
             print(f"cirt taxii serve, {size:,} objects (90% visible to {PARTNER}), "
-                  f"{args.workers} workers, {args.clients} clients:", flush=True)
-            bench_clients(size, args.clients, args.workers, tmp)
+                  f"{args.workers} workers x {args.threads} threads, {args.clients} clients:",
+                  flush=True)
+            bench_clients(size, args.clients, args.workers, args.threads, tmp)
             print(f"  load average after: {_load()}")
             return
         print(f"cirt taxii serve, {args.size:,} objects (90% visible to {PARTNER}):", flush=True)
