@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cirt.errors import CirtError, InvalidValue, NotFound
 from cirt.stixtime import format_ts, format_ts_micro
+from cirt.tlp import TLP
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
@@ -60,8 +61,9 @@ class Entry:
         return {
             "seq": self.seq, "when": self.when, "analyst": self.analyst,
             "recipient": self.recipient, "channel": self.channel,
-            "objects": [{"id": i, "version": v, "tlp": t} for i, v, t in self.objects],
-            "tlp": self.tlp, "prev_hash": self.prev_hash, "hash": self.hash,
+            # TLP as every command's JSON shows it (the hashed payload keeps the level number).
+            "objects": [{"id": i, "version": v, "tlp": TLP(t).slug} for i, v, t in self.objects],
+            "tlp": TLP(self.tlp).slug, "prev_hash": self.prev_hash, "hash": self.hash,
         }
 
 

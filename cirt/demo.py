@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cirt.incidents import Reporter
 from cirt.stixtime import utcnow
 from cirt.workspace import Workspace
 
@@ -36,7 +37,7 @@ def run_demo(say: Say, home: Path | None = None) -> str:
     """Run every chapter in a fresh workspace; returns the workspace path."""
     base = home or Path(tempfile.mkdtemp(prefix="cirt-demo-"))
     clock = DemoClock()
-    from cirt.demos import bulletin, misp, playbooks, sharing, taxii
+    from cirt.demos import bulletin, intake, misp, playbooks, sharing, taxii
 
     with Workspace.init(base / "national-cirt", clock=clock) as ws:
         reference = phishing_chapter(ws, say)
@@ -45,6 +46,7 @@ def run_demo(say: Say, home: Path | None = None) -> str:
         playbooks.run_chapter(ws, say, reference)
         taxii.run_chapter(ws, say)
         misp.run_chapter(ws, say)
+        intake.run_chapter(ws, say)
     return str(base / "national-cirt")
 
 
@@ -55,8 +57,11 @@ def phishing_chapter(ws: Workspace, say: Say) -> str:
     incident = ws.incidents.open(
         title="Phishing campaign imitating Central Bank online banking",
         category="phishing", severity="medium", organisations=["cbb"], tlp="amber",
-        description="Customers receive e-mails linking to a look-alike login page that "
-        "harvests credentials and one-time codes.")
+        summary="Customers receive e-mails linking to a look-alike login page that "
+        "harvests credentials and one-time codes.",
+        description="Reported by the bank's SOC on the duty phone; first victim's mail headers "
+        "requested.", reporter=Reporter("CBB SOC duty officer", "soc@cbb.bz.example",
+                                        "organisation"), channel="phone")
     say(f"Opened {incident.reference} as a STIX incident ({incident.id}), TLP:AMBER, "
         "audience: the Central Bank and the national CIRT.")
     for form, value in (("domain", "centralbank-online-login.example"),

@@ -52,6 +52,10 @@ class StoreError(CirtError):
     """The database refused an operation (corrupt file, failed migration)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached (down, restarting): try again later."""
+
+
 class NotFound(CirtError):
     """An incident, object, organisation or contact that does not exist."""
 

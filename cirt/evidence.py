@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cirt.errors import InputRejected, InvalidValue, NotFound
-from cirt.incidents import Incident
+from cirt.incidents import INTERNAL_MARKING_ID, Incident
 from cirt.stixtime import format_ts
 from cirt.store import LOCAL, Provenance
 from cirt.tlp import TLP
@@ -210,7 +210,8 @@ class EvidenceLocker:
             "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
             "authors": [self.ws.analyst], "abstract": f"Chain of custody {facts['number']}",
             "content": content, "object_refs": [incident.id, file_id],
-            "object_marking_refs": [level.marking_id],
+            # The chain of custody is the CIRT's record: internal, never released.
+            "object_marking_refs": [level.marking_id, INTERNAL_MARKING_ID],
             "extensions": {EVIDENCE_EXTENSION_ID: {
                 "extension_type": "property-extension", **facts, "when": stamp,
                 **({"note": note.strip()} if note and note.strip() else {})}},

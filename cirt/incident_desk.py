@@ -46,13 +46,14 @@ class IncidentDesk:
              tlp: TLP | str | None = None, description: str | None = None,
              summary: str | None = None, reported_at: datetime | None = None,
              occurred_at: datetime | None = None, reporter: rules.Reporter | None = None,
-             channel: str | None = None) -> Incident:
+             channel: str | None = None, playbook: str | None = None) -> Incident:
         """Open an incident; its default audience is the affected organisations.
 
         ``description`` is internal, ``summary`` shareable; ``reported_at`` (default now) is when
         the report reached the CIRT, and the duties count from it; the ``reporter`` (their
         name and contact never leave the CIRT) and the ``channel`` say who told us and how.
-        Intake calls this when it accepts a report.
+        One playbook applies: ``playbook``, or the best match (``ws.tasks.alternatives`` lists
+        the others).  Intake calls this when it accepts a report.
         """
         community = self.ws.community
         for org in organisations:
@@ -71,7 +72,7 @@ class IncidentDesk:
                 summary=summary, reported_at=reported_at, occurred_at=occurred_at,
                 reporter=reporter, channel=channel)
             # Playbooks (cirt.tasks): the matching playbooks' tasks and duties join version 1.
-            incident = self.ws.tasks.apply(incident).incident
+            incident = self.ws.tasks.apply(incident, playbook).incident
             self.save(incident)
             self.ws.store.add_audience(incident.id, "org",
                                        [*incident.organisations, community.national.id])

@@ -69,6 +69,10 @@ Severity = Literal["low", "medium", "high", "critical"]
 Status = Literal["new", "open", "closed"]
 Determination = Literal["suspected", "confirmed", "blocked", "failed-attempt", "false-positive"]
 EscalationLevel = Literal["sector", "national", "coordinator", "international"]
+Answer = Literal["yes", "no", "not-applicable"]  # to a decision task of a playbook
+Phase = Literal["triage", "containment", "eradication", "recovery", "lessons-learned"]
+PHASES: tuple[str, ...] = get_args(Phase)
+ANSWERS: tuple[str, ...] = get_args(Answer)
 REPORTER_KINDS: tuple[str, ...] = get_args(ReporterKind)
 CHANNELS: tuple[str, ...] = get_args(Channel)
 INTERNAL_PROPERTIES = ("reporter", "report_channel", "internal_description")
@@ -131,7 +135,8 @@ OUR_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
     "schema": "Properties: reference (string, e.g. BZ-2026-0042); category (RSIT class:type); "
     "severity (low|medium|high|critical); affected_organisations (list of sectors.yaml ids); "
     "escalation_level (sector|national|coordinator|international); escalations (list of "
-    "{level, direction, reason, by, at}); assignee; resolution; changed_by; change.",
+    "{level, direction, reason, by, at}); assignee; playbook (the one applied); resolution; "
+    "changed_by; change.",
     "version": "1.0.0",
     "extension_types": ["property-extension"],
 }
@@ -235,6 +240,7 @@ class Incident:
     escalation_level = property(lambda self: str(self._ours["escalation_level"]))
     escalations = property(lambda self: list(self._ours.get("escalations", [])))
     assignee = property(lambda self: self._ours.get("assignee"))
+    playbook = property(lambda self: self._ours.get("playbook"))
     resolution = property(lambda self: self._ours.get("resolution"))
     status = property(lambda self: str(self._core["investigation_status"]))
     determination = property(lambda self: str(self._core["determination"]))
@@ -262,6 +268,7 @@ class Incident:
             "organisations": list(self.organisations),
             "escalation_level": self.escalation_level,
             "assignee": self.assignee,
+            "playbook": self.playbook,
             "resolution": self.resolution,
             "created": self.created,
             "modified": self.modified,
@@ -359,7 +366,7 @@ def revise(incident: Incident, *, analyst: str, now: datetime, change: str,
             core["determination"] = check_choice("determination", value, DETERMINATIONS)
         elif name == "organisations":
             ours["affected_organisations"] = sorted(set(value))
-        elif name in ("assignee", "resolution", "escalation_level", "escalations"):
+        elif name in ("assignee", "resolution", "escalation_level", "escalations", "playbook"):
             ours[name] = value
         elif name == "tasks":
             if value:

@@ -33,12 +33,13 @@ from cirt.incidents import (
     RSIT_CATEGORIES,
     SEVERITIES,
     STATUSES,
+    Answer,
+    Phase,
 )
 from cirt.tlp import TLP_NAMES
 from cirt.yamlfile import LocatedYaml, Location, load_yaml
 
 ESCALATION_FILE = "_escalation.yaml"
-PHASES = ("triage", "containment", "eradication", "recovery", "lessons-learned")
 AFFECTED = "affected"  # a duty's party: each organisation the incident affects
 DEFAULT_CRITICAL_SECTORS = ("energy", "utilities", "water", "dams", "nuclear", "telecommunications",
                             "financial-services", "healthcare", "emergency-services",
@@ -348,12 +349,24 @@ class _Strict(BaseModel):
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
-Phase = Literal["triage", "containment", "eradication", "recovery", "lessons-learned"]
 Level = Literal["sector", "national", "coordinator", "international"]
 
 
+def _answer(value: object) -> object:
+    """YAML 1.1 reads an unquoted yes/no as a boolean: take it back as the answer meant."""
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+
+
+AnswerField = Annotated[Answer | None, BeforeValidator(_answer)]
+
+
 class TaskSpec(_Strict):
-    """Something the responders do, due ``due`` after opening (or after task ``after`` is done)."""
+    """Something the responders do, due ``due`` after opening (or after task ``after`` is done).
+
+    A ``decision`` task is a question, done with an answer (yes, no, not-applicable); an item
+    after it with ``on_answer: yes`` starts its clock only on that answer and is not needed
+    otherwise.
+    """
 
     id: Slug
     phase: Phase
@@ -361,13 +374,20 @@ class TaskSpec(_Strict):
     description: str = ""
     due: Duration
     after: Slug | None = None
+    on_answer: AnswerField = None
+    decision: bool = False
     owner: Slug = "duty-officer"
     priority: int = Field(50, ge=0, le=100)
     when: dict[str, Any] | None = None
 
 
 class DutySpec(_Strict):
-    """Somebody to tell, by when: a party of sectors.yaml (or ``affected``) and a contact role."""
+    """Somebody to tell, by when: a party of sectors.yaml (or ``affected``) and a contact role.
+
+    A party is told once: the duty is not added when the incident already has one to the same
+    party and role (from its playbook or a lower level), unless ``repeat`` (a new message, such
+    as "the national CIRT now leads").
+    """
 
     id: Slug
     party: Slug
@@ -376,6 +396,8 @@ class DutySpec(_Strict):
     description: str = ""
     due: Duration
     after: Slug | None = None
+    on_answer: AnswerField = None
+    repeat: bool = False
     when: dict[str, Any] | None = None
 
 
@@ -529,8 +551,14 @@ class Library:
         raise NotFound(f"no playbook '{name}' in {self.folder} (known: {known})")
 
     def matching(self, category: str, sectors: Iterable[str]) -> list[Playbook]:
+        """The playbooks that apply, best first: one naming the exact category before one
+        naming its class, a narrower one (fewer categories) before a broader one, one written
+        for the incident's sector before a general one."""
         sectors = set(sectors)
-        return [p for p in self.playbooks.values() if p.applies_to(category, sectors)]
+        found = [p for p in self.playbooks.values() if p.applies_to(category, sectors)]
+        return sorted(found, key=lambda p: (
+            category not in p.spec.applies_to.categories, len(p.spec.applies_to.categories),
+            not p.spec.applies_to.sectors, p.name))
 
     @property
     def errors(self) -> list[ConfigError]:
@@ -646,6 +674,12 @@ def parse_playbook(located: LocatedYaml, *, parties: Iterable[str] | None = None
     for i, task in enumerate(spec.tasks):
         if task.after is not None and (task.after not in anchors or task.after == task.id):
             raise located.error(("tasks", i, "after"), f"'{task.after}' is not another task here")
+    decisions = frozenset(t.id for t in spec.tasks if t.decision)
+    for key, items in groups:
+        for i, item in enumerate(items):
+            if item.on_answer is not None and item.after not in decisions:
+                raise located.error((key, i, "on_answer"), "'on_answer' names an answer of the "
+                                    "decision task given in 'after' (one with decision: true)")
     party_set = frozenset(parties) if parties is not None else None
     orgs = frozenset(organisations) if organisations is not None else None
     _check_duties(located, spec.duties, ("duties",), party_set, anchors)
@@ -756,6 +790,9 @@ class PlannedItem:
     playbook: str | None = None
     level: str | None = None
     parties: tuple[str, ...] = field(default=())  # resolved: ``affected`` -> organisation ids
+    decision: bool = False
+    start_on: str | None = None  # the answer of ``after`` that starts the clock
+    repeat: bool = False  # a duty added even if its party already has one
 
 
 def _party_list(party: str, facts: Facts) -> tuple[str, ...]:
@@ -778,7 +815,7 @@ def plan(playbook: Playbook, facts: Facts, opened: datetime) -> list[PlannedItem
             prefix + task.id, "task", task.title, task.description, task.phase, task.due,
             None if task.after else opened + task.due,
             prefix + task.after if task.after else None, task.owner, task.priority,
-            playbook=playbook.name))
+            playbook=playbook.name, decision=task.decision, start_on=task.on_answer))
     for duty in playbook.spec.duties:
         condition = playbook.conditions.get(duty.id)
         if condition is not None and not condition.holds(facts):
@@ -796,11 +833,31 @@ def _duty_item(duty: DutySpec, prefix: str, facts: Facts, anchor: datetime, *,
         prefix + duty.id, "duty", duty.title, duty.description, "notification", duty.due,
         None if duty.after else anchor + duty.due, prefix + duty.after if duty.after else None,
         "duty-officer", 90, party=duty.party, role=duty.role, playbook=playbook, level=level,
-        parties=_party_list(duty.party, facts))
+        parties=_party_list(duty.party, facts), start_on=duty.on_answer, repeat=duty.repeat)
 
 
 def _replace_due(item: PlannedItem, due: datetime) -> PlannedItem:
-    return replace(item, due=due, after=None)
+    return replace(item, due=due, after=None, start_on=None)
+
+
+def without_repeated_duties(items: Iterable[PlannedItem],
+                            told: Iterable[tuple[str, str | None]]) -> list[PlannedItem]:
+    """``items`` less the duties to a party (and contact role) the incident already has a duty
+    towards, from its playbook or an earlier level: each is told once, unless the duty says
+    ``repeat``.  A duty to several affected organisations keeps those not yet told."""
+    seen = set(told)
+    out: list[PlannedItem] = []
+    for item in items:
+        if item.kind != "duty" or item.repeat:
+            seen.update((p, item.role) for p in item.parties)
+            out.append(item)
+            continue
+        fresh = tuple(p for p in item.parties if (p, item.role) not in seen)
+        if not fresh:
+            continue
+        seen.update((p, item.role) for p in fresh)
+        out.append(item if fresh == item.parties else replace(item, parties=fresh))
+    return out
 
 
 def plan_escalation(escalation: Escalation, level: str, facts: Facts,

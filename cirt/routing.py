@@ -3,12 +3,13 @@
 An indicator a partner sends may name an address inside BEL's network or a sub-domain of the
 bank's domain.  ``AssetIndex`` holds every declared asset of sectors.yaml (organisations' ``assets``
 and partners' ``constituency``: IP ranges, domains with their sub-domains, AS numbers) and answers
-"whose is this?" in a few dictionary look-ups, whatever the number of declared assets: one per
-prefix length in use for an address or range, one per label for a domain.  Nothing is looked up
+"whose is this?" without scanning them: one binary search over the declared ranges cut into
+disjoint intervals for an address or range, one dictionary look-up per label for a domain, one
+for an AS number.  Nothing is looked up
 outside (no DNS, no whois, no BGP): an AS number matches the party that declared it, an address
 the prefixes that were declared.
 
-``observables`` reads the values a STIX object asserts: the equality and ``ISSUBSET`` comparisons of
+``observables`` reads the values a STIX object asserts: the ``=``, ``IN`` and ``ISSUBSET`` comparisons of
 an indicator's STIX pattern (a negated or other comparison asserts nothing about a value), or the
 value of an IP, domain, URL, e-mail or autonomous-system observable.
 """
@@ -18,7 +19,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -27,8 +30,9 @@ if TYPE_CHECKING:
 # One comparison of a STIX pattern: object path, operator and a quoted string or a number.  Linear
 # time: the alternatives inside the quoted string cannot both match one character.
 _COMPARISON = re.compile(
-    r"(?<![\w-])([a-z0-9-]+):([a-z_]+(?:\.[a-z_]+)*)\s*(NOT\s+)?(=|ISSUBSET)\s*"
-    r"(?:'((?:[^'\\]|\\.)*)'|(\d+))")
+    r"(?<![\w-])([a-z0-9-]+):([a-z_]+(?:\.[a-z_]+)*)\s*(NOT\s+)?(=|ISSUBSET|IN)\s*"
+    r"(?:'((?:[^'\\]|\\.)*)'|(\d+)|\(([^()]*)\))")
+_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'|(\d+)")
 _UNESCAPE = re.compile(r"\\(.)")
 _ADDRESS_PATHS = frozenset({("ipv4-addr", "value"), ("ipv6-addr", "value")})
 _DOMAIN_PATHS = frozenset({("domain-name", "value"), ("url", "value"), ("email-addr", "value"),
@@ -59,9 +63,13 @@ def observables(obj: Mapping[str, Any]) -> list[Observable]:
     """The routable values of an indicator's STIX pattern or of a cyber-observable."""
     kind = obj.get("type")
     if kind == "indicator":
-        if obj.get("pattern_type", "stix") != "stix" or not isinstance(obj.get("pattern"), str):
+        pattern = obj.get("pattern")
+        if obj.get("pattern_type", "stix") != "stix" or not isinstance(pattern, str):
             return []
-        found = list(_from_pattern(obj["pattern"]))
+        if ":value" not in pattern and "from_ref.value" not in pattern \
+                and "sender_ref.value" not in pattern and "autonomous-system:" not in pattern:
+            return []  # hashes, file names, processes…: nothing routable, skip the scan
+        found = _from_pattern(pattern)
         return found if len(found) < 2 else list(dict.fromkeys(found))
     if kind in _SCO_TYPES:
         if kind == "autonomous-system":
@@ -73,18 +81,22 @@ def observables(obj: Mapping[str, Any]) -> list[Observable]:
     return []
 
 
-def _from_pattern(pattern: str) -> Iterator[Observable]:
-    for m in _COMPARISON.finditer(pattern):
-        if m[3]:  # NOT =, NOT ISSUBSET
+def _from_pattern(pattern: str) -> list[Observable]:
+    found = []
+    for sco_type, path, negated, operator, text, number, listed in _COMPARISON.findall(pattern):
+        if negated or (operator == "IN") != bool(listed):  # NOT …; IN takes a list, = a value
             continue
-        if m[6] is not None:
-            if m[1] == "autonomous-system" and m[2] == "number":
-                yield Observable("asn", str(int(m[6])))
-            continue
-        text = _UNESCAPE.sub(r"\1", m[5]) if "\\" in m[5] else m[5]
-        found = _classify(m[1], m[2], text)
-        if found:
-            yield found
+        literals = _LITERAL.findall(listed) if listed else [(text, number)]
+        for one_text, one_number in literals:
+            if one_number:
+                if sco_type == "autonomous-system" and path == "number":
+                    found.append(Observable("asn", str(int(one_number))))
+                continue
+            one = _classify(sco_type, path, _UNESCAPE.sub(r"\1", one_text)
+                            if "\\" in one_text else one_text)
+            if one:
+                found.append(one)
+    return found
 
 
 def _classify(sco_type: str, path: str, text: str) -> Observable | None:
@@ -115,16 +127,20 @@ def _domain(text: str) -> Observable | None:
 
 def _network(text: str) -> str | None:
     """An address or range in one spelling (``192.0.2.7``, ``192.0.2.0/26``), else None."""
-    parsed = _parse_ip(text.strip())
+    text = text.strip()
+    parsed = _parse_ip(text)
     if parsed is None:
         return None
     version, number, length = parsed
+    if version == 4 and "/" not in text:
+        return text  # inet_pton takes only the canonical dotted quad (no leading zeros)
     bits = 32 if version == 4 else 128
     family = socket.AF_INET if version == 4 else socket.AF_INET6
     address = socket.inet_ntop(family, number.to_bytes(bits // 8, "big"))
     return address if length == bits else f"{address}/{length}"
 
 
+@lru_cache(maxsize=1024)  # read when an observable is made, again when it is matched
 def _parse_ip(text: str) -> tuple[int, int, int] | None:
     """(IP version, network as an int, prefix length) of an address or range (host bits
     cleared), else None.  The C socket functions: several times faster than ``ipaddress``."""
@@ -149,14 +165,15 @@ def _parse_ip(text: str) -> tuple[int, int, int] | None:
 
 
 class AssetIndex:
-    """Every declared asset, indexed for look-ups that do not grow with the number of assets."""
+    """Every declared asset, indexed so that a look-up costs a binary search at most."""
 
     def __init__(self) -> None:
-        # per IP version: {prefix length: {network >> host bits: [(party, asset text)]}}, and
-        # the same as (prefix length, host bits, table) in order of length, for the look-ups
-        self._prefixes: dict[int, dict[int, dict[int, list[tuple[str, str]]]]] = {4: {}, 6: {}}
-        self._tables: dict[int, tuple[tuple[int, int, dict[int, list[tuple[str, str]]]], ...]] = {
-            4: (), 6: ()}
+        # per IP version: every declared range as (first, last, party, asset text), and the
+        # same cut into disjoint elementary intervals (their starts, and the ranges covering
+        # each), built on first use: one bisect finds every range around an address
+        self._ranges: dict[int, list[tuple[int, int, str, str]]] = {4: [], 6: []}
+        self._cuts: dict[int, tuple[list[int], list[tuple[tuple[int, str, str], ...]]] | None] = {
+            4: None, 6: None}
         self._domains: dict[str, list[str]] = {}
         self._asns: dict[int, list[str]] = {}
 
@@ -180,13 +197,35 @@ class AssetIndex:
 
     def add_prefix(self, party: str, cidr: str) -> None:
         network = ipaddress.ip_network(cidr, strict=False)
-        version, bits = network.version, network.max_prefixlen
-        host_bits = bits - network.prefixlen
-        by_length = self._prefixes[version].setdefault(network.prefixlen, {})
-        by_length.setdefault(int(network.network_address) >> host_bits, []).append(
-            (party, str(network)))
-        self._tables[version] = tuple((length, bits - length, table) for length, table
-                                      in sorted(self._prefixes[version].items()))
+        first = int(network.network_address)
+        self._ranges[network.version].append(
+            (first, first + network.num_addresses - 1, party, str(network)))
+        self._cuts[network.version] = None
+
+    def _elementary(self, version: int) -> tuple[list[int], list[tuple[tuple[int, str, str], ...]]]:
+        """Disjoint intervals covering every declared range: their starts, and for each the
+        ranges (last address, party, asset) that cover it."""
+        cuts = self._cuts[version]
+        if cuts is not None:
+            return cuts
+        bounds = sorted({b for first, last, _, _ in self._ranges[version] for b in (first, last + 1)})
+        opening: dict[int, list[tuple[int, str, str]]] = {}
+        closing: dict[int, list[tuple[int, str, str]]] = {}
+        for first, last, party, asset in self._ranges[version]:
+            opening.setdefault(first, []).append((last, party, asset))
+            closing.setdefault(last + 1, []).append((last, party, asset))
+        active: dict[tuple[int, str, str], None] = {}
+        starts: list[int] = []
+        covering: list[tuple[tuple[int, str, str], ...]] = []
+        for bound in bounds:
+            for item in closing.get(bound, ()):
+                active.pop(item, None)
+            for item in opening.get(bound, ()):
+                active[item] = None
+            starts.append(bound)
+            covering.append(tuple(active))
+        cuts = self._cuts[version] = (starts, covering)
+        return cuts
 
     def add_domain(self, party: str, domain: str) -> None:
         self._domains.setdefault(domain.lower().rstrip("."), []).append(party)
@@ -206,15 +245,14 @@ class AssetIndex:
         parsed = _parse_ip(text)
         if parsed is None:
             return []
-        version, number, own = parsed
-        hits: list[tuple[str, str]] = []
-        for length, host_bits, table in self._tables[version]:
-            if length > own:
-                break
-            found = table.get(number >> host_bits)
-            if found:
-                hits.extend(found)
-        return hits
+        version, number, length = parsed
+        starts, covering = self._elementary(version)
+        at = bisect_right(starts, number) - 1
+        if at < 0:
+            return []
+        last = number + (1 << ((32 if version == 4 else 128) - length)) - 1
+        # a range around the address contains the whole observed range iff it reaches its end
+        return [(party, asset) for end, party, asset in covering[at] if end >= last]
 
     def _match_domain(self, name: str) -> list[tuple[str, str]]:
         hits: list[tuple[str, str]] = []

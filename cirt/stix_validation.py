@@ -204,7 +204,9 @@ def simple_pattern(pattern: str) -> tuple[str, list[str], str] | None:
     return match.group("type"), path, value
 
 
-_LITERALS = re.compile(r"'(?:[^'\\]|\\.)*'")
+# A string literal, or an unterminated one to the end of the text: every quote that opens one
+# is consumed once, so no literal is ever rescanned from a later quote (linear time).
+_LITERALS = re.compile(r"'(?:[^'\\]|\\.)*(?:'|\\?\Z)")
 
 
 def pattern_comparisons(pattern: str) -> int:

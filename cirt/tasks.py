@@ -27,13 +27,13 @@ from zoneinfo import ZoneInfo
 
 from cirt import incidents as rules
 from cirt.errors import InvalidValue, NotFound
-from cirt.incidents import Incident
+from cirt.incidents import ANSWERS, PHASES, Incident
 from cirt.playbooks import (
     AFFECTED,
-    PHASES,
     Facts,
     Library,
     PlannedItem,
+    Playbook,
     Proposal,
     Trigger,
     build_facts,
@@ -45,6 +45,7 @@ from cirt.playbooks import (
     plan,
     plan_escalation,
     propose,
+    without_repeated_duties,
 )
 from cirt.stixtime import format_ts, later_than, local_text, parse_ts, time_zone
 from cirt.store import LOCAL, Provenance
@@ -69,8 +70,9 @@ TASK_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
     "schema": "Properties: incident_ref; key (playbook/id); kind (task|duty); phase; due "
     "(timestamp, absent while waiting); due_after (key whose completion starts the clock); "
     "offset (duration such as 24h); owner (role or analyst); parties (sectors.yaml ids); role "
-    "(contact role); playbook; level (escalation level of a level duty); done_by; state "
-    "(done|cancelled|waived); note (what was done, or why not).",
+    "(contact role); playbook; level (escalation level of a level duty); decision (a question "
+    "answered yes|no|not-applicable); answer; start_on (the answer of due_after that starts "
+    "the clock); done_by; state (done|cancelled|waived); note (what was done, or why not).",
     "version": "1.0.0",
     "extension_types": ["property-extension"],
 }
@@ -110,6 +112,9 @@ class TaskView:
     done_at: datetime | None
     done_by: str | None
     note: str | None
+    decision: bool = False
+    answer: str | None = None
+    start_on: str | None = None
 
     @classmethod
     def from_row(cls, row: DueRow) -> TaskView:
@@ -117,7 +122,8 @@ class TaskView:
                    row.owner, tuple(p for p in row.parties.split(",") if p), row.role,
                    row.playbook, row.level, parse_ts(row.due) if row.due else None,
                    row.after_key, timedelta(minutes=row.offset_minutes), row.state,
-                   parse_ts(row.done_at) if row.done_at else None, row.done_by, row.note)
+                   parse_ts(row.done_at) if row.done_at else None, row.done_by, row.note,
+                   bool(row.decision), row.answer, row.start_on)
 
     def status(self, now: datetime, soon: timedelta = DEFAULT_SOON) -> str:
         """done | cancelled | waiting (clock not started) | overdue | due-soon | open."""
@@ -139,7 +145,8 @@ class TaskView:
             "after": self.after, "offset": format_duration(self.offset), "state": self.state,
             "status": self.status(now),
             "done_at": format_ts(self.done_at) if self.done_at else None,
-            "done_by": self.done_by, "note": self.note,
+            "done_by": self.done_by, "note": self.note, "decision": self.decision,
+            "answer": self.answer, "start_on": self.start_on,
         }
 
 
@@ -151,12 +158,14 @@ class Applied:
     playbooks: tuple[str, ...]
     added: tuple[TaskView, ...]
     proposal: Proposal | None
+    others: tuple[str, ...] = ()  # playbooks that match too, not applied
 
 
 @dataclass(frozen=True)
 class Completed:
     task: TaskView
     started: tuple[TaskView, ...]  # items whose clock started with this completion
+    not_needed: tuple[TaskView, ...] = ()  # items waiting for another answer: cancelled
 
 
 _HOST = re.compile(r"(?:ipv4-addr|ipv6-addr|domain-name):value\s*=\s*'([^']+)'")
@@ -205,11 +214,24 @@ class TaskService:
                 hosts += _HOST.findall(pattern) + _URL.findall(pattern)
         return hosts
 
-    def triggers(self, incident: Incident) -> list[Trigger]:
-        """The triggers that apply to this incident: common ones and its playbooks' ones."""
+    def playbook_of(self, incident: Incident) -> Playbook | None:
+        """The incident's playbook: the one applied at opening, or else the best match."""
+        if incident.playbook in self.library.playbooks:
+            return self.library.playbooks[incident.playbook]
         facts = self.facts(incident)
-        names = [p.name for p in self.library.matching(facts.category, facts.sectors)]
-        return self.library.all_triggers(names)
+        best = self.library.matching(facts.category, facts.sectors)
+        return best[0] if best else None
+
+    def alternatives(self, incident: Incident) -> builtins.list[str]:
+        """Other playbooks that match the incident, best first (offered, not applied)."""
+        facts = self.facts(incident)
+        return [p.name for p in self.library.matching(facts.category, facts.sectors)
+                if p.name != incident.playbook]
+
+    def triggers(self, incident: Incident) -> list[Trigger]:
+        """The triggers that apply to this incident: common ones and its playbook's."""
+        playbook = self.playbook_of(incident)
+        return self.library.all_triggers([playbook.name] if playbook else [])
 
     def holding(self, incident: Incident) -> list[Trigger]:
         """Triggers whose condition holds now, highest level first."""
@@ -222,25 +244,32 @@ class TaskService:
 
     # -- applying playbooks -------------------------------------------------------------------
 
-    def apply(self, incident: Incident) -> Applied:
-        """At opening, before version 1 is saved: every matching playbook's tasks and duties,
-        counted from when the CIRT was told (``reported_at``: a phone call at 02:00 logged at
-        08:00 is due from 02:00), stored and referenced from that same first version."""
+    def apply(self, incident: Incident, playbook: str | None = None) -> Applied:
+        """At opening, before version 1 is saved: one playbook's tasks and duties (``playbook``
+        or the best match; the others that match are offered), counted from when the CIRT was
+        told (``reported_at``: a phone call at 02:00 logged at 08:00 is due from 02:00), stored
+        and referenced from that same first version, which names the playbook."""
         facts = self.facts(incident)
-        playbooks = self.library.matching(facts.category, facts.sectors)
-        items = [item for p in playbooks
-                 for item in plan(p, facts, parse_ts(incident.reported_at))]
+        matching = [p.name for p in self.library.matching(facts.category, facts.sectors)]
+        chosen = self.library.get(playbook) if playbook else (
+            self.library.playbooks[matching[0]] if matching else None)
+        if chosen is None:
+            return Applied(incident, (), (), self.proposal(incident))
+        obj = copy.deepcopy(incident.obj)
+        obj["extensions"][rules.OUR_EXTENSION_ID]["playbook"] = chosen.name
+        items = without_repeated_duties(plan(chosen, facts, parse_ts(incident.reported_at)), ())
         audience = (*incident.organisations, self.ws.community.national.id)
-        opened_with, added = self._attach(incident, items, audience)
-        return Applied(opened_with, tuple(p.name for p in playbooks), added,
-                       self.proposal(opened_with))
+        opened_with, added = self._attach(Incident(obj), items, audience)
+        return Applied(opened_with, (chosen.name,), added, self.proposal(opened_with),
+                       tuple(n for n in matching if n != chosen.name))
 
     def refresh(self, before: Incident, after: Incident) -> Applied:
         """On an update, before the new version is saved: items that now apply (a second
         organisation, a new sector, another category), counted from now, join that version;
         the escalation the change calls for is proposed."""
         facts = self.facts(after)
-        playbooks = self.library.matching(facts.category, facts.sectors)
+        playbook = self.playbook_of(after)
+        playbooks = [playbook] if playbook else []
         rows = self.ws.store.due_items(after.id)
         present = {row.item_key for row in rows}
         told = {(row.item_key.split("@")[0], party) for row in rows
@@ -253,6 +282,7 @@ class TaskService:
                 # A duty towards every affected organisation: one more for each newcomer.
                 items += [replace(item, key=f"{item.key}@{org}", parties=(org,))
                           for org in item.parties if (item.key, org) not in told]
+        items = without_repeated_duties(items, _told(rows))
         audience = self._audience(after)
         self._follow_incident(after, audience)
         revised, added = self._attach(after, items, audience)
@@ -264,11 +294,13 @@ class TaskService:
         from the escalation, join that version."""
         level = incident.escalation_level
         facts = self.facts(incident)
-        present = {row.item_key for row in self.ws.store.due_items(incident.id)}
+        rows = self.ws.store.due_items(incident.id)
+        present = {row.item_key for row in rows}
         records = incident.escalations
         at = parse_ts(records[-1]["at"]) if records else parse_ts(incident.modified)
-        items = [i for i in plan_escalation(self.library.escalation, level, facts, at)
-                 if i.key not in present]
+        items = without_repeated_duties(
+            [i for i in plan_escalation(self.library.escalation, level, facts, at)
+             if i.key not in present], _told(rows))
         revised, added = self._attach(incident, items, self._audience(incident))
         return Applied(revised, (), added, None)
 
@@ -369,7 +401,8 @@ class TaskService:
         if item.due is not None:
             ours["due"] = format_ts(item.due)
         for name, value in (("due_after", item.after), ("role", item.role),
-                            ("playbook", item.playbook), ("level", item.level)):
+                            ("playbook", item.playbook), ("level", item.level),
+                            ("decision", item.decision), ("start_on", item.start_on)):
             if value:
                 ours[name] = value
         task: dict[str, Any] = {
@@ -448,9 +481,14 @@ class TaskService:
         raise InvalidValue(f"'{which}' names several tasks of {incident.reference} ({keys}); "
                            "give its number or full key")
 
-    def done(self, ref: str, which: str, *, note: str | None = None) -> Completed:
-        """Mark a task or duty done; items counted from it get their deadline now."""
-        return self._finish(ref, which, "done", note)
+    def done(self, ref: str, which: str, *, note: str | None = None,
+             answer: str | None = None) -> Completed:
+        """Mark a task or duty done; items counted from it get their deadline now.
+
+        A decision task needs its ``answer`` (yes, no, not-applicable): an item waiting for it
+        that starts on another answer is not needed and is cancelled, with the answer as reason.
+        """
+        return self._finish(ref, which, "done", note, answer)
 
     def cancel(self, ref: str, which: str, *, note: str) -> Completed:
         """Mark a task or duty as not applicable (e.g. the OT tasks when OT is not affected)."""
@@ -469,12 +507,22 @@ class TaskService:
                                "duty: cancel it instead ('cirt task cancel')")
         return self._finish(ref, which, "waived", reason)
 
-    def _finish(self, ref: str, which: str, state: str, note: str | None) -> Completed:
+    def _finish(self, ref: str, which: str, state: str, note: str | None,
+                answer: str | None = None) -> Completed:
         incident = self.ws.incidents.get(ref)
         view = self.find(incident, which)
         if view.state != "open":
             raise InvalidValue(f"task {view.number} of {incident.reference} is already "
                                f"{view.state}")
+        if state == "done" and view.decision and answer is None:
+            raise InvalidValue(f"task {view.number} of {incident.reference} is a decision: "
+                               f"give its answer (--answer {'|'.join(ANSWERS)})")
+        if answer is not None and not view.decision:
+            raise InvalidValue(f"task {view.number} of {incident.reference} is not a decision; "
+                               "it takes no --answer")
+        if answer is not None and answer not in ANSWERS:
+            raise InvalidValue(f"'{answer}' is not an answer "
+                               f"(use one of: {', '.join(ANSWERS)})")
         store = self.ws.store
         now = self.ws.clock()
         started: list[TaskView] = []
@@ -490,13 +538,37 @@ class TaskService:
             ours["state"] = state
             if note:
                 ours["note"] = note
+            if answer is not None:
+                ours["answer"] = answer
             store.put(task, tlp=stored.tlp, provenance=self._provenance)
             row = _row(task, incident.id, view.number, state=state)
             store.index_due_item(row)
             finished = TaskView.from_row(row)
+            not_needed: list[TaskView] = []
             for waiting in store.waiting_for(incident.id, view.key):
-                started.append(self._start_clock(waiting, parse_ts(task["modified"]), now))
-        return Completed(finished, tuple(started))
+                if waiting.start_on is not None and waiting.start_on != answer:
+                    not_needed.append(self._not_needed(waiting, view, answer, now))
+                else:
+                    started.append(self._start_clock(waiting, parse_ts(task["modified"]), now))
+        return Completed(finished, tuple(started), tuple(not_needed))
+
+    def _not_needed(self, row: DueRow, decision: TaskView, answer: str | None,
+                    now: datetime) -> TaskView:
+        """An item waiting for another answer of ``decision``: cancelled, saying why."""
+        store = self.ws.store
+        stored = store.get_for_update(row.task_id)
+        if stored is None:
+            raise NotFound(f"task object {row.task_id} is missing from the store")
+        task = _next_version(stored.obj, now)
+        task["outcome"] = OUTCOMES["cancelled"]
+        task["end_time"] = task["modified"]
+        ours = task["extensions"][TASK_EXTENSION_ID]
+        ours.update(done_by=self.ws.analyst, state="cancelled",
+                    note=f"not needed: task {decision.number} answered {answer}")
+        store.put(task, tlp=stored.tlp, provenance=self._provenance)
+        new_row = _row(task, row.incident_id, row.position, state="cancelled")
+        store.index_due_item(new_row)
+        return TaskView.from_row(new_row)
 
     def _start_clock(self, row: DueRow, anchor: datetime, now: datetime) -> TaskView:
         store = self.ws.store
@@ -530,7 +602,14 @@ def _row(task: dict[str, Any], incident_id: str, position: int, state: str = "op
         after_key=ours.get("due_after"),
         offset_minutes=int(offset.total_seconds() // 60) if offset else 0, state=state,
         done_at=task.get("end_time") if state != "open" else None,
-        done_by=ours.get("done_by"), note=ours.get("note"))
+        done_by=ours.get("done_by"), note=ours.get("note"), decision=bool(ours.get("decision")),
+        answer=ours.get("answer"), start_on=ours.get("start_on"))
+
+
+def _told(rows: builtins.list[DueRow]) -> builtins.list[tuple[str, str | None]]:
+    """(party, contact role) of every duty an incident already has."""
+    return [(party, row.role) for row in rows if row.kind == "duty"
+            for party in row.parties.split(",") if party]
 
 
 def parse_due(text: str) -> timedelta:

@@ -64,12 +64,16 @@ class Workspace:
 
     @classmethod
     def init(cls, home: str | Path | None = None, *, database_url: str | None = None,
-             clock: Clock = utcnow, ids: IdFactory = new_id) -> Workspace:
-        """Create (or re-open) a workspace with the shipped sectors.yaml and playbooks."""
+             clock: Clock = utcnow, ids: IdFactory = new_id,
+             analyst: str | None = None) -> Workspace:
+        """Create (or re-open) a workspace with the shipped sectors.yaml and playbooks;
+        ``analyst`` is the name every change made from it is recorded under."""
         path = resolve_home(home)
         path.mkdir(parents=True, exist_ok=True)
         if not (path / CONFIG_FILE).exists():
             write_default_config(path, database_url)
+        if analyst is not None:
+            set_analyst(path / CONFIG_FILE, analyst)
         if not (path / "sectors.yaml").exists():
             shutil.copyfile(shipped_path("sectors.yaml"), path / "sectors.yaml")
         if not (path / "playbooks").exists() and shipped_path("playbooks").is_dir():
@@ -83,6 +87,15 @@ class Workspace:
     @property
     def analyst(self) -> str:
         return self.config.analyst
+
+    @property
+    def analyst_configured(self) -> bool:
+        """Whether the analyst's name was given (config.toml or CIRT_ANALYST), not guessed
+        from the Unix user."""
+        import os
+
+        return bool(os.environ.get("CIRT_ANALYST")
+                    or self.config.raw.get("cirt", {}).get("analyst"))
 
     @cached_property
     def community(self) -> Community:
@@ -161,3 +174,24 @@ class Workspace:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def set_analyst(config_file: Path, name: str) -> None:
+    """Write ``analyst = "name"`` into the ``[cirt]`` section of config.toml (replacing one)."""
+    import json
+    import re
+
+    from cirt.errors import InvalidValue
+
+    clean = " ".join(name.split())
+    if not clean or any(ord(c) < 32 for c in name.strip()):
+        raise InvalidValue("an analyst's name is printable text, e.g. --analyst 'Maria Chan'")
+    line = f"analyst = {json.dumps(clean, ensure_ascii=False)}"
+    text = config_file.read_text(encoding="utf-8")
+    if re.search(r"(?m)^analyst\s*=.*$", text):
+        text = re.sub(r"(?m)^analyst\s*=.*$", lambda _: line, text, count=1)
+    elif re.search(r"(?m)^\[cirt\]\s*$", text):
+        text = re.sub(r"(?m)^\[cirt\]\s*$", lambda m: m.group(0) + "\n" + line, text, count=1)
+    else:
+        text = f"[cirt]\n{line}\n\n" + text
+    config_file.write_text(text, encoding="utf-8")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Everything a fresh machine needs: system packages the tests use (GnuPG, PostgreSQL,
-# Chromium and chromedriver, Dovecot) and a
-# virtual environment with cirt and its test dependencies in .venv. Safe to run again.
+# Everything a fresh machine needs: system packages the tests use (GnuPG, PostgreSQL, Debian's
+# Chromium and chromedriver for the browser test, Dovecot for the IMAP test) and a virtual
+# environment with cirt and its test dependencies in .venv. Safe to run again: what is present is
+# not installed twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # The tests start their own Dovecot on a loopback port; the system-wide one the package
+  # enables is not wanted on a developer's machine.
+  if [[ " ${need_apt[*]} " == *" dovecot-imapd "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+  fi
 fi
 
 PYTHON="${PYTHON:-python3}"

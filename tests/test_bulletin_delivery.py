@@ -474,7 +474,7 @@ def test_bel_gets_only_green_content_signed_and_no_header_from_a_title(scene: Sc
     assert got.message.get_all("Bcc") is None and "attacker" not in got.message["Subject"]
     entity, _ = verify_signed(got.raw, scene.keys.contact_home)
     text, bundle = readable(entity)
-    assert "203.0.113.45" in text and "Grid telemetry outage Bcc: attacker@evil.example" in text
+    assert "203[.]0[.]113[.]45" in text and "Grid telemetry outage Bcc: attacker@evil.example" in text
     raw = got.raw.decode("ascii", "replace") + json.dumps(bundle)
     for secret in ("Phishing campaign", "centralbank-online-login", RED_HASH, scene.incident):
         assert secret not in raw and secret not in text
@@ -515,9 +515,9 @@ def test_build_writes_the_bulletin_for_an_organisation_and_logs_it(
 
 def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("bulletin", "build", "--for", "nowhere")
-    assert result.code == 1 and "organisation 'nowhere' is not in" in result.err
+    assert result.code == 1 and "'nowhere' is not an organisation, partner" in result.err
     bad = cli("bulletin", "build", "--for", "cbb", "--since", "forever")
-    assert bad.code == 1 and "not a period" in bad.err
+    assert bad.code == 2 and "not a period" in bad.err  # a usage error
 
 
 def test_the_demo_chapter_shows_bel_less_than_the_central_bank_and_a_verified_log(
@@ -533,5 +533,5 @@ def test_the_demo_chapter_shows_bel_less_than_the_central_bank_and_a_verified_lo
     bel = next(s for s in said if s.startswith("**TLP:GREEN**"))
     assert "Phishing campaign imitating Central Bank online banking" in cbb
     assert "Phishing campaign" not in bel and "centralbank" not in bel
-    assert "203.0.113.45" in bel
+    assert "203\\[.\\]0\\[.\\]113\\[.\\]45" in bel, "defanged in the Markdown"
     assert said[-1].startswith("$ cirt audit verify -> disclosure log intact: 2 entries")

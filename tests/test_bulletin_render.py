@@ -134,10 +134,10 @@ def test_every_item_carries_its_own_label(mixed: Bulletin) -> None:
     text = render(mixed, "txt")
     assert "[TLP:AMBER] BZ-2026-0001: Phishing campaign imitating online banking" in text
     assert "[TLP:GREEN] BZ-2026-0002: Scanning of VPN gateways" in text
-    assert "[TLP:AMBER] [domain-name:value = 'centralbank-online-login.example']" in text
-    assert "[TLP:GREEN] [ipv4-addr:value = '203.0.113.45']" in text
+    assert "[TLP:AMBER] [domain-name:value = 'centralbank-online-login[.]example']" in text
+    assert "[TLP:GREEN] [ipv4-addr:value = '203[.]0[.]113[.]45']" in text
     md = render(mixed, "md")
-    assert re.search(r"\| \*\*TLP:GREEN\*\* \| .*203\.0\.113\.45.* \| BZ-2026-0002 \|", md)
+    assert re.search(r"\| \*\*TLP:GREEN\*\* \| .*203\\\[\.\\\]0.* \| BZ-2026-0002 \|", md)
 
 
 def test_indicators_are_tabled_with_their_incident(mixed: Bulletin) -> None:

@@ -116,7 +116,7 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
         ("indicator", "add", "--incident", ref, "--url", "http://x.example/[bold]a[/]",
          "--tlp", "green"),
         ("task", "add", ref, "--title", HOSTILE, "--due", "4h"),
-        ("task", "done", ref, "1", "--note", HOSTILE),
+        ("task", "done", ref, "1", "--answer", "no", "--note", HOSTILE),
         ("share", "add", ref, "--org", "cbb"),
     ]
     for step in steps:
@@ -203,7 +203,8 @@ def displays(ref: str, tmp_path: Path, reports: list[str]) -> dict[str, list[tup
 
 
 def indicator_shows(cli: Any) -> list[tuple[str, ...]]:
-    return [("indicator", "show", i["id"]) for i in cli("indicator", "list", "--json").json()]
+    listed = cli("indicator", "list", "--limit", "1000", "--json").json()["objects"]
+    return [("indicator", "show", i["id"]) for i in listed]
 
 
 def waive_open_duties(cli: Any, ref: str) -> list[tuple[str, ...]]:
@@ -249,17 +250,19 @@ def test_stix_patterns_fill_the_pattern_column(cli: Any, hostile_day: str) -> No
     assert "[domain-name:value = 'evil[/b].example']" in out
 
 
-def test_a_markup_title_does_not_become_a_red_label(cli: Any, hostile_day: str) -> None:
-    """Printed to a colour terminal, the fake label is plain text; only the real one is styled."""
-    from rich.console import Console
+def test_a_markup_title_does_not_become_a_red_label() -> None:
+    """On a colour terminal the fake label stays text: no red, no bold, brackets printed."""
+    from cirt.cli.output import _plain_text_console, tlp_text
 
-    from cirt.cli import output
-
-    console = output.console()
-    with console.capture() as captured:
-        console.print(HOSTILE)
-    assert "[bold red]TLP:RED[/]" in captured.get()
-    assert isinstance(console, Console)
+    terminal = _plain_text_console()(force_terminal=True, color_system="truecolor",
+                                     markup=False, emoji=False, width=80)
+    with terminal.capture() as captured:
+        terminal.print("Phishing [bold red]TLP:RED[/] wave")
+    out = captured.get()
+    assert "Phishing [bold red]TLP:RED[/] wave" in out and "\x1b[1;" not in out
+    with terminal.capture() as captured:
+        terminal.print(tlp_text(3))  # the real label is styled: the contrast is the point
+    assert "\x1b[" in captured.get()
 
 
 def test_visible_covers_every_control_format_and_separator_character() -> None:

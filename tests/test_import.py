@@ -80,7 +80,8 @@ def test_human_output_lists_rejections_with_reasons(cli, tmp_path: Path) -> None
     result = cli("import", str(write_bundle(tmp_path / "b.json",
                                             [indicator(5), indicator(6, name="a\x1bb")])))
     assert result.code == 0
-    assert "1 new, 0 updated, 0 duplicate(s), 1 rejected" in result.out
+    assert "! b.json (stix-2.1): 1 new, 0 updated, 0 duplicate(s), 1 rejected" in result.err
+    assert "✓" not in result.out + result.err, "an import with rejections is not a success mark"
     assert "name contains the control character U+001B" in " ".join(result.err.split())
 
 

@@ -119,10 +119,6 @@ def test_the_incident_carries_the_incident_core_extension(cli: Any) -> None:
 
 @pytest.mark.parametrize("args,message", [
     (("incident", "show", "BZ-2026-9999"), "no incident 'BZ-2026-9999'"),
-    (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "high",
-      "--sector", "cbb", "--tlp", "purple"), "'purple' is not a TLP label"),
-    (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "urgent",
-      "--sector", "cbb"), "'urgent' is not a valid severity"),
     (("incident", "open", "--title", "t", "--category", "nonsense", "--severity", "high",
       "--sector", "cbb"), "'nonsense' is not an RSIT category"),
     (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "high",
@@ -135,6 +131,23 @@ def test_errors_are_one_line_and_exit_1(cli: Any, args: tuple[str, ...], message
     assert result.code == 1
     assert message in result.err
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("args,message", [
+    (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "high",
+      "--sector", "cbb", "--tlp", "purple"), "'purple' is not a TLP label"),
+    (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "urgent",
+      "--sector", "cbb"), "'urgent' is not one of 'low', 'medium', 'high', 'critical'"),
+    (("incident", "escalate", "BZ-2026-0001", "--to", "galactic", "--reason", "r"),
+     "'galactic' is not one of"),
+    (("task", "add", "BZ-2026-0001", "--title", "t", "--phase", "later"), "'later' is not one"),
+    (("bulletin", "build", "--for", "cbb", "--since", "forever"), "'forever' is not a period"),
+    (("bulletin", "build", "--for", "cbb", "--format", "pdf"), "'pdf' is not one of"),
+])
+def test_invalid_option_values_exit_2(cli: Any, args: tuple[str, ...], message: str) -> None:
+    result = cli(*args)
+    assert result.code == 2, result.err
+    assert message in " ".join(result.err.split()) and "Traceback" not in result.err
 
 
 def test_usage_errors_exit_2(cli: Any) -> None:
@@ -167,9 +180,9 @@ def test_an_indicator_on_an_incident_takes_its_tlp_and_is_listed(cli: Any) -> No
     ref = _open(cli, "--tlp", "red")["reference"]
     indicator = cli("indicator", "add", "--incident", ref, "--domain", "x.example", "--json").json()
     assert indicator["object_marking_refs"] == [TLP.RED.marking_id]
-    listed = cli("indicator", "list", "--incident", ref, "--json").json()
+    listed = cli("indicator", "list", "--incident", ref, "--json").json()["objects"]
     assert [i["id"] for i in listed] == [indicator["id"]]
-    assert len(cli("indicator", "list", "--json").json()) == 1
+    assert cli("indicator", "list", "--json").json()["total"] == 1
     assert listed[0] == indicator
 
 

@@ -142,6 +142,8 @@ class Imap:
     port: int
     user: str
     password: str
+    tls_port: int
+    cert: Path
 
     def append(self, message: EmailMessage) -> None:
         client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
@@ -167,7 +169,11 @@ def dovecot() -> Iterator[Imap]:
     else:
         owner = pwd.getpwuid(os.getuid())
         login_user = internal_user = owner.pw_name
-    port = free_port()
+    port, tls_port = free_port(), free_port()
+    cert, key = root / "cert.pem", root / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     (root / "passwd").write_text(
         f"reports:{{PLAIN}}imap-s3cret:{owner.pw_uid}:{owner.pw_gid}::{root / 'mail' / 'reports'}\n")
     (root / "dovecot.conf").write_text(f"""
@@ -177,7 +183,9 @@ log_path = {root / 'dovecot.log'}
 instance_name = cirt-test-{port}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 0
@@ -198,7 +206,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
   chroot =
 }}
@@ -219,7 +229,7 @@ service anvil {{
                     log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
                     pytest.fail(f"Dovecot did not start: {log[-500:]}")
                 time.sleep(0.1)
-        yield Imap(port, "reports", "imap-s3cret")
+        yield Imap(port, "reports", "imap-s3cret", tls_port, cert)
     finally:
         process.terminate()
         try:
@@ -254,3 +264,19 @@ def test_unread_messages_of_the_mailbox_become_reports_once(
     reports = cli("triage", "list", "--json").json()
     assert [r["reporter_contact"] for r in reports] == ["maria@example.org",
                                                         "security@bws.bz.example"]
+
+
+def test_the_mailbox_over_tls_is_read_only_when_its_certificate_is_trusted(
+        cli, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    with (home / "config.toml").open("a") as config:
+        config.write(f'\n[intake]\nimap_host = "127.0.0.1"\nimap_port = {dovecot.tls_port}\n'
+                     f'imap_user = "{dovecot.user}"\nimap_security = "ssl"\n')
+    monkeypatch.setenv("CIRT_INTAKE_IMAP_PASSWORD", dovecot.password)
+    dovecot.append(forward(phishing()))
+    untrusted = cli("intake", "imap")
+    assert untrusted.code == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.err
+    assert untrusted.err.count("\n") == 1
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.cert))  # the CIRT trusts its mail server
+    trusted = cli("intake", "imap", "--json")
+    assert trusted.code == 0, trusted.err
+    assert [o["status"] for o in trusted.json()] == ["new"]

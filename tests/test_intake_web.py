@@ -170,3 +170,39 @@ def test_the_status_page_follows_triage(browser: Client, home: Path) -> None:
     assert "Accepted: an analyst is handling it." in browser.get(first).get_data(as_text=True)
     closed = browser.get(second).get_data(as_text=True)
     assert "Closed: no further action" in closed and "referred" not in closed
+
+
+def test_a_failure_while_storing_leaves_neither_rows_nor_files(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cirt.errors import StoreError
+    from cirt.intake.files import attachment
+    from cirt.intake.reports import submission
+
+    with Workspace.open(home) as ws:
+        real = ws.store.insert_report
+
+        def insert_then_fail(*args: object, **kwargs: object) -> int:
+            real(*args, **kwargs)  # type: ignore[arg-type]
+            raise StoreError("disk full")
+
+        monkeypatch.setattr(ws.store, "insert_report", insert_then_fail)
+        sub = submission(channel="web", category="fraud", what="paid for a phone never sent",
+                         files=(attachment("receipt.png", "image/png", PNG),))
+        with pytest.raises(StoreError):
+            ws.intake.submit(sub)
+    assert stored(home) == (0, [])
+
+
+def test_a_store_that_fails_gets_a_plain_503_and_stores_nothing(
+        app: IntakeApp, browser: Client, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cirt.errors import StoreLocked
+
+    token = csrf_of(browser.get("/"))
+
+    def locked(*_: object, **__: object) -> None:
+        raise StoreLocked("the database is locked by another cirt process; try again")
+
+    monkeypatch.setattr(app.ws.store, "insert_report", locked)
+    answer = send(browser, token=token)
+    assert answer.status_code == 503 and "Nothing was sent" in answer.get_data(as_text=True)
+    assert stored(home) == (0, [])

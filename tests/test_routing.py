@@ -108,6 +108,11 @@ def test_observables_are_read_from_positive_comparisons_only() -> None:
     assert found == [Observable("ip", "192.0.2.70"), Observable("domain", "ops.bel.com.bz"),
                      Observable("ip", "198.51.100.9"), Observable("asn", "64497"),
                      Observable("domain", "bws.bz"), Observable("ip", "192.0.2.64/27")]
+    listed = observables({"type": "indicator", "pattern_type": "stix", "pattern":
+                          "[ipv4-addr:value IN ('192.0.2.9', '198.51.100.1')] AND "
+                          "[autonomous-system:number IN (64496, 64497)]"})
+    assert listed == [Observable("ip", "192.0.2.9"), Observable("ip", "198.51.100.1"),
+                      Observable("asn", "64496"), Observable("asn", "64497")]
     assert observables({"type": "indicator", "pattern": "rule x {}", "pattern_type": "yara"}) == []
     assert observables({"type": "ipv4-addr", "value": "192.0.2.5"}) == [Observable("ip", "192.0.2.5")]
     assert observables({"type": "autonomous-system", "number": 64498}) == [Observable("asn", "64498")]
@@ -168,7 +173,7 @@ def test_an_imported_indicator_in_bels_network_is_routed_to_bel_once(cli, tmp_pa
     [bulletin] = sent.json()
     assert bulletin["party"] == "bel" and bulletin["values"] == ["192.0.2.70"]
     text = Path(bulletin["path"]).read_text()
-    assert "192.0.2.70" in text and "TLP:GREEN" in text
+    assert "192\\[.\\]0\\[.\\]2\\[.\\]70" in text and "TLP:GREEN" in text  # defanged (md)
     log = cli("audit", "log", "--json").json()
     assert any(e["recipient"] == "org:bel" and e["channel"] == "bulletin" for e in log)
     assert cli("route", "list", "--for", "bel", "--json").json()[0]["bulletin"] == bulletin["bulletin"]
@@ -191,3 +196,36 @@ def test_route_commands_refuse_an_unknown_party_in_one_line(cli) -> None:  # typ
     result = cli("route", "list", "--for", "nobody")
     assert result.code == 1 and "organisation 'nobody' is not in" in result.err
     assert cli("route", "list", "--state", "lost").code == 1
+
+
+def test_an_indicator_posted_to_our_taxii_inbox_is_routed_like_an_import(ws: Workspace) -> None:
+    import base64
+
+    from werkzeug.test import Client
+
+    from cirt.taxii.auth import issue_credential
+    from cirt.taxii.server import COLLECTIONS, TaxiiApp
+
+    inbox = next(c.id for c in COLLECTIONS if c.title.lower().startswith("inbox"))
+    cred = issue_credential(ws, "csirtamericas")
+    token = base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
+    media = "application/taxii+json;version=2.1"
+    posted = Client(TaxiiApp(lambda: ws)).post(
+        f"/cirt/collections/{inbox}/objects/",
+        data=json.dumps({"objects": [indicator("[domain-name:value = 'scada.bws.bz']")]}),
+        headers={"Authorization": f"Basic {token}", "Accept": media, "Content-Type": media})
+    assert posted.status_code == 202, posted.get_data(as_text=True)
+    [route] = ws.routes.list("bws")
+    assert (route.row.value, route.row.asset, route.row.source) == (
+        "scada.bws.bz", "bws.bz", "taxii:csirtamericas")
+
+
+def test_reading_a_pattern_is_linear_on_adversarial_text() -> None:
+    import time
+
+    for hostile in ("[ipv4-addr:value IN (" + "'1.2.3.4', " * 20_000 + "]",
+                    "[ipv4-addr:value = '" + "\\'" * 50_000 + "]",
+                    "a:value" * 30_000, "[x:value IN (" + "(" * 50_000):
+        started = time.process_time()
+        observables({"type": "indicator", "pattern": hostile, "pattern_type": "stix"})
+        assert time.process_time() - started < 1.0, hostile[:30]

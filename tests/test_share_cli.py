@@ -60,7 +60,7 @@ def test_share_add_linked_widens_an_incident_with_everything_attached_to_it(
 def test_share_check_answers_in_one_line_that_names_no_other_member(
         cli: Any, phishing: dict[str, str]) -> None:
     answer = cli("share", "check", phishing["ref"], "--to", "cirt@bel.bz.example")
-    assert answer.code == 0
+    assert answer.code == 1, "withheld: exit 1, so that scripts can test it"
     line = answer.out.strip()
     assert line == (f"✗ {phishing['ref']} (TLP:AMBER) withheld for contact:cirt@bel.bz.example: "
                     "TLP:AMBER goes only to the organisations it was shared with")

@@ -169,3 +169,38 @@ def test_a_read_only_copy_with_unmerged_commits_is_refused_not_shown_stale(
     assert code == 1
     assert "cannot be read here (the filesystem is read-only) while its write-ahead log holds" \
         " commits not yet in the main file" in err, err
+
+
+def _as_file_owner_without_privileges() -> list[str]:
+    """The prefix that runs a command subject to file permissions: none for an ordinary user;
+    for root, a new user namespace, where root keeps ownership but loses the privilege of
+    writing what its permissions forbid."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "--user", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("running as root without user namespaces: permissions cannot be tested")
+    return ["unshare", "--user"]
+
+
+@pytest.mark.sqlite_only
+def test_a_read_only_database_file_reads_and_refuses_writes(home: Path, engine: str) -> None:
+    with Workspace.open(home) as ws:
+        ref = _workspace_with_history(ws)
+    (home / "cirt.db").chmod(0o444)
+    prefix = _as_file_owner_without_privileges()
+
+    def cirt(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*prefix, *CIRT, "--home", str(home), *args], capture_output=True,
+                              text=True, check=False, timeout=120,
+                              env={**os.environ, "CIRT_ANALYST": "tester"})
+
+    try:
+        listed = cirt("incident", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [row["reference"] for row in json.loads(listed.stdout)] == [ref]
+        assert cirt("audit", "verify", "--json").returncode == 0
+        write = cirt("incident", "update", ref, "--severity", "critical")
+        assert write.returncode == 1 and "the file is read-only" in write.stderr, write.stderr
+    finally:
+        (home / "cirt.db").chmod(0o644)

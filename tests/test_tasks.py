@@ -104,7 +104,8 @@ def test_done_records_who_and_when_and_starts_the_clock_of_what_waits(
         ws: Workspace, clock: FixedClock) -> None:
     incident = open_phishing(ws)
     clock.advance(hours=5)
-    result = ws.tasks.done(incident.reference, "confirm-fraud", note="customers lost BZD 40,000")
+    result = ws.tasks.done(incident.reference, "confirm-fraud", note="customers lost BZD 40,000",
+                           answer="yes")
     assert result.task.state == "done" and result.task.done_by == "tester"
     assert result.task.note == "customers lost BZD 40,000"
     [police] = result.started
@@ -190,8 +191,10 @@ def test_escalation_creates_the_level_duties_counted_from_the_escalation(
                                       reason="two sectors")
     _, tasks = ws.tasks.list(incident.reference)
     duties = {t.key: t for t in tasks if t.level == "coordinator"}
+    # The phishing playbook already reports to the central bank's regulator contact: the
+    # level's duty to the same party and role is not added a second time.
     assert set(duties) == {"escalation:coordinator/convene", "escalation:coordinator/inform-affected",
-                           "escalation:coordinator/inform-puc", "escalation:coordinator/inform-cbb"}
+                           "escalation:coordinator/inform-puc"}
     at = parse_ts(escalated.escalations[-1]["at"])
     assert duties["escalation:coordinator/convene"].due == at + timedelta(hours=4)
     assert duties["escalation:coordinator/inform-affected"].parties == ("bel", "cbb")
@@ -239,7 +242,8 @@ def test_task_commands(cli: Any) -> None:
               "medium", "--sector", "cbb", "--json").json()["reference"]
     listed = cli("task", "list", ref, "--json").json()
     assert listed["timezone"] == "America/Belize" and len(listed["tasks"]) == 15
-    done = cli("task", "done", ref, "confirm-fraud", "--note", "confirmed", "--json").json()
+    done = cli("task", "done", ref, "confirm-fraud", "--answer", "yes", "--note", "confirmed",
+               "--json").json()
     assert done["task"]["state"] == "done" and done["started"][0]["key"] == "phishing/police"
     added = cli("task", "add", ref, "--title", "Brief the minister", "--due", "6h",
                 "--phase", "triage", "--json").json()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cirt.intake.files import attachment
 from cirt.intake.reports import submission
+from cirt.store.incidents import IncidentFilter
 from cirt.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(300)
@@ -41,7 +42,12 @@ def test_accepting_opens_an_incident_with_playbook_evidence_and_routed_indicator
     shown = cli("incident", "show", incident, "--json").json()
     text = json.dumps(shown)
     assert "fraud:phishing" in text
-    assert "Ana Pop" not in text and "600 1234" not in text  # the reporter stays in intake
+    assert shown["reporter"] == {"name": "Ana Pop", "contact": "+501 600 1234", "kind": "citizen"}
+    assert shown["channel"] == "web" and shown["reported_at"].startswith("2026-03-10T14:00")
+    exported = cli("export", "--for", "bel")
+    assert exported.code == 0, exported.err
+    for private in ("Ana Pop", "600 1234", "SMS: your BEL bill"):  # reporter, internal text
+        assert private not in exported.out
     assert cli("task", "list", incident, "--json").json(), "the phishing playbook's tasks"
     evidence = cli("evidence", "list", incident, "--json").json()
     assert [e["name"] for e in evidence] == ["sms.png"]
@@ -59,7 +65,11 @@ def test_a_report_joins_an_existing_incident_and_a_rejection_keeps_its_reason(
         cli, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
     first, second, third = report(ws), report(ws, files=()), report(ws, category="other", files=(),
                                                                     indicators=())
-    opened = cli("triage", "accept", first, "--json").json()["incident"]
+    wrong = cli("triage", "accept", first, "--category", "nonsense")
+    assert wrong.code == 1 and "'nonsense' is not an RSIT category" in wrong.err
+    opened = cli("triage", "accept", first, "--category", "malicious-code:infected-system",
+                 "--json").json()["incident"]
+    assert "malicious-code:infected-system" in cli("incident", "show", opened, "--json").out
     joined = cli("triage", "accept", second, "--into", opened, "--json")
     assert joined.code == 0, joined.err
     assert joined.json()["new_incident"] is False and joined.json()["incident"] == opened
@@ -83,7 +93,26 @@ def test_hostile_text_is_shown_as_text_in_the_terminal(cli, ws: Workspace) -> No
 def test_unknown_reports_and_incidents_are_one_line(cli, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
     missing = cli("triage", "show", "R-NOPE")
     assert missing.code == 1 and missing.err.startswith("cirt: no report 'R-NOPE'")
-    reference = report(ws, files=())
+    reference = report(ws, files=(), indicators=())
+    nobody = cli("triage", "accept", reference)
+    assert nobody.code == 1 and "names no organisation's declared assets" in nobody.err
     into = cli("triage", "accept", reference, "--into", "BZ-1999-0001")
     assert into.code == 1 and "no incident 'BZ-1999-0001'" in into.err
     assert cli("triage", "show", reference, "--json").json()["state"] == "new"
+
+
+def test_the_demo_chapter_accepts_a_web_report_and_routes_a_partner_indicator_to_bel(
+        ws: Workspace) -> None:
+    from cirt.demos.intake import run_chapter
+
+    lines: list[str] = []
+    run_chapter(ws, lines.append)
+    story = "\n".join(lines)
+    assert "status 'new'" in story and "status page now says 'accepted'" in story
+    assert "routed to bel: 192.0.2.70 is in 192.0.2.64/26" in story
+    assert "seen 2 times, still one notification (sent" in story
+    [incident] = ws.incidents.list(IncidentFilter())
+    assert ws.incidents.get(incident.reference).reporter["contact"] == "ciudadana@example.org"
+    to_bank = ws.sharing.decide([incident.id, *ws.store.linked(incident.id)], "org:cbb")
+    assert to_bank.released and "ciudadana" not in json.dumps([r.obj for r in to_bank.released])
+    assert any(e.recipient == "org:bel" for e in ws.audit.entries())

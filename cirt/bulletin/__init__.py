@@ -49,7 +49,7 @@ class Outcome:
 
     contact: str
     recipient: str
-    status: str  # sent | would-send | refused | nothing-new
+    status: str  # sent | already-sent | failed | would-send | refused | nothing-new
     detail: str
     tlp: str | None = None
     number: str | None = None
@@ -100,32 +100,40 @@ class Bulletins:
         return period if isinstance(period, datetime) else self.ws.clock() - period
 
     def compose(self, release: Release, *, recipient: str, since: datetime,
-                number: str | None = None) -> Bulletin:
-        """The bulletin of one release: released objects and their definitions, nothing else."""
+                number: str | None = None, kind: str = "security bulletin") -> Bulletin:
+        """The bulletin of one release: released objects and their definitions, nothing else;
+        times in the CIRT's zone, advice from each incident's playbook."""
         from cirt.bulletin.render import bulletin_number, compose
 
         national = self.ws.community.national
         issued = self.ws.clock()
         duty = national.contacts[0].email if national.contacts else national.name
+        advice = {name: p.spec.summary for name, p in self.ws.tasks.library.playbooks.items()}
         return compose(
             release.released, definitions=release.definitions, recipient=recipient,
             issuer=national.name, contact=duty,
             number=number or bulletin_number(self.ws.config.reference_prefix, issued),
-            issued=issued, since=since, bundle_id=self.ws.ids("bundle"))
+            issued=issued, since=since, bundle_id=self.ws.ids("bundle"),
+            zone=self.ws.tasks.zone, advice=advice, kind=kind)
 
     def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
               fmt: str = "md") -> Built:
-        """The bulletin for an organisation as a whole (never RED), logged as channel 'bulletin'."""
+        """The bulletin for an organisation or a partner as a whole (never RED), or the public
+        TLP:CLEAR advisory (``public``); logged as channel 'bulletin'."""
         from cirt.bulletin.render import FORMATS, render
 
         if fmt not in FORMATS:
             raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: "
                                f"{', '.join(FORMATS)})")
-        organisation = self.ws.community.organisation(org)
+        to = self.ws.sharing.recipient(org, "bulletin")
+        if to.kind == "contact":
+            raise InvalidValue(f"'{org}' is a contact: build for its organisation or partner")
+        community = self.ws.community
+        name = ("the public" if to.kind == "public" else community.party(to.id).name)
         since = self._since(period)
-        release = self.ws.sharing.release(self.candidates(since), f"org:{organisation.id}",
-                                          "bulletin")
-        bulletin = self.compose(release, recipient=organisation.name, since=since)
+        release = self.ws.sharing.release(self.candidates(since), to, "bulletin")
+        bulletin = self.compose(release, recipient=name, since=since, kind=(
+            "public advisory" if to.kind == "public" else "security bulletin"))
         return Built(bulletin, render(bulletin, fmt), fmt)
 
     def send(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
@@ -136,7 +144,16 @@ class Bulletins:
         that must be refused (AMBER or above, no key, no plain mail) is never recorded as sent;
         what is sent is then released (and logged) through ``ws.sharing`` and sent at once.
         """
-        from cirt.bulletin.deliver import Mailer, build_message, protection_for
+        from cirt.bulletin.deliver import (
+            Mailer,
+            Outbox,
+            build_message,
+            content_key,
+            protection_for,
+            stable_message_id,
+        )
+        from cirt.store import version_of
+        from cirt.tlp import TLP
 
         community = self.ws.community
         organisation = community.organisation(org)
@@ -146,7 +163,9 @@ class Bulletins:
         outcomes: list[Outcome] = []
         numbers: dict[str, str] = {}
         pgp = None
+        sender = self.ws.config.smtp.sender
         with Mailer(self.ws.config.smtp, self.ws.secret("smtp_password")) as mailer:
+            outbox = Outbox(self.ws.store, mailer, sender=sender, clock=self.ws.clock)
             for contact in organisation.contacts:
                 recipient = (f"contact:{contact.email}" if contact.email in named
                              else f"org:{organisation.id}")
@@ -171,17 +190,28 @@ class Bulletins:
                     pgp = OpenPGP(gpg_settings(self.ws))
                     _ = pgp.fingerprint  # a missing key stops the run before anything is logged
                     mailer.connect()  # so does an unreachable server
-                release = self.ws.sharing.release(objects, recipient, "email")
-                number = numbers.setdefault(recipient, self._number())
-                bulletin = self.compose(release, recipient=_addressee(contact, organisation.name,
-                                                                      recipient),
-                                        since=since, number=number)
-                message = build_message(bulletin, sender=self.ws.config.smtp.sender,
-                                        to=contact.email, how=protection.how, pgp=pgp,
-                                        encrypt_to=contact.pgp_fingerprint, now=self.ws.clock())
-                mailer.send(message, sender=self.ws.config.smtp.sender, to=contact.email)
-                outcomes.append(Outcome(contact.email, recipient, "sent", protection.reason,
-                                        bulletin.tlp.slug, bulletin.number, bulletin.subject))
+                # The outbox (cirt.bulletin.deliver): content already queued for this contact
+                # by an earlier run is not released again, only sent if it has not gone yet.
+                key = content_key(recipient, [(r.obj["id"], version_of(dict(r.obj)))
+                                              for r in preview.released])
+                queued = outbox.earlier(contact.email, key)
+                resumed = queued is not None
+                if queued is None:
+                    release = self.ws.sharing.release(objects, recipient, "email")
+                    number = numbers.setdefault(recipient, self._number())
+                    bulletin = self.compose(release, recipient=_addressee(
+                        contact, organisation.name, recipient), since=since, number=number)
+                    message = build_message(
+                        bulletin, sender=sender, to=contact.email, how=protection.how, pgp=pgp,
+                        encrypt_to=contact.pgp_fingerprint, now=self.ws.clock(),
+                        message_id=stable_message_id(key, contact.email, sender))
+                    queued = outbox.queue(message, contact=contact.email,
+                                          organisation=organisation.id, recipient=recipient,
+                                          key=key, number=number, tlp=bulletin.tlp)
+                delivery = outbox.deliver(queued, resumed=resumed)
+                outcomes.append(Outcome(contact.email, recipient, delivery.state,
+                                        f"{protection.reason}; {delivery.detail}",
+                                        TLP(queued.tlp).slug, queued.number))
         return outcomes
 
     def _number(self) -> str:

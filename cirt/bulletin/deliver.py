@@ -11,8 +11,10 @@ an incident can add a header or a recipient.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import smtplib
 import ssl
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage, MIMEPart
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from cirt.bulletin.render import Bulletin, header_safe, render
 from cirt.errors import RemoteError
+from cirt.store.outbox import FAILED, PENDING, SENT, OutboxRow
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from cirt.community import Contact, Organisation
     from cirt.config import SmtpConfig
     from cirt.openpgp import OpenPGP
+    from cirt.store.sql import SQLStore
 
 Protection = Literal["encrypted", "signed"]
 
@@ -80,9 +84,27 @@ def _content(bulletin: Bulletin) -> MIMEPart:
     return entity
 
 
+def content_key(recipient: str, versions: Iterable[tuple[str, str]]) -> str:
+    """What a message carries, as a key: the gate's recipient and the released object versions.
+
+    The same content for the same contact is one outbox entry, whatever the run and the number
+    the bulletin got: a re-run finds it and does not send it again.
+    """
+    text = "\n".join([recipient, *sorted(f"{i} {v}" for i, v in versions)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stable_message_id(key: str, contact: str, sender: str) -> str:
+    """The Message-ID of that content for that contact: the same on every attempt, so a message
+    sent again after a crash is recognised as the same one by the contact's mail system."""
+    digest = hashlib.sha256(f"{key}\n{contact}".encode()).hexdigest()[:40]
+    return f"<{digest}@{sender.rpartition('@')[2] or 'localhost'}>"
+
+
 def build_message(bulletin: Bulletin, *, sender: str, to: str, how: Protection, pgp: OpenPGP,
-                  encrypt_to: str | None, now: datetime) -> EmailMessage:
-    """The PGP/MIME message for one contact."""
+                  encrypt_to: str | None, now: datetime,
+                  message_id: str | None = None) -> EmailMessage:
+    """The PGP/MIME message for one contact (``message_id``: see :func:`stable_message_id`)."""
     # Serialised once and parsed back: the generator folds headers it set itself (boundaries)
     # differently the second time, and the signature must cover the bytes that are sent.
     signed_bytes = _content(bulletin).as_bytes(policy=SMTP)
@@ -92,7 +114,7 @@ def build_message(bulletin: Bulletin, *, sender: str, to: str, how: Protection, 
     message["To"] = to
     message["Subject"] = header_safe(bulletin.subject)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2] or None)
     message["MIME-Version"] = "1.0"
     if how == "encrypted":
         if encrypt_to is None:
@@ -155,14 +177,27 @@ class Mailer:
         return smtp
 
     def send(self, message: EmailMessage, *, sender: str, to: str) -> None:
+        self.send_bytes(message.as_bytes(policy=SMTP), sender=sender, to=to)
+
+    def send_bytes(self, raw: bytes, *, sender: str, to: str) -> None:
+        """Send a message as it was queued; a failed session is dropped (the next send opens a
+        new one) and the failure is a RemoteError naming the contact."""
         smtp = self.connect()
         try:
-            refused = smtp.send_message(message, from_addr=sender, to_addrs=[to])
+            refused = smtp.sendmail(sender, [to], raw)
         except (OSError, smtplib.SMTPException) as exc:
+            if not isinstance(exc, smtplib.SMTPRecipientsRefused):
+                self._drop()
             raise RemoteError(f"SMTP server {self.config.host}:{self.config.port} refused the "
                               f"message to {to}: {exc}") from None
         if refused:
             raise RemoteError(f"SMTP server refused {to}: {refused[to]}")
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
 
     def close(self) -> None:
         if self._smtp is not None:
@@ -176,3 +211,62 @@ class Mailer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one contact's message in this run."""
+
+    contact: str
+    message_id: str
+    state: Literal["sent", "already-sent", "failed"]
+    detail: str
+
+
+class Outbox:
+    """Per-contact delivery that survives crashes and dropped sessions.
+
+    A message is queued in the store (its exact bytes, a stable Message-ID, state ``pending``)
+    and the commit synced before it is handed to SMTP; it is marked ``sent`` when the server
+    accepted it, ``failed`` with the reason when it did not.  A later run finds the entry by
+    contact and content: sent means nothing to do; pending (the run died in between) or failed
+    means the same bytes are sent again, and nothing is released or logged a second time.
+    """
+
+    def __init__(self, store: SQLStore, mailer: Mailer, *, sender: str,
+                 clock: Callable[[], datetime]) -> None:
+        self.store, self.mailer, self.sender, self.clock = store, mailer, sender, clock
+
+    def earlier(self, contact: str, key: str) -> OutboxRow | None:
+        """What a run queued for this contact and this content, if any."""
+        return self.store.outbox_message(contact, key)
+
+    def queue(self, message: EmailMessage, *, contact: str, organisation: str, recipient: str,
+              key: str, number: str, tlp: TLP) -> OutboxRow:
+        """Record the message as pending before anything is sent (durable when this returns)."""
+        from cirt.stixtime import format_ts_micro
+
+        when = format_ts_micro(self.clock())
+        row = OutboxRow(str(message["Message-ID"]), contact, organisation, recipient, key, number,
+                        int(tlp), PENDING, "", 0, when, when, message.as_bytes(policy=SMTP))
+        self.store.queue_message(row)
+        return row
+
+    def deliver(self, row: OutboxRow, *, resumed: bool = False) -> Delivery:
+        """Send a queued message unless it went already; record the outcome at once.
+
+        ``resumed``: the row was queued by an earlier run (found by :meth:`earlier`)."""
+        from cirt.stixtime import format_ts_micro
+
+        if row.state == SENT:
+            return Delivery(row.contact, row.message_id, "already-sent",
+                            f"sent already at {row.updated} as {row.message_id}")
+        try:
+            self.mailer.send_bytes(row.message, sender=self.sender, to=row.contact)
+        except RemoteError as exc:
+            self.store.mark_message(row.message_id, FAILED, str(exc),
+                                    format_ts_micro(self.clock()))
+            return Delivery(row.contact, row.message_id, "failed", str(exc))
+        self.store.mark_message(row.message_id, SENT, "", format_ts_micro(self.clock()))
+        again = f" (queued by an earlier run at {row.queued}, {row.state})" if resumed else ""
+        return Delivery(row.contact, row.message_id, "sent", f"as {row.message_id}{again}")

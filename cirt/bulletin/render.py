@@ -16,18 +16,21 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from markupsafe import Markup
 
 from cirt.display import visible
 from cirt.errors import InvalidValue
 from cirt.incidents import INCIDENT_CORE_ID, OUR_EXTENSION_ID
-from cirt.stixtime import format_ts
+from cirt.stixtime import format_ts, local_text, parse_ts
 from cirt.tlp import TLP
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 FORMATS = ("md", "html", "txt", "stix")
 
@@ -104,6 +107,16 @@ class IndicatorRow:
     valid_from: str
     incident: str
 
+    @property
+    def defanged(self) -> str:
+        """The pattern as a person may copy it without clicking or resolving it."""
+        return defang(self.pattern)
+
+    @property
+    def shown_name(self) -> str:
+        """The name, defanged too: it often repeats the value."""
+        return defang_text(self.name)
+
 
 @dataclass(frozen=True)
 class Action:
@@ -126,6 +139,7 @@ class Bulletin:
     indicators: tuple[IndicatorRow, ...]
     actions: tuple[Action, ...]
     bundle: dict[str, Any] = field(repr=False)
+    kind: str = "security bulletin"  # or "public advisory" (TLP:CLEAR, for anyone)
 
     @property
     def rule(self) -> str:
@@ -134,7 +148,7 @@ class Bulletin:
     @property
     def subject(self) -> str:
         """The e-mail subject: the TLP label first, no content that could be sensitive."""
-        text = (f"[{self.tlp.label}] {self.issuer} security bulletin {self.number} for "
+        text = (f"[{self.tlp.label}] {self.issuer} {self.kind} {self.number} for "
                 f"{self.recipient}: {_count(len(self.incidents), 'incident')}, "
                 f"{_count(len(self.indicators), 'indicator')}")
         return header_safe(text)
@@ -173,10 +187,39 @@ def bulletin_number(prefix: str, issued: datetime) -> str:
     return f"{prefix}-{issued:%Y%m%d}-{suffix}"
 
 
+def defang_text(text: str) -> str:
+    """``https://evil.example`` as ``hxxps://evil[.]example``: readable, not clickable."""
+    text = re.sub(r"(?i)\bhttp(s?)://", r"hxxp\1://", text)
+    return text.replace(".", "[.]").replace("@", "[@]")
+
+
+def defang(pattern: str) -> str:
+    """A STIX pattern with its quoted values defanged, the object paths
+    (``file:hashes.'SHA-256'``) left as they are."""
+    return re.sub(r"'(?:[^'\\]|\\.)*'", lambda m: defang_text(m.group(0)), pattern)
+
+
+def _local(stamp: str, zone: ZoneInfo | None) -> str:
+    """A STIX timestamp as the CIRT's readers read it, in its zone."""
+    if zone is None or not stamp:
+        return stamp
+    try:
+        return local_text(parse_ts(stamp), zone)
+    except ValueError:
+        return stamp
+
+
 def compose(released: Sequence[ReleasedItem], *, definitions: Sequence[Mapping[str, Any]],
             recipient: str, issuer: str, contact: str, number: str, issued: datetime,
-            since: datetime, bundle_id: str) -> Bulletin:
-    """The bulletin for one recipient from the gate's released objects (and nothing else)."""
+            since: datetime, bundle_id: str, zone: ZoneInfo | None = None,
+            advice: Mapping[str, str] | None = None,
+            kind: str = "security bulletin") -> Bulletin:
+    """The bulletin for one recipient from the gate's released objects (and nothing else).
+
+    Times are shown in ``zone`` (the CIRT's); each incident's advice is its playbook's
+    (``advice``: playbook name -> text), else its RSIT class's; an indicator released twice
+    (the same pattern at two TLPs) is one row, under the more restrictive label.
+    """
     objects = {item.obj["id"]: item for item in released}
     references = {oid: _reference(item.obj) for oid, item in objects.items()
                   if item.obj["type"] == "incident"}
@@ -187,26 +230,43 @@ def compose(released: Sequence[ReleasedItem], *, definitions: Sequence[Mapping[s
                 updates.setdefault(ref, []).append(Update(
                     item.tlp, str(item.obj.get("created", "")), str(item.obj.get("content", ""))))
     incidents = tuple(sorted(
-        (_summary(item, tuple(sorted(updates.get(oid, []), key=lambda u: u.when)))
+        (_summary(item, tuple(
+            replace(u, when=_local(u.when, zone))
+            for u in sorted(updates.get(oid, []), key=lambda u: u.when)), zone)
          for oid, item in objects.items() if item.obj["type"] == "incident"),
         key=lambda s: (-int(s.tlp), s.reference)))
+    playbooks = {_reference(item.obj): item.obj.get("extensions", {}).get(
+        OUR_EXTENSION_ID, {}).get("playbook") for item in released
+        if item.obj["type"] == "incident"}
     linked: dict[str, list[str]] = {}
     for item in released:
         obj = item.obj
         if obj["type"] == "relationship" and obj.get("target_ref") in references:
             linked.setdefault(str(obj.get("source_ref")), []).append(references[obj["target_ref"]])
-    indicators = tuple(sorted(
-        (IndicatorRow(item.tlp, _line(item.obj.get("name") or ""),
-                      _line(item.obj.get("pattern", "")), _line(item.obj.get("valid_from", "")),
-                      ", ".join(sorted(linked.get(oid, []))))
-         for oid, item in objects.items() if item.obj["type"] == "indicator"),
-        key=lambda r: (r.incident, r.pattern)))
-    actions = _actions(released, incidents, indicators, contact)
+    by_pattern: dict[str, IndicatorRow] = {}
+    for oid, item in objects.items():
+        if item.obj["type"] != "indicator":
+            continue
+        row = IndicatorRow(item.tlp, _line(item.obj.get("name") or ""),
+                           _line(item.obj.get("pattern", "")),
+                           _local(_line(item.obj.get("valid_from", "")), zone),
+                           ", ".join(sorted(linked.get(oid, []))))
+        seen = by_pattern.get(row.pattern)
+        if seen is not None:
+            refs = sorted({*seen.incident.split(", "), *row.incident.split(", ")} - {""})
+            first = min(seen, row, key=lambda r: r.valid_from)
+            row = replace(first, tlp=max(seen.tlp, row.tlp), incident=", ".join(refs),
+                          name=seen.name or row.name)
+        by_pattern[row.pattern] = row
+    indicators = tuple(sorted(by_pattern.values(), key=lambda r: (r.incident, r.pattern)))
+    actions = _actions(released, incidents, indicators, contact,
+                       {ref: (advice or {}).get(name or "") for ref, name in playbooks.items()})
     levels = [item.tlp for item in released]
     return Bulletin(
         number=number, issuer=issuer, contact=contact, recipient=recipient,
-        issued=format_ts(issued), since=format_ts(since), tlp=max(levels, default=TLP.CLEAR),
-        incidents=incidents, indicators=indicators, actions=actions,
+        issued=_local(format_ts(issued), zone), since=_local(format_ts(since), zone),
+        tlp=max(levels, default=TLP.CLEAR), incidents=incidents, indicators=indicators,
+        actions=actions, kind=kind,
         bundle={"type": "bundle", "id": bundle_id,
                 "objects": [dict(d) for d in definitions] + [dict(i.obj) for i in released]},
     )
@@ -217,7 +277,8 @@ def _reference(obj: Mapping[str, Any]) -> str:
     return _line(ours.get("reference") or obj["id"])
 
 
-def _summary(item: ReleasedItem, updates: tuple[Update, ...]) -> IncidentSummary:
+def _summary(item: ReleasedItem, updates: tuple[Update, ...],
+             zone: ZoneInfo | None) -> IncidentSummary:
     obj = item.obj
     extensions = obj.get("extensions", {})
     ours, core = extensions.get(OUR_EXTENSION_ID, {}), extensions.get(INCIDENT_CORE_ID, {})
@@ -226,25 +287,29 @@ def _summary(item: ReleasedItem, updates: tuple[Update, ...]) -> IncidentSummary
         tlp=item.tlp, reference=_reference(obj), title=_line(obj.get("name", "")),
         category=_line(category), severity=_line(ours.get("severity", "unspecified")),
         status=_line(core.get("investigation_status", "unspecified")),
-        updated=_line(obj.get("modified", "")), description=str(obj.get("description", "")),
+        updated=_local(_line(obj.get("modified", "")), zone),
+        description=str(obj.get("description", "")),
         updates=updates)
 
 
 def _actions(released: Sequence[ReleasedItem], incidents: tuple[IncidentSummary, ...],
-             indicators: tuple[IndicatorRow, ...], contact: str) -> tuple[Action, ...]:
-    """Courses of action released, advice for each incident class, and what to do with IOCs.
+             indicators: tuple[IndicatorRow, ...], contact: str,
+             advice: Mapping[str, str | None]) -> tuple[Action, ...]:
+    """Courses of action released, advice for each incident (its playbook's, else its RSIT
+    class's), and what to do with IOCs.
 
     An action takes the most restrictive TLP of the items that prompted it.
     """
     actions = [Action(i.tlp, _line(i.obj.get("name", "")) + (
         f": {i.obj['description']}" if i.obj.get("description") else ""))
         for i in released if i.obj["type"] == "course-of-action"]
-    by_class: dict[str, TLP] = {}
+    by_text: dict[str, TLP] = {}
     for incident in incidents:
-        cls = incident.category.split(":")[0]
-        if cls in CATEGORY_ADVICE:
-            by_class[cls] = max(by_class.get(cls, TLP.CLEAR), incident.tlp)
-    actions += [Action(level, CATEGORY_ADVICE[cls]) for cls, level in sorted(by_class.items())]
+        text = advice.get(incident.reference) or CATEGORY_ADVICE.get(
+            incident.category.split(":")[0])
+        if text:
+            by_text[text] = max(by_text.get(text, TLP.CLEAR), incident.tlp)
+    actions += [Action(level, text) for text, level in by_text.items()]
     if indicators:
         them = "it" if len(indicators) == 1 else "them"
         actions.append(Action(

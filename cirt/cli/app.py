@@ -39,12 +39,23 @@ GROUPS: dict[str, tuple[str, str]] = {
 ROOT_OPTIONS_WITH_VALUE = ("--home",)
 
 
+def show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"cirt {version('cirt')}\n")
+        raise typer.Exit()
+
+
 def root(
     ctx: typer.Context,
     home: Annotated[str | None, typer.Option(
         "--home", envvar="CIRT_HOME", help="Workspace directory (default: XDG data dir)/cirt.")
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the stack on internal errors.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     ctx.obj = {"home": home, "debug": debug}
 
@@ -72,7 +83,7 @@ def build_app(group: str | None = None) -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         pretty_exceptions_show_locals=False,
-        add_completion=False,
+        add_completion=True,
     )
     app.callback()(root)
     workspace_cmds.register(app)
@@ -93,7 +104,11 @@ def run(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code (tests call this; ``main`` exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or bool(os.environ.get("CIRT_DEBUG"))
-    command = typer.main.get_command(build_app(requested_group(args)))
+    # Shell completion (cirt --install-completion) asks with the words in the environment:
+    # the group being completed is built from them, or every group for the first word.
+    completing = os.environ.get("_CIRT_COMPLETE")
+    words = os.environ.get("COMP_WORDS", "").split()[1:] if completing else args
+    command = typer.main.get_command(build_app(requested_group(words)))
     try:
         result = command.main(args=args, prog_name="cirt", standalone_mode=False)
     except typer.Abort:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -15,22 +16,23 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
-ForOrg = Annotated[str, typer.Option("--for", help="The organisation (sectors.yaml id).")]
+ForOrg = Annotated[str, typer.Option(
+    "--for", help="An organisation or partner (sectors.yaml id), or 'public' (TLP:CLEAR).")]
+Format = Literal["md", "html", "txt", "stix"]
 Since = Annotated[str, typer.Option("--since", help="How far back: 24h, 7d, 2w.")]
 
 
 @app.command("build")
 def build(ctx: typer.Context, org: ForOrg, since: Since = "7d",
-          fmt: Annotated[str, typer.Option(
-              "--format", help="md, html, txt, or stix (the bundle).")] = "md",
+          fmt: Annotated[Format, typer.Option(
+              "--format", help="stix: the bundle itself.")] = "md",
           output: Annotated[Path | None, typer.Option(
               "-o", "--output", help="Write to this file instead of standard output.")] = None,
           as_json: JsonFlag = False) -> None:
     """The bulletin for ORG: only what the sharing gate releases to it (logged as a release)."""
-    from cirt.bulletin import parse_period
     from cirt.errors import CirtError
 
-    built = workspace(ctx).bulletins.build(org, period=parse_period(since), fmt=fmt)
+    built = workspace(ctx).bulletins.build(org, period=period_option(since), fmt=fmt)
     if output is not None:
         try:
             output.write_text(built.text, encoding="utf-8")
@@ -63,9 +65,9 @@ def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
 
     Exits 1 when a contact was refused (AMBER or above, no key, plain mail not allowed).
     """
-    from cirt.bulletin import DeliveryRefused, parse_period
+    from cirt.bulletin import DeliveryRefused
 
-    outcomes = workspace(ctx).bulletins.send(org, period=parse_period(since), dry_run=dry_run)
+    outcomes = workspace(ctx).bulletins.send(org, period=period_option(since), dry_run=dry_run)
 
     def render() -> None:
         from rich.table import Table
@@ -79,11 +81,22 @@ def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
         console().print(table)
 
     emit([o.as_dict() for o in outcomes], as_json, render)
-    refused = [o for o in outcomes if o.status == "refused"]
+    refused = [o for o in outcomes if o.status in ("refused", "failed")]
     if refused and not dry_run:
         raise DeliveryRefused(refused)
     if refused:
         warn(f"{len(refused)} contact(s) would be refused")
+
+
+def period_option(text: str) -> timedelta:
+    """``--since``; anything but a period such as 24h, 7d or 2w is a usage error (exit 2)."""
+    from cirt.bulletin import parse_period
+    from cirt.errors import InvalidValue, UsageError
+
+    try:
+        return parse_period(text)
+    except InvalidValue as exc:
+        raise UsageError(f"--since: {exc}") from None
 
 
 def tlp_text_or_blank(slug: str | None) -> Text:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, table, workspace
 
 if TYPE_CHECKING:
     from cirt.dashboard import DueEntry, Overdue
@@ -26,22 +26,21 @@ def register(app: typer.Typer) -> None:
 def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str,
                limit: int | None = None) -> object:
     """Soonest first; ``limit`` keeps the dashboard to one screen (``cirt overdue`` has all)."""
-    from rich.table import Table
-
     from cirt.cli.task import due_text
 
     shown = entries[:limit] if limit else entries
     more = f", first {len(shown)}: cirt overdue for all" if len(shown) < len(entries) else ""
-    table = Table(title=styled(f"{title} ({len(entries)}{more})", style), title_justify="left")
-    for column in ("Incident", "Sev", "#", f"Due ({view.zone.key})", "Owner / to"):
-        table.add_column(column, no_wrap=column in ("Incident", "Sev", "#"))
-    table.add_column("Task", min_width=16, ratio=1)
+    due = table(styled(f"{title} ({len(entries)}{more}, times in {view.zone.key})", style))
+    for column in ("Incident", "#", "Due"):
+        due.add_column(column, no_wrap=column != "Due")
+    due.add_column("Task or duty · owner or to whom", ratio=1, overflow="fold")
     for e in shown:
         t = e.task
-        who = ", ".join(t.parties) if t.kind == "duty" else (t.owner or "")
-        table.add_row(e.reference, e.severity, str(t.number),
-                      due_text(t, view.now, view.zone, compact=True), who, t.title)
-    return table
+        who = "tell " + ", ".join(t.parties) if t.kind == "duty" else (t.owner or "")
+        due.add_row(markup("{}\n[dim]{}[/dim]", e.reference, e.severity), str(t.number),
+                    due_text(t, view.now, view.zone, compact=True),
+                    markup("{}\n[dim]{}[/dim]", t.title, who))
+    return due
 
 
 def _exit(view: Overdue, fail_on_overdue: bool) -> None:
@@ -88,8 +87,6 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
     view = board.due
 
     def render() -> None:
-        from rich.table import Table
-
         from cirt.cli.incident import SEVERITY_STYLE
         from cirt.cli.task import due_text
 
@@ -102,7 +99,7 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
         out.print(f"Notification duties, all incidents: {duties['done']} done, "
                   f"{duties['waived']} waived, {duties['cancelled']} not applicable, "
                   f"{duties['open']} open")
-        matrix = Table(title="Open incidents by sector and severity", title_justify="left")
+        matrix = table("Open incidents by sector and severity")
         matrix.add_column("Sector")
         for severity in SEVERITIES:
             matrix.add_column(severity, justify="right")
@@ -112,19 +109,19 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
                 for s in SEVERITIES])
         out.print(matrix)
         if board.incidents:
-            table = Table(title="Open incidents", title_justify="left")
-            for column in ("Incident", "Sev", "Level", "Organisations", "Late", "Next due"):
-                table.add_column(column, no_wrap=True)
-            table.add_column("Title", min_width=16, ratio=1)
+            lines = table("Open incidents")
+            for column in ("Incident", "Sev", "Late", "Next due"):
+                lines.add_column(column, no_wrap=column != "Next due")
+            lines.add_column("Title · level · organisations", ratio=1, overflow="fold")
             for line in board.incidents[:DASHBOARD_ROWS]:
                 nxt = due_text(line.next_due.task, view.now, view.zone, compact=True) \
                     if line.next_due else "—"
-                table.add_row(line.reference,
+                lines.add_row(line.reference,
                               styled(line.severity, SEVERITY_STYLE.get(line.severity, "")),
-                              line.level, ", ".join(line.organisations),
                               styled(line.overdue, "bold red") if line.overdue else "0", nxt,
-                              line.title)
-            out.print(table)
+                              markup("{}\n[dim]{} · {}[/dim]", line.title, line.level,
+                                     ", ".join(line.organisations)))
+            out.print(lines)
         if view.overdue:
             out.print(_due_table("Overdue", view.overdue, view, "bold red", DASHBOARD_ROWS))
         if view.due_soon:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, table, workspace
 
 if TYPE_CHECKING:
     from cirt.evidence import Evidence
@@ -72,25 +72,23 @@ def list_(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     items = ws.evidence.list(ref)
 
     def render() -> None:
-        from rich.table import Table
-
         from cirt.stixtime import local_text, parse_ts
 
         zone = ws.tasks.zone
-        table = Table(title=f"Evidence of {ref} ({zone.key})", title_justify="left")
-        for column in ("#", "File", "SHA-256", "Bytes", "When", "Custody"):
-            table.add_column(column, no_wrap=column not in ("Custody", "File"))
+        out = console()
+        out.print(f"Evidence of {ref} (times in {zone.key})")
         for item in items:
-            for i, event in enumerate(item.events):
+            out.print(markup("\n[bold]{}[/bold]  {}  ({} bytes)\nSHA-256 {}", item.number,
+                             item.name, item.size, item.sha256))
+            custody = table("")
+            custody.add_column("When", no_wrap=True)
+            custody.add_column("Custody", ratio=1, overflow="fold")
+            for event in item.events:
                 what = (f"collected by {event.by}" if event.action == "collected"
                         else f"{event.by} → {event.to}")
                 if event.note:
                     what += f" — {event.note}"
-                first = i == 0
-                table.add_row(item.number if first else "", item.name if first else "",
-                              item.sha256[:16] + "…" if first else "",
-                              str(item.size) if first else "",
-                              local_text(parse_ts(event.at), zone), what)
-        console().print(table)
+                custody.add_row(local_text(parse_ts(event.at), zone), what)
+            out.print(custody)
 
     emit([i.as_dict() for i in items], as_json, render)

@@ -7,9 +7,28 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli import task
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, tlp_text, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    markup,
+    ok,
+    styled,
+    table,
+    tlp_option,
+    tlp_text,
+    warn,
+    workspace,
+)
 from cirt.errors import InvalidValue, UsageError
-from cirt.incidents import Channel, ReporterKind
+from cirt.incidents import (
+    Channel,
+    Determination,
+    EscalationLevel,
+    ReporterKind,
+    Severity,
+    Status,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -49,7 +68,7 @@ def open_(
     title: Annotated[str, typer.Option("--title", help="Short title of the incident.")],
     category: Annotated[str, typer.Option(
         "--category", help="RSIT category, e.g. phishing or fraud:phishing.")],
-    severity: Annotated[str, typer.Option("--severity", help="low, medium, high or critical.")],
+    severity: Annotated[Severity, typer.Option("--severity")],
     sector: Annotated[list[str], typer.Option(
         "--sector", help="Affected organisation id from sectors.yaml (repeatable).")],
     tlp: Annotated[str | None, typer.Option("--tlp", help="TLP label (default from sectors.yaml).")] = None,
@@ -70,6 +89,9 @@ def open_(
     reporter_kind: Annotated[ReporterKind, typer.Option("--reporter-kind")] = "citizen",
     channel: Annotated[Channel | None, typer.Option(
         "--channel", help="How the report came in.")] = None,
+    playbook: Annotated[str | None, typer.Option(
+        "--playbook", help="The playbook to apply (default: the best match; see the others "
+        "offered after opening).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Open an incident as a new STIX 2.1 incident object."""
@@ -79,52 +101,66 @@ def open_(
     if reporter_contact and not reporter:
         raise UsageError("--reporter-contact needs --reporter NAME")
     incident = ws.incidents.open(
-        title=title, category=category, severity=severity, organisations=sector, tlp=tlp,
+        title=title, category=category, severity=severity, organisations=sector,
+        tlp=tlp_option(tlp),
         description=description, summary=summary,
         reported_at=when(ws, "--reported-at", reported_at, past=True),
         occurred_at=when(ws, "--occurred-at", occurred_at, past=True),
         reporter=Reporter(reporter, reporter_contact or "", reporter_kind) if reporter else None,
-        channel=channel)
+        channel=channel, playbook=playbook)
     _show_one(incident, as_json, "opened")
+    others = ws.tasks.alternatives(incident)
+    if not as_json and incident.playbook:
+        ok(f"playbook {incident.playbook} applied: cirt task list {incident.reference}")
+    if not as_json and others:
+        warn(f"also matching: {', '.join(others)} (open with --playbook NAME to use one)")
     task.show_proposal(ws.tasks.proposal(incident), incident.reference)
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status")] = None,
+    status: Annotated[Status | None, typer.Option("--status")] = None,
     sector: Annotated[str | None, typer.Option("--sector", help="Affected organisation id.")] = None,
-    severity: Annotated[str | None, typer.Option("--severity")] = None,
+    severity: Annotated[Severity | None, typer.Option("--severity")] = None,
     tlp: Annotated[str | None, typer.Option("--tlp")] = None,
     category: Annotated[str | None, typer.Option("--category")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
     as_json: JsonFlag = False,
 ) -> None:
-    """List incidents, newest first."""
+    """List incidents, newest first.  An unknown filter value is a usage error (exit 2)."""
     from cirt.incidents import parse_category
     from cirt.store.incidents import IncidentFilter
     from cirt.tlp import TLP
 
-    rows = workspace(ctx).incidents.list(IncidentFilter(
+    ws = workspace(ctx)
+    if sector is not None and sector not in ws.community.organisations:
+        raise UsageError(f"--sector: '{sector}' is not an organisation in sectors.yaml (known: "
+                         f"{', '.join(ws.community.organisations)})")
+    try:
+        wanted = parse_category(category) if category else None
+    except InvalidValue as exc:
+        raise UsageError(f"--category: {exc}") from None
+    level = tlp_option(tlp)
+    rows = ws.incidents.list(IncidentFilter(
         status=status, organisation=sector, severity=severity,
-        tlp=int(TLP.parse(tlp)) if tlp else None,
-        category=parse_category(category) if category else None, limit=limit))
+        tlp=int(level) if level is not None else None, category=wanted, limit=limit))
 
     def render() -> None:
-        from rich.table import Table
-
         from cirt.stixtime import local_text, parse_ts, time_zone
 
         zone = time_zone(workspace(ctx).config.timezone)
-        table = Table(title=f"Incidents ({len(rows)}, times in {zone.key})", title_justify="left")
-        for column in ("Ref", "Opened", "TLP", "Sev", "Status", "Level", "Organisations"):
-            table.add_column(column, no_wrap=column in ("Ref", "TLP"))
-        table.add_column("Title", min_width=16, ratio=1)
+        listing = table(f"Incidents ({len(rows)}, newest first, times in {zone.key})")
+        for column in ("Ref", "TLP", "Sev", "Status"):
+            listing.add_column(column, no_wrap=True)
+        listing.add_column("Title · organisations · opened", ratio=1, overflow="fold")
         for r in rows:
-            table.add_row(r.reference, local_text(parse_ts(r.created), zone), tlp_text(r.tlp),
-                          styled(r.severity, SEVERITY_STYLE.get(r.severity, "")), r.status,
-                          r.escalation, ", ".join(r.organisations), r.title)
-        console().print(table)
+            listing.add_row(
+                r.reference, tlp_text(r.tlp), styled(r.severity, SEVERITY_STYLE.get(r.severity, "")),
+                f"{r.status}\n{r.escalation}",
+                markup("{}\n[dim]{} · {}[/dim]", r.title, ", ".join(r.organisations),
+                       local_text(parse_ts(r.created), zone)))
+        console().print(listing)
 
     data = [{"id": r.id, "reference": r.reference, "title": r.title, "status": r.status,
              "severity": r.severity, "category": r.category, "tlp": TLP(r.tlp).slug,
@@ -148,6 +184,7 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
         from rich.panel import Panel
         from rich.table import Table
 
+        from cirt.incidents import INTERNAL_MARKING_ID
         from cirt.stixtime import local_text, parse_ts, time_zone
         from cirt.tlp import TLP, object_level
 
@@ -167,7 +204,8 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
             if summary[key]:
                 summary[key] = local_text(parse_ts(summary[key]), zone)
         for key in ("id", "category", "severity", "status", "determination", "escalation_level",
-                    "organisations", "assignee", "resolution", "reported_at", "occurred_at",
+                    "organisations", "assignee", "playbook", "resolution", "reported_at",
+                    "occurred_at",
                     "channel", "reporter", "created", "modified", "summary", "description"):
             value = summary[key]
             if value:
@@ -176,14 +214,18 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
         console().print(Panel(fields, title=styled(f"{incident.reference}  {incident.title}"),
                               title_align="left"))
         if linked:
-            table = Table(title="Linked objects", title_justify="left")
-            for column in ("Type", "TLP", "Created", "What"):
-                table.add_column(column)
-            for obj in linked:
+            attached = table("Linked objects")
+            for column in ("Type", "TLP", "Created"):
+                attached.add_column(column, no_wrap=True)
+            attached.add_column("What", ratio=1, overflow="fold")
+            for obj in (o for o in linked if o["type"] != "relationship"):
                 what = obj.get("name") or obj.get("content") or obj.get("pattern") or obj["id"]
-                table.add_row(obj["type"], tlp_text(object_level(obj, TLP.AMBER)),
-                              str(obj.get("created", ""))[:16], str(what))
-            console().print(table)
+                if obj["type"] == "note":
+                    what = ("" if INTERNAL_MARKING_ID in obj.get("object_marking_refs", ())
+                            else "[shared] ") + str(what)
+                attached.add_row(obj["type"], tlp_text(object_level(obj, TLP.AMBER)),
+                                 local_text(parse_ts(str(obj["created"])), zone), str(what))
+            console().print(attached)
         for other in related:
             console().print(f"related: {other.line()}")
 
@@ -200,9 +242,10 @@ def update(
         "--description", help="Internal description: never released.")] = None,
     summary: Annotated[str | None, typer.Option(
         "--summary", help="Shareable summary: what bulletins and partners see.")] = None,
-    severity: Annotated[str | None, typer.Option("--severity")] = None,
+    severity: Annotated[Severity | None, typer.Option("--severity")] = None,
     category: Annotated[str | None, typer.Option("--category")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="new, open or closed.")] = None,
+    status: Annotated[Status | None, typer.Option(
+        "--status", help="new or open (closing and reopening have their own commands).")] = None,
     tlp: Annotated[str | None, typer.Option("--tlp")] = None,
     sector: Annotated[list[str] | None, typer.Option(
         "--sector", help="Add an affected organisation (repeatable).")] = None,
@@ -215,7 +258,7 @@ def update(
     incident = ws.incidents.update(
         ref, title=title, description=description, summary=summary, severity=severity,
         category=category,
-        status=status, tlp=tlp, add_organisations=sector, if_version=if_version)
+        status=status, tlp=tlp_option(tlp), add_organisations=sector, if_version=if_version)
     _show_one(incident, as_json, "updated")
     task.show_proposal(ws.tasks.proposal(incident, before), incident.reference)
 
@@ -228,7 +271,7 @@ def note(ctx: typer.Context, ref: str, text: str,
          tlp: Annotated[str | None, typer.Option("--tlp")] = None,
          as_json: JsonFlag = False) -> None:
     """Attach a note to an incident: internal (never released) unless --share."""
-    created = workspace(ctx).incidents.note(ref, text, tlp=tlp, share=share)
+    created = workspace(ctx).incidents.note(ref, text, tlp=tlp_option(tlp), share=share)
     kind = "shareable" if share else "internal"
     emit(created, as_json, lambda: ok(f"{kind} note {created['id']} added to {ref}"))
 
@@ -243,7 +286,7 @@ def assign(ctx: typer.Context, ref: str, analyst: str, as_json: JsonFlag = False
 def escalate(
     ctx: typer.Context,
     ref: str,
-    to: Annotated[str, typer.Option("--to", help="sector, national, coordinator or international.")],
+    to: Annotated[EscalationLevel, typer.Option("--to")],
     reason: Annotated[str, typer.Option("--reason")],
     de_escalate: Annotated[bool, typer.Option("--de-escalate", help="Move down a level.")] = False,
     if_version: IfVersion = None,
@@ -262,8 +305,8 @@ def close(
     ctx: typer.Context,
     ref: str,
     resolution: Annotated[str, typer.Option("--resolution")],
-    determination: Annotated[str, typer.Option(
-        "--determination", help="confirmed, false-positive, blocked, failed-attempt, suspected.")
+    determination: Annotated[Determination, typer.Option(
+        "--determination")
     ] = "confirmed",
     if_version: IfVersion = None,
     as_json: JsonFlag = False,
@@ -288,17 +331,16 @@ def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     entries = workspace(ctx).incidents.history(ref)
 
     def render() -> None:
-        from rich.table import Table
-
         from cirt.stixtime import local_text, parse_ts, time_zone
 
         zone = time_zone(workspace(ctx).config.timezone)
-        table = Table(title=f"History of {ref} (times in {zone.key})", title_justify="left")
-        for column in ("When", "Who", "Kind", "What"):
-            table.add_column(column, no_wrap=column == "When")
+        lines = table(f"History of {ref} (times in {zone.key})")
+        lines.add_column("When", no_wrap=True)
+        lines.add_column("Who · what", ratio=1, overflow="fold")
         for e in entries:
-            table.add_row(local_text(parse_ts(e.at), zone), e.by, e.kind, e.what)
-        console().print(table)
+            lines.add_row(local_text(parse_ts(e.at), zone),
+                          markup("[dim]{} · {}[/dim]\n{}", e.by, e.kind, e.what))
+        console().print(lines)
 
     data: list[dict[str, Any]] = [e.as_dict() for e in entries]
     emit(data, as_json, render)

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, styled, tlp_text, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    ok,
+    styled,
+    table,
+    tlp_option,
+    tlp_text,
+    warn,
+    workspace,
+)
 from cirt.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True)
@@ -37,34 +48,52 @@ def add(
     from cirt.cli.correlate import mark, say_seen
 
     ws = workspace(ctx)
+    held = ws.indicators.list(incident=incident) if incident else []
     before = mark(ws)
     indicator = ws.indicators.add(pattern=pattern, form=form, value=value, incident=incident,
-                                  tlp=tlp, name=name)
+                                  tlp=tlp_option(tlp), name=name)
     emit(indicator, as_json, lambda: ok(f"indicator {indicator['pattern']} ({indicator['id']})"))
+    for same in (o for o in held if o.get("pattern") == indicator["pattern"]):
+        warn(f"{incident} already held {same['pattern']} as {same['id']}: added again "
+             f"(a second object; bulletins list it once)")
     say_seen(ws, before)
 
 
 @app.command("list")
 def list_(ctx: typer.Context,
           incident: Annotated[str | None, typer.Option("--incident")] = None,
+          tlp: Annotated[str | None, typer.Option("--tlp", help="Only at this TLP.")] = None,
+          limit: Annotated[int, typer.Option("--limit", min=1, help="Rows per page.")] = 50,
+          offset: Annotated[int, typer.Option(
+              "--offset", min=0, help="Skip this many (the next page: --offset 50).")] = 0,
           as_json: JsonFlag = False) -> None:
-    """List indicators (newest versions), optionally of one incident."""
-    indicators = workspace(ctx).indicators.list(incident=incident)
+    """List indicators, newest first, a page at a time (optionally of one incident)."""
+    from cirt.listing import indicator_page
+
+    ws = workspace(ctx)
+    page = indicator_page(ws, incident=incident, tlp=tlp_option(tlp), limit=limit,
+                          offset=offset)
 
     def render() -> None:
-        from rich.table import Table
-
+        from cirt.stixtime import local_text, parse_ts, time_zone
         from cirt.tlp import TLP, object_level
 
-        table = Table(title=f"Indicators ({len(indicators)})", title_justify="left")
-        for column in ("TLP", "Created", "Pattern", "Id"):
-            table.add_column(column)
-        for obj in indicators:
-            table.add_row(tlp_text(object_level(obj, TLP.AMBER)), obj["created"][:16],
-                          obj["pattern"], obj["id"])
-        console().print(table)
+        zone = time_zone(ws.config.timezone)
+        shown = f"{page.offset + 1}-{page.offset + len(page.objects)} of " if page.objects else ""
+        rows = table(f"Indicators ({shown}{page.total}, newest first, times in {zone.key})")
+        rows.add_column("TLP", no_wrap=True)
+        rows.add_column("Created", no_wrap=True)
+        rows.add_column("Pattern / id", overflow="fold", ratio=1)
+        for obj in page.objects:
+            rows.add_row(tlp_text(object_level(obj, TLP.AMBER)),
+                         local_text(parse_ts(obj["created"]), zone).split(" ", 1)[0],
+                         f"{obj['pattern']}\n{obj['id']}")
+        console().print(rows)
+        if page.next_offset is not None:
+            console().print(f"next page: cirt indicator list --offset {page.next_offset}"
+                            + (f" --limit {limit}" if limit != 50 else ""))
 
-    emit(indicators, as_json, render)
+    emit(page.as_dict(), as_json, render)
 
 
 # --- issue 13: what we know of an indicator, and the end of its life ----------------------------

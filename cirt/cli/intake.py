@@ -28,8 +28,7 @@ def serve(ctx: typer.Context,
 
     ws = workspace(ctx)
     scheme = "https" if cert else "http"
-    console(stderr=True).print(f"reporting form at {scheme}://{host}:{port}/ ({workers} workers)",
-                               markup=False)
+    console(stderr=True).print(f"reporting form at {scheme}://{host}:{port}/ ({workers} workers)")
     run(ws.home, host=host, port=port, workers=workers, cert=cert, key=key)
 
 

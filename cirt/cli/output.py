@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
     from rich.text import Text
 
     from cirt.tlp import TLP
@@ -28,6 +30,16 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 def console(stderr: bool = False) -> Console:
     """The one console: strings are text, never markup, with hidden characters made visible."""
+    return _plain_text_console()(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
+                                 emoji=False)
+
+
+@cache
+def _plain_text_console() -> type[Console]:
+    """A rich Console whose every string (a cell, a title, a printed line) is read as text.
+
+    Built on first use so that commands which print nothing from rich do not import it.
+    """
     from rich.console import Console
 
     from cirt.display import visible
@@ -37,8 +49,16 @@ def console(stderr: bool = False) -> Console:
             options.update(markup=False, emoji=False, highlight=False)
             return super().render_str(visible(text), **options)
 
-    return PlainTextConsole(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
-                            emoji=False)
+    return PlainTextConsole
+
+
+def table(title: str | Text) -> Table:
+    """A table that reads at 80 columns: no vertical rules, title on the left."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                 show_edge=False, expand=True)
 
 
 def styled(value: object, style: str = "") -> Text:
@@ -72,6 +92,9 @@ def workspace(ctx: typer.Context) -> Workspace:
         ws = Workspace.open(state.get("home"))
         state["workspace"] = ws
         root.call_on_close(ws.close)
+        if not ws.analyst_configured:
+            warn(f"who is working? changes are recorded as the Unix user '{ws.analyst}': "
+                 "run cirt init --analyst 'Your Name' (or set CIRT_ANALYST)")
     opened: Workspace = state["workspace"]
     return opened
 
@@ -97,6 +120,19 @@ def tlp_text(level: TLP | int) -> Text:
 
     tlp = TLP(level)
     return Text(tlp.label, style=f"bold {TLP_COLOURS[tlp]} on black")
+
+
+def tlp_option(text: str | None) -> TLP | None:
+    """A ``--tlp`` value; anything but a TLP label is a usage error (exit 2)."""
+    from cirt.errors import InvalidValue, UsageError
+    from cirt.tlp import TLP
+
+    if text is None:
+        return None
+    try:
+        return TLP.parse(text)
+    except InvalidValue as exc:
+        raise UsageError(f"--tlp: {exc}") from None
 
 
 def ok(message: str) -> None:

@@ -87,6 +87,8 @@ def check(ctx: typer.Context, ref: ObjectArg,
         console().print(mark + Text(answer.line))
 
     emit(answer.as_dict(), as_json, render)
+    if not answer.allowed:
+        raise typer.Exit(1)  # withheld: scripts can test it
 
 
 def _verdicts(checks: list[Check], title: str) -> None:

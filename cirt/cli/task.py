@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, warn, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    markup,
+    ok,
+    styled,
+    table,
+    warn,
+    workspace,
+)
+from cirt.incidents import Answer, Phase
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -65,20 +76,20 @@ def list_(ctx: typer.Context, ref: str,
     shown = [t for t in tasks if not open_only or t.state == "open"]
 
     def render() -> None:
-        from rich.table import Table
-
-        table = Table(title=f"{incident.reference} tasks and duties ({zone.key})",
-                      title_justify="left")
-        for column in ("#", "Phase", "Status", "Due", "Owner / to"):
-            table.add_column(column, no_wrap=column in ("#", "Status"))
-        table.add_column("Task", min_width=16, ratio=1)
+        items = table(f"{incident.reference} tasks and duties (times in {zone.key})")
+        for column in ("#", "Status", "Due"):
+            items.add_column(column, no_wrap=column != "Due")
+        items.add_column("Task or duty", ratio=1, overflow="fold")
         for t in shown:
-            who = ", ".join(t.parties) + (f" ({t.role})" if t.role else "") \
-                if t.kind == "duty" else (t.owner or "")
-            title = markup("{}" + (" [dim]— {}[/dim]" if t.note else ""), t.title, t.note)
-            table.add_row(str(t.number), t.phase, status_text(t.status(now)),
-                          due_text(t, now, zone), who, title)
-        console().print(table)
+            who = ("tell " + ", ".join(t.parties) + (f" ({t.role})" if t.role else "")
+                   if t.kind == "duty" else (t.owner or ""))
+            asks = ("answered " + t.answer) if t.answer else "decision: --answer yes|no"
+            title = markup("{}" + (" [bold]({})[/bold]" if t.decision else "{}")
+                           + "\n[dim]{} · {}[/dim]" + (" [dim]— {}[/dim]" if t.note else ""),
+                           t.title, asks if t.decision else "", t.phase, who, t.note)
+            items.add_row(str(t.number), status_text(t.status(now)),
+                          due_text(t, now, zone, compact=True), title)
+        console().print(items)
 
     emit({"incident": incident.reference, "timezone": zone.key,
           "tasks": [t.as_dict(now, zone) for t in shown]}, as_json, render)
@@ -88,20 +99,26 @@ def list_(ctx: typer.Context, ref: str,
 def done(ctx: typer.Context, ref: str,
          task: Annotated[str, typer.Argument(help="Number from 'task list', or its id.")],
          note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
+         answer: Annotated[Answer | None, typer.Option(
+             "--answer", help="The answer to a decision task.")] = None,
          as_json: JsonFlag = False) -> None:
-    """Mark a task or duty done; duties counted from it get their deadline now."""
+    """Mark a task or duty done (a decision with its answer); items waiting for it start."""
     ws = workspace(ctx)
-    result = ws.tasks.done(ref, task, note=note)
+    result = ws.tasks.done(ref, task, note=note, answer=answer)
     now, zone = ws.clock(), ws.tasks.zone
 
     def render() -> None:
-        ok(f"{ref} task {result.task.number} done: {result.task.title}")
+        answered = f" — {result.task.answer}" if result.task.answer else ""
+        ok(f"{ref} task {result.task.number} done: {result.task.title}{answered}")
         for started in result.started:
             ok(f"clock started for task {started.number}: {started.title} — due "
                f"{due_text(started, now, zone)}")
+        for skipped in result.not_needed:
+            ok(f"task {skipped.number} not needed: {skipped.title}")
 
     emit({"task": result.task.as_dict(now, zone),
-          "started": [t.as_dict(now, zone) for t in result.started]}, as_json, render)
+          "started": [t.as_dict(now, zone) for t in result.started],
+          "not_needed": [t.as_dict(now, zone) for t in result.not_needed]}, as_json, render)
 
 
 @app.command("cancel")
@@ -133,9 +150,7 @@ def add(ctx: typer.Context, ref: str,
         due: Annotated[str | None, typer.Option(
             "--due", help="Deadline: a duration from now (30m, 4h, 1d12h) or a time in the "
             "CIRT's zone ('tomorrow 09:00', '17:30', '2026-03-12 09:00').")] = None,
-        phase: Annotated[str, typer.Option(
-            "--phase", help="triage, containment, eradication, recovery, lessons-learned.")
-        ] = "containment",
+        phase: Annotated[Phase, typer.Option("--phase")] = "containment",
         owner: Annotated[str | None, typer.Option("--owner", help="Default: you.")] = None,
         as_json: JsonFlag = False) -> None:
     """Add a task of your own to an incident."""

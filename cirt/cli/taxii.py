@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok, warn, workspace
 
 app = typer.Typer(no_args_is_help=True)
 credential_app = typer.Typer(no_args_is_help=True)
@@ -111,8 +111,16 @@ def serve(ctx: typer.Context,
           host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
           port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 9800,
           workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
+          threads: Annotated[int, typer.Option(
+              "--threads", help="Requests each worker serves at once (a database "
+                                "connection each).")] = 4,
           cert: Annotated[str | None, typer.Option("--cert", help="TLS certificate (PEM).")] = None,
           key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
+          insecure_http: Annotated[bool, typer.Option(
+              "--insecure-http", help="Plain HTTP on an address other machines reach (behind a "
+                                      "TLS proxy only).")] = False,
+          read_timeout: Annotated[float, typer.Option(
+              "--read-timeout", help="Seconds each read from a client may wait.")] = 10.0,
           max_page: Annotated[int, typer.Option(
               "--max-page-size", help="Most objects in one page, whatever limit clients ask.")
           ] = 1000,
@@ -120,14 +128,21 @@ def serve(ctx: typer.Context,
               "--max-content-length", help="Largest POST body accepted, in bytes.")
           ] = 10 * 1024 * 1024) -> None:
     """Serve our TAXII 2.1 server (gunicorn); every response passes the gate per party."""
+    from cirt.config import resolve_home
     from cirt.taxii.serving import serve as run
 
-    ws = workspace(ctx)
-    scheme = "https" if cert else "http"
-    console(stderr=True).print(
-        f"TAXII 2.1 discovery at {scheme}://{host}:{port}/taxii2/ ({workers} workers)")
-    run(ws.home, host=host, port=port, workers=workers, cert=cert, key=key, max_page=max_page,
-        max_content_length=max_content)
+    def announce() -> None:
+        scheme = "https" if cert else "http"
+        console(stderr=True).print(
+            f"TAXII 2.1 discovery at {scheme}://{host}:{port}/taxii2/ ({workers} workers, "
+            f"{threads} threads each)")
+        if scheme == "http" and insecure_http:
+            warn("plain HTTP: partners' passwords cross the network in clear unless a TLS "
+                 "proxy is in front")
+
+    run(resolve_home(home_option(ctx)), host=host, port=port, workers=workers, threads=threads,
+        cert=cert, key=key, insecure_http=insecure_http, read_timeout=read_timeout,
+        max_page=max_page, max_content_length=max_content, announce=announce)
 
 
 @credential_app.command("add")

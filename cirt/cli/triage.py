@@ -57,10 +57,9 @@ def show(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-â€
         out.print(styled("What happened:", "bold"))
         out.print(r.what)
         for a in report.attachments:
-            out.print(f"attachment {a.name} ({a.media_type}, {a.size} bytes) sha256 {a.sha256}",
-                      markup=False)
+            out.print(f"attachment {a.name} ({a.media_type}, {a.size} bytes) sha256 {a.sha256}")
         for kind, value in report.indicators:
-            out.print(f"candidate {kind}: {value}", markup=False)
+            out.print(f"candidate {kind}: {value}")
 
     emit(report.as_dict(), as_json, render)
 
@@ -75,13 +74,17 @@ def accept(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-
            ] = None,
            tlp: Annotated[str | None, typer.Option("--tlp", help="Of a new incident.")] = None,
            title: Annotated[str | None, typer.Option("--title")] = None,
+           category: Annotated[str | None, typer.Option(
+               "--category", help="Instead of the reporter's choice: phishing, fraud, â€¦ or an "
+               "RSIT category such as malicious-code:infected-system.")] = None,
            indicators: Annotated[bool, typer.Option(
                "--indicators/--no-indicators", help="Add the candidate indicators.")] = True,
            as_json: JsonFlag = False) -> None:
     """A report becomes a new incident (its playbook applied) or joins one; attachments become
     evidence, candidates indicators (validated and routed like any inbound object)."""
     done = workspace(ctx).intake.accept(reference, into=into, severity=severity, organisations=org,
-                                        tlp=tlp, title=title, with_indicators=indicators)
+                                        tlp=tlp, title=title, category=category,
+                                        with_indicators=indicators)
     verb = "opened" if done.created else "joined"
     emit(done.as_dict(), as_json, lambda: ok(
         f"{done.reference} accepted: {verb} {done.incident} ({done.indicators} indicators, "

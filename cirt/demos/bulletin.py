@@ -15,7 +15,37 @@ from cirt.store.incidents import IncidentFilter
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
+    from cirt.bulletin.render import Bulletin
     from cirt.workspace import Workspace
+
+
+def describe(b: Bulletin) -> str:
+    """What a bulletin holds, in one sentence read off the bulletin itself."""
+    incidents = "; ".join(f"{i.reference} {i.title!r} ({i.tlp.label})" for i in b.incidents)
+    levels = sorted({r.tlp for r in b.indicators})
+    counts = ", ".join(f"{sum(r.tlp == t for r in b.indicators)} {t.label}" for t in levels)
+    return (f"{b.recipient}'s bulletin ({b.tlp.label}): "
+            + (f"incident {incidents}" if incidents else "no incident")
+            + f"; {len(b.indicators)} indicator(s)" + (f" ({counts})" if counts else "") + ".")
+
+
+def difference(wide: Bulletin, narrow: Bulletin) -> str:
+    """What the first recipient got that the second did not, as the bulletins show it."""
+    titles = {i.reference: i.title for i in narrow.incidents}
+    missing = [f"{i.reference} {i.title!r}" for i in wide.incidents if i.reference not in titles]
+    held = {r.pattern for r in narrow.indicators}
+    withheld = [r for r in wide.indicators if r.pattern not in held]
+    if not missing and not withheld:
+        return (f"{narrow.recipient} got everything {wide.recipient} got: both are in the "
+                "audience, or all of it is TLP:GREEN or lower.")
+    parts = []
+    if missing:
+        parts.append("no incident " + ", ".join(missing))
+    if withheld:
+        parts.append(f"{len(withheld)} indicator(s) fewer ("
+                     + ", ".join(sorted({r.tlp.label for r in withheld})) + ")")
+    return (f"{narrow.recipient} got " + " and ".join(parts) + f" that {wide.recipient} got: "
+            "the gate withheld them, and no relationship names them.")
 
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
@@ -27,7 +57,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
         reference = ws.incidents.open(
             title="Phishing campaign imitating Central Bank online banking",
             category="phishing", severity="high", organisations=["cbb"], tlp="amber",
-            description="Customers receive e-mails linking to a look-alike login page.").reference
+            summary="Customers receive e-mails linking to a look-alike login page.").reference
         ws.indicators.add(form="domain", value="centralbank-online-login.example",
                           incident=reference)
     green = ws.indicators.add(form="ip", value="203.0.113.45", incident=reference, tlp="green",
@@ -35,16 +65,18 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     say(f"{reference} is TLP:AMBER with the Central Bank in its audience. The phishing host "
         f"{green['name']!r} is marked TLP:GREEN so that the whole community can block it.")
 
+    built = {}
     for org in ("cbb", "bel"):
-        built = ws.bulletins.build(org, period=timedelta(days=7), fmt="md")
-        b = built.bulletin
-        say(f"# Markdown bulletin for {b.recipient} ({b.tlp.label}, "
-            f"{len(b.incidents)} incident(s), {len(b.indicators)} indicator(s))")
-        say(built.text)
+        built[org] = ws.bulletins.build(org, period=timedelta(days=7), fmt="md")
+        b = built[org].bulletin
+        say(f"# Bulletin for {b.recipient} (Markdown)")
+        say(built[org].text)
 
-    say("The Central Bank's bulletin carries the incident, its indicators and the advice; BEL's "
-        "carries only the GREEN indicator: no incident title, no bank, no AMBER indicator, and "
-        "no relationship that would name them.")
+    # The narration is read off the two bulletins just printed, never written in advance.
+    bank, bel = built["cbb"].bulletin, built["bel"].bulletin
+    for b in (bank, bel):
+        say(describe(b))
+    say(difference(bank, bel))
     entries = ws.audit.entries()
     for entry in entries[-2:]:
         say(f"  log #{entry.seq} {entry.when[:19]} {entry.analyst} -> {entry.recipient} "

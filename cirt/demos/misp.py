@@ -48,7 +48,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     incident = ws.incidents.open(
         title="Botnet C2 contacted from BTL customer range", category="malicious-code:c2-server",
         severity="medium", organisations=["btl"], tlp="green",
-        description="Customer routers beacon to a regional botnet controller.")
+        summary="Customer routers beacon to a regional botnet controller.")
     ws.indicators.add(form="ip", value="203.0.113.210", incident=incident.reference,
                       tlp="green", name="Botnet controller seen from BTL")
     ws.indicators.add(form="domain", value="update-btl-router.example",

@@ -16,12 +16,14 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cirt.errors import CirtError, ConflictError, InvalidValue, NotFound
-from cirt.intake.reports import CATEGORIES, Attachment, Submission
-from cirt.stixtime import format_ts
+from cirt.incidents import Reporter, parse_category
+from cirt.intake.reports import CATEGORIES, TITLES, Attachment, Submission
+from cirt.stixtime import format_ts, parse_ts
 from cirt.store import Provenance
 from cirt.store.intake import ReportRow
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no look-alikes (0/O, 1/I/L, U/V)
+INCIDENT_CHANNELS = {"web": "web", "email": "e-mail"}  # intake's channel -> the incident's
 
 
 class RateLimited(CirtError):
@@ -107,6 +110,10 @@ class IntakeDesk:
     def folder(self) -> Path:
         return self.ws.home / "intake"
 
+    @cached_property
+    def _key(self) -> bytes:
+        return self.secret_key()
+
     def secret_key(self) -> bytes:
         """The key of CSRF tokens and address hashes: ``CIRT_INTAKE_SECRET`` / secrets.toml
         ``intake_secret``, else a random key made once in ``<workspace>/intake/secret.key``."""
@@ -126,7 +133,7 @@ class IntakeDesk:
 
     def address_key(self, address: str) -> str:
         """An address as the rate limiter keeps it: a keyed hash, never the address."""
-        return hmac.new(self.secret_key(), address.encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- reports in -------------------------------------------------------------------------
 
@@ -225,10 +232,13 @@ class IntakeDesk:
 
     def accept(self, reference: str, *, into: str | None = None, severity: str = "medium",
                organisations: builtins.list[str] | None = None, tlp: str | None = None,
-               title: str | None = None, with_indicators: bool = True) -> Accepted:
-        """Open a new incident from the report (its category's playbook applies), or join an
-        existing one with ``into``; the attachments become evidence, the candidate indicators
-        STIX indicators through the one ingest door (so they are validated and routed)."""
+               title: str | None = None, category: str | None = None,
+               with_indicators: bool = True) -> Accepted:
+        """Open a new incident from the report (its category's playbook applies; reporter,
+        channel and reported-at filled in, the report's text as the internal description), or
+        join an existing one with ``into``; the attachments become evidence, the candidate indicators
+        STIX indicators through the one ingest door (so they are validated and routed).
+        ``category`` (a report category or an RSIT one) overrides what the reporter chose."""
         report = self.get(reference)
         row = report.row
         if row.state != "new":
@@ -245,9 +255,19 @@ class IntakeDesk:
                           f"{row.category}) joined this incident: {row.summary}", tlp="red")
             else:
                 concerned = organisations if organisations is not None else self._concerned(report)
-                incident = desk.open(title=title or row.summary, category=CATEGORIES[row.category],
+                if not concerned:
+                    raise InvalidValue(f"{row.reference} names no organisation's declared assets: "
+                                       "say which organisation is affected (--org)")
+                chosen = CATEGORIES.get(category or row.category) or parse_category(category or "")
+                reporter = Reporter(name=row.reporter_name or f"anonymous {row.reporter_kind}",
+                                    contact=row.reporter_contact or "", kind=row.reporter_kind)
+                default_title = (f"{TITLES[row.category]} reported by a {row.reporter_kind} "
+                                 f"({'web form' if row.channel == 'web' else 'e-mail'})")
+                incident = desk.open(title=title or default_title, category=chosen,
                                      severity=severity, organisations=concerned, tlp=tlp,
-                                     description=row.what)
+                                     description=row.what,
+                                     reported_at=min(parse_ts(row.received), self.ws.clock()),
+                                     reporter=reporter, channel=INCIDENT_CHANNELS[row.channel])
             evidence = self._evidence(incident.reference, row, paths)
             indicators = self._indicators(incident.reference, report) if with_indicators else 0
             if not self.ws.store.decide_report(row.id, state="accepted",

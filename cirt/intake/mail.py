@@ -323,11 +323,16 @@ def intake_imap(ws: Workspace) -> list[MailOutcome]:
 
 
 def _connect(settings: ImapSettings) -> imaplib.IMAP4:
+    """Connect; TLS verifies the server's certificate and name (imaplib's own default context
+    does not)."""
+    import ssl
+
     if settings.security == "ssl":
-        return imaplib.IMAP4_SSL(settings.host, settings.port, timeout=IMAP_TIMEOUT)
+        return imaplib.IMAP4_SSL(settings.host, settings.port, timeout=IMAP_TIMEOUT,
+                                 ssl_context=ssl.create_default_context())
     client = imaplib.IMAP4(settings.host, settings.port, timeout=IMAP_TIMEOUT)
     if settings.security == "starttls":
-        client.starttls()
+        client.starttls(ssl_context=ssl.create_default_context())
     return client
 
 

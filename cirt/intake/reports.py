@@ -21,6 +21,13 @@ CATEGORIES: dict[str, str] = {
     "csam": "abusive-content:violence",
     "other": "other:undetermined",
 }
+# An accepted report's default incident title: shared with the incident's audience, so it says
+# only what kind of report it was, never the reporter's own words (``--title`` to say more).
+TITLES: dict[str, str] = {
+    "phishing": "Phishing", "fraud": "Fraud or scam", "account": "Account taken over",
+    "cyberbullying": "Cyberbullying", "sextortion": "Sextortion", "malware": "Malware",
+    "csam": "Child sexual abuse material", "other": "Cyber incident",
+}
 NO_UPLOADS = frozenset({"csam"})
 CHANNELS = ("web", "email")
 STATES = ("new", "accepted", "rejected")

@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from cirt.errors import InvalidValue, NotFound
+from cirt.errors import CirtError, InvalidValue, NotFound
 from cirt.intake.desk import RateLimited
 from cirt.intake.extract import candidates
 from cirt.intake.files import ACCEPTED, MAX_FILES, attachment
@@ -65,6 +65,8 @@ TEXT: dict[str, dict[str, str]] = {
         "csrf": "This form has expired. Open it again and send it once more.",
         "too_many": "Too many reports from your connection. Please try again later.",
         "too_large": "The files are too large.",
+        "unavailable": "The reporting service is busy. Nothing was sent: please try again in a "
+                       "few minutes.",
         "cat_phishing": "A suspicious e-mail, message or website (phishing)",
         "cat_fraud": "Fraud or a scam (money, shopping, investment)",
         "cat_account": "Someone took over my account",
@@ -105,6 +107,8 @@ TEXT: dict[str, dict[str, str]] = {
         "csrf": "Este formulario expiró. Ábralo de nuevo y envíelo otra vez.",
         "too_many": "Demasiados reportes desde su conexión. Intente más tarde.",
         "too_large": "Los archivos son demasiado grandes.",
+        "unavailable": "El servicio de reportes está ocupado. No se envió nada: intente de nuevo "
+                       "en unos minutos.",
         "cat_phishing": "Un correo, mensaje o sitio web sospechoso (phishing)",
         "cat_fraud": "Fraude o estafa (dinero, compras, inversiones)",
         "cat_account": "Alguien tomó control de mi cuenta",
@@ -154,6 +158,9 @@ class IntakeApp:
             response = self.route(request)
         except RequestEntityTooLarge:
             response = self.message(request, "too_large", 413)
+        except CirtError:  # the store busy or failing: nothing was stored, say so and go on
+            response = Response(TEXT[self.language(request)]["unavailable"], status=503,
+                                mimetype="text/plain")
         except HTTPException as exc:
             response = exc.get_response(environ)
         for name, value in (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),

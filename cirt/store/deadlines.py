@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from cirt.store.database import Database
 
 _COLUMNS = ("task_id, incident_id, position, item_key, kind, title, phase, owner, parties, role,"
-            " playbook, level, due, after_key, offset_minutes, state, done_at, done_by, note")
+            " playbook, level, due, after_key, offset_minutes, state, done_at, done_by, note,"
+            " decision, answer, start_on")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class DueRow:
     done_at: str | None
     done_by: str | None
     note: str | None
+    decision: bool = False  # a question: done with an answer (yes, no, not-applicable)
+    answer: str | None = None
+    start_on: str | None = None  # the answer of ``after_key`` that starts this item's clock
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class DeadlinesMixin:
     def index_due_item(self, row: DueRow) -> None:
         """Insert or replace the index row of one task (after each new version of it)."""
         values = tuple(getattr(row, name.strip()) for name in _COLUMNS.split(","))
+        values = tuple(int(v) if isinstance(v, bool) else v for v in values)
         with self.db.transaction():
             self.db.execute("DELETE FROM due_items WHERE task_id = ?", (row.task_id,))
             self.db.execute(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cirt.store import StoredObject
 from cirt.store.database import Database, Row
+from cirt.store.objects import _COLUMNS as OBJECT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,20 @@ class IncidentIndexMixin:
     def incidents_linking(self, object_id: str) -> list[str]:
         return [r[0] for r in self.db.query(
             "SELECT incident_id FROM incident_links WHERE object_id = ?", (object_id,))]
+
+    def latest_page(self, stix_type: str, *, tlp: int | None, limit: int,
+                    offset: int) -> tuple[int, list[StoredObject]]:
+        """How many newest versions of a type there are (at one TLP), and one page of them,
+        newest first: only the page's bodies are read."""
+        where = "latest = 1 AND type = ?"
+        params: list[object] = [stix_type]
+        if tlp is not None:
+            where += " AND tlp = ?"
+            params.append(tlp)
+        row = self.db.query_one(f"SELECT COUNT(*) FROM objects WHERE {where}", params)
+        rows = self.db.query(f"SELECT {OBJECT_COLUMNS} FROM objects WHERE {where}"
+                             f" ORDER BY seq DESC LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        return (int(row[0]) if row else 0), [StoredObject(*r) for r in rows]
 
     def next_counter(self, name: str) -> int:
         """The next number of a named sequence (human incident ids), inside the caller's txn."""

@@ -188,7 +188,7 @@ class IngestStateMixin:
                                               canonical_json({"refs": list(r.markings)})))
                  for r, stamp in zip(rows, stamps, strict=True)])
             # search, correlation, statistics (cirt.store.search_index, issue 13)
-            index_versions(self.db, [(json.loads(r.body), stamp, r.id in newest)
+            index_versions(self.db, [(r.obj, stamp, r.id in newest)
                                      for r, stamp in zip(rows, stamps, strict=True)
                                      if (r.id, r.version) in latest_key])
         self._last_added = stamps[-1]

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 
-from cirt.errors import ConflictError, StoreError, StoreLocked
+from cirt.errors import ConflictError, StoreError, StoreLocked, StoreUnavailable
 from cirt.store.database import Row
 from cirt.store.engines import redact_url
 
@@ -79,6 +79,9 @@ class PostgresDatabase:
             # psycopg prepares a statement run five times; PostgreSQL's generic plan for it
             # then ignores the values (a full-text or range search became a sequential scan)
             self._conn.execute("SET plan_cache_mode = force_custom_plan")
+        except psycopg.OperationalError as exc:  # refused, unreachable, starting up, auth
+            raise StoreUnavailable(f"cannot use the PostgreSQL database {self.where}: "
+                                   f"{_first_line(exc)}") from None
         except psycopg.Error as exc:
             raise StoreError(f"cannot use the PostgreSQL database {self.where}: "
                              f"{_first_line(exc)}") from None
@@ -172,6 +175,10 @@ class PostgresDatabase:
         self._conn.close()
 
     def _translate(self, exc: psycopg.Error) -> Exception:
+        if self._conn.broken or isinstance(exc, pg_errors.AdminShutdown
+                                           | pg_errors.CannotConnectNow):
+            return StoreUnavailable(f"the PostgreSQL database {self.where} went away "
+                                    f"({_first_line(exc)}); try again")
         if isinstance(exc, pg_errors.LockNotAvailable):
             return StoreLocked(f"the database {self.where} is locked by another cirt process;"
                                " try again")

@@ -11,7 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,15 +63,78 @@ def revoke_credential(ws: Workspace, username: str) -> None:
         raise NotFound(f"no TAXII credential '{username}' (see 'cirt taxii credential list')")
 
 
+class LoginThrottled(Exception):
+    """Too many failed logins from one client address: refuse before checking, for a while."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+# A username nobody has: its password is checked against this (salt, digest) pair all the same,
+# so an unknown user costs one scrypt like a wrong password and the answer time tells nothing.
+_DUMMY_SALT = "00" * 16
+_DUMMY_DIGEST = "00" * 32
+
+FAILED_LOGINS_ALLOWED = 10  # per client address within the window
+FAILED_LOGIN_WINDOW_S = 60.0
+MAX_TRACKED_ADDRESSES = 100_000  # many addresses cannot grow the table without bound
+
+
+class FailedLogins:
+    """Failed logins per client address in a sliding window (per worker process)."""
+
+    def __init__(self, allowed: int = FAILED_LOGINS_ALLOWED,
+                 window_s: float = FAILED_LOGIN_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.allowed, self.window_s, self.clock = allowed, window_s, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()  # the threads of one worker share it
+
+    def check(self, client: str) -> None:
+        """Raise LoginThrottled while ``client`` has used up its failures."""
+        with self._lock:
+            self._check(client)
+
+    def _check(self, client: str) -> None:
+        failures = self._failures.get(client)
+        if failures is None:
+            return
+        horizon = self.clock() - self.window_s
+        while failures and failures[0] <= horizon:
+            failures.popleft()
+        if not failures:
+            del self._failures[client]  # the table holds only current offenders
+        elif len(failures) >= self.allowed:
+            raise LoginThrottled(max(1, math.ceil(failures[0] + self.window_s - self.clock())))
+
+    def record(self, client: str) -> None:
+        with self._lock:
+            if client not in self._failures and len(self._failures) >= MAX_TRACKED_ADDRESSES:
+                del self._failures[next(iter(self._failures))]  # the longest-tracked one goes
+            self._failures.setdefault(client, deque()).append(self.clock())
+
+
 class Authenticator:
     """Maps an ``Authorization: Basic`` header to the party it was issued to, or None."""
 
-    def __init__(self, store: SQLStore) -> None:
+    def __init__(self, store: SQLStore, failed: FailedLogins | None = None) -> None:
         self.store = store
+        self.failed = failed or FailedLogins()
         self._verified: dict[tuple[str, str], str] = {}
 
-    def party_for(self, header: str | None) -> str | None:
-        if not header or header[:6].lower() != "basic ":
+    def party_for(self, header: str | None, client: str = "") -> str | None:
+        """The party, or None for no or wrong credentials (counted against ``client``)."""
+        self.failed.check(client)
+        if not header:
+            return None  # a client that has not tried yet is no failure
+        party = self._verify(header)
+        if party is None:
+            self.failed.record(client)
+        return party
+
+    def _verify(self, header: str) -> str | None:
+        if header[:6].lower() != "basic ":
             return None
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
@@ -77,6 +145,7 @@ class Authenticator:
             return None
         row = self.store.taxii_credential(username)
         if row is None:
+            hmac.compare_digest(digest(password, _DUMMY_SALT), _DUMMY_DIGEST)
             return None
         fingerprint = hashlib.sha256(f"{row.digest}:{password}".encode()).hexdigest()
         if self._verified.get((username, fingerprint)) == row.party:

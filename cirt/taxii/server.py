@@ -24,15 +24,17 @@ import base64
 import binascii
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from cirt.errors import ConflictError, StoreError, StoreLocked
+from cirt.errors import ConflictError, StoreError, StoreLocked, StoreUnavailable
 from cirt.stixtime import format_ts_micro, parse_ts
-from cirt.taxii.auth import Authenticator
+from cirt.taxii.auth import Authenticator, FailedLogins, LoginThrottled
 from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, ReleasedRow, paged_rows
 
 if TYPE_CHECKING:
@@ -97,9 +99,19 @@ class TaxiiError(Exception):
 
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            406: "Not Acceptable", 411: "Length Required", 413: "Payload Too Large",
-            415: "Unsupported Media Type", 422: "Unprocessable Entity",
+            406: "Not Acceptable", 408: "Request Timeout", 411: "Length Required",
+            413: "Payload Too Large", 415: "Unsupported Media Type",
+            422: "Unprocessable Entity", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
+
+# What a client is told to wait while the database is unreachable (a restart takes seconds).
+DATABASE_RETRY_AFTER_S = 5
+
+
+def error_body(status: int, title: str, description: str) -> bytes:
+    """A TAXII 2.1 error message (section 3.6.1): every error we answer, ours or gunicorn's."""
+    return json.dumps({"title": title, "http_status": str(status),
+                       "description": description}).encode("utf-8")
 
 NOT_FOUND_OBJECT = TaxiiError(404, "Not Found", "no such object in this collection")
 
@@ -217,52 +229,55 @@ class Request:
     headers_out: list[tuple[str, str]] = field(default_factory=list)
 
 
+class _PerThread(threading.local):
+    """What one serving thread owns: its own workspace (its own database connection, whose
+    transactions no other thread can interleave with), gate and authenticator."""
+
+    ws: Workspace | None = None
+    auth: Authenticator | None = None
+    gate: Gatekeeper | None = None
+
+
 class TaxiiApp:
-    """The WSGI application.  ``opener`` opens the workspace once per worker process."""
+    """The WSGI application.  ``opener`` opens the workspace once per serving thread; failed
+    logins are counted per process, across its threads."""
 
     def __init__(self, opener: Callable[[], Workspace], *, max_page: int = DEFAULT_MAX_PAGE,
                  max_content_length: int = DEFAULT_MAX_CONTENT) -> None:
         self._opener = opener
-        self._ws: Workspace | None = None
-        self._auth: Authenticator | None = None
-        self._gate: Gatekeeper | None = None
+        self._local = _PerThread()
+        self._failed_logins = FailedLogins()
         self.max_page = max_page
         self.max_content_length = max_content_length
 
     @property
     def ws(self) -> Workspace:
-        if self._ws is None:
-            self._ws = self._opener()
-        return self._ws
+        if self._local.ws is None:
+            self._local.ws = self._opener()
+        return self._local.ws
 
     @property
     def gate(self) -> Gatekeeper:
-        if self._gate is None:
-            self._gate = Gatekeeper(self.ws)
-        return self._gate
+        if self._local.gate is None:
+            self._local.gate = Gatekeeper(self.ws)
+        return self._local.gate
 
     @property
     def auth(self) -> Authenticator:
-        if self._auth is None:
-            self._auth = Authenticator(self.ws.store)
-        return self._auth
+        if self._local.auth is None:
+            self._local.auth = Authenticator(self.ws.store, self._failed_logins)
+        return self._local.auth
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ, environ.get("REQUEST_METHOD", "GET").upper(),
                           environ.get("PATH_INFO", "/") or "/")
         try:
-            status, body = self._handle(request)
+            status, body = self._answer(request)
         except TaxiiError as exc:
             status = exc.status
             request.headers_out = list(exc.headers)
-            body = json.dumps({"title": exc.title, "http_status": str(exc.status),
-                               "description": exc.description}).encode("utf-8")
-        except StoreLocked:
-            status = 503
-            request.headers_out = [("Retry-After", "2")]
-            body = json.dumps({"title": "Service Unavailable", "http_status": "503",
-                               "description": "busy; try again shortly"}).encode("utf-8")
+            body = error_body(exc.status, exc.title, exc.description)
         except Exception as exc:  # the TAXII error format even for our own bugs, never a stack
             import traceback
 
@@ -271,12 +286,47 @@ class TaxiiApp:
                 errors.write(traceback.format_exc())
             status = 500
             request.headers_out = []
-            body = json.dumps({"title": "Internal Server Error", "http_status": "500",
-                               "description": type(exc).__name__}).encode("utf-8")
+            body = error_body(500, "Internal Server Error", type(exc).__name__)
         headers = [("Content-Type", TAXII_MEDIA), ("Content-Length", str(len(body))),
                    *request.headers_out]
         start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
         return [body]
+
+    def _answer(self, request: Request) -> tuple[int, bytes]:
+        """The response, with the conditions of a bad day turned into TAXII errors: a database
+        that went away (reconnect; a read is tried once more at once), a throttled login, a
+        client too slow to send its body."""
+        try:
+            try:
+                return self._handle(request)
+            except StoreUnavailable:
+                self._reconnect()
+                if request.method != "GET":
+                    raise
+                request.headers_out = []
+                return self._handle(request)
+        except StoreUnavailable:
+            self._reconnect()
+            raise TaxiiError(503, "Service Unavailable",
+                             "the database is unavailable; try again shortly",
+                             (("Retry-After", str(DATABASE_RETRY_AFTER_S)),)) from None
+        except StoreLocked:
+            raise TaxiiError(503, "Service Unavailable", "busy; try again shortly",
+                             (("Retry-After", "2"),)) from None
+        except LoginThrottled as exc:
+            raise TaxiiError(429, "Too Many Requests",
+                             "too many failed logins from this address; try again later",
+                             (("Retry-After", str(exc.retry_after)),)) from None
+        except TimeoutError:  # the socket's read timeout (cirt.taxii.serving) reading the body
+            raise TaxiiError(408, "Request Timeout",
+                             "the request body did not arrive in time") from None
+
+    def _reconnect(self) -> None:
+        """Forget the workspace: the next request opens the database anew."""
+        if self._local.ws is not None:
+            with suppress(Exception):  # its connection is broken already
+                self._local.ws.close()
+        self._local.ws, self._local.auth, self._local.gate = None, None, None
 
     # routing ------------------------------------------------------------------------------
 
@@ -285,7 +335,7 @@ class TaxiiApp:
         scheme = env.get("wsgi.url_scheme", "http")
         host = env.get("HTTP_HOST") or f"{env.get('SERVER_NAME', '127.0.0.1')}:{env.get('SERVER_PORT', '')}"
         request.base_url = f"{scheme}://{host}"
-        party = self.auth.party_for(env.get("HTTP_AUTHORIZATION"))
+        party = self.auth.party_for(env.get("HTTP_AUTHORIZATION"), env.get("REMOTE_ADDR") or "")
         community = self.ws.community
         if party not in community.organisations and party not in community.partners:
             party = None  # issued to a party sectors.yaml no longer names
