@@ -239,6 +239,9 @@ def _classify_ref_value(text: str) -> Observable | None:
 def _string_literals(literal: str) -> Iterator[str]:
     """The quoted strings of a literal (``'a'`` or ``('a', 'b\\'c')``), unescaped, in one pass
     (a regular expression searched from every quote is quadratic on ``\\'\\'\\'…``)."""
+    if "\\" not in literal:  # nothing escaped: the strings sit between quote pairs
+        yield from literal.split("'")[1::2]
+        return
     current: list[str] | None = None
     escaped = False
     for char in literal:
