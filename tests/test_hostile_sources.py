@@ -3,8 +3,8 @@ the TAXII inbox, a TAXII pull and a MISP pull, against real servers on 127.0.0.1
 
 Each attack is refused with a clear reason, written to the ingest log (whose hash chain still
 verifies afterwards), and leaves the store and what leaves it (the CIRT's own export) exactly as
-they were.  The partner is CSIRTAmericas; the workspace already holds an indicator of the CIRT's own, one BEL created, and a statement marking
-and a TLP:CLEAR indicator CSIRTAmericas sent.
+they were.  The partner is CSIRTAmericas; the workspace already holds an indicator of the CIRT's
+own, one BEL created, and a statement marking and a TLP:CLEAR indicator CSIRTAmericas sent.
 """
 
 from __future__ import annotations
