@@ -63,7 +63,7 @@ def refusals(ctx: typer.Context,
         shown = table("Refusal log")
         for column in ("#", "When (UTC)", "Source and outcome", "Object and reason"):
             shown.add_column(column, overflow="fold")
-        shown.columns[3].ratio = 2
+        shown.columns[2].max_width = 28  # a long source name folds; the reason keeps room
         for e in entries:
             via = f"{e.source_kind}: {e.source}" + (f"\n{e.collection}" if e.collection else "")
             what = (f"{e.object_id} @ {e.version or '-'}" if e.object_id
