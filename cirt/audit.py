@@ -5,7 +5,8 @@ Each entry's hash is sha256 over the previous entry's hash and the canonical enc
 at that entry.  A chain cannot show that its newest entries were cut off: ``checkpoint`` signs the
 head with the CIRT's OpenPGP key into a file kept elsewhere, and ``verify(checkpoint)`` proves the
 chain still reaches that head.  The chain itself (``make_entry``, ``verify_chain``, the checkpoint
-text) is pure; ``DisclosureLog`` adds the store, the clock and GnuPG.
+text) is pure; ``DisclosureLog`` adds the store, the clock and GnuPG.  ``verify_links`` walks any
+such chain: the refusal log (``cirt.refusal_log``) is checked by it too.
 """
 
 from __future__ import annotations
