@@ -10,6 +10,7 @@ same bulletin on the terminal from the gate's unlogged verdict, and goes nowhere
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -160,8 +161,10 @@ class Bulletins:
         return Built(bulletin, render(bulletin, fmt), fmt)
 
     def send(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
-             dry_run: bool = False) -> list[Outcome]:
+             dry_run: bool = False, objects: Sequence[StoredObject] | None = None
+             ) -> list[Outcome]:
         """One e-mail per contact of ``org``; RED only to the contacts named for it.
+        ``objects`` are offered instead of the period's (routed notifications, issue 16).
 
         What a contact would receive is worked out first without logging, so that a message
         that must be refused (AMBER or above, no key, no plain mail) is never recorded as sent;
@@ -181,7 +184,7 @@ class Bulletins:
         community = self.ws.community
         organisation = community.organisation(org)
         since = self._since(period)
-        objects = self.candidates(since)
+        objects = list(objects) if objects is not None else self.candidates(since)
         named = self._named_for_red([o.id for o in objects])
         outcomes: list[Outcome] = []
         numbers: dict[str, str] = {}
