@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
+from cirt.workspace import Workspace
 from tests.hostile_peers import COLLECTION
 from tests.taxii_fixtures import free_port, point_partner, set_peer_secret, stop, wait_for_port
 
@@ -161,3 +162,56 @@ def test_plain_http_to_another_machine_is_refused_unless_insecure_which_check_re
         "http://192.0.2.10/taxii2/",
         f"partner {PEER}: insecure: true sends its TAXII password in clear to "
         "http://192.0.2.10/api1/"]
+
+
+# --- a MISP server that ignores paging --------------------------------------------------------
+
+MISP_KEY = "test-key-0123456789"
+MISP_IGNORING_PAGES = r"""
+import sys, time
+import cirt.misp_testserver as testserver
+
+answer = testserver._search_events
+testserver._search_events = lambda state, query: answer(state, {**query, "page": 1})
+server = testserver.MispServer(sys.argv[1])
+for n in range(100):  # one full page: a server honouring 'page' would answer page 2 empty
+    uuid = f"7c1d2e3f-4a5b-4c6d-8e7f-{n:012d}"
+    server.state.store({"uuid": uuid, "info": f"campaign {n}", "distribution": "1",
+                        "Tag": [{"name": "tlp:green"}],
+                        "Attribute": [{"uuid": f"8d2e3f4a-5b6c-4d7e-8f9a-{n:012d}",
+                                       "type": "ip-dst", "category": "Network activity",
+                                       "value": f"198.51.{n // 256}.{n % 256}",
+                                       "to_ids": True}]}, None)
+print(server.url, flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.sqlite_only
+def test_misp_pull_from_a_server_ignoring_page_stops_and_keeps_what_came(
+        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = subprocess.Popen([sys.executable, "-c", MISP_IGNORING_PAGES, MISP_KEY],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        sectors = home / "sectors.yaml"
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
+                                                       url))
+        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", RUNNER, "--home", str(home), "misp",
+                               "pull", PEER, "--json"], capture_output=True, text=True,
+                              timeout=300, check=False)
+        seconds = time.monotonic() - started
+    finally:
+        stop(server)  # type: ignore[arg-type]
+    *lines, report = done.stderr.strip().splitlines()
+    measured = json.loads(report)
+    assert measured["code"] == 0, lines
+    out = json.loads(done.stdout)
+    assert len(out["events"]) == 100  # page 1; page 2 repeated it and ended the pull
+    with Workspace.open(home) as ws:  # each event's indicator stored once, as the page arrived
+        assert len(list(ws.store.latest_objects(types=["indicator"]))) == 100
+    assert any("ignores paging" in note for note in out["notes"])
+    assert seconds < 120 and measured["peak_mib"] < PEAK_MIB  # was 2.7 GB after 2 minutes
