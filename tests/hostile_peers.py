@@ -9,6 +9,7 @@ way per MODE:
 * ``same-next``: every page says ``more`` with the same ``next`` token and fresh objects;
 * ``hang``: ``/collections/`` is never answered;
 * ``drip``: ``/collections/`` answers one byte every second, for ever;
+* ``flaky``: ``/collections/`` answers 503 (Retry-After: 1) twice, then properly;
 * ``elsewhere OTHER_PORT``: discovery names a second API root on 127.0.0.1:OTHER_PORT, another
   origin than the partner's.
 """
@@ -26,6 +27,7 @@ TAXII_MEDIA = "application/taxii+json;version=2.1"
 COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 _counter = itertools.count()
+_refusals = itertools.count()
 
 
 def indicator(n: int) -> dict[str, object]:
@@ -82,6 +84,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(404)
 
     def _collections(self) -> None:
+        if self.mode == "flaky" and next(_refusals) < 2:
+            body = b'{"title": "busy", "http_status": "503"}'
+            self.send_response(503)
+            self.send_header("Content-Type", TAXII_MEDIA)
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.mode == "hang":
             time.sleep(3600)
         if self.mode == "drip":
@@ -115,6 +126,8 @@ class Handler(BaseHTTPRequestHandler):
             block = b" " * (1 << 20)
             for _ in range(size >> 20):
                 self.wfile.write(block)
+        elif self.mode == "flaky":
+            self._json({"more": False, "objects": [indicator(n) for n in range(10)]})
         else:  # same-next
             fresh = [indicator(next(_counter)) for _ in range(100)]
             self._json({"more": True, "next": "always-the-same", "objects": fresh},

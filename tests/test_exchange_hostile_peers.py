@@ -103,6 +103,16 @@ def test_a_peer_that_never_answers_is_a_timeout(peer_home: Path, engine: str) ->
 
 
 @pytest.mark.sqlite_only
+def test_a_busy_answer_to_a_read_is_retried_after_retry_after(peer_home: Path,
+                                                              engine: str) -> None:
+    with hostile("flaky") as port:
+        code, _, seconds, err, out = pull(peer_home, port)
+    assert code == 0, err
+    assert out["collections"][0]["received"] == 10
+    assert seconds >= 2  # waited the Retry-After of both refusals
+
+
+@pytest.mark.sqlite_only
 def test_a_peer_that_drips_bytes_is_stopped_by_the_deadline(peer_home: Path, engine: str) -> None:
     with hostile("drip") as port:
         code, _, seconds, err, _ = pull(peer_home, port, "--read-timeout", "3",
