@@ -106,9 +106,16 @@ class RouteDesk:
                 views.append(_view(row, verdict))
         return views
 
-    def send(self, party: str | None = None, *, out_dir: Path, fmt: str = "md") -> builtins.list[Sent]:
-        """A bulletin per party with pending notifications, written to ``out_dir``; each release
-        is logged by the gate before the file is written."""
+    def send(self, party: str | None = None, *, out_dir: Path | None = None, fmt: str = "md",
+             mail: bool = False) -> builtins.list[Sent]:
+        """A bulletin per party with pending notifications, written to ``out_dir``, or with
+        ``mail`` e-mailed to each contact of the organisation (``ws.bulletins.send``: signed,
+        encrypted where a key is known, refused where TLP forbids plain mail).  Each release is
+        logged by the gate before the file is written or the message sent."""
+        if mail:
+            return self._mail(party)
+        if out_dir is None:
+            raise InvalidValue("say where the bulletins go (-o DIR) or send them by e-mail (--mail)")
         from cirt.bulletin.render import FORMATS, render
 
         if fmt not in FORMATS:
@@ -131,7 +138,8 @@ class RouteDesk:
             if not allowed:
                 continue
             release = self.ws.sharing.release(sorted({r.object_id for r in allowed}),
-                                              self._recipient(party_id), "bulletin")
+                                              self._recipient(party_id), "bulletin",
+                                              delivery="file")
             name = community.party(party_id).name
             since = min(parse_ts(r.first_seen) for r in allowed)
             bulletin = self.ws.bulletins.compose(release, recipient=name, since=since)
@@ -144,6 +152,38 @@ class RouteDesk:
                                            at=format_ts(self.ws.clock()), bulletin=bulletin.number)
             results.append(Sent(party_id, bulletin.number, str(path),
                                 tuple(r.value for r in allowed), withheld, bulletin.tlp.slug))
+        return results
+
+
+    def _mail(self, party: str | None) -> builtins.list[Sent]:
+        community = self.ws.community
+        if party is not None:
+            community.organisation(party)  # bulletins by e-mail go to organisations' contacts
+        results = []
+        for party_id, group in _by_party(self.ws.store.routes(party=party, state="pending")).items():
+            if party_id not in community.organisations:
+                continue  # a partner: its channel is TAXII or MISP, not these bulletins
+            preview = self.ws.sharing.decide(sorted({r.object_id for r in group}),
+                                             self._recipient(party_id), "email")
+            allowed = [r for r in group if _view(r, preview).allowed]
+            withheld = tuple((r.value, _view(r, preview).reason) for r in group
+                             if not _view(r, preview).allowed)
+            if not allowed:
+                continue
+            since = min(parse_ts(r.first_seen) for r in allowed)
+            objects = self.ws.store.latest_many(sorted({r.object_id for r in allowed}))
+            outcomes = self.ws.bulletins.send(party_id, period=since, objects=objects)
+            delivered = [o for o in outcomes if o.status in ("sent", "already-sent")]
+            refused = tuple((o.contact, f"{o.status}: {o.detail}") for o in outcomes
+                            if o not in delivered)
+            if delivered:
+                number = delivered[0].number or ""
+                self.ws.store.mark_routes_sent([r.id for r in allowed],
+                                               at=format_ts(self.ws.clock()), bulletin=number)
+                results.append(Sent(party_id, number,
+                                    "e-mail to " + ", ".join(o.contact for o in delivered),
+                                    tuple(r.value for r in allowed), withheld + refused,
+                                    delivered[0].tlp or ""))
         return results
 
 

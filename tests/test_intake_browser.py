@@ -39,10 +39,9 @@ def chromium() -> Iterator[object]:
 
 def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
         chromium: object, tmp_path: Path) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
-    from selenium.webdriver.support.wait import WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait
 
     assert isinstance(chromium, WebDriver)
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -53,13 +52,13 @@ def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
     screenshot.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
     home = tmp_path / "ws"
     Workspace.init(home).close()
+    wait = WebDriverWait(chromium, 30)  # a click returns before the next page is loaded
     with background(home, cert=str(cert), key=str(key)) as url:
         chromium.get(url + "/?lang=es")
         assert "Reportar un incidente" in chromium.title
         chromium.find_element(By.LINK_TEXT, "English").click()
-        # a click does not wait for the next page: wait for it (a loaded machine is slow)
-        WebDriverWait(chromium, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+        wait.until(lambda d: "lang=en" in d.current_url)
+        assert chromium.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
         chromium.find_element(By.CSS_SELECTOR, "input[name=category][value=phishing]").click()
         chromium.find_element(By.ID, "what").send_keys(
             "An SMS said my card was blocked and sent me to hxxps://cbb-cards[.]example")
@@ -67,8 +66,7 @@ def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
         chromium.find_element(By.ID, "reporter_contact").send_keys("citizen@example.org")
         chromium.find_element(By.ID, "files").send_keys(str(screenshot))
         chromium.find_element(By.ID, "send").click()
-
-        WebDriverWait(chromium, 30).until(lambda d: "/status/" in d.current_url)
+        wait.until(lambda d: "/status/" in d.current_url)
         assert "Thank you" in chromium.find_element(By.TAG_NAME, "main").text
         reference = chromium.find_element(By.ID, "reference").text
         assert chromium.find_element(By.ID, "state").get_attribute("data-state") == "new"

@@ -16,6 +16,7 @@ from cirt.community import Assets
 from cirt.routing import AssetIndex, Observable, observables
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
+from tests.test_bulletin_delivery import keys, scene, smtp_server  # noqa: F401  (fixtures)
 
 # --- the pure core against references written here ---------------------------------------------
 
@@ -229,3 +230,27 @@ def test_reading_a_pattern_is_linear_on_adversarial_text() -> None:
         started = time.process_time()
         observables({"type": "indicator", "pattern": hostile, "pattern_type": "stix"})
         assert time.process_time() - started < 1.0, hostile[:30]
+
+
+def test_route_send_by_mail_signs_a_bulletin_to_bels_contact_and_logs_it(
+        scene, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from tests.test_bulletin_delivery import readable, verify_signed
+
+    routed = indicator("[ipv4-addr:value = '192.0.2.70']", name="Scanner probing BEL")
+    assert cli("import", bundle(tmp_path / "a.json", routed), "--source", "vendor").code == 0
+    sent = cli("route", "send", "--for", "bel", "--mail", "--json")
+    assert sent.code == 0, sent.err
+    [result] = sent.json()
+    assert result["path"] == "e-mail to cirt@bel.bz.example" and result["values"] == ["192.0.2.70"]
+    [got] = [r for r in scene.inbox.received if r.recipients == ["cirt@bel.bz.example"]]
+    entity, _ = verify_signed(got.raw, scene.keys.contact_home)
+    text, stix = readable(entity)
+    assert "Scanner probing BEL" in text and "192[.]0[.]2[.]70" in text  # defanged
+    assert routed["id"] in {o["id"] for o in stix["objects"]}
+    assert "Phishing campaign" not in text  # the bank's AMBER incident is not BEL's
+    assert cli("route", "list", "--for", "bel", "--json").json()[0]["state"] == "sent"
+    assert any(e["recipient"] == "org:bel" and e["channel"] == "email"
+               for e in cli("audit", "log", "--json").json())
+    assert cli("route", "send", "--mail", "--json").json() == []  # nothing pending any more
+    nowhere = cli("route", "send")
+    assert nowhere.code == 1 and "-o DIR" in nowhere.err

@@ -45,20 +45,24 @@ def list_routes(ctx: typer.Context, party: ForParty = None,
 
 @app.command("send")
 def send(ctx: typer.Context, party: ForParty = None,
-         output: Annotated[Path, typer.Option(
-             "-o", "--output", help="Directory the bulletins are written to.")] = Path("."),
+         output: Annotated[Path | None, typer.Option(
+             "-o", "--output", help="Directory the bulletins are written to.")] = None,
          fmt: Annotated[str, typer.Option("--format", help="md, html, txt, or stix.")] = "md",
+         mail: Annotated[bool, typer.Option(
+             "--mail", help="E-mail each organisation's contacts instead (signed, encrypted "
+             "where a key is known).")] = False,
          as_json: JsonFlag = False) -> None:
-    """One bulletin per party with pending notifications: only what the gate releases (logged)."""
-    results = workspace(ctx).routes.send(party, out_dir=output, fmt=fmt)
+    """One bulletin per party with pending notifications: only what the gate releases (logged),
+    to files or by e-mail."""
+    results = workspace(ctx).routes.send(party, out_dir=output, fmt=fmt, mail=mail)
 
     def render() -> None:
         if not results:
             ok("nothing to send: no pending notification the gate releases")
         for sent in results:
-            ok(f"bulletin {sent.number} for {sent.party}: {len(sent.values)} values, "
-               f"written to {sent.path}")
+            where = sent.path if sent.path.startswith("e-mail") else f"written to {sent.path}"
+            ok(f"bulletin {sent.number} for {sent.party}: {len(sent.values)} values, {where}")
             for value, reason in sent.withheld:
-                warn(f"{value} kept back for {sent.party}: {reason}")
+                warn(f"{value} not sent to {sent.party}: {reason}")
 
     emit([s.as_dict() for s in results], as_json, render)

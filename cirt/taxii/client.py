@@ -406,10 +406,11 @@ def push(ws: Workspace, peer: str, *, incident: str | None = None, since: str | 
             result.waiting += 1  # failed or pending, its backoff not over yet
     if not todo:
         return result
-    objects, withheld = Gatekeeper(ws).release_for_push(todo, peer)
-    result.withheld = withheld
-    if not objects:
+    disclosure = Gatekeeper(ws).release_for_push(todo, peer)
+    result.withheld = len(disclosure.withheld)
+    if not disclosure.released:
         return result
+    objects = [dict(o) for o in disclosure.objects]
     known = ws.store.push_records(peer, [(o["id"], version_of(o)) for o in objects])
     objects = [o for o in objects if (o["id"], version_of(o)) not in known
                or known[(o["id"], version_of(o))].state != "sent"]
