@@ -9,6 +9,7 @@ test can hold it under a cap.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -22,9 +23,18 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
+from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.hostile_peers import COLLECTION
-from tests.taxii_fixtures import free_port, point_partner, set_peer_secret, stop, wait_for_port
+from tests.taxii_fixtures import (
+    free_port,
+    indicator,
+    point_partner,
+    seed,
+    set_peer_secret,
+    stop,
+    wait_for_port,
+)
 
 PEER = "csirtamericas"
 PEAK_MIB = 400  # a cirt process is about 100 MiB; a page may hold at most the page cap
@@ -225,3 +235,73 @@ def test_misp_pull_from_a_server_ignoring_page_stops_and_keeps_what_came(
         assert len(list(ws.store.latest_objects(types=["indicator"]))) == 100
     assert any("ignores paging" in note for note in out["notes"])
     assert seconds < 120 and measured["peak_mib"] < PEAK_MIB  # was 2.7 GB after 2 minutes
+
+
+# --- push: each envelope's outcome kept as it completes ---------------------------------------
+
+def _push(home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "cirt", "--home", str(home), "taxii", "push",
+                             PEER, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _states(home: Path) -> dict[str, str]:
+    with Workspace.open(home) as ws:
+        return {object_id: record.state
+                for (object_id, _), record in ws.store.push_records(PEER).items()}
+
+
+@pytest.mark.sqlite_only
+def test_kill_9_during_push_then_a_rerun_sends_nothing_acknowledged_again(
+        peer_home: Path, engine: str, tmp_path: Path) -> None:
+    with Workspace.open(peer_home) as ws:
+        seed(ws, [(indicator(i, TLP.GREEN, prefix="abcd"), TLP.GREEN) for i in range(12)])
+    log = tmp_path / "received.log"
+    (tmp_path / "received.log.stall").touch()
+    with hostile("push", str(log)) as port:
+        point_partner(peer_home, PEER, discovery=f"http://127.0.0.1:{port}/taxii2/",
+                      api_root=f"http://127.0.0.1:{port}/api1/", push=COLLECTION)
+        run = _push(peer_home)
+        try:
+            deadline = time.monotonic() + 120
+            while not (tmp_path / "received.log.held").exists():
+                assert run.poll() is None, run.communicate()
+                assert time.monotonic() < deadline, "the second envelope never arrived"
+                time.sleep(0.05)
+            run.send_signal(signal.SIGKILL)
+            run.wait(30)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        first_run = log.read_text().split()
+        states = _states(peer_home)
+        acknowledged = {i for i, state in states.items() if state == "sent"}
+        assert acknowledged and acknowledged < set(first_run)  # the first envelope, kept
+        assert "pending" in states.values()  # the envelope held at the kill: being sent
+        (tmp_path / "received.log.stall").unlink()
+        again = _push(peer_home)
+        out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    received = log.read_text().split()
+    twice = {i for i in received if received.count(i) > 1}
+    assert not twice & acknowledged  # nothing acknowledged was sent again
+    assert all(received.count(i) <= 2 for i in received)
+    assert set(_states(peer_home).values()) == {"sent"}
+    assert json.loads(out)["pending"] == json.loads(out)["failed"] == 0
+
+
+@pytest.mark.sqlite_only
+def test_push_exits_1_naming_what_failed_or_waits(peer_home: Path, engine: str,
+                                                  tmp_path: Path) -> None:
+    with Workspace.open(peer_home) as ws:
+        seed(ws, [(indicator(1, TLP.GREEN, prefix="abce"), TLP.GREEN),
+                  (indicator(2, TLP.GREEN, prefix="abce", name="refuse me"), TLP.GREEN)])
+    with hostile("push", str(tmp_path / "received.log")) as port:
+        point_partner(peer_home, PEER, discovery=f"http://127.0.0.1:{port}/taxii2/",
+                      api_root=f"http://127.0.0.1:{port}/api1/", push=COLLECTION)
+        out, err = _push(peer_home).communicate(timeout=120)
+    result = json.loads(out)
+    assert result["failed"] == 1 and result["sent"] >= 1
+    assert "0 object(s) pending and 1 failed" in err
+    assert _states(peer_home)["indicator--abce0000-0000-4000-8000-000000000002"] == "failed"
