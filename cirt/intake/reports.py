@@ -49,8 +49,7 @@ def clean_text(value: str | None, limit: int, *, single_line: bool = False) -> s
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     if single_line:
         text = " ".join(text.split())
-    text = _CONTROLS.sub("", text).strip()
-    return text[:limit]
+    return _CONTROLS.sub("", text).strip()[:limit].rstrip()
 
 
 @dataclass(frozen=True)
