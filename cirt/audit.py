@@ -31,7 +31,8 @@ CHECKPOINT_FORMAT = "cirt-disclosure-checkpoint/1"
 
 ObjectRef = tuple[str, str, int]
 
-_RECIPIENT = re.compile(r"^(public|(org|partner|contact):[^\s:][^\s]*)$")
+_RECIPIENT = re.compile(r"^(public|(org|partner|contact|archive):[^\s:][^\s]*)$")
+DELIVERIES = ("sent", "file")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -45,7 +46,8 @@ class LogBroken(CirtError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One release: when, by whom, to whom, over which channel, which object versions, what TLP."""
+    """One release: when, by whom, to whom, over which channel, which object versions, what TLP,
+    and whether it was sent or written to a file (empty in entries older than that column)."""
 
     seq: int
     when: str
@@ -56,11 +58,12 @@ class Entry:
     tlp: int
     prev_hash: str
     hash: str
+    delivery: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq, "when": self.when, "analyst": self.analyst,
-            "recipient": self.recipient, "channel": self.channel,
+            "recipient": self.recipient, "channel": self.channel, "delivery": self.delivery,
             # TLP as every command's JSON shows it (the hashed payload keeps the level number).
             "objects": [{"id": i, "version": v, "tlp": TLP(t).slug} for i, v, t in self.objects],
             "tlp": TLP(self.tlp).slug, "prev_hash": self.prev_hash, "hash": self.hash,
@@ -113,14 +116,31 @@ class ChainReport:
         }
 
 
+def encode_objects(objects: Iterable[ObjectRef]) -> str:
+    """An entry's object versions as compact JSON: the log's column, and the part of the
+    hashed bytes that costs (done before the write lock is taken, see ``record``)."""
+    return json.dumps([[i, v, t] for i, v, t in objects], separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+_OBJECTS = "\x00objects\x00"
+
+
 def canonical_entry(seq: int, when: str, analyst: str, recipient: str, channel: str,
-                    objects: Iterable[ObjectRef], tlp: int) -> bytes:
-    """The bytes an entry's hash covers: sorted-key compact JSON, UTF-8."""
-    body = {
+                    objects: Iterable[ObjectRef], tlp: int, delivery: str = "", *,
+                    encoded: str | None = None) -> bytes:
+    """The bytes an entry's hash covers: sorted-key compact JSON, UTF-8 (``delivery`` only when
+    the entry states it, so that entries written before it existed still verify).
+    ``encoded``: the objects already through :func:`encode_objects`."""
+    body: dict[str, Any] = {
         "seq": seq, "when": when, "analyst": analyst, "recipient": recipient,
-        "channel": channel, "objects": [[i, v, t] for i, v, t in objects], "tlp": tlp,
+        "channel": channel, "objects": _OBJECTS, "tlp": tlp,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if delivery:
+        body["delivery"] = delivery
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace(json.dumps(_OBJECTS), encoded if encoded is not None
+                        else encode_objects(objects), 1).encode()
 
 
 def entry_hash(prev_hash: str, payload: bytes) -> str:
@@ -128,13 +148,15 @@ def entry_hash(prev_hash: str, payload: bytes) -> str:
 
 
 def make_entry(head: Head, *, when: str, analyst: str, recipient: str, channel: str,
-               objects: Iterable[ObjectRef], tlp: int) -> Entry:
+               objects: Iterable[ObjectRef], tlp: int, delivery: str = "",
+               encoded: str | None = None) -> Entry:
     """The entry that follows ``head``."""
     refs = tuple((str(i), str(v), int(t)) for i, v, t in objects)
     seq = head.seq + 1
-    payload = canonical_entry(seq, when, analyst, recipient, channel, refs, tlp)
+    payload = canonical_entry(seq, when, analyst, recipient, channel, refs, tlp, delivery,
+                              encoded=encoded)
     digest = entry_hash(head.hash, payload)
-    return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest)
+    return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest, delivery)
 
 
 def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> ChainReport:
@@ -153,7 +175,7 @@ def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> Ch
                 entry.seq, f"does not follow entry #{head.seq}: entries were removed, inserted or "
                            "reordered"), checkpoint)
         payload = canonical_entry(entry.seq, entry.when, entry.analyst, entry.recipient,
-                                  entry.channel, entry.objects, entry.tlp)
+                                  entry.channel, entry.objects, entry.tlp, entry.delivery)
         if entry_hash(entry.prev_hash, payload) != entry.hash:
             return ChainReport(count - 1, head, Break(
                 entry.seq, "its content does not match its hash: the entry was edited"), checkpoint)
@@ -204,10 +226,13 @@ class Checkpoint:
                 "signed_at": self.signed_at}
 
 
-def _validate(recipient: str, channel: str, objects: list[ObjectRef], tlp: int) -> None:
+def _validate(recipient: str, channel: str, objects: list[ObjectRef], tlp: int,
+              delivery: str) -> None:
     if not _RECIPIENT.match(recipient):
-        raise InvalidValue(f"'{recipient}' is not a recipient (org:ID, partner:ID, contact:EMAIL "
-                           "or public)")
+        raise InvalidValue(f"'{recipient}' is not a recipient (org:ID, partner:ID, contact:EMAIL, "
+                           "archive:ID or public)")
+    if delivery not in DELIVERIES:
+        raise InvalidValue(f"'{delivery}' is not a delivery (one of: {', '.join(DELIVERIES)})")
     if not _CHANNEL.match(channel):
         raise InvalidValue(f"'{channel}' is not a channel name (lower-case word such as 'email')")
     if isinstance(tlp, bool) or not isinstance(tlp, int) or not 0 <= tlp <= 4:
@@ -226,21 +251,28 @@ class DisclosureLog:
         self.ws = ws
 
     def record(self, *, recipient: str, channel: str, objects: list[tuple[str, str, int]],
-               tlp: int) -> Entry:
+               tlp: int, delivery: str = "sent") -> Entry:
         """Append one release in its own transaction; call it before anything is sent.
+
+        ``delivery``: ``sent`` (to a peer, mailbox or TAXII reader) or ``file``.
 
         The head is read inside the write transaction, so concurrent writers stay in one line
         (and the store's unique sequence number refuses a fork on engines that do not serialise).
         """
-        _validate(recipient, channel, objects, tlp)
+        _validate(recipient, channel, objects, tlp, delivery)
         when = format_ts_micro(self.ws.clock())
         analyst = self.ws.analyst
+        refs = tuple((str(i), str(v), int(t)) for i, v, t in objects)
+        encoded = encode_objects(refs)  # the costly part, before the write lock
 
         def build(head: Head) -> Entry:
-            return make_entry(head, when=when, analyst=analyst, recipient=recipient,
-                              channel=channel, objects=objects, tlp=tlp)
+            seq = head.seq + 1
+            digest = entry_hash(head.hash, canonical_entry(
+                seq, when, analyst, recipient, channel, refs, tlp, delivery, encoded=encoded))
+            return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest,
+                         delivery)
 
-        return self.ws.store.append_disclosure(build)
+        return self.ws.store.append_disclosure(build, encoded)
 
     def entries(self, to: str | None = None, object_id: str | None = None) -> list[Entry]:
         """Entries oldest first; ``to`` is a recipient string or a party id (its contacts too)."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from cirt.errors import CirtError
 
 if TYPE_CHECKING:
+    from cirt.community import Community
     from cirt.store.sql import SQLStore
 
 
@@ -55,6 +56,7 @@ def check_workspace(home: Path) -> list[Finding]:
         findings.append(Finding("sectors", True, f"{config.sectors_path}: "
                                 f"{len(community.organisations)} organisations, "
                                 f"{len(community.partners)} partners"))
+        findings += _transport_findings(community)
     except CirtError as exc:
         findings.append(Finding("sectors", False, str(exc)))
     library = load_library(config.playbooks_path, parties=parties, organisations=organisations)
@@ -70,6 +72,28 @@ def check_workspace(home: Path) -> list[Finding]:
             store.close()
     except CirtError as exc:
         findings.append(Finding("database", False, str(exc)))
+    return findings
+
+
+def _transport_findings(community: Community) -> list[Finding]:
+    """Plain HTTP carries a partner's password in clear: allowed to another machine only with
+    ``insecure: true``, and reported even then."""
+    from cirt.taxii.bounded import is_loopback_url
+
+    findings = []
+    for partner in community.partners.values():
+        if partner.taxii is None:
+            continue
+        for url in dict.fromkeys((partner.taxii.discovery, partner.taxii.api_root)):
+            if not url.startswith("http://") or is_loopback_url(url):
+                continue
+            if partner.taxii.insecure:
+                findings.append(Finding("sectors", False, f"partner {partner.id}: insecure: true"
+                                        f" sends its TAXII password in clear to {url}"))
+            else:
+                findings.append(Finding("sectors", False, f"partner {partner.id}: {url} is plain"
+                                        " HTTP to another machine: use https (or set insecure:"
+                                        " true, knowing the password travels in clear)"))
     return findings
 
 

@@ -156,6 +156,14 @@ class TaxiiEndpoint(_Strict):
     api_root: str
     pull_collections: tuple[str, ...] = ()
     push_collection: str | None = None
+    # What one run against the partner may cost (cirt.taxii.bounded); plain http:// to another
+    # machine only with insecure: true, which `cirt check` reports.
+    insecure: bool = False
+    max_body_bytes: int = Field(64 << 20, gt=0, description="one response, decompressed")
+    max_pages: int = Field(10_000, gt=0, description="pages of one collection in one run")
+    max_objects: int = Field(1_000_000, gt=0, description="objects of one collection per run")
+    read_timeout: float = Field(60.0, gt=0, description="seconds any single read may wait")
+    deadline: float = Field(3600.0, gt=0, description="seconds for one whole run")
 
 
 class MispEndpoint(_Strict):

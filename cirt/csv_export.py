@@ -125,13 +125,14 @@ def export_csv(ws: Workspace, kind: str, recipient: str | None = None) -> str:
     stored = list(ws.store.latest_objects(types=[kind[:-1]]))
     items: list[Item] = [(s.obj, s.tlp) for s in stored]
     visible: set[str] | None = None
-    if recipient is not None:  # the released (perhaps redacted) objects, not ours
-        items = [(r.obj, int(r.tlp)) for r in ws.sharing.release(stored, recipient,
-                                                                  "export").released]
-        if kind == "indicators":
-            incidents = list(ws.store.latest_objects(types=["incident"]))
-            visible = {str(r.obj["id"]) for r in ws.sharing.decide(incidents, recipient,
-                                                                   "export").released}
+    # every file that leaves is a logged release (issue 11): without a recipient, to the CIRT's
+    # own archive (everything, internal references kept)
+    items = [(r.obj, int(r.tlp)) for r in ws.sharing.release(
+        stored, recipient or "archive", "export", delivery="file").released]
+    if recipient is not None and kind == "indicators":
+        incidents = list(ws.store.latest_objects(types=["incident"]))
+        visible = {str(r.obj["id"]) for r in ws.sharing.decide(incidents, recipient,
+                                                               "export").released}
     if kind == "incidents":
         return write(INCIDENT_COLUMNS, incident_records(ws, items))
     return write(INDICATOR_COLUMNS, indicator_records(ws, items, visible=visible))

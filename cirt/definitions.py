@@ -6,7 +6,7 @@ One place, used by the analyst's own export and by the gate's releases alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cirt.incidents import (
@@ -92,17 +92,3 @@ def definitions_for(*, extensions: Iterable[str], creators: Iterable[str],
     if INTERNAL_MARKING_ID in markings and INTERNAL_MARKING_ID not in have:
         out.append(dict(INTERNAL_MARKING_DEFINITION))  # only the CIRT's own exports hold it
     return out
-
-
-def uses_of(objects: Iterable[Mapping[str, Any]]) -> tuple[set[str], set[str], set[str]]:
-    """(extension ids, creators, marking ids) used by a set of objects."""
-    extensions: set[str] = set()
-    creators: set[str] = set()
-    markings: set[str] = set()
-    for obj in objects:
-        extensions.update(obj.get("extensions", {}))
-        if obj.get("created_by_ref"):
-            creators.add(obj["created_by_ref"])
-        markings.update(obj.get("object_marking_refs", ()))
-        markings.update(g.get("marking_ref", "") for g in obj.get("granular_markings", ()))
-    return extensions, creators, markings

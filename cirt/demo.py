@@ -39,7 +39,7 @@ def run_demo(say: Say, home: Path | None = None) -> str:
     clock = DemoClock()
     from cirt.demos import bulletin, intake, misp, playbooks, sharing, taxii
 
-    with Workspace.init(base / "national-cirt", clock=clock) as ws:
+    with Workspace.init(base / "national-cirt", clock=clock, analyst="Maria Chan") as ws:
         reference = phishing_chapter(ws, say)
         sharing.run_chapter(ws, say, reference)
         bulletin.run_chapter(ws, say)

@@ -154,6 +154,9 @@ class IncidentDesk:
         if not fields and not add_organisations:
             raise InvalidValue("nothing to update: give at least one field to change")
         with self.changing(ref, if_version) as incident:
+            if "tlp" in fields and fields["tlp"] < incident.tlp(self.ws.community.default_tlp):
+                raise InvalidValue(f"lowering the marking of {incident.reference} is `cirt share "
+                                   "lower` (by the originator, with a reason)")  # issue 11
             if status is not None:
                 rules.check_status_change(incident, status)
             if add_organisations:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pymisp import MISPAttribute, MISPEvent
 
     from cirt.gate import Release
+    from cirt.sharing import Disclosure
     from cirt.workspace import Workspace
 
 CHANNEL = "misp"
@@ -147,14 +148,11 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
             event.add_tag(f'rsit:{cls}="{kind}"')
         event.analysis = 2 if str(ours.get("status", "")) == "closed" else 1
 
-    def place(attribute: MISPAttribute, level: TLP) -> int:
-        distribution = min(export_distribution(level), audience_cap)
-        attribute.distribution = distribution
+    def place(attribute: MISPAttribute, level: TLP) -> None:
+        attribute.distribution = min(export_distribution(level), audience_cap)
         if level is not event_level:
             attribute.add_tag(misp_tag(level))
-        return distribution
 
-    distributions: list[int] = []
     modified: list[str] = []
     for item in content:
         obj = item.obj
@@ -164,7 +162,7 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
                                                     uuid=_uuid_of(obj["id"]),
                                                     comment=str(obj.get("name", ""))))
             attribute.timestamp = _epoch(version_of(dict(obj)))
-            distributions.append(place(attribute, item.tlp))
+            place(attribute, item.tlp)
             modified.append(version_of(dict(obj)))
         elif obj.get("type") == "file" and len(observable_attributes(obj)) > 1:
             misp_object = MISPObject("file", standalone=False)
@@ -177,17 +175,17 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
                 if added is not None:
                     place(added, item.tlp)
             misp_object.distribution = min(export_distribution(item.tlp), audience_cap)
-            distributions.append(misp_object.distribution)
             event.add_object(misp_object)
         elif obj.get("type") in _OBSERVABLE_TYPES:
             for kind, value in observable_attributes(obj)[:1]:
                 attribute = _single(event.add_attribute(kind, value, to_ids=False,
                                                         uuid=_uuid_of(obj["id"])))
-                distributions.append(place(attribute, item.tlp))
+                place(attribute, item.tlp)
         if "modified" in obj:
             modified.append(str(obj["modified"]))
-    event.distribution = max(distributions) if distributions else min(
-        export_distribution(event_level), audience_cap)
+    # The event's own level decides how far it goes (the table of `cirt misp tlp`); an
+    # attribute may be narrower, never wider, and MISP applies the narrower of the two.
+    event.distribution = min(export_distribution(event_level), audience_cap)
     # Every timestamp from the content, none from the clock: the same content is the same
     # event (push compares digests), however often it is built.
     stamp = _epoch(max(modified)) if modified else int(date.timestamp())
@@ -227,12 +225,15 @@ def event_digest(event: MISPEvent) -> str:
 
 # --- the gate ------------------------------------------------------------------------------------
 
-def gate(ws: Workspace, rows: Sequence[StoredObject], party: str, *, record: bool) -> Release:
-    """``ws.sharing`` over MISP: ``record=True`` writes the disclosure log (before anything is
-    sent); ``record=False`` is a dry run (to compare with what a partner already has)."""
-    if record:
-        return ws.sharing.release(rows, party, CHANNEL)
-    return ws.sharing.decide(rows, party, CHANNEL)
+def gate(ws: Workspace, rows: Sequence[StoredObject], party: str, *,
+         delivery: str | None) -> tuple[Release, Disclosure | None]:
+    """``ws.sharing`` over MISP: with a ``delivery`` (``sent``, ``file``) a disclosure, written
+    to the log before anything leaves; without, a dry run (to compare with what a partner
+    already has), which nothing may send."""
+    if delivery is not None:
+        disclosure = ws.sharing.release(rows, party, CHANNEL, delivery=delivery)
+        return disclosure.verdict, disclosure
+    return ws.sharing.decide(rows, party, CHANNEL), None
 
 
 def _party(ws: Workspace, party: str) -> str:
@@ -253,6 +254,14 @@ class Built:
     verdict: Release
     withheld: int
     incident: str | None = None  # the incident id it was built from
+    disclosure: Disclosure | None = None  # None: a dry run, which nothing may send
+
+    def outgoing(self) -> Disclosure:
+        """The logged disclosure this event may leave under (a dry run has none)."""
+        if self.disclosure is None:
+            raise SharingDenied(self.incident or str(self.event.uuid), "-", "MISP",
+                                "a dry run is never sent")
+        return self.disclosure
 
     @property
     def attributes(self) -> int:
@@ -269,7 +278,8 @@ def _org(ws: Workspace) -> tuple[str, str]:
     return national.name, _uuid_of(national.identity)
 
 
-def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False) -> Built | None:
+def incident_event(ws: Workspace, ref: str, party: str, *,
+                   delivery: str | None = None) -> Built | None:
     """The event of one incident for ``party``: None when the gate lets nothing through.
 
     When the incident itself is withheld but some of its indicators are not (a GREEN indicator
@@ -282,7 +292,7 @@ def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False)
     incident = ws.incidents.get(ref)
     ids = [incident.id, *ws.store.linked(incident.id)]
     rows = ws.store.latest_many(ids)
-    verdict = gate(ws, rows, party, record=record)
+    verdict, disclosure = gate(ws, rows, party, delivery=delivery)
     released = {r.obj["id"]: r for r in verdict.released}
     content = [Offered(r.obj, r.tlp) for r in verdict.released
                if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
@@ -292,7 +302,8 @@ def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False)
     if shown is not None:
         content.append(Offered(shown.obj, shown.tlp))
         event = build_event(content, event_uuid=_uuid_of(incident.id),
-                            info=f"{incident.reference}: {shown.obj.get('name', '')}",
+                            info=f"{_our_extension(shown.obj).get('reference', '')}: "
+                                 f"{shown.obj.get('name', '')}",
                             date=parse_ts(str(shown.obj["created"])), org_name=name,
                             org_uuid=org_uuid, incident=shown.obj, audience_cap=cap)
     elif content:
@@ -304,10 +315,11 @@ def incident_event(ws: Workspace, ref: str, party: str, *, record: bool = False)
                             org_uuid=org_uuid, audience_cap=cap)
     else:
         return None
-    return Built(event, verdict, len(rows) - len(verdict.released), incident.id)
+    return Built(event, verdict, len(rows) - len(verdict.released), incident.id, disclosure)
 
 
-def since_event(ws: Workspace, since: str, party: str, *, record: bool = False) -> Built | None:
+def since_event(ws: Workspace, since: str, party: str, *,
+                delivery: str | None = None) -> Built | None:
     """One event of the indicators and observables stored after ``since``."""
     from cirt.stixtime import parse_ts
 
@@ -319,7 +331,7 @@ def since_event(ws: Workspace, since: str, party: str, *, record: bool = False) 
     party = _party(ws, party)
     rows = list(ws.store.latest_objects(types=["indicator", *sorted(_OBSERVABLE_TYPES)],
                                         since=since))
-    verdict = gate(ws, rows, party, record=record)
+    verdict, disclosure = gate(ws, rows, party, delivery=delivery)
     content = [Offered(r.obj, r.tlp) for r in verdict.released
                if r.obj.get("type") == "indicator" or r.obj.get("type") in _OBSERVABLE_TYPES]
     if not content:
@@ -329,11 +341,11 @@ def since_event(ws: Workspace, since: str, party: str, *, record: bool = False) 
     event = build_event(content, event_uuid=event_uuid,
                         info=f"{name}: indicators since {since}", date=ws.clock(),
                         org_name=name, org_uuid=org_uuid, audience_cap=_audience_cap(ws, party))
-    return Built(event, verdict, len(rows) - len(verdict.released))
+    return Built(event, verdict, len(rows) - len(verdict.released), None, disclosure)
 
 
 def incident_events(ws: Workspace, party: str, since: str | None = None, *,
-                    record: bool = False) -> list[Built]:
+                    delivery: str | None = None) -> list[Built]:
     """An event per incident with something releasable to ``party`` (changed after ``since``)."""
     from cirt.store.incidents import IncidentFilter
 
@@ -341,7 +353,7 @@ def incident_events(ws: Workspace, party: str, since: str | None = None, *,
     for row in sorted(ws.store.find_incidents(IncidentFilter()), key=lambda r: r.created):
         if since and row.modified <= since:
             continue
-        event = incident_event(ws, row.id, party, record=record)
+        event = incident_event(ws, row.id, party, delivery=delivery)
         if event is not None and event.attributes:
             built.append(event)
     return built
@@ -352,11 +364,12 @@ def export(ws: Workspace, party: str, *, incident: str | None = None,
     """``cirt misp export``: one event, recorded in the disclosure log."""
     if (incident is None) == (since is None):
         raise InvalidValue("give exactly one of --incident and --since")
-    built = incident_event(ws, incident, party, record=True) if incident else since_event(
-        ws, since or "", party, record=True)
+    built = incident_event(ws, incident, party, delivery="file") if incident else since_event(
+        ws, since or "", party, delivery="file")
     if built is None:
         raise SharingDenied(incident or f"indicators since {since}", "-", party,
                             "the gate releases nothing of it to this recipient")
+    built.outgoing()
     return built
 
 
@@ -371,7 +384,7 @@ class FeedResult:
 
 def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = None) -> FeedResult:
     """A MISP feed for ``party``: manifest.json, hashes.csv and ``<uuid>.json`` per event."""
-    built = incident_events(ws, party, since, record=True)
+    built = incident_events(ws, party, since, delivery="file")
     directory.mkdir(parents=True, exist_ok=True)
     manifest_path = directory / "manifest.json"
     manifest: dict[str, Any] = {}
@@ -383,6 +396,7 @@ def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = N
     hashes: list[str] = []
     written = []
     for item in built:
+        item.outgoing()
         feed = item.event.to_feed(with_meta=True, with_distribution=True)
         manifest.update(feed["Event"].pop("_manifest"))
         hashes.extend(f"{h},{item.event.uuid}" for h in feed["Event"].pop("_hashes"))
@@ -452,10 +466,11 @@ def push(ws: Workspace, partner_id: str, since: str | None = None) -> PushResult
         if ws.store.misp_pushed_digest(partner_id, event_uuid) == digest:
             result.unchanged.append(event_uuid)
             continue
-        item = incident_event(ws, preview.incident, partner_id, record=True) \
+        item = incident_event(ws, preview.incident, partner_id, delivery="sent") \
             if preview.incident else None
         if item is None or event_digest(item.event) != digest:
             continue  # changed between the two looks: the next push sends it
+        item.outgoing()
         try:
             exists = client.event_exists(event_uuid)
             answer = client.update_event(item.event, event_id=event_uuid) if exists \

@@ -38,7 +38,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _DOTTED = re.compile(r"(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})"
                      r"(?:/(0|[1-9]\d?))?")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_STRING_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
 # The common pattern, one comparison with a string: read without the full grammar (10x faster).
 _ONE_COMPARISON = re.compile(
     r"\[\s*([a-z0-9-]+):((?:[a-z0-9_]+|'[^'\\]+')(?:\.(?:[a-z0-9_]+|'[^'\\]+'))*)\s*"
@@ -238,8 +237,27 @@ def _classify_ref_value(text: str) -> Observable | None:
 
 
 def _string_literals(literal: str) -> Iterator[str]:
-    for match in _STRING_LITERAL.finditer(literal):
-        yield re.sub(r"\\(.)", r"\1", match.group(1))
+    """The quoted strings of a literal (``'a'`` or ``('a', 'b\\'c')``), unescaped, in one pass
+    (a regular expression searched from every quote is quadratic on ``\\'\\'\\'…``)."""
+    if "\\" not in literal:  # nothing escaped: the strings sit between quote pairs
+        yield from literal.split("'")[1::2]
+        return
+    current: list[str] | None = None
+    escaped = False
+    for char in literal:
+        if current is None:
+            if char == "'":
+                current = []
+        elif escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "'":
+            yield "".join(current)
+            current = None
+        else:
+            current.append(char)
 
 
 def object_values(obj: Mapping[str, Any]) -> list[Observable]:

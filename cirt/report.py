@@ -302,7 +302,7 @@ class Reporter:
             return set()
         stored = self.ws.store.latest_many(wanted)
         sharing = self.ws.sharing
-        verdict = (sharing.release(stored, for_org, "export") if release
+        verdict = (sharing.release(stored, for_org, "export", delivery="file") if release
                    else sharing.decide(stored, for_org, "export"))
         return {str(r.obj["id"]) for r in verdict.released}
 

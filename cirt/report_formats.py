@@ -31,7 +31,8 @@ def trend_text(trend: dict[str, Any]) -> str:
     change = trend["change_percent"]
     sign = "" if change is None else ("+" if change > 0 else "")
     delta = "no previous incidents" if change is None else f"{sign}{change}%"
-    return f"{trend['incidents']} incidents, previous period {trend['previous']} ({delta})"
+    plural = "" if trend["incidents"] == 1 else "s"
+    return f"{trend['incidents']} incident{plural}, previous period {trend['previous']} ({delta})"
 
 
 def hours_text(value: float | None) -> str:

@@ -138,7 +138,8 @@ class RouteDesk:
             if not allowed:
                 continue
             release = self.ws.sharing.release(sorted({r.object_id for r in allowed}),
-                                              self._recipient(party_id), "bulletin")
+                                              self._recipient(party_id), "bulletin",
+                                              delivery="file")
             name = community.party(party_id).name
             since = min(parse_ts(r.first_seen) for r in allowed)
             bulletin = self.ws.bulletins.compose(release, recipient=name, since=since)

@@ -1,9 +1,11 @@
 """``ws.sharing``: audiences, dry runs and releases over the workspace; the one path out.
 
-Everything that leaves the national CIRT (bulletins, ``cirt export --for``, TAXII, MISP) is
-decided by :func:`cirt.gate.release` and recorded here, in the disclosure log, *before* the
-caller gets the bundle to send.  Dry runs (``check``, ``who``, ``decide``) run the same gate and
-record nothing, because nothing is sent.
+Everything that leaves the national CIRT (bulletins, ``cirt export``, TAXII, MISP) is decided by
+:func:`cirt.gate.release` and recorded here, in the disclosure log, *before* the caller gets it:
+:meth:`Sharing.release` returns a :class:`Disclosure`, the only thing an adapter accepts to send
+or write.  Previews (``check``, ``who``, ``decide``: ``share who``, ``share check``,
+``--dry-run``, a bulletin shown on the terminal) run the same gate and record nothing, because
+nothing leaves.
 
 What the gate needs beside each object is read from the store: its audience (organisations and
 named contacts), where it came from (our analysts or a peer), and the objects it refers to (as
@@ -13,12 +15,14 @@ context, so a relationship to something the recipient may see is kept).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from cirt.audit import Entry
 from cirt.errors import CirtError, InvalidValue, NotFound
-from cirt.gate import CHANNELS, Candidate, Recipient, Release, release
+from cirt.gate import CHANNELS, Candidate, Recipient, Release, Released, WithheldObject, release
 from cirt.stixtime import format_ts, later_than
 from cirt.store import LOCAL, Provenance, StoredObject, version_of
 from cirt.tlp import TLP, is_tlp_marking, level_of_marking, object_level
@@ -27,10 +31,58 @@ if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
 Item = str | StoredObject | dict[str, Any]
+T = TypeVar("T")
 
 
 class NotOriginator(CirtError):
     """Only the originator may lower a marking; received objects keep theirs."""
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """A release that was written to the disclosure log: what an adapter may send.
+
+    Only :meth:`Sharing.release` makes one, after the log entry is written (``entry`` is None
+    when the gate let nothing through: nothing is to be sent).  ``delivery`` says how it leaves:
+    ``sent`` or ``file``.
+    """
+
+    verdict: Release
+    entry: Entry | None
+    delivery: str
+
+    @property
+    def recipient(self) -> Recipient:
+        return self.verdict.recipient
+
+    @property
+    def released(self) -> tuple[Released, ...]:
+        return self.verdict.released
+
+    @property
+    def withheld(self) -> tuple[WithheldObject, ...]:
+        return self.verdict.withheld
+
+    @property
+    def objects(self) -> list[Mapping[str, Any]]:
+        """Definitions first, then the released objects."""
+        return self.verdict.objects
+
+    @property
+    def max_tlp(self) -> TLP | None:
+        return self.verdict.max_tlp
+
+    def bundle(self, bundle_id: str) -> dict[str, Any]:
+        return self.verdict.bundle(bundle_id)
+
+
+@dataclass(frozen=True)
+class Served(Generic[T]):
+    """A TAXII response page the server's fast path released (``cirt.taxii.release``), logged
+    before it is returned: the only thing the server sends."""
+
+    items: tuple[T, ...]
+    entry: Entry | None
 
 
 @dataclass(frozen=True)
@@ -120,6 +172,8 @@ class Sharing:
         community = self.ws.community
         value = text.strip()
         kind, sep, rest = value.partition(":")
+        if value in ("archive", f"archive:{community.national.id}"):
+            return Recipient("archive", community.national.id, channel)
         if not sep or kind not in ("org", "contact", "partner"):
             kind, rest = "", value
         if rest.lower() == "public" and kind == "":
@@ -130,7 +184,7 @@ class Sharing:
             return Recipient("org", community.organisation(rest).id, channel)
         if kind == "partner" or (kind == "" and rest in community.partners):
             return Recipient("partner", community.partner(rest).id, channel)
-        known = ", ".join([*community.organisations, *community.partners, "public"])
+        known = ", ".join([*community.organisations, *community.partners, "public", "archive"])
         raise NotFound(f"'{value}' is not an organisation, partner or contact in sectors.yaml "
                        f"(known: {known}, or a contact's e-mail address)")
 
@@ -200,8 +254,10 @@ class Sharing:
 
     # --- the gate over the store ------------------------------------------------------------
 
-    def candidates(self, items: Iterable[Item]) -> list[Candidate]:
-        """Objects (ids, stored versions or STIX dicts) with their audience and provenance."""
+    def candidates(self, items: Iterable[Item],
+                   floors: Mapping[str, TLP] | None = None) -> list[Candidate]:
+        """Objects (ids, stored versions or STIX dicts) with their audience and provenance;
+        ``floors``: per id, the level of the newest version when older versions are offered."""
         objects: list[dict[str, Any]] = []
         stored_by_id: dict[str, StoredObject] = {}
         pending: list[str] = []
@@ -228,57 +284,75 @@ class Sharing:
             # the kind of source (taxii, misp, import) is enough for the gate: no query per object
             out.append(Candidate(obj, frozenset(members.get("org", ())),
                                  frozenset(members.get("contact", ())),
-                                 None if origin == LOCAL else origin))
+                                 None if origin == LOCAL else origin,
+                                 floors.get(obj["id"]) if floors else None))
         return out
 
     def context_for(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """What the candidates point at and are not themselves offered: their creators, the
-        objects they refer to, and definitions of markings that are not TLP."""
-        offered = {c.obj["id"] for c in candidates}
-        wanted: set[str] = set()
-        for cand in candidates:
-            wanted.update(cand.refs)
-            wanted.update(cand.foreign)
-            creator = cand.obj.get("created_by_ref")
-            if creator:
-                wanted.add(creator)
-            for marking in cand.obj.get("granular_markings", ()):
-                ref = marking.get("marking_ref")
-                if ref and not is_tlp_marking(ref):
-                    wanted.add(ref)
-        wanted -= offered
-        if not wanted:
-            return []
-        return self.candidates(self.ws.store.latest_many(sorted(wanted)))
+        """What the candidates point at and are not themselves offered, and what that points
+        at, to the end (the gate judges context like an offer): creators, referenced objects,
+        extension definitions and definitions of markings that are not TLP."""
+        known = {c.obj["id"] for c in candidates}
+        context: list[Candidate] = []
+        frontier: Sequence[Candidate] = candidates
+        while frontier:
+            wanted = {ref for cand in frontier for ref in _pointed_at(cand)} - known
+            if not wanted:
+                break
+            known |= wanted
+            frontier = self.candidates(self.ws.store.latest_many(sorted(wanted)))
+            context += frontier
+        return context
 
     def decide(self, items: Iterable[Item], recipient: str | Recipient,
-               channel: str = "export") -> Release:
+               channel: str = "export", floors: Mapping[str, TLP] | None = None) -> Release:
         """The gate's verdict, not recorded: for dry runs and previews (nothing is sent)."""
         to = self.recipient(recipient, channel)
-        offered = self.candidates(items)
+        offered = self.candidates(items, floors)
         community = self.ws.community
         return release(offered, to, community, default_tlp=community.default_tlp,
-                       context=self.context_for(offered))
+                       context=self.context_for(offered), reference_key=self.reference_key)
+
+    @cached_property
+    def reference_key(self) -> bytes:
+        """The workspace secret public incident references are derived from."""
+        return bytes.fromhex(self.ws.store.release_key("public-reference"))
 
     def release(self, items: Iterable[Item], recipient: str | Recipient,
-                channel: str = "export") -> Release:
+                channel: str = "export", *, delivery: str) -> Disclosure:
         """Run the gate and write the release to the disclosure log before returning it.
 
-        A release that lets nothing through sends nothing and is not logged.
+        ``delivery``: ``sent`` or ``file``.  A release that lets nothing through sends nothing
+        and is not logged.
         """
-        result = self.decide(items, recipient, channel)
-        if result.released:
-            self.ws.audit.record(
-                recipient=result.recipient.key, channel=result.recipient.channel,
-                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
-                         for r in result.released],
-                tlp=int(max(r.tlp for r in result.released)))
-        return result
+        return self.disclose(self.decide(items, recipient, channel), delivery=delivery)
 
-    def export_for(self, recipient: str | Recipient,
-                   incident_ref: str | None = None) -> dict[str, Any]:
-        """The bundle ``cirt export --for`` writes: everything (or one incident with what is
-        attached to it) that the recipient may receive, logged as channel 'export'."""
+    def disclose(self, verdict: Release, *, delivery: str) -> Disclosure:
+        """Log a verdict of :meth:`decide` (the one a preview showed) before it is sent."""
+        entry = None
+        if verdict.released:
+            entry = self.ws.audit.record(
+                recipient=verdict.recipient.key, channel=verdict.recipient.channel,
+                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
+                         for r in verdict.released],
+                tlp=int(max(r.tlp for r in verdict.released)), delivery=delivery)
+        return Disclosure(verdict, entry, delivery)
+
+    def serve(self, items: Sequence[T], recipient: Recipient,
+              versions: list[tuple[str, str, int]]) -> Served[T]:
+        """Log a TAXII page (``versions``: id, version and TLP of each item) before it is sent."""
+        entry = None
+        if versions:
+            entry = self.ws.audit.record(recipient=recipient.key, channel=recipient.channel,
+                                         objects=versions, tlp=max(v[2] for v in versions),
+                                         delivery="sent")
+        return Served(tuple(items), entry)
+
+    def export_release(self, recipient: str | Recipient, incident_ref: str | None = None, *,
+                       delivery: str = "file") -> Disclosure:
+        """What ``cirt export`` writes: everything (or one incident with what is attached to it)
+        that the recipient may receive (``archive``: the national CIRT's own archive, all of
+        it), logged as channel 'export'."""
         items: list[Item]
         if incident_ref:
             incident = self.resolve(incident_ref)
@@ -287,8 +361,12 @@ class Sharing:
             items = list(self.ws.store.latest_many(self.ws.incidents.attached_ids(incident.id)))
         else:
             items = list(self.ws.store.latest_objects())
-        result = self.release(items, recipient, "export")
-        return result.bundle(self.ws.ids("bundle"))
+        return self.release(items, recipient, "export", delivery=delivery)
+
+    def export_for(self, recipient: str | Recipient,
+                   incident_ref: str | None = None) -> dict[str, Any]:
+        """The bundle of :meth:`export_release`, written to a file."""
+        return self.export_release(recipient, incident_ref).bundle(self.ws.ids("bundle"))
 
     # --- dry runs ---------------------------------------------------------------------------
 
@@ -330,7 +408,8 @@ class Sharing:
             asked += [Recipient("contact", c.email, channel or "email") for c in partner.contacts]
         asked.append(Recipient("public", "public", channel or "export"))
         return [self._check(stored, release(offered, to, community,
-                                            default_tlp=community.default_tlp, context=context))
+                                            default_tlp=community.default_tlp, context=context,
+                                            reference_key=self.reference_key))
                 for to in asked]
 
     # --- lowering a marking -----------------------------------------------------------------
@@ -354,7 +433,7 @@ class Sharing:
             raise InvalidValue(f"{stored.id} has no versions (a cyber-observable): it cannot be "
                                "re-marked")
         if stored.type == "incident":
-            lowered = self.ws.incidents.update(stored.id, tlp=target).obj
+            lowered = self._lower_incident(stored.id, target)
         else:
             lowered = copy.deepcopy(obj)
             lowered["object_marking_refs"] = [target.marking_id] + [
@@ -382,6 +461,35 @@ class Sharing:
                     [stored.id] if stored.type == "incident" else []):
                 store.link(incident_id, note["id"])
         return Lowered(lowered, note, before, target)
+
+    def _lower_incident(self, incident_id: str, target: TLP) -> dict[str, Any]:
+        """The incident's next version at ``target``: the one lowering ``incidents.update``
+        refuses, with the playbooks refreshed as on any update."""
+        from cirt import incidents as rules
+
+        desk = self.ws.incidents
+        with desk.changing(incident_id) as incident:
+            revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+                                   change=f"marking lowered to {target.label}", tlp=target)
+            revised = self.ws.tasks.refresh(incident, revised).incident
+            desk.save(revised)
+        return revised.obj
+
+
+def _pointed_at(cand: Candidate) -> set[str]:
+    """Ids an object's verdict depends on beside its own marking."""
+    out = {*cand.refs, *cand.foreign}
+    creator = cand.obj.get("created_by_ref")
+    if isinstance(creator, str):
+        out.add(creator)
+    extensions = cand.obj.get("extensions")
+    if isinstance(extensions, dict):
+        out.update(e for e in extensions if e.startswith("extension-definition--"))
+    for marking in cand.obj.get("granular_markings", ()):
+        ref = marking.get("marking_ref") if isinstance(marking, dict) else None
+        if isinstance(ref, str) and not is_tlp_marking(ref):
+            out.add(ref)
+    return out
 
 
 def released_summary(result: Release) -> dict[str, Any]:

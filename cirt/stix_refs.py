@@ -22,26 +22,27 @@ def walk_references(value: Any, path: RefPath = ()) -> Iterator[tuple[RefPath, s
     A ``*_refs`` entry's path ends with its index.  Values of the wrong shape (a ``*_ref`` that
     is not a string) are not references; the validator reports them by type.
     """
-    if isinstance(value, Mapping):
+    # (dict and list are tested before the abstract Mapping: the gate walks every object it
+    # releases, and an ABC check costs several times a concrete one)
+    if isinstance(value, (dict, Mapping)):
         for key, item in value.items():
+            if isinstance(item, str):
+                if isinstance(key, str) and key.endswith("_ref"):
+                    yield (*path, key), item
+                continue
             if not isinstance(key, str):
                 continue
-            if key.endswith("_ref"):
-                if isinstance(item, str):
-                    yield (*path, key), item
-                elif isinstance(item, Mapping | list):
-                    yield from walk_references(item, (*path, key))
-            elif key.endswith("_refs") and isinstance(item, list):
+            if isinstance(item, list) and key.endswith("_refs"):
                 for index, entry in enumerate(item):
                     if isinstance(entry, str):
                         yield (*path, key, index), entry
-                    elif isinstance(entry, Mapping | list):
+                    elif isinstance(entry, (dict, list, Mapping)):
                         yield from walk_references(entry, (*path, key, index))
-            elif isinstance(item, Mapping | list):
+            elif isinstance(item, (dict, list, Mapping)):
                 yield from walk_references(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if isinstance(item, Mapping | list):
+            if isinstance(item, (dict, list, Mapping)):
                 yield from walk_references(item, (*path, index))
 
 

@@ -304,6 +304,30 @@ class TaskService:
         revised, added = self._attach(incident, items, self._audience(incident))
         return Applied(revised, (), added, None)
 
+    def switch_playbook(self, ref: str, name: str, *, if_version: str | None = None) -> Applied:
+        """Apply playbook ``name`` instead of the incident's: the open items of the old one are
+        cancelled (saying why; what was done stays done), the new one's items join, counted
+        from ``reported_at`` as at opening, and no party is given a duty it already has."""
+        playbook = self.library.get(name)
+        with self.ws.incidents.changing(ref, if_version) as incident:
+            if incident.playbook == name:
+                raise InvalidValue(f"{incident.reference} already follows playbook {name}")
+            now = self.ws.clock()
+            for row in self.ws.store.due_items(incident.id):
+                if row.state == "open" and row.playbook and row.playbook == incident.playbook:
+                    self._cancel(row, f"playbook changed to {name}", now)
+            rows = [r for r in self.ws.store.due_items(incident.id) if r.state != "cancelled"]
+            present = {r.item_key for r in self.ws.store.due_items(incident.id)}
+            items = without_repeated_duties(
+                [i for i in plan(playbook, self.facts(incident), parse_ts(incident.reported_at))
+                 if i.key not in present], _told(rows))
+            revised = rules.revise(
+                incident, analyst=self.ws.analyst, now=now, playbook=name,
+                change=f"playbook {name} applied instead of {incident.playbook or 'none'}")
+            revised, added = self._attach(revised, items, self._audience(revised))
+            self.ws.incidents.save(revised)
+        return Applied(revised, (name,), added, self.proposal(revised, incident))
+
     def _audience(self, incident: Incident) -> tuple[str, ...]:
         """Who may receive the incident, counting organisations this very version adds."""
         stored = self.ws.store.audience_of(incident.id).get("org", ())
@@ -547,14 +571,14 @@ class TaskService:
             not_needed: list[TaskView] = []
             for waiting in store.waiting_for(incident.id, view.key):
                 if waiting.start_on is not None and waiting.start_on != answer:
-                    not_needed.append(self._not_needed(waiting, view, answer, now))
+                    not_needed.append(self._cancel(
+                        waiting, f"not needed: task {view.number} answered {answer}", now))
                 else:
                     started.append(self._start_clock(waiting, parse_ts(task["modified"]), now))
         return Completed(finished, tuple(started), tuple(not_needed))
 
-    def _not_needed(self, row: DueRow, decision: TaskView, answer: str | None,
-                    now: datetime) -> TaskView:
-        """An item waiting for another answer of ``decision``: cancelled, saying why."""
+    def _cancel(self, row: DueRow, why: str, now: datetime) -> TaskView:
+        """An open item that is no longer needed: cancelled, saying why."""
         store = self.ws.store
         stored = store.get_for_update(row.task_id)
         if stored is None:
@@ -563,8 +587,7 @@ class TaskService:
         task["outcome"] = OUTCOMES["cancelled"]
         task["end_time"] = task["modified"]
         ours = task["extensions"][TASK_EXTENSION_ID]
-        ours.update(done_by=self.ws.analyst, state="cancelled",
-                    note=f"not needed: task {decision.number} answered {answer}")
+        ours.update(done_by=self.ws.analyst, state="cancelled", note=why)
         store.put(task, tlp=stored.tlp, provenance=self._provenance)
         new_row = _row(task, row.incident_id, row.position, state="cancelled")
         store.index_due_item(new_row)

@@ -101,7 +101,8 @@ def test_an_entry_records_when_who_to_whom_how_what_and_tlp(ws: Workspace) -> No
     assert entry.objects == ((INCIDENT, V1, 2), (INDICATOR, V1, 1))
     assert entry.prev_hash == GENESIS
     assert entry.hash == entry_hash(GENESIS, canonical_entry(
-        1, entry.when, "tester", "org:cbb", "email", entry.objects, 2))
+        1, entry.when, "tester", "org:cbb", "email", entry.objects, 2, "sent"))
+    assert entry.delivery == "sent"
     assert ws.audit.entries() == [entry]
 
 
@@ -257,7 +258,8 @@ def test_a_recomputed_chain_is_caught_by_the_checkpoint(
     for e in ws.audit.entries():
         recipient = "org:bel" if e.seq == 1 else e.recipient
         forged.append(make_entry(head, when=e.when, analyst=e.analyst, recipient=recipient,
-                                 channel=e.channel, objects=e.objects, tlp=e.tlp))
+                                 channel=e.channel, objects=e.objects, tlp=e.tlp,
+                                 delivery=e.delivery))
         head = dataclasses.replace(head, seq=forged[-1].seq, hash=forged[-1].hash)
     tamper(home, *(f"UPDATE disclosures SET recipient = '{f.recipient}', prev_hash = "
                    f"'x{f.seq}', hash = 'y{f.seq}' WHERE seq = {f.seq}" for f in forged),

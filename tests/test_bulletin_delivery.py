@@ -509,8 +509,9 @@ def test_build_writes_the_bulletin_for_an_organisation_and_logs_it(
     assert bel.code == 0 and bel.json()["tlp"] == "green"
     bundle = json.loads((tmp_path / "bel.json").read_text())
     assert "Phishing" not in json.dumps(bundle)
-    assert [(e.recipient, e.channel) for e in log_of(scene.home)] == [
-        ("org:cbb", "bulletin"), ("org:bel", "bulletin")]
+    # on the terminal it is a preview (not logged); written to a file, a logged release
+    assert [(e.recipient, e.channel, e.delivery) for e in log_of(scene.home)] == [
+        ("org:bel", "bulletin", "file")]
 
 
 def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-def]

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pymisp import MISPEvent, PyMISP
 
 from cirt.correlation import mark, seen_since
+from cirt.misp_testserver import MispServer, running
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.conftest import FixedClock
@@ -136,3 +138,30 @@ def test_a_large_batch_finds_what_one_value_at_a_time_finds(ws: Workspace) -> No
     assert sorted(m.value for m in found) == sorted(
         [f"198.51.100.{n}" for n in range(60)] + ["2001:db8::beef", "a.b.c2.example"])
     assert {m.incident.reference for m in found} == {reference}
+
+
+@pytest.fixture
+def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispServer]:
+    key = "test-key-0123456789"
+    with running(key) as misp:
+        sectors = home / "sectors.yaml"
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
+                                                       misp.url))
+        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", key)
+        yield misp
+
+
+def test_misp_pull_says_where_pulled_values_were_seen(
+        ws: Workspace, cli: Any, partner_misp: MispServer) -> None:
+    reference = _incident(ws, "C2 on a VPS")
+    ws.indicators.add(form="domain", value="c2.example", incident=reference)
+    event = MISPEvent()
+    event.uuid = "7c1d2e3f-4a5b-4c6d-8e7f-000000000013"
+    event.info = "Partner campaign"
+    event.distribution = 1
+    event.add_tag("tlp:green")
+    event.add_attribute("domain", "eu.c2.example", to_ids=True)
+    PyMISP(partner_misp.url, "test-key-0123456789", ssl=False).add_event(event)
+    pulled = cli("misp", "pull", "csirtamericas")
+    assert pulled.code == 0, pulled.err
+    assert f"eu.c2.example seen in {reference} (TLP:AMBER) (as c2.example)" in pulled.err

@@ -97,7 +97,8 @@ def test_for_a_recipient_only_what_the_gate_releases_and_the_release_is_logged(
     ws.incidents.open(title="Bank only", category="phishing", severity="high",
                       organisations=["cbb"], tlp="amber")
     back = read_back(export_csv(ws, "incidents", recipient="btl"))
-    assert [r["reference"] for r in back] == [ours]
+    # a recipient sees the public reference, never the internal, sequential one (issue 11)
+    assert [r["title"] for r in back] == ["BTL outage"] and back[0]["reference"] != ours
     assert back[0]["organisations"] == ["btl"]  # the gate cuts the audience to the recipient
     logged = ws.audit.entries(to="org:btl")
     assert logged and logged[-1].channel == "export"

@@ -1,4 +1,4 @@
-"""``cirt export``: the analyst's own bundle is valid STIX 2.1 with the OASIS markings."""
+"""``cirt export``: the analyst's own archive bundle is valid STIX 2.1 with the OASIS markings."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_the_cirts_own_export_is_in_the_disclosure_log(cli: Any, tmp_path: Path)
     cli("export", "--incident", ref, "-o", str(tmp_path / "one.json"))
     entries = cli("audit", "log", "--json").json()
     exports = [e for e in entries if e["channel"] == "export"]
-    assert [e["recipient"] for e in exports] == ["org:cirt-bz"]
+    assert [(e["recipient"], e["delivery"]) for e in exports] == [("archive:cirt-bz", "file")]
     bundle = json.loads((tmp_path / "one.json").read_text())
     logged = {item["id"] for item in exports[0]["objects"]}
     assert {o["id"] for o in bundle["objects"] if o["type"] in ("incident", "indicator")} <= logged

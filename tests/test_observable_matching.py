@@ -236,3 +236,11 @@ def test_unusual_addresses_are_left_to_ipaddress() -> None:
     assert normalise("ip", "256.0.0.1") is None
     assert normalise("ip", "1.2.3.4/33") is None
     assert normalise("ip", "::ffff:1.2.3.4") == Observable("ip", "::ffff:102:304/128")
+
+
+@given(st.lists(st.text(alphabet="ab'\\ ,", max_size=6), min_size=1, max_size=4))
+def test_in_lists_give_back_every_string(values: list[str]) -> None:
+    literal = "(" + ", ".join(quote(v) for v in values) + ")"
+    from cirt.observables import _string_literals
+
+    assert list(_string_literals(literal)) == values

@@ -10,12 +10,14 @@ a yes calls for, instead of starting its clock.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from cirt.errors import ConfigError, InvalidValue
 from cirt.playbooks import parse_playbook
+from cirt.stixtime import parse_ts
 from cirt.workspace import Workspace
 from cirt.yamlfile import LocatedYaml
 
@@ -55,7 +57,7 @@ def test_the_analyst_chooses_another_playbook(ws: Workspace, cli: Any) -> None:
                  "availability:sabotage", "--severity", "critical", "--sector", "bws")
     assert opened.code == 0
     assert "playbook ransomware applied" in opened.out
-    assert "also matching: ot-incident" in opened.err
+    assert "also matching: ot-incident" in opened.err and "--playbook NAME" in opened.err
     assert cli("incident", "open", "--title", "x", "--category", "phishing", "--severity",
                "low", "--sector", "cbb", "--playbook", "nonesuch").code == 1
 
@@ -124,3 +126,28 @@ def test_task_done_takes_the_answer_on_the_command_line(cli: Any) -> None:
     done = cli("task", "done", ref, "confirm-fraud", "--answer", "no")
     assert done.code == 0, done.err
     assert "— no" in done.out and "not needed: Refer the confirmed fraud" in done.out
+
+
+def test_switching_playbook_replaces_open_items_and_keeps_what_is_done(ws: Workspace,
+                                                                       cli: Any) -> None:
+    ref = _ransomware_at_bws(ws)
+    ws.tasks.done(ref, "isolate", note="VLAN cut")
+    ws.tasks.done(ref, "puc", note="PUC told by phone")
+    applied = ws.tasks.switch_playbook(ref, "ot-incident")
+    assert applied.incident.playbook == "ot-incident"
+    _, tasks = ws.tasks.list(ref)
+    by_key = {t.key: t for t in tasks}
+    assert by_key["ransomware/isolate"].state == "done"
+    assert by_key["ransomware/puc"].state == "done"
+    assert by_key["ransomware/scope"].state == "cancelled"
+    assert by_key["ransomware/scope"].note == "playbook changed to ot-incident"
+    assert "ot-incident/puc" not in by_key, "PUC was already told: not a second duty"
+    assert by_key["ot-incident/ot-affected"].state == "open"
+    assert by_key["ot-incident/safety"].due == \
+        parse_ts(applied.incident.reported_at) + timedelta(hours=1)
+    history = [h["what"] for h in cli("incident", "history", ref, "--json").json()]
+    assert any(w.startswith("playbook ot-incident applied instead of ransomware") for w in history)
+    again = cli("incident", "update", ref, "--playbook", "ot-incident")
+    assert again.code == 1 and "already follows playbook ot-incident" in again.err
+    back = cli("incident", "update", ref, "--playbook", "ransomware")
+    assert back.code == 0 and "playbook ransomware applied" in back.out

@@ -17,7 +17,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cirt import gate, stix_validation
+from cirt import gate, observables, stix_validation
 from cirt.stix_validation import check_object, pattern_errors, simple_pattern
 from cirt.store import ingest_state
 from cirt.taxii import server
@@ -39,6 +39,11 @@ PEER_EXPRESSIONS: dict[str, tuple[re.Pattern[str], str]] = {
     "extension path": (gate._EXTENSION_PATH, "search"),
     "taxii id": (server._ID, "match"),
     "taxii type": (server._TYPE, "match"),
+    # issue 13: values read out of stored patterns and observables for the search index
+    "one comparison": (observables._ONE_COMPARISON, "fullmatch"),
+    "domain": (observables._DOMAIN, "match"),
+    "dotted quad": (observables._DOTTED, "fullmatch"),
+    "e-mail": (observables._EMAIL, "match"),
 }
 
 FRAGMENTS = ["a", "0", "-", ".", "'", "\\", "\\'", " ", ":", "[", "]", "_", "aa.", "a-",

@@ -261,7 +261,7 @@ def test_task_commands(cli: Any) -> None:
 
 def test_tasks_follow_the_incident_tlp(ws: Workspace) -> None:
     incident = open_phishing(ws)
-    ws.incidents.update(incident.reference, tlp="green")
+    ws.sharing.lower_marking(incident.reference, "green", "contained; safe to share")
     _, tasks = ws.tasks.list(incident.reference)
     for view in tasks:
         stored = ws.store.get(view.id)

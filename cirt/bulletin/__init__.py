@@ -2,8 +2,9 @@
 
 ``ws.bulletins.build(org)`` and ``ws.bulletins.send(org)`` offer the period's incidents and
 indicators (with what is attached to them) to the sharing gate for each recipient, and compose
-the bulletin from the released objects only.  Every release that leaves is logged by
-``ws.sharing.release`` before it is written out or sent.
+the bulletin from the released objects only.  What is written to a file or sent is composed from
+a ``Disclosure`` (``ws.sharing.release``: logged before it is returned); ``preview`` shows the
+same bulletin on the terminal from the gate's unlogged verdict, and goes nowhere else.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from cirt.bulletin.render import Bulletin
     from cirt.community import Contact
     from cirt.gate import Release
+    from cirt.sharing import Disclosure
     from cirt.store import StoredObject
     from cirt.workspace import Workspace
 
@@ -100,10 +102,15 @@ class Bulletins:
     def _since(self, period: timedelta | datetime) -> datetime:
         return period if isinstance(period, datetime) else self.ws.clock() - period
 
-    def compose(self, release: Release, *, recipient: str, since: datetime,
+    def compose(self, release: Disclosure, *, recipient: str, since: datetime,
                 number: str | None = None, kind: str = "security bulletin") -> Bulletin:
-        """The bulletin of one release: released objects and their definitions, nothing else;
+        """The bulletin of one disclosure: released objects and their definitions, nothing else;
         times in the CIRT's zone, advice from each incident's playbook."""
+        return self._compose(release.verdict, recipient=recipient, since=since, number=number,
+                             kind=kind)
+
+    def _compose(self, release: Release, *, recipient: str, since: datetime,
+                 number: str | None = None, kind: str = "security bulletin") -> Bulletin:
         from cirt.bulletin.render import bulletin_number, compose
 
         national = self.ws.community.national
@@ -120,7 +127,17 @@ class Bulletins:
     def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
               fmt: str = "md") -> Built:
         """The bulletin for an organisation or a partner as a whole (never RED), or the public
-        TLP:CLEAR advisory (``public``); logged as channel 'bulletin'."""
+        TLP:CLEAR advisory (``public``), to be written to a file: logged as channel 'bulletin'
+        before it is returned."""
+        return self._build(org, period, fmt, preview=False)
+
+    def preview(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
+                fmt: str = "md") -> Built:
+        """The same bulletin, for the terminal only: the gate's verdict, not logged."""
+        return self._build(org, period, fmt, preview=True)
+
+    def _build(self, org: str, period: timedelta | datetime, fmt: str, *,
+               preview: bool) -> Built:
         from cirt.bulletin.render import FORMATS, render
 
         if fmt not in FORMATS:
@@ -132,9 +149,15 @@ class Bulletins:
         community = self.ws.community
         name = ("the public" if to.kind == "public" else community.party(to.id).name)
         since = self._since(period)
-        release = self.ws.sharing.release(self.candidates(since), to, "bulletin")
-        bulletin = self.compose(release, recipient=name, since=since, kind=(
-            "public advisory" if to.kind == "public" else "security bulletin"))
+        objects = self.candidates(since)
+        kind = "public advisory" if to.kind == "public" else "security bulletin"
+        if preview:
+            bulletin = self._compose(self.ws.sharing.decide(objects, to, "bulletin"),
+                                     recipient=name, since=since, kind=kind)
+        else:
+            bulletin = self.compose(
+                self.ws.sharing.release(objects, to, "bulletin", delivery="file"),
+                recipient=name, since=since, kind=kind)
         return Built(bulletin, render(bulletin, fmt), fmt)
 
     def send(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
@@ -200,7 +223,8 @@ class Bulletins:
                 queued = outbox.earlier(contact.email, key)
                 resumed = queued is not None
                 if queued is None:
-                    release = self.ws.sharing.release(objects, recipient, "email")
+                    release = self.ws.sharing.release(objects, recipient, "email",
+                                                      delivery="sent")
                     number = numbers.setdefault(recipient, self._number())
                     bulletin = self.compose(release, recipient=_addressee(
                         contact, organisation.name, recipient), since=since, number=number)

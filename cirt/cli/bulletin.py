@@ -29,10 +29,13 @@ def build(ctx: typer.Context, org: ForOrg, since: Since = "7d",
           output: Annotated[Path | None, typer.Option(
               "-o", "--output", help="Write to this file instead of standard output.")] = None,
           as_json: JsonFlag = False) -> None:
-    """The bulletin for ORG: only what the sharing gate releases to it (logged as a release)."""
+    """The bulletin for ORG: only what the sharing gate releases to it (logged when written
+    to a file; on the terminal it is a preview)."""
     from cirt.errors import CirtError
 
-    built = workspace(ctx).bulletins.build(org, period=period_option(since), fmt=fmt)
+    bulletins = workspace(ctx).bulletins  # to the terminal: a preview, not a release (issue 11)
+    built = (bulletins.build if output is not None else bulletins.preview)(
+        org, period=period_option(since), fmt=fmt)
     if output is not None:
         try:
             output.write_text(built.text, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""``cirt export``: write a STIX 2.1 bundle."""
+"""``cirt export``: write a STIX 2.1 bundle, always as a logged release."""
 
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ def export(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")] = None,
     recipient: Annotated[str | None, typer.Option(
         "--for", help="Only what the gate releases to this organisation, contact, partner or "
-                      "'public' (the release is logged).")] = None,
+                      "'public'; without it, everything, released to the CIRT's own archive "
+                      "('archive'). Either way the release is logged.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="stix, or csv for spreadsheets.")] = "stix",
     of: Annotated[str, typer.Option("--of", help="With --format csv: incidents or indicators.")
                   ] = "incidents",
     as_json: JsonFlag = False,
 ) -> None:
-    """The analyst's own full STIX 2.1 bundle (use --for to export for a recipient)."""
-    from cirt.export import own_bundle
+    """A STIX 2.1 bundle for a recipient, or the CIRT's own archive copy (logged)."""
+    from cirt.export import export as run_export
 
     ws = workspace(ctx)
     if fmt == "csv":  # spreadsheets (cirt.csv_export, issue 13)
@@ -42,18 +43,17 @@ def export(
         return
     if fmt != "stix":
         raise UsageError("--format must be stix or csv")
-    bundle = (ws.sharing.export_for(recipient, incident) if recipient is not None
-              else own_bundle(ws, incident))
-    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    exported = run_export(ws, recipient, incident)
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(exported.text)
         return
-    output.write_text(text, encoding="utf-8")
-    summary = {"file": str(output), "objects": len(bundle.get("objects", []))}
+    output.write_text(exported.text, encoding="utf-8")
+    summary = exported.summary(str(output))
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
-        ok(f"{summary['objects']} objects written to {output}")
+        ok(f"{summary['objects']} objects released to {summary['recipient']} and written to "
+           f"{output}")
 
 
 def _write(text: str, output: Path | None, as_json: bool, what: str) -> None:

@@ -113,7 +113,8 @@ def open_(
     if not as_json and incident.playbook:
         ok(f"playbook {incident.playbook} applied: cirt task list {incident.reference}")
     if not as_json and others:
-        warn(f"also matching: {', '.join(others)} (open with --playbook NAME to use one)")
+        warn(f"also matching: {', '.join(others)} (to follow one instead: cirt incident "
+             f"update {incident.reference} --playbook NAME)")
     task.show_proposal(ws.tasks.proposal(incident), incident.reference)
 
 
@@ -249,17 +250,28 @@ def update(
     tlp: Annotated[str | None, typer.Option("--tlp")] = None,
     sector: Annotated[list[str] | None, typer.Option(
         "--sector", help="Add an affected organisation (repeatable).")] = None,
+    playbook: Annotated[str | None, typer.Option(
+        "--playbook", help="Follow this playbook instead (its open tasks replace the old "
+        "one's; what is done stays done).")] = None,
     if_version: IfVersion = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change fields of an incident (a new version; the old one is kept)."""
     ws = workspace(ctx)
     before = ws.incidents.get(ref)
-    incident = ws.incidents.update(
-        ref, title=title, description=description, summary=summary, severity=severity,
-        category=category,
-        status=status, tlp=tlp_option(tlp), add_organisations=sector, if_version=if_version)
+    fields = (title, description, summary, severity, category, status, tlp, sector)
+    incident = before
+    if playbook is None or any(f is not None for f in fields):
+        incident = ws.incidents.update(
+            ref, title=title, description=description, summary=summary, severity=severity,
+            category=category, status=status, tlp=tlp_option(tlp), add_organisations=sector,
+            if_version=if_version)
+    if playbook is not None:
+        incident = ws.tasks.switch_playbook(
+            ref, playbook, if_version=None if incident is not before else if_version).incident
     _show_one(incident, as_json, "updated")
+    if playbook is not None and not as_json:
+        ok(f"playbook {playbook} applied: cirt task list {incident.reference}")
     task.show_proposal(ws.tasks.proposal(incident, before), incident.reference)
 
 

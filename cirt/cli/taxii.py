@@ -14,13 +14,22 @@ app.add_typer(credential_app, name="credential",
               help="Credentials of organisations and partners for our TAXII server.")
 
 
+ReadTimeout = Annotated[float | None, typer.Option(
+    "--read-timeout", help="Seconds any single read may wait (default: sectors.yaml, 60).")]
+Deadline = Annotated[float | None, typer.Option(
+    "--deadline", help="Seconds the whole run may take (default: sectors.yaml, 3600).")]
+
+
 @app.command("discover")
 def discover(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner id.")],
+             read_timeout: ReadTimeout = None, deadline: Deadline = None,
              as_json: JsonFlag = False) -> None:
     """A partner's TAXII server: API roots, collections, what we may read and write."""
     from cirt.taxii.client import discover as run
+    from cirt.taxii.client import peer_limits
 
-    found = run(workspace(ctx), peer)
+    ws = workspace(ctx)
+    found = run(ws, peer, peer_limits(ws, peer, read_timeout=read_timeout, deadline=deadline))
     data = found.as_dict()
 
     def render() -> None:
@@ -49,15 +58,19 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
          since: Annotated[str | None, typer.Option(
              "--since", help="Fetch what was added after this RFC 3339 time, not the cursor.")
          ] = None,
+         read_timeout: ReadTimeout = None, deadline: Deadline = None,
          as_json: JsonFlag = False) -> None:
     """Fetch what is new in a partner's collections; validate and store it."""
     from cirt.cli.correlate import mark, say_seen
+    from cirt.taxii.client import peer_limits
     from cirt.taxii.client import pull as run
 
     ws = workspace(ctx)
+    limits = peer_limits(ws, peer, read_timeout=read_timeout, deadline=deadline)
     before = mark(ws)
     with _progress(as_json) as advance:
-        result = run(ws, peer, collection=collection, since=since, progress=advance)
+        result = run(ws, peer, collection=collection, since=since, progress=advance,
+                     limits=limits)
     data = result.as_dict()
 
     def render() -> None:

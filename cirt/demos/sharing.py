@@ -49,7 +49,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None],
 
     items = [incident.id, *ws.store.linked(incident.id)]
     for org in ("cbb", "bel"):
-        result = ws.sharing.release(items, f"org:{org}", "export")
+        result = ws.sharing.release(items, f"org:{org}", "export", delivery="file")
         name = ws.community.organisation(org).name
         say(f"Export for {name}: {len(result.released)} objects released, "
             f"{len(result.withheld)} withheld (logged before it was written).")

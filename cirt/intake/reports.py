@@ -47,9 +47,10 @@ def clean_text(value: str | None, limit: int, *, single_line: bool = False) -> s
     if not value:
         return ""
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROLS.sub("", text)
     if single_line:
         text = " ".join(text.split())
-    return _CONTROLS.sub("", text).strip()[:limit].rstrip()
+    return text.strip()[:limit].rstrip()
 
 
 @dataclass(frozen=True)

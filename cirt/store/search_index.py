@@ -17,8 +17,9 @@ from cirt.observables import Observable, index_entry, lookup_plan, object_values
 from cirt.store.database import Database
 
 OUR_EXTENSION_ID = "extension-definition--df202fa3-4810-5851-ba20-3acdc73f6428"
+# Not ``pattern``: its values are in the observable index, and its syntax is no one's words.
 _TEXT_FIELDS = ("name", "description", "internal_description", "content", "abstract", "value",
-                "pattern", "resolution")
+                "resolution")
 _NOT_WORDS = frozenset({"relationship", "task", "marking-definition", "extension-definition",
                         "identity", "sighting"})
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from taxii2client.v21 import ApiRoot, Collection
 
     from cirt.community import Partner, TaxiiEndpoint
+    from cirt.taxii.bounded import PeerLimits
     from cirt.workspace import Workspace
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 PAGE_SIZE = 1000
-MAX_PAGES = 100_000  # a runaway peer still ends
 STATUS_TIMEOUT = 60.0
 ENVELOPE_OVERHEAD = len('{"objects":[]}')
 Progress = Callable[[int, str], None]
@@ -69,12 +69,42 @@ def _remote(peer: str, doing: str) -> Iterator[None]:
         raise RemoteError(f"{peer}: {doing} failed: {str(exc)[:200]}") from None
 
 
-def _api_root(ws: Workspace, peer: str) -> ApiRoot:
-    from taxii2client.v21 import ApiRoot
+def _connection(ws: Workspace, peer: str, limits: PeerLimits | None = None) -> Any:
+    """taxii2-client's connection over a BoundedSession (cirt.taxii.bounded): timeouts, the
+    run's deadline, capped bodies, credentials only to the origins sectors.yaml declares."""
+    from taxii2client.common import _HTTPConnection
+
+    from cirt.taxii.bounded import BoundedSession, origin
 
     _, endpoint = _endpoint(ws, peer)
     creds = peer_credentials(ws, peer)
-    return ApiRoot(endpoint.api_root, user=creds.user, password=creds.password)
+    conn = _HTTPConnection(user=creds.user, password=creds.password, version="2.1")
+    session = BoundedSession(peer, limits or peer_limits(ws, peer),
+                             {origin(endpoint.discovery), origin(endpoint.api_root)},
+                             insecure=endpoint.insecure)
+    session.auth, session.headers = conn.session.auth, conn.session.headers
+    conn.session = session
+    return conn
+
+
+def peer_limits(ws: Workspace, peer: str, *, read_timeout: float | None = None,
+                deadline: float | None = None) -> PeerLimits:
+    """The partner's limits from sectors.yaml; a page never larger than config.toml's import
+    max_bytes either (every inbound path has the same ceiling)."""
+    from cirt.taxii.bounded import PeerLimits
+
+    _, endpoint = _endpoint(ws, peer)
+    return PeerLimits(read_timeout=read_timeout or endpoint.read_timeout,
+                      deadline=deadline or endpoint.deadline,
+                      max_body_bytes=min(endpoint.max_body_bytes, ws.config.limits.max_bytes),
+                      max_pages=endpoint.max_pages, max_objects=endpoint.max_objects)
+
+
+def _api_root(ws: Workspace, peer: str, limits: PeerLimits | None = None) -> ApiRoot:
+    from taxii2client.v21 import ApiRoot
+
+    _, endpoint = _endpoint(ws, peer)
+    return ApiRoot(endpoint.api_root, conn=_connection(ws, peer, limits))
 
 
 def _collection(root: ApiRoot, collection_id: str, peer: str) -> Collection:
@@ -117,21 +147,32 @@ class Discovery:
         return asdict(self)
 
 
-def discover(ws: Workspace, peer: str) -> Discovery:
-    """The partner's server, its API roots and collections, and what we may read and write."""
+def discover(ws: Workspace, peer: str, limits: PeerLimits | None = None) -> Discovery:
+    """The partner's server, its API roots and collections, and what we may read and write.
+
+    An API root on another origin than sectors.yaml declares is listed but not contacted: our
+    credentials go nowhere else.
+    """
     from taxii2client.v21 import ApiRoot, Server
 
+    from cirt.taxii.bounded import origin
+
     _, endpoint = _endpoint(ws, peer)
-    creds = peer_credentials(ws, peer)
+    conn = _connection(ws, peer, limits)
+    declared = {origin(endpoint.discovery), origin(endpoint.api_root)}
     roots = []
     with _remote(peer, "discovery"):
-        server = Server(endpoint.discovery, user=creds.user, password=creds.password)
+        server = Server(endpoint.discovery, conn=conn)
         title = server.title
         urls = [r.url for r in server.api_roots]
         if endpoint.api_root not in urls:
             urls.append(endpoint.api_root)
         for url in urls:
-            root = ApiRoot(url, user=creds.user, password=creds.password)
+            if origin(url) not in declared:
+                roots.append(ApiRootInfo(url, "not contacted: another origin than sectors.yaml "
+                                              "declares", 0, ()))
+                continue
+            root = ApiRoot(url, conn=conn)
             collections = []
             for c in root.collections:
                 roles = []
@@ -173,7 +214,8 @@ class PullResult:
 
 
 def pull(ws: Workspace, peer: str, *, collection: str | None = None, since: str | None = None,
-         progress: Progress | None = None, page_size: int = PAGE_SIZE) -> PullResult:
+         progress: Progress | None = None, page_size: int = PAGE_SIZE,
+         limits: PeerLimits | None = None) -> PullResult:
     """Fetch what is new in the partner's collections; each page stored, then the cursor moved.
 
     ``since`` overrides the saved cursor (and the cursor is still advanced).  A page is stored
@@ -191,16 +233,18 @@ def pull(ws: Workspace, peer: str, *, collection: str | None = None, since: str 
     wanted = [collection] if collection else list(endpoint.pull_collections)
     if not wanted:
         raise InvalidValue(f"partner '{peer}' has no pull_collections; give --collection")
-    root = _api_root(ws, peer)
+    limits = limits or peer_limits(ws, peer)
+    root = _api_root(ws, peer, limits)
     results = []
     for collection_id in wanted:
         target = _collection(root, collection_id, peer)
-        results.append(_pull_collection(ws, peer, target, since, progress, page_size))
+        results.append(_pull_collection(ws, peer, target, since, progress, page_size, limits))
     return PullResult(peer, results)
 
 
 def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: str | None,
-                     progress: Progress | None, page_size: int) -> CollectionPull:
+                     progress: Progress | None, page_size: int,
+                     limits: PeerLimits) -> CollectionPull:
     from cirt.ingest import ingest
 
     collection_id = collection.id
@@ -215,10 +259,15 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
     params: dict[str, Any] = {"limit": page_size}
     if start:
         params["added_after"] = start
-    seen: set[tuple[str, str]] = set()
+    previous: set[tuple[str, str]] = set()  # the last page's objects: a repeat is no progress
     token: str | None = None
+    last_seen: str | None = None
     provenance = Provenance("taxii", peer, collection_id)
-    while result.pages < MAX_PAGES:
+    while True:
+        if result.pages >= limits.max_pages or result.received >= limits.max_objects:
+            result.stopped = (f"the partner's cap of {limits.max_pages:,} pages or "
+                              f"{limits.max_objects:,} objects in one run was reached")
+            break
         query = dict(params)
         if token:
             query["next"] = token
@@ -226,10 +275,10 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
         result.pages += 1
         result.received += len(objects)
         keys = {_key(o) for o in objects}
-        if objects and keys <= seen:
+        if objects and keys <= previous:
             result.stopped = "the server answered a page it had already sent"
             break
-        seen |= keys
+        previous = keys
         summary = ingest(ws, objects, provenance)
         result.new += summary.new
         result.updated += summary.updated
@@ -247,8 +296,15 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
         if not more:
             break
         next_token = envelope.get("next")
+        if isinstance(next_token, str) and next_token and next_token == token and \
+                last_added == last_seen:
+            # medallion repeats its token while date_added moves on; the same token with the
+            # same last date_added is a peer going round (with fresh objects or not)
+            result.stopped = "the server repeated its 'next' token without moving on"
+            break
+        last_seen = last_added
         if isinstance(next_token, str) and next_token:
-            token = next_token  # may repeat (medallion's does): progress is judged by content
+            token = next_token
         elif last_added and last_added != params.get("added_after"):
             params["added_after"] = last_added  # a server without 'next': page by date
             token = None
@@ -267,17 +323,6 @@ def _key(obj: Any) -> tuple[str, str]:
     return (str(obj.get("id")), str(obj.get("modified") or obj.get("created") or ""))
 
 
-def _read_capped(response: Any, limit: int) -> bytes:
-    """The body, read no further than one chunk past ``limit`` (the parser then refuses it)."""
-    chunks, size = [], 0
-    for chunk in response.iter_content(1 << 16):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return b"".join(chunks)
-
-
 def _get_page(ws: Workspace, collection: Collection, query: dict[str, Any], peer: str,
               provenance: Provenance) -> tuple[dict[str, Any], list[Any], str | None]:
     """One page, read as bytes by the parser of every inbound path (``cirt.ingest``)."""
@@ -285,15 +330,15 @@ def _get_page(ws: Workspace, collection: Collection, query: dict[str, Any], peer
     from cirt.ingest import envelope_objects
 
     with _remote(peer, f"reading collection {collection.id}"):
-        response = collection._conn.session.get(
-            collection.objects_url, params=query, headers={"Accept": TAXII_MEDIA}, timeout=60,
-            stream=True)
+        session = collection._conn.session  # a BoundedSession (see _connection)
+        response = session.get(collection.objects_url, params=query,
+                               headers={"Accept": TAXII_MEDIA}, stream=True)
         with response:
             response.raise_for_status()
             last = response.headers.get("X-TAXII-Date-Added-Last")
             if last:
                 last = format_ts_micro(parse_ts(last))
-            content = _read_capped(response, ws.config.limits.max_bytes)
+            content = session.read_body(response)
     try:
         envelope, objects = envelope_objects(ws, content, f"a page of collection {collection.id}",
                                              provenance)
@@ -361,10 +406,11 @@ def push(ws: Workspace, peer: str, *, incident: str | None = None, since: str | 
             result.waiting += 1  # failed or pending, its backoff not over yet
     if not todo:
         return result
-    objects, withheld = Gatekeeper(ws).release_for_push(todo, peer)
-    result.withheld = withheld
-    if not objects:
+    disclosure = Gatekeeper(ws).release_for_push(todo, peer)
+    result.withheld = len(disclosure.withheld)
+    if not disclosure.released:
         return result
+    objects = [dict(o) for o in disclosure.objects]
     known = ws.store.push_records(peer, [(o["id"], version_of(o)) for o in objects])
     objects = [o for o in objects if (o["id"], version_of(o)) not in known
                or known[(o["id"], version_of(o))].state != "sent"]

@@ -1,8 +1,9 @@
 """What makes a stored object *plain* for the TAXII gate shortcut, worked out once at write time.
 
-A plain object has no references but its markings and its creator, no granular markings, TLP
-markings only, and is not an incident nor a definition: the gate has nothing to redact and
-nothing to follow in it, so its verdict is the TLP rule for its level, origin and audience alone
+A plain object has no references but its markings and its creator, no granular markings, no
+extensions, TLP markings only, and is none of the gate's ``NEVER_PLAIN`` types: the gate has
+nothing to redact and nothing to follow in it, so its verdict is the TLP rule for its level,
+origin and audience alone
 (``cirt.taxii.release.Gatekeeper``).  Everything here depends on the object alone; what depends
 on the community (is the creator known, what is the default TLP) is left for read time.  The
 store keeps the result in the ``plain`` column of ``objects`` (migration 6), written by both
@@ -23,11 +24,11 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from cirt.stix_refs import content_references
 from cirt.tlp import level_of_marking
 
 NOT_PLAIN = "-"
 NO_MARKING = "d"
-_NOT_PLAIN_TYPES = frozenset({"incident", "marking-definition", "extension-definition"})
 _CREATOR = '"created_by_ref":"'
 _MARKINGS = '"object_marking_refs":['
 
@@ -37,9 +38,11 @@ def plain_facts(stix_type: str, body: str, parsed: Callable[[], dict[str, Any]])
 
     A flat object (no nested JSON object in its text) is read from the text itself: every key
     is then top-level, and canonical JSON escapes quotes inside strings, so ``_ref":`` only ever
-    matches a key.  A nested one is checked on ``parsed()`` with the gate's own ``references``.
+    matches a key.  A nested one is checked on ``parsed()`` with the one reference walker, ``cirt.stix_refs``.
     """
-    if stix_type in _NOT_PLAIN_TYPES or '"granular_markings":' in body:
+    from cirt.gate import NEVER_PLAIN  # (the gate's, imported when first needed)
+
+    if stix_type in NEVER_PLAIN or '"granular_markings":' in body:
         return NOT_PLAIN
     if body.find("{", 1) >= 0:
         return _parsed_facts(parsed())
@@ -67,10 +70,8 @@ def _flat_facts(inside: str, creator: str | None) -> str:
 
 
 def _parsed_facts(obj: dict[str, Any]) -> str:
-    from cirt.gate import references
-
-    if references(obj):
-        return NOT_PLAIN
+    if "extensions" in obj or content_references(obj):
+        return NOT_PLAIN  # an extension's definition has a marking of its own: the whole gate
     creator = obj.get("created_by_ref")
     if creator is not None and not isinstance(creator, str):
         return NOT_PLAIN

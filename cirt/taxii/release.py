@@ -9,7 +9,8 @@ itself, and an object the gate leaves unchanged is sent as its stored canonical 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -18,17 +19,13 @@ from cirt.taxii.plain import NO_MARKING, NOT_PLAIN, plain_facts
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
-    from cirt.gate import Recipient
+    from cirt.gate import Recipient, RulesTable
+    from cirt.sharing import Disclosure, Served
     from cirt.workspace import Workspace
 
 CHANNEL = "taxii"
 _UNKNOWN: Any = object()  # not yet in the per-worker cache of plain facts
-_STAND_IN: dict[str, Any] = {
-    "type": "indicator", "spec_version": "2.1",
-    "id": "indicator--00000000-0000-4000-8000-000000000000",
-    "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-    "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-    "valid_from": "2026-01-01T00:00:00Z"}
+_NAMING_CACHE = 500_000  # versions remembered per worker (about 60 MB at most)
 
 
 class PagedRow(NamedTuple):
@@ -48,6 +45,7 @@ class PagedRow(NamedTuple):
     origin: str
     body: str
     plain: str | None
+    newest: int  # the TLP of the object's newest version (``tlp`` for the newest itself)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -58,8 +56,17 @@ class PagedRow(NamedTuple):
         return StoredObject(*self[:9])
 
 
-PAGED_COLUMNS = ", ".join(PagedRow._fields)
+NEWEST_TLP = ("CASE WHEN latest = 1 THEN tlp ELSE COALESCE((SELECT n.tlp FROM objects n"
+              " WHERE n.id = objects.id AND n.latest = 1), 4) END")
+"""SQL over ``objects``: the TLP of the row's newest version (RED if none: fail closed)."""
+PAGED_COLUMNS = ", ".join(PagedRow._fields[:-1]) + f", {NEWEST_TLP} AS newest"
+"""The columns of a ``PagedRow`` in a SELECT from ``objects``."""
 _new_paged_row = partial(tuple.__new__, PagedRow)
+
+
+def _newest(row: Row) -> int:
+    """The TLP of the newest version of a row's object (a stored version carries its own)."""
+    return row.newest if isinstance(row, PagedRow) else row.tlp
 
 
 def paged_rows(rows: Iterable[Sequence[Any]]) -> list[PagedRow]:
@@ -90,50 +97,112 @@ class Gatekeeper:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self._verdicts: dict[tuple[TLP, bool, bool, str], bool] = {}
+        self._tables: dict[str, RulesTable] = {}
+        self._verdicts: dict[str, dict[tuple[int, int, bool], tuple[bool, bool]]] = {}
+        self._others: dict[str, re.Pattern[str]] = {}
+        self._any_party: re.Pattern[str] | None = None
+        self._naming: dict[tuple[str, str], bool] = {}
         self._plain: dict[str, TLP | None] = {}
         community = ws.community
-        self._identities = frozenset([
+        self._community_identities = frozenset([
             community.national.identity, *(o.identity for o in community.organisations.values()),
             *(p.identity for p in community.partners.values())])
+        self._identities = self._community_identities
 
-    def ceiling(self, party: str) -> TLP:
-        """The highest TLP any object can have and still reach ``party`` over TAXII.
+    def _known_creators(self) -> None:
+        """Creators a plain object may name: sectors.yaml identities whose identity object is
+        not in the store (one that is has its own marking, which only the whole gate weighs)."""
+        rows = self.ws.store.db.query(
+            f"SELECT DISTINCT id FROM objects WHERE id IN "
+            f"({','.join('?' * len(self._community_identities))})",
+            sorted(self._community_identities))
+        known = self._community_identities - {str(r[0]) for r in rows}
+        if known != self._identities:
+            self._identities = known
+            self._plain.clear()
 
-        RED never travels over TAXII; a partner gets at most its ``max_tlp``.
-        """
-        community = self.ws.community
-        if party in community.partners:
-            return min(community.partners[party].max_tlp, TLP.AMBER_STRICT)
-        return TLP.AMBER_STRICT
+    def rules(self, party: str) -> RulesTable:
+        """The gate's rules table for ``party`` over TAXII (made once per worker)."""
+        table = self._tables.get(party)
+        if table is None:
+            from cirt.gate import RulesTable
+
+            table = self._tables[party] = RulesTable(self.recipient(party), self.ws.community)
+        return table
+
+    def ceiling(self, party: str) -> int:
+        """The highest TLP any object can have and still reach ``party`` over TAXII, from the
+        gate's rules table (-1: nothing can)."""
+        ceiling = self.rules(party).ceiling
+        return -1 if ceiling is None else int(ceiling)
+
+    def names_others(self, party: str) -> re.Pattern[str]:
+        """Matches a JSON string naming another party: an object whose text has one is not
+        plain for ``party`` (the gate cuts such values, see ``cirt.gate``)."""
+        pattern = self._others.get(party)
+        if pattern is None:
+            names = sorted(self.rules(party).others)
+            pattern = self._others[party] = re.compile(
+                "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
+        return pattern
+
+    def _names_a_party(self, row: Row) -> bool:
+        """Does the version's text name any party of sectors.yaml?  Remembered per version (a
+        version never changes, and every reader asks about the same ones); only those that do
+        are then searched for the parties other than the reader."""
+        key = (row.id, row.modified)
+        found = self._naming.get(key)
+        if found is None:
+            if self._any_party is None:
+                community = self.ws.community
+                names = sorted({n for p in (*community.organisations.values(),
+                                            *community.partners.values())
+                                for n in (p.id, p.identity)})
+                self._any_party = re.compile(
+                    "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
+            if len(self._naming) >= _NAMING_CACHE:
+                self._naming.clear()
+            found = self._naming[key] = self._any_party.search(row.body) is not None
+        return found
 
     def sift(self, rows: Sequence[Row],
              party: str) -> tuple[list[Row], dict[str, dict[str, tuple[str, ...]]]]:
-        """Withhold on stored columns what the gate would withhold anyway.
+        """Withhold on stored columns what the gate would withhold anyway: the rules table's
+        verdict for the row's TLP column, which is never lower than the level the gate applies.
 
-        Returns the rows kept and the audiences of the AMBER ones among them.
+        Returns the rows kept and the audiences of those whose verdict depends on them.
         """
-        community = self.ws.community
-        ceiling = int(self.ceiling(party))
-        green = community.in_green_community(party)
-        is_org = party in community.organisations
-        amber, strict, green_level = int(TLP.AMBER), int(TLP.AMBER_STRICT), int(TLP.GREEN)
-        restricted = [r.id for r in rows if amber <= r.tlp <= ceiling]
-        audiences = self.ws.store.audiences(restricted) if restricted else {}
-        kept = []
-        for row in rows:
-            level = row.tlp
-            if level > ceiling:
-                continue
-            if level == green_level and not green:
-                continue
-            if level >= amber:
-                if party not in audiences.get(row.id, {}).get("org", ()):
-                    continue
-                if row.origin != LOCAL and (level >= strict or not is_org):
-                    continue
-            kept.append(row)
-        return kept, audiences
+        verdict = self.verdicts(party)
+        judged = [(row, verdict(row.tlp, _newest(row), row.origin != LOCAL)) for row in rows]
+        undecided = [row.id for row, (anyone, member) in judged if member and not anyone]
+        audiences = self.ws.store.audiences(undecided) if undecided else {}
+        return [row for row, (anyone, member) in judged if anyone or (
+            member and party in audiences.get(row.id, {}).get("org", ()))], audiences
+
+    def verdicts(self, party: str) -> Callable[[int, int, bool], tuple[bool, bool]]:
+        """For a version of TLP ``own`` whose newest version has TLP ``newest`` (received or
+        not): may it go to ``party`` whatever the audience, and may it go if ``party`` is in
+        the audience; from the gate's rules table, remembered per distinct case."""
+        memo = self._verdicts.get(party)
+        if memo is None:
+            memo = self._verdicts[party] = {}
+        rules = self.rules(party)
+
+        def verdict(own: int, newest: int, received: bool) -> tuple[bool, bool]:
+            key = (own, newest, received)
+            found = memo.get(key)
+            if found is None:
+                if not (0 <= own <= 4 and 0 <= newest <= 4):  # not a level: fail closed
+                    found = (False, False)
+                else:
+                    found = (rules.allows(TLP(own), received, False)
+                             and rules.allows(TLP(newest), received, False),
+                             rules.allows(TLP(own), received, True)
+                             and rules.allows(TLP(newest), received, True))
+                memo[key] = found
+            return found
+
+        return verdict
 
     def decide(self, rows: Sequence[Row], party: str) -> list[ReleasedRow]:
         """What of ``rows`` the gate releases to ``party``, in the same order.
@@ -142,36 +211,39 @@ class Gatekeeper:
         offered in rounds; objects they reference outside the rows are given as context, so a
         relationship to a releasable indicator on another page is not taken for a leak.
         """
-        kept, audiences = self.sift(rows, party)
+        from cirt.gate import DEFINITIONS
+
+        # definitions are never released as objects: the gate sends them beside the objects
+        # using them, at their newest version (from context), never an older one offered here
+        kept, audiences = self.sift([r for r in rows if r.type not in DEFINITIONS], party)
+        self._known_creators()
         texts: list[str | None] = [None] * len(kept)
         involved: list[int] = []
         plain: list[tuple[int, TLP]] = []
         known = self._plain
+        others = self.names_others(party)
         for index, row in enumerate(kept):
             facts = getattr(row, "plain", None)
             level = known.get(facts, _UNKNOWN) if facts is not None else _UNKNOWN
             if level is _UNKNOWN:
                 level = self.plain_level(row)
-            if level is None:
+            if level is None or (self._names_a_party(row)
+                                 and others.search(row.body) is not None):
                 involved.append(index)
             else:
                 plain.append((index, level))
-        amber = TLP.AMBER
-        missing = [kept[i].id for i, level in plain
-                   if level >= amber and kept[i].id not in audiences]
+        # the verdict of a plain object depends on its level, its newest version's, whether it
+        # was received and whether the party is in its audience, alone
+        verdict = self.verdicts(party)
+        judged = [(index, verdict(level, _newest(kept[index]), kept[index].origin != LOCAL))
+                  for index, level in plain]
+        missing = [kept[i].id for i, (anyone, member) in judged
+                   if member and not anyone and kept[i].id not in audiences]
         if missing:  # marked higher than its TLP column says: its audience decides
             audiences = {**audiences, **self.ws.store.audiences(missing)}
-        # the verdict of a plain object depends on (level, received, in audience) alone
-        verdicts: dict[tuple[TLP, bool, bool], bool] = {}
-        for index, level in plain:
-            row = kept[index]
-            members = audiences.get(row.id)
-            key = (level, row.origin != LOCAL, party in members.get("org", ()) if members else False)
-            allowed = verdicts.get(key)
-            if allowed is None:
-                allowed = verdicts[key] = self.verdict(*key, party)
-            if allowed:
-                texts[index] = row.body
+        for index, (anyone, member) in judged:
+            if anyone or (member and party in audiences.get(kept[index].id, {}).get("org", ())):
+                texts[index] = kept[index].body
         rounds: list[dict[str, int]] = []
         for index in involved:
             object_id = kept[index].id
@@ -206,37 +278,20 @@ class Gatekeeper:
             return level
 
     def _resolve(self, facts: str) -> TLP | None:
-        """Facts read against the community: a known creator, the default TLP."""
+        """Facts read against the community: a known creator, a TLP marking to send as is."""
         if facts == NOT_PLAIN:
             return None
         if len(facts) > 1 and facts[2:] not in self._identities:
             return None
         if facts[0] == NO_MARKING:
-            return self.ws.community.default_tlp
+            return None  # it leaves marked with the default level: the gate writes it on
         return TLP(int(facts[0]))
-
-    def verdict(self, level: TLP, received: bool, in_orgs: bool, party: str) -> bool:
-        """The gate's own verdict for a plain object of this level, origin and audience.
-
-        Asked of ``cirt.gate.release`` once per distinct case, on a stand-in plain object.
-        """
-        key = (level, received, in_orgs, party)
-        cached = self._verdicts.get(key)
-        if cached is None:
-            from cirt.gate import Candidate, release
-
-            stand_in = {**_STAND_IN, "object_marking_refs": [level.marking_id]}
-            candidate = Candidate(stand_in, frozenset([party]) if in_orgs else frozenset(),
-                                  frozenset(), "taxii" if received else None)
-            outcome = release([candidate], self.recipient(party), self.ws.community,
-                              default_tlp=self.ws.community.default_tlp)
-            cached = self._verdicts[key] = bool(outcome.released)
-        return cached
 
     def _decide_round(self, rows: list[Row], party: str) -> dict[tuple[str, str], str]:
         """The gate over rows that need it whole: context, redaction, references (no logging)."""
         stored = [r.stored() if isinstance(r, PagedRow) else r for r in rows]
-        verdict = self.ws.sharing.decide(stored, self.recipient(party), CHANNEL)
+        floors = {r.id: TLP(_newest(r)) for r in rows}
+        verdict = self.ws.sharing.decide(stored, self.recipient(party), CHANNEL, floors)
         offered = {r.id: r for r in stored}
         out = {}
         for item in verdict.released:
@@ -252,25 +307,19 @@ class Gatekeeper:
             return Recipient("partner", party, CHANNEL)
         return Recipient("org", party, CHANNEL)
 
-    def release_for_push(self, rows: Sequence[StoredObject],
-                         party: str) -> tuple[list[dict[str, Any]], int]:
-        """The objects (definitions first) the gate lets go to a partner, recorded in the log
-        by ``ws.sharing.release``; and how many of the offered objects the gate withheld."""
+    def release_for_push(self, rows: Sequence[StoredObject], party: str) -> Disclosure:
+        """What the gate lets go to a partner (the newest version of each row), logged by
+        ``ws.sharing.release`` before it is returned."""
         newest: dict[str, StoredObject] = {}
         for row in rows:
             if row.id not in newest or row.modified > newest[row.id].modified:
                 newest[row.id] = row
-        offered = list(newest.values())
-        result = self.ws.sharing.release(offered, self.recipient(party), CHANNEL)
-        if not result.released:
-            return [], len(offered)
-        return [dict(o) for o in result.objects], len(offered) - len(result.released)
+        return self.ws.sharing.release(list(newest.values()), self.recipient(party), CHANNEL,
+                                       delivery="sent")
 
-    def record(self, page: Sequence[ReleasedRow], party: str) -> None:
-        """One disclosure-log entry for one response page, before the page is sent."""
-        if not page:
-            return
-        objects = [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page]
-        self.ws.audit.record(recipient=recipient_of(self.ws, party), channel=CHANNEL,
-                             objects=objects, tlp=max([ref[2] for ref in objects]))
+    def record(self, page: Sequence[ReleasedRow], party: str) -> Served[ReleasedRow]:
+        """One disclosure-log entry for one response page: what the server may send."""
+        return self.ws.sharing.serve(
+            page, self.recipient(party),
+            [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page])
 

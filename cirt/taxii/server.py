@@ -26,7 +26,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,14 @@ from urllib.parse import parse_qs
 from cirt.errors import ConflictError, StoreError, StoreLocked, StoreUnavailable
 from cirt.stixtime import format_ts_micro, parse_ts
 from cirt.taxii.auth import Authenticator, FailedLogins, LoginThrottled
-from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, ReleasedRow, paged_rows
+from cirt.taxii.release import (
+    NEWEST_TLP,
+    PAGED_COLUMNS,
+    Gatekeeper,
+    PagedRow,
+    ReleasedRow,
+    paged_rows,
+)
 
 if TYPE_CHECKING:
     from cirt.ingest import IngestSummary
@@ -525,8 +532,13 @@ class TaxiiApp:
                     alternatives.append(f"modified IN ({','.join('?' * len(variants))})")
                     params += variants
             where.append("(" + " OR ".join(alternatives) + ")")
+        # a version goes only where its newest version may go too: nothing above the ceiling
+        ceiling = int(self.gate.ceiling(party))
         where.append("tlp <= ?")
-        params.append(int(self.gate.ceiling(party)))
+        params.append(ceiling)
+        if query.versions != ("last",):
+            where.append(f"{NEWEST_TLP} <= ?")
+            params.append(ceiling)
         if after:
             where.append("added > ?")
             params.append(after)
@@ -538,17 +550,17 @@ class TaxiiApp:
             f" ORDER BY added LIMIT {int(limit)}", params)
         return paged_rows(rows)
 
-    def _page_headers(self, request: Request, page: list[ReleasedRow]) -> None:
+    def _page_headers(self, request: Request, page: Sequence[ReleasedRow]) -> None:
         if page:
             request.headers_out += [("X-TAXII-Date-Added-First", page[0].row.added),
                                     ("X-TAXII-Date-Added-Last", page[-1].row.added)]
 
     def _objects(self, request: Request, collection: CollectionSpec, query: Query, *,
                  single: bool = False) -> bytes:
-        page, more = self._released_page(request, collection, query)
-        if single and not page and query.after is None:
+        released, more = self._released_page(request, collection, query)
+        if single and not released and query.after is None:
             self._raise_absent(request, collection, query)
-        self.gate.record(page, request.party)
+        page = self.gate.record(released, request.party).items
         self._page_headers(request, page)
         head = {"more": more}
         if more:
@@ -565,8 +577,8 @@ class TaxiiApp:
             raise NOT_FOUND_OBJECT
 
     def _manifest(self, request: Request, collection: CollectionSpec, query: Query) -> bytes:
-        page, more = self._released_page(request, collection, query)
-        self.gate.record(page, request.party)
+        released, more = self._released_page(request, collection, query)
+        page = self.gate.record(released, request.party).items
         self._page_headers(request, page)
         body: dict[str, Any] = {"more": more}
         if more:
@@ -578,10 +590,10 @@ class TaxiiApp:
         return _dump(body)
 
     def _versions(self, request: Request, collection: CollectionSpec, query: Query) -> bytes:
-        page, more = self._released_page(request, collection, query)
-        if not page and query.after is None:
+        released, more = self._released_page(request, collection, query)
+        if not released and query.after is None:
             self._raise_absent(request, collection, query)
-        self.gate.record(page, request.party)
+        page = self.gate.record(released, request.party).items
         self._page_headers(request, page)
         body: dict[str, Any] = {"more": more}
         if more:

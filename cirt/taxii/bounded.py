@@ -1,0 +1,138 @@
+"""HTTP to a partner that cannot exhaust us: timeouts, a deadline, capped bodies, one origin.
+
+Every request a TAXII exchange makes (taxii2-client's discovery, collections, ``add_objects``
+and status calls, and our own page reads) goes through a ``BoundedSession``:
+
+* connect and read timeouts on every request, never longer than what is left of the run's
+  deadline, and the deadline checked again between the pieces of a body (a peer sending a byte
+  a second passes every read timeout, not the deadline);
+* a body is read piece by piece and refused past ``max_body_bytes`` *after* decompression, so a
+  gzip body that inflates to gigabytes costs at most the cap;
+* credentials go only to the origins sectors.yaml declares for the partner: a discovery answer
+  naming an API root elsewhere does not get our password;
+* plain ``http://`` only to a loopback address, unless the partner is marked ``insecure``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+
+from cirt.errors import RemoteError
+
+PIECE = 1 << 16
+
+
+@dataclass(frozen=True)
+class PeerLimits:
+    """What one run against one partner may cost (from its ``taxii:`` entry in sectors.yaml)."""
+
+    read_timeout: float  # seconds any single read may wait
+    deadline: float  # seconds for the whole run
+    max_body_bytes: int  # one response, decompressed
+    max_pages: int  # pages of one collection in one run
+    max_objects: int  # objects of one collection in one run
+    connect_timeout: float = 10.0  # seconds to open a connection
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(peer: str, url: str, *, insecure: bool) -> None:
+    """Plain HTTP carries the partner's password in clear: only on this machine, or when
+    sectors.yaml says ``insecure: true`` for the partner (which ``cirt check`` reports)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "https" or (scheme == "http" and (insecure or is_loopback_url(url))):
+        return
+    if scheme == "http":
+        raise RemoteError(f"{peer}: {url} is plain HTTP to another machine: use https, or set "
+                          "'insecure: true' for the partner in sectors.yaml")
+    raise RemoteError(f"{peer}: {url} is not an http(s) URL")
+
+
+class DeadlineExceeded(RemoteError):
+    """The run took longer than its deadline."""
+
+
+class BoundedSession(requests.Session):
+    """A requests session bounded in time and bytes, credentials only for declared origins."""
+
+    def __init__(self, peer: str, limits: PeerLimits, origins: set[str], *,
+                 insecure: bool = False) -> None:
+        super().__init__()
+        self.peer, self.limits, self.origins, self.insecure = peer, limits, origins, insecure
+        self.deadline_at = time.monotonic() + limits.deadline
+
+    def remaining(self) -> float:
+        left = self.deadline_at - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(f"{self.peer}: stopped at the deadline of "
+                                   f"{self.limits.deadline:g} s for this run")
+        return left
+
+    def send(self, request: requests.PreparedRequest,
+             **kwargs: Any) -> requests.Response:
+        """Every request of the session (``get``, ``post``, and clients such as PyMISP that
+        prepare their own) passes here."""
+        target = str(request.url)
+        check_transport(self.peer, target, insecure=self.insecure)
+        if origin(target) not in self.origins:
+            raise RemoteError(f"{self.peer}: {target} is on another origin than sectors.yaml "
+                              "declares for this partner; our credentials are not sent there")
+        left = self.remaining()
+        kwargs["timeout"] = (min(self.limits.connect_timeout, left),
+                             min(self.limits.read_timeout, left))
+        streamed = bool(kwargs.get("stream", False))
+        kwargs["stream"] = True
+        kwargs["allow_redirects"] = False  # a redirect could lead the credentials elsewhere
+        response = super().send(request, **kwargs)
+        if not streamed:
+            try:
+                response._content = self.read_body(response)
+            finally:
+                response.close()
+        return response
+
+    def read_body(self, response: requests.Response) -> bytes:
+        """The body, decompressed, piece by piece: refused past the cap or the deadline."""
+        cap = self.limits.max_body_bytes
+        pieces: list[bytes] = []
+        size = 0
+        raw = response.raw
+        while True:
+            self.remaining()
+            try:
+                piece = raw.read1(PIECE, decode_content=True)
+            except ReadTimeoutError:
+                raise RemoteError(f"{self.peer}: {response.url}: read timed out (nothing for "
+                                  f"{self.limits.read_timeout:g} s)") from None
+            except (ProtocolError, DecodeError, OSError) as exc:
+                raise RemoteError(f"{self.peer}: {response.url}: the body broke off: "
+                                  f"{str(exc)[:200]}") from None
+            if not piece:
+                return b"".join(pieces)
+            size += len(piece)
+            if size > cap:
+                response.close()
+                raise RemoteError(f"{self.peer}: {response.url} sent more than {cap:,} bytes "
+                                  "in one response (the partner's max_body_bytes)")
+            pieces.append(piece)
