@@ -160,5 +160,5 @@ def test_a_playbook_name_is_a_category_word_and_unknown_words_list_them(ws: Work
                                  severity="high", organisations=["bws"])
     assert incident.category == "availability:sabotage"
     assert incident.playbook == "ransomware"
-    with pytest.raises(InvalidValue, match="or one of: .*ransomware"):
+    with pytest.raises(InvalidValue, match=r"or one of: .*ransomware"):
         ws.incidents.open(title="?", category="nonsense", severity="low", organisations=["bws"])
