@@ -25,20 +25,21 @@ def log(ctx: typer.Context,
     entries = workspace(ctx).audit.entries(to=to, object_id=object_id)
 
     def render() -> None:
-        from rich.table import Table
-        from rich.text import Text
-
         if not entries:
             console().print("no release recorded" + (" for that filter" if to or object_id else ""))
             return
-        table = Table(title="Disclosure log", title_justify="left")
-        for column in ("#", "When (UTC)", "Analyst", "Recipient", "Channel", "TLP", "Objects"):
-            table.add_column(column)
+        releases = table("Disclosure log (object versions: --json, or --object ID)")
+        for column in ("#", "When (UTC)"):
+            releases.add_column(column, no_wrap=True)
+        for column in ("Analyst", "Recipient", "Channel"):
+            releases.add_column(column, ratio=1, overflow="fold")
+        for column in ("TLP", "Objects"):
+            releases.add_column(column, no_wrap=True)
         for e in entries:
-            objects = "\n".join(f"{i} @ {v}" for i, v, _ in e.objects) or "(none)"
-            table.add_row(str(e.seq), e.when[:19].replace("T", " "), e.analyst, e.recipient,
-                          e.channel, tlp_text(e.tlp), Text(objects))
-        console().print(table)
+            channel = e.channel + (f" ({e.delivery})" if e.delivery else "")
+            releases.add_row(str(e.seq), e.when[:16].replace("T", " "), e.analyst, e.recipient,
+                             channel, tlp_text(e.tlp), str(len(e.objects)))
+        console().print(releases)
 
     emit([e.as_dict() for e in entries], as_json, render)
 
