@@ -41,6 +41,7 @@ from cirt.tlp import TLP
 if TYPE_CHECKING:
     from pymisp import MISPAttribute, MISPEvent
 
+    from cirt.community import MispEndpoint
     from cirt.gate import Release
     from cirt.sharing import Disclosure
     from cirt.workspace import Workspace
@@ -418,6 +419,19 @@ def _connect(ws: Workspace, partner_id: str) -> Any:
     """A PyMISP client for a partner's MISP; every failure becomes RemoteError/ConfigError."""
     import logging
 
+    endpoint, key = credentials(ws, partner_id)
+    logging.getLogger("pymisp").setLevel(logging.CRITICAL)
+    from pymisp import PyMISP
+
+    try:
+        return PyMISP(endpoint.url, key, ssl=endpoint.verify_tls, timeout=30)
+    except Exception as exc:
+        raise RemoteError(f"MISP of '{partner_id}' ({endpoint.url}) is unreachable or"
+                          f" refused the key: {_short(exc)}") from None
+
+
+def credentials(ws: Workspace, partner_id: str) -> tuple[MispEndpoint, str]:
+    """The partner's MISP endpoint (sectors.yaml) and API key (environment or secrets.toml)."""
     partner = ws.community.partner(partner_id)
     if partner.misp is None:
         raise NotFound(f"partner '{partner_id}' has no misp: url in sectors.yaml")
@@ -426,14 +440,7 @@ def _connect(ws: Workspace, partner_id: str) -> Any:
         env = "CIRT_MISP_" + partner_id.upper().replace("-", "_") + "_KEY"
         raise NotFound(f"no MISP key for '{partner_id}': set {env} or misp_{partner_id}_key"
                        " in secrets.toml")
-    logging.getLogger("pymisp").setLevel(logging.CRITICAL)
-    from pymisp import PyMISP
-
-    try:
-        return PyMISP(partner.misp.url, key, ssl=partner.misp.verify_tls, timeout=30)
-    except Exception as exc:
-        raise RemoteError(f"MISP of '{partner_id}' ({partner.misp.url}) is unreachable or"
-                          f" refused the key: {_short(exc)}") from None
+    return partner.misp, key
 
 
 def _short(exc: Exception) -> str:

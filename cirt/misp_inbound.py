@@ -414,20 +414,45 @@ class PullResult:
 PAGE = 100
 MAX_PAGES = 10_000  # a million events in one run
 PULL_DEADLINE_S = 3600.0
+READ_TIMEOUT_S = 30.0  # any single read from the partner's MISP
 
 
-def _search_page(ws: Workspace, client: Any, partner_id: str, cursor: int,
+def _session(ws: Workspace, partner_id: str) -> tuple[Any, str]:
+    """A session bounded in time and bytes (``cirt.taxii.bounded``) that speaks MISP's REST API
+    to the partner's declared origin only; PyMISP reads answers whole, so pulls do not use it."""
+    from cirt.misp import credentials
+    from cirt.taxii.bounded import BoundedSession, PeerLimits, origin
+
+    endpoint, key = credentials(ws, partner_id)
+    url = endpoint.url.rstrip("/")
+    limits = PeerLimits(read_timeout=READ_TIMEOUT_S, deadline=PULL_DEADLINE_S,
+                        max_body_bytes=ws.config.limits.max_bytes, max_pages=MAX_PAGES,
+                        max_objects=PAGE * MAX_PAGES)
+    session = BoundedSession(f"MISP of '{partner_id}'", limits, {origin(url)})
+    session.verify = endpoint.verify_tls
+    session.headers.update({"Authorization": key, "Accept": "application/json",
+                            "Content-Type": "application/json", "User-Agent": "cirt"})
+    return session, url
+
+
+def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor: int,
                  page: int) -> list[dict[str, Any]]:
-    """One page of ``events/restSearch``, read as bytes by the parser of every inbound path
-    (PyMISP's ``search`` would parse it with plain ``json``: last duplicate key wins, NaN)."""
+    """One page of ``events/restSearch``, its body capped as it is read (decompressed) and
+    parsed by the parser of every inbound path (plain ``json`` would let the last duplicate key
+    win and accept NaN)."""
+    import requests
+
     from cirt.ingest import log_refused, parse_json
     from cirt.misp import _answer, _short
 
     query = {"returnFormat": "json", "timestamp": cursor, "limit": PAGE, "page": page}
     try:
-        response = client._prepare_request("POST", "events/restSearch", data=query)
-    except Exception as exc:
+        response = session.post(f"{url}/events/restSearch", json=query)
+    except (requests.RequestException, OSError) as exc:
         raise RemoteError(f"MISP of '{partner_id}' failed the search: {_short(exc)}") from None
+    if response.status_code in (401, 403):
+        raise RemoteError(f"MISP of '{partner_id}' ({url}) refused the key: HTTP"
+                          f" {response.status_code}")
     if response.status_code >= 400:
         raise RemoteError(f"MISP of '{partner_id}' failed the search: HTTP"
                           f" {response.status_code}")
@@ -450,7 +475,6 @@ def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult
     through ``cirt.ingest`` with provenance ``misp``/partner and the TLP its tags give.
     """
     from cirt.ingest import IngestSummary, ingest
-    from cirt.misp import _connect
 
     if since is not None:
         from cirt.stixtime import parse_ts
@@ -462,7 +486,7 @@ def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult
                                " 2026-03-01T00:00:00Z") from None
     else:
         cursor = ws.store.misp_pull_cursor(partner_id) or 0
-    client = _connect(ws, partner_id)
+    session, url = _session(ws, partner_id)
     # Each page is stored as it arrives (memory holds one page), and paging ends on a page that
     # brings nothing new: a server that ignores 'page' answers the same events for ever.
     theirs: list[str] = []
@@ -475,7 +499,7 @@ def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult
         if time.monotonic() > deadline:
             summary.notes.append(f"stopped at the deadline of {PULL_DEADLINE_S:g} s")
             break
-        found = _search_page(ws, client, partner_id, cursor, page)
+        found = _search_page(ws, session, url, partner_id, cursor, page)
         keys = {(str(e.get("uuid")), str(e.get("timestamp"))) for e in found}
         if found and keys <= previous:
             summary.notes.append(f"page {page} repeated the events of page {page - 1}: the "

@@ -305,3 +305,62 @@ def test_push_exits_1_naming_what_failed_or_waits(peer_home: Path, engine: str,
     assert result["failed"] == 1 and result["sent"] >= 1
     assert "0 object(s) pending and 1 failed" in err
     assert _states(peer_home)["indicator--abce0000-0000-4000-8000-000000000002"] == "failed"
+
+
+# --- a MISP server whose search answer inflates without end ---------------------------------
+
+MISP_GZIP_BOMB = r"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from tests.hostile_peers import gzip_bomb
+
+BODY = gzip_bomb(1 << 30)  # a few MiB on the wire, 1 GiB once inflated
+
+
+class Bomb(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
+print(f"http://127.0.0.1:{server.server_address[1]}/", flush=True)
+server.serve_forever()
+"""
+
+
+@pytest.mark.sqlite_only
+def test_misp_pull_refuses_a_search_answer_past_the_byte_cap_with_memory_bounded(
+        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    (home / "config.toml").write_text((home / "config.toml").read_text()
+                                      + "\n[import]\nmax_bytes = 16777216\n")
+    server = subprocess.Popen([sys.executable, "-c", MISP_GZIP_BOMB], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        sectors = home / "sectors.yaml"
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
+                                                       url))
+        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
+        done = subprocess.run([sys.executable, "-c", RUNNER, "--home", str(home), "misp",
+                               "pull", PEER], capture_output=True, text=True, timeout=300,
+                              check=False)
+    finally:
+        stop(server)  # type: ignore[arg-type]
+    *lines, report = done.stderr.strip().splitlines()
+    measured = json.loads(report)
+    assert measured["code"] == 1 and len(lines) == 1, lines  # one line, no traceback
+    assert "MISP of 'csirtamericas'" in lines[0] and "sent more than 16,777,216 bytes" in lines[0]
+    assert measured["peak_mib"] < PEAK_MIB  # PyMISP read such an answer whole
+    with Workspace.open(home) as ws:
+        assert list(ws.store.latest_objects(types=["indicator"])) == []
