@@ -11,7 +11,7 @@ import pytest
 from pymisp import MISPEvent, PyMISP
 
 from cirt.correlation import mark, seen_since
-from cirt.misp_testserver import MispServer, running
+from cirt.demos.misp_server import MispServer, running
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.conftest import FixedClock

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from cirt.demos.misp_server import MispServer, running
 from cirt.errors import InvalidValue
 from cirt.lifecycle import retire, retired
 from cirt.misp import incident_event
-from cirt.misp_testserver import MispServer, running
 from cirt.taxii.client import push
 from cirt.tlp import TLP
 from cirt.workspace import Workspace

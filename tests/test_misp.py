@@ -1,6 +1,6 @@
 """MISP: one TLP translation table, events and feeds through the gate, push and pull over HTTP.
 
-The live tests run PyMISP's real HTTP code against cirt.misp_testserver on 127.0.0.1.
+The live tests run PyMISP's real HTTP code against cirt.demos.misp_server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pymisp import MISPEvent, PyMISP
 
+from cirt.demos.misp_server import MispServer, running
 from cirt.errors import SharingDenied
 from cirt.misp import (
     Offered,
@@ -22,7 +23,6 @@ from cirt.misp import (
     incident_event,
 )
 from cirt.misp_inbound import events_in, events_to_stix
-from cirt.misp_testserver import MispServer, running
 from cirt.misp_tlp import (
     ALL_COMMUNITIES,
     YOUR_ORGANISATION,
