@@ -103,7 +103,7 @@ STIX_ATTACKS: list[tuple[str, str, str]] = [
 ]
 
 
-class _Twice(dict):  # type: ignore[type-arg]
+class _Twice(dict):
     """An event ``json.dumps`` writes with one key twice (the C encoder asks ``items()``)."""
 
     def __init__(self, base: dict[str, Any], key: str, first: Any) -> None:
@@ -360,6 +360,7 @@ def test_the_same_objects_from_their_creator_are_taken(held: Path) -> None:
         newer = {**BELS, "modified": LATER, "object_marking_refs": [TLP.CLEAR.marking_id]}
         summary = ingest(ws, [newer], Provenance("taxii", "bel", "inbox"))
         assert summary.updated == 1, summary.rejected
-        assert ws.store.get(BELS["id"]).tlp == TLP.AMBER  # never lowered
+        stored = ws.store.get(BELS["id"])
+        assert stored is not None and stored.tlp == TLP.AMBER  # never lowered
         own = {**indicator(7, prefix="0f0f"), "created_by_ref": CSIRTAMERICAS}
         assert ingest(ws, [own], Provenance("taxii", PARTNER, "inbox")).new == 1
