@@ -5,7 +5,8 @@ Each entry's hash is sha256 over the previous entry's hash and the canonical enc
 at that entry.  A chain cannot show that its newest entries were cut off: ``checkpoint`` signs the
 head with the CIRT's OpenPGP key into a file kept elsewhere, and ``verify(checkpoint)`` proves the
 chain still reaches that head.  The chain itself (``make_entry``, ``verify_chain``, the checkpoint
-text) is pure; ``DisclosureLog`` adds the store, the clock and GnuPG.
+text) is pure; ``DisclosureLog`` adds the store, the clock and GnuPG.  ``verify_links`` walks any
+such chain: the refusal log (``cirt.refusal_log``) is checked by it too.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from cirt.errors import CirtError, InvalidValue, NotFound
 from cirt.stixtime import format_ts, format_ts_micro
@@ -30,6 +31,7 @@ GENESIS = "0" * 64
 CHECKPOINT_FORMAT = "cirt-disclosure-checkpoint/1"
 
 ObjectRef = tuple[str, str, int]
+L = TypeVar("L", bound="Link")
 
 _RECIPIENT = re.compile(r"^(public|(org|partner|contact|archive):[^\s:][^\s]*)$")
 DELIVERIES = ("sent", "file")
@@ -37,11 +39,11 @@ _CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
 class LogBroken(CirtError):
-    """The disclosure log does not verify; the message names the first bad entry."""
+    """A hash-chained log does not verify; the message names the log and its first bad entry."""
 
-    def __init__(self, report: ChainReport) -> None:
+    def __init__(self, report: ChainReport, log: str = "disclosure log") -> None:
         self.report = report
-        super().__init__(f"disclosure log broken: {report.broken}")
+        super().__init__(f"{log} broken: {report.broken}")
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,23 @@ def make_entry(head: Head, *, when: str, analyst: str, recipient: str, channel: 
     return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest, delivery)
 
 
-def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> ChainReport:
-    """Check every link in storage order; with a checkpoint, also that the chain reaches it."""
+class Link(Protocol):
+    """What the chain walk needs of an entry of any hash-chained log."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def when(self) -> str: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+def verify_links(entries: Iterable[L], payload: Callable[[L], bytes],
+                 checkpoint: Head | None = None) -> ChainReport:
+    """Check every link in storage order, ``payload`` giving the bytes an entry's hash covers;
+    with a checkpoint, also that the chain reaches it."""
     head = EMPTY
     count = 0
     for entry in entries:
@@ -174,9 +191,7 @@ def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> Ch
             return ChainReport(count - 1, head, Break(
                 entry.seq, f"does not follow entry #{head.seq}: entries were removed, inserted or "
                            "reordered"), checkpoint)
-        payload = canonical_entry(entry.seq, entry.when, entry.analyst, entry.recipient,
-                                  entry.channel, entry.objects, entry.tlp, entry.delivery)
-        if entry_hash(entry.prev_hash, payload) != entry.hash:
+        if entry_hash(entry.prev_hash, payload(entry)) != entry.hash:
             return ChainReport(count - 1, head, Break(
                 entry.seq, "its content does not match its hash: the entry was edited"), checkpoint)
         if checkpoint is not None and entry.seq == checkpoint.seq and entry.hash != checkpoint.hash:
@@ -191,6 +206,13 @@ def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> Ch
     if checkpoint is not None and checkpoint.seq == 0 and checkpoint.hash != GENESIS:
         return ChainReport(count, head, Break(0, "the checkpoint is not of this log"), checkpoint)
     return ChainReport(count, head, None, checkpoint)
+
+
+def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> ChainReport:
+    """Check the disclosure log's links; with a checkpoint, also that the chain reaches it."""
+    return verify_links(entries, lambda e: canonical_entry(
+        e.seq, e.when, e.analyst, e.recipient, e.channel, e.objects, e.tlp, e.delivery),
+        checkpoint)
 
 
 def checkpoint_text(head: Head, *, signed_at: str, identity: str) -> str:

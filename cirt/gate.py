@@ -671,10 +671,12 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         if obj["type"] == "incident" and not seat.archive:
             obj = _public_reference(obj, reference_key)
         marks = obj.get("object_marking_refs")
-        if not marks:  # nothing leaves unmarked: the level it was judged at is written on it
+        if not marks and not seat.archive:  # nothing leaves unmarked: the level it was judged
+            # at is written on it (the archive keeps objects exactly as stored)
             marks = [item.tlp.marking_id]
             obj = {**obj, "object_marking_refs": marks}
-        uses.markings.update(marks)
+        if marks:
+            uses.markings.update(marks)
         if "granular_markings" in obj:
             uses.markings.update(g["marking_ref"] for g in obj["granular_markings"]
                                  if "marking_ref" in g)

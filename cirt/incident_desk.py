@@ -66,7 +66,7 @@ class IncidentDesk:
             incident = rules.new_incident(
                 incident_id=self.ws.ids("incident"),
                 reference=f"{self.ws.config.reference_prefix}-{now.year}-{number:04d}",
-                title=title, category=rules.parse_category(category), severity=severity,
+                title=title, category=self._category(category), severity=severity,
                 organisations=organisations, tlp=level, description=description,
                 identity=community.national.identity, analyst=self.ws.analyst, now=now,
                 summary=summary, reported_at=reported_at, occurred_at=occurred_at,
@@ -120,6 +120,9 @@ class IncidentDesk:
                     f"{if_version}; show it again and retry")
             yield incident
 
+    def _category(self, text: str) -> str:
+        return rules.parse_category(text, self.ws.tasks.library.category_words())
+
     def _load_rules(self) -> None:
         """Read sectors.yaml and the playbooks (50-100 ms) before taking the write lock, which
         every other writer waits for."""
@@ -144,7 +147,7 @@ class IncidentDesk:
         if severity is not None:
             fields["severity"] = severity
         if category is not None:
-            fields["category"] = rules.parse_category(category)
+            fields["category"] = self._category(category)
         if status is not None:
             fields["status"] = status
         if tlp is not None:

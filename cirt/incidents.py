@@ -19,6 +19,7 @@ carry that marking on the whole note.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -188,17 +189,24 @@ def mark_internal(obj: dict[str, Any]) -> None:
         obj.pop("granular_markings", None)
 
 
-def parse_category(text: str) -> str:
-    """``phishing`` or ``fraud:phishing`` -> ``fraud:phishing``; old spellings are not guessed."""
+def parse_category(text: str, words: Mapping[str, str] | None = None) -> str:
+    """``phishing`` or ``fraud:phishing`` -> ``fraud:phishing``; old spellings are not guessed.
+
+    ``words`` are the analyst's plain words for a category (a playbook's name, such as
+    ``ransomware``, stands for the first category it applies to), so the words an analyst
+    thinks in open the incident their playbook handles."""
     value = text.strip().lower()
     if value in ALL_CATEGORIES:
         return value
     matches = [c for c in ALL_CATEGORIES if c.split(":")[1] == value]
     if len(matches) == 1:
         return matches[0]
+    if words and value in words:
+        return words[value]
+    known = f"; or one of: {', '.join(sorted(words))}" if words else ""
     raise InvalidValue(f"'{text}' is not an RSIT category (e.g. fraud:phishing, "
-                       "malicious-code:infected-system, availability:ddos; see 'cirt incident "
-                       "categories')")
+                       f"malicious-code:infected-system, availability:ddos; see 'cirt incident "
+                       f"categories'){known}")
 
 
 def check_choice(kind: str, value: str, choices: tuple[str, ...]) -> str:

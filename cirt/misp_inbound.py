@@ -10,6 +10,7 @@ bytes through ``cirt.ingest.parse_json``, the parser of every inbound path.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -411,6 +412,8 @@ class PullResult:
 
 
 PAGE = 100
+MAX_PAGES = 10_000  # a million events in one run
+PULL_DEADLINE_S = 3600.0
 
 
 def _search_page(ws: Workspace, client: Any, partner_id: str, cursor: int,
@@ -460,22 +463,47 @@ def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult
     else:
         cursor = ws.store.misp_pull_cursor(partner_id) or 0
     client = _connect(ws, partner_id)
-    events: list[dict[str, Any]] = []
-    page = 1
-    while True:
+    # Each page is stored as it arrives (memory holds one page), and paging ends on a page that
+    # brings nothing new: a server that ignores 'page' answers the same events for ever.
+    theirs: list[str] = []
+    own: list[str] = []
+    summary = IngestSummary()
+    previous: set[tuple[str, str]] = set()
+    newest = cursor
+    deadline = time.monotonic() + PULL_DEADLINE_S
+    for page in range(1, MAX_PAGES + 1):
+        if time.monotonic() > deadline:
+            summary.notes.append(f"stopped at the deadline of {PULL_DEADLINE_S:g} s")
+            break
         found = _search_page(ws, client, partner_id, cursor, page)
-        events.extend(found)
+        keys = {(str(e.get("uuid")), str(e.get("timestamp"))) for e in found}
+        if found and keys <= previous:
+            summary.notes.append(f"page {page} repeated the events of page {page - 1}: the "
+                                 "server ignores paging; stopped")
+            break
+        previous = keys
+        mine = [str(e.get("uuid")) for e in found
+                if ws.store.misp_pushed_digest(partner_id, str(e.get("uuid"))) is not None]
+        fresh = [e for e in found if str(e.get("uuid")) not in mine]
+        converted = events_to_stix(fresh)
+        if converted.objects:
+            stored = ingest(ws, converted.objects, Provenance("misp", partner_id),
+                            notes=converted.notes)
+            summary.new += stored.new
+            summary.updated += stored.updated
+            summary.duplicates += stored.duplicates
+            summary.rejected += stored.rejected
+            summary.conflicts += stored.conflicts
+            summary.notes += stored.notes
+        else:
+            summary.notes += converted.notes
+        own += mine
+        theirs += [str(e.get("uuid")) for e in fresh]
+        newest = max([newest, *(_int(e.get("timestamp"), 0) or 0 for e in found)])
         if len(found) < PAGE:
             break
-        page += 1
-    own = [str(e.get("uuid")) for e in events
-           if ws.store.misp_pushed_digest(partner_id, str(e.get("uuid"))) is not None]
-    theirs = [e for e in events if str(e.get("uuid")) not in own]
-    converted = events_to_stix(theirs)
-    summary = ingest(ws, converted.objects, Provenance("misp", partner_id),
-                     notes=converted.notes) if converted.objects else IngestSummary(
-        notes=converted.notes)
-    newest = max((_int(e.get("timestamp"), 0) or 0 for e in events), default=cursor)
+    else:
+        summary.notes.append(f"stopped after {MAX_PAGES:,} pages")
     if since is None and newest > cursor:
         ws.store.set_misp_pull_cursor(partner_id, newest, format_ts(ws.clock()))
-    return PullResult(partner_id, [str(e.get("uuid")) for e in theirs], own, summary)
+    return PullResult(partner_id, theirs, own, summary)

@@ -541,6 +541,11 @@ class Library:
     escalation: Escalation
     escalation_error: ConfigError | None = None
 
+    def category_words(self) -> dict[str, str]:
+        """Each playbook's name as a plain word for the first category it applies to."""
+        return {name: playbook.spec.applies_to.categories[0]
+                for name, playbook in self.playbooks.items()}
+
     def get(self, name: str) -> Playbook:
         if name in self.playbooks:
             return self.playbooks[name]

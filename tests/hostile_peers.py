@@ -9,6 +9,10 @@ way per MODE:
 * ``same-next``: every page says ``more`` with the same ``next`` token and fresh objects;
 * ``hang``: ``/collections/`` is never answered;
 * ``drip``: ``/collections/`` answers one byte every second, for ever;
+* ``flaky``: ``/collections/`` answers 503 (Retry-After: 1) twice, then properly;
+* ``push LOG``: a writable collection that appends every object id it is sent to LOG, refuses
+  objects whose name starts with "refuse", and holds the second POST unanswered while LOG.stall
+  exists;
 * ``elsewhere OTHER_PORT``: discovery names a second API root on 127.0.0.1:OTHER_PORT, another
   origin than the partner's.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +31,7 @@ TAXII_MEDIA = "application/taxii+json;version=2.1"
 COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 _counter = itertools.count()
+_refusals = itertools.count()
 
 
 def indicator(n: int) -> dict[str, object]:
@@ -71,17 +77,62 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"title": "hostile", "default": f"{host}/api1/", "api_roots": roots})
         elif path == "/api1/":
             self._json({"title": "hostile root", "versions": [TAXII_MEDIA],
-                        "max_content_length": 10_000_000})
+                        "max_content_length": 2_000 if self.mode == "push" else 10_000_000})
         elif path == "/api1/collections/":
             self._collections()
         elif path == f"/api1/collections/{COLLECTION}/":
             self._json(_collection())
         elif path == f"/api1/collections/{COLLECTION}/objects/":
             self._objects()
+        elif path.startswith("/api1/status/"):
+            self._json(STATUSES[path.rstrip("/").rsplit("/", 1)[1]])
+        elif path.startswith(f"/api1/collections/{COLLECTION}/objects/"):
+            object_id = path.rstrip("/").rsplit("/", 1)[1]
+            held = [o for (i, _), o in HELD.items() if i == object_id]
+            if held:
+                self._json({"objects": held})
+            else:
+                self.send_error(404)
         else:
             self.send_error(404)
 
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        posts = next(_posts)
+        with open(LOG, "a") as log:
+            log.writelines(f"{o['id']}\n" for o in body["objects"])
+        while posts == 1 and os.path.exists(LOG + ".stall"):
+            open(LOG + ".held", "w").close()
+            time.sleep(0.1)
+        ok = [o for o in body["objects"] if not o.get("name", "").startswith("refuse")]
+        bad = [o for o in body["objects"] if o not in ok]
+        for o in ok:
+            HELD[(o["id"], o.get("modified", ""))] = o
+        status = {"id": f"status-{posts}", "status": "complete",
+                  "request_timestamp": "2026-03-01T00:00:00.000000Z",
+                  "total_count": len(body["objects"]), "success_count": len(ok),
+                  "successes": [{"id": o["id"], "version": o.get("modified")} for o in ok],
+                  "failure_count": len(bad), "pending_count": 0,
+                  "failures": [{"id": o["id"], "version": o.get("modified"),
+                                "message": "refused"} for o in bad]}
+        STATUSES[f"status-{posts}"] = status
+        payload = json.dumps(status).encode()
+        self.send_response(202)
+        self.send_header("Content-Type", TAXII_MEDIA)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def _collections(self) -> None:
+        if self.mode == "flaky" and next(_refusals) < 2:
+            body = b'{"title": "busy", "http_status": "503"}'
+            self.send_response(503)
+            self.send_header("Content-Type", TAXII_MEDIA)
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.mode == "hang":
             time.sleep(3600)
         if self.mode == "drip":
@@ -115,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
             block = b" " * (1 << 20)
             for _ in range(size >> 20):
                 self.wfile.write(block)
+        elif self.mode == "flaky":
+            self._json({"more": False, "objects": [indicator(n) for n in range(10)]})
         else:  # same-next
             fresh = [indicator(next(_counter)) for _ in range(100)]
             self._json({"more": True, "next": "always-the-same", "objects": fresh},
@@ -128,6 +181,10 @@ def _collection() -> dict[str, object]:
 
 BOMB = b""
 OTHER_PORT = 0
+LOG = ""
+HELD: dict[tuple[str, str], dict[str, object]] = {}
+STATUSES: dict[str, dict[str, object]] = {}
+_posts = itertools.count()
 
 if __name__ == "__main__":
     Handler.mode, port = sys.argv[1], int(sys.argv[2])
@@ -135,5 +192,7 @@ if __name__ == "__main__":
         BOMB = gzip_bomb(1 << 30)
     if Handler.mode == "elsewhere":
         OTHER_PORT = int(sys.argv[3])
+    if Handler.mode == "push":
+        LOG = sys.argv[3]
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()

@@ -460,7 +460,9 @@ def test_with_plain_mail_the_other_contact_gets_amber_signed_but_never_red(scene
     text, _ = readable(entity)
     assert text.startswith("TLP:AMBER") and "Phishing campaign imitating online banking" in text
     assert RED_HASH not in text and RED_HASH.encode() not in plain.raw
-    assert [e.recipient for e in log_of(scene.home)] == [f"contact:{CONTACT_WITH_KEY}", "org:cbb"]
+    # the log names each contact it went to, the organisation's bulletin included
+    assert [e.recipient for e in log_of(scene.home)] == [f"contact:{CONTACT_WITH_KEY}",
+                                                          "contact:supervision@cbb.bz.example"]
 
 
 def test_bel_gets_only_green_content_signed_and_no_header_from_a_title(scene: Scene) -> None:

@@ -70,14 +70,15 @@ def test_without_a_name_the_unix_user_is_never_used_silently(tmp_path: Path) -> 
     assert "who is working?" in listed.stderr
 
 
-def test_tlp_is_one_lowercase_label_in_every_json(cli: Any) -> None:
+def test_tlp_is_one_lowercase_label_in_every_json(cli: Any, tmp_path: Path) -> None:
     opened = cli("incident", "open", "--title", "t", "--category", "phishing", "--severity",
                  "low", "--sector", "cbb", "--tlp", "AMBER+STRICT", "--json").json()
     ref = opened["reference"]
     values = [opened["tlp"], cli("incident", "list", "--json").json()[0]["tlp"],
               cli("incident", "show", ref, "--json").json()["tlp"],
               cli("share", "check", ref, "--to", "cbb", "--json").json()["tlp"],
-              cli("bulletin", "build", "--for", "cbb", "--json").json()["tlp"]]
+              cli("bulletin", "build", "--for", "cbb", "-o", str(tmp_path / "b.md"),
+                  "--json").json()["tlp"]]  # to a file: a logged release (issue 11)
     entry = cli("audit", "log", "--json").json()[0]
     values += [entry["tlp"], *(o["tlp"] for o in entry["objects"])]
     assert set(values) <= SLUGS and opened["tlp"] == "amber+strict"

@@ -132,6 +132,9 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
     bundle.write_text(json.dumps(partner_bundle()))
     imported = cli("import", str(bundle), "--source", "partner[/b]")
     assert imported.code == 0, imported.err
+    refused = tmp_path / "refused[b] [bold red]\u202e.json"  # in the refusal log
+    refused.write_text('{"type": "bundle", "objects": [], "objects": []}')
+    assert cli("import", str(refused), "--source", PEER_HOSTILE).code == 1
     mailed = cli("intake", "mail", str(hostile_mail(tmp_path / "first.eml", "[/b] first")))
     assert mailed.code == 0, mailed.err
     return ref
@@ -179,6 +182,7 @@ def displays(ref: str, tmp_path: Path, reports: list[str]) -> dict[str, list[tup
         "share check": [("share", "check", ref, "--to", "cbb")],
         "share who": [("share", "who", ref)],
         "audit log": [("audit", "log")],
+        "audit refusals": [("audit", "refusals"), ("audit", "refusals", "--source", PEER_HOSTILE)],
         "bulletin build": [("bulletin", "build", "--for", "bws", "--format", fmt)
                            for fmt in ("txt", "md", "html")],
         "misp export": [("misp", "export", "--incident", ref, "--for", "csirtamericas")],

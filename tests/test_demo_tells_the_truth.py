@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cirt.demos.bulletin import run_chapter
 from cirt.workspace import Workspace
 
@@ -16,8 +18,9 @@ def test_when_bel_may_not_see_the_incident_the_narration_says_so(ws: Workspace) 
     said = _narrate(ws)
     bel = next(s for s in said if s.startswith("**TLP:GREEN**"))
     assert "Phishing campaign" not in bel
-    assert any(s.startswith("Belize Electricity Limited got no incident BZ-2026-0001 "
-                            "'Phishing campaign imitating Central Bank online banking'")
+    # bulletins show the incident's public reference (issue 11), the same to every recipient
+    assert any(re.match(r"Belize Electricity Limited got no incident BZ-[A-Z0-9]{8} "
+                        "'Phishing campaign imitating Central Bank online banking'", s)
                for s in said)
 
 
@@ -31,5 +34,5 @@ def test_when_bel_is_shared_the_incident_the_narration_does_not_deny_it(ws: Work
                and "For** | Belize Electricity Limited" in s)
     assert "Phishing campaign imitating Central Bank online banking" in bel
     summary = next(s for s in said if s.startswith("Belize Electricity Limited's bulletin"))
-    assert "incident BZ-2026-0001 'Phishing campaign" in summary
+    assert re.search(r"incident BZ-[A-Z0-9]{8} 'Phishing campaign", summary)
     assert not any("got no incident" in s for s in said)

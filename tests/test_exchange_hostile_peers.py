@@ -9,6 +9,7 @@ test can hold it under a cap.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -22,8 +23,18 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
+from cirt.tlp import TLP
+from cirt.workspace import Workspace
 from tests.hostile_peers import COLLECTION
-from tests.taxii_fixtures import free_port, point_partner, set_peer_secret, stop, wait_for_port
+from tests.taxii_fixtures import (
+    free_port,
+    indicator,
+    point_partner,
+    seed,
+    set_peer_secret,
+    stop,
+    wait_for_port,
+)
 
 PEER = "csirtamericas"
 PEAK_MIB = 400  # a cirt process is about 100 MiB; a page may hold at most the page cap
@@ -102,6 +113,16 @@ def test_a_peer_that_never_answers_is_a_timeout(peer_home: Path, engine: str) ->
 
 
 @pytest.mark.sqlite_only
+def test_a_busy_answer_to_a_read_is_retried_after_retry_after(peer_home: Path,
+                                                              engine: str) -> None:
+    with hostile("flaky") as port:
+        code, _, seconds, err, out = pull(peer_home, port)
+    assert code == 0, err
+    assert out["collections"][0]["received"] == 10
+    assert seconds >= 2  # waited the Retry-After of both refusals
+
+
+@pytest.mark.sqlite_only
 def test_a_peer_that_drips_bytes_is_stopped_by_the_deadline(peer_home: Path, engine: str) -> None:
     with hostile("drip") as port:
         code, _, seconds, err, _ = pull(peer_home, port, "--read-timeout", "3",
@@ -161,3 +182,126 @@ def test_plain_http_to_another_machine_is_refused_unless_insecure_which_check_re
         "http://192.0.2.10/taxii2/",
         f"partner {PEER}: insecure: true sends its TAXII password in clear to "
         "http://192.0.2.10/api1/"]
+
+
+# --- a MISP server that ignores paging --------------------------------------------------------
+
+MISP_KEY = "test-key-0123456789"
+MISP_IGNORING_PAGES = r"""
+import sys, time
+import cirt.demos.misp_server as testserver
+
+answer = testserver._search_events
+testserver._search_events = lambda state, query: answer(state, {**query, "page": 1})
+server = testserver.MispServer(sys.argv[1])
+for n in range(100):  # one full page: a server honouring 'page' would answer page 2 empty
+    uuid = f"7c1d2e3f-4a5b-4c6d-8e7f-{n:012d}"
+    server.state.store({"uuid": uuid, "info": f"campaign {n}", "distribution": "1",
+                        "Tag": [{"name": "tlp:green"}],
+                        "Attribute": [{"uuid": f"8d2e3f4a-5b6c-4d7e-8f9a-{n:012d}",
+                                       "type": "ip-dst", "category": "Network activity",
+                                       "value": f"198.51.{n // 256}.{n % 256}",
+                                       "to_ids": True}]}, None)
+print(server.url, flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.sqlite_only
+def test_misp_pull_from_a_server_ignoring_page_stops_and_keeps_what_came(
+        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = subprocess.Popen([sys.executable, "-c", MISP_IGNORING_PAGES, MISP_KEY],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        sectors = home / "sectors.yaml"
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
+                                                       url))
+        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", RUNNER, "--home", str(home), "misp",
+                               "pull", PEER, "--json"], capture_output=True, text=True,
+                              timeout=300, check=False)
+        seconds = time.monotonic() - started
+    finally:
+        stop(server)  # type: ignore[arg-type]
+    *lines, report = done.stderr.strip().splitlines()
+    measured = json.loads(report)
+    assert measured["code"] == 0, lines
+    out = json.loads(done.stdout)
+    assert len(out["events"]) == 100  # page 1; page 2 repeated it and ended the pull
+    with Workspace.open(home) as ws:  # each event's indicator stored once, as the page arrived
+        assert len(list(ws.store.latest_objects(types=["indicator"]))) == 100
+    assert any("ignores paging" in note for note in out["notes"])
+    assert seconds < 120 and measured["peak_mib"] < PEAK_MIB  # was 2.7 GB after 2 minutes
+
+
+# --- push: each envelope's outcome kept as it completes ---------------------------------------
+
+def _push(home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "cirt", "--home", str(home), "taxii", "push",
+                             PEER, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _states(home: Path) -> dict[str, str]:
+    with Workspace.open(home) as ws:
+        return {object_id: record.state
+                for (object_id, _), record in ws.store.push_records(PEER).items()}
+
+
+@pytest.mark.sqlite_only
+def test_kill_9_during_push_then_a_rerun_sends_nothing_acknowledged_again(
+        peer_home: Path, engine: str, tmp_path: Path) -> None:
+    with Workspace.open(peer_home) as ws:
+        seed(ws, [(indicator(i, TLP.GREEN, prefix="abcd"), TLP.GREEN) for i in range(12)])
+    log = tmp_path / "received.log"
+    (tmp_path / "received.log.stall").touch()
+    with hostile("push", str(log)) as port:
+        point_partner(peer_home, PEER, discovery=f"http://127.0.0.1:{port}/taxii2/",
+                      api_root=f"http://127.0.0.1:{port}/api1/", push=COLLECTION)
+        run = _push(peer_home)
+        try:
+            deadline = time.monotonic() + 120
+            while not (tmp_path / "received.log.held").exists():
+                assert run.poll() is None, run.communicate()
+                assert time.monotonic() < deadline, "the second envelope never arrived"
+                time.sleep(0.05)
+            run.send_signal(signal.SIGKILL)
+            run.wait(30)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        first_run = log.read_text().split()
+        states = _states(peer_home)
+        acknowledged = {i for i, state in states.items() if state == "sent"}
+        assert acknowledged and acknowledged < set(first_run)  # the first envelope, kept
+        assert "pending" in states.values()  # the envelope held at the kill: being sent
+        (tmp_path / "received.log.stall").unlink()
+        again = _push(peer_home)
+        out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    received = log.read_text().split()
+    twice = {i for i in received if received.count(i) > 1}
+    assert not twice & acknowledged  # nothing acknowledged was sent again
+    assert all(received.count(i) <= 2 for i in received)
+    assert set(_states(peer_home).values()) == {"sent"}
+    assert json.loads(out)["pending"] == json.loads(out)["failed"] == 0
+
+
+@pytest.mark.sqlite_only
+def test_push_exits_1_naming_what_failed_or_waits(peer_home: Path, engine: str,
+                                                  tmp_path: Path) -> None:
+    with Workspace.open(peer_home) as ws:
+        seed(ws, [(indicator(1, TLP.GREEN, prefix="abce"), TLP.GREEN),
+                  (indicator(2, TLP.GREEN, prefix="abce", name="refuse me"), TLP.GREEN)])
+    with hostile("push", str(tmp_path / "received.log")) as port:
+        point_partner(peer_home, PEER, discovery=f"http://127.0.0.1:{port}/taxii2/",
+                      api_root=f"http://127.0.0.1:{port}/api1/", push=COLLECTION)
+        out, err = _push(peer_home).communicate(timeout=120)
+    result = json.loads(out)
+    assert result["failed"] == 1 and result["sent"] >= 1
+    assert "0 object(s) pending and 1 failed" in err
+    assert _states(peer_home)["indicator--abce0000-0000-4000-8000-000000000002"] == "failed"

@@ -1,10 +1,10 @@
 """A hostile partner on every inbound path: the same attacks through ``cirt import --source``,
 the TAXII inbox, a TAXII pull and a MISP pull, against real servers on 127.0.0.1.
 
-Each attack is refused with a clear reason, written to the ingest log, and leaves the store and
-what leaves it (the CIRT's own export) exactly as they were.  The partner is CSIRTAmericas; the
-workspace already holds an indicator of the CIRT's own, one BEL created, and a statement marking
-and a TLP:CLEAR indicator CSIRTAmericas sent.
+Each attack is refused with a clear reason, written to the ingest log (whose hash chain still
+verifies afterwards), and leaves the store and what leaves it (the CIRT's own export) exactly as
+they were.  The partner is CSIRTAmericas; the workspace already holds an indicator of the CIRT's
+own, one BEL created, and a statement marking and a TLP:CLEAR indicator CSIRTAmericas sent.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import requests
 
 from cirt.demos.misp_server import running
 from cirt.ingest import ingest
+from cirt.refusal_log import verify_refusals
 from cirt.store import Provenance
 from cirt.taxii.auth import issue_credential
 from cirt.tlp import TLP
@@ -320,6 +321,10 @@ def _check(name: str, delivered: Delivered, expected: str, home: Path,
     log = logged_reasons(home)
     if not any(expected in line and line.startswith(PARTNER) for line in log[log_size:]):
         problems.append(f"{name}: not in the ingest log ({log[log_size:]!r})")
+    with Workspace.open(home) as ws:
+        chain = verify_refusals(ws.store.iter_refusal_chain())
+    if not chain.ok or chain.entries != len(log):
+        problems.append(f"{name}: the refusal log does not verify ({chain.as_dict()!r})")
     if snapshot(home, cli) != before:
         problems.append(f"{name}: the store or the export changed")
     return problems
@@ -360,7 +365,7 @@ def test_the_same_objects_from_their_creator_are_taken(held: Path) -> None:
         newer = {**BELS, "modified": LATER, "object_marking_refs": [TLP.CLEAR.marking_id]}
         summary = ingest(ws, [newer], Provenance("taxii", "bel", "inbox"))
         assert summary.updated == 1, summary.rejected
-        stored = ws.store.get(BELS["id"])
-        assert stored is not None and stored.tlp == TLP.AMBER  # never lowered
+        held_now = ws.store.get(BELS["id"])
+        assert held_now is not None and held_now.tlp == TLP.AMBER  # never lowered
         own = {**indicator(7, prefix="0f0f"), "created_by_ref": CSIRTAMERICAS}
         assert ingest(ws, [own], Provenance("taxii", PARTNER, "inbox")).new == 1

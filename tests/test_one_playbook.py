@@ -151,3 +151,14 @@ def test_switching_playbook_replaces_open_items_and_keeps_what_is_done(ws: Works
     assert again.code == 1 and "already follows playbook ot-incident" in again.err
     back = cli("incident", "update", ref, "--playbook", "ransomware")
     assert back.code == 0 and "playbook ransomware applied" in back.out
+
+
+def test_a_playbook_name_is_a_category_word_and_unknown_words_list_them(ws: Workspace) -> None:
+    """An analyst types ``ransomware``, not ``availability:sabotage``: it opens as the first
+    category its playbook handles, and that playbook applies."""
+    incident = ws.incidents.open(title="Ransomware at BWS", category="ransomware",
+                                 severity="high", organisations=["bws"])
+    assert incident.category == "availability:sabotage"
+    assert incident.playbook == "ransomware"
+    with pytest.raises(InvalidValue, match=r"or one of: .*ransomware"):
+        ws.incidents.open(title="?", category="nonsense", severity="low", organisations=["bws"])

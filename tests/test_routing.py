@@ -249,7 +249,7 @@ def test_route_send_by_mail_signs_a_bulletin_to_bels_contact_and_logs_it(
     assert routed["id"] in {o["id"] for o in stix["objects"]}
     assert "Phishing campaign" not in text  # the bank's AMBER incident is not BEL's
     assert cli("route", "list", "--for", "bel", "--json").json()[0]["state"] == "sent"
-    assert any(e["recipient"] == "org:bel" and e["channel"] == "email"
+    assert any(e["recipient"] == "contact:cirt@bel.bz.example" and e["channel"] == "email"
                for e in cli("audit", "log", "--json").json())
     assert cli("route", "send", "--mail", "--json").json() == []  # nothing pending any more
     nowhere = cli("route", "send")

@@ -193,21 +193,25 @@ class Bulletins:
         with Mailer(self.ws.config.smtp, self.ws.secret("smtp_password")) as mailer:
             outbox = Outbox(self.ws.store, mailer, sender=sender, clock=self.ws.clock)
             for contact in organisation.contacts:
-                recipient = (f"contact:{contact.email}" if contact.email in named
+                # Decided, logged and queued per contact, so the disclosure log names who got
+                # it; a contact's seat is its organisation's plus its own name, which only RED
+                # asks for.  Contacts not named for RED share their organisation's bulletin.
+                addressed = (f"contact:{contact.email}" if contact.email in named
                              else f"org:{organisation.id}")
+                recipient = f"contact:{contact.email}"
                 preview = self.ws.sharing.decide(objects, recipient, "email")
                 if not preview.released:
-                    outcomes.append(Outcome(contact.email, recipient, "nothing-new",
+                    outcomes.append(Outcome(contact.email, addressed, "nothing-new",
                                             "nothing released to this recipient in the period"))
                     continue
                 level = max(r.tlp for r in preview.released)
                 protection = protection_for(contact, organisation, level)
                 if protection.how is None:
-                    outcomes.append(Outcome(contact.email, recipient, "refused",
+                    outcomes.append(Outcome(contact.email, addressed, "refused",
                                             protection.reason, level.slug))
                     continue
                 if dry_run:
-                    outcomes.append(Outcome(contact.email, recipient, "would-send",
+                    outcomes.append(Outcome(contact.email, addressed, "would-send",
                                             protection.reason, level.slug))
                     continue
                 if pgp is None:
@@ -225,9 +229,9 @@ class Bulletins:
                 if queued is None:
                     release = self.ws.sharing.release(objects, recipient, "email",
                                                       delivery="sent")
-                    number = numbers.setdefault(recipient, self._number())
+                    number = numbers.setdefault(addressed, self._number())
                     bulletin = self.compose(release, recipient=_addressee(
-                        contact, organisation.name, recipient), since=since, number=number)
+                        contact, organisation.name, addressed), since=since, number=number)
                     message = build_message(
                         bulletin, sender=sender, to=contact.email, how=protection.how, pgp=pgp,
                         encrypt_to=contact.pgp_fingerprint, now=self.ws.clock(),
@@ -236,7 +240,7 @@ class Bulletins:
                                           organisation=organisation.id, recipient=recipient,
                                           key=key, number=number, tlp=bulletin.tlp)
                 delivery = outbox.deliver(queued, resumed=resumed)
-                outcomes.append(Outcome(contact.email, recipient, delivery.state,
+                outcomes.append(Outcome(contact.email, addressed, delivery.state,
                                         f"{protection.reason}; {delivery.detail}",
                                         TLP(queued.tlp).slug, queued.number))
         return outcomes

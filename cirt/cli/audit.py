@@ -1,4 +1,5 @@
-"""``cirt audit …``: the disclosure log: who got what, whether the log is intact, checkpoints."""
+"""``cirt audit …``: the disclosure log (who got what), the refusal log (what each source tried
+and was refused), whether both chains are intact, checkpoints."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, workspace
+from cirt.cli.output import JsonFlag, console, emit, ok, styled, table, tlp_text, workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,20 +25,55 @@ def log(ctx: typer.Context,
     entries = workspace(ctx).audit.entries(to=to, object_id=object_id)
 
     def render() -> None:
-        from rich.table import Table
-        from rich.text import Text
-
         if not entries:
             console().print("no release recorded" + (" for that filter" if to or object_id else ""))
             return
-        table = Table(title="Disclosure log", title_justify="left")
-        for column in ("#", "When (UTC)", "Analyst", "Recipient", "Channel", "TLP", "Objects"):
-            table.add_column(column)
+        releases = table("Disclosure log (object versions: --json, or --object ID)")
+        for column in ("#", "When (UTC)"):
+            releases.add_column(column, no_wrap=True)
+        for column in ("Analyst", "Recipient", "Channel"):
+            releases.add_column(column, ratio=1, overflow="fold")
+        for column in ("TLP", "Objects"):
+            releases.add_column(column, no_wrap=True)
         for e in entries:
-            objects = "\n".join(f"{i} @ {v}" for i, v, _ in e.objects) or "(none)"
-            table.add_row(str(e.seq), e.when[:19].replace("T", " "), e.analyst, e.recipient,
-                          e.channel, tlp_text(e.tlp), Text(objects))
-        console().print(table)
+            channel = e.channel + (f" ({e.delivery})" if e.delivery else "")
+            releases.add_row(str(e.seq), e.when[:16].replace("T", " "), e.analyst, e.recipient,
+                             channel, tlp_text(e.tlp), str(len(e.objects)))
+        console().print(releases)
+
+    emit([e.as_dict() for e in entries], as_json, render)
+
+
+_OUTCOME_STYLE = {"rejected": "red", "refused": "bold red", "conflict": "yellow"}
+
+
+@app.command("refusals")
+def refusals(ctx: typer.Context,
+             source: Annotated[str | None, typer.Option(
+                 "--source", help="Only what this party (a partner or organisation id, or the "
+                                  "--source given to an import) sent.")] = None,
+             as_json: JsonFlag = False) -> None:
+    """What each source sent and was refused, oldest first: when, source, object, outcome,
+    reason (whole documents and single objects)."""
+    entries = workspace(ctx).store.ingest_log(source=source)
+
+    def render() -> None:
+        if not entries:
+            console().print("no refusal recorded" + (" for that source" if source else ""))
+            return
+        shown = table("Refusal log")
+        for column in ("#", "When (UTC)", "Source and outcome", "Object and reason"):
+            shown.add_column(column, overflow="fold")
+        shown.columns[2].max_width = 28  # a long source name folds; the reason keeps room
+        for e in entries:
+            via = f"{e.source_kind}: {e.source}" + (f"\n{e.collection}" if e.collection else "")
+            what = (f"{e.object_id} @ {e.version or '-'}" if e.object_id
+                    else "(the whole document)")
+            shown.add_row(str(e.seq) if e.seq else "-", e.when[:16].replace("T", " "),
+                          styled(via + "\n") + styled(e.outcome,
+                                                       _OUTCOME_STYLE.get(e.outcome, "")),
+                          styled(f"{what}\n{e.reason}"))
+        console().print(shown)
 
     emit([e.as_dict() for e in entries], as_json, render)
 
@@ -46,12 +82,16 @@ def log(ctx: typer.Context,
 def verify(ctx: typer.Context,
            checkpoint: Annotated[Path | None, typer.Option(
                "--checkpoint", help="A signed checkpoint file: also prove nothing up to its "
-                                    "head was removed.")] = None,
+                                    "head was removed from the disclosure log.")] = None,
            as_json: JsonFlag = False) -> None:
-    """Check the hash chain; exit 1 naming the first edited, removed or reordered entry."""
+    """Check both hash chains (disclosures, refusals); exit 1 naming the first edited, removed
+    or reordered entry."""
     from cirt.audit import LogBroken
+    from cirt.refusal_log import verify_refusals
 
-    report = workspace(ctx).audit.verify(checkpoint)
+    ws = workspace(ctx)
+    report = ws.audit.verify(checkpoint)
+    refused = verify_refusals(ws.store.iter_refusal_chain())
 
     def render() -> None:
         if report.ok:
@@ -59,10 +99,15 @@ def verify(ctx: typer.Context,
                        if report.checkpoint else "")
             ok(f"disclosure log intact: {report.entries} entries, head #{report.head.seq} "
                f"{report.head.hash[:16]}…{vouched}")
+        if refused.ok:
+            ok(f"refusal log intact: {refused.entries} entries, head #{refused.head.seq} "
+               f"{refused.head.hash[:16]}…")
 
-    emit(report.as_dict(), as_json, render)
+    emit({**report.as_dict(), "refusals": refused.as_dict()}, as_json, render)
     if not report.ok:
         raise LogBroken(report)
+    if not refused.ok:
+        raise LogBroken(refused, "refusal log")
 
 
 @app.command("checkpoint")

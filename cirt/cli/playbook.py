@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, workspace
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, table, workspace
 
 if TYPE_CHECKING:
     from cirt.playbooks import Library
@@ -36,20 +36,22 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     rows.sort(key=lambda r: r["name"])
 
     def render() -> None:
-        from rich.table import Table
-
-        table = Table(title=f"Playbooks in {library.folder}", title_justify="left")
-        for column in ("Name", "Title", "Categories", "Sectors", "Tasks", "Duties"):
-            table.add_column(column, no_wrap=column in ("Name", "Tasks", "Duties"))
+        listing = table(styled(f"Playbooks in {library.folder}"))
+        listing.add_column("Name", no_wrap=True)
+        listing.add_column("Title", ratio=2)
+        listing.add_column("Categories", ratio=3, overflow="fold")
+        listing.add_column("Sectors", ratio=2, overflow="fold")
+        for column in ("Tasks", "Duties"):
+            listing.add_column(column, no_wrap=True)
         for r in rows:
             if r["valid"]:
-                table.add_row(r["name"], r["title"], ", ".join(r["categories"]),
-                              ", ".join(r["sectors"]) or "any", str(r["tasks"]),
+                listing.add_row(r["name"], r["title"], "\n".join(r["categories"]),
+                                "\n".join(r["sectors"]) or "any", str(r["tasks"]),
                               str(r["duties"]))
             else:
-                table.add_row(styled(r["name"], "red"),
+                listing.add_row(styled(r["name"], "red"),
                               markup("[red]invalid:[/red] {}", r["error"]), "", "", "", "")
-        console().print(table)
+        console().print(listing)
         if library.escalation_error:
             console(stderr=True).print(
                 markup("[red]invalid:[/red] {}", library.escalation_error))
@@ -66,7 +68,6 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
     data["common_triggers"] = [t.as_dict() for t in library.escalation.triggers]
 
     def render() -> None:
-        from rich.table import Table
 
         out = console()
         out.print(markup("[bold]{}[/bold]  ({}, version {})", playbook.spec.title, playbook.name,
@@ -74,9 +75,10 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
         out.print(playbook.spec.summary)
         out.print(f"Applies to: {', '.join(data['categories'])}; sectors: "
                   f"{', '.join(data['sectors']) or 'any'}")
-        tasks = Table(title="Tasks", title_justify="left")
-        for column in ("Phase", "Id", "Due", "Owner", "Task"):
-            tasks.add_column(column, no_wrap=column != "Task")
+        tasks = table("Tasks")
+        for column in ("Phase", "Id", "Due", "Owner"):
+            tasks.add_column(column, max_width=14, overflow="fold")
+        tasks.add_column("Task", ratio=1)
         for t in data["task_list"]:
             due = t["due"] + (f" after {t['after']}" if t.get("after") else "")
             title = markup("{}" + (" [dim](when {})[/dim]" if t.get("when") else ""),
@@ -84,9 +86,10 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
             tasks.add_row(t["phase"], t["id"], due, t["owner"], title)
         out.print(tasks)
         if data["duty_list"]:
-            duties = Table(title="Notification duties", title_justify="left")
-            for column in ("Id", "Party", "Due", "Duty"):
-                duties.add_column(column, no_wrap=column != "Duty")
+            duties = table("Notification duties")
+            for column in ("Id", "Party", "Due"):
+                duties.add_column(column, max_width=16, overflow="fold")
+            duties.add_column("Duty", ratio=1)
             for d in data["duty_list"]:
                 due = d["due"] + (f" after {d['after']}" if d.get("after") else " from opening")
                 title = markup("{}" + (" [dim](when {})[/dim]" if d.get("when") else ""),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, ok, table, warn, workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,21 +24,23 @@ def list_routes(ctx: typer.Context, party: ForParty = None,
     views = workspace(ctx).routes.list(party, state=state)
 
     def render() -> None:
-        from rich.table import Table
-
         if not views:
             ok("no routed notifications")
             return
-        table = Table(title="Routed notifications", title_justify="left")
-        for column in ("For", "Value", "Asset", "Seen", "Source", "State", "Gate"):
-            table.add_column(column, overflow="fold")
+        routed = table("Routed notifications")
+        routed.add_column("For", no_wrap=True)
+        for column in ("Value", "Asset"):
+            routed.add_column(column, ratio=2, overflow="fold")
+        routed.add_column("Seen", no_wrap=True)
+        for column in ("Source", "State", "Gate"):
+            routed.add_column(column, ratio=2, overflow="fold")
         for view in views:
             row = view.row
             state_text = f"sent {row.bulletin}" if row.state == "sent" else "pending"
             gate = "releasable" if view.allowed else f"withheld: {view.reason}"
-            table.add_row(row.party, row.value, row.asset, str(row.seen), row.source,
-                          state_text, gate)
-        console().print(table)
+            routed.add_row(row.party, row.value, row.asset, str(row.seen), row.source,
+                           state_text, gate)
+        console().print(routed)
 
     emit([v.as_dict() for v in views], as_json, render)
 

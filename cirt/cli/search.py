@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, styled, tlp_text, workspace
+from cirt.cli.output import JsonFlag, console, emit, styled, table, tlp_text, workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -33,23 +33,25 @@ def search(
     result = run(ws, term, limit=limit)
 
     def render() -> None:
-        from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=f"{len(result.hits)} hit(s) for {result.term} ({result.kind})",
-                      title_justify="left")
-        for column in ("TLP", "Type", "What", "Matched", "Incidents", "Sightings", "Added"):
-            table.add_column(column)
+        hits = table(styled(f"{len(result.hits)} hit(s) for {result.term} ({result.kind})"))
+        hits.add_column("TLP", no_wrap=True)
+        hits.add_column("What", ratio=3, overflow="fold")
+        hits.add_column("Matched", ratio=1, overflow="fold")
+        hits.add_column("Incidents", ratio=2, overflow="fold")
+        hits.add_column("Added", no_wrap=True)
         for hit in result.hits:
             incidents = Text()
             for n, ref in enumerate(hit.incidents):
                 incidents.append(", " if n else "")
                 incidents.append_text(styled(ref.reference + " "))
                 incidents.append_text(tlp_text(ref.tlp))
-            what = hit.summary + (f" [{hit.state}]" if hit.state else "")
-            table.add_row(tlp_text(hit.tlp), hit.type, what, ", ".join(hit.matched),
-                          incidents, str(hit.sightings or ""), hit.added[:16])
-        console().print(table)
+            what = (f"{hit.type}: {hit.summary}" + (f" [{hit.state}]" if hit.state else "")
+                    + (f" · sighted {hit.sightings}x" if hit.sightings else ""))
+            hits.add_row(tlp_text(hit.tlp), what, ", ".join(hit.matched), incidents,
+                         hit.added[:10])
+        console().print(hits)
         if result.truncated:
             console().print(f"… more hits: use --limit {limit * 2} or a narrower term")
 

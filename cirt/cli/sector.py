@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok
+from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok, styled, table
 
 if TYPE_CHECKING:
     from cirt.community import Community
@@ -39,16 +39,18 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     ]
 
     def render() -> None:
-        from rich.table import Table
-
-        table = Table(title=f"{community.national.name}: sharing community",
-                      title_justify="left")
-        for column in ("Id", "Kind", "Name", "Sector", "CIRT", "GREEN", "Contacts"):
-            table.add_column(column)
+        parties = table(styled(f"{community.national.name}: sharing community"))
+        parties.add_column("Id", no_wrap=True)
+        parties.add_column("Name (CIRT)", ratio=3)
+        parties.add_column("Sector or kind", ratio=2, overflow="fold")
+        for column in ("GREEN", "Contacts"):
+            parties.add_column(column, no_wrap=True)
         for r in rows:
-            table.add_row(r["id"], r["kind"], r["name"], r["sector"] or "", r["cirt"] or "",
-                          "yes" if r["green_community"] else "no", str(r["contacts"]))
-        console().print(table)
+            name = markup("{}" + (" [dim]({})[/dim]" if r["cirt"] else ""), r["name"], r["cirt"])
+            kind = r["sector"] if r["kind"] == "constituent" and r["sector"] else r["kind"]
+            parties.add_row(r["id"], name, kind, "yes" if r["green_community"] else "no",
+                            str(r["contacts"]))
+        console().print(parties)
 
     emit(rows, as_json, render)
 

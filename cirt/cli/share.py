@@ -6,7 +6,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    markup,
+    ok,
+    styled,
+    table,
+    tlp_text,
+    workspace,
+)
 
 if TYPE_CHECKING:
     from cirt.sharing import Audience, Check
@@ -26,20 +36,18 @@ ChannelOpt = Annotated[str | None, typer.Option(
 
 
 def _render_audience(audience: Audience) -> None:
-    from rich.table import Table
-
     name = audience.reference or audience.object_id
     if not audience.orgs and not audience.contacts:
         console().print(f"{name}: no audience (TLP:CLEAR and TLP:GREEN need none)")
         return
-    table = Table(title=f"Audience of {name}", title_justify="left")
-    table.add_column("Kind")
-    table.add_column("Member")
+    members = table(styled(f"Audience of {name}"))
+    members.add_column("Kind", no_wrap=True)
+    members.add_column("Member", ratio=1, overflow="fold")
     for org in audience.orgs:
-        table.add_row("organisation", org)
+        members.add_row("organisation", org)
     for contact in audience.contacts:
-        table.add_row("named contact", contact)
-    console().print(table)
+        members.add_row("named contact", contact)
+    console().print(members)
 
 
 @app.command("add")
@@ -92,19 +100,20 @@ def check(ctx: typer.Context, ref: ObjectArg,
 
 
 def _verdicts(checks: list[Check], title: str) -> None:
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
-    for column in ("Recipient", "Channel", "TLP", "", "Rule", "Why"):
-        table.add_column(column)
+    verdicts = table(styled(title))
+    verdicts.add_column("Recipient", ratio=2, overflow="fold")
+    for column in ("Channel", "TLP", ""):
+        verdicts.add_column(column, no_wrap=True)
+    verdicts.add_column("Rule: why", ratio=3)
     for c in checks:
         verdict = Text("receives", style="green") if c.allowed else Text("withheld", style="red")
         if c.allowed and c.redacted:
             verdict = Text("in part", style="yellow")
-        table.add_row(c.recipient, c.channel, tlp_text(c.tlp) if c.tlp is not None else "?",
-                      verdict, c.rule, c.reason)
-    console().print(table)
+        verdicts.add_row(c.recipient, c.channel, tlp_text(c.tlp) if c.tlp is not None else "?",
+                         verdict, markup("[bold]{}[/bold]: {}", c.rule, c.reason))
+    console().print(verdicts)
 
 
 @app.command("who")

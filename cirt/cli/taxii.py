@@ -117,6 +117,11 @@ def push(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
             warn(f"{failure['id']}: {failure['message']}")
 
     emit(data, as_json, render)
+    if result.pending or result.failed:
+        from cirt.errors import RemoteError
+
+        raise RemoteError(f"{peer}: {result.pending} object(s) pending and {result.failed} "
+                          "failed; 'cirt taxii push' again retries them after their backoff")
 
 
 @app.command("serve")

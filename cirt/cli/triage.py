@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, workspace
+if TYPE_CHECKING:
+    from cirt.workspace import Workspace
+
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, table, workspace
+from cirt.stixtime import local_text, parse_ts, time_zone
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _local(ws: Workspace, stamp: str) -> str:
+    """A stored UTC time as the CIRT reads it (without the zone name: the title says it)."""
+    return local_text(parse_ts(stamp), time_zone(ws.config.timezone)).rsplit(" ", 1)[0]
 
 
 @app.command("list")
@@ -18,21 +27,22 @@ def list_reports(ctx: typer.Context,
                  every: Annotated[bool, typer.Option("--all", help="Every state.")] = False,
                  as_json: JsonFlag = False) -> None:
     """Reports in the order they came, newest last."""
-    rows = workspace(ctx).intake.list(None if every else state)
+    ws = workspace(ctx)
+    rows = ws.intake.list(None if every else state)
 
     def render() -> None:
-        from rich.table import Table
-
         if not rows:
             ok("no reports" + ("" if every else f" in state {state}"))
             return
-        table = Table(title="Reports", title_justify="left")
-        for column in ("Reference", "Received", "Channel", "Category", "State", "Summary"):
-            table.add_column(column, overflow="fold")
+        reports = table(f"Reports (times in {ws.config.timezone})")
+        for column in ("Reference", "Received", "Channel", "Category"):
+            reports.add_column(column, no_wrap=True)
+        reports.add_column("State", overflow="fold")
+        reports.add_column("Summary", ratio=1, overflow="fold")
         for r in rows:
-            table.add_row(r.reference, r.received, r.channel, r.category,
-                          r.state + (f" {r.incident}" if r.incident else ""), r.summary)
-        console().print(table)
+            reports.add_row(r.reference, _local(ws, r.received), r.channel, r.category,
+                            r.state + (f" {r.incident}" if r.incident else ""), r.summary)
+        console().print(reports)
 
     emit([{k: v for k, v in r.as_dict().items() if k != "what"} for r in rows], as_json, render)
 
@@ -41,12 +51,14 @@ def list_reports(ctx: typer.Context,
 def show(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-… reference.")],
          as_json: JsonFlag = False) -> None:
     """One report in full: what the reporter wrote, who they are, attachments, candidates."""
-    report = workspace(ctx).intake.get(reference)
+    ws = workspace(ctx)
+    report = ws.intake.get(reference)
 
     def render() -> None:
         out = console()
         r = report.row
-        for label, value in (("Reference", r.reference), ("Received", r.received),
+        received = local_text(parse_ts(r.received), time_zone(ws.config.timezone))
+        for label, value in (("Reference", r.reference), ("Received", received),
                              ("Channel", r.channel), ("Category", r.category),
                              ("When", r.occurred or "-"),
                              ("Reporter", f"{r.reporter_name or '-'} <{r.reporter_contact or '-'}>"

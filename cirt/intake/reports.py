@@ -55,7 +55,7 @@ def clean_text(value: str | None, limit: int, *, single_line: bool = False) -> s
 
 @dataclass(frozen=True)
 class Attachment:
-    """An attachment as kept: the bytes are in the workspace's intake folder by SHA-256."""
+    """An attachment as kept: its bytes are in ``<workspace>/intake/files/<reference>/<n>/``."""
 
     name: str
     media_type: str

@@ -5,25 +5,30 @@
 statements per thousand objects instead of five per object, and with each version's own
 markings in its provenance row.  The caller has already removed versions the store holds.
 Versions are ordered by the instant their timestamp names (``version_instant``), never by its
-spelling.  ``log_refusals`` keeps what a source sent and was refused (the ingest log).
+spelling.  ``log_refusals`` keeps what a source sent and was refused (the ingest log, a hash
+chain: ``cirt.refusal_log``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cirt.audit import EMPTY, Head
+from cirt.refusal_log import RefusalEntry, chain
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
-from cirt.store.database import Database
+from cirt.store.database import Database, Row
 from cirt.store.search_index import index_versions
 from cirt.taxii.plain import plain_facts
 
 _CHUNK = 500
+_LOG_COLUMNS = ("link, recorded, source_kind, source, collection, object_id, version, outcome,"
+                " reason, prev_hash, hash")
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z")
 
 
@@ -82,7 +87,7 @@ class StoredVersion:
 
 @dataclass(frozen=True)
 class Refusal:
-    """One line of the ingest log."""
+    """What was refused, from whom and why: one line of the ingest log once chained."""
 
     source_kind: str
     source: str
@@ -126,26 +131,45 @@ class IngestStateMixin:
         return out
 
     def log_refusals(self, refusals: Sequence[Refusal]) -> None:
-        """Append to the ingest log (its own transaction, or the caller's)."""
+        """Append to the ingest log as links of its hash chain (its own transaction, or the
+        caller's: the head is read inside it, and write transactions are serialised)."""
         if not refusals:
             return
         when = format_ts_micro(self.clock())
         with self.db.transaction():
+            entries = chain(self.refusal_head(), when, refusals)
             self.db.executemany(
                 "INSERT INTO ingest_log (recorded, source_kind, source, collection, object_id,"
-                " version, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(when, r.source_kind, r.source, r.collection, r.object_id, r.version, r.outcome,
-                  r.reason) for r in refusals])
+                " version, outcome, reason, link, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.when, e.source_kind, e.source, e.collection, e.object_id, e.version,
+                  e.outcome, e.reason, e.seq, e.prev_hash, e.hash) for e in entries])
 
-    def ingest_log(self, *, source: str | None = None) -> list[Refusal]:
-        """The ingest log, oldest first, optionally of one source."""
-        sql = ("SELECT source_kind, source, collection, object_id, version, outcome, reason"
-               " FROM ingest_log")
+    def refusal_head(self) -> Head:
+        row = self.db.query_one("SELECT link, hash, recorded FROM ingest_log"
+                                " WHERE link IS NOT NULL ORDER BY link DESC LIMIT 1")
+        return Head(int(row[0]), row[1], row[2]) if row else EMPTY
+
+    def ingest_log(self, *, source: str | None = None) -> list[RefusalEntry]:
+        """The ingest log, oldest first (rows from before the chain too), optionally of one
+        source (a party id)."""
+        sql = f"SELECT {_LOG_COLUMNS} FROM ingest_log"
         params: list[Any] = []
         if source is not None:
             sql += " WHERE source = ?"
             params.append(source)
-        return [Refusal(*row) for row in self.db.query(sql + " ORDER BY seq", params)]
+        return [_refusal_entry(row) for row in self.db.query(sql + " ORDER BY seq", params)]
+
+    def iter_refusal_chain(self, batch: int = 2000) -> Iterator[RefusalEntry]:
+        """Every chained entry in chain order, read in batches."""
+        after = 0
+        while True:
+            rows = self.db.query(f"SELECT {_LOG_COLUMNS} FROM ingest_log WHERE link > ?"
+                                 f" ORDER BY link LIMIT {int(batch)}", (after,))
+            yield from (_refusal_entry(r) for r in rows)
+            if len(rows) < batch:
+                return
+            after = int(rows[-1][0])
 
     def put_import(self, rows: Sequence[ImportRow], *, provenance: Provenance,
                    stored: dict[str, list[StoredVersion]]) -> None:
@@ -233,6 +257,11 @@ def _stamps(start: datetime, count: int) -> list[str]:
         out.append(f"{prefix}.{micro:06d}Z")
         micro += 1
     return out
+
+
+def _refusal_entry(row: Row) -> RefusalEntry:
+    return RefusalEntry(int(row[0] or 0), row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                        row[8], row[9] or "", row[10] or "")
 
 
 def _given(obj: dict[str, Any]) -> Callable[[], dict[str, Any]]:

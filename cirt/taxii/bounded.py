@@ -27,6 +27,7 @@ from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 from cirt.errors import RemoteError
 
 PIECE = 1 << 16
+RETRIES = 3  # attempts of an idempotent request
 
 
 @dataclass(frozen=True)
@@ -98,19 +99,45 @@ class BoundedSession(requests.Session):
         if origin(target) not in self.origins:
             raise RemoteError(f"{self.peer}: {target} is on another origin than sectors.yaml "
                               "declares for this partner; our credentials are not sent there")
-        left = self.remaining()
-        kwargs["timeout"] = (min(self.limits.connect_timeout, left),
-                             min(self.limits.read_timeout, left))
         streamed = bool(kwargs.get("stream", False))
         kwargs["stream"] = True
         kwargs["allow_redirects"] = False  # a redirect could lead the credentials elsewhere
-        response = super().send(request, **kwargs)
+        response = self._send_with_retries(request, kwargs)
         if not streamed:
             try:
                 response._content = self.read_body(response)
             finally:
                 response.close()
         return response
+
+    def _send_with_retries(self, request: requests.PreparedRequest,
+                           kwargs: dict[str, Any]) -> requests.Response:
+        """A GET (idempotent) is tried again after a failed connection, a timeout or a 502,
+        503 or 504, with backoff (1, 2, 4 s, or the peer's Retry-After), within the deadline;
+        a POST is sent once."""
+        attempts = RETRIES if request.method == "GET" else 1
+        attempt = 1
+        while True:
+            left = self.remaining()
+            kwargs["timeout"] = (min(self.limits.connect_timeout, left),
+                                 min(self.limits.read_timeout, left))
+            try:
+                response = super().send(request, **kwargs)
+            except (requests.ConnectionError, requests.Timeout):
+                if attempt >= attempts:
+                    raise
+                self._pause(2.0 ** (attempt - 1))
+                attempt += 1
+                continue
+            if response.status_code not in (502, 503, 504) or attempt >= attempts:
+                return response
+            wait = response.headers.get("Retry-After", "")
+            response.close()
+            self._pause(float(wait) if wait.isdigit() else 2.0 ** (attempt - 1))
+            attempt += 1
+
+    def _pause(self, seconds: float) -> None:
+        time.sleep(max(0.0, min(seconds, self.remaining() - 0.001)))
 
     def read_body(self, response: requests.Response) -> bytes:
         """The body, decompressed, piece by piece: refused past the cap or the deadline."""

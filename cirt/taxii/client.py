@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -420,21 +420,31 @@ def push(ws: Workspace, peer: str, *, incident: str | None = None, since: str | 
         limit = int(root.max_content_length or 0)
     envelopes, too_big = cut_envelopes(objects, limit)
     outcomes: list[PushRecord] = []
-    for obj in too_big:
-        outcomes.append(_record(ws, peer, obj, "failed", known,
-                                f"larger than the partner's max_content_length ({limit} bytes)"))
+
+    def settle(records: list[PushRecord]) -> None:
+        """Each envelope's outcome is stored as soon as it is known: a crash loses none."""
+        ws.store.record_push(records)
+        outcomes.extend(records)
+
+    settle([_record(ws, peer, obj, "failed", known,
+                    f"larger than the partner's max_content_length ({limit} bytes)")
+            for obj in too_big])
     broken: str | None = None
     for envelope in envelopes:
         if broken is not None:
-            outcomes += [_record(ws, peer, o, "pending", known, broken) for o in envelope]
+            settle([_record(ws, peer, o, "pending", known, broken) for o in envelope])
             continue
+        # Pending before it leaves: killed mid-POST, the next run sends it again (the partner
+        # keeps one copy of a version; "already present" then counts as sent).
+        ws.store.record_push([replace(record, next_attempt=record.last_attempt)  # due at once
+                              for record in (_record(ws, peer, o, "pending", known, "being sent")
+                                             for o in envelope)])
         try:
-            outcomes += _send(ws, peer, target, envelope, known, status_timeout)
+            settle(_send(ws, peer, target, envelope, known, status_timeout))
             result.envelopes += 1
         except RemoteError as exc:
             broken = str(exc)
-            outcomes += [_record(ws, peer, o, "pending", known, broken) for o in envelope]
-    ws.store.record_push(outcomes)
+            settle([_record(ws, peer, o, "pending", known, broken) for o in envelope])
     for outcome in outcomes:
         if outcome.state == "sent":
             result.sent += 1
@@ -510,7 +520,9 @@ def _send(ws: Workspace, peer: str, target: Collection, objects: list[dict[str, 
     out = []
     for obj in objects:
         object_id, version = obj["id"], version_of(obj)
-        if object_id in failures:
+        if object_id in failures and _already_there(peer, target, object_id, version):
+            out.append(_record(ws, peer, obj, "sent", known, "already present at the partner"))
+        elif object_id in failures:
             out.append(_record(ws, peer, obj, "failed", known, failures[object_id]))
         elif (object_id, version) in successes or object_id in success_ids or (
                 clean and object_id not in pendings):
@@ -519,6 +531,22 @@ def _send(ws: Workspace, peer: str, target: Collection, objects: list[dict[str, 
             out.append(_record(ws, peer, obj, "pending", known,
                                "the partner had not finished processing it"))
     return out
+
+
+def _already_there(peer: str, target: Collection, object_id: str, version: str) -> bool:
+    """Whether a version the partner refused is in its collection already (a re-send after a
+    crash: medallion, for one, answers "Unable to process object" to a version it holds)."""
+    import requests
+
+    if not target.can_read:
+        return False
+    with _remote(peer, f"reading {object_id} back"):
+        try:
+            found = target.get_object(object_id, version=version)
+        except requests.HTTPError:  # 404: not there
+            return False
+    return any(isinstance(o, dict) and o.get("id") == object_id and version_of(o) == version
+               for o in (found or {}).get("objects", []))
 
 
 def _record(ws: Workspace, peer: str, obj: dict[str, Any], state: str,
