@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from cirt.intake.serving import background
+from cirt.demos.servers import intake_form
 from cirt.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(2000)
@@ -78,7 +78,7 @@ def main() -> None:
             config.write("\n[intake]\nrate_limit = 1000000\n")
         print(f"load average {os.getloadavg()[0]:.2f}; {submitters} submitters x {each} reports, "
               f"{workers} gunicorn workers, SQLite, {think:g} s between reports")
-        with background(home, workers=workers) as url:
+        with intake_form(home, workers=workers) as url:
             requests.get(url + "/", timeout=10)  # each worker warms on its first request
             posts: list[float] = []
             with_file: list[float] = []

@@ -29,7 +29,7 @@ class Finding:
 
 def check_workspace(home: Path) -> list[Finding]:
     from cirt.community import load_community
-    from cirt.config import CONFIG_FILE, load_config
+    from cirt.config import CONFIG_FILE, read_config
     from cirt.errors import WorkspaceMissing
     from cirt.playbooks import load_library
     from cirt.stixtime import time_zone
@@ -37,12 +37,13 @@ def check_workspace(home: Path) -> list[Finding]:
 
     if not (home / CONFIG_FILE).exists():
         return [Finding("workspace", False, str(WorkspaceMissing(str(home))))]
-    findings: list[Finding] = []
-    try:
-        config = load_config(home)
-    except CirtError as exc:
-        return [Finding("config", False, str(exc))]
-    findings.append(Finding("config", True, f"{home / CONFIG_FILE}: readable"))
+    reading = read_config(home)
+    config = reading.config
+    findings = [Finding("config", False, str(problem)) for problem in reading.problems]
+    if not reading.problems:
+        findings.append(Finding("config", True, f"{home / CONFIG_FILE}: valid"))
+    if "cirt" in reading.broken:  # where sectors.yaml and the playbooks are is not known
+        return findings
     try:
         findings.append(Finding("timezone", True, time_zone(config.timezone).key))
     except CirtError as exc:
@@ -64,6 +65,8 @@ def check_workspace(home: Path) -> list[Finding]:
                             f"{library.folder}: {len(library.playbooks)} valid, "
                             f"{len(library.errors)} broken"))
     findings += [Finding("playbooks", False, str(error)) for error in library.errors]
+    if "database" in reading.broken:  # never open a store the configuration does not name
+        return findings
     try:
         store = open_store(config.database_url)
         try:

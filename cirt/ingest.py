@@ -91,12 +91,6 @@ class IngestSummary:
                 "notes": list(self.notes)}
 
 
-def import_setting(ws: Workspace, name: str, default: Any) -> Any:
-    """``[import]`` settings of config.toml (``allow_custom``)."""
-    section = ws.config.raw.get("import", {})
-    return section.get(name, default) if isinstance(section, dict) else default
-
-
 def limits_of(ws: Workspace) -> ImportLimits:
     """The ``[import]`` limits every inbound path is held to."""
     return ws.config.limits
@@ -141,7 +135,7 @@ def ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, *,
     (STIX 2.1 §8: a bundle has no meaning of its own); marking references must resolve.
     """
     if allow_custom is None:
-        allow_custom = bool(import_setting(ws, "allow_custom", False))
+        allow_custom = ws.config.allow_custom
     limits = limits_of(ws)
     if len(objects) > limits.max_objects:
         reason = (f"{len(objects):,} objects in one document (the limit is"

@@ -38,11 +38,8 @@ class GpgSettings:
 
 def gpg_settings(ws: Workspace) -> GpgSettings:
     """``[gpg]`` of config.toml, with ``CIRT_GPG_HOME`` / ``CIRT_GPG_KEY`` taking precedence."""
-    section = ws.config.raw.get("gpg", {})
-    if not isinstance(section, dict):
-        raise ConfigError(str(ws.home / "config.toml"), None, "gpg", "must be a table")
-    home = os.environ.get("CIRT_GPG_HOME") or section.get("home")
-    key = os.environ.get("CIRT_GPG_KEY") or section.get("key")
+    home = os.environ.get("CIRT_GPG_HOME") or ws.config.gpg.home
+    key = os.environ.get("CIRT_GPG_KEY") or ws.config.gpg.key
     return GpgSettings(
         home=Path(str(home)).expanduser() if home else None,
         key=str(key) if key else None,

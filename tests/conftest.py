@@ -156,7 +156,7 @@ class Result:
 
 
 @pytest.fixture
-def cli(home: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def cli(home: Path, capsys: pytest.CaptureFixture[str]):
     """Run ``cirt ARGS`` in-process through the real error boundary; returns code, stdout, stderr."""
 
     def invoke(*args: str) -> Result:

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -123,7 +124,7 @@ def test_a_malformed_release_is_refused_and_nothing_is_written(ws: Workspace) ->
 
 
 def test_log_filters_by_recipient_organisation_with_its_contacts_and_by_object(
-        ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+        ws: Workspace, cli) -> None:
     release(ws, 5)
     ws.audit.record(recipient="org:bws", channel="export", objects=[(INCIDENT, V1, 2)], tlp=2)
     to_cbb = ws.audit.entries(to="cbb")
@@ -158,7 +159,7 @@ def test_concurrent_writers_keep_one_linear_chain(home: Path) -> None:
 
 # --- verify: tampering with the SQLite file ---------------------------------------------------
 
-def test_an_untouched_log_verifies(ws: Workspace, cli) -> None:  # type: ignore[no-untyped-def]
+def test_an_untouched_log_verifies(ws: Workspace, cli) -> None:
     release(ws, 4)
     assert ws.audit.verify().ok
     result = cli("audit", "verify", "--json")
@@ -166,7 +167,7 @@ def test_an_untouched_log_verifies(ws: Workspace, cli) -> None:  # type: ignore[
 
 
 @pytest.mark.sqlite_only
-def test_an_edited_entry_is_named(ws: Workspace, home: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_an_edited_entry_is_named(ws: Workspace, home: Path, cli) -> None:
     release(ws, 5)
     tamper(home, "UPDATE disclosures SET recipient = 'org:bws' WHERE seq = 3")
     report = ws.audit.verify()
@@ -187,7 +188,7 @@ def test_an_edited_object_version_is_detected(ws: Workspace, home: Path) -> None
 
 
 @pytest.mark.sqlite_only
-def test_a_deleted_entry_is_named(ws: Workspace, home: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_entry_is_named(ws: Workspace, home: Path, cli) -> None:
     release(ws, 5)
     tamper(home, "DELETE FROM disclosures WHERE seq = 2")
     report = ws.audit.verify()
@@ -234,7 +235,7 @@ def test_swapped_contents_are_detected(ws: Workspace, home: Path) -> None:
 
 @pytest.mark.sqlite_only
 def test_a_truncated_log_passes_alone_but_fails_against_a_checkpoint(
-        ws: Workspace, home: Path, cirt_key: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+        ws: Workspace, home: Path, cirt_key: str, tmp_path: Path, cli) -> None:
     release(ws, 5)
     checkpoint = ws.audit.checkpoint(tmp_path / "head.asc")
     assert checkpoint.head.seq == 5 and checkpoint.fingerprint == cirt_key
@@ -272,7 +273,7 @@ def test_a_recomputed_chain_is_caught_by_the_checkpoint(
 
 
 def test_entries_after_a_checkpoint_still_verify_against_it(
-        ws: Workspace, cirt_key: str, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+        ws: Workspace, cirt_key: str, tmp_path: Path, cli) -> None:
     release(ws, 2)
     result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"), "--json")
     assert result.code == 0 and result.json()["head"]["seq"] == 2
@@ -312,7 +313,7 @@ def test_a_checkpoint_signed_by_another_key_is_refused(
 
 @pytest.mark.sqlite_only
 def test_a_broken_log_is_not_checkpointed(ws: Workspace, home: Path, cirt_key: str,
-                                          tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+                                          tmp_path: Path, cli) -> None:
     release(ws, 3)
     tamper(home, "UPDATE disclosures SET tlp = 0 WHERE seq = 1")
     result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"))
@@ -322,7 +323,7 @@ def test_a_broken_log_is_not_checkpointed(ws: Workspace, home: Path, cirt_key: s
 
 def test_the_key_comes_from_the_gpg_section_of_config_toml(
         ws: Workspace, home: Path, keyring: tuple[Path, dict[str, str]], tmp_path: Path,
-        cli) -> None:  # type: ignore[no-untyped-def]
+        cli) -> None:
     release(ws, 1)
     gpg_home, fingerprints = keyring
     with (home / "config.toml").open("a") as config:
@@ -333,7 +334,7 @@ def test_the_key_comes_from_the_gpg_section_of_config_toml(
 
 
 def test_without_a_key_checkpoint_says_how_to_configure_one(ws: Workspace, tmp_path: Path,
-                                                            cli) -> None:  # type: ignore[no-untyped-def]
+                                                            cli) -> None:
     result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"))
     assert result.code == 1 and "CIRT_GPG_KEY" in result.err
 
@@ -375,7 +376,8 @@ def test_any_change_to_any_entry_is_detected_at_that_entry(
         "recipient": original.recipient + "x", "channel": original.channel + "x",
         "objects": (*original.objects, ("x--1", "v", 0)), "tlp": (original.tlp + 1) % 5,
     }[field]
-    entries[victim] = dataclasses.replace(original, **{field: changed})
+    change: dict[str, Any] = {field: changed}
+    entries[victim] = dataclasses.replace(original, **change)
     report = verify_chain(entries)
     assert report.broken is not None and report.broken.seq == original.seq
 

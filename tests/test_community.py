@@ -82,7 +82,7 @@ def test_yaml_bombs_are_refused(tmp_path: Path) -> None:
         load_community(path)
 
 
-def test_sector_check_command_reports_one_line_and_exit_1(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sector_check_command_reports_one_line_and_exit_1(cli, tmp_path: Path) -> None:
     path = _broken(tmp_path, "sector: utilities", "sector: electricity")
     result = cli("sector", "check", str(path))
     assert result.code == 1
@@ -91,7 +91,7 @@ def test_sector_check_command_reports_one_line_and_exit_1(cli, tmp_path: Path) -
     assert cli("sector", "check").code == 0
 
 
-def test_sector_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
+def test_sector_list_and_show(cli) -> None:
     listed = cli("sector", "list", "--json").json()
     kinds = {row["id"]: row["kind"] for row in listed}
     assert kinds["cbb"] == "constituent" and kinds["pitcu"] == "referral"
@@ -103,7 +103,7 @@ def test_sector_list_and_show(cli) -> None:  # type: ignore[no-untyped-def]
     assert missing.code == 1 and "known: cbb, bel" in missing.err
 
 
-def test_init_reports_the_workspace_and_is_idempotent(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_reports_the_workspace_and_is_idempotent(cli, tmp_path: Path) -> None:
     target = tmp_path / "fresh"
     first = cli("--home", str(target), "init", "--json").json()
     assert first["home"] == str(target) and first["schema_version"] >= 1
@@ -111,7 +111,7 @@ def test_init_reports_the_workspace_and_is_idempotent(cli, tmp_path: Path) -> No
     assert cli("--home", str(target), "init", "--json").json() == first
 
 
-def test_incident_categories_are_the_rsit_taxonomy(cli) -> None:  # type: ignore[no-untyped-def]
+def test_incident_categories_are_the_rsit_taxonomy(cli) -> None:
     import json
 
     from tests.conftest import REFERENCE

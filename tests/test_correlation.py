@@ -11,7 +11,7 @@ import pytest
 from pymisp import MISPEvent, PyMISP
 
 from cirt.correlation import mark, seen_since
-from cirt.misp_testserver import MispServer, running
+from cirt.demos.misp_server import MispServer, running
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.conftest import FixedClock
@@ -70,7 +70,7 @@ def test_indicator_add_and_import_print_where_a_value_was_seen(
     assert json.loads(added.out)["type"] == "indicator"  # the JSON stays the indicator
     assert f"secure.login-cbb.example seen in {reference} (TLP:AMBER) (as login-cbb.example)" \
         in added.err
-    bundle = {"type": "bundle", "id": "bundle--11111111-1111-4111-8111-111111111111",
+    bundle: dict[str, Any] = {"type": "bundle", "id": "bundle--11111111-1111-4111-8111-111111111111",
               "objects": [indicator(7, TLP.GREEN, name="partner view")]}
     bundle["objects"][0]["pattern"] = "[domain-name:value = 'LOGIN-CBB.example']"
     path = tmp_path / "partner.json"

@@ -105,7 +105,7 @@ def hostile_day(cli: Any, home: Path, tmp_path: Path) -> str:
                  "--category", "malicious-code:infected-system",
                  "--severity", "high", "--sector", "bws", "--tlp", "green", "--json")
     assert opened.code == 0, opened.err
-    ref: str = opened.json()["reference"]  # type: ignore[index]
+    ref: str = opened.json()["reference"]
     steps = [
         ("incident", "note", ref, HOSTILE, "--tlp", "green", "--share"),
         ("incident", "update", ref, "--title", HOSTILE + " (updated)"),

@@ -189,7 +189,7 @@ def test_plain_http_to_another_machine_is_refused_unless_insecure_which_check_re
 MISP_KEY = "test-key-0123456789"
 MISP_IGNORING_PAGES = r"""
 import sys, time
-import cirt.misp_testserver as testserver
+import cirt.demos.misp_server as testserver
 
 answer = testserver._search_events
 testserver._search_events = lambda state, query: answer(state, {**query, "page": 1})

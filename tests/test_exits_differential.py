@@ -243,7 +243,10 @@ def test_every_exit_holds_back_what_the_table_withholds(tmp_path: Path) -> None:
                 cred = issue_credential(ws, party)
                 auth[party] = "Basic " + base64.b64encode(
                     f"{cred.username}:{cred.password}".encode()).decode()
-            app = TaxiiApp(lambda ws=ws: ws)
+            def this_workspace(ws: Workspace = ws) -> Workspace:
+                return ws
+
+            app = TaxiiApp(this_workspace)
             recipients = [*(f"org:{o}" for o in community.organisations),
                           *(f"partner:{p}" for p in community.partners), "public",
                           "contact:soc@cbb.bz.example", "contact:cirt@bel.bz.example"]

@@ -39,7 +39,7 @@ def snapshot(home: Path) -> tuple[int, str]:
 
 
 @pytest.fixture
-def seeded(cli, home: Path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def seeded(cli, home: Path) -> tuple[int, str]:
     """A workspace that already holds a partner's bundle, so 'unchanged' means something."""
     assert cli("import", str(SEED)).code == 0
     return snapshot(home)
@@ -51,7 +51,7 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 def test_each_hostile_file_gets_its_message_and_leaves_the_store_unchanged(
-        cli, home: Path, seeded: tuple[int, str]) -> None:  # type: ignore[no-untyped-def]
+        cli, home: Path, seeded: tuple[int, str]) -> None:
     """One workspace for the whole corpus (a fresh one per case costs minutes): every case is
     checked against the same seeded snapshot, so a case that changed the store is named."""
     failures = []
@@ -77,7 +77,7 @@ def test_each_hostile_file_gets_its_message_and_leaves_the_store_unchanged(
     assert failures == []
 
 
-def test_json_nested_thousands_deep(cli, home: Path, seeded: tuple[int, str],  # type: ignore[no-untyped-def]
+def test_json_nested_thousands_deep(cli, home: Path, seeded: tuple[int, str],
                                     tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text('{"type": "bundle", "objects": ' + "[" * 100_000 + "]" * 100_000 + "}")
@@ -86,7 +86,7 @@ def test_json_nested_thousands_deep(cli, home: Path, seeded: tuple[int, str],  #
     assert snapshot(home) == seeded
 
 
-def test_nesting_inside_a_kept_custom_property_is_bounded(cli, home: Path,  # type: ignore[no-untyped-def]
+def test_nesting_inside_a_kept_custom_property_is_bounded(cli, home: Path,
                                                           seeded: tuple[int, str],
                                                           tmp_path: Path) -> None:
     corpus = json.loads((HOSTILE / "custom-property.json").read_text())
@@ -104,7 +104,7 @@ def test_nesting_inside_a_kept_custom_property_is_bounded(cli, home: Path,  # ty
 
 @pytest.mark.slow
 @pytest.mark.sqlite_only
-def test_a_200_mb_string(cli, home: Path, seeded: tuple[int, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_200_mb_string(cli, home: Path, seeded: tuple[int, str], tmp_path: Path) -> None:
     corpus = json.loads((HOSTILE / "control-character-nul.json").read_text())
     obj = corpus["objects"][0]
     obj["name"] = "C2 address"
@@ -126,7 +126,7 @@ def test_a_200_mb_string(cli, home: Path, seeded: tuple[int, str], tmp_path: Pat
 
 
 def test_a_misp_event_with_contradicting_tlp_tags_is_held_at_the_most_restrictive(
-        cli, ws: Workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        cli, ws: Workspace, tmp_path: Path) -> None:
     event = {"Event": {
         "uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000001", "info": "Mixed signals",
         "timestamp": "1767225600", "distribution": "1",
@@ -145,7 +145,7 @@ def test_a_misp_event_with_contradicting_tlp_tags_is_held_at_the_most_restrictiv
     assert stored is not None and stored.tlp == TLP.RED
 
 
-def test_a_misp_event_without_tlp_gets_the_default(cli, ws: Workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_misp_event_without_tlp_gets_the_default(cli, ws: Workspace, tmp_path: Path) -> None:
     event = {"Event": {"uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000003", "info": "No label",
                        "timestamp": "1767225600",
                        "Attribute": [{"uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000004",

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import requests
 
+from cirt.demos.misp_server import running
 from cirt.ingest import ingest
-from cirt.misp_testserver import running
 from cirt.refusal_log import verify_refusals
 from cirt.store import Provenance
 from cirt.taxii.auth import issue_credential

@@ -53,7 +53,7 @@ def test_example_bundles_import_without_loss_and_read_back_equal(ws: Workspace,
         assert stored is not None and stored.obj == obj
 
 
-def test_importing_the_same_file_twice_adds_nothing(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_importing_the_same_file_twice_adds_nothing(cli, home: Path) -> None:
     path = EXAMPLES[0]
     first = cli("import", str(path), "--json")
     assert first.code == 0 and first.json()["new"] > 0
@@ -63,7 +63,7 @@ def test_importing_the_same_file_twice_adds_nothing(cli, home: Path) -> None:  #
     assert (data["new"], data["updated"], data["duplicates"]) == (0, 0, first.json()["new"])
 
 
-def test_summary_counts_new_updated_duplicates_and_rejected(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_summary_counts_new_updated_duplicates_and_rejected(cli, tmp_path: Path) -> None:
     cli("import", str(write_bundle(tmp_path / "a.json", [indicator(1), indicator(2)])))
     newer = indicator(1, modified="2026-02-02T10:00:00.000Z", name="renamed")
     broken = indicator(3, pattern="[ipv4-addr:value = ")
@@ -76,7 +76,7 @@ def test_summary_counts_new_updated_duplicates_and_rejected(cli, tmp_path: Path)
     assert data["rejected"][0]["reason"].startswith("pattern:")
 
 
-def test_human_output_lists_rejections_with_reasons(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_human_output_lists_rejections_with_reasons(cli, tmp_path: Path) -> None:
     result = cli("import", str(write_bundle(tmp_path / "b.json",
                                             [indicator(5), indicator(6, name="a\x1bb")])))
     assert result.code == 0
@@ -126,7 +126,7 @@ def test_provenance_names_the_channel_and_the_markings(ws: Workspace) -> None:
                               (TLP2_MARKING_IDS[TLP.GREEN],))
 
 
-def test_stix20_bundles_are_upgraded_with_a_note(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_stix20_bundles_are_upgraded_with_a_note(cli, tmp_path: Path) -> None:
     old = {k: v for k, v in indicator(16).items() if k not in ("spec_version", "pattern_type")}
     old["labels"] = ["malicious-activity"]
     result = cli("import", str(write_bundle(tmp_path / "old.json", [old], spec_version="2.0")),
@@ -136,7 +136,7 @@ def test_stix20_bundles_are_upgraded_with_a_note(cli, tmp_path: Path) -> None:  
     assert "upgraded from STIX 2.0 to 2.1" in data["notes"][0]
 
 
-def test_standard_input_is_read(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_standard_input_is_read(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
     data = json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
@@ -146,7 +146,7 @@ def test_standard_input_is_read(cli, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert result.code == 0 and result.json()["source"] == "partner-mail"
 
 
-def test_unknown_tlp_option_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_tlp_option_is_a_clear_error(cli) -> None:
     result = cli("import", str(EXAMPLES[0]), "--tlp", "purple")
     assert result.code == 1 and "'purple' is not a TLP label" in result.err
 

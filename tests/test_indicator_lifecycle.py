@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from cirt.demos.misp_server import MispServer, running
 from cirt.errors import InvalidValue
 from cirt.lifecycle import retire, retired
 from cirt.misp import incident_event
-from cirt.misp_testserver import MispServer, running
 from cirt.taxii.client import push
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
@@ -79,7 +79,7 @@ def test_revoke_from_the_cli_keeps_the_reason_and_shows_everywhere(
 
 
 def test_only_the_creator_makes_the_new_version(ws: Workspace, cli: Any, tmp_path: Path) -> None:
-    theirs = dict(INDICATOR, object_marking_refs=[TLP.GREEN.marking_id])
+    theirs: dict[str, Any] = dict(INDICATOR, object_marking_refs=[TLP.GREEN.marking_id])
     path = tmp_path / "vendor.json"
     path.write_text(json.dumps({"type": "bundle",
                                 "id": "bundle--0f0e0d0c-0000-4000-8000-000000000009",

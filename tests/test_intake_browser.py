@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cirt.intake.serving import background
+from cirt.demos.servers import intake_form
 from cirt.workspace import Workspace
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -53,7 +53,7 @@ def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
     home = tmp_path / "ws"
     Workspace.init(home).close()
     wait = WebDriverWait(chromium, 30)  # a click returns before the next page is loaded
-    with background(home, cert=str(cert), key=str(key)) as url:
+    with intake_form(home, cert=str(cert), key=str(key)) as url:
         chromium.get(url + "/?lang=es")
         assert "Reportar un incidente" in chromium.title
         chromium.find_element(By.LINK_TEXT, "English").click()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from cirt.taxii.serving import free_port
+from cirt.demos.servers import free_port
 from cirt.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(120)

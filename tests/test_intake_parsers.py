@@ -74,7 +74,7 @@ def test_sniffing_accepts_only_what_the_bytes_are(data: bytes, declared: str) ->
     b"multipart/mixed; boundary=x", b"--x", b"message/rfc822", b"base64", b"=?x?b?AAAA?=",
     b"Content-Transfer-Encoding: ", b"\xff\xfe", b": ", b"text/html", b"<script>"]),
     max_size=60).map(b"".join))
-def test_any_bytes_as_a_message_give_a_report_or_a_refusal(tmp_path_factory, data: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_any_bytes_as_a_message_give_a_report_or_a_refusal(tmp_path_factory, data: bytes) -> None:
     from cirt.intake.mail import report_from_message
     from cirt.workspace import Workspace
 

@@ -1,6 +1,6 @@
 """MISP: one TLP translation table, events and feeds through the gate, push and pull over HTTP.
 
-The live tests run PyMISP's real HTTP code against cirt.misp_testserver on 127.0.0.1.
+The live tests run PyMISP's real HTTP code against cirt.demos.misp_server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pymisp import MISPEvent, PyMISP
 
+from cirt.demos.misp_server import MispServer, running
 from cirt.errors import SharingDenied
 from cirt.misp import (
     Offered,
@@ -22,7 +23,6 @@ from cirt.misp import (
     incident_event,
 )
 from cirt.misp_inbound import events_in, events_to_stix
-from cirt.misp_testserver import MispServer, running
 from cirt.misp_tlp import (
     ALL_COMMUNITIES,
     YOUR_ORGANISATION,
@@ -178,7 +178,7 @@ def incident(ws: Workspace) -> str:
     return opened.reference
 
 
-def test_export_to_a_partner_passes_the_gate_and_is_logged(cli, ws: Workspace, incident: str,  # type: ignore[no-untyped-def]
+def test_export_to_a_partner_passes_the_gate_and_is_logged(cli, ws: Workspace, incident: str,
                                                             tmp_path: Path) -> None:
     out = tmp_path / "event.json"
     result = cli("misp", "export", "--incident", incident, "--for", "csirtamericas", "-o",
@@ -195,7 +195,7 @@ def test_export_to_a_partner_passes_the_gate_and_is_logged(cli, ws: Workspace, i
 
 
 def test_export_to_an_organisation_keeps_amber_strict_inside_the_organisation(
-        cli, incident: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        cli, incident: str, tmp_path: Path) -> None:
     out = tmp_path / "event.json"
     assert cli("misp", "export", "--incident", incident, "--for", "cbb", "-o", str(out)).code == 0
     event = MISPEvent()
@@ -208,12 +208,12 @@ def test_export_to_an_organisation_keeps_amber_strict_inside_the_organisation(
     assert "203.0.113.52" not in {a.value for a in event.attributes}
 
 
-def test_export_needs_incident_or_since(cli) -> None:  # type: ignore[no-untyped-def]
+def test_export_needs_incident_or_since(cli) -> None:
     result = cli("misp", "export", "--for", "cbb")
     assert result.code == 1 and "exactly one of --incident and --since" in result.err
 
 
-def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path: Path,
                                                    ws: Workspace) -> None:
     feed = tmp_path / "feed"
     result = cli("misp", "feed", str(feed), "--for", "cbb", "--json")
@@ -251,7 +251,7 @@ def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispSe
         yield server
 
 
-def test_push_sends_once_and_pull_returns_the_same_event(cli, home: Path, incident: str,  # type: ignore[no-untyped-def]
+def test_push_sends_once_and_pull_returns_the_same_event(cli, home: Path, incident: str,
                                                           partner_misp: MispServer) -> None:
     first = cli("misp", "push", "csirtamericas", "--json")
     assert first.code == 0, first.err
@@ -296,7 +296,7 @@ def partner_event(n: int, tags: list[str], distribution: int = 1) -> MISPEvent:
 
 
 def test_pull_stores_partner_events_with_provenance_and_tlp_once(
-        cli, ws: Workspace, partner_misp: MispServer) -> None:  # type: ignore[no-untyped-def]
+        cli, ws: Workspace, partner_misp: MispServer) -> None:
     client = PyMISP(partner_misp.url, KEY, ssl=False)
     client.add_event(partner_event(1, ["tlp:green"]))
     client.add_event(partner_event(2, ["tlp:green", "tlp:amber"]))
@@ -319,7 +319,7 @@ def test_pull_stores_partner_events_with_provenance_and_tlp_once(
     assert again["new"] == 0 and again["updated"] == 0
 
 
-def test_missing_key_and_unreachable_server_are_clear_errors(cli, home: Path,  # type: ignore[no-untyped-def]
+def test_missing_key_and_unreachable_server_are_clear_errors(cli, home: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CIRT_MISP_CSIRTAMERICAS_KEY", raising=False)
     result = cli("misp", "pull", "csirtamericas")
@@ -332,7 +332,7 @@ def test_missing_key_and_unreachable_server_are_clear_errors(cli, home: Path,  #
     assert cli("misp", "pull", "lacnic-warp").err.strip().endswith("has no misp: url in sectors.yaml")
 
 
-def test_a_wrong_key_is_refused(cli, partner_misp: MispServer,  # type: ignore[no-untyped-def]
+def test_a_wrong_key_is_refused(cli, partner_misp: MispServer,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", "wrong")
     result = cli("misp", "pull", "csirtamericas")
@@ -340,7 +340,7 @@ def test_a_wrong_key_is_refused(cli, partner_misp: MispServer,  # type: ignore[n
 
 
 def test_green_indicators_of_an_amber_incident_leave_without_any_incident_field(
-        cli, ws: Workspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        cli, ws: Workspace, tmp_path: Path) -> None:
     amber = ws.incidents.open(title="Bank core system intrusion", category="intrusions:system-compromise",
                               severity="critical", organisations=["cbb"], tlp="amber")
     ws.indicators.add(form="ip", value="192.0.2.200", incident=amber.reference, tlp="green",
@@ -373,7 +373,7 @@ def test_demo_chapter_imports_pushes_and_writes_a_feed(ws: Workspace) -> None:
         MISPEvent().load_file(str(feed / f"{event_uuid}.json"))
 
 
-def test_the_translation_table_is_shown(cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_translation_table_is_shown(cli) -> None:
     data = cli("misp", "tlp", "--json").json()
     assert [row["misp_tags"][0] for row in data["levels"]] == [
         "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"]

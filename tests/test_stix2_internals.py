@@ -53,7 +53,7 @@ def test_the_registry_maps_every_21_type_to_a_class_with_its_properties() -> Non
     (p.EmbeddedObjectProperty, "observables", "x509-certificate", "x509_v3_extensions", "type", None),
 ])
 def test_each_property_kind_keeps_the_shape_the_validator_reads(
-        kind: type, group: str, stix_type: str, name: str, attribute: str | None, expected: Any) -> None:
+        kind: type[Any], group: str, stix_type: str, name: str, attribute: str | None, expected: Any) -> None:
     prop = _property(stix_type, name, group)
     assert type(prop) is kind, f"stix2 internals changed: {stix_type}.{name} is {type(prop)}"
     assert isinstance(prop.required, bool)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import REFERENCE, FixedClock
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from stix2validator import ValidationOptions, validate_instance
 
@@ -35,7 +35,7 @@ def task_schema() -> Draft202012Validator:
     for path in base.rglob("*.json"):
         contents = json.loads(path.read_text())
         rel = path.relative_to(base).as_posix()
-        resource = Resource(contents=contents, specification=DRAFT202012)
+        resource = DRAFT202012.create_resource(contents)
         resources += [(prefix + rel, resource) for prefix in SCHEMA_PREFIXES]
     registry = Registry().with_resources(resources)
     schema = json.loads((REFERENCE / "stix-common-objects/incident-ef7/task/"

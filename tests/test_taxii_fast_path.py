@@ -17,9 +17,10 @@ from pathlib import Path
 
 from release_cases import Generator
 
-from cirt.gate import DEFINITIONS, TLP, Recipient, RulesTable
+from cirt.gate import DEFINITIONS, Recipient, RulesTable
 from cirt.store import StoredObject
 from cirt.taxii.server import COLLECTIONS, Query, TaxiiApp
+from cirt.tlp import TLP
 from cirt.workspace import Workspace
 
 ROUNDS = 12
@@ -87,7 +88,10 @@ def test_the_fast_path_equals_the_gate_on_generated_stores(tmp_path: Path) -> No
         with Workspace.init(home) as ws:
             generator = Generator(rng, ws.community)
             generator.store(ws, OBJECTS)
-            app = TaxiiApp(lambda ws=ws: ws)
+            def this_workspace(ws: Workspace = ws) -> Workspace:
+                return ws
+
+            app = TaxiiApp(this_workspace)
             versions = len(ws.store.db.query("SELECT id FROM objects"))
             for party in generator.parties:
                 fast, reference = _fast(app, party), _reference(ws, party)

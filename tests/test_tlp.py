@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -72,7 +73,7 @@ def test_no_tlp_marking_means_the_default() -> None:
 
 
 def test_bundles_carry_the_definitions_they_reference() -> None:
-    objs = [{"id": "indicator--1", "object_marking_refs": [TLP.GREEN.marking_id]},
+    objs: list[dict[str, Any]] = [{"id": "indicator--1", "object_marking_refs": [TLP.GREEN.marking_id]},
             {"id": "note--1", "granular_markings": [{"marking_ref": TLP.RED.marking_id,
                                                       "selectors": ["content"]}]}]
     ids = [d["id"] for d in marking_definitions_for(objs)]

@@ -28,10 +28,10 @@ SCREENSHOT = b"\x89PNG\r\n\x1a\n" + bytes(512)
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     import requests
 
-    from cirt.intake.serving import background
+    from cirt.demos.servers import intake_form
 
     say("# A citizen's report on the web, and a partner's indicator routed to BEL")
-    with background(ws.home) as url:
+    with intake_form(ws.home) as url:
         say(f"The reporting form is served at {url}/ (English and Spanish, no JavaScript).")
         browser = requests.Session()
         form = browser.get(url + "/?lang=es", timeout=10)

@@ -2,7 +2,7 @@
 
 CSIRTAmericas e-mails a STIX bundle (generated here: regional indicators, one of them broken,
 one marked with TLP 1.0 ids); ``cirt import`` validates and stores it, and a second import adds
-nothing.  A MISP-compatible server (cirt.misp_testserver) plays CSIRTAmericas' MISP on
+nothing.  A MISP-compatible server (cirt.demos.misp_server) plays CSIRTAmericas' MISP on
 127.0.0.1: we push the GREEN event of a new incident through the gate, push again (nothing is
 sent twice), and write a MISP feed for the GREEN community into the demo workspace
 (``<workspace>/misp-feed``).
@@ -29,8 +29,8 @@ STAMP = "2026-03-09T15:30:00.000Z"
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     from cirt import misp
+    from cirt.demos.misp_server import running
     from cirt.ingest import import_file
-    from cirt.misp_testserver import running
     from cirt.workspace import Workspace
 
     say("# MISP: a partner's bundle in, a GREEN event out to a MISP, a feed for the community")

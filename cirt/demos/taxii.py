@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from cirt.demos.servers import taxii_server
 from cirt.store import Provenance
 from cirt.taxii.auth import IssuedCredential, issue_credential, secret_names
 from cirt.taxii.client import discover, pull, push
 from cirt.taxii.server import COLLECTIONS
-from cirt.taxii.serving import background
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     say(f"CSIRTAmericas (a second workspace at {partner_home}) serves 3 regional indicators "
         "and has issued us a credential.")
 
-    with background(partner_home) as partner_url:
+    with taxii_server(partner_home) as partner_url:
         _point(ws.home, PARTNER, partner_url, pull=[INDICATORS], push=INBOX)
         _store_secret(ws.home, PARTNER, for_us)
         with Workspace.open(ws.home, clock=ws.clock) as ours:
@@ -71,7 +71,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     say(f"CSIRTAmericas' store now holds {inbox} objects received from us through its inbox.")
 
     for_partner = issue_credential(ws, PARTNER)
-    with background(ws.home) as our_url:
+    with taxii_server(ws.home) as our_url:
         _point(partner_home, ws.community.national.id, our_url, pull=[INDICATORS, INCIDENTS])
         _store_secret(partner_home, ws.community.national.id, for_partner)
         with Workspace.open(partner_home) as partner:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,48 +42,3 @@ def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8443, workers: int
             return app
 
     _Gunicorn().run()
-
-
-@contextmanager
-def background(home: Path, *, host: str = "127.0.0.1", workers: int = 1,
-               cert: str | None = None, key: str | None = None,
-               timeout: float = 20.0) -> Iterator[str]:
-    """``cirt intake serve`` for ``home`` in a child process; yields the form's base URL.
-
-    For the demo, tests and the benchmark; the server is stopped when the block ends.
-    """
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    from cirt.errors import RemoteError
-    from cirt.taxii.serving import free_port
-
-    port = free_port(host)
-    tls = ["--cert", cert, "--key", key] if cert and key else []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cirt", "--home", str(home), "intake", "serve", "--host", host,
-         "--port", str(port), "--workers", str(workers), *tls],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RemoteError(f"the reporting form for {home} exited with {process.returncode}")
-            try:
-                socket.create_connection((host, port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RemoteError(f"the reporting form for {home} did not start in "
-                                      f"{timeout:.0f} s") from None
-                time.sleep(0.05)
-        yield f"{'https' if tls else 'http'}://{host}:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cirt.errors import ConfigError, RemoteError
+from cirt.errors import ConfigError
 from cirt.taxii.server import (
     DEFAULT_MAX_CONTENT,
     DEFAULT_MAX_PAGE,
@@ -165,52 +164,3 @@ def preload() -> None:
     from cirt.stix_validation import schemas
 
     schemas(False)  # positional, as validate_objects calls it: the same lru_cache entry
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (for demos and local partner servers)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def background(home: Path, *, host: str = "127.0.0.1", port: int | None = None,
-               workers: int = 1, timeout: float = 20.0) -> Iterator[str]:
-    """``cirt taxii serve`` for ``home`` in a child process; yields its discovery URL.
-
-    The server is stopped when the block ends, whatever happens in it.
-    """
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    port = port or free_port(host)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cirt", "--home", str(home), "taxii", "serve", "--host", host,
-         "--port", str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RemoteError(f"the TAXII server for {home} exited with {process.returncode}")
-            try:
-                socket.create_connection((host, port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RemoteError(f"the TAXII server for {home} did not start in "
-                                      f"{timeout:.0f} s") from None
-                time.sleep(0.05)
-        yield f"http://{host}:{port}/taxii2/"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
