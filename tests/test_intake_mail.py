@@ -16,10 +16,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def phishing() -> EmailMessage:
 
 def forward(original: EmailMessage, *, sender: str = "Maria Chan <maria@example.org>",
             subject: str = "Fwd: Your account is suspended", message_id: str = "<fwd-1@example.org>",
-            extra: list[tuple[bytes, str, str]] = ()) -> EmailMessage:  # type: ignore[assignment]
+            extra: Sequence[tuple[bytes, str, str]] = ()) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = "report@cirt.bz.example"
@@ -59,7 +60,7 @@ def forward(original: EmailMessage, *, sender: str = "Maria Chan <maria@example.
 
 
 def test_a_forwarded_phishing_message_becomes_a_report_with_candidates_and_evidence(
-        cli, tmp_path: Path, home: Path) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, tmp_path: Path, home: Path) -> None:
     eml = tmp_path / "report.eml"
     eml.write_bytes(forward(phishing(), extra=[(PNG, "screen.png", "image/png"),
                                                (b"MZ\x90\x00" + bytes(64), "invoice.pdf",
@@ -84,7 +85,7 @@ def test_a_forwarded_phishing_message_becomes_a_report_with_candidates_and_evide
 
 
 def test_a_message_read_twice_is_one_report_and_an_mbox_gives_one_report_each(
-        cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, tmp_path: Path) -> None:
     box_path = tmp_path / "reports.mbox"
     box = mailbox.mbox(str(box_path))
     box.add(forward(phishing()))
@@ -99,7 +100,7 @@ def test_a_message_read_twice_is_one_report_and_an_mbox_gives_one_report_each(
     assert len(cli("triage", "list", "--json").json()) == 2
 
 
-def test_header_injection_cannot_add_lines_or_headers(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_header_injection_cannot_add_lines_or_headers(cli: Any, tmp_path: Path) -> None:
     raw = (b"From: =?utf-8?q?Eve=0D=0ABcc=3A_all=40example=2Eorg?= <eve@example.org>\r\n"
            b"Subject: =?utf-8?q?Hello=0D=0AX-Injected=3A_yes=0A=1B[31mred=E2=80=AE?=\r\n"
            b"Message-ID: <inject@example.org>\r\n"
@@ -121,7 +122,7 @@ def test_header_injection_cannot_add_lines_or_headers(cli, tmp_path: Path) -> No
 
 
 def test_unusable_files_are_refused_in_one_line_and_store_nothing(
-        cli, tmp_path: Path, home: Path) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, tmp_path: Path, home: Path) -> None:
     missing = cli("intake", "mail", str(tmp_path / "nope.eml"))
     assert missing.code == 1 and "no such file" in missing.err and "Traceback" not in missing.err
     big = tmp_path / "big.eml"
@@ -241,7 +242,7 @@ service anvil {{
 
 
 def test_unread_messages_of_the_mailbox_become_reports_once(
-        cli, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch) -> None:
     with (home / "config.toml").open("a") as config:
         config.write(f'\n[intake]\nimap_host = "127.0.0.1"\nimap_port = {dovecot.port}\n'
                      f'imap_user = "{dovecot.user}"\nimap_security = "none"\n')
@@ -267,7 +268,7 @@ def test_unread_messages_of_the_mailbox_become_reports_once(
 
 
 def test_the_mailbox_over_tls_is_read_only_when_its_certificate_is_trusted(
-        cli, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch) -> None:
     with (home / "config.toml").open("a") as config:
         config.write(f'\n[intake]\nimap_host = "127.0.0.1"\nimap_port = {dovecot.tls_port}\n'
                      f'imap_user = "{dovecot.user}"\nimap_security = "ssl"\n')

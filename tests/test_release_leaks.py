@@ -79,11 +79,12 @@ def test_bels_export_of_an_incident_affecting_bel_and_bws_says_nothing_of_bws(
 
 
 def test_a_custom_property_naming_another_organisation_is_cut(ws: Workspace) -> None:
-    note = {"type": "note", "spec_version": "2.1", "id": "note--1100aaaa-0000-4000-8000-0000000000aa",
-            "created": STAMP, "modified": STAMP, "content": "coordination",
-            "object_refs": [_indicator(1, TLP.GREEN)["id"]],
-            "x_told": ["bel", "bws"], "x_contact_org_ref": BWS_IDENTITY,
-            "object_marking_refs": [TLP.GREEN.marking_id]}
+    note: dict[str, Any] = {
+        "type": "note", "spec_version": "2.1", "id": "note--1100aaaa-0000-4000-8000-0000000000aa",
+        "created": STAMP, "modified": STAMP, "content": "coordination",
+        "object_refs": [_indicator(1, TLP.GREEN)["id"]],
+        "x_told": ["bel", "bws"], "x_contact_org_ref": BWS_IDENTITY,
+        "object_marking_refs": [TLP.GREEN.marking_id]}
     _store(ws, (_indicator(1, TLP.GREEN), TLP.GREEN), (note, TLP.GREEN))
     result = ws.sharing.decide([note["id"], _indicator(1, TLP.GREEN)["id"]], "bel")
     sent = next(r.obj for r in result.released if r.obj["id"] == note["id"])
@@ -172,11 +173,11 @@ def test_a_red_extension_definition_does_not_travel_with_green_objects(ws: Works
                   "object_marking_refs": [TLP.RED.marking_id]}
     using = _indicator(6, TLP.GREEN, extensions={
         EXTENSION: {"extension_type": "property-extension", "codename": "nightjar"}})
-    new_sdo = {"type": "x-nightjar", "spec_version": "2.1",
-               "id": "x-nightjar--1100aaaa-0000-4000-8000-0000000000ef",
-               "created": STAMP, "modified": STAMP,
-               "extensions": {EXTENSION: {"extension_type": "new-sdo"}},
-               "object_marking_refs": [TLP.GREEN.marking_id]}
+    new_sdo: dict[str, Any] = {"type": "x-nightjar", "spec_version": "2.1",
+                               "id": "x-nightjar--1100aaaa-0000-4000-8000-0000000000ef",
+                               "created": STAMP, "modified": STAMP,
+                               "extensions": {EXTENSION: {"extension_type": "new-sdo"}},
+                               "object_marking_refs": [TLP.GREEN.marking_id]}
     _store(ws, (definition, TLP.RED), (using, TLP.GREEN), (new_sdo, TLP.GREEN))
     result = ws.sharing.decide([using["id"], new_sdo["id"]], "bel")
     assert [r.obj["id"] for r in result.released] == [using["id"]]
@@ -193,11 +194,11 @@ def test_a_green_report_drops_a_context_relationship_the_recipient_may_not_see(
             "id": "relationship--1100aaaa-0000-4000-8000-0000000000bb", "created": STAMP,
             "modified": STAMP, "relationship_type": "related-to", "source_ref": shown["id"],
             "target_ref": secret["id"], "object_marking_refs": [TLP.GREEN.marking_id]}
-    report = {"type": "report", "spec_version": "2.1",
-              "id": "report--1100aaaa-0000-4000-8000-0000000000cc", "created": STAMP,
-              "modified": STAMP, "name": "weekly", "published": STAMP,
-              "object_refs": [shown["id"], link["id"]],
-              "object_marking_refs": [TLP.GREEN.marking_id]}
+    report: dict[str, Any] = {"type": "report", "spec_version": "2.1",
+                              "id": "report--1100aaaa-0000-4000-8000-0000000000cc", "created": STAMP,
+                              "modified": STAMP, "name": "weekly", "published": STAMP,
+                              "object_refs": [shown["id"], link["id"]],
+                              "object_marking_refs": [TLP.GREEN.marking_id]}
     _store(ws, (shown, TLP.GREEN), (secret, TLP.RED), (link, TLP.GREEN), (report, TLP.GREEN))
     result = ws.sharing.decide([report["id"]], "bel")
     sent = next(r.obj for r in result.released if r.obj["id"] == report["id"])

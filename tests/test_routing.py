@@ -16,9 +16,19 @@ from cirt.community import Assets
 from cirt.routing import AssetIndex, Observable, observables
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
-from tests.test_bulletin_delivery import keys, scene, smtp_server  # noqa: F401  (fixtures)
+from tests.test_bulletin_delivery import Scene, keys, scene, smtp_server  # noqa: F401  (fixtures)
 
 # --- the pure core against references written here ---------------------------------------------
+
+
+def _inside(network: ipaddress.IPv4Network | ipaddress.IPv6Network,
+            own: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """Whether NETWORK lies wholly inside OWN; never, across address families."""
+    if isinstance(network, ipaddress.IPv4Network) and isinstance(own, ipaddress.IPv4Network):
+        return network.subnet_of(own)
+    if isinstance(network, ipaddress.IPv6Network) and isinstance(own, ipaddress.IPv6Network):
+        return network.subnet_of(own)
+    return False
 
 
 def reference_in_ranges(value: str, ranges: list[str]) -> set[str]:
@@ -27,7 +37,7 @@ def reference_in_ranges(value: str, ranges: list[str]) -> set[str]:
     out = set()
     for cidr in ranges:
         own = ipaddress.ip_network(cidr, strict=False)
-        if own.version == network.version and network.subnet_of(own):  # type: ignore[arg-type]
+        if _inside(network, own):
             out.add(str(own))
     return out
 
@@ -156,7 +166,7 @@ def bundle(path: Path, *objects: dict[str, Any]) -> str:
     return str(path)
 
 
-def test_an_imported_indicator_in_bels_network_is_routed_to_bel_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_imported_indicator_in_bels_network_is_routed_to_bel_once(cli: Any, tmp_path: Path) -> None:
     first = bundle(tmp_path / "a.json", indicator("[ipv4-addr:value = '192.0.2.70']"),
                    indicator("[ipv4-addr:value = '203.0.113.5']"))
     assert cli("import", first, "--source", "csirtamericas").code == 0
@@ -182,7 +192,7 @@ def test_an_imported_indicator_in_bels_network_is_routed_to_bel_once(cli, tmp_pa
 
 
 def test_an_amber_indicator_the_gate_withholds_stays_pending_with_the_reason(
-        cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, tmp_path: Path) -> None:
     amber = indicator("[domain-name:value = 'vpn.bws.bz']", TLP.AMBER)
     assert cli("import", bundle(tmp_path / "a.json", amber), "--source", "vendor").code == 0
     [route] = cli("route", "list", "--for", "bws", "--json").json()
@@ -193,7 +203,7 @@ def test_an_amber_indicator_the_gate_withholds_stays_pending_with_the_reason(
     assert cli("audit", "log", "--json").json() == []
 
 
-def test_route_commands_refuse_an_unknown_party_in_one_line(cli) -> None:  # type: ignore[no-untyped-def]
+def test_route_commands_refuse_an_unknown_party_in_one_line(cli: Any) -> None:
     result = cli("route", "list", "--for", "nobody")
     assert result.code == 1 and "organisation 'nobody' is not in" in result.err
     assert cli("route", "list", "--state", "lost").code == 1
@@ -233,7 +243,7 @@ def test_reading_a_pattern_is_linear_on_adversarial_text() -> None:
 
 
 def test_route_send_by_mail_signs_a_bulletin_to_bels_contact_and_logs_it(
-        scene, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+        scene: Scene, cli: Any, tmp_path: Path) -> None:  # noqa: F811
     from tests.test_bulletin_delivery import readable, verify_signed
 
     routed = indicator("[ipv4-addr:value = '192.0.2.70']", name="Scanner probing BEL")

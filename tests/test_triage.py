@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from cirt.intake.files import attachment
 from cirt.intake.reports import submission
@@ -15,8 +16,8 @@ from cirt.workspace import Workspace
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(300)
 
 
-def report(ws: Workspace, **fields: object) -> str:
-    values: dict[str, object] = {
+def report(ws: Workspace, **fields: Any) -> str:
+    values: dict[str, Any] = {
         "channel": "web", "category": "phishing",
         "what": "SMS: your BEL bill is overdue, pay at hxxps://pay.bel.com.bz[.]evil.example/x "
                 "— the page loads from 192.0.2.80",
@@ -25,11 +26,11 @@ def report(ws: Workspace, **fields: object) -> str:
         "indicators": (("url", "https://pay.bel.com.bz.evil.example/x"), ("ip", "192.0.2.80")),
     }
     values.update(fields)
-    return ws.intake.submit(submission(**values)).reference  # type: ignore[arg-type]
+    return ws.intake.submit(submission(**values)).reference
 
 
 def test_accepting_opens_an_incident_with_playbook_evidence_and_routed_indicators(
-        cli, ws: Workspace, home: Path) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, ws: Workspace, home: Path) -> None:
     reference = report(ws)
     listed = cli("triage", "list", "--json").json()
     assert [r["reference"] for r in listed] == [reference] and "what" not in listed[0]
@@ -62,7 +63,7 @@ def test_accepting_opens_an_incident_with_playbook_evidence_and_routed_indicator
 
 
 def test_a_report_joins_an_existing_incident_and_a_rejection_keeps_its_reason(
-        cli, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+        cli: Any, ws: Workspace) -> None:
     first, second, third = report(ws), report(ws, files=()), report(ws, category="other", files=(),
                                                                     indicators=())
     wrong = cli("triage", "accept", first, "--category", "nonsense")
@@ -84,13 +85,13 @@ def test_a_report_joins_an_existing_incident_and_a_rejection_keeps_its_reason(
     assert cli("triage", "accept", third).code == 1
 
 
-def test_hostile_text_is_shown_as_text_in_the_terminal(cli, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_text_is_shown_as_text_in_the_terminal(cli: Any, ws: Workspace) -> None:
     reference = report(ws, what="[bold red]ALERT[/] <script>x</script>", files=(), indicators=())
     shown = cli("triage", "show", reference)
     assert shown.code == 0 and "[bold red]ALERT[/]" in shown.out and "<script>x</script>" in shown.out
 
 
-def test_unknown_reports_and_incidents_are_one_line(cli, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_reports_and_incidents_are_one_line(cli: Any, ws: Workspace) -> None:
     missing = cli("triage", "show", "R-NOPE")
     assert missing.code == 1 and missing.err.startswith("cirt: no report 'R-NOPE'")
     reference = report(ws, files=(), indicators=())
