@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, tlp_text, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, ok, styled, table, tlp_text, warn, workspace
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -73,15 +73,14 @@ def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
     outcomes = workspace(ctx).bulletins.send(org, period=period_option(since), dry_run=dry_run)
 
     def render() -> None:
-        from rich.table import Table
-
-        table = Table(title=f"Bulletin for {org}" + (" (dry run)" if dry_run else ""),
-                      title_justify="left")
-        for column in ("Contact", "Recipient", "TLP", "Outcome", "Detail"):
-            table.add_column(column)
+        sent = table(styled(f"Bulletin for {org}" + (" (dry run)" if dry_run else "")))
+        sent.add_column("Contact", ratio=2, overflow="fold")
+        for column in ("TLP", "Outcome"):
+            sent.add_column(column, no_wrap=True)
+        sent.add_column("Detail", ratio=3)
         for o in outcomes:
-            table.add_row(o.contact, o.recipient, tlp_text_or_blank(o.tlp), o.status, o.detail)
-        console().print(table)
+            sent.add_row(o.contact, tlp_text_or_blank(o.tlp), o.status, o.detail)
+        console().print(sent)
 
     emit([o.as_dict() for o in outcomes], as_json, render)
     refused = [o for o in outcomes if o.status in ("refused", "failed")]

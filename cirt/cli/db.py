@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, home_option, ok, warn, workspace
+from cirt.cli.output import JsonFlag, console, emit, home_option, ok, styled, table, warn, workspace
 
 if TYPE_CHECKING:
     from cirt.config import Config
@@ -98,16 +98,14 @@ def copy(ctx: typer.Context,
     data = {"from": redact_url(ws.config.database_url), "to": redact_url(to), **result.as_dict()}
 
     def render() -> None:
-        from rich.table import Table
-
-        table = Table(title=f"Copied to {data['to']}", title_justify="left")
-        table.add_column("Table")
-        table.add_column("Rows", justify="right")
+        copied = table(styled(f"Copied to {data['to']}"))
+        copied.add_column("Table", ratio=1, overflow="fold")
+        copied.add_column("Rows", justify="right", no_wrap=True)
         for name, rows in result.tables.items():
-            table.add_row(name, str(rows))
-        console().print(table)
+            copied.add_row(name, str(rows))
+        console().print(copied)
         ok(f"{sum(result.tables.values())} rows copied (schema version {result.schema_version})")
-        console().print(f"to use it: set \\[database] url in {ws.home / 'config.toml'} "
+        console().print(f"to use it: set [database] url in {ws.home / 'config.toml'} "
                         "or CIRT_DB_URL")
 
     emit(data, as_json, render)

@@ -124,17 +124,18 @@ def tlp_command(as_json: JsonFlag = False) -> None:
     floors = {f"{d} ({DISTRIBUTIONS[d]})": level.label for d, level in DISTRIBUTION_FLOOR.items()}
 
     def render() -> None:
-        from rich.table import Table
+        from cirt.cli.output import table, tlp_text
 
-        from cirt.cli.output import tlp_text
-
-        table = Table("TLP", "MISP tags", "MISP distribution out")
-        table.add_column("STIX 2.0 / 1.0 marking definitions", overflow="fold")
+        mapping = table("One translation table, both ways")
+        mapping.add_column("TLP", no_wrap=True)
+        mapping.add_column("MISP tags", ratio=1, overflow="fold")
+        mapping.add_column("MISP distribution out", ratio=1)
+        mapping.add_column("STIX 2.0 / 1.0 marking definitions", ratio=2, overflow="fold")
         for row, data in zip(TABLE, rows, strict=True):
-            table.add_row(tlp_text(row.level), ", ".join(row.misp_tags),
-                          str(data["misp_distribution_out"] or "never leaves"),
-                          "\n".join([row.stix2_marking, *row.stix1_markings]))
-        console().print(table)
+            mapping.add_row(tlp_text(row.level), ", ".join(row.misp_tags),
+                            str(data["misp_distribution_out"] or "never leaves"),
+                            "\n".join([row.stix2_marking, *row.stix1_markings]))
+        console().print(mapping)
         console().print("Received from MISP: at least " + "; ".join(
             f"{level} for distribution {d}" for d, level in floors.items())
             + "; several labels: the most restrictive; no label: default_tlp of sectors.yaml;"

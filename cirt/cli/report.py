@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, ok, styled, workspace
+from cirt.cli.output import JsonFlag, console, emit, ok, styled, table, workspace
 from cirt.errors import UsageError
 
 if TYPE_CHECKING:
@@ -90,16 +90,16 @@ def _render(built: Report, data: dict[str, Any]) -> None:
     for key, title in TITLES.items():
         entries = data["by"][key]
         largest = max((e["count"] for e in entries), default=0)
-        table = Table(title=title, title_justify="left", show_header=False, box=None)
+        breakdown = Table(title=title, title_justify="left", show_header=False, box=None)
         for _ in range(4):
-            table.add_column()
+            breakdown.add_column()
         for e in entries:
-            table.add_row(str(e["key"]), str(e["count"]),
-                          styled(bar(e["count"], largest), "cyan"), f"(prev {e['previous']})")
-        out.print(table)
-    times = Table(title="Response times", title_justify="left")
+            breakdown.add_row(str(e["key"]), str(e["count"]),
+                              styled(bar(e["count"], largest), "cyan"), f"(prev {e['previous']})")
+        out.print(breakdown)
+    times = table("Response times")
     for column in ("", "incidents", "median", "90th percentile"):
-        times.add_column(column)
+        times.add_column(column, no_wrap=True)
     for key, title in TIME_TITLES.items():
         t = data["times"][key]
         times.add_row(title, str(t["count"]), hours_text(t["median_hours"]),

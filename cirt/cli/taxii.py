@@ -6,7 +6,18 @@ from typing import Annotated, Any
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok, warn, workspace
+from cirt.cli.output import (
+    JsonFlag,
+    console,
+    emit,
+    home_option,
+    markup,
+    ok,
+    styled,
+    table,
+    warn,
+    workspace,
+)
 
 app = typer.Typer(no_args_is_help=True)
 credential_app = typer.Typer(no_args_is_help=True)
@@ -33,19 +44,20 @@ def discover(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partn
     data = found.as_dict()
 
     def render() -> None:
-        from rich.table import Table
 
         out = console()
         out.print(markup("[bold]{}[/] {}", found.title or peer, found.url))
         for root in found.api_roots:
-            table = Table(title=f"API root {root.url} (max_content_length "
-                                f"{root.max_content_length:,} bytes)", title_justify="left")
-            for column in ("Collection", "Title", "Read", "Write", "Configured"):
-                table.add_column(column)
+            collections = table(styled(f"API root {root.url} (max_content_length "
+                                       f"{root.max_content_length:,} bytes)"))
+            collections.add_column("Collection", no_wrap=True)
+            collections.add_column("Title", ratio=1, overflow="fold")
+            for column in ("Read", "Write", "Configured"):
+                collections.add_column(column, no_wrap=True)
             for c in root.collections:
-                table.add_row(c.id, c.title, "yes" if c.can_read else "no",
-                              "yes" if c.can_write else "no", c.configured or "")
-            out.print(table)
+                collections.add_row(c.id, c.title, "yes" if c.can_read else "no",
+                                    "yes" if c.can_write else "no", c.configured or "")
+            out.print(collections)
 
     emit(data, as_json, render)
 
@@ -74,17 +86,17 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
     data = result.as_dict()
 
     def render() -> None:
-        from rich.table import Table
 
-        table = Table(title=f"Pulled from {peer}", title_justify="left")
-        for column in ("Collection", "Pages", "Received", "New", "Updated", "Duplicate",
-                       "Rejected", "Cursor"):
-            table.add_column(column)
+        pulled = table(styled(f"Pulled from {peer}"))
+        pulled.add_column("Collection", ratio=2, overflow="fold")
+        for column in ("Pages", "Received", "New", "Updated", "Dup.", "Rejected"):
+            pulled.add_column(column, justify="right", no_wrap=True)
+        pulled.add_column("Cursor", ratio=1, overflow="fold")
         for c in result.collections:
-            table.add_row(c.collection, str(c.pages), str(c.received), str(c.new),
-                          str(c.updated), str(c.duplicates), str(len(c.rejected)),
-                          c.cursor or "")
-        console().print(table)
+            pulled.add_row(c.collection, str(c.pages), str(c.received), str(c.new),
+                           str(c.updated), str(c.duplicates), str(len(c.rejected)),
+                           c.cursor or "")
+        console().print(pulled)
         for c in result.collections:
             for rejected in c.rejected:
                 warn(f"rejected {rejected['id']}: {rejected['reason']}")
@@ -189,14 +201,13 @@ def credential_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         for c in workspace(ctx).store.taxii_credentials()]
 
     def render() -> None:
-        from rich.table import Table
 
-        table = Table(title="TAXII credentials", title_justify="left")
+        credentials = table("TAXII credentials")
         for column in ("Username", "Party", "Created"):
-            table.add_column(column)
+            credentials.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(r["username"], r["party"], r["created"])
-        console().print(table)
+            credentials.add_row(r["username"], r["party"], r["created"])
+        console().print(credentials)
 
     emit(rows, as_json, render)
 
