@@ -366,7 +366,7 @@ def test_misp_pull_refuses_a_search_answer_past_the_byte_cap_with_memory_bounded
         assert list(ws.store.latest_objects(types=["indicator"])) == []
 
 
-# --- a MISP server that answers the connection, then a gzip bomb or nothing to events/add ------
+# --- a MISP server answering a gzip bomb when PyMISP connects or to events/add, or nothing ---
 
 MISP_HOSTILE_TO_PUSH = r"""
 import sys, time
@@ -374,16 +374,10 @@ import cirt.demos.misp_server as testserver
 from tests.hostile_peers import gzip_bomb
 
 BODY = gzip_bomb(1 << 30)  # a few MiB on the wire, 1 GiB once inflated
-honest = testserver._Handler.do_POST
+honest_get, honest_post = testserver._Handler.do_GET, testserver._Handler.do_POST
 
 
-def hostile(self):
-    if self.path.strip("/") != "events/add":
-        return honest(self)
-    self.rfile.read(int(self.headers.get("Content-Length", 0)))
-    if sys.argv[2] == "silent":
-        time.sleep(3600)
-        return
+def bomb(self):
     self.send_response(200)
     self.send_header("Content-Type", "application/json")
     self.send_header("Content-Encoding", "gzip")
@@ -392,7 +386,23 @@ def hostile(self):
     self.wfile.write(BODY)
 
 
-testserver._Handler.do_POST = hostile
+def hostile_get(self):  # the first thing PyMISP asks when it connects
+    if sys.argv[2] == "bomb-at-connect" and "getPyMISPVersion" in self.path:
+        return bomb(self)
+    return honest_get(self)
+
+
+def hostile_post(self):
+    if self.path.strip("/") != "events/add" or sys.argv[2] == "bomb-at-connect":
+        return honest_post(self)
+    self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    if sys.argv[2] == "silent":
+        time.sleep(3600)
+        return
+    bomb(self)
+
+
+testserver._Handler.do_GET, testserver._Handler.do_POST = hostile_get, hostile_post
 server = testserver.MispServer(sys.argv[1])
 print(server.url, flush=True)
 time.sleep(3600)
@@ -443,9 +453,10 @@ def _nothing_recorded_as_pushed(home: Path) -> bool:
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("mode", ["bomb-at-connect", "bomb"])
 def test_misp_push_refuses_an_answer_past_the_byte_cap_with_memory_bounded(
-        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, peak, _, lines = _push_to_hostile_misp(home, monkeypatch, "bomb")
+        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    code, peak, _, lines = _push_to_hostile_misp(home, monkeypatch, mode)
     assert code == 1 and len(lines) == 1, lines  # one line, no traceback
     assert "MISP of 'csirtamericas'" in lines[0] and "sent more than 16,777,216 bytes" in lines[0]
     assert peak < PEAK_MIB  # PyMISP's own session read such an answer whole
