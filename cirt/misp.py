@@ -416,16 +416,31 @@ def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = N
 # --- live sync (PyMISP at the edge) --------------------------------------------------------------
 
 def _connect(ws: Workspace, partner_id: str) -> Any:
-    """A PyMISP client for a partner's MISP; every failure becomes RemoteError/ConfigError."""
+    """A PyMISP client for a partner's MISP, every request of it bounded like a pull's
+    (``BoundedAuth``: the declared origin only, timeouts, the deadline, each answer capped once
+    decompressed); every failure becomes RemoteError/ConfigError."""
     import logging
+
+    import requests
+
+    from cirt.misp_inbound import misp_limits
+    from cirt.taxii.bounded import BoundedAuth, origin
 
     endpoint, key = credentials(ws, partner_id)
     logging.getLogger("pymisp").setLevel(logging.CRITICAL)
     from pymisp import PyMISP
 
+    bounds = BoundedAuth(f"MISP of '{partner_id}'", misp_limits(ws), {origin(endpoint.url)})
     try:
-        return PyMISP(endpoint.url, key, ssl=endpoint.verify_tls, timeout=30)
+        return PyMISP(endpoint.url, key, ssl=endpoint.verify_tls, auth=bounds,
+                      timeout=bounds.timeouts())
     except Exception as exc:
+        cause = exc.__context__  # PyMISP wraps what failed while connecting
+        if isinstance(cause, RemoteError):
+            raise cause from None
+        if isinstance(cause, requests.Timeout):
+            raise RemoteError(f"MISP of '{partner_id}' ({endpoint.url}) did not answer within"
+                              f" {bounds.limits.read_timeout:g} s") from None
         raise RemoteError(f"MISP of '{partner_id}' ({endpoint.url}) is unreachable or"
                           f" refused the key: {_short(exc)}") from None
 

@@ -364,3 +364,110 @@ def test_misp_pull_refuses_a_search_answer_past_the_byte_cap_with_memory_bounded
     assert measured["peak_mib"] < PEAK_MIB  # PyMISP read such an answer whole
     with Workspace.open(home) as ws:
         assert list(ws.store.latest_objects(types=["indicator"])) == []
+
+
+# --- a MISP server answering a gzip bomb when PyMISP connects or to events/add, or nothing ---
+
+MISP_HOSTILE_TO_PUSH = r"""
+import sys, time
+import cirt.demos.misp_server as testserver
+from tests.hostile_peers import gzip_bomb
+
+BODY = gzip_bomb(1 << 30)  # a few MiB on the wire, 1 GiB once inflated
+honest_get, honest_post = testserver._Handler.do_GET, testserver._Handler.do_POST
+
+
+def bomb(self):
+    self.send_response(200)
+    self.send_header("Content-Type", "application/json")
+    self.send_header("Content-Encoding", "gzip")
+    self.send_header("Content-Length", str(len(BODY)))
+    self.end_headers()
+    self.wfile.write(BODY)
+
+
+def hostile_get(self):  # the first thing PyMISP asks when it connects
+    if sys.argv[2] == "bomb-at-connect" and "getPyMISPVersion" in self.path:
+        return bomb(self)
+    return honest_get(self)
+
+
+def hostile_post(self):
+    if self.path.strip("/") != "events/add" or sys.argv[2] == "bomb-at-connect":
+        return honest_post(self)
+    self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    if sys.argv[2] == "silent":
+        time.sleep(3600)
+        return
+    bomb(self)
+
+
+testserver._Handler.do_GET, testserver._Handler.do_POST = hostile_get, hostile_post
+server = testserver.MispServer(sys.argv[1])
+print(server.url, flush=True)
+time.sleep(3600)
+"""
+READ_TIMEOUT_FOR_TEST_S = 2  # set through cirt.misp_inbound.READ_TIMEOUT_S in the subprocess
+
+
+def _push_to_hostile_misp(home: Path, monkeypatch: pytest.MonkeyPatch,
+                          mode: str) -> tuple[int, float, float, list[str]]:
+    """``cirt misp push`` of one GREEN incident: exit code, peak MiB, seconds, stderr lines."""
+    (home / "config.toml").write_text((home / "config.toml").read_text()
+                                      + "\n[import]\nmax_bytes = 16777216\n")
+    with Workspace.open(home) as ws:
+        opened = ws.incidents.open(title="Phishing wave", category="fraud:phishing",
+                                   severity="high", organisations=["cbb"], tlp="green")
+        ws.indicators.add(form="ip", value="203.0.113.50", name="sender",
+                          incident=opened.reference, tlp="green")
+    server = subprocess.Popen([sys.executable, "-c", MISP_HOSTILE_TO_PUSH, MISP_KEY, mode],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    runner = (f"import cirt.misp_inbound\ncirt.misp_inbound.READ_TIMEOUT_S = "
+              f"{READ_TIMEOUT_FOR_TEST_S}\n{RUNNER}")
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        sectors = home / "sectors.yaml"
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
+                                                       url))
+        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", runner, "--home", str(home), "misp",
+                               "push", PEER], capture_output=True, text=True, timeout=300,
+                              check=False)
+        seconds = time.monotonic() - started
+    finally:
+        stop(server)  # type: ignore[arg-type]
+    *lines, report = done.stderr.strip().splitlines()
+    measured = json.loads(report)
+    return measured["code"], measured["peak_mib"], seconds, lines
+
+
+def _nothing_recorded_as_pushed(home: Path) -> bool:
+    from cirt.misp import incident_events
+
+    with Workspace.open(home) as ws:
+        uuids = [str(preview.event.uuid) for preview in incident_events(ws, PEER, None)]
+        return bool(uuids) and all(ws.store.misp_pushed_digest(PEER, u) is None for u in uuids)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("mode", ["bomb-at-connect", "bomb"])
+def test_misp_push_refuses_an_answer_past_the_byte_cap_with_memory_bounded(
+        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    code, peak, _, lines = _push_to_hostile_misp(home, monkeypatch, mode)
+    assert code == 1 and len(lines) == 1, lines  # one line, no traceback
+    assert "MISP of 'csirtamericas'" in lines[0] and "sent more than 16,777,216 bytes" in lines[0]
+    assert peak < PEAK_MIB  # PyMISP's own session read such an answer whole
+    assert _nothing_recorded_as_pushed(home)
+
+
+@pytest.mark.sqlite_only
+def test_misp_push_to_a_server_that_never_answers_stops_at_the_read_timeout(
+        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, seconds, lines = _push_to_hostile_misp(home, monkeypatch, "silent")
+    assert code == 1 and len(lines) == 1, lines
+    assert "MISP of 'csirtamericas'" in lines[0] and "timed out" in lines[0]
+    assert seconds < 25  # the default read timeout alone is 30 s
+    assert _nothing_recorded_as_pushed(home)

@@ -1,7 +1,8 @@
 """HTTP to a partner that cannot exhaust us: timeouts, a deadline, capped bodies, one origin.
 
 Every request a TAXII exchange makes (taxii2-client's discovery, collections, ``add_objects``
-and status calls, and our own page reads) goes through a ``BoundedSession``:
+and status calls, and our own page reads) goes through a ``BoundedSession``; every request
+PyMISP makes carries a ``BoundedAuth``, which applies the same ``PeerBounds``:
 
 * connect and read timeouts on every request, never longer than what is left of the run's
   deadline, and the deadline checked again between the pieces of a body (a peer sending a byte
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.auth import AuthBase
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from cirt.errors import RemoteError
@@ -74,12 +76,12 @@ class DeadlineExceeded(RemoteError):
     """The run took longer than its deadline."""
 
 
-class BoundedSession(requests.Session):
-    """A requests session bounded in time and bytes, credentials only for declared origins."""
+class PeerBounds:
+    """The bounds of one run against one partner, shared by ``BoundedSession`` and
+    ``BoundedAuth``: the deadline, where requests may go, how a body is read."""
 
     def __init__(self, peer: str, limits: PeerLimits, origins: set[str], *,
                  insecure: bool = False) -> None:
-        super().__init__()
         self.peer, self.limits, self.origins, self.insecure = peer, limits, origins, insecure
         self.deadline_at = time.monotonic() + limits.deadline
 
@@ -90,15 +92,52 @@ class BoundedSession(requests.Session):
                                    f"{self.limits.deadline:g} s for this run")
         return left
 
-    def send(self, request: requests.PreparedRequest,
-             **kwargs: Any) -> requests.Response:
-        """Every request of the session (``get``, ``post``, and clients such as PyMISP that
-        prepare their own) passes here."""
-        target = str(request.url)
+    def check_target(self, target: str) -> None:
+        """Refused before anything is sent: a transport or an origin sectors.yaml does not allow."""
         check_transport(self.peer, target, insecure=self.insecure)
         if origin(target) not in self.origins:
             raise RemoteError(f"{self.peer}: {target} is on another origin than sectors.yaml "
                               "declares for this partner; our credentials are not sent there")
+
+    def read_body(self, response: requests.Response) -> bytes:
+        """The body, decompressed, piece by piece: refused past the cap or the deadline."""
+        cap = self.limits.max_body_bytes
+        pieces: list[bytes] = []
+        size = 0
+        raw = response.raw
+        while True:
+            self.remaining()
+            try:
+                piece = raw.read1(PIECE, decode_content=True)
+            except ReadTimeoutError:
+                raise RemoteError(f"{self.peer}: {response.url}: read timed out (nothing for "
+                                  f"{self.limits.read_timeout:g} s)") from None
+            except (ProtocolError, DecodeError, OSError) as exc:
+                raise RemoteError(f"{self.peer}: {response.url}: the body broke off: "
+                                  f"{str(exc)[:200]}") from None
+            if not piece:
+                return b"".join(pieces)
+            size += len(piece)
+            if size > cap:
+                response.close()
+                raise RemoteError(f"{self.peer}: {response.url} sent more than {cap:,} bytes "
+                                  "in one response (the partner's max_body_bytes)")
+            pieces.append(piece)
+
+
+class BoundedSession(PeerBounds, requests.Session):
+    """A requests session bounded in time and bytes, credentials only for declared origins."""
+
+    def __init__(self, peer: str, limits: PeerLimits, origins: set[str], *,
+                 insecure: bool = False) -> None:
+        requests.Session.__init__(self)
+        PeerBounds.__init__(self, peer, limits, origins, insecure=insecure)
+
+    def send(self, request: requests.PreparedRequest,
+             **kwargs: Any) -> requests.Response:
+        """Every request of the session (``get``, ``post``, and clients that prepare their
+        own) passes here."""
+        self.check_target(str(request.url))
         streamed = bool(kwargs.get("stream", False))
         kwargs["stream"] = True
         kwargs["allow_redirects"] = False  # a redirect could lead the credentials elsewhere
@@ -139,27 +178,29 @@ class BoundedSession(requests.Session):
     def _pause(self, seconds: float) -> None:
         time.sleep(max(0.0, min(seconds, self.remaining() - 0.001)))
 
-    def read_body(self, response: requests.Response) -> bytes:
-        """The body, decompressed, piece by piece: refused past the cap or the deadline."""
-        cap = self.limits.max_body_bytes
-        pieces: list[bytes] = []
-        size = 0
-        raw = response.raw
-        while True:
-            self.remaining()
-            try:
-                piece = raw.read1(PIECE, decode_content=True)
-            except ReadTimeoutError:
-                raise RemoteError(f"{self.peer}: {response.url}: read timed out (nothing for "
-                                  f"{self.limits.read_timeout:g} s)") from None
-            except (ProtocolError, DecodeError, OSError) as exc:
-                raise RemoteError(f"{self.peer}: {response.url}: the body broke off: "
-                                  f"{str(exc)[:200]}") from None
-            if not piece:
-                return b"".join(pieces)
-            size += len(piece)
-            if size > cap:
-                response.close()
-                raise RemoteError(f"{self.peer}: {response.url} sent more than {cap:,} bytes "
-                                  "in one response (the partner's max_body_bytes)")
-            pieces.append(piece)
+
+class BoundedAuth(PeerBounds, AuthBase):
+    """The same bounds for a client that keeps its own requests session (PyMISP): given as its
+    ``auth``, it sees every request before it leaves (deadline, transport, origin) and every
+    response before its body is read (refused past the cap; a redirect is not followed). The
+    client's own timeout applies to each request; give it ``timeouts()``. The credentials stay
+    the client's."""
+
+    def timeouts(self) -> tuple[float, float]:
+        return (self.limits.connect_timeout, self.limits.read_timeout)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self.remaining()
+        self.check_target(str(request.url))
+        request.register_hook("response", self._read_bounded)
+        return request
+
+    def _read_bounded(self, response: requests.Response, **_: Any) -> requests.Response:
+        try:
+            if response.is_redirect:
+                raise RemoteError(f"{self.peer}: {response.url} answered with a redirect, "
+                                  "which is not followed (it could lead the credentials elsewhere)")
+            response._content = self.read_body(response)
+        finally:
+            response.close()
+        return response
