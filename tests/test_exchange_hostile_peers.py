@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -187,6 +188,42 @@ def test_plain_http_to_another_machine_is_refused_unless_insecure_which_check_re
 # --- a MISP server that ignores paging --------------------------------------------------------
 
 MISP_KEY = "test-key-0123456789"
+
+
+@dataclass
+class Ran:
+    """One ``cirt`` command run in its own process against a MISP peer on 127.0.0.1."""
+
+    code: int
+    peak_mib: float
+    seconds: float
+    lines: list[str]  # stderr, but the measurement
+    stdout: str
+
+
+def run_against_misp(home: Path, monkeypatch: pytest.MonkeyPatch, server_script: str,
+                     server_args: list[str], command: list[str], runner: str = RUNNER) -> Ran:
+    """Start the MISP peer (it prints its URL), point the partner at it, run the command."""
+    server = subprocess.Popen([sys.executable, "-c", server_script, *server_args],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        sectors = home / "sectors.yaml"
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
+                                                       url))
+        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", runner, "--home", str(home), *command],
+                              capture_output=True, text=True, timeout=300, check=False)
+        seconds = time.monotonic() - started
+    finally:
+        stop(server)  # type: ignore[arg-type]
+    *lines, report = done.stderr.strip().splitlines()
+    measured = json.loads(report)
+    return Ran(measured["code"], measured["peak_mib"], seconds, lines, done.stdout)
+
 MISP_IGNORING_PAGES = r"""
 import sys, time
 import cirt.demos.misp_server as testserver
@@ -210,26 +247,11 @@ time.sleep(3600)
 @pytest.mark.sqlite_only
 def test_misp_pull_from_a_server_ignoring_page_stops_and_keeps_what_came(
         home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = subprocess.Popen([sys.executable, "-c", MISP_IGNORING_PAGES, MISP_KEY],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
-                                                       url))
-        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
-        started = time.monotonic()
-        done = subprocess.run([sys.executable, "-c", RUNNER, "--home", str(home), "misp",
-                               "pull", PEER, "--json"], capture_output=True, text=True,
-                              timeout=300, check=False)
-        seconds = time.monotonic() - started
-    finally:
-        stop(server)  # type: ignore[arg-type]
-    *lines, report = done.stderr.strip().splitlines()
-    measured = json.loads(report)
-    assert measured["code"] == 0, lines
-    out = json.loads(done.stdout)
+    ran = run_against_misp(home, monkeypatch, MISP_IGNORING_PAGES, [MISP_KEY],
+                           ["misp", "pull", PEER, "--json"])
+    seconds, measured = ran.seconds, {"code": ran.code, "peak_mib": ran.peak_mib}
+    assert measured["code"] == 0, ran.lines
+    out = json.loads(ran.stdout)
     assert len(out["events"]) == 100  # page 1; page 2 repeated it and ended the pull
     with Workspace.open(home) as ws:  # each event's indicator stored once, as the page arrived
         assert len(list(ws.store.latest_objects(types=["indicator"]))) == 100
@@ -342,26 +364,11 @@ def test_misp_pull_refuses_a_search_answer_past_the_byte_cap_with_memory_bounded
         home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
     (home / "config.toml").write_text((home / "config.toml").read_text()
                                       + "\n[import]\nmax_bytes = 16777216\n")
-    server = subprocess.Popen([sys.executable, "-c", MISP_GZIP_BOMB], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True,
-                              cwd=Path(__file__).resolve().parents[1])
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
-                                                       url))
-        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
-        done = subprocess.run([sys.executable, "-c", RUNNER, "--home", str(home), "misp",
-                               "pull", PEER], capture_output=True, text=True, timeout=300,
-                              check=False)
-    finally:
-        stop(server)  # type: ignore[arg-type]
-    *lines, report = done.stderr.strip().splitlines()
-    measured = json.loads(report)
-    assert measured["code"] == 1 and len(lines) == 1, lines  # one line, no traceback
+    ran = run_against_misp(home, monkeypatch, MISP_GZIP_BOMB, [], ["misp", "pull", PEER])
+    lines = ran.lines
+    assert ran.code == 1 and len(lines) == 1, lines  # one line, no traceback
     assert "MISP of 'csirtamericas'" in lines[0] and "sent more than 16,777,216 bytes" in lines[0]
-    assert measured["peak_mib"] < PEAK_MIB  # PyMISP read such an answer whole
+    assert ran.peak_mib < PEAK_MIB  # PyMISP read such an answer whole
     with Workspace.open(home) as ws:
         assert list(ws.store.latest_objects(types=["indicator"])) == []
 
@@ -420,28 +427,11 @@ def _push_to_hostile_misp(home: Path, monkeypatch: pytest.MonkeyPatch,
                                    severity="high", organisations=["cbb"], tlp="green")
         ws.indicators.add(form="ip", value="203.0.113.50", name="sender",
                           incident=opened.reference, tlp="green")
-    server = subprocess.Popen([sys.executable, "-c", MISP_HOSTILE_TO_PUSH, MISP_KEY, mode],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              cwd=Path(__file__).resolve().parents[1])
     runner = (f"import cirt.misp_inbound\ncirt.misp_inbound.READ_TIMEOUT_S = "
               f"{READ_TIMEOUT_FOR_TEST_S}\n{RUNNER}")
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
-                                                       url))
-        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
-        started = time.monotonic()
-        done = subprocess.run([sys.executable, "-c", runner, "--home", str(home), "misp",
-                               "push", PEER], capture_output=True, text=True, timeout=300,
-                              check=False)
-        seconds = time.monotonic() - started
-    finally:
-        stop(server)  # type: ignore[arg-type]
-    *lines, report = done.stderr.strip().splitlines()
-    measured = json.loads(report)
-    return measured["code"], measured["peak_mib"], seconds, lines
+    ran = run_against_misp(home, monkeypatch, MISP_HOSTILE_TO_PUSH, [MISP_KEY, mode],
+                           ["misp", "push", PEER], runner)
+    return ran.code, ran.peak_mib, ran.seconds, ran.lines
 
 
 def _nothing_recorded_as_pushed(home: Path) -> bool:
