@@ -2,7 +2,8 @@
 
 Counts incidents opened in a period by sector, RSIT category, severity, escalation level,
 reporter kind and channel; the time to acknowledge (first leaving ``new``), to contain (the last
-containment task done, none left open) and to close, as median and 90th percentile; how
+containment task done, none left open) and to close, counted from when the incident was
+reported (``reported_at``, else its opening), as median and 90th percentile; how
 notification duties went (on time, late, waived, pending); the trend against the previous period
 of the same length; and the most-sighted indicators.  Figures come from the store's indexes
 (incidents, incident facts, due items, sightings) without reading a JSON body, so a year of a busy
@@ -171,10 +172,12 @@ def _hours(start: str, end: str | None) -> float | None:
 # Containment: the last containment task done, none left open.  Duties counted by state and by
 # how done or due compares with the deadline (classified by ``duty_outcome``).
 _CONTAINMENT = (
-    "SELECT i.created, MAX(d.done_at), SUM(CASE WHEN d.state = 'open' THEN 1 ELSE 0 END)"
+    "SELECT COALESCE(f.reported, i.created), MAX(d.done_at),"
+    " SUM(CASE WHEN d.state = 'open' THEN 1 ELSE 0 END)"
     " FROM incidents i JOIN due_items d ON d.incident_id = i.id AND d.kind = 'task'"
-    " AND d.phase = 'containment' WHERE i.created >= ? AND i.created < ?{scope}"
-    " AND d.state IN ('open', 'done') GROUP BY d.incident_id, i.created")
+    " AND d.phase = 'containment' LEFT JOIN incident_facts f ON f.incident_id = i.id"
+    " WHERE i.created >= ? AND i.created < ?{scope}"
+    " AND d.state IN ('open', 'done') GROUP BY d.incident_id, i.created, f.reported")
 _DUTIES = (
     "SELECT d.state, CASE WHEN d.due < ? THEN 1 ELSE 0 END,"
     " CASE WHEN d.done_at > d.due THEN 1 ELSE 0 END, COUNT(*)"
@@ -239,7 +242,7 @@ class Reporter:
         figures.by["sector"] = self._sectors(window, scope, figures.incidents)
         acknowledge, close = [], []
         for created, acked, closed in self.db.query(
-                f"SELECT i.created, f.acknowledged, f.closed{base}"
+                f"SELECT COALESCE(f.reported, i.created), f.acknowledged, f.closed{base}"
                 " AND (f.acknowledged IS NOT NULL OR f.closed IS NOT NULL)", window):
             if (hours := _hours(created, acked)) is not None:
                 acknowledge.append(hours)

@@ -231,3 +231,17 @@ def test_reporter_kind_and_channel_are_counted_from_the_incident(
     assert {r["key"]: r["count"] for r in data["by"]["reporter"]} == {"citizen": 1}
     assert {r["key"]: r["count"] for r in data["by"]["channel"]} == {"phone": 1}
     assert "A. Citizen" not in json.dumps(data)  # the reporter's name is never in a report
+
+
+def test_response_times_count_from_when_the_incident_was_reported(
+        ws: Workspace, clock: FixedClock) -> None:
+    """A ransomware call at 02:00 opened at 08:00 and taken on at 09:00 waited 7 hours, not 1."""
+    clock.now = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+    ref = ws.incidents.open(title="Ransomware at BWS", category="ransomware", severity="high",
+                            organisations=["bws"], tlp="amber",
+                            reported_at=datetime(2026, 11, 3, 2, 0, tzinfo=UTC)).reference
+    clock.advance(hours=1)
+    ws.incidents.assign(ref, "ana")
+    clock.now = datetime(2026, 12, 2, tzinfo=UTC)
+    times = Reporter(ws).build(parse_period("2026-11")).as_dict()["times"]
+    assert times["acknowledge"] == {"count": 1, "median_hours": 7.0, "p90_hours": 7.0}

@@ -94,11 +94,13 @@ def _incident_facts(db: Database, obj: Mapping[str, Any]) -> None:
     reporter = obj.get("reporter")  # {name, contact, kind}: only the kind is counted
     reporter_kind = reporter.get("kind") if isinstance(reporter, Mapping) else None
     channel = obj.get("report_channel")
+    reported = obj.get("reported_at")
     db.execute("DELETE FROM incident_facts WHERE incident_id = ?", (obj["id"],))
     db.execute("INSERT INTO incident_facts (incident_id, acknowledged, closed, reporter_kind,"
-               " channel) VALUES (?, ?, ?, ?, ?)",
+               " channel, reported) VALUES (?, ?, ?, ?, ?, ?)",
                (obj["id"], acknowledged, modified if status == "closed" else None,
-                str(reporter_kind) if reporter_kind else None, str(channel) if channel else None))
+                str(reporter_kind) if reporter_kind else None, str(channel) if channel else None,
+                str(reported) if reported else None))
 
 
 def _sighting(db: Database, obj: Mapping[str, Any]) -> None:
