@@ -884,41 +884,26 @@ def _cut_audience(obj: Mapping[str, Any], others: frozenset[str],
     """The object without any value naming another party (its sectors.yaml id or identity),
     in whatever property, extension or list it sits: who else an object is shared with, or
     affects, is never told.  Withheld when a required property would go."""
-    out: dict[str, Any] | None = None
-    for key, value in obj.items():
-        if key in _NOT_AUDIENCE:
-            continue
-        if isinstance(value, str):
-            if value not in others:
-                continue
-            new: Any = None
-            removed = [key]
-        elif isinstance(value, dict | list):
-            removed = []
-            new = _without(value, others, removed, f"{key}.")
-            if new is value:
-                continue
-        else:
-            continue
-        out = dict(obj) if out is None else out
-        if new:
-            out[key] = new
-        else:
-            del out[key]
-        redacted.extend(dict.fromkeys(_EXTENSION_PATH.sub("", r) for r in removed))
-    if out is None:
+    removed: list[str] = []
+    out = _without(obj if isinstance(obj, dict) else dict(obj), others, removed, "",
+                   skip=_NOT_AUDIENCE)
+    if not removed:
         return obj, None
+    redacted.extend(dict.fromkeys(_EXTENSION_PATH.sub("", r) for r in removed))
     if required_properties(obj["type"]) - out.keys():
         return obj, Withheld("a required field names who else it concerns", "audience")
     return out, None
 
 
-def _without(value: Any, others: frozenset[str], removed: list[str], path: str) -> Any:
+def _without(value: Any, others: frozenset[str], removed: list[str], path: str,
+             skip: frozenset[str] = frozenset()) -> Any:
     """``value`` (a dict or list) without strings in ``others``; the same object if none.
-    Where something went is added to ``removed``."""
+    Where something went is added to ``removed``; keys in ``skip`` are left as they are."""
     if isinstance(value, dict):
         out: dict[str, Any] | None = None
         for key, item in value.items():
+            if key in skip:
+                continue
             if isinstance(item, str):
                 if item not in others:
                     continue
