@@ -14,10 +14,10 @@ from cirt.incidents import (
     INCIDENT_CORE_ID,
     INTERNAL_MARKING_DEFINITION,
     INTERNAL_MARKING_ID,
+    OUR_EXTENSION_DEFINITION_TEMPLATE,
     OUR_EXTENSION_ID,
+    REPORTING_EXTENSION_DEFINITION_TEMPLATE,
     REPORTING_EXTENSION_ID,
-    our_extension_definition,
-    reporting_extension_definition,
 )
 from cirt.tlp import marking_definitions_for
 
@@ -57,19 +57,20 @@ def identity_object(national: NationalCirt) -> dict[str, Any]:
 
 def extension_definition(extension_id: str, identity: str) -> dict[str, Any] | None:
     """The definition of an extension this toolkit uses, or None for someone else's."""
-    from cirt.evidence import EVIDENCE_EXTENSION_ID, evidence_extension_definition
-    from cirt.tasks import TASK_EXTENSION_ID, task_extension_definition
+    from cirt.evidence import EVIDENCE_EXTENSION_DEFINITION_TEMPLATE, EVIDENCE_EXTENSION_ID
+    from cirt.tasks import TASK_EXTENSION_DEFINITION_TEMPLATE, TASK_EXTENSION_ID
 
     if extension_id == INCIDENT_CORE_ID:
         return dict(INCIDENT_CORE_DEFINITION)
     if extension_id == TASK_CORE_ID:
         return dict(TASK_CORE_DEFINITION)
-    builders = {OUR_EXTENSION_ID: our_extension_definition,
-                REPORTING_EXTENSION_ID: reporting_extension_definition,
-                TASK_EXTENSION_ID: task_extension_definition,
-                EVIDENCE_EXTENSION_ID: evidence_extension_definition}
-    builder = builders.get(extension_id)
-    return builder(identity) if builder else None
+    ours = {OUR_EXTENSION_ID: OUR_EXTENSION_DEFINITION_TEMPLATE,
+            REPORTING_EXTENSION_ID: REPORTING_EXTENSION_DEFINITION_TEMPLATE,
+            TASK_EXTENSION_ID: TASK_EXTENSION_DEFINITION_TEMPLATE,
+            EVIDENCE_EXTENSION_ID: EVIDENCE_EXTENSION_DEFINITION_TEMPLATE}
+    template = ours.get(extension_id)
+    # our own extensions are defined by this CIRT's identity
+    return {**template, "created_by_ref": identity} if template else None
 
 
 def definitions_for(*, extensions: Iterable[str], creators: Iterable[str],

@@ -54,11 +54,6 @@ EVIDENCE_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
 }
 
 
-def evidence_extension_definition(identity: str) -> dict[str, Any]:
-    definition = dict(EVIDENCE_EXTENSION_DEFINITION_TEMPLATE)
-    definition["created_by_ref"] = identity
-    return definition
-
 
 def file_observable(sha256: str, size: int, name: str, marking: str) -> dict[str, Any]:
     """The STIX ``file`` SCO with its deterministic id (from ``hashes`` and ``name``)."""

@@ -143,16 +143,6 @@ OUR_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
 }
 
 
-def our_extension_definition(identity: str) -> dict[str, Any]:
-    definition = dict(OUR_EXTENSION_DEFINITION_TEMPLATE)
-    definition["created_by_ref"] = identity
-    return definition
-
-
-def reporting_extension_definition(identity: str) -> dict[str, Any]:
-    definition = dict(REPORTING_EXTENSION_DEFINITION_TEMPLATE)
-    definition["created_by_ref"] = identity
-    return definition
 
 
 @dataclass(frozen=True)

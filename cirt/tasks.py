@@ -84,11 +84,6 @@ OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled",
 DEFAULT_SOON = timedelta(hours=24)
 
 
-def task_extension_definition(identity: str) -> dict[str, Any]:
-    definition = dict(TASK_EXTENSION_DEFINITION_TEMPLATE)
-    definition["created_by_ref"] = identity
-    return definition
-
 
 @dataclass(frozen=True)
 class TaskView:
