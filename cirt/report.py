@@ -204,11 +204,19 @@ class Reporter:
 
     def build(self, period: Period, *, for_org: str | None = None,
               release: bool = False) -> Report:
+        """``release``: the report is written to a file, a logged release to ``for_org``, or
+        to the national CIRT's own archive when it is for nobody else (like ``cirt export``)."""
         previous = period.previous()
         now = format_ts(self.ws.clock())
         current = self.figures(period, now, for_org, release)
         before = self.figures(previous, now, for_org, False)
         top = self.top_indicators(period, for_org, release)
+        if release and for_org is None:  # the archive sees everything: counted as it is
+            ids = [r[0] for r in self.db.query(
+                "SELECT id FROM incidents WHERE created >= ? AND created < ?",
+                self._window(period))]
+            self.ws.sharing.release(self.ws.store.latest_many([*ids, *(t["id"] for t in top)]),
+                                    "archive", "export", delivery="file")
         return Report(period, previous, current, before, top, for_org, now)
 
     def _window(self, period: Period) -> tuple[str, str]:

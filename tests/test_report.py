@@ -245,3 +245,19 @@ def test_response_times_count_from_when_the_incident_was_reported(
     clock.now = datetime(2026, 12, 2, tzinfo=UTC)
     times = Reporter(ws).build(parse_period("2026-11")).as_dict()["times"]
     assert times["acknowledge"] == {"count": 1, "median_hours": 7.0, "p90_hours": 7.0}
+
+
+def test_a_report_written_to_a_file_for_nobody_else_is_a_logged_release_to_the_archive(
+        ws: Workspace, clock: FixedClock, cli: Any, tmp_path: Path) -> None:
+    clock.now = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
+    ref = ws.incidents.open(title="Bank phishing", category="phishing", severity="high",
+                            organisations=["cbb"], tlp="red").reference
+    incident_id = ws.incidents.get(ref).id
+    ws.close()
+    path = tmp_path / "november.md"
+    assert cli("report", "--period", "2026-11", "--format", "md", "-o", str(path)).code == 0
+    assert cli("report", "--period", "2026-11", "--format", "md").code == 0  # stdout: no log
+    with Workspace.open(ws.home) as again:
+        logged = [e for e in again.audit.entries() if e.recipient.startswith("archive:")]
+        assert len(logged) == 1 and logged[0].channel == "export"
+        assert {o[0] for o in logged[0].objects} == {incident_id}
