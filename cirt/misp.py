@@ -390,7 +390,7 @@ def write_feed(ws: Workspace, directory: Path, party: str, since: str | None = N
     manifest_path = directory / "manifest.json"
     manifest: dict[str, Any] = {}
     if manifest_path.exists():
-        from cirt.ingest import parse_json
+        from cirt.untrusted_json import parse_json
 
         existing = parse_json(manifest_path.read_bytes(), str(manifest_path))
         manifest = existing if isinstance(existing, dict) else {}

@@ -5,7 +5,7 @@ types (``filename|md5``, ``ip-dst|port``, ``domain|ip``, ``regkey|value`` ...) a
 ``vulnerability`` map as MISP's own converter (misp-stix) maps them.  Every object is marked with
 the level its tags and distribution give (``cirt.misp_tlp``), never lower than its event's.  The
 objects then go through ``cirt.ingest`` like anything else; a pull reads the partner's answers as
-bytes through ``cirt.ingest.parse_json``, the parser of every inbound path.
+bytes through ``cirt.untrusted_json.parse_json``, the parser of every inbound path.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def events_in(document: Any, name: str) -> list[dict[str, Any]]:
 
 def read_feed(directory: Path, limits: ImportLimits) -> list[dict[str, Any]]:
     """The events of a MISP feed directory (manifest.json + one ``<uuid>.json`` per event)."""
-    from cirt.ingest import parse_json, read_bytes
+    from cirt.untrusted_json import parse_json, read_bytes
 
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
@@ -450,8 +450,9 @@ def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor:
     win and accept NaN)."""
     import requests
 
-    from cirt.ingest import log_refused, parse_json
+    from cirt.ingest import log_refused
     from cirt.misp import _answer, _short
+    from cirt.untrusted_json import parse_json
 
     query = {"returnFormat": "json", "timestamp": cursor, "limit": PAGE, "page": page}
     try:

@@ -19,10 +19,10 @@ from cirt.config import (
     Config,
     load_config,
     resolve_home,
-    secret,
     shipped_path,
     write_default_config,
 )
+from cirt.context import Context
 from cirt.errors import WorkspaceMissing
 from cirt.stixtime import Clock, IdFactory, new_id, utcnow
 from cirt.store.engines import open_store
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 class Workspace:
     def __init__(self, config: Config, store: SQLStore, *, clock: Clock = utcnow,
                  ids: IdFactory = new_id) -> None:
+        self.context = Context(config, store, clock=clock, ids=ids)
         self.config = config
         self.store = store
         self.clock = clock
@@ -82,11 +83,11 @@ class Workspace:
 
     @property
     def home(self) -> Path:
-        return self.config.home
+        return self.context.home
 
     @property
     def analyst(self) -> str:
-        return self.config.analyst
+        return self.context.analyst
 
     @property
     def analyst_configured(self) -> bool:
@@ -97,16 +98,14 @@ class Workspace:
         return bool(os.environ.get("CIRT_ANALYST")
                     or self.config.raw.get("cirt", {}).get("analyst"))
 
-    @cached_property
+    @property
     def community(self) -> Community:
-        from cirt.community import load_community
-
-        return load_community(self.config.sectors_path)
+        return self.context.community
 
     @property
     def identity(self) -> str:
         """The national CIRT's STIX identity: ``created_by_ref`` of everything we create."""
-        return self.community.national.identity
+        return self.context.identity
 
     @cached_property
     def incidents(self) -> IncidentDesk:
@@ -163,7 +162,7 @@ class Workspace:
         return EvidenceLocker(self)
 
     def secret(self, name: str) -> str | None:
-        return secret(self.home, name)
+        return self.context.secret(name)
 
     def close(self) -> None:
         self.store.close()

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from cirt.errors import InputRejected
-from cirt.ingest import ingest, parse_json
+from cirt.ingest import ingest
 from cirt.misp_inbound import events_in, events_to_stix
 from cirt.store import Provenance
 from cirt.tlp import TLP
+from cirt.untrusted_json import parse_json
 from cirt.workspace import Workspace
 from tests.conftest import REFERENCE
 from tests.taxii_fixtures import indicator
