@@ -4,7 +4,7 @@ Files, standard input and MISP feeds (``cirt import``), the TAXII inbox, TAXII p
 pulls all read bytes with ``parse_json`` (duplicate keys, NaN/Infinity, numbers beyond JSON
 interchange, depth, and the byte limit checked before parsing) and store through ``ingest``:
 
-* the limits of config.toml ``[import]`` (``cirt.config.ImportLimits``): objects per document,
+* the limits of config.toml ``[import]`` (``cirt.limits.ImportLimits``): objects per document,
   granular markings, selectors and references per object, pattern length and comparisons;
 * validation (``cirt.stix_validation``);
 * ownership, bound to the source (``Community.source_policy``): a source asserts only the
@@ -32,23 +32,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cirt.community import SourcePolicy
-from cirt.config import ImportLimits
 from cirt.errors import InputRejected
+from cirt.limits import ImportLimits
 from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.routing import AssetIndex
 from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
 from cirt.stixtime import format_ts
 from cirt.store import Provenance
-from cirt.store.ingest_state import (
-    ImportRow,
-    Refusal,
-    StoredVersion,
-    same_version,
-    version_instant,
-)
+from cirt.store.ingest_state import ImportRow, Refusal, StoredVersion
 from cirt.tlp import TLP, TLP1_MARKING_IDS, level_of_marking, marking_definition, tlp1_marking_definition
 from cirt.untrusted_json import parse_json, read_bytes
+from cirt.versions import same_version, version_instant
 
 if TYPE_CHECKING:
     from cirt.context import Context

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cirt.config import ImportLimits
 from cirt.errors import InputRejected, InvalidValue, RemoteError
+from cirt.limits import ImportLimits
 from cirt.misp_tlp import INHERIT_EVENT, distribution_floor, is_tlp_tag, resolve_tags
 from cirt.stixtime import format_ts
 from cirt.store import Provenance
