@@ -51,7 +51,7 @@ def check_workspace(home: Path) -> list[Finding]:
     parties: list[str] | None = None
     organisations: list[str] | None = None
     try:
-        community = load_community(config.sectors_path)
+        community = load_community(config.sectors_path, config.limits)
         parties = [community.national.id, *community.organisations, *community.partners]
         organisations = list(community.organisations)
         findings.append(Finding("sectors", True, f"{config.sectors_path}: "

@@ -9,13 +9,25 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from cirt.config import ImportLimits
 from cirt.errors import NotFound
 from cirt.tlp import TLP
 from cirt.yamlfile import load_yaml
@@ -108,6 +120,8 @@ class _Party(_Strict):
     asserts: tuple[str, ...] = Field(
         (), description="identities besides its own that data from this party may name as"
                         " created_by_ref (the producers it relays)")
+    import_limits: dict[str, PositiveInt] = Field(
+        {}, description="config.toml [import] limits tightened for what this party sends")
 
     @field_validator("identity")
     @classmethod
@@ -202,34 +216,46 @@ class CommunityFile(_Strict):
     _default = field_validator("default_tlp", mode="before")(classmethod(lambda cls, v: _tlp(v)))
 
     @model_validator(mode="after")
-    def _unique(self) -> CommunityFile:
+    def _unique(self, info: ValidationInfo) -> CommunityFile:
         seen: set[str] = {self.national_cirt.id}
         for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
             for i, party in enumerate(parties):
                 if party.id in seen:
-                    raise _Duplicate((kind, i, "id"), f"duplicate id '{party.id}'")
+                    raise _Located((kind, i, "id"), f"duplicate id '{party.id}'")
                 seen.add(party.id)
         national = self.national_cirt.identity
         for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
             for i, party in enumerate(parties):
                 if party.identity == national:
-                    raise _Duplicate((kind, i, "identity"), "the national CIRT's identity belongs"
+                    raise _Located((kind, i, "identity"), "the national CIRT's identity belongs"
                                      " to the national CIRT alone")
                 if national in party.asserts:
-                    raise _Duplicate((kind, i, "asserts"), "no party may assert the national"
+                    raise _Located((kind, i, "asserts"), "no party may assert the national"
                                      " CIRT's identity")
         emails: set[str] = set()
         for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
             for i, party in enumerate(parties):
                 for j, contact in enumerate(party.contacts):
                     if contact.email in emails:
-                        raise _Duplicate((kind, i, "contacts", j, "email"),
+                        raise _Located((kind, i, "contacts", j, "email"),
                                          f"duplicate contact '{contact.email}'")
                     emails.add(contact.email)
+        limits = (info.context or {}).get("limits") or ImportLimits()
+        for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
+            for i, party in enumerate(parties):
+                for name, value in party.import_limits.items():
+                    loc = (kind, i, "import_limits", name)
+                    if name not in ImportLimits.model_fields:
+                        raise _Located(loc, f"'{name}' is not an [import] limit (one of: "
+                                         f"{', '.join(ImportLimits.model_fields)})")
+                    if value > getattr(limits, name):
+                        raise _Located(loc, f"{value:,} is looser than config.toml [import]"
+                                         f" {name} ({getattr(limits, name):,}): a party's"
+                                         " limits can only be tighter")
         return self
 
 
-class _Duplicate(ValueError):
+class _Located(ValueError):
     def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
         super().__init__(reason)
         self.loc, self.reason = loc, reason
@@ -250,6 +276,9 @@ class SourcePolicy:
     allowed: frozenset[str] | None  # None: any identity not reserved
     reserved: frozenset[str] = frozenset()
     own: bool = False
+    # The config.toml [import] limits what this source sends is held below (sectors.yaml
+    # import_limits of its party): each at most the value named here.
+    limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def may_assert(self, identity: str) -> bool:
         if self.own:
@@ -325,7 +354,8 @@ class Community:
             return SourcePolicy(f"the national CIRT ({source})", None, own=True)
         party: _Party | None = self.organisations.get(source) or self.partners.get(source)
         if party is not None:
-            return SourcePolicy(f"{source_kind} source '{source}'", party.identities)
+            return SourcePolicy(f"{source_kind} source '{source}'", party.identities,
+                                limits=MappingProxyType(dict(party.import_limits)))
         if source_kind in ("taxii", "misp"):
             return SourcePolicy(f"{source_kind} source '{source}' (not in {self.source})",
                                 frozenset())
@@ -361,19 +391,20 @@ def _within(assets: Assets, value: str) -> bool:
     return any(value == d or value.endswith("." + d) for d in assets.domains)
 
 
-def load_community(path: Path | str) -> Community:
-    """Read and validate sectors.yaml; errors name file, line and field."""
+def load_community(path: Path | str, limits: ImportLimits | None = None) -> Community:
+    """Read and validate sectors.yaml; errors name file, line and field.  ``limits``: config.toml
+    ``[import]``, which a party's ``import_limits`` may only tighten (default: the defaults)."""
     located = load_yaml(path)
     if not isinstance(located.data, dict):
         raise located.error((), "sectors.yaml must be a mapping with national_cirt and organisations")
     try:
-        model = CommunityFile.model_validate(located.data)
+        model = CommunityFile.model_validate(located.data, context={"limits": limits})
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         ctx = first.get("ctx") or {}
         inner = ctx.get("error")
-        if isinstance(inner, _Duplicate):
+        if isinstance(inner, _Located):
             raise located.error(inner.loc, inner.reason) from None
         reason = {
             "extra_forbidden": "unknown key",

@@ -43,7 +43,7 @@ class Context:
         # the community (``cirt incident list``) should not pay for at start-up.
         from cirt.community import load_community
 
-        return load_community(self.config.sectors_path)
+        return load_community(self.config.sectors_path, self.config.limits)
 
     @property
     def home(self) -> Path:

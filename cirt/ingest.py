@@ -91,9 +91,19 @@ class IngestSummary:
                 "notes": list(self.notes)}
 
 
-def limits_of(ws: Workspace) -> ImportLimits:
-    """The ``[import]`` limits every inbound path is held to."""
-    return ws.config.limits
+def limits_of(ws: Workspace, provenance: Provenance) -> ImportLimits:
+    """The limits what this source sends is held to: config.toml ``[import]``, tightened by its
+    party's ``import_limits`` in sectors.yaml (``SourcePolicy.limits``)."""
+    configured = ws.config.limits
+    policy = ws.community.source_policy(provenance.source_kind, provenance.source)
+    return _tightened(configured, policy)
+
+
+def _tightened(configured: ImportLimits, policy: SourcePolicy) -> ImportLimits:
+    if not policy.limits:
+        return configured
+    return configured.model_copy(update={name: min(value, getattr(configured, name))
+                                         for name, value in policy.limits.items()})
 
 
 def log_refused(ws: Workspace, provenance: Provenance, reason: str) -> None:
@@ -105,7 +115,7 @@ def log_refused(ws: Workspace, provenance: Provenance, reason: str) -> None:
 def read_document(ws: Workspace, data: bytes, name: str, provenance: Provenance) -> Any:
     """``parse_json`` under the workspace's limits, a refusal written to the ingest log."""
     try:
-        return parse_json(data, name, limits_of(ws))
+        return parse_json(data, name, limits_of(ws, provenance))
     except InputRejected as exc:
         log_refused(ws, provenance, str(exc))
         raise
@@ -136,7 +146,8 @@ def ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, *,
     """
     if allow_custom is None:
         allow_custom = ws.config.allow_custom
-    limits = limits_of(ws)
+    policy = ws.community.source_policy(provenance.source_kind, provenance.source)
+    limits = _tightened(ws.config.limits, policy)
     if len(objects) > limits.max_objects:
         reason = (f"{len(objects):,} objects in one document (the limit is"
                   f" {limits.max_objects:,}, [import] max_objects)")
@@ -144,7 +155,6 @@ def ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, *,
         raise InputRejected(f"{provenance.source}: {reason}")
     default = default_tlp if default_tlp is not None else ws.community.default_tlp
     summary = IngestSummary(notes=list(notes))
-    policy = ws.community.source_policy(provenance.source_kind, provenance.source)
     _ingest(ws, objects, provenance, policy, summary, default, allow_custom, limits, refused,
             progress)
     return summary
@@ -378,7 +388,7 @@ def import_file(ws: Workspace, path: str, *, source: str | None = None,
     name = source or ("stdin" if path == "-" else os.path.basename(os.path.normpath(path)))
     provenance = Provenance("import", name)
     try:
-        incoming = read_source(path, stdin=stdin, limits=limits_of(ws))
+        incoming = read_source(path, stdin=stdin, limits=limits_of(ws, provenance))
         if not incoming.objects:
             raise InputRejected(f"{path}: contains no objects to import")
     except InputRejected as exc:

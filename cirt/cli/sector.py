@@ -16,12 +16,17 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _community(ctx: typer.Context, path: Path | None = None) -> Community:
+    """The workspace's sectors.yaml, or ``path`` checked against the workspace's config.toml
+    ``[import]`` limits when there is a workspace (else against the defaults)."""
     from cirt.community import load_community
-    from cirt.config import load_config, resolve_home
+    from cirt.config import CONFIG_FILE, load_config, resolve_home
 
+    home = resolve_home(home_option(ctx))
+    config = load_config(home) if path is None or (home / CONFIG_FILE).exists() else None
     if path is None:
-        path = load_config(resolve_home(home_option(ctx))).sectors_path
-    return load_community(path)
+        assert config is not None
+        path = config.sectors_path
+    return load_community(path, config.limits if config else None)
 
 
 @app.command("list")
