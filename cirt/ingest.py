@@ -36,7 +36,8 @@ from cirt.config import ImportLimits
 from cirt.errors import InputRejected
 from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
-from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
+from cirt.stix20 import upgrade_stix20
+from cirt.stix_validation import Rejected, validate_objects
 from cirt.store import Provenance
 from cirt.store.ingest_state import (
     ImportRow,
