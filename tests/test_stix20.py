@@ -104,7 +104,7 @@ def test_written_20_objects_upgrade_to_valid_21() -> None:
     notes, refused = upgrade_stix20(objects)
     assert refused == {}
     assert {o["id"]: oasis_errors(o) for o in objects} == {o["id"]: [] for o in objects}
-    indicator, undated, actor, report, observed = objects[:5]
+    indicator, undated, actor, report = objects[:4]
     assert indicator["pattern_type"] == "stix"
     assert indicator["indicator_types"] == ["malicious-activity"] and "labels" not in indicator
     assert indicator["valid_from"] == "2016-01-01T00:00:00Z"
