@@ -18,11 +18,11 @@ import pytest
 import requests
 import yaml
 
-from cirt.community import load_community
 from cirt.config import ImportLimits, shipped_path
 from cirt.demos.misp_server import running
 from cirt.errors import ConfigError
 from cirt.refusal_log import verify_refusals
+from cirt.sectors_file import load_community
 from cirt.taxii.auth import issue_credential
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import (

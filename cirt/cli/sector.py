@@ -18,8 +18,8 @@ app = typer.Typer(no_args_is_help=True)
 def _community(ctx: typer.Context, path: Path | None = None) -> Community:
     """The workspace's sectors.yaml, or ``path`` checked against the workspace's config.toml
     ``[import]`` limits when there is a workspace (else against the defaults)."""
-    from cirt.community import load_community
     from cirt.config import CONFIG_FILE, load_config, resolve_home
+    from cirt.sectors_file import load_community
 
     home = resolve_home(home_option(ctx))
     config = load_config(home) if path is None or (home / CONFIG_FILE).exists() else None
@@ -64,7 +64,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def show(ctx: typer.Context, org: str, as_json: JsonFlag = False) -> None:
     """One organisation or partner: contacts, assets, endpoints."""
     party = _community(ctx).party(org)
-    data = party.model_dump(mode="json")
+    data = party.as_dict()
 
     def render() -> None:
         from rich.pretty import Pretty
