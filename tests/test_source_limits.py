@@ -17,12 +17,16 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cirt.config import ImportLimits, shipped_path
 from cirt.demos.misp_server import running
 from cirt.errors import ConfigError
+from cirt.ingest import limits_of
 from cirt.refusal_log import verify_refusals
-from cirt.sectors_file import load_community
+from cirt.sectors_file import CommunityFile, load_community
+from cirt.store import Provenance
 from cirt.taxii.auth import issue_credential
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import (
@@ -140,6 +144,34 @@ def test_cirt_check_reports_a_looser_limit(home: Path, cli: Callable[..., Any]) 
     assert "import_limits.max_pattern_length: 2,000 is looser than config.toml" \
         in sectors[0]["message"]
     assert cli("sector", "check").code == 1
+
+
+SHIPPED = yaml.safe_load(shipped_path("sectors.yaml").read_text(encoding="utf-8"))
+
+
+@given(name=st.sampled_from(sorted(ImportLimits.model_fields)),
+       configured=st.integers(1, 10**9), declared=st.integers(1, 10**9))
+def test_a_declared_limit_is_taken_exactly_when_it_is_no_looser(
+        name: str, configured: int, declared: int) -> None:
+    data = {**SHIPPED, "partners": [{**p, "import_limits": {name: declared}} if p["id"] == TIGHT
+                                    else p for p in SHIPPED["partners"]]}
+    limits = ImportLimits(**{name: configured})
+    if declared > configured:
+        with pytest.raises(ValueError, match=r"looser than config\.toml"):
+            CommunityFile.model_validate(data, context={"limits": limits})
+        return
+    community = CommunityFile.model_validate(data, context={"limits": limits}).community()
+    assert dict(community.source_policy("taxii", TIGHT).limits) == {name: declared}
+    assert community.source_policy("taxii", LOOSE).limits == {}
+
+
+def test_the_effective_limits_are_config_tomls_tightened_by_the_party(limited: Path) -> None:
+    with Workspace.open(limited) as ws:
+        tight = limits_of(ws, Provenance("taxii", TIGHT, "inbox"))
+        loose = limits_of(ws, Provenance("taxii", LOOSE, "inbox"))
+        unbound = limits_of(ws, Provenance("import", "some-file.json"))
+    assert tight == ImportLimits(max_pattern_length=LIMIT)
+    assert loose == unbound == ImportLimits()
 
 
 # --- every inbound path -------------------------------------------------------------------------
