@@ -129,7 +129,8 @@ class Workspace:
     def sharing(self) -> Sharing:
         from cirt.sharing import Sharing
 
-        return Sharing(self)
+        return Sharing(self.context, disclosures=self.audit, incidents=self.incidents,
+                       tasks=self.tasks)
 
     @cached_property
     def bulletins(self) -> Bulletins:
