@@ -326,7 +326,7 @@ class DisclosureLog:
         report = self.verify()
         if not report.ok:
             raise LogBroken(report)
-        pgp = OpenPGP(gpg_settings(self.ws))
+        pgp = OpenPGP(gpg_settings(self.ws.config.gpg, self.ws.secret("gpg_passphrase")))
         signed_at = format_ts(self.ws.clock())
         text = checkpoint_text(report.head, signed_at=signed_at, identity=self.ws.identity)
         armored = pgp.clearsign(text)
@@ -349,8 +349,9 @@ class DisclosureLog:
             raise NotFound(f"no checkpoint file {path}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidValue(f"cannot read the checkpoint {path}: {exc}") from None
+        settings = gpg_settings(self.ws.config.gpg, self.ws.secret("gpg_passphrase"))
         try:
-            signed = OpenPGP(gpg_settings(self.ws)).read_signed(armored)
+            signed = OpenPGP(settings).read_signed(armored)
         except SignatureInvalid as exc:
             raise SignatureInvalid(f"checkpoint {path}: {exc}") from None
         head, _signed_at = parse_checkpoint(signed.text)

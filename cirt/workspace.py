@@ -136,7 +136,7 @@ class Workspace:
     def bulletins(self) -> Bulletins:
         from cirt.bulletin import Bulletins
 
-        return Bulletins(self)
+        return Bulletins(self.context, sharing=self.sharing, tasks=self.tasks)
 
     @cached_property
     def tasks(self) -> TaskService:
@@ -154,7 +154,7 @@ class Workspace:
     def routes(self) -> RouteDesk:
         from cirt.route_desk import RouteDesk
 
-        return RouteDesk(self)
+        return RouteDesk(self.context, sharing=self.sharing, bulletins=self.bulletins)
 
     @cached_property
     def evidence(self) -> EvidenceLocker:
