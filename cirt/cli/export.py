@@ -39,11 +39,11 @@ def export(
 
         if incident is not None:
             raise UsageError("--incident is for STIX bundles; CSV holds every incident")
-        _write(export_csv(ws, of, recipient), output, as_json, f"{of} as CSV")
+        _write(export_csv(ws.context, ws.sharing, of, recipient), output, as_json, f"{of} as CSV")
         return
     if fmt != "stix":
         raise UsageError("--format must be stix or csv")
-    exported = run_export(ws, recipient, incident)
+    exported = run_export(ws.context, ws.sharing, recipient, incident)
     if output is None:
         sys.stdout.write(exported.text)
         return

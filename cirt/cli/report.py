@@ -47,7 +47,7 @@ def report(
         raise UsageError("--output needs --format md, html, csv or json")
     ws = workspace(ctx)
     window = parse_period(period, since, ws.clock())
-    built = Reporter(ws).build(window, for_org=for_org, release=output is not None)
+    built = Reporter(ws.context, ws.sharing).build(window, for_org=for_org, release=output is not None)
     data = built.as_dict()
     if fmt == "terminal":
         _render(built, data)
