@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import shutil
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -146,9 +146,11 @@ class Workspace:
 
     @cached_property
     def intake(self) -> IntakeDesk:
+        from cirt.ingest import ingest
         from cirt.intake.desk import IntakeDesk
 
-        return IntakeDesk(self)
+        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence,
+                          ingest=partial(ingest, self))
 
     @cached_property
     def routes(self) -> RouteDesk:

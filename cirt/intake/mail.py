@@ -22,6 +22,7 @@ import email.policy
 import imaplib
 import mailbox
 import re
+import ssl
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
@@ -35,7 +36,9 @@ from cirt.intake.files import MAX_FILES, attachment
 from cirt.intake.reports import Attachment, clean_text, submission
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.config import IntakeSection
+    from cirt.context import Context
+    from cirt.intake.desk import IntakeDesk
 
 MAX_MESSAGE_BYTES = 30 * 1024 * 1024
 IMAP_TIMEOUT = 30.0
@@ -171,8 +174,10 @@ def _body_text(message: EmailMessage) -> str:
     return str(content)
 
 
-def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
-    """One message as a report (stored); refusals and duplicates said so, nothing half-stored."""
+def report_from_message(context: Context, desk: IntakeDesk, data: bytes,
+                        label: str) -> MailOutcome:
+    """One message as a report (stored by ``desk``); refusals and duplicates said so, nothing
+    half-stored.  The sender is an organisation's reporter when sectors.yaml knows the address."""
     try:
         message = parse_message(data)
     except InputRejected as exc:
@@ -183,7 +188,7 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
     forwarded: list[EmailMessage] = []
     files: list[tuple[Attachment, bytes]] = []
     skipped: list[str] = []
-    limit = ws.intake.settings.max_file_mb * 1024 * 1024
+    limit = context.config.intake.max_file_mb * 1024 * 1024
     for part in message.iter_attachments():
         assert isinstance(part, EmailMessage)
         if part.get_content_type() == "message/rfc822":
@@ -206,7 +211,8 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
             skipped.append(str(exc))
     # candidates: the forwarded messages' senders, links and addresses, and the body's own
     texts = [body] + [_body_text(f) + "\n" + _header(f, "Subject") for f in forwarded]
-    own = frozenset(d for org in ws.community.organisations.values() for d in org.assets.domains)
+    community = context.community
+    own = frozenset(d for org in community.organisations.values() for d in org.assets.domains)
     found: dict[tuple[str, str], None] = {}
     for inner in forwarded:
         for pair in candidates("", sender=_address(inner, "From") or None, ignore_domains=own):
@@ -218,7 +224,7 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
     kind = "citizen"
     if sender:
         try:
-            ws.community.contact(sender)
+            community.contact(sender)
             kind = "organisation"
         except NotFound:
             kind = "citizen"
@@ -230,16 +236,16 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
                          reporter_name=_mailbox(message, "From")[0], reporter_contact=sender,
                          reporter_kind=kind, message_id=_header(message, "Message-ID") or None,
                          files=tuple(files), indicators=tuple(found))
-        receipt = ws.intake.submit(sub)
+        receipt = desk.submit(sub)
     except InvalidValue as exc:
         return MailOutcome(label, None, "refused", str(exc), skipped)
     status = "duplicate" if receipt.duplicate else "new"
     return MailOutcome(label, receipt.reference, status, sender, skipped)
 
 
-def intake_file(ws: Workspace, path: Path) -> list[MailOutcome]:
+def intake_file(context: Context, desk: IntakeDesk, path: Path) -> list[MailOutcome]:
     """``cirt intake mail FILE``: every message of a .eml or an mbox."""
-    return [report_from_message(ws, data, label) for label, data in read_file(path)]
+    return [report_from_message(context, desk, data, label) for label, data in read_file(path)]
 
 
 # --- IMAP -------------------------------------------------------------------------------------
@@ -254,35 +260,26 @@ class ImapSettings:
     folder: str
 
 
-def imap_settings(ws: Workspace) -> ImapSettings:
-    """``[intake] imap_host, imap_port, imap_user, imap_security, imap_folder``; the password
-    from ``CIRT_INTAKE_IMAP_PASSWORD`` or secrets.toml ``intake_imap_password``."""
-    section = ws.config.raw.get("intake", {})
-    section = section if isinstance(section, dict) else {}
-    host, user = section.get("imap_host"), section.get("imap_user")
-    if not host or not user:
+def imap_settings(section: IntakeSection, password: str | None) -> ImapSettings:
+    """``[intake] imap_host, imap_port, imap_user, imap_security, imap_folder`` (checked when
+    config.toml is read); ``password``: the secret ``intake_imap_password``
+    (``CIRT_INTAKE_IMAP_PASSWORD`` or secrets.toml)."""
+    if not section.imap_host or not section.imap_user:
         raise ConfigError("config.toml", None, "[intake] imap_host, imap_user",
                           "set the mailbox to read (host and user)")
-    security = str(section.get("imap_security", "ssl"))
-    if security not in ("ssl", "starttls", "none"):
-        raise ConfigError("config.toml", None, "[intake] imap_security",
-                          f"'{security}' is not ssl, starttls or none")
-    password = ws.secret("intake_imap_password")
     if not password:
         raise ConfigError("secrets", None, "intake_imap_password",
                           "set CIRT_INTAKE_IMAP_PASSWORD or intake_imap_password in secrets.toml")
-    try:
-        port = int(section.get("imap_port", 993 if security == "ssl" else 143))
-    except (TypeError, ValueError):
-        raise ConfigError("config.toml", None, "[intake] imap_port", "not a number") from None
-    return ImapSettings(str(host), port, str(user), password, security,
-                        str(section.get("imap_folder", "INBOX")))
+    security = section.imap_security
+    port = section.imap_port or (993 if security == "ssl" else 143)
+    return ImapSettings(section.imap_host, port, section.imap_user, password, security,
+                        section.imap_folder)
 
 
-def intake_imap(ws: Workspace) -> list[MailOutcome]:
+def intake_imap(context: Context, desk: IntakeDesk) -> list[MailOutcome]:
     """Unread messages of the configured mailbox become reports; each is marked read only once
     its report is stored (a crash in between re-reads it, and its Message-ID keeps it single)."""
-    settings = imap_settings(ws)
+    settings = imap_settings(context.config.intake, context.secret("intake_imap_password"))
     try:
         client = _connect(settings)
     except (OSError, imaplib.IMAP4.error) as exc:
@@ -310,7 +307,7 @@ def intake_imap(ws: Workspace) -> list[MailOutcome]:
             if status != "OK" or not isinstance(data, bytes):
                 outcomes.append(MailOutcome(label, None, "refused", "the server sent no message"))
                 continue
-            outcomes.append(report_from_message(ws, data, label))
+            outcomes.append(report_from_message(context, desk, data, label))
             client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
     except imaplib.IMAP4.error as exc:
         raise RemoteError(f"IMAP {settings.host}: {exc}") from None
@@ -325,8 +322,6 @@ def intake_imap(ws: Workspace) -> list[MailOutcome]:
 def _connect(settings: ImapSettings) -> imaplib.IMAP4:
     """Connect; TLS verifies the server's certificate and name (imaplib's own default context
     does not)."""
-    import ssl
-
     if settings.security == "ssl":
         return imaplib.IMAP4_SSL(settings.host, settings.port, timeout=IMAP_TIMEOUT,
                                  ssl_context=ssl.create_default_context())
