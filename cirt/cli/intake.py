@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
-
-if TYPE_CHECKING:
-    from cirt.intake.mail import MailOutcome
+from cirt.intake.mail import MailOutcome, intake_file, intake_imap
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -52,8 +50,6 @@ def mail(ctx: typer.Context,
          as_json: JsonFlag = False) -> None:
     """Each message becomes a report (the sender as reporter); attachments hashed; candidates
     from forwarded messages.  Exits 1 if any message was refused."""
-    from cirt.intake.mail import intake_file
-
     ws = workspace(ctx)
     outcomes = intake_file(ws.context, ws.intake, file)
     emit([o.as_dict() for o in outcomes], as_json, lambda: _render_mail(outcomes))
@@ -64,8 +60,6 @@ def mail(ctx: typer.Context,
 @app.command("imap")
 def imap(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Read the unread messages of the [intake] imap_* mailbox into reports; mark them read."""
-    from cirt.intake.mail import intake_imap
-
     ws = workspace(ctx)
     outcomes = intake_imap(ws.context, ws.intake)
     emit([o.as_dict() for o in outcomes], as_json, lambda: _render_mail(outcomes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,6 +38,7 @@ def report(
 ) -> None:
     """Incidents by sector, category, severity, escalation, reporter and channel; response
     times; notification duties; trend; most-sighted indicators."""
+    # Imported here for start-up time: this module is loaded for every command (cirt.cli.app).
     from cirt.report import Reporter, parse_period
 
     if as_json:
@@ -62,9 +64,7 @@ def report(
 
 
 def _text(fmt: str, data: dict[str, Any]) -> str:
-    import json
-
-    from cirt import report_formats
+    from cirt import report_formats  # start-up time, as above
 
     if fmt == "md":
         return report_formats.markdown(data)
@@ -76,6 +76,7 @@ def _text(fmt: str, data: dict[str, Any]) -> str:
 
 
 def _render(built: Report, data: dict[str, Any]) -> None:
+    # Imported here for start-up time, as above (rich.table is not loaded by --help).
     from rich.table import Table
 
     from cirt.report_formats import TIME_TITLES, TITLES, bar, hours_text, trend_text
