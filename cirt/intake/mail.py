@@ -15,14 +15,11 @@ lines anywhere it is shown or sent.
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.errors
 import email.policy
-import imaplib
 import mailbox
 import re
-import ssl
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
@@ -30,18 +27,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cirt.errors import ConfigError, InputRejected, InvalidValue, NotFound, RemoteError
+from cirt.errors import InputRejected, InvalidValue, NotFound
+from cirt.imap import Mailbox, imap_settings
 from cirt.intake.extract import candidates
 from cirt.intake.files import MAX_FILES, attachment
 from cirt.intake.reports import Attachment, clean_text, submission
 
 if TYPE_CHECKING:
-    from cirt.config import IntakeSection
     from cirt.context import Context
     from cirt.intake.desk import IntakeDesk
 
 MAX_MESSAGE_BYTES = 30 * 1024 * 1024
-IMAP_TIMEOUT = 30.0
 _FORWARD_HINT = re.compile(r"^\s*(fwd?|tr|rv|reenv(?:iado)?)\s*:", re.I)
 
 
@@ -250,98 +246,28 @@ def intake_file(context: Context, desk: IntakeDesk, path: Path) -> list[MailOutc
 
 # --- IMAP -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ImapSettings:
-    host: str
-    port: int
-    user: str
-    password: str
-    security: str  # ssl | starttls | none
-    folder: str
-
-
-def imap_settings(section: IntakeSection, password: str | None) -> ImapSettings:
-    """``[intake] imap_host, imap_port, imap_user, imap_security, imap_folder`` (checked when
-    config.toml is read); ``password``: the secret ``intake_imap_password``
-    (``CIRT_INTAKE_IMAP_PASSWORD`` or secrets.toml)."""
-    if not section.imap_host or not section.imap_user:
-        raise ConfigError("config.toml", None, "[intake] imap_host, imap_user",
-                          "set the mailbox to read (host and user)")
-    if not password:
-        raise ConfigError("secrets", None, "intake_imap_password",
-                          "set CIRT_INTAKE_IMAP_PASSWORD or intake_imap_password in secrets.toml")
-    security = section.imap_security
-    port = section.imap_port or (993 if security == "ssl" else 143)
-    return ImapSettings(section.imap_host, port, section.imap_user, password, security,
-                        section.imap_folder)
-
-
 def intake_imap(context: Context, desk: IntakeDesk) -> list[MailOutcome]:
     """Unread messages of the configured mailbox become reports; each is marked read only once
     its report is stored (a crash in between re-reads it, and its Message-ID keeps it single)."""
     settings = imap_settings(context.config.intake, context.secret("intake_imap_password"))
-    try:
-        client = _connect(settings)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise RemoteError(f"IMAP {settings.host}:{settings.port}: {exc}") from None
     outcomes = []
-    try:
-        client.login(settings.user, settings.password)
-        status, _ = client.select(_quoted(settings.folder))
-        if status != "OK":
-            raise RemoteError(f"IMAP {settings.host}: no folder '{settings.folder}'")
-        status, found = client.uid("SEARCH", "UNSEEN")
-        uids = found[0].split() if status == "OK" and found and found[0] else []
-        for uid in uids:
-            status, sizes = client.uid("FETCH", uid, "(RFC822.SIZE)")
-            size = _size(sizes)
-            label = f"{settings.folder}/{uid.decode()}"
+    with Mailbox(settings) as box:
+        for uid in box.unseen():
+            size = box.size(uid)
             if size is None or size > MAX_MESSAGE_BYTES:
-                outcomes.append(MailOutcome(label, None, "refused",
+                outcomes.append(MailOutcome(box.label(uid), None, "refused",
                                             f"a message of {size or '?'} bytes (the limit is "
                                             f"{MAX_MESSAGE_BYTES:,})"))
-                client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+                box.mark_seen(uid)
                 continue
-            status, parts = client.uid("FETCH", uid, "(BODY.PEEK[])")
-            data = next((p[1] for p in parts if isinstance(p, tuple)), None)
-            if status != "OK" or not isinstance(data, bytes):
-                outcomes.append(MailOutcome(label, None, "refused", "the server sent no message"))
+            data = box.fetch(uid)
+            if data is None:
+                outcomes.append(MailOutcome(box.label(uid), None, "refused",
+                                            "the server sent no message"))
                 continue
-            outcomes.append(report_from_message(context, desk, data, label))
-            client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
-    except imaplib.IMAP4.error as exc:
-        raise RemoteError(f"IMAP {settings.host}: {exc}") from None
-    except OSError as exc:
-        raise RemoteError(f"IMAP {settings.host}: {exc}") from None
-    finally:
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            client.logout()
+            outcomes.append(report_from_message(context, desk, data, box.label(uid)))
+            box.mark_seen(uid)
     return outcomes
-
-
-def _connect(settings: ImapSettings) -> imaplib.IMAP4:
-    """Connect; TLS verifies the server's certificate and name (imaplib's own default context
-    does not)."""
-    if settings.security == "ssl":
-        return imaplib.IMAP4_SSL(settings.host, settings.port, timeout=IMAP_TIMEOUT,
-                                 ssl_context=ssl.create_default_context())
-    client = imaplib.IMAP4(settings.host, settings.port, timeout=IMAP_TIMEOUT)
-    if settings.security == "starttls":
-        client.starttls(ssl_context=ssl.create_default_context())
-    return client
-
-
-def _quoted(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _size(answer: list[Any]) -> int | None:
-    for item in answer or ():
-        text = item.decode() if isinstance(item, bytes) else ""
-        found = re.search(r"RFC822\.SIZE (\d+)", text)
-        if found:
-            return int(found[1])
-    return None
 
 
 __all__ = ["MailOutcome", "intake_file", "intake_imap"]
