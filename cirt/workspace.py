@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import shutil
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -124,19 +124,21 @@ class Workspace:
         from cirt.audit import DisclosureLog
         from cirt.openpgp import OpenPGP, gpg_settings
 
-        return DisclosureLog(self.context, lambda: OpenPGP(gpg_settings(self)))
+        return DisclosureLog(self.context, lambda: OpenPGP(
+            gpg_settings(self.config.gpg, self.secret("gpg_passphrase"))))
 
     @cached_property
     def sharing(self) -> Sharing:
         from cirt.sharing import Sharing
 
-        return Sharing(self)
+        return Sharing(self.context, disclosures=self.audit, incidents=self.incidents,
+                       tasks=self.tasks)
 
     @cached_property
     def bulletins(self) -> Bulletins:
         from cirt.bulletin import Bulletins
 
-        return Bulletins(self)
+        return Bulletins(self.context, sharing=self.sharing, tasks=self.tasks)
 
     @cached_property
     def tasks(self) -> TaskService:
@@ -146,15 +148,17 @@ class Workspace:
 
     @cached_property
     def intake(self) -> IntakeDesk:
+        from cirt.ingest import ingest
         from cirt.intake.desk import IntakeDesk
 
-        return IntakeDesk(self)
+        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence,
+                          ingest=partial(ingest, self.context))
 
     @cached_property
     def routes(self) -> RouteDesk:
         from cirt.route_desk import RouteDesk
 
-        return RouteDesk(self)
+        return RouteDesk(self.context, sharing=self.sharing, bulletins=self.bulletins)
 
     @cached_property
     def evidence(self) -> EvidenceLocker:
