@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cirt.definitions import EVIDENCE_EXTENSION_ID
 from cirt.errors import InputRejected, InvalidValue, NotFound
 from cirt.incidents import INTERNAL_MARKING_ID, Incident
 from cirt.stixtime import format_ts
@@ -33,27 +34,8 @@ from cirt.tlp import TLP
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
-EVIDENCE_EXTENSION_ID = "extension-definition--f769f7e1-406a-5ecb-8b31-3c0aa408c5e8"
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # STIX 2.1 §2.9
 DEFAULT_EVIDENCE_TLP = TLP.RED
-
-EVIDENCE_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
-    "type": "extension-definition",
-    "spec_version": "2.1",
-    "id": EVIDENCE_EXTENSION_ID,
-    "created": "2026-01-01T00:00:00.000Z",
-    "modified": "2026-01-01T00:00:00.000Z",
-    "name": "cirt evidence custody extension",
-    "description": "Chain of custody of incident evidence: who collected a file, when, and every "
-    "later hand-over, on STIX notes about the incident and the file observable.",
-    "schema": "Properties: action (collected|handover); number (E1, E2… per incident); "
-    "evidence_ref (file id); sha256; size; name; person (who collected or handed over); "
-    "recipient (new custodian, for a hand-over); when (timestamp); note.",
-    "version": "1.0.0",
-    "extension_types": ["property-extension"],
-}
-
-
 
 def file_observable(sha256: str, size: int, name: str, marking: str) -> dict[str, Any]:
     """The STIX ``file`` SCO with its deterministic id (from ``hashes`` and ``name``)."""

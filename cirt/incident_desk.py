@@ -5,13 +5,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cirt import incidents as rules
 from cirt.errors import ConflictError, InvalidValue, NotFound
-from cirt.incidents import Incident
+from cirt.incidents import HistoryEntry, Incident
 from cirt.stixtime import format_ts
 from cirt.store import LOCAL, Provenance
 from cirt.store.incidents import IncidentFilter, IncidentRow
@@ -19,19 +18,6 @@ from cirt.tlp import TLP
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One line of an incident's history: a version of the incident or a linked object."""
-
-    at: str
-    by: str
-    kind: str
-    what: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"at": self.at, "by": self.by, "kind": self.kind, "what": self.what}
 
 
 class IncidentDesk:

@@ -14,7 +14,6 @@ saving change); only the display converts to the CIRT's time zone.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,6 +35,7 @@ from cirt.incidents import (
     Answer,
     Phase,
 )
+from cirt.stixtime import format_duration, parse_duration
 from cirt.tlp import TLP_NAMES
 from cirt.yamlfile import LocatedYaml, Location, load_yaml
 
@@ -47,35 +47,6 @@ DEFAULT_CRITICAL_SECTORS = ("energy", "utilities", "water", "dams", "nuclear", "
 
 # --------------------------------------------------------------------------------------------
 # Durations
-
-
-_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-
-
-def parse_duration(value: object) -> timedelta:
-    """``30m``, ``4h``, ``2d``, ``1w``, ``1d12h``: elapsed time, never wall-clock arithmetic."""
-    if isinstance(value, timedelta):
-        return value
-    text = str(value).strip().lower().replace(" ", "")
-    match = _DURATION.match(text) if not isinstance(value, bool) else None
-    if not text or match is None:
-        raise ValueError(f"'{value}' is not a duration such as 30m, 4h, 2d or 1d12h")
-    weeks, days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-    delta = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
-    if delta <= timedelta(0):
-        raise ValueError("a duration must be longer than zero")
-    if delta > timedelta(days=366):
-        raise ValueError("a duration longer than a year is not a deadline")
-    return delta
-
-
-def format_duration(delta: timedelta) -> str:
-    """The inverse of :func:`parse_duration`, e.g. ``1d12h``; sub-minute parts are dropped."""
-    minutes = int(abs(delta).total_seconds()) // 60
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    out = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n)
-    return ("-" if delta < timedelta(0) else "") + (out or "0m")
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

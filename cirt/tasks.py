@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from cirt import incidents as rules
+from cirt.definitions import TASK_CORE_ID, TASK_EXTENSION_ID
 from cirt.errors import InvalidValue, NotFound
-from cirt.incidents import ANSWERS, PHASES, Incident
+from cirt.incidents import ANSWERS, PHASES, HistoryEntry, Incident
 from cirt.playbooks import (
     AFFECTED,
     Facts,
@@ -38,44 +39,27 @@ from cirt.playbooks import (
     Trigger,
     build_facts,
     due_after,
-    format_duration,
     holding,
     load_library,
-    parse_duration,
     plan,
     plan_escalation,
     propose,
     without_repeated_duties,
 )
-from cirt.stixtime import format_ts, later_than, local_text, parse_ts, time_zone
+from cirt.stixtime import (
+    format_duration,
+    format_ts,
+    later_than,
+    local_text,
+    parse_duration,
+    parse_ts,
+    time_zone,
+)
 from cirt.store import LOCAL, Provenance
 from cirt.store.deadlines import DueRow
 
 if TYPE_CHECKING:
-    from cirt.incident_desk import HistoryEntry
     from cirt.workspace import Workspace
-
-TASK_CORE_ID = "extension-definition--2074a052-8be4-4932-849e-f5e7798e0030"
-TASK_EXTENSION_ID = "extension-definition--034817cc-0617-5b30-95f1-0a2a1a89e526"
-
-TASK_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
-    "type": "extension-definition",
-    "spec_version": "2.1",
-    "id": TASK_EXTENSION_ID,
-    "created": "2026-01-01T00:00:00.000Z",
-    "modified": "2026-01-01T00:00:00.000Z",
-    "name": "cirt task tracking extension",
-    "description": "Deadlines and addressees of incident tasks and notification duties, beside "
-    "the OASIS task extension: what a national CIRT must do, for whom, by when.",
-    "schema": "Properties: incident_ref; key (playbook/id); kind (task|duty); phase; due "
-    "(timestamp, absent while waiting); due_after (key whose completion starts the clock); "
-    "offset (duration such as 24h); owner (role or analyst); parties (sectors.yaml ids); role "
-    "(contact role); playbook; level (escalation level of a level duty); decision (a question "
-    "answered yes|no|not-applicable); answer; start_on (the answer of due_after that starts "
-    "the clock); done_by; state (done|cancelled|waived); note (what was done, or why not).",
-    "version": "1.0.0",
-    "extension_types": ["property-extension"],
-}
 
 # A waived duty (the regulator or party said no report is needed) is not carried out: STIX
 # records it as cancelled; our extension keeps the state and the reason.
@@ -469,8 +453,6 @@ class TaskService:
 
     def history(self, ref: str) -> builtins.list[HistoryEntry]:
         """Tasks and duties done or cancelled, for the incident's history."""
-        from cirt.incident_desk import HistoryEntry
-
         incident = self.ws.incidents.get(ref)
         out = []
         for row in self.ws.store.due_items(incident.id):
@@ -628,12 +610,4 @@ def _told(rows: builtins.list[DueRow]) -> builtins.list[tuple[str, str | None]]:
     """(party, contact role) of every duty an incident already has."""
     return [(party, row.role) for row in rows if row.kind == "duty"
             for party in row.parties.split(",") if party]
-
-
-def parse_due(text: str) -> timedelta:
-    """``--due 4h`` / ``--within 24h`` from the command line; a bad value is a usage error."""
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise InvalidValue(str(exc)) from None
 

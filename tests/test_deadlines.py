@@ -12,7 +12,7 @@ import pytest
 from conftest import FixedClock
 
 from cirt.dashboard import Deadlines
-from cirt.tasks import TASK_EXTENSION_ID
+from cirt.definitions import TASK_EXTENSION_ID
 from cirt.workspace import Workspace
 
 

@@ -21,14 +21,13 @@ from cirt.playbooks import (
     FIELDS,
     Facts,
     compile_condition,
-    format_duration,
     load_library,
     load_playbook,
-    parse_duration,
     plan,
     plan_escalation,
     propose,
 )
+from cirt.stixtime import format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "playbooks"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cirt.cli.options import duration
 from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, table, workspace
 
 if TYPE_CHECKING:
@@ -53,9 +54,8 @@ def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: Fai
     """Tasks and duties of open incidents that are late or due soon (times in the CIRT's zone)."""
     from cirt.dashboard import Deadlines
     from cirt.stixtime import local_text
-    from cirt.tasks import parse_due
 
-    soon = parse_due(within)
+    soon = duration(within)
     view = Deadlines(workspace(ctx)).overdue(soon=soon)
 
     def render() -> None:
@@ -79,9 +79,8 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
     from cirt.dashboard import Deadlines
     from cirt.incidents import SEVERITIES
     from cirt.stixtime import local_text
-    from cirt.tasks import parse_due
 
-    soon = parse_due(within)
+    soon = duration(within)
     ws = workspace(ctx)
     board = Deadlines(ws).dashboard(soon=soon)
     view = board.due

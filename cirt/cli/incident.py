@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli import task
+from cirt.cli.options import when
 from cirt.cli.output import (
     JsonFlag,
     console,
@@ -31,10 +32,8 @@ from cirt.incidents import (
 )
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
     from cirt.incidents import Incident
-    from cirt.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -42,18 +41,6 @@ IfVersion = Annotated[str | None, typer.Option(
     "--if-version", help="Refuse (conflict) if the incident changed since this 'modified'.")]
 
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
-
-
-def when(ws: Workspace, option: str, text: str | None, *, past: bool = False) -> datetime | None:
-    """A time option read in the CIRT's zone; a value that is not a time is a usage error."""
-    from cirt.stixtime import parse_when, time_zone
-
-    if text is None:
-        return None
-    try:
-        return parse_when(text, ws.clock(), time_zone(ws.config.timezone), past=past)
-    except InvalidValue as exc:
-        raise UsageError(f"{option}: {exc}") from None
 
 
 def _show_one(incident: Incident, as_json: bool, verb: str) -> None:

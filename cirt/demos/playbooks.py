@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cirt.dashboard import Deadlines
-from cirt.playbooks import format_duration
-from cirt.stixtime import local_text
+from cirt.stixtime import format_duration, local_text
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
