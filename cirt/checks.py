@@ -31,7 +31,7 @@ def check_workspace(home: Path) -> list[Finding]:
     from cirt.community import load_community
     from cirt.config import CONFIG_FILE, read_config
     from cirt.errors import WorkspaceMissing
-    from cirt.playbooks import load_library
+    from cirt.playbook_files import load_library
     from cirt.stixtime import time_zone
     from cirt.store.engines import open_store, redact_url
 

@@ -29,18 +29,14 @@ from cirt import incidents as rules
 from cirt.definitions import TASK_CORE_ID, TASK_EXTENSION_ID
 from cirt.errors import InvalidValue, NotFound
 from cirt.incidents import ANSWERS, PHASES, HistoryEntry, Incident
-from cirt.playbooks import (
-    AFFECTED,
-    Facts,
-    Library,
+from cirt.playbook_conditions import Facts, build_facts
+from cirt.playbook_files import load_library
+from cirt.playbook_model import AFFECTED, Library, Playbook, Trigger
+from cirt.playbook_rules import (
     PlannedItem,
-    Playbook,
     Proposal,
-    Trigger,
-    build_facts,
     due_after,
     holding,
-    load_library,
     plan,
     plan_escalation,
     propose,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from cirt.incidents import Incident
-    from cirt.playbooks import Proposal
+    from cirt.playbook_rules import Proposal
     from cirt.tasks import TaskView
     from cirt.workspace import Workspace
 
