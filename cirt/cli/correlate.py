@@ -30,7 +30,7 @@ def correlate(
     from cirt.correlation import correlate as run
 
     ws = workspace(ctx)
-    found = run(ws, dry_run=dry_run)
+    found = run(ws.context, dry_run=dry_run)
     now = ws.clock()
 
     def render() -> None:
@@ -50,7 +50,7 @@ def mark(ws: Workspace) -> str:
     """Where the store is before a command writes (see ``say_seen``)."""
     from cirt.correlation import mark as position
 
-    return position(ws)
+    return position(ws.context)
 
 
 def say_seen(ws: Workspace, since: str) -> None:
@@ -58,5 +58,5 @@ def say_seen(ws: Workspace, since: str) -> None:
     from cirt.correlation import seen_since
 
     now = ws.clock()
-    for match in seen_since(ws, since):
+    for match in seen_since(ws.context, since):
         warn(match.line(now))

@@ -56,7 +56,7 @@ def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: Fai
     from cirt.stixtime import local_text
 
     soon = duration(within)
-    view = Deadlines(workspace(ctx)).overdue(soon=soon)
+    view = Deadlines(workspace(ctx).context).overdue(soon=soon)
 
     def render() -> None:
         out = console()
@@ -82,7 +82,7 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
 
     soon = duration(within)
     ws = workspace(ctx)
-    board = Deadlines(ws).dashboard(soon=soon)
+    board = Deadlines(ws.context).dashboard(soon=soon)
     view = board.due
 
     def render() -> None:

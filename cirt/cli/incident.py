@@ -32,8 +32,9 @@ from cirt.incidents import (
 )
 
 if TYPE_CHECKING:
-
     from cirt.incidents import Incident
+    from cirt.linking import Linking
+    from cirt.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -41,6 +42,13 @@ IfVersion = Annotated[str | None, typer.Option(
     "--if-version", help="Refuse (conflict) if the incident changed since this 'modified'.")]
 
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+
+
+def _linking(ws: Workspace) -> Linking:
+    """Related incidents and merges (issue 13), given the services they use."""
+    from cirt.linking import Linking
+
+    return Linking(ws.context, incidents=ws.incidents, tasks=ws.tasks)
 
 
 def _show_one(incident: Incident, as_json: bool, verb: str) -> None:
@@ -164,9 +172,7 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     ws = workspace(ctx)
     incident = ws.incidents.get(ref)
     linked = ws.incidents.linked_objects(ref)
-    from cirt.linking import Linking  # related incidents (issue 13)
-
-    related = Linking(ws).related(ref)
+    related = _linking(ws).related(ref)
 
     def render() -> None:
         from rich.panel import Panel
@@ -370,9 +376,8 @@ def link(
     as_json: JsonFlag = False,
 ) -> None:
     """Record that two incidents are related (a STIX relationship, on both records)."""
-    from cirt.linking import Linking
-
-    relationship = Linking(workspace(ctx)).link(source, target, link_type)
+    ws = workspace(ctx)
+    relationship = _linking(ws).link(source, target, link_type)
     emit(relationship, as_json, lambda: ok(f"{source} {link_type} {target} "
                                            f"({relationship['id']})"))
 
@@ -385,9 +390,8 @@ def merge(
     as_json: JsonFlag = False,
 ) -> None:
     """Close a duplicate with a pointer; its indicators, notes, tasks and evidence join INTO."""
-    from cirt.linking import Linking
-
-    merged = Linking(workspace(ctx)).merge(duplicate, into)
+    ws = workspace(ctx)
+    merged = _linking(ws).merge(duplicate, into)
     emit(merged.as_dict(), as_json, lambda: ok(
         f"{merged.duplicate} closed as a duplicate of {merged.into}; {merged.moved} object(s)"
         f" attached to {merged.into}"))

@@ -71,7 +71,7 @@ def list_(ctx: typer.Context,
     from cirt.listing import indicator_page
 
     ws = workspace(ctx)
-    page = indicator_page(ws, incident=incident, tlp=tlp_option(tlp), limit=limit,
+    page = indicator_page(ws.context, ws.incidents, incident=incident, tlp=tlp_option(tlp), limit=limit,
                           offset=offset)
 
     def render() -> None:

@@ -30,7 +30,7 @@ def search(
     ws = workspace(ctx)
     if rebuild:
         reindex(ws.store.db)
-    result = run(ws, term, limit=limit)
+    result = run(ws.context, term, limit=limit)
 
     def render() -> None:
         from rich.text import Text
