@@ -16,26 +16,22 @@ from cirt.community import INDUSTRY_SECTORS
 from cirt.errors import ConfigError
 from cirt.incidents import ALL_CATEGORIES, ESCALATION_LEVELS, RSIT_CATEGORIES
 from cirt.playbook_conditions import Condition, ConditionError, compile_condition
-from cirt.playbook_model import (
-    AFFECTED,
-    NO_ESCALATION_FILE,
+from cirt.playbook_model import AFFECTED, Broken, Escalation, Library, Playbook, Trigger
+from cirt.playbook_schema import (
+    DEFAULT_CRITICAL_SECTORS,
     AppliesTo,
-    Broken,
     DutySpec,
-    Escalation,
     EscalationFile,
     EvidenceSpec,
     LevelSpec,
-    Library,
-    Playbook,
     PlaybookFile,
     TaskSpec,
-    Trigger,
     TriggerSpec,
 )
 from cirt.yamlfile import LocatedYaml, Location, load_yaml
 
 ESCALATION_FILE = "_escalation.yaml"
+NO_ESCALATION_FILE = Escalation(None, DEFAULT_CRITICAL_SECTORS, (), {}, {})
 
 
 def _pydantic_error(located: LocatedYaml, exc: ValidationError) -> ConfigError:

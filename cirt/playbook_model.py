@@ -1,131 +1,27 @@
-"""What a playbook is: the strict schema of a playbook file and the compiled playbooks.
+"""Compiled playbooks: a playbook, ``_escalation.yaml`` and a folder of them (a library).
 
-Pure: no file is read here (``cirt.playbook_files`` loads them).  A playbook is one YAML file
-of the workspace's ``playbooks/`` folder (its name is the file name); ``_escalation.yaml`` holds
-what is common to every incident: the triggers that hold whatever the category, the duties of
-each escalation level and the sectors counted as critical infrastructure.  A :class:`Library`
-is every playbook of a folder, a broken file set aside with its one-line error.
+Pure and light: the schema (``cirt.playbook_schema``, pydantic) and the files
+(``cirt.playbook_files``) are only needed to load a library, not to plan from one.  A playbook
+is one YAML file of the workspace's ``playbooks/`` folder (its name is the file name);
+``_escalation.yaml`` holds what is common to every incident: the triggers that hold whatever
+the category, the duties of each escalation level and the sectors counted as critical
+infrastructure.  A broken file is set aside with its one-line error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from cirt.errors import ConfigError, NotFound
-from cirt.incidents import Answer, Phase
 from cirt.playbook_conditions import Condition
-from cirt.stixtime import format_duration, parse_duration
+from cirt.stixtime import format_duration
+
+if TYPE_CHECKING:
+    from cirt.playbook_schema import DutySpec, LevelSpec, PlaybookFile, TaskSpec
 
 AFFECTED = "affected"  # a duty's party: each organisation the incident affects
-DEFAULT_CRITICAL_SECTORS = ("energy", "utilities", "water", "dams", "nuclear", "telecommunications",
-                            "financial-services", "healthcare", "emergency-services",
-                            "government-national", "transportation", "infrastructure")
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
-Level = Literal["sector", "national", "coordinator", "international"]
-
-
-def _answer(value: object) -> object:
-    """YAML 1.1 reads an unquoted yes/no as a boolean: take it back as the answer meant."""
-    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
-
-
-AnswerField = Annotated[Answer | None, BeforeValidator(_answer)]
-
-
-class TaskSpec(_Strict):
-    """Something the responders do, due ``due`` after opening (or after task ``after`` is done).
-
-    A ``decision`` task is a question, done with an answer (yes, no, not-applicable); an item
-    after it with ``on_answer: yes`` starts its clock only on that answer and is not needed
-    otherwise.
-    """
-
-    id: Slug
-    phase: Phase
-    title: Text
-    description: str = ""
-    due: Duration
-    after: Slug | None = None
-    on_answer: AnswerField = None
-    decision: bool = False
-    owner: Slug = "duty-officer"
-    priority: int = Field(50, ge=0, le=100)
-    when: dict[str, Any] | None = None
-
-
-class DutySpec(_Strict):
-    """Somebody to tell, by when: a party of sectors.yaml (or ``affected``) and a contact role.
-
-    A party is told once: the duty is not added when the incident already has one to the same
-    party and role (from its playbook or a lower level), unless ``repeat`` (a new message, such
-    as "the national CIRT now leads").
-    """
-
-    id: Slug
-    party: Slug
-    role: Slug | None = None
-    title: Text
-    description: str = ""
-    due: Duration
-    after: Slug | None = None
-    on_answer: AnswerField = None
-    repeat: bool = False
-    when: dict[str, Any] | None = None
-
-
-class EvidenceSpec(_Strict):
-    id: Slug
-    title: Text
-    description: str = ""
-    handling: str = ""
-
-
-class TriggerSpec(_Strict):
-    level: Level
-    reason: Text
-    when: dict[str, Any]
-
-
-class AppliesTo(_Strict):
-    categories: tuple[str, ...] = Field(min_length=1)
-    sectors: tuple[str, ...] = ()
-
-
-class PlaybookFile(_Strict):
-    title: Text
-    summary: Text
-    version: int = Field(1, ge=1)
-    applies_to: AppliesTo
-    tasks: tuple[TaskSpec, ...] = Field(min_length=1)
-    duties: tuple[DutySpec, ...] = ()
-    evidence: tuple[EvidenceSpec, ...] = ()
-    triggers: tuple[TriggerSpec, ...] = ()
-    references: tuple[str, ...] = ()
-
-
-class LevelSpec(_Strict):
-    summary: Text
-    duties: tuple[DutySpec, ...] = ()
-
-
-class EscalationFile(_Strict):
-    critical_sectors: tuple[str, ...] = DEFAULT_CRITICAL_SECTORS
-    triggers: tuple[TriggerSpec, ...] = ()
-    levels: dict[Level, LevelSpec] = {}
 
 
 @dataclass(frozen=True)
@@ -196,9 +92,6 @@ class Escalation:
     def duties_for(self, level: str) -> tuple[DutySpec, ...]:
         spec = self.levels.get(level)
         return spec.duties if spec else ()
-
-
-NO_ESCALATION_FILE = Escalation(None, DEFAULT_CRITICAL_SECTORS, (), {}, {})
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cirt.incidents import ESCALATION_LEVELS
 from cirt.playbook_conditions import Facts
-from cirt.playbook_model import AFFECTED, DutySpec, Escalation, Playbook, Trigger
+from cirt.playbook_model import AFFECTED, Escalation, Playbook, Trigger
+
+if TYPE_CHECKING:
+    from cirt.playbook_schema import DutySpec
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from cirt.errors import InvalidValue, NotFound
 from cirt.incident_records import IncidentRecords
 from cirt.incidents import ANSWERS, PHASES, HistoryEntry, Incident
 from cirt.playbook_conditions import Facts, build_facts
-from cirt.playbook_files import load_library
 from cirt.playbook_model import AFFECTED, Library, Playbook, Trigger
 from cirt.playbook_rules import (
     PlannedItem,
@@ -157,6 +156,10 @@ class TaskService:
 
     @cached_property
     def library(self) -> Library:
+        # Imported here: start-up time (the file schema and YAML reader, ~8 ms) for commands
+        # that build the incident desk but never read a playbook (``cirt incident list``).
+        from cirt.playbook_files import load_library
+
         community = self.context.community
         parties = [community.national.id, *community.organisations, *community.partners]
         return load_library(self.context.config.playbooks_path, parties=parties,

@@ -23,17 +23,24 @@ from cirt.cli.output import (
 )
 from cirt.errors import InvalidValue, UsageError
 from cirt.incidents import (
+    INTERNAL_MARKING_ID,
+    RSIT_CATEGORIES,
     Channel,
     Determination,
     EscalationLevel,
+    Reporter,
     ReporterKind,
     Severity,
     Status,
+    parse_category,
 )
+from cirt.linking import Linking
+from cirt.stixtime import local_text, parse_ts, time_zone
+from cirt.store.incidents import IncidentFilter
+from cirt.tlp import TLP, object_level
 
 if TYPE_CHECKING:
     from cirt.incidents import Incident
-    from cirt.linking import Linking
     from cirt.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True)
@@ -46,8 +53,6 @@ SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critica
 
 def _linking(ws: Workspace) -> Linking:
     """Related incidents and merges (issue 13), given the services they use."""
-    from cirt.linking import Linking
-
     return Linking(ws.context, incidents=ws.incidents, tasks=ws.tasks)
 
 
@@ -90,8 +95,6 @@ def open_(
     as_json: JsonFlag = False,
 ) -> None:
     """Open an incident as a new STIX 2.1 incident object."""
-    from cirt.incidents import Reporter
-
     ws = workspace(ctx)
     if reporter_contact and not reporter:
         raise UsageError("--reporter-contact needs --reporter NAME")
@@ -125,10 +128,6 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List incidents, newest first.  An unknown filter value is a usage error (exit 2)."""
-    from cirt.incidents import parse_category
-    from cirt.store.incidents import IncidentFilter
-    from cirt.tlp import TLP
-
     ws = workspace(ctx)
     if sector is not None and sector not in ws.community.organisations:
         raise UsageError(f"--sector: '{sector}' is not an organisation in sectors.yaml (known: "
@@ -143,8 +142,6 @@ def list_(
         tlp=int(level) if level is not None else None, category=wanted, limit=limit))
 
     def render() -> None:
-        from cirt.stixtime import local_text, parse_ts, time_zone
-
         zone = time_zone(workspace(ctx).config.timezone)
         listing = table(f"Incidents ({len(rows)}, newest first, times in {zone.key})")
         for column in ("Ref", "TLP", "Sev", "Status"):
@@ -175,12 +172,9 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     related = _linking(ws).related(ref)
 
     def render() -> None:
+        # Imported here: start-up time (--json never renders).
         from rich.panel import Panel
         from rich.table import Table
-
-        from cirt.incidents import INTERNAL_MARKING_ID
-        from cirt.stixtime import local_text, parse_ts, time_zone
-        from cirt.tlp import TLP, object_level
 
         zone = time_zone(ws.config.timezone)
         fields = Table.grid(padding=(0, 2))
@@ -336,8 +330,6 @@ def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     entries = workspace(ctx).incidents.history(ref)
 
     def render() -> None:
-        from cirt.stixtime import local_text, parse_ts, time_zone
-
         zone = time_zone(workspace(ctx).config.timezone)
         lines = table(f"History of {ref} (times in {zone.key})")
         lines.add_column("When", no_wrap=True)
@@ -354,8 +346,6 @@ def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
 @app.command("categories")
 def categories(as_json: JsonFlag = False) -> None:
     """The RSIT incident categories accepted by --category."""
-    from cirt.incidents import RSIT_CATEGORIES
-
     def render() -> None:
         for cls, kinds in RSIT_CATEGORIES.items():
             console().print(markup("[bold]{}[/]: {}", cls, ", ".join(kinds)))
