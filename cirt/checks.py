@@ -30,7 +30,7 @@ class Finding:
 def check_workspace(home: Path) -> list[Finding]:
     from cirt.config import CONFIG_FILE, read_config
     from cirt.errors import WorkspaceMissing
-    from cirt.playbooks import load_library
+    from cirt.playbook_files import load_library
     from cirt.sectors_file import load_community
     from cirt.stixtime import time_zone
     from cirt.store.database import redact_url
