@@ -33,7 +33,8 @@ def check_workspace(home: Path) -> list[Finding]:
     from cirt.errors import WorkspaceMissing
     from cirt.playbooks import load_library
     from cirt.stixtime import time_zone
-    from cirt.store.engines import open_store, redact_url
+    from cirt.store.database import redact_url
+    from cirt.store.engines import open_store
 
     if not (home / CONFIG_FILE).exists():
         return [Finding("workspace", False, str(WorkspaceMissing(str(home))))]

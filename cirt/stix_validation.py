@@ -29,8 +29,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from cirt.config import ImportLimits
+from cirt.limits import ImportLimits
+from cirt.stix_refs import walk_references
 from cirt.tlp import is_tlp_marking
+from cirt.versions import same_version, version_instant
 
 MAX_DEPTH = 32
 MAX_STRING = 1_000_000
@@ -215,9 +217,9 @@ def pattern_comparisons(pattern: str) -> int:
 
 
 def over_limits(obj: Any, limits: ImportLimits) -> str:
-    """Why ``obj`` is larger than the import limits allow, or ''.  Cheap: list lengths only,
-    checked before anything whose cost grows with them (selectors, references, the pattern
-    parser)."""
+    """Why ``obj`` is larger than the import limits allow, or ''.  Cheap: list lengths and one
+    walk of the references (``cirt.stix_refs``, at any depth), checked before anything whose cost
+    grows with them (selectors, reference checks, the pattern parser)."""
     if type(obj) is not dict:
         return ""
     granular = obj.get("granular_markings")
@@ -231,9 +233,8 @@ def over_limits(obj: Any, limits: ImportLimits) -> str:
             return (f"{selectors:,} granular marking selectors (the limit is"
                     f" {limits.max_selectors:,}, [import] max_selectors)")
     references = 0
-    for key, value in obj.items():
-        if type(value) is list and type(key) is str and key.endswith("_refs"):
-            references += len(value)
+    for _ in walk_references(obj):  # every *_ref and *_refs entry, at any depth
+        references += 1
     if references > limits.max_references:
         return (f"{references:,} references (the limit is {limits.max_references:,},"
                 " [import] max_references)")
@@ -994,9 +995,7 @@ def validate_objects(
     already refused (index -> reason).
     """
     result = Validation()
-    candidates: dict[tuple[str, tuple[str, int]], tuple[int, dict[str, Any], str]] = {}
-    from cirt.store import canonical_json
-    from cirt.store.ingest_state import same_version, version_instant
+    candidates: dict[tuple[str, tuple[str, int]], tuple[int, dict[str, Any]]] = {}
 
     declared = {o["type"] for o in objects if isinstance(o, dict) and "extensions" in o
                 and isinstance(o.get("type"), str) and new_object_kind(o)}
@@ -1015,11 +1014,9 @@ def validate_objects(
         key = (obj["id"], version_instant(version))
         previous = candidates.get(key)
         if previous is None:
-            candidates[key] = (index, obj, "")
+            candidates[key] = (index, obj)
             continue
-        first_text = previous[2] or canonical_json(previous[1])
-        candidates[key] = (previous[0], previous[1], first_text)
-        if canonical_json(obj) == first_text or same_version(previous[1], obj):
+        if same_version(previous[1], obj):
             result.duplicates_in_input += 1
         else:
             result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=version)))
@@ -1027,7 +1024,7 @@ def validate_objects(
         progress(len(objects))
     _resolve_markings(candidates, result, known_ids)
     # First occurrences were inserted in input order, and removals keep that order.
-    result.accepted = [(i, o) for i, o, _ in candidates.values()]
+    result.accepted = list(candidates.values())
     result.rejected.sort(key=lambda r: r.index)
     return result
 
@@ -1046,9 +1043,9 @@ def _marking_refs(obj: dict[str, Any]) -> list[str]:
     return refs
 
 
-def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any], str]],
+def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any]]],
                       result: Validation, known_ids: Callable[[set[str]], set[str]]) -> None:
-    markings_of = {key: _marking_refs(obj) for key, (_, obj, _) in candidates.items()}
+    markings_of = {key: _marking_refs(obj) for key, (_, obj) in candidates.items()}
     present = {key[0] for key in candidates}
     wanted = {ref for refs in markings_of.values() for ref in refs
               if ref not in present and not is_tlp_marking(ref)}

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import shutil
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -146,11 +146,9 @@ class Workspace:
 
     @cached_property
     def intake(self) -> IntakeDesk:
-        from cirt.ingest import ingest
         from cirt.intake.desk import IntakeDesk
 
-        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence,
-                          ingest=partial(ingest, self))
+        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence)
 
     @cached_property
     def routes(self) -> RouteDesk:
