@@ -203,11 +203,11 @@ def measure_search(ws: Any, indicators: int, searches: int) -> dict[str, Any]:
 
     terms = search_terms(indicators, searches)
     for term in terms[:10]:
-        search(ws, term)  # warm the caches
+        search(ws.context, term)  # warm the caches
     timed, empty = [], 0
     for term in terms:
         start = time.perf_counter()
-        result = search(ws, term)
+        result = search(ws.context, term)
         timed.append((time.perf_counter() - start, term))
         empty += not result.hits
     slowest = max(timed)[1]

@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cirt import incidents as rules
+from cirt.chain import Entry
 from cirt.errors import CirtError, InvalidValue, NotFound
 from cirt.gate import CHANNELS, Candidate, Recipient, Release, Released, WithheldObject, release
 from cirt.stixtime import format_ts, later_than
@@ -28,7 +29,7 @@ from cirt.store import LOCAL, Provenance, StoredObject, version_of
 from cirt.tlp import TLP, is_tlp_marking, level_of_marking, object_level
 
 if TYPE_CHECKING:
-    from cirt.audit import DisclosureLog, Entry
+    from cirt.audit import DisclosureLog
     from cirt.context import Context
     from cirt.incident_desk import IncidentDesk
     from cirt.tasks import TaskService

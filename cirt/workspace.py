@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cirt.community import Community
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
+    from cirt.incident_records import IncidentRecords
     from cirt.indicator_desk import IndicatorDesk
     from cirt.intake.desk import IntakeDesk
     from cirt.route_desk import RouteDesk
@@ -111,19 +112,28 @@ class Workspace:
     def incidents(self) -> IncidentDesk:
         from cirt.incident_desk import IncidentDesk
 
-        return IncidentDesk(self)
+        return IncidentDesk(self.context, records=self.incident_records, tasks=self.tasks,
+                            evidence=self.evidence)
+
+    @cached_property
+    def incident_records(self) -> IncidentRecords:
+        from cirt.incident_records import IncidentRecords
+
+        return IncidentRecords(self.context)
 
     @cached_property
     def indicators(self) -> IndicatorDesk:
         from cirt.indicator_desk import IndicatorDesk
 
-        return IndicatorDesk(self)
+        return IndicatorDesk(self.context, incidents=self.incidents)
 
     @cached_property
     def audit(self) -> DisclosureLog:
         from cirt.audit import DisclosureLog
+        from cirt.openpgp import OpenPGP, gpg_settings
 
-        return DisclosureLog(self)
+        return DisclosureLog(self.context, lambda: OpenPGP(
+            gpg_settings(self.config.gpg, self.secret("gpg_passphrase"))))
 
     @cached_property
     def sharing(self) -> Sharing:
@@ -142,7 +152,7 @@ class Workspace:
     def tasks(self) -> TaskService:
         from cirt.tasks import TaskService
 
-        return TaskService(self)
+        return TaskService(self.context, records=self.incident_records)
 
     @cached_property
     def intake(self) -> IntakeDesk:
@@ -160,7 +170,7 @@ class Workspace:
     def evidence(self) -> EvidenceLocker:
         from cirt.evidence import EvidenceLocker
 
-        return EvidenceLocker(self)
+        return EvidenceLocker(self.context, records=self.incident_records)
 
     def secret(self, name: str) -> str | None:
         return self.context.secret(name)
