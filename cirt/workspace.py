@@ -12,7 +12,7 @@ import json
 import os
 import re
 import shutil
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -159,11 +159,9 @@ class Workspace:
 
     @cached_property
     def intake(self) -> IntakeDesk:
-        from cirt.ingest import ingest
         from cirt.intake.desk import IntakeDesk
 
-        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence,
-                          ingest=partial(ingest, self.context))
+        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence)
 
     @cached_property
     def routes(self) -> RouteDesk:
