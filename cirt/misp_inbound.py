@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cirt.config import ImportLimits
 from cirt.errors import InputRejected, InvalidValue, RemoteError
+from cirt.limits import ImportLimits
 from cirt.misp_tlp import INHERIT_EVENT, distribution_floor, is_tlp_tag, resolve_tags
 from cirt.stixtime import format_ts
 from cirt.store import Provenance
@@ -450,7 +450,7 @@ def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor:
     win and accept NaN)."""
     import requests
 
-    from cirt.ingest import log_refused
+    from cirt.ingest import limits_of, log_refused
     from cirt.misp import _answer, _short
     from cirt.untrusted_json import parse_json
 
@@ -466,14 +466,15 @@ def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor:
         raise RemoteError(f"MISP of '{partner_id}' failed the search: HTTP"
                           f" {response.status_code}")
     name = f"MISP of '{partner_id}'"
+    provenance = Provenance("misp", partner_id)  # its party's limits (sectors.yaml)
     try:
-        answer = parse_json(response.content, name, ws.config.limits)
+        answer = parse_json(response.content, name, limits_of(ws.context, provenance))
         answer = _answer(answer, partner_id, "the search")
         if not (isinstance(answer, dict) and "response" in answer):
             answer = {"response": answer}
         return events_in(answer, name)
     except InputRejected as exc:
-        log_refused(ws, Provenance("misp", partner_id), str(exc))
+        log_refused(ws.context, provenance, str(exc))
         raise
 
 
@@ -520,7 +521,7 @@ def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult
         fresh = [e for e in found if str(e.get("uuid")) not in mine]
         converted = events_to_stix(fresh)
         if converted.objects:
-            stored = ingest(ws, converted.objects, Provenance("misp", partner_id),
+            stored = ingest(ws.context, converted.objects, Provenance("misp", partner_id),
                             notes=converted.notes)
             summary.new += stored.new
             summary.updated += stored.updated
