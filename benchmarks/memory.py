@@ -229,7 +229,7 @@ def measure_report(ws: Any, home: Path, runs: int) -> dict[str, Any]:
     library = []
     for _ in range(runs):
         start = time.perf_counter()
-        built = Reporter(ws).build(parse_period("2026-Q4"))
+        built = Reporter(ws.context, ws.sharing).build(parse_period("2026-Q4"))
         library.append(time.perf_counter() - start)
     processes = []
     for _ in range(runs):
