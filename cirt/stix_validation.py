@@ -620,9 +620,7 @@ def check_object(obj: Any, *, allow_custom: bool = False,
         key = (obj["type"], tuple(obj), allow_custom, extension_types)
         fast = _shapes.get(key, _UNSEEN)
         if fast is _UNSEEN:
-            fast = _shape_checker(obj, allow_custom, extension_types)
-            if len(_shapes) < MAX_SHAPES:
-                _shapes[key] = fast
+            fast = _fast_checker(key, obj)
         if fast is not None and fast(obj):
             return ""
     try:
@@ -637,13 +635,35 @@ def check_object(obj: Any, *, allow_custom: bool = False,
 # --- the shape fast path ----------------------------------------------------------------------
 #
 # Objects of one producer come in few shapes (type and property names, in order).  For each
-# shape seen, a function is generated with every check of the general path inlined: it answers
+# shape seen often, a function is generated with every check of the general path inlined: it answers
 # True only when the general path would accept the object, and False whenever anything is out of
 # the ordinary, which sends the object down the general path (that words the reason).
 
 MAX_SHAPES = 512
+# Generating a shape's function costs about as much as a dozen objects on the general path, and
+# real producers have a long tail of shapes seen once (ATT&CK: 200 of its 480): a shape earns its
+# function on its COMPILE_AFTER-th sighting.
+COMPILE_AFTER = 8
 _UNSEEN: Any = object()
 _shapes: dict[tuple[Any, ...], Callable[[dict[str, Any]], bool] | None] = {}
+_sightings: dict[tuple[Any, ...], int] = {}
+
+
+def _fast_checker(key: tuple[Any, ...],
+                  obj: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
+    """The shape's function once it has been seen often enough (and while there is room),
+    else None: the general path."""
+    seen = _sightings.get(key, 0) + 1
+    if seen < COMPILE_AFTER:
+        if len(_sightings) >= MAX_SHAPES * 8:
+            _sightings.clear()
+        _sightings[key] = seen
+        return None
+    if len(_shapes) >= MAX_SHAPES:
+        return None
+    _sightings.pop(key, None)
+    fast = _shapes[key] = _shape_checker(obj, key[2], key[3])
+    return fast
 
 
 def _shape_checker(obj: dict[str, Any], allow_custom: bool,
