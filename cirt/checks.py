@@ -28,10 +28,10 @@ class Finding:
 
 
 def check_workspace(home: Path) -> list[Finding]:
-    from cirt.community import load_community
     from cirt.config import CONFIG_FILE, read_config
     from cirt.errors import WorkspaceMissing
     from cirt.playbooks import load_library
+    from cirt.sectors_file import load_community
     from cirt.stixtime import time_zone
     from cirt.store.database import redact_url
     from cirt.store.engines import open_store
@@ -52,7 +52,7 @@ def check_workspace(home: Path) -> list[Finding]:
     parties: list[str] | None = None
     organisations: list[str] | None = None
     try:
-        community = load_community(config.sectors_path)
+        community = load_community(config.sectors_path, config.limits)
         parties = [community.national.id, *community.organisations, *community.partners]
         organisations = list(community.organisations)
         findings.append(Finding("sectors", True, f"{config.sectors_path}: "

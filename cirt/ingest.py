@@ -22,6 +22,7 @@ or of one object) is written to the ingest log with its source and reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -36,7 +37,8 @@ from cirt.limits import ImportLimits
 from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.routing import AssetIndex
-from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
+from cirt.stix20 import upgrade_stix20
+from cirt.stix_validation import Rejected, validate_objects
 from cirt.stixtime import format_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.ingest_state import ImportRow, Refusal, StoredVersion
@@ -72,9 +74,19 @@ class IngestSummary:
                 "notes": list(self.notes)}
 
 
-def limits_of(context: Context) -> ImportLimits:
-    """The ``[import]`` limits every inbound path is held to."""
-    return context.config.limits
+def limits_of(context: Context, provenance: Provenance) -> ImportLimits:
+    """The limits what this source sends is held to: config.toml ``[import]``, tightened by its
+    party's ``import_limits`` in sectors.yaml (``SourcePolicy.limits``)."""
+    configured = context.config.limits
+    policy = context.community.source_policy(provenance.source_kind, provenance.source)
+    return _tightened(configured, policy)
+
+
+def _tightened(configured: ImportLimits, policy: SourcePolicy) -> ImportLimits:
+    if not policy.limits:
+        return configured
+    return dataclasses.replace(configured, **{name: min(value, getattr(configured, name))
+                                              for name, value in policy.limits.items()})
 
 
 def log_refused(context: Context, provenance: Provenance, reason: str) -> None:
@@ -86,7 +98,7 @@ def log_refused(context: Context, provenance: Provenance, reason: str) -> None:
 def read_document(context: Context, data: bytes, name: str, provenance: Provenance) -> Any:
     """``parse_json`` under the workspace's limits, a refusal written to the ingest log."""
     try:
-        return parse_json(data, name, limits_of(context))
+        return parse_json(data, name, limits_of(context, provenance))
     except InputRejected as exc:
         log_refused(context, provenance, str(exc))
         raise
@@ -117,7 +129,8 @@ def ingest(context: Context, objects: Sequence[Any], provenance: Provenance, *,
     """
     if allow_custom is None:
         allow_custom = context.config.allow_custom
-    limits = limits_of(context)
+    policy = context.community.source_policy(provenance.source_kind, provenance.source)
+    limits = _tightened(context.config.limits, policy)
     if len(objects) > limits.max_objects:
         reason = (f"{len(objects):,} objects in one document (the limit is"
                   f" {limits.max_objects:,}, [import] max_objects)")
@@ -125,7 +138,6 @@ def ingest(context: Context, objects: Sequence[Any], provenance: Provenance, *,
         raise InputRejected(f"{provenance.source}: {reason}")
     default = default_tlp if default_tlp is not None else context.community.default_tlp
     summary = IngestSummary(notes=list(notes))
-    policy = context.community.source_policy(provenance.source_kind, provenance.source)
     _ingest(context, objects, provenance, policy, summary, default, allow_custom, limits, refused,
             progress)
     return summary
@@ -368,7 +380,7 @@ def import_file(context: Context, path: str, *, source: str | None = None,
     name = source or ("stdin" if path == "-" else os.path.basename(os.path.normpath(path)))
     provenance = Provenance("import", name)
     try:
-        incoming = read_source(path, stdin=stdin, limits=limits_of(context))
+        incoming = read_source(path, stdin=stdin, limits=limits_of(context, provenance))
         if not incoming.objects:
             raise InputRejected(f"{path}: contains no objects to import")
     except InputRejected as exc:

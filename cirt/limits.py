@@ -7,7 +7,7 @@ the parser, the validator and ingest take them as a value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,6 @@ class ImportLimits:
     max_references: int = 100_000  # per object, at any depth (``cirt.stix_refs``)
     max_pattern_length: int = 65_536
     max_pattern_comparisons: int = 1_000
+
+
+LIMIT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ImportLimits))

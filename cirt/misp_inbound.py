@@ -450,7 +450,7 @@ def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor:
     win and accept NaN)."""
     import requests
 
-    from cirt.ingest import log_refused
+    from cirt.ingest import limits_of, log_refused
     from cirt.misp import _answer, _short
     from cirt.untrusted_json import parse_json
 
@@ -466,14 +466,15 @@ def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor:
         raise RemoteError(f"MISP of '{partner_id}' failed the search: HTTP"
                           f" {response.status_code}")
     name = f"MISP of '{partner_id}'"
+    provenance = Provenance("misp", partner_id)  # its party's limits (sectors.yaml)
     try:
-        answer = parse_json(response.content, name, ws.config.limits)
+        answer = parse_json(response.content, name, limits_of(ws.context, provenance))
         answer = _answer(answer, partner_id, "the search")
         if not (isinstance(answer, dict) and "response" in answer):
             answer = {"response": answer}
         return events_in(answer, name)
     except InputRejected as exc:
-        log_refused(ws.context, Provenance("misp", partner_id), str(exc))
+        log_refused(ws.context, provenance, str(exc))
         raise
 
 

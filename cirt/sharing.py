@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from cirt.audit import Entry
+from cirt.chain import Entry
 from cirt.errors import CirtError, InvalidValue, NotFound
 from cirt.gate import CHANNELS, Candidate, Recipient, Release, Released, WithheldObject, release
 from cirt.stixtime import format_ts, later_than

@@ -122,8 +122,9 @@ class Workspace:
     @cached_property
     def audit(self) -> DisclosureLog:
         from cirt.audit import DisclosureLog
+        from cirt.openpgp import OpenPGP, gpg_settings
 
-        return DisclosureLog(self)
+        return DisclosureLog(self.context, lambda: OpenPGP(gpg_settings(self)))
 
     @cached_property
     def sharing(self) -> Sharing:

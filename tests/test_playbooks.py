@@ -14,7 +14,6 @@ from conftest import REFERENCE
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cirt.community import load_community
 from cirt.errors import ConfigError, NotFound
 from cirt.incidents import ALL_CATEGORIES, ESCALATION_LEVELS
 from cirt.playbooks import (
@@ -29,6 +28,7 @@ from cirt.playbooks import (
     plan_escalation,
     propose,
 )
+from cirt.sectors_file import load_community
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "playbooks"

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cirt.audit import EMPTY, Head
-from cirt.refusal_log import RefusalEntry, chain
+from cirt.chain import EMPTY, Head
+from cirt.refusal_log import Refusal, RefusalEntry, chain
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database, Row
@@ -61,19 +61,6 @@ class StoredVersion:
         """Its ``created_by_ref``, or None."""
         creator = json.loads(self.body).get("created_by_ref") if self.body else None
         return creator if isinstance(creator, str) else None
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """What was refused, from whom and why: one line of the ingest log once chained."""
-
-    source_kind: str
-    source: str
-    collection: str | None
-    object_id: str | None
-    version: str | None
-    outcome: str  # rejected | conflict | refused (the whole document)
-    reason: str
 
 
 class IngestStateMixin:
