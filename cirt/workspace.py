@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -23,7 +26,7 @@ from cirt.config import (
     write_default_config,
 )
 from cirt.context import Context
-from cirt.errors import WorkspaceMissing
+from cirt.errors import InvalidValue, WorkspaceMissing
 from cirt.stixtime import Clock, IdFactory, new_id, utcnow
 from cirt.store.engines import open_store
 from cirt.store.sql import SQLStore
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from cirt.community import Community
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
+    from cirt.incident_records import IncidentRecords
     from cirt.indicator_desk import IndicatorDesk
     from cirt.intake.desk import IntakeDesk
     from cirt.route_desk import RouteDesk
@@ -93,8 +97,6 @@ class Workspace:
     def analyst_configured(self) -> bool:
         """Whether the analyst's name was given (config.toml or CIRT_ANALYST), not guessed
         from the Unix user."""
-        import os
-
         return bool(os.environ.get("CIRT_ANALYST")
                     or self.config.raw.get("cirt", {}).get("analyst"))
 
@@ -107,60 +109,73 @@ class Workspace:
         """The national CIRT's STIX identity: ``created_by_ref`` of everything we create."""
         return self.context.identity
 
+    # Each service's module is imported when the service is first used (start-up: a command
+    # loads only what it uses; benchmarks/deferred_imports.py measures each of these imports).
     @cached_property
     def incidents(self) -> IncidentDesk:
         from cirt.incident_desk import IncidentDesk
 
-        return IncidentDesk(self)
+        return IncidentDesk(self.context, records=self.incident_records, tasks=self.tasks,
+                            evidence=self.evidence)
+
+    @cached_property
+    def incident_records(self) -> IncidentRecords:
+        from cirt.incident_records import IncidentRecords
+
+        return IncidentRecords(self.context)
 
     @cached_property
     def indicators(self) -> IndicatorDesk:
         from cirt.indicator_desk import IndicatorDesk
 
-        return IndicatorDesk(self)
+        return IndicatorDesk(self.context, incidents=self.incidents)
 
     @cached_property
     def audit(self) -> DisclosureLog:
         from cirt.audit import DisclosureLog
         from cirt.openpgp import OpenPGP, gpg_settings
 
-        return DisclosureLog(self.context, lambda: OpenPGP(gpg_settings(self)))
+        return DisclosureLog(self.context, lambda: OpenPGP(
+            gpg_settings(self.config.gpg, self.secret("gpg_passphrase"))))
 
     @cached_property
     def sharing(self) -> Sharing:
         from cirt.sharing import Sharing
 
-        return Sharing(self)
+        return Sharing(self.context, disclosures=self.audit, incidents=self.incidents,
+                       tasks=self.tasks)
 
     @cached_property
     def bulletins(self) -> Bulletins:
         from cirt.bulletin import Bulletins
 
-        return Bulletins(self)
+        return Bulletins(self.context, sharing=self.sharing, tasks=self.tasks)
 
     @cached_property
     def tasks(self) -> TaskService:
         from cirt.tasks import TaskService
 
-        return TaskService(self)
+        return TaskService(self.context, records=self.incident_records)
 
     @cached_property
     def intake(self) -> IntakeDesk:
+        from cirt.ingest import ingest
         from cirt.intake.desk import IntakeDesk
 
-        return IntakeDesk(self)
+        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence,
+                          ingest=partial(ingest, self.context))
 
     @cached_property
     def routes(self) -> RouteDesk:
         from cirt.route_desk import RouteDesk
 
-        return RouteDesk(self)
+        return RouteDesk(self.context, sharing=self.sharing, bulletins=self.bulletins)
 
     @cached_property
     def evidence(self) -> EvidenceLocker:
         from cirt.evidence import EvidenceLocker
 
-        return EvidenceLocker(self)
+        return EvidenceLocker(self.context, records=self.incident_records)
 
     def secret(self, name: str) -> str | None:
         return self.context.secret(name)
@@ -178,11 +193,6 @@ class Workspace:
 
 def set_analyst(config_file: Path, name: str) -> None:
     """Write ``analyst = "name"`` into the ``[cirt]`` section of config.toml (replacing one)."""
-    import json
-    import re
-
-    from cirt.errors import InvalidValue
-
     clean = " ".join(name.split())
     if not clean or any(ord(c) < 32 for c in name.strip()):
         raise InvalidValue("an analyst's name is printable text, e.g. --analyst 'Maria Chan'")

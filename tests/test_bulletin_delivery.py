@@ -27,13 +27,14 @@ import gnupg
 import pytest
 from aiosmtpd.controller import Controller
 
-from cirt.bulletin.deliver import Mailer, build_message, protection_for
+from cirt.bulletin.message import build_message, protection_for
 from cirt.bulletin.render import compose
 from cirt.community import Contact, Organisation
 from cirt.config import SmtpConfig
 from cirt.errors import RemoteError
 from cirt.incidents import OUR_EXTENSION_ID
 from cirt.openpgp import GpgSettings, OpenPGP
+from cirt.smtp import Mailer
 from cirt.tlp import TLP, marking_definition
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)

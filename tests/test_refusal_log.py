@@ -260,7 +260,7 @@ def test_a_checkpoint_of_the_first_format_still_verifies_the_disclosure_log(
         head = ws.audit.head()
         old = {"format": "cirt-disclosure-checkpoint/1", "identity": NATIONAL, "seq": head.seq,
                "hash": head.hash, "entry_time": head.when, "signed_at": STAMP}
-        settings = gpg_settings(ws)
+        settings = gpg_settings(ws.config.gpg, ws.secret("gpg_passphrase"))
     signed = OpenPGP(settings).clearsign(json.dumps(old, sort_keys=True) + "\n")
     (tmp_path / "old.asc").write_text(signed)
     result = cli("audit", "verify", "--checkpoint", str(tmp_path / "old.asc"), "--json")
