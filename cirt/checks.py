@@ -81,7 +81,7 @@ def check_workspace(home: Path) -> list[Finding]:
 def _transport_findings(community: Community) -> list[Finding]:
     """Plain HTTP carries a partner's password in clear: allowed to another machine only with
     ``insecure: true``, and reported even then."""
-    from cirt.taxii.bounded import is_loopback_url
+    from cirt.bounded_http import is_loopback_url
 
     findings = []
     for partner in community.partners.values():

@@ -424,7 +424,7 @@ def _connect(ws: Workspace, partner_id: str) -> Any:
     import requests
 
     from cirt.misp_inbound import misp_limits
-    from cirt.taxii.bounded import BoundedAuth, origin
+    from cirt.bounded_http import BoundedAuth, origin
 
     endpoint, key = credentials(ws, partner_id)
     logging.getLogger("pymisp").setLevel(logging.CRITICAL)

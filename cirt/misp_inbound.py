@@ -27,7 +27,7 @@ from cirt.tlp import TLP, TLP2_MARKING_IDS
 
 if TYPE_CHECKING:
     from cirt.ingest import IngestSummary
-    from cirt.taxii.bounded import PeerLimits
+    from cirt.bounded_http import PeerLimits
     from cirt.workspace import Workspace
 
 _HASH_NAMES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512",
@@ -421,7 +421,7 @@ READ_TIMEOUT_S = 30.0  # any single read from the partner's MISP
 def misp_limits(ws: Workspace) -> PeerLimits:
     """What one run against a partner's MISP may cost, pull or push: the read timeout, the
     deadline, and one answer at most ``[import] max_bytes`` once decompressed."""
-    from cirt.taxii.bounded import PeerLimits
+    from cirt.bounded_http import PeerLimits
 
     return PeerLimits(read_timeout=READ_TIMEOUT_S, deadline=PULL_DEADLINE_S,
                       max_body_bytes=ws.config.limits.max_bytes, max_pages=MAX_PAGES,
@@ -429,10 +429,10 @@ def misp_limits(ws: Workspace) -> PeerLimits:
 
 
 def _session(ws: Workspace, partner_id: str) -> tuple[Any, str]:
-    """A session bounded in time and bytes (``cirt.taxii.bounded``) that speaks MISP's REST API
+    """A session bounded in time and bytes (``cirt.bounded_http``) that speaks MISP's REST API
     to the partner's declared origin only; PyMISP reads answers whole, so pulls do not use it."""
     from cirt.misp import credentials
-    from cirt.taxii.bounded import BoundedSession, origin
+    from cirt.bounded_http import BoundedSession, origin
 
     endpoint, key = credentials(ws, partner_id)
     url = endpoint.url.rstrip("/")

@@ -24,7 +24,7 @@ from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database, Row
 from cirt.store.search_index import index_versions
-from cirt.taxii.plain import plain_facts
+from cirt.plain import plain_facts
 
 _CHUNK = 500
 _LOG_COLUMNS = ("link, recorded, source_kind, source, collection, object_id, version, outcome,"

@@ -11,7 +11,7 @@ from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.store.database import Database
 from cirt.store.ingest_state import version_instant
 from cirt.store.search_index import index_version
-from cirt.taxii.plain import plain_facts
+from cirt.plain import plain_facts
 
 _COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from taxii2client.v21 import ApiRoot, Collection
 
     from cirt.community import Partner, TaxiiEndpoint
-    from cirt.taxii.bounded import PeerLimits
+    from cirt.bounded_http import PeerLimits
     from cirt.workspace import Workspace
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
@@ -70,11 +70,11 @@ def _remote(peer: str, doing: str) -> Iterator[None]:
 
 
 def _connection(ws: Workspace, peer: str, limits: PeerLimits | None = None) -> Any:
-    """taxii2-client's connection over a BoundedSession (cirt.taxii.bounded): timeouts, the
+    """taxii2-client's connection over a BoundedSession (cirt.bounded_http): timeouts, the
     run's deadline, capped bodies, credentials only to the origins sectors.yaml declares."""
     from taxii2client.common import _HTTPConnection
 
-    from cirt.taxii.bounded import BoundedSession, origin
+    from cirt.bounded_http import BoundedSession, origin
 
     _, endpoint = _endpoint(ws, peer)
     creds = peer_credentials(ws, peer)
@@ -91,7 +91,7 @@ def peer_limits(ws: Workspace, peer: str, *, read_timeout: float | None = None,
                 deadline: float | None = None) -> PeerLimits:
     """The partner's limits from sectors.yaml; a page never larger than config.toml's import
     max_bytes either (every inbound path has the same ceiling)."""
-    from cirt.taxii.bounded import PeerLimits
+    from cirt.bounded_http import PeerLimits
 
     _, endpoint = _endpoint(ws, peer)
     return PeerLimits(read_timeout=read_timeout or endpoint.read_timeout,
@@ -155,7 +155,7 @@ def discover(ws: Workspace, peer: str, limits: PeerLimits | None = None) -> Disc
     """
     from taxii2client.v21 import ApiRoot, Server
 
-    from cirt.taxii.bounded import origin
+    from cirt.bounded_http import origin
 
     _, endpoint = _endpoint(ws, peer)
     conn = _connection(ws, peer, limits)

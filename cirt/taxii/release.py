@@ -15,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.store import LOCAL, StoredObject, canonical_json
-from cirt.taxii.plain import NO_MARKING, NOT_PLAIN, plain_facts
+from cirt.plain import NO_MARKING, NOT_PLAIN, plain_facts
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ _NAMING_CACHE = 500_000  # versions remembered per worker (about 60 MB at most)
 
 
 class PagedRow(NamedTuple):
-    """A stored version as a TAXII page reads it, with its plain facts (``cirt.taxii.plain``).
+    """A stored version as a TAXII page reads it, with its plain facts (``cirt.plain``).
 
     A tuple, made from the result row in C (``paged_rows``): a page makes a thousand of these,
     and most of them only ever need their columns.
@@ -262,7 +262,7 @@ class Gatekeeper:
                                              if pair[1] is not None]))
 
     def plain_level(self, row: Row) -> TLP | None:
-        """The TLP of a *plain* object (see ``cirt.taxii.plain``); None if it is not plain.
+        """The TLP of a *plain* object (see ``cirt.plain``); None if it is not plain.
 
         For such an object the gate has nothing to redact and nothing to follow: its verdict is
         the TLP rule for its level, origin and audience alone (see ``verdict``).  The facts come
