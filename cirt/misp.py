@@ -423,8 +423,8 @@ def _connect(ws: Workspace, partner_id: str) -> Any:
 
     import requests
 
-    from cirt.misp_inbound import misp_limits
     from cirt.bounded_http import BoundedAuth, origin
+    from cirt.misp_inbound import misp_limits
 
     endpoint, key = credentials(ws, partner_id)
     logging.getLogger("pymisp").setLevel(logging.CRITICAL)

@@ -26,8 +26,8 @@ from cirt.store import Provenance
 from cirt.tlp import TLP, TLP2_MARKING_IDS
 
 if TYPE_CHECKING:
-    from cirt.ingest import IngestSummary
     from cirt.bounded_http import PeerLimits
+    from cirt.ingest import IngestSummary
     from cirt.workspace import Workspace
 
 _HASH_NAMES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512",
@@ -431,8 +431,8 @@ def misp_limits(ws: Workspace) -> PeerLimits:
 def _session(ws: Workspace, partner_id: str) -> tuple[Any, str]:
     """A session bounded in time and bytes (``cirt.bounded_http``) that speaks MISP's REST API
     to the partner's declared origin only; PyMISP reads answers whole, so pulls do not use it."""
-    from cirt.misp import credentials
     from cirt.bounded_http import BoundedSession, origin
+    from cirt.misp import credentials
 
     endpoint, key = credentials(ws, partner_id)
     url = endpoint.url.rstrip("/")

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cirt.ingest import ingest
-from cirt.store import Provenance, StoredObject
 from cirt.plain import NOT_PLAIN, plain_facts
+from cirt.store import Provenance, StoredObject
 from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, Row, paged_rows
 from cirt.tlp import TLP
 from cirt.workspace import Workspace

@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.audit import EMPTY, Head
+from cirt.plain import plain_facts
 from cirt.refusal_log import RefusalEntry, chain
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database, Row
 from cirt.store.search_index import index_versions
-from cirt.plain import plain_facts
 
 _CHUNK = 500
 _LOG_COLUMNS = ("link, recorded, source_kind, source, collection, object_id, version, outcome,"

@@ -23,8 +23,8 @@ from cirt.taxii.auth import peer_credentials
 if TYPE_CHECKING:
     from taxii2client.v21 import ApiRoot, Collection
 
-    from cirt.community import Partner, TaxiiEndpoint
     from cirt.bounded_http import PeerLimits
+    from cirt.community import Partner, TaxiiEndpoint
     from cirt.workspace import Workspace
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cirt.store import LOCAL, StoredObject, canonical_json
 from cirt.plain import NO_MARKING, NOT_PLAIN, plain_facts
+from cirt.store import LOCAL, StoredObject, canonical_json
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
