@@ -157,7 +157,7 @@ with Workspace.open(sys.argv[1]) as ws:
     for path in sys.argv[2:]:
         start, cpu = time.perf_counter(), time.process_time()
         try:
-            summary, error = import_file(ws, path, allow_custom=True).to_dict(), None
+            summary, error = import_file(ws.context, path, allow_custom=True).to_dict(), None
         except InputRejected as exc:
             summary, error = None, str(exc)
         results.append({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu,

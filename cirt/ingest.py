@@ -36,7 +36,9 @@ from cirt.config import ImportLimits
 from cirt.errors import InputRejected
 from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
+from cirt.routing import AssetIndex
 from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
+from cirt.stixtime import format_ts
 from cirt.store import Provenance
 from cirt.store.ingest_state import (
     ImportRow,
@@ -49,7 +51,7 @@ from cirt.tlp import TLP, TLP1_MARKING_IDS, level_of_marking, marking_definition
 from cirt.untrusted_json import parse_json, read_bytes
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.context import Context
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,38 +93,38 @@ class IngestSummary:
                 "notes": list(self.notes)}
 
 
-def limits_of(ws: Workspace) -> ImportLimits:
+def limits_of(context: Context) -> ImportLimits:
     """The ``[import]`` limits every inbound path is held to."""
-    return ws.config.limits
+    return context.config.limits
 
 
-def log_refused(ws: Workspace, provenance: Provenance, reason: str) -> None:
+def log_refused(context: Context, provenance: Provenance, reason: str) -> None:
     """A whole document refused (not JSON, too large, not STIX): one line of the ingest log."""
-    ws.store.log_refusals([Refusal(provenance.source_kind, provenance.source,
+    context.store.log_refusals([Refusal(provenance.source_kind, provenance.source,
                                    provenance.collection, None, None, "refused", reason)])
 
 
-def read_document(ws: Workspace, data: bytes, name: str, provenance: Provenance) -> Any:
+def read_document(context: Context, data: bytes, name: str, provenance: Provenance) -> Any:
     """``parse_json`` under the workspace's limits, a refusal written to the ingest log."""
     try:
-        return parse_json(data, name, limits_of(ws))
+        return parse_json(data, name, limits_of(context))
     except InputRejected as exc:
-        log_refused(ws, provenance, str(exc))
+        log_refused(context, provenance, str(exc))
         raise
 
 
-def envelope_objects(ws: Workspace, data: bytes, name: str,
+def envelope_objects(context: Context, data: bytes, name: str,
                      provenance: Provenance) -> tuple[dict[str, Any], list[Any]]:
     """A TAXII envelope (inbox POST, a page of a pull) and its objects, or InputRejected."""
-    envelope = read_document(ws, data, name, provenance)
+    envelope = read_document(context, data, name, provenance)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("objects", []), list):
         reason = f"{name} is not a TAXII envelope with a list of objects"
-        log_refused(ws, provenance, reason)
+        log_refused(context, provenance, reason)
         raise InputRejected(reason)
     return envelope, envelope.get("objects", [])
 
 
-def ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, *,
+def ingest(context: Context, objects: Sequence[Any], provenance: Provenance, *,
            default_tlp: TLP | None = None, allow_custom: bool | None = None,
            refused: dict[int, str] | None = None, notes: Sequence[str] = (),
            progress: Progress | None = None) -> IngestSummary:
@@ -135,46 +137,48 @@ def ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, *,
     (STIX 2.1 §8: a bundle has no meaning of its own); marking references must resolve.
     """
     if allow_custom is None:
-        allow_custom = ws.config.allow_custom
-    limits = limits_of(ws)
+        allow_custom = context.config.allow_custom
+    limits = limits_of(context)
     if len(objects) > limits.max_objects:
         reason = (f"{len(objects):,} objects in one document (the limit is"
                   f" {limits.max_objects:,}, [import] max_objects)")
-        log_refused(ws, provenance, reason)
+        log_refused(context, provenance, reason)
         raise InputRejected(f"{provenance.source}: {reason}")
-    default = default_tlp if default_tlp is not None else ws.community.default_tlp
+    default = default_tlp if default_tlp is not None else context.community.default_tlp
     summary = IngestSummary(notes=list(notes))
-    policy = ws.community.source_policy(provenance.source_kind, provenance.source)
-    _ingest(ws, objects, provenance, policy, summary, default, allow_custom, limits, refused,
+    policy = context.community.source_policy(provenance.source_kind, provenance.source)
+    _ingest(context, objects, provenance, policy, summary, default, allow_custom, limits, refused,
             progress)
     return summary
 
 
-def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, policy: SourcePolicy,
+def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, policy: SourcePolicy,
             summary: IngestSummary, default: TLP, allow_custom: bool, limits: ImportLimits,
             refused: dict[int, str] | None, progress: Progress | None) -> None:
     total = len(objects)
-    treatment = ws.community.marking_treatment
+    community = context.community
+    store = context.store
+    treatment = community.marking_treatment
 
     def validation_progress(done: int) -> None:
         if progress is not None:
             progress("validating", done, total)
 
     verdict = validate_objects(objects, allow_custom=allow_custom,
-                               known_ids=ws.store.existing_ids, refused=refused,
+                               known_ids=store.existing_ids, refused=refused,
                                progress=validation_progress, limits=limits)
     summary.rejected = [(r.ref, r.reason) for r in verdict.rejected]
     summary.duplicates = verdict.duplicates_in_input
     refusals = [Refusal(provenance.source_kind, provenance.source, provenance.collection, r.id,
                         _version_text(objects[r.index]), "rejected", r.reason)
                 for r in verdict.rejected]
-    national = ws.community.national.identity
-    parties = frozenset((*ws.community.organisations, *ws.community.partners))
+    national = community.national.identity
+    parties = frozenset((*community.organisations, *community.partners))
 
     # Read what is stored under the write lock: a concurrent ingest of the same versions then
     # waits for ours and counts them as duplicates instead of failing on the unique key.
-    with ws.store.transaction():
-        stored = ws.store.stored_versions(obj["id"] for _, obj in verdict.accepted)
+    with store.transaction():
+        stored = store.stored_versions(obj["id"] for _, obj in verdict.accepted)
         seen_ids = set(stored)
         rows: list[ImportRow] = []
         levels: dict[tuple[str, ...], Resolved] = {}
@@ -233,9 +237,13 @@ def _ingest(ws: Workspace, objects: Sequence[Any], provenance: Provenance, polic
             progress("storing", 0, len(rows))
         # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
         rows.sort(key=lambda r: (r.id, r.version))
-        ws.store.put_import(rows, provenance=provenance, stored=stored)
-        ws.store.log_refusals(refusals)
-        ws.routes.record_stored(verdict.accepted, rows, provenance)  # issue 16: routing by assets
+        store.put_import(rows, provenance=provenance, stored=stored)
+        store.log_refusals(refusals)
+        # issue 16: what falls in a party's declared assets becomes a pending notification
+        stored_ids = {row.id for row in rows}
+        store.route_objects(AssetIndex.of(community),
+                            [obj for _, obj in verdict.accepted if obj["id"] in stored_ids],
+                            provenance, format_ts(context.clock()))
     if progress is not None:
         progress("storing", len(rows), len(rows))
 
@@ -367,7 +375,7 @@ class ImportResult:
         return {"source": self.source, "kind": self.kind, **self.summary.to_dict()}
 
 
-def import_file(ws: Workspace, path: str, *, source: str | None = None,
+def import_file(context: Context, path: str, *, source: str | None = None,
                 default_tlp: TLP | None = None, allow_custom: bool | None = None,
                 stdin: BinaryIO | None = None, progress: Progress | None = None) -> ImportResult:
     """``cirt import``: read, validate, store; the file as a whole refused raises InputRejected.
@@ -378,13 +386,13 @@ def import_file(ws: Workspace, path: str, *, source: str | None = None,
     name = source or ("stdin" if path == "-" else os.path.basename(os.path.normpath(path)))
     provenance = Provenance("import", name)
     try:
-        incoming = read_source(path, stdin=stdin, limits=limits_of(ws))
+        incoming = read_source(path, stdin=stdin, limits=limits_of(context))
         if not incoming.objects:
             raise InputRejected(f"{path}: contains no objects to import")
     except InputRejected as exc:
-        log_refused(ws, provenance, str(exc))
+        log_refused(context, provenance, str(exc))
         raise
-    summary = ingest(ws, incoming.objects, provenance, default_tlp=default_tlp,
+    summary = ingest(context, incoming.objects, provenance, default_tlp=default_tlp,
                      allow_custom=allow_custom, refused=incoming.refused, notes=incoming.notes,
                      progress=progress)
     return ImportResult(name, incoming.kind, summary)

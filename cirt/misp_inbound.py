@@ -473,7 +473,7 @@ def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor:
             answer = {"response": answer}
         return events_in(answer, name)
     except InputRejected as exc:
-        log_refused(ws, Provenance("misp", partner_id), str(exc))
+        log_refused(ws.context, Provenance("misp", partner_id), str(exc))
         raise
 
 
@@ -520,7 +520,7 @@ def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult
         fresh = [e for e in found if str(e.get("uuid")) not in mine]
         converted = events_to_stix(fresh)
         if converted.objects:
-            stored = ingest(ws, converted.objects, Provenance("misp", partner_id),
+            stored = ingest(ws.context, converted.objects, Provenance("misp", partner_id),
                             notes=converted.notes)
             summary.new += stored.new
             summary.updated += stored.updated

@@ -1,17 +1,18 @@
 """``ws.routes``: routed notifications over the store, and sending them as bulletins.
 
-Every inbound path calls :meth:`RouteDesk.record` with the objects it has just stored (``cirt
-import``, TAXII pull and inbox, MISP, triage of a report): what falls in an organisation's
-declared assets (or a partner's constituency) becomes a pending notification for that party,
-once per value.  Sending offers the carrying objects to the sharing gate for that party, at the
-objects' own TLP: what is released (and logged) becomes a bulletin; what the gate withholds stays
-pending with the reason, so an analyst can widen the audience (``cirt share add``) or let it be.
+Every inbound path routes the objects it has just stored (``cirt.ingest`` through
+``SQLStore.route_objects``: ``cirt import``, TAXII pull and inbox, MISP, triage of a report):
+what falls in an organisation's declared assets (or a partner's constituency) becomes a pending
+notification for that party, once per value.  Sending offers the carrying objects to the sharing
+gate for that party, at the objects' own TLP: what is released (and logged) becomes a bulletin;
+what the gate withholds stays pending with the reason, so an analyst can widen the audience
+(``cirt share add``) or let it be.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,16 +21,11 @@ from typing import TYPE_CHECKING, Any
 from cirt.errors import CirtError, InvalidValue
 from cirt.routing import AssetIndex
 from cirt.stixtime import format_ts, parse_ts
-from cirt.store import Provenance
 from cirt.store.routes import RouteRow
 
 if TYPE_CHECKING:
     from cirt.gate import Release
     from cirt.workspace import Workspace
-
-ROUTED_TYPES = frozenset({"indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url",
-                          "email-addr", "autonomous-system"})
-
 
 @dataclass(frozen=True)
 class RouteView:
@@ -67,23 +63,6 @@ class RouteDesk:
     @cached_property
     def index(self) -> AssetIndex:
         return AssetIndex.of(self.ws.community)
-
-    def record(self, objects: Iterable[dict[str, Any]], provenance: Provenance) -> int:
-        """Route the objects just stored; returns how many notifications are new."""
-        index = self.index
-        source = f"{provenance.source_kind}:{provenance.source}"
-        rows = [(m.party, m.observable.kind, m.observable.value, m.asset, obj["id"], source)
-                for obj in objects if obj.get("type") in ROUTED_TYPES
-                for m in index.route(obj)]
-        if not rows:
-            return 0
-        return self.ws.store.record_routes(rows, format_ts(self.ws.clock()))
-
-    def record_stored(self, accepted: Iterable[tuple[Any, dict[str, Any]]], stored: Sequence[Any],
-                      provenance: Provenance) -> int:
-        """``record`` for ingest: of the accepted objects, those whose version was stored."""
-        ids = {row.id for row in stored}
-        return self.record((obj for _, obj in accepted if obj["id"] in ids), provenance)
 
     def _recipient(self, party: str) -> str:
         community = self.ws.community

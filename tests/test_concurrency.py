@@ -54,7 +54,7 @@ elif action == "put":
                      for obj in args)
 elif action == "ingest":
     from cirt.ingest import ingest
-    summary = ingest(ws, args, Provenance("taxii", "csirtamericas", "collection-1"))
+    summary = ingest(ws.context, args, Provenance("taxii", "csirtamericas", "collection-1"))
     out["new"], out["duplicates"] = summary.new, summary.duplicates
 elif action == "release":
     for i in range(args["count"]):

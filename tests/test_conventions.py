@@ -28,7 +28,10 @@ def test_version(capsys: Any) -> None:
 
 
 def test_completion_installs_and_completes_groups_commands_and_options(tmp_path: Path) -> None:
-    env = {"HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    # The shell is named, not detected from the process tree (a run started by cron or a CI
+    # runner whose parent shell has exited has no shell above it to find).
+    env = {"HOME": str(tmp_path), "SHELL": "/bin/bash",
+           "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     installed = _cirt("--install-completion", "bash", env=env)
     assert installed.returncode == 0, installed.stderr
     assert "_CIRT_COMPLETE" in (tmp_path / ".bash_completions" / "cirt.sh").read_text()

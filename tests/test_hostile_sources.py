@@ -176,9 +176,9 @@ def snapshot(home: Path, cli: Callable[..., Any], besides: str = "report--5e5e5e
 def held(home: Path) -> Path:
     with Workspace.open(home) as ws:
         seed(ws, [(OURS, TLP.AMBER)])
-        assert ingest(ws, [BELS], Provenance("import", "bel")).stored == 1
+        assert ingest(ws.context, [BELS], Provenance("import", "bel")).stored == 1
         clear = {**indicator(8, TLP.CLEAR, prefix="0a0a"), "created_by_ref": CSIRTAMERICAS}
-        assert ingest(ws, [STATEMENT, clear], Provenance("taxii", PARTNER, "c")).stored == 2
+        assert ingest(ws.context, [STATEMENT, clear], Provenance("taxii", PARTNER, "c")).stored == 2
     return home
 
 
@@ -363,9 +363,9 @@ def test_the_same_objects_from_their_creator_are_taken(held: Path) -> None:
     may send new objects under its own name."""
     with Workspace.open(held) as ws:
         newer = {**BELS, "modified": LATER, "object_marking_refs": [TLP.CLEAR.marking_id]}
-        summary = ingest(ws, [newer], Provenance("taxii", "bel", "inbox"))
+        summary = ingest(ws.context, [newer], Provenance("taxii", "bel", "inbox"))
         assert summary.updated == 1, summary.rejected
         held_now = ws.store.get(BELS["id"])
         assert held_now is not None and held_now.tlp == TLP.AMBER  # never lowered
         own = {**indicator(7, prefix="0f0f"), "created_by_ref": CSIRTAMERICAS}
-        assert ingest(ws, [own], Provenance("taxii", PARTNER, "inbox")).new == 1
+        assert ingest(ws.context, [own], Provenance("taxii", PARTNER, "inbox")).new == 1

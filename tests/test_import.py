@@ -44,7 +44,7 @@ def write_bundle(path: Path, objects: list[dict[str, Any]], **extra: Any) -> Pat
 def test_example_bundles_import_without_loss_and_read_back_equal(ws: Workspace,
                                                                    path: Path) -> None:
     objects = json.loads(path.read_text())["objects"]
-    summary = ingest(ws, objects, Provenance("import", path.name))
+    summary = ingest(ws.context, objects, Provenance("import", path.name))
     assert summary.rejected == []
     assert summary.new + summary.duplicates == len(objects)
     for obj in objects:
@@ -90,7 +90,7 @@ def test_markings_are_kept_as_received_and_the_tlp_stored(ws: Workspace) -> None
     red_and_green = indicator(11, object_marking_refs=[TLP2_MARKING_IDS[TLP.GREEN],
                                                        TLP2_MARKING_IDS[TLP.RED]])
     unmarked = indicator(12)
-    summary = ingest(ws, [amber1, red_and_green, unmarked], Provenance("import", "t"),
+    summary = ingest(ws.context, [amber1, red_and_green, unmarked], Provenance("import", "t"),
                      default_tlp=TLP.GREEN)
     assert summary.new == 3
     assert ws.store.get(amber1["id"]).obj["object_marking_refs"] == [AMBER_1_0]  # type: ignore[union-attr]
@@ -101,16 +101,16 @@ def test_markings_are_kept_as_received_and_the_tlp_stored(ws: Workspace) -> None
 
 
 def test_no_marking_means_the_community_default(ws: Workspace) -> None:
-    ingest(ws, [indicator(13)], Provenance("import", "t"))
+    ingest(ws.context, [indicator(13)], Provenance("import", "t"))
     assert ws.store.get(indicator(13)["id"]).tlp == ws.community.default_tlp  # type: ignore[union-attr]
 
 
 def test_a_newer_version_never_lowers_the_stored_tlp(ws: Workspace) -> None:
     red = indicator(14, object_marking_refs=[TLP2_MARKING_IDS[TLP.RED]])
-    ingest(ws, [red], Provenance("taxii", "peer", "coll"))
+    ingest(ws.context, [red], Provenance("taxii", "peer", "coll"))
     green = indicator(14, modified="2026-03-01T00:00:00.000Z",
                       object_marking_refs=[TLP2_MARKING_IDS[TLP.GREEN]])
-    summary = ingest(ws, [green], Provenance("taxii", "peer", "coll"))
+    summary = ingest(ws.context, [green], Provenance("taxii", "peer", "coll"))
     assert summary.updated == 1
     latest = ws.store.get(red["id"])
     assert latest is not None and latest.modified == green["modified"]
@@ -120,7 +120,7 @@ def test_a_newer_version_never_lowers_the_stored_tlp(ws: Workspace) -> None:
 
 def test_provenance_names_the_channel_and_the_markings(ws: Workspace) -> None:
     obj = indicator(15, object_marking_refs=[TLP2_MARKING_IDS[TLP.GREEN]])
-    ingest(ws, [obj], Provenance("taxii", "csirtamericas", "coll-1"))
+    ingest(ws.context, [obj], Provenance("taxii", "csirtamericas", "coll-1"))
     prov = ws.store.provenance_of(obj["id"], obj["modified"])
     assert prov == Provenance("taxii", "csirtamericas", "coll-1",
                               (TLP2_MARKING_IDS[TLP.GREEN],))

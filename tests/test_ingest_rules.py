@@ -34,8 +34,8 @@ def _ind(n: int, **extra: Any) -> dict[str, Any]:
 
 def test_one_instant_is_one_version_however_it_is_spelled(ws: Workspace) -> None:
     first = _ind(1, modified="2026-03-01T10:00:00Z")
-    assert ingest(ws, [first], FROM_PARTNER).new == 1
-    again = ingest(ws, [_ind(1, modified="2026-03-01T10:00:00.000Z"),
+    assert ingest(ws.context, [first], FROM_PARTNER).new == 1
+    again = ingest(ws.context, [_ind(1, modified="2026-03-01T10:00:00.000Z"),
                         _ind(1, modified="2026-03-01T10:00:00.000000Z")], FROM_PARTNER)
     assert (again.new, again.updated, again.duplicates) == (0, 0, 2)
     assert len(ws.store.history(first["id"])) == 1
@@ -44,8 +44,8 @@ def test_one_instant_is_one_version_however_it_is_spelled(ws: Workspace) -> None
 def test_versions_are_ordered_by_instant_not_by_text(ws: Workspace) -> None:
     later = _ind(2, modified="2026-03-01T10:00:00.500Z", name="later")
     earlier = _ind(2, modified="2026-03-01T10:00:00Z", name="earlier")  # sorts after as text
-    ingest(ws, [later], FROM_PARTNER)
-    ingest(ws, [earlier], FROM_PARTNER)
+    ingest(ws.context, [later], FROM_PARTNER)
+    ingest(ws.context, [earlier], FROM_PARTNER)
     latest = ws.store.get(later["id"])
     assert latest is not None and latest.obj["name"] == "later"
     assert [v.obj["name"] for v in ws.store.history(later["id"])] == ["earlier", "later"]
@@ -54,8 +54,8 @@ def test_versions_are_ordered_by_instant_not_by_text(ws: Workspace) -> None:
 def test_the_same_version_with_other_content_from_a_second_source_is_a_conflict(
         ws: Workspace) -> None:
     original = _ind(3)
-    ingest(ws, [original], FROM_PARTNER)
-    other = ingest(ws, [{**original, "name": "rewritten"}],
+    ingest(ws.context, [original], FROM_PARTNER)
+    other = ingest(ws.context, [{**original, "name": "rewritten"}],
                    Provenance("taxii", "csirtamericas", "mirror"))
     assert other.stored == 0 and other.duplicates == 0
     assert [ref for ref, _ in other.conflicts] == [original["id"]]
@@ -72,13 +72,13 @@ def test_a_party_asserts_the_identities_sectors_yaml_declares_for_it(home: Path)
     relayed = "identity--0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
     obj = _ind(4, created_by_ref=relayed)
     with Workspace.open(home) as ws:
-        refused = ingest(ws, [obj], FROM_PARTNER)
+        refused = ingest(ws.context, [obj], FROM_PARTNER)
         assert "not an identity taxii source 'csirtamericas' may assert" in refused.rejected[0][1]
     sectors = home / "sectors.yaml"
     sectors.write_text(sectors.read_text().replace(
         "  - id: csirtamericas\n", f"  - id: csirtamericas\n    asserts: [{relayed}]\n"))
     with Workspace.open(home) as ws:
-        assert ingest(ws, [obj], FROM_PARTNER).new == 1
+        assert ingest(ws.context, [obj], FROM_PARTNER).new == 1
 
 
 def test_no_party_may_be_declared_to_assert_the_national_cirt(home: Path, cli: Any) -> None:
@@ -93,9 +93,9 @@ def test_no_party_may_be_declared_to_assert_the_national_cirt(home: Path, cli: A
 
 def test_an_unaffiliated_file_may_not_speak_for_a_party_but_for_anyone_else(ws: Workspace) -> None:
     file = Provenance("import", "vendor-feed.json")
-    assert ingest(ws, [_ind(5)], file).rejected  # CSIRTAmericas is declared in sectors.yaml
+    assert ingest(ws.context, [_ind(5)], file).rejected  # CSIRTAmericas is declared in sectors.yaml
     stranger = {**_ind(6), "created_by_ref": "identity--5f5f5f5f-0000-4000-8000-000000000001"}
-    assert ingest(ws, [stranger], file).new == 1
+    assert ingest(ws.context, [stranger], file).new == 1
 
 
 # --- markings ------------------------------------------------------------------------------------
@@ -104,15 +104,15 @@ def test_the_official_tlp_definitions_are_accepted_as_they_are(ws: Workspace) ->
     bundle = json.loads((REFERENCE / "stix-common-objects" / "tlp-2.0" /
                          "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487.tlp-clear.json"
                          ).read_text())
-    summary = ingest(ws, bundle["objects"], FROM_PARTNER)
+    summary = ingest(ws.context, bundle["objects"], FROM_PARTNER)
     assert summary.rejected == []
 
 
 def test_a_received_object_keeps_the_higher_level_held_locally(ws: Workspace) -> None:
     ours = _ind(7, object_marking_refs=[TLP.GREEN.marking_id])
-    ingest(ws, [ours], FROM_PARTNER)
+    ingest(ws.context, [ours], FROM_PARTNER)
     ws.store.db.execute("UPDATE objects SET tlp = ? WHERE id = ?", (int(TLP.RED), ours["id"]))
-    newer = ingest(ws, [{**ours, "modified": "2026-04-01T00:00:00.000Z"}], FROM_PARTNER)
+    newer = ingest(ws.context, [{**ours, "modified": "2026-04-01T00:00:00.000Z"}], FROM_PARTNER)
     assert newer.updated == 1
     latest = ws.store.get(ours["id"])
     assert latest is not None and latest.tlp == TLP.RED
@@ -163,14 +163,14 @@ def test_many_granular_markings_are_validated_in_linear_time(ws: Workspace, home
     obj = _ind(8, granular_markings=[{"marking_ref": TLP.RED.marking_id, "selectors": ["name"]}]
                * 10_000)
     assert "10,000 granular markings (the limit is 1,000" in ingest(
-        ws, [obj], FROM_PARTNER).rejected[0][1]
+        ws.context, [obj], FROM_PARTNER).rejected[0][1]
     (home / "config.toml").write_text((home / "config.toml").read_text()
                                       + "\n[import]\nmax_granular_markings = 20000\n")
     with Workspace.open(home) as raised:
-        assert ingest(raised, [obj], FROM_PARTNER).new == 1
+        assert ingest(raised.context, [obj], FROM_PARTNER).new == 1
         wrong = _ind(9, granular_markings=[{"marking_ref": TLP.RED.marking_id,
                                             "selectors": ["description"]}])
-        assert "names nothing in the object" in ingest(raised, [wrong], FROM_PARTNER).rejected[0][1]
+        assert "names nothing in the object" in ingest(raised.context, [wrong], FROM_PARTNER).rejected[0][1]
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -197,7 +197,7 @@ def test_references_outside_the_input_are_kept_on_every_path(ws: Workspace) -> N
                     "target_ref": "malware--2f1a0c1e-6b7b-4d7e-8f43-0d4f9e0a7c55"}
     for provenance in (FROM_PARTNER, Provenance("import", "csirtamericas"),
                        Provenance("misp", "csirtamericas")):
-        summary = ingest(ws, [relationship], provenance)
+        summary = ingest(ws.context, [relationship], provenance)
         assert summary.rejected == [] and summary.stored + summary.duplicates == 1
 
 
@@ -226,7 +226,7 @@ def test_stix20_observed_data_becomes_observables_with_their_references(ws: Work
                       "2": {"type": "network-traffic", "src_ref": "0", "dst_ref": "1",
                             "protocols": ["tcp"]}}}]}
     incoming = classify(bundle, "2.0 bundle")
-    summary = ingest(ws, incoming.objects, Provenance("import", "old-feed.json"),
+    summary = ingest(ws.context, incoming.objects, Provenance("import", "old-feed.json"),
                      refused=incoming.refused, notes=incoming.notes)
     assert summary.rejected == [] and summary.new == 4
     observed = ws.store.get("observed-data--b67d30ff-02ac-498a-92f9-32f845f448cf")
@@ -258,7 +258,7 @@ def test_misp_composite_types_map_as_misp_stix_maps_them(ws: Workspace, kind: st
     converted = events_to_stix(events_in(event, "bare event"))
     (made,) = [o for o in converted.objects if o["type"] == "indicator"]
     assert made["pattern"] == pattern
-    summary = ingest(ws, converted.objects, Provenance("misp", "csirtamericas"))
+    summary = ingest(ws.context, converted.objects, Provenance("misp", "csirtamericas"))
     assert summary.rejected == [], summary.rejected
 
 
@@ -270,7 +270,7 @@ def test_a_misp_vulnerability_becomes_a_vulnerability(ws: Workspace) -> None:
     (vulnerability,) = [o for o in converted.objects if o["type"] == "vulnerability"]
     assert vulnerability["external_references"] == [{"source_name": "cve",
                                                      "external_id": "CVE-2021-44228"}]
-    assert ingest(ws, converted.objects, Provenance("misp", "csirtamericas")).rejected == []
+    assert ingest(ws.context, converted.objects, Provenance("misp", "csirtamericas")).rejected == []
 
 
 def test_bare_misp_event_json_is_read_as_pymisp_reads_it(cli: Any, tmp_path: Path) -> None:

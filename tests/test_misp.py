@@ -231,7 +231,7 @@ def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path:
     try:
         from cirt.ingest import import_file
 
-        imported = import_file(other, str(feed))
+        imported = import_file(other.context, str(feed))
         assert imported.kind == "misp-feed" and imported.summary.new == 4
         strict = next(s for s in other.store.latest_objects(types=["indicator"])
                       if "203.0.113.51" in s.obj["pattern"])

@@ -70,7 +70,7 @@ def test_a_refused_object_is_logged_with_its_source_collection_id_and_version(
     from cirt.ingest import ingest
 
     with Workspace.open(home) as ws:
-        summary = ingest(ws, [claims_the_cirt(5)], Provenance("taxii", "csirtamericas", "c1"))
+        summary = ingest(ws.context, [claims_the_cirt(5)], Provenance("taxii", "csirtamericas", "c1"))
         (entry,) = ws.store.ingest_log()
     assert summary.stored == 0
     assert (entry.source_kind, entry.source, entry.collection, entry.object_id, entry.version,

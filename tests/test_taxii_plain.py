@@ -53,7 +53,7 @@ def test_both_write_paths_store_the_same_plain_facts(tmp_path: Any) -> None:
     objects = _valid_objects()
     with Workspace.init(tmp_path / "put") as by_put, Workspace.init(tmp_path / "ing") as by_ingest:
         by_put.store.put_many([(o, 1) for o in objects], provenance=Provenance("local", "t"))
-        summary = ingest(by_ingest, objects, Provenance("import", "cirt-bz"))  # our own restore
+        summary = ingest(by_ingest.context, objects, Provenance("import", "cirt-bz"))  # our own restore
         assert summary.stored == len(objects), summary.rejected
         stored = _column(by_put)
         assert stored == _column(by_ingest)

@@ -50,7 +50,7 @@ def import_command(
     with ExitStack() as stack:
         stack.enter_context(_without_cycle_collection())
         progress = None if as_json else stack.enter_context(_ProgressBar())
-        result = import_file(ws, source_file, source=source, default_tlp=default,
+        result = import_file(ws.context, source_file, source=source, default_tlp=default,
                              allow_custom=allow_custom, progress=progress)
     emit(result.to_dict(), as_json, lambda: _render(result))
     say_seen(ws, before)

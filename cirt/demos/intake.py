@@ -77,7 +77,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
                                   "objects": [indicator]}), encoding="utf-8")
     from cirt.ingest import import_file
 
-    imported = import_file(ws, str(bundle), source="csirtamericas")
+    imported = import_file(ws.context, str(bundle), source="csirtamericas")
     say(f"CSIRTAmericas shares a TLP:GREEN indicator: {indicator['pattern']} "
         f"({imported.summary.new} new object).")
     for view in ws.routes.list("bel"):
@@ -91,7 +91,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     again = {**indicator, "id": f"indicator--{uuid.uuid4()}", "created_by_ref": warp.identity}
     bundle.write_text(json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
                                   "objects": [again]}), encoding="utf-8")
-    import_file(ws, str(bundle), source="lacnic-warp")
+    import_file(ws.context, str(bundle), source="lacnic-warp")
     [seen] = ws.routes.list("bel")
     say(f"LACNIC WARP reports the same address: seen {seen.row.seen} times, still one "
         f"notification ({seen.row.state}, bulletin {seen.row.bulletin}): BEL is not told twice.")

@@ -36,13 +36,13 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     say("# MISP: a partner's bundle in, a GREEN event out to a MISP, a feed for the community")
     bundle_path = ws.home / "csirtamericas-bundle.json"
     bundle_path.write_text(json.dumps(_partner_bundle(ws), indent=1), encoding="utf-8")
-    first = import_file(ws, str(bundle_path), source="csirtamericas")
+    first = import_file(ws.context, str(bundle_path), source="csirtamericas")
     s = first.summary
     say(f"$ cirt import {bundle_path.name} --source csirtamericas -> {s.new} new,"
         f" {s.updated} updated, {s.duplicates} duplicate(s), {len(s.rejected)} rejected")
     for ref, reason in s.rejected:
         say(f"  rejected {ref}: {reason}")
-    again = import_file(ws, str(bundle_path), source="csirtamericas").summary
+    again = import_file(ws.context, str(bundle_path), source="csirtamericas").summary
     say(f"Imported again: {again.new} new, {again.duplicates} duplicate(s) — nothing twice.")
 
     incident = ws.incidents.open(

@@ -328,7 +328,7 @@ class IntakeDesk:
                 "object_marking_refs": [level.marking_id]})
         if not objects:
             return 0
-        summary = ingest(self.ws, objects, Provenance("intake", report.row.reference))
+        summary = ingest(self.ws.context, objects, Provenance("intake", report.row.reference))
         if summary.rejected:
             first = summary.rejected[0]
             raise InvalidValue(f"{report.row.reference}: candidate refused by validation: "

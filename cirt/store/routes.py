@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cirt.routing import AssetIndex
+from cirt.store import Provenance
 from cirt.store.database import Database
+
+# What can carry a routable value (``cirt.routing.observables`` reads nothing from other types).
+ROUTED_TYPES = frozenset({"indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url",
+                          "email-addr", "autonomous-system"})
 
 _COLUMNS = ("id, party, kind, value, asset, object_id, source, first_seen, last_seen, seen, state,"
             " sent_at, bulletin")
@@ -34,6 +40,16 @@ class RouteRow:
 
 class RoutesMixin:
     db: Database
+
+    def route_objects(self, index: AssetIndex, objects: Iterable[Mapping[str, Any]],
+                      provenance: Provenance, at: str) -> int:
+        """Route stored objects (issue 16): each value in a party's declared assets becomes a
+        pending notification for that party (``record_routes``).  Returns how many are new."""
+        source = f"{provenance.source_kind}:{provenance.source}"
+        rows = [(m.party, m.observable.kind, m.observable.value, m.asset, str(obj["id"]), source)
+                for obj in objects if obj.get("type") in ROUTED_TYPES
+                for m in index.route(obj)]
+        return self.record_routes(rows, at) if rows else 0
 
     def record_routes(self, rows: Sequence[tuple[str, str, str, str, str, str]], at: str) -> int:
         """(party, kind, value, asset, object id, source) rows: a new (party, value) is pending;

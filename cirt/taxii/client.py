@@ -279,7 +279,7 @@ def _pull_collection(ws: Workspace, peer: str, collection: Collection, since: st
             result.stopped = "the server answered a page it had already sent"
             break
         previous = keys
-        summary = ingest(ws, objects, provenance)
+        summary = ingest(ws.context, objects, provenance)
         result.new += summary.new
         result.updated += summary.updated
         result.duplicates += summary.duplicates
@@ -340,7 +340,7 @@ def _get_page(ws: Workspace, collection: Collection, query: dict[str, Any], peer
                 last = format_ts_micro(parse_ts(last))
             content = session.read_body(response)
     try:
-        envelope, objects = envelope_objects(ws, content, f"a page of collection {collection.id}",
+        envelope, objects = envelope_objects(ws.context, content, f"a page of collection {collection.id}",
                                              provenance)
     except InputRejected as exc:
         raise RemoteError(f"{peer}: {exc}") from None

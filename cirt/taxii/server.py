@@ -621,14 +621,14 @@ class TaxiiApp:
 
         provenance = Provenance("taxii", request.party, collection.id)
         try:
-            _, objects = envelope_objects(self.ws, raw, "the body", provenance)
-            summary = ingest(self.ws, objects, provenance)
+            _, objects = envelope_objects(self.ws.context, raw, "the body", provenance)
+            summary = ingest(self.ws.context, objects, provenance)
         except InputRejected as exc:
             raise TaxiiError(400, "Bad Request", str(exc)) from None
         except (StoreError, ConflictError):
             # another worker stored some of the same versions between ingest's read and its
             # write; a second pass sees them and counts them as duplicates
-            summary = ingest(self.ws, objects, provenance)
+            summary = ingest(self.ws.context, objects, provenance)
         status = status_resource(summary, objects, self.ws)
         body = json.dumps(status)
         self.ws.store.add_taxii_status(status["id"], request.party, status["request_timestamp"],
