@@ -37,7 +37,7 @@ from taxii2client.v21 import Collection, as_pages
 
 from cirt.store import Provenance
 from cirt.taxii.auth import IssuedCredential, issue_credential
-from cirt.taxii.server import COLLECTIONS
+from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 

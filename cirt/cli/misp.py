@@ -31,9 +31,9 @@ def export_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A MISP event of what the gate releases to the recipient (recorded in the log)."""
-    from cirt.misp import event_dict, export
+    from cirt.misp.to_misp import event_dict
 
-    built = export(workspace(ctx), recipient, incident=incident, since=since)
+    built = workspace(ctx).misp.export(recipient, incident=incident, since=since)
     text = json.dumps(event_dict(built.event), indent=1, ensure_ascii=False) + "\n"
     if output is None:
         sys.stdout.write(text)
@@ -55,9 +55,7 @@ def feed_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A MISP feed (manifest.json, hashes.csv, one file per incident event) for the recipient."""
-    from cirt.misp import write_feed
-
-    result = write_feed(workspace(ctx), directory, recipient, since)
+    result = workspace(ctx).misp.write_feed(directory, recipient, since)
 
     def render() -> None:
         for event in result.events:
@@ -76,9 +74,7 @@ def push_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Send the partner's MISP each incident event it may receive, unless it has it already."""
-    from cirt.misp import push
-
-    result = push(workspace(ctx), partner, since)
+    result = workspace(ctx).misp.push(partner, since)
     emit(result.to_dict(), as_json, lambda: ok(
         f"{partner}: {len(result.sent)} event(s) sent, {len(result.unchanged)} unchanged"))
 
@@ -92,11 +88,9 @@ def pull_command(
 ) -> None:
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
     from cirt.cli.correlate import mark, say_seen
-    from cirt.misp_inbound import pull
-
     ws = workspace(ctx)
     before = mark(ws)
-    result = pull(ws, partner, since)
+    result = ws.misp.pull(partner, since)
     summary = result.summary
 
     def render() -> None:

@@ -36,11 +36,9 @@ def discover(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partn
              read_timeout: ReadTimeout = None, deadline: Deadline = None,
              as_json: JsonFlag = False) -> None:
     """A partner's TAXII server: API roots, collections, what we may read and write."""
-    from cirt.taxii.client import discover as run
-    from cirt.taxii.client import peer_limits
-
-    ws = workspace(ctx)
-    found = run(ws, peer, peer_limits(ws, peer, read_timeout=read_timeout, deadline=deadline))
+    taxii = workspace(ctx).taxii
+    found = taxii.discover(peer, taxii.peer_limits(peer, read_timeout=read_timeout,
+                                                   deadline=deadline))
     data = found.as_dict()
 
     def render() -> None:
@@ -74,15 +72,13 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
          as_json: JsonFlag = False) -> None:
     """Fetch what is new in a partner's collections; validate and store it."""
     from cirt.cli.correlate import mark, say_seen
-    from cirt.taxii.client import peer_limits
-    from cirt.taxii.client import pull as run
 
     ws = workspace(ctx)
-    limits = peer_limits(ws, peer, read_timeout=read_timeout, deadline=deadline)
+    limits = ws.taxii.peer_limits(peer, read_timeout=read_timeout, deadline=deadline)
     before = mark(ws)
     with _progress(as_json) as advance:
-        result = run(ws, peer, collection=collection, since=since, progress=advance,
-                     limits=limits)
+        result = ws.taxii.pull(peer, collection=collection, since=since, progress=advance,
+                               limits=limits)
     data = result.as_dict()
 
     def render() -> None:
@@ -116,9 +112,7 @@ def push(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
              "--since", help="Objects added after this RFC 3339 time.")] = None,
          as_json: JsonFlag = False) -> None:
     """Send a partner what the gate lets it have; retries what failed before."""
-    from cirt.taxii.client import push as run
-
-    result = run(workspace(ctx), peer, incident=incident, since=since)
+    result = workspace(ctx).taxii.push(peer, incident=incident, since=since)
     data = result.as_dict()
 
     def render() -> None:
@@ -159,7 +153,7 @@ def serve(ctx: typer.Context,
           ] = 10 * 1024 * 1024) -> None:
     """Serve our TAXII 2.1 server (gunicorn); every response passes the gate per party."""
     from cirt.config import resolve_home
-    from cirt.taxii.serving import serve as run
+    from cirt.servers.taxii_serving import serve as run
 
     def announce() -> None:
         scheme = "https" if cert else "http"
@@ -219,7 +213,7 @@ def credential_remove(ctx: typer.Context,
     """Revoke a credential at once (running servers refuse it from the next request)."""
     from cirt.taxii.auth import revoke_credential
 
-    revoke_credential(workspace(ctx), username)
+    revoke_credential(workspace(ctx).store, username)
     emit({"removed": username}, as_json, lambda: ok(f"removed {username}"))
 
 
