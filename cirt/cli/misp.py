@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, warn, workspace
+from cirt.cli.correlate import mark, say_seen
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, table, tlp_text, warn, workspace
+from cirt.misp_tlp import DISTRIBUTION_FLOOR, DISTRIBUTIONS, TABLE
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,7 +33,7 @@ def export_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A MISP event of what the gate releases to the recipient (recorded in the log)."""
-    from cirt.misp.to_misp import event_dict
+    from cirt.misp.to_misp import event_dict  # start-up: PyMISP costs ~200 ms to load
 
     built = workspace(ctx).misp.export(recipient, incident=incident, since=since)
     text = json.dumps(event_dict(built.event), indent=1, ensure_ascii=False) + "\n"
@@ -87,7 +89,6 @@ def pull_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
-    from cirt.cli.correlate import mark, say_seen
     ws = workspace(ctx)
     before = mark(ws)
     result = ws.misp.pull(partner, since)
@@ -108,8 +109,6 @@ def pull_command(
 @app.command("tlp")
 def tlp_command(as_json: JsonFlag = False) -> None:
     """The one TLP translation table: STIX markings, MISP tags and distribution levels."""
-    from cirt.misp_tlp import DISTRIBUTION_FLOOR, DISTRIBUTIONS, TABLE
-
     rows = [{"tlp": row.level.label, "stix_2_0_marking": row.stix2_marking,
              "stix_1_0_markings": list(row.stix1_markings), "misp_tags": list(row.misp_tags),
              "misp_distribution_out": None if row.misp_distribution is None else
@@ -118,8 +117,6 @@ def tlp_command(as_json: JsonFlag = False) -> None:
     floors = {f"{d} ({DISTRIBUTIONS[d]})": level.label for d, level in DISTRIBUTION_FLOOR.items()}
 
     def render() -> None:
-        from cirt.cli.output import table, tlp_text
-
         mapping = table("One translation table, both ways")
         mapping.add_column("TLP", no_wrap=True)
         mapping.add_column("MISP tags", ratio=1, overflow="fold")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cirt.cli.correlate import mark, say_seen
 from cirt.cli.output import (
     JsonFlag,
     console,
@@ -18,6 +19,9 @@ from cirt.cli.output import (
     warn,
     workspace,
 )
+from cirt.config import resolve_home
+from cirt.errors import RemoteError
+from cirt.taxii.auth import issue_credential, revoke_credential
 
 app = typer.Typer(no_args_is_help=True)
 credential_app = typer.Typer(no_args_is_help=True)
@@ -71,8 +75,6 @@ def pull(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
          read_timeout: ReadTimeout = None, deadline: Deadline = None,
          as_json: JsonFlag = False) -> None:
     """Fetch what is new in a partner's collections; validate and store it."""
-    from cirt.cli.correlate import mark, say_seen
-
     ws = workspace(ctx)
     limits = ws.taxii.peer_limits(peer, read_timeout=read_timeout, deadline=deadline)
     before = mark(ws)
@@ -124,8 +126,6 @@ def push(ctx: typer.Context, peer: Annotated[str, typer.Argument(help="Partner i
 
     emit(data, as_json, render)
     if result.pending or result.failed:
-        from cirt.errors import RemoteError
-
         raise RemoteError(f"{peer}: {result.pending} object(s) pending and {result.failed} "
                           "failed; 'cirt taxii push' again retries them after their backoff")
 
@@ -152,8 +152,7 @@ def serve(ctx: typer.Context,
               "--max-content-length", help="Largest POST body accepted, in bytes.")
           ] = 10 * 1024 * 1024) -> None:
     """Serve our TAXII 2.1 server (gunicorn); every response passes the gate per party."""
-    from cirt.config import resolve_home
-    from cirt.servers.taxii_serving import serve as run
+    from cirt.servers.taxii_serving import serve as run  # start-up: gunicorn, only to serve
 
     def announce() -> None:
         scheme = "https" if cert else "http"
@@ -174,8 +173,6 @@ def credential_add(ctx: typer.Context,
                    party: Annotated[str, typer.Argument(help="Organisation or partner id.")],
                    as_json: JsonFlag = False) -> None:
     """Issue a credential; the password is printed once and stored only hashed."""
-    from cirt.taxii.auth import issue_credential
-
     issued = issue_credential(workspace(ctx), party)
     data = {"username": issued.username, "password": issued.password, "party": issued.party}
 
@@ -211,8 +208,6 @@ def credential_remove(ctx: typer.Context,
                       username: Annotated[str, typer.Argument(help="Username to revoke.")],
                       as_json: JsonFlag = False) -> None:
     """Revoke a credential at once (running servers refuse it from the next request)."""
-    from cirt.taxii.auth import revoke_credential
-
     revoke_credential(workspace(ctx).store, username)
     emit({"removed": username}, as_json, lambda: ok(f"removed {username}"))
 
@@ -227,6 +222,7 @@ class _progress:
     def __enter__(self) -> Any:
         if self.quiet:
             return lambda count, label: None
+        # start-up: ~50 ms, paid only by a pull that shows its progress
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(),

@@ -14,24 +14,20 @@ import json
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from cirt.demos.misp_server import running
+from cirt.ingest import import_file
 from cirt.tlp import TLP, TLP1_MARKING_IDS
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+from cirt.workspace import Workspace
 
 PARTNER = "csirtamericas"
 STAMP = "2026-03-09T15:30:00.000Z"
 
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
-    from cirt.demos.misp_server import running
-    from cirt.ingest import import_file
-    from cirt.workspace import Workspace
-
     say("# MISP: a partner's bundle in, a GREEN event out to a MISP, a feed for the community")
     bundle_path = ws.home / "csirtamericas-bundle.json"
     bundle_path.write_text(json.dumps(_partner_bundle(ws), indent=1), encoding="utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -21,17 +21,13 @@ from cirt.store import Provenance
 from cirt.taxii.auth import IssuedCredential, issue_credential, secret_names
 from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+from cirt.workspace import Workspace
 
 PARTNER = "csirtamericas"
 INDICATORS, INCIDENTS, INBOX = (c.id for c in COLLECTIONS)
 
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
-    from cirt.workspace import Workspace
-
     say("# TAXII 2.1: a partner's server, pulled and pushed; our server, each party its share")
     partner_home = Path(tempfile.mkdtemp(prefix="cirt-demo-partner-")) / PARTNER
     with Workspace.init(partner_home) as partner:

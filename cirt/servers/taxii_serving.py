@@ -156,6 +156,6 @@ def preload() -> None:
     """
     for module in ("cirt.gate", "cirt.sharing", "cirt.ingest"):
         importlib.import_module(module)
-    from cirt.stix_validation import schemas  # loading it is the point, as for the three above
+    from cirt.stix_validation import schemas  # start-up: like the three above, loaded here
 
     schemas(False)  # positional, as validate_objects calls it: the same lru_cache entry
