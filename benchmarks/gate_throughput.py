@@ -17,10 +17,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from cirt.community import load_community
 from cirt.config import shipped_path
 from cirt.gate import Candidate, Recipient, release
 from cirt.incidents import OUR_EXTENSION_ID
+from cirt.sectors_file import load_community
 from cirt.tlp import TLP
 
 FLOOR = 100_000

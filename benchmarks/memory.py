@@ -203,11 +203,11 @@ def measure_search(ws: Any, indicators: int, searches: int) -> dict[str, Any]:
 
     terms = search_terms(indicators, searches)
     for term in terms[:10]:
-        search(ws, term)  # warm the caches
+        search(ws.context, term)  # warm the caches
     timed, empty = [], 0
     for term in terms:
         start = time.perf_counter()
-        result = search(ws, term)
+        result = search(ws.context, term)
         timed.append((time.perf_counter() - start, term))
         empty += not result.hits
     slowest = max(timed)[1]
@@ -229,7 +229,7 @@ def measure_report(ws: Any, home: Path, runs: int) -> dict[str, Any]:
     library = []
     for _ in range(runs):
         start = time.perf_counter()
-        built = Reporter(ws).build(parse_period("2026-Q4"))
+        built = Reporter(ws.context, ws.sharing).build(parse_period("2026-Q4"))
         library.append(time.perf_counter() - start)
     processes = []
     for _ in range(runs):

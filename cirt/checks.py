@@ -28,12 +28,13 @@ class Finding:
 
 
 def check_workspace(home: Path) -> list[Finding]:
-    from cirt.community import load_community
     from cirt.config import CONFIG_FILE, read_config
     from cirt.errors import WorkspaceMissing
-    from cirt.playbooks import load_library
+    from cirt.playbook_files import load_library
+    from cirt.sectors_file import load_community
     from cirt.stixtime import time_zone
-    from cirt.store.engines import open_store, redact_url
+    from cirt.store.database import redact_url
+    from cirt.store.engines import open_store
 
     if not (home / CONFIG_FILE).exists():
         return [Finding("workspace", False, str(WorkspaceMissing(str(home))))]
@@ -51,7 +52,7 @@ def check_workspace(home: Path) -> list[Finding]:
     parties: list[str] | None = None
     organisations: list[str] | None = None
     try:
-        community = load_community(config.sectors_path)
+        community = load_community(config.sectors_path, config.limits)
         parties = [community.national.id, *community.organisations, *community.partners]
         organisations = list(community.organisations)
         findings.append(Finding("sectors", True, f"{config.sectors_path}: "

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from cirt.errors import ConfigError
+from cirt.limits import ImportLimits
 from cirt.tomlfile import LocatedToml, load_toml
 
 CONFIG_FILE = "config.toml"
@@ -89,27 +90,17 @@ class GpgSection(_Section):
     key: str | None = None
 
 
-class ImportLimits(_Section):
-    """What one inbound document may hold, checked before the work it causes grows.
+class ImportSection(_Section):
+    """``[import]``: the limits of every inbound document (``cirt.limits.ImportLimits``, whose
+    defaults these are) and whether custom STIX objects are kept."""
 
-    Every inbound path (``cirt import``, the TAXII inbox, TAXII and MISP pulls, MISP feeds) is
-    held to the same limits, set in config.toml ``[import]``.  The defaults admit the largest
-    public STIX sets (MITRE ATT&CK enterprise: about 50 MB, 25,000 objects, collection objects
-    with 20,000 references) with room to spare.
-    """
-
-    max_bytes: PositiveInt = 256 * 1024 * 1024
-    max_objects: PositiveInt = 1_000_000
-    max_granular_markings: PositiveInt = 1_000
-    max_selectors: PositiveInt = 10_000
-    max_references: PositiveInt = 100_000
-    max_pattern_length: PositiveInt = 65_536
-    max_pattern_comparisons: PositiveInt = 1_000
-
-
-class ImportSection(ImportLimits):
-    """``[import]``: the limits and whether custom STIX objects are kept."""
-
+    max_bytes: PositiveInt = ImportLimits.max_bytes
+    max_objects: PositiveInt = ImportLimits.max_objects
+    max_granular_markings: PositiveInt = ImportLimits.max_granular_markings
+    max_selectors: PositiveInt = ImportLimits.max_selectors
+    max_references: PositiveInt = ImportLimits.max_references
+    max_pattern_length: PositiveInt = ImportLimits.max_pattern_length
+    max_pattern_comparisons: PositiveInt = ImportLimits.max_pattern_comparisons
     allow_custom: bool = False
 
 

@@ -41,9 +41,9 @@ class Context:
             return self._load_community()
         # Imported here: sectors.yaml's schema loads pydantic, which commands that never read
         # the community (``cirt incident list``) should not pay for at start-up.
-        from cirt.community import load_community
+        from cirt.sectors_file import load_community
 
-        return load_community(self.config.sectors_path)
+        return load_community(self.config.sectors_path, self.config.limits)
 
     @property
     def home(self) -> Path:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cirt.context import Context
 from cirt.observables import matches
 from cirt.search import IncidentRef
 from cirt.stixtime import parse_ts
 from cirt.store import search_index
 from cirt.tlp import TLP
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
 
 CURSOR = "correlate"
 
@@ -59,14 +57,14 @@ def ago(then: datetime, now: datetime) -> str:
     return "just now"
 
 
-def mark(ws: Workspace) -> str:
+def mark(context: Context) -> str:
     """The store's position now: what is stored after it is new."""
-    return search_index.newest_added(ws.store.db)
+    return search_index.newest_added(context.store.db)
 
 
-def seen_since(ws: Workspace, since: str | None) -> list[Match]:
+def seen_since(context: Context, since: str | None) -> list[Match]:
     """For each value stored after ``since``, the other incidents that hold a matching value."""
-    db = ws.store.db
+    db = context.store.db
     fresh = search_index.values_added_after(db, since)
     if not fresh:
         return []
@@ -90,13 +88,13 @@ def seen_since(ws: Workspace, since: str | None) -> list[Match]:
     return sorted(found.values(), key=lambda m: (m.value, m.incident.reference))
 
 
-def correlate(ws: Workspace, *, dry_run: bool = False) -> list[Match]:
+def correlate(context: Context, *, dry_run: bool = False) -> list[Match]:
     """New matches since the last run; the cursor moves (unless ``dry_run``)."""
-    db = ws.store.db
-    with ws.store.transaction():
+    db = context.store.db
+    with context.store.transaction():
         since = search_index.cursor(db, CURSOR)
         position = search_index.newest_added(db)
-        found = seen_since(ws, since)
+        found = seen_since(context, since)
         if not dry_run and position:
             search_index.move_cursor(db, CURSOR, position)
     return found

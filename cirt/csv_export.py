@@ -1,10 +1,9 @@
 """Incidents and indicators as CSV for spreadsheets: formulas neutralised, nothing lost.
 
-A cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or
-carriage return, OWASP's list) gets a leading apostrophe, which spreadsheets show as text and do
-not display; a cell that already starts with an apostrophe gets one too, so ``restore`` gives
-back exactly what was written.  Lists are JSON arrays in one cell.  ``read_back`` parses a file
-this module wrote into the same values.
+Every text cell passes :func:`cirt.csv_cells.neutralise` (a formula becomes text, and
+``restore`` gives back exactly what was written).  Lists are JSON arrays in one cell.
+``read_back`` parses a file this module wrote into the same values.  Only what the gate
+released leaves: every file is a logged release, to a recipient or to the CIRT's own archive.
 """
 
 from __future__ import annotations
@@ -15,14 +14,17 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cirt.csv_cells import neutralise, restore
 from cirt.errors import InvalidValue
+from cirt.incidents import Incident
 from cirt.store import search_index
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.context import Context
+    from cirt.sharing import Sharing
+    from cirt.store.sql import SQLStore
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 INCIDENT_COLUMNS = ("reference", "id", "title", "status", "severity", "category", "tlp",
                     "escalation_level", "organisations", "assignee", "created", "modified",
                     "acknowledged", "closed", "resolution", "summary", "description")
@@ -30,14 +32,6 @@ INDICATOR_COLUMNS = ("id", "name", "pattern", "pattern_type", "tlp", "created", 
                      "valid_from", "valid_until", "revoked", "labels", "incidents", "description")
 LIST_COLUMNS = frozenset({"organisations", "labels", "incidents"})
 KINDS = ("incidents", "indicators")
-
-
-def neutralise(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def restore(text: str) -> str:
-    return text[1:] if text.startswith("'") else text
 
 
 def write(columns: Sequence[str], records: Iterable[dict[str, Any]]) -> str:
@@ -77,10 +71,8 @@ def read_back(text: str) -> list[dict[str, Any]]:
 Item = tuple[Mapping[str, Any], int]  # an object (stored, or as the gate released it), its TLP
 
 
-def incident_records(ws: Workspace, objects: Sequence[Item]) -> list[dict[str, Any]]:
-    from cirt.incidents import Incident
-
-    facts = {r[0]: (r[1], r[2]) for r in _facts(ws, [str(o["id"]) for o, _ in objects])}
+def incident_records(store: SQLStore, objects: Sequence[Item]) -> list[dict[str, Any]]:
+    facts = {r[0]: (r[1], r[2]) for r in _facts(store, [str(o["id"]) for o, _ in objects])}
     records = []
     for obj, level in objects:
         incident = Incident(dict(obj))
@@ -99,10 +91,10 @@ def incident_records(ws: Workspace, objects: Sequence[Item]) -> list[dict[str, A
     return sorted(records, key=lambda r: (r["created"], r["reference"]))
 
 
-def indicator_records(ws: Workspace, objects: Sequence[Item], *,
+def indicator_records(store: SQLStore, objects: Sequence[Item], *,
                       visible: set[str] | None = None) -> list[dict[str, Any]]:
     """``visible``: the incident ids a recipient may see (None: all of them)."""
-    owners = search_index.incidents_of(ws.store.db, [str(o["id"]) for o, _ in objects])
+    owners = search_index.incidents_of(store.db, [str(o["id"]) for o, _ in objects])
     records = []
     for obj, level in objects:
         records.append({
@@ -117,33 +109,34 @@ def indicator_records(ws: Workspace, objects: Sequence[Item], *,
     return sorted(records, key=lambda r: (str(r["created"]), r["id"]))
 
 
-def export_csv(ws: Workspace, kind: str, recipient: str | None = None) -> str:
+def export_csv(context: Context, sharing: Sharing, kind: str,
+               recipient: str | None = None) -> str:
     """Every incident or indicator (newest versions); for a recipient, only what the gate
     releases to it, and the release is logged (the file leaves)."""
     if kind not in KINDS:
         raise InvalidValue(f"'{kind}' cannot be exported as CSV (use one of: {', '.join(KINDS)})")
-    stored = list(ws.store.latest_objects(types=[kind[:-1]]))
-    items: list[Item] = [(s.obj, s.tlp) for s in stored]
+    store = context.store
+    stored = list(store.latest_objects(types=[kind[:-1]]))
     visible: set[str] | None = None
     # every file that leaves is a logged release (issue 11): without a recipient, to the CIRT's
     # own archive (everything, internal references kept)
-    items = [(r.obj, int(r.tlp)) for r in ws.sharing.release(
+    items: list[Item] = [(r.obj, int(r.tlp)) for r in sharing.release(
         stored, recipient or "archive", "export", delivery="file").released]
     if recipient is not None and kind == "indicators":
-        incidents = list(ws.store.latest_objects(types=["incident"]))
-        visible = {str(r.obj["id"]) for r in ws.sharing.decide(incidents, recipient,
-                                                               "export").released}
+        incidents = list(store.latest_objects(types=["incident"]))
+        visible = {str(r.obj["id"]) for r in sharing.decide(incidents, recipient,
+                                                            "export").released}
     if kind == "incidents":
-        return write(INCIDENT_COLUMNS, incident_records(ws, items))
-    return write(INDICATOR_COLUMNS, indicator_records(ws, items, visible=visible))
+        return write(INCIDENT_COLUMNS, incident_records(store, items))
+    return write(INDICATOR_COLUMNS, indicator_records(store, items, visible=visible))
 
 
-def _facts(ws: Workspace, ids: list[str]) -> list[tuple[str, str | None, str | None]]:
+def _facts(store: SQLStore, ids: list[str]) -> list[tuple[str, str | None, str | None]]:
     found = []
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        found += ws.store.db.query("SELECT incident_id, acknowledged, closed FROM incident_facts"
+        found += store.db.query("SELECT incident_id, acknowledged, closed FROM incident_facts"
                                    f" WHERE incident_id IN ({marks})", chunk)
     return [(str(r[0]), r[1], r[2]) for r in found]
 

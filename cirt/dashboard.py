@@ -10,17 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from cirt.context import Context
 from cirt.incidents import SEVERITIES
 from cirt.stixtime import format_ts, local_text, time_zone
 from cirt.store.deadlines import DueWithIncident
 from cirt.store.incidents import IncidentFilter
 from cirt.tasks import DEFAULT_SOON, TaskView
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
 
 UNKNOWN_SECTOR = "(unknown)"
 
@@ -102,11 +100,11 @@ class Dashboard:
 class Deadlines:
     """Builds the two views from the store's due-item index."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, context: Context) -> None:
+        self.context = context
 
     def _sectors(self, organisations: tuple[str, ...]) -> tuple[str, ...]:
-        orgs = self.ws.community.organisations
+        orgs = self.context.community.organisations
         return tuple(sorted({orgs[o].sector if o in orgs else UNKNOWN_SECTOR
                              for o in organisations}))
 
@@ -119,24 +117,24 @@ class Deadlines:
 
     def overdue(self, *, now: datetime | None = None, soon: timedelta = DEFAULT_SOON) -> Overdue:
         """Open items already late, and those due within ``soon``, of incidents not closed."""
-        moment = now or self.ws.clock()
-        rows = self.ws.store.open_items_due_before(format_ts(moment + soon))
+        moment = now or self.context.clock()
+        rows = self.context.store.open_items_due_before(format_ts(moment + soon))
         entries = [self._entry(r, moment, soon) for r in rows]
-        return Overdue(moment, time_zone(self.ws.config.timezone), soon,
+        return Overdue(moment, time_zone(self.context.config.timezone), soon,
                        tuple(e for e in entries if e.status == "overdue"),
                        tuple(e for e in entries if e.status == "due-soon"))
 
     def dashboard(self, *, now: datetime | None = None,
                   soon: timedelta = DEFAULT_SOON) -> Dashboard:
-        moment = now or self.ws.clock()
+        moment = now or self.context.clock()
         due = self.overdue(now=moment, soon=soon)
-        items = [self._entry(r, moment, soon) for r in self.ws.store.open_items()]
+        items = [self._entry(r, moment, soon) for r in self.context.store.open_items()]
         by_incident: dict[str, list[DueEntry]] = {}
         for entry in items:
             by_incident.setdefault(entry.reference, []).append(entry)
         lines: list[IncidentLine] = []
         matrix: dict[str, Counter[str]] = {}
-        for row in self.ws.store.find_incidents(IncidentFilter()):
+        for row in self.context.store.find_incidents(IncidentFilter()):
             if row.status == "closed":
                 continue
             sectors = self._sectors(row.organisations)
@@ -154,5 +152,5 @@ class Deadlines:
                      for sector, counts in sorted(matrix.items())}
         waiting = sum(e.status == "waiting" for e in items)
         duties = {state: 0 for state in ("open", "done", "waived", "cancelled")}
-        duties.update(self.ws.store.duty_counts())
+        duties.update(self.context.store.duty_counts())
         return Dashboard(due, tuple(lines), by_sector, waiting, duties)

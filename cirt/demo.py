@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cirt.demos import bulletin, intake, misp, playbooks, sharing, taxii
 from cirt.incidents import Reporter
 from cirt.stixtime import utcnow
 from cirt.workspace import Workspace
@@ -37,8 +38,6 @@ def run_demo(say: Say, home: Path | None = None) -> str:
     """Run every chapter in a fresh workspace; returns the workspace path."""
     base = home or Path(tempfile.mkdtemp(prefix="cirt-demo-"))
     clock = DemoClock()
-    from cirt.demos import bulletin, intake, misp, playbooks, sharing, taxii
-
     with Workspace.init(base / "national-cirt", clock=clock, analyst="Maria Chan") as ws:
         reference = phishing_chapter(ws, say)
         sharing.run_chapter(ws, say, reference)

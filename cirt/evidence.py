@@ -5,7 +5,7 @@ deterministic one, so the same file always has the same id).  Every custody even
 handed over) is a STIX ``note`` about the incident and the file, carrying the structured facts in
 a small extension of ours (:data:`EVIDENCE_EXTENSION_ID`).  Notes are immutable and each event is
 a new one, so the chain cannot be rewritten.  The notes are linked to the incident, so
-``ws.incidents.history`` lists every custody event in order; the file observable is reached
+``IncidentDesk.history`` lists every custody event in order; the file observable is reached
 through the notes' ``object_refs`` (:meth:`EvidenceLocker.objects` returns both, for exports).
 
 The file's bytes are never copied into the workspace: evidence stays with its custodian, and for
@@ -22,38 +22,19 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cirt.context import Context
+from cirt.definitions import EVIDENCE_EXTENSION_ID
 from cirt.errors import InputRejected, InvalidValue, NotFound
+from cirt.incident_records import IncidentRecords
 from cirt.incidents import INTERNAL_MARKING_ID, Incident
 from cirt.stixtime import format_ts
 from cirt.store import LOCAL, Provenance
 from cirt.tlp import TLP
 
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
-
-EVIDENCE_EXTENSION_ID = "extension-definition--f769f7e1-406a-5ecb-8b31-3c0aa408c5e8"
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # STIX 2.1 §2.9
 DEFAULT_EVIDENCE_TLP = TLP.RED
-
-EVIDENCE_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
-    "type": "extension-definition",
-    "spec_version": "2.1",
-    "id": EVIDENCE_EXTENSION_ID,
-    "created": "2026-01-01T00:00:00.000Z",
-    "modified": "2026-01-01T00:00:00.000Z",
-    "name": "cirt evidence custody extension",
-    "description": "Chain of custody of incident evidence: who collected a file, when, and every "
-    "later hand-over, on STIX notes about the incident and the file observable.",
-    "schema": "Properties: action (collected|handover); number (E1, E2… per incident); "
-    "evidence_ref (file id); sha256; size; name; person (who collected or handed over); "
-    "recipient (new custodian, for a hand-over); when (timestamp); note.",
-    "version": "1.0.0",
-    "extension_types": ["property-extension"],
-}
-
-
 
 def file_observable(sha256: str, size: int, name: str, marking: str) -> dict[str, Any]:
     """The STIX ``file`` SCO with its deterministic id (from ``hashes`` and ``name``)."""
@@ -137,17 +118,18 @@ class Verification:
 class EvidenceLocker:
     """Record evidence of an incident, its hand-overs, and read the chain back."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, context: Context, *, records: IncidentRecords) -> None:
+        self.context = context
+        self.records = records
 
     @property
     def _provenance(self) -> Provenance:
-        return Provenance(LOCAL, self.ws.analyst)
+        return Provenance(LOCAL, self.context.analyst)
 
     def add(self, ref: str, path: Path, *, note: str | None = None,
             collected_by: str | None = None, tlp: TLP | str | None = None) -> Evidence:
         """Hash a file and record who collected it and when."""
-        incident = self.ws.incidents.get(ref)
+        incident = self.records.get(ref)
         sha256, size = hash_file(path)
         level = _level(tlp)
         existing = self.list(ref)
@@ -157,20 +139,20 @@ class EvidenceLocker:
                                    f"{incident.reference} (same SHA-256)")
         number = f"E{len(existing) + 1}"
         observable = file_observable(sha256, size, path.name, level.marking_id)
-        who = (collected_by or self.ws.analyst).strip()
+        who = (collected_by or self.context.analyst).strip()
         if not who:
             raise InvalidValue("who collected the evidence? (--by)")
         facts = {"action": "collected", "number": number, "evidence_ref": observable["id"],
                  "sha256": sha256, "size": size, "name": path.name, "person": who}
         text = f"Evidence {number} collected by {who}: {path.name} (SHA-256 {sha256}, {size} bytes)"
-        with self.ws.store.transaction():
-            self.ws.store.put(observable, tlp=int(level), provenance=self._provenance)
+        with self.context.store.transaction():
+            self.context.store.put(observable, tlp=int(level), provenance=self._provenance)
             self._note(incident, observable["id"], facts, text, note, level)
         return self._one(incident, number)
 
     def handover(self, ref: str, which: str, *, to: str, note: str | None = None) -> Evidence:
         """Record that the current custodian handed the evidence to ``to``."""
-        incident = self.ws.incidents.get(ref)
+        incident = self.records.get(ref)
         item = self.find(incident, which)
         recipient = to.strip()
         if not recipient:
@@ -182,28 +164,28 @@ class EvidenceLocker:
                  "person": item.custodian, "recipient": recipient}
         text = (f"Evidence {item.number} ({item.name}) handed over by {item.custodian} "
                 f"to {recipient}")
-        stored = self.ws.store.get(item.collected.note_id)
+        stored = self.context.store.get(item.collected.note_id)
         level = TLP(stored.tlp) if stored else DEFAULT_EVIDENCE_TLP
-        with self.ws.store.transaction():
+        with self.context.store.transaction():
             self._note(incident, item.file_id, facts, text, note, level)
         return self._one(incident, item.number)
 
     def verify(self, ref: str, which: str, path: Path) -> Verification:
         """Re-hash a file and say whether it is the recorded evidence, unchanged."""
-        incident = self.ws.incidents.get(ref)
+        incident = self.records.get(ref)
         item = self.find(incident, which)
         sha256, _ = hash_file(path)
         return Verification(item, str(path), sha256, sha256 == item.sha256)
 
     def _note(self, incident: Incident, file_id: str, facts: dict[str, Any], text: str,
               note: str | None, level: TLP) -> None:
-        stamp = format_ts(self.ws.clock())
+        stamp = format_ts(self.context.clock())
         content = text + (f". {note.strip()}" if note and note.strip() else "")
-        note_id = self.ws.ids("note")
+        note_id = self.context.ids("note")
         record: dict[str, Any] = {
             "type": "note", "spec_version": "2.1", "id": note_id,
-            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
-            "authors": [self.ws.analyst], "abstract": f"Chain of custody {facts['number']}",
+            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
+            "authors": [self.context.analyst], "abstract": f"Chain of custody {facts['number']}",
             "content": content, "object_refs": [incident.id, file_id],
             # The chain of custody is the CIRT's record: internal, never released.
             "object_marking_refs": [level.marking_id, INTERNAL_MARKING_ID],
@@ -211,15 +193,15 @@ class EvidenceLocker:
                 "extension_type": "property-extension", **facts, "when": stamp,
                 **({"note": note.strip()} if note and note.strip() else {})}},
         }
-        self.ws.store.put(record, tlp=int(level), provenance=self._provenance)
-        self.ws.store.link(incident.id, note_id)
+        self.context.store.put(record, tlp=int(level), provenance=self._provenance)
+        self.context.store.link(incident.id, note_id)
 
     def list(self, ref: str) -> builtins.list[Evidence]:
-        incident = self.ws.incidents.get(ref)
+        incident = self.records.get(ref)
         return self._collect(incident)
 
     def _collect(self, incident: Incident) -> builtins.list[Evidence]:
-        store = self.ws.store
+        store = self.context.store
         events: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         for stored in store.latest_many(store.linked(incident.id)):
             facts = stored.obj.get("extensions", {}).get(EVIDENCE_EXTENSION_ID)
@@ -237,8 +219,8 @@ class EvidenceLocker:
 
     def objects(self, ref: str) -> builtins.list[dict[str, Any]]:
         """The file observables and custody notes of an incident (for exports)."""
-        incident = self.ws.incidents.get(ref)
-        store = self.ws.store
+        incident = self.records.get(ref)
+        store = self.context.store
         notes = [s.obj for s in store.latest_many(store.linked(incident.id))
                  if s.type == "note" and EVIDENCE_EXTENSION_ID in s.obj.get("extensions", {})]
         files = {n["extensions"][EVIDENCE_EXTENSION_ID]["evidence_ref"] for n in notes}

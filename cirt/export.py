@@ -1,6 +1,6 @@
 """``cirt export``: a STIX 2.1 bundle written to a file (or standard output) from a disclosure.
 
-There is no export outside the gate: a bundle for a recipient is what ``ws.sharing`` released
+There is no export outside the gate: a bundle for a recipient is what ``sharing`` released
 to it, and the analyst's own full copy is an explicit release to the national CIRT's archive
 (recipient ``archive:<national id>``).  Either way the disclosure log holds it, written before
 the bundle is, with delivery ``file``.
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cirt.sharing import Disclosure
-    from cirt.workspace import Workspace
+    from cirt.context import Context
+    from cirt.sharing import Disclosure, Sharing
 
 ARCHIVE = "archive"
 
@@ -38,9 +38,9 @@ class Exported:
                 "logged": self.disclosure.entry.seq if self.disclosure.entry else None}
 
 
-def export(ws: Workspace, recipient: str | None = None,
+def export(context: Context, sharing: Sharing, recipient: str | None = None,
            incident_ref: str | None = None) -> Exported:
     """Release everything (or one incident with what is attached to it) to ``recipient``, or to
     the national CIRT's own archive when none is named, and make the bundle."""
-    disclosure = ws.sharing.export_release(recipient or ARCHIVE, incident_ref)
-    return Exported(disclosure.bundle(ws.ids("bundle")), disclosure)
+    disclosure = sharing.export_release(recipient or ARCHIVE, incident_ref)
+    return Exported(disclosure.bundle(context.ids("bundle")), disclosure)

@@ -1,46 +1,41 @@
-"""Incident operations over the store: each one reads, applies a pure rule, writes a version."""
+"""Incident operations over the store: each one reads, applies a pure rule, writes a version.
+
+Built from the Context and the services it uses: the incident record (``IncidentRecords``),
+the playbooks' tasks and duties (``TaskService``) and the evidence locker.
+"""
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cirt import incidents as rules
-from cirt.errors import ConflictError, InvalidValue, NotFound
-from cirt.incidents import Incident
+from cirt.context import Context
+from cirt.errors import InvalidValue
+from cirt.evidence import EvidenceLocker
+from cirt.incident_records import IncidentRecords
+from cirt.incidents import HistoryEntry, Incident
 from cirt.stixtime import format_ts
 from cirt.store import LOCAL, Provenance
 from cirt.store.incidents import IncidentFilter, IncidentRow
+from cirt.tasks import TaskService
 from cirt.tlp import TLP
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One line of an incident's history: a version of the incident or a linked object."""
-
-    at: str
-    by: str
-    kind: str
-    what: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"at": self.at, "by": self.by, "kind": self.kind, "what": self.what}
 
 
 class IncidentDesk:
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, context: Context, *, records: IncidentRecords, tasks: TaskService,
+                 evidence: EvidenceLocker) -> None:
+        self.context = context
+        self.records = records
+        self.tasks = tasks
+        self.evidence = evidence
 
     @property
     def _provenance(self) -> Provenance:
-        return Provenance(LOCAL, self.ws.analyst)
+        return Provenance(LOCAL, self.context.analyst)
 
     def open(self, *, title: str, category: str, severity: str, organisations: builtins.list[str],
              tlp: TLP | str | None = None, description: str | None = None,
@@ -52,84 +47,57 @@ class IncidentDesk:
         ``description`` is internal, ``summary`` shareable; ``reported_at`` (default now) is when
         the report reached the CIRT, and the duties count from it; the ``reporter`` (their
         name and contact never leave the CIRT) and the ``channel`` say who told us and how.
-        One playbook applies: ``playbook``, or the best match (``ws.tasks.alternatives`` lists
+        One playbook applies: ``playbook``, or the best match (``TaskService.alternatives`` lists
         the others).  Intake calls this when it accepts a report.
         """
-        community = self.ws.community
+        community = self.context.community
         for org in organisations:
             community.organisation(org)
         level = _level(tlp, community.default_tlp)
         self._load_rules()
-        now = self.ws.clock()
-        with self.ws.store.transaction():
-            number = self.ws.store.next_counter(f"incident-{now.year}")
+        now = self.context.clock()
+        with self.context.store.transaction():
+            number = self.context.store.next_counter(f"incident-{now.year}")
             incident = rules.new_incident(
-                incident_id=self.ws.ids("incident"),
-                reference=f"{self.ws.config.reference_prefix}-{now.year}-{number:04d}",
+                incident_id=self.context.ids("incident"),
+                reference=f"{self.context.config.reference_prefix}-{now.year}-{number:04d}",
                 title=title, category=self._category(category), severity=severity,
                 organisations=organisations, tlp=level, description=description,
-                identity=community.national.identity, analyst=self.ws.analyst, now=now,
+                identity=community.national.identity, analyst=self.context.analyst, now=now,
                 summary=summary, reported_at=reported_at, occurred_at=occurred_at,
                 reporter=reporter, channel=channel)
             # Playbooks (cirt.tasks): the matching playbooks' tasks and duties join version 1.
-            incident = self.ws.tasks.apply(incident, playbook).incident
+            incident = self.tasks.apply(incident, playbook).incident
             self.save(incident)
-            self.ws.store.add_audience(incident.id, "org",
+            self.context.store.add_audience(incident.id, "org",
                                        [*incident.organisations, community.national.id])
         return incident
 
     def save(self, incident: Incident) -> None:
         """Store a new version and refresh the index (callers hold the lock via ``changing``)."""
-        store = self.ws.store
-        tlp = incident.tlp(self.ws.community.default_tlp)
-        with store.transaction():
-            store.put(incident.obj, tlp=int(tlp), provenance=self._provenance)
-            store.index_incident(IncidentRow(
-                id=incident.id, reference=incident.reference, title=incident.title,
-                status=incident.status, severity=incident.severity, category=incident.category,
-                tlp=int(tlp), escalation=incident.escalation_level, assignee=incident.assignee,
-                created=incident.created, modified=incident.modified,
-                organisations=incident.organisations))
+        self.records.save(incident)
 
     def get(self, ref: str) -> Incident:
-        row = self.ws.store.incident_by_reference(ref)
-        stored = self.ws.store.get(row.id) if row else None
-        if stored is None:
-            raise NotFound(f"no incident '{ref}' (see 'cirt incident list')")
-        return Incident(stored.obj)
+        return self.records.get(ref)
 
     @contextmanager
     def changing(self, ref: str, if_version: str | None = None) -> Iterator[Incident]:
-        """Read the newest version under a lock for a read-modify-write; concurrent changes wait.
-
-        ``if_version`` (the ``modified`` the caller based its change on) turns a change made by
-        someone else in between into a ConflictError instead of a silent merge.
-        """
+        """The newest version under the write lock (see ``IncidentRecords.changing``), with
+        sectors.yaml and the playbooks read before the lock is taken."""
         self._load_rules()
-        with self.ws.store.transaction():
-            row = self.ws.store.incident_by_reference(ref)
-            stored = self.ws.store.get_for_update(row.id) if row else None
-            if stored is None:
-                raise NotFound(f"no incident '{ref}' (see 'cirt incident list')")
-            incident = Incident(stored.obj)
-            if if_version is not None and incident.modified != if_version:
-                ours = incident.obj["extensions"][rules.OUR_EXTENSION_ID]
-                raise ConflictError(
-                    f"{incident.reference} was changed by {ours.get('changed_by', '?')} at "
-                    f"{incident.modified} ({ours.get('change', 'changed')}) after version "
-                    f"{if_version}; show it again and retry")
+        with self.records.changing(ref, if_version) as incident:
             yield incident
 
     def _category(self, text: str) -> str:
-        return rules.parse_category(text, self.ws.tasks.library.category_words())
+        return rules.parse_category(text, self.tasks.library.category_words())
 
     def _load_rules(self) -> None:
         """Read sectors.yaml and the playbooks (50-100 ms) before taking the write lock, which
         every other writer waits for."""
-        _ = self.ws.tasks.library
+        _ = self.tasks.library
 
     def list(self, where: IncidentFilter) -> builtins.list[IncidentRow]:
-        return self.ws.store.find_incidents(where)
+        return self.context.store.find_incidents(where)
 
     def update(self, ref: str, *, title: str | None = None, description: str | None = None,
                summary: str | None = None, severity: str | None = None,
@@ -151,13 +119,13 @@ class IncidentDesk:
         if status is not None:
             fields["status"] = status
         if tlp is not None:
-            fields["tlp"] = _level(tlp, self.ws.community.default_tlp)
+            fields["tlp"] = _level(tlp, self.context.community.default_tlp)
         for org in add_organisations or []:
-            self.ws.community.organisation(org)
+            self.context.community.organisation(org)
         if not fields and not add_organisations:
             raise InvalidValue("nothing to update: give at least one field to change")
         with self.changing(ref, if_version) as incident:
-            if "tlp" in fields and fields["tlp"] < incident.tlp(self.ws.community.default_tlp):
+            if "tlp" in fields and fields["tlp"] < incident.tlp(self.context.community.default_tlp):
                 raise InvalidValue(f"lowering the marking of {incident.reference} is `cirt share "
                                    "lower` (by the originator, with a reason)")  # issue 11
             if status is not None:
@@ -165,18 +133,18 @@ class IncidentDesk:
             if add_organisations:
                 fields["organisations"] = [*incident.organisations, *add_organisations]
             change = "updated " + ", ".join(sorted(fields))
-            revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+            revised = rules.revise(incident, analyst=self.context.analyst, now=self.context.clock(),
                                    change=change, **fields)
             # Playbooks (cirt.tasks): items that now apply join this version.
-            revised = self.ws.tasks.refresh(incident, revised).incident
+            revised = self.tasks.refresh(incident, revised).incident
             self.save(revised)
             if add_organisations:
-                self.ws.store.add_audience(revised.id, "org", add_organisations)
+                self.context.store.add_audience(revised.id, "org", add_organisations)
         return revised
 
     def assign(self, ref: str, analyst: str, *, if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
-            revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+            revised = rules.revise(incident, analyst=self.context.analyst, now=self.context.clock(),
                                    change=f"assigned to {analyst}", assignee=analyst,
                                    status="open" if incident.status == "new" else incident.status)
             self.save(revised)
@@ -186,11 +154,11 @@ class IncidentDesk:
                  if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
             revised = rules.escalate(incident, level=level, reason=reason,
-                                     analyst=self.ws.analyst, now=self.ws.clock(),
+                                     analyst=self.context.analyst, now=self.context.clock(),
                                      de_escalate=de_escalate)
             if not de_escalate:
                 # Playbooks (cirt.tasks): the duties of the new level join this version.
-                revised = self.ws.tasks.escalated(revised).incident
+                revised = self.tasks.escalated(revised).incident
             self.save(revised)
         return revised
 
@@ -198,17 +166,17 @@ class IncidentDesk:
               if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
             open_duties = tuple(f"{t.number} {t.title} (to {', '.join(t.parties)})"
-                                for t in self.ws.tasks.open_duties(incident.id))
+                                for t in self.tasks.open_duties(incident.id))
             revised = rules.close(incident, resolution=resolution, determination=determination,
-                                  analyst=self.ws.analyst, now=self.ws.clock(),
+                                  analyst=self.context.analyst, now=self.context.clock(),
                                   open_duties=open_duties)
             self.save(revised)
         return revised
 
     def reopen(self, ref: str, *, reason: str, if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
-            revised = rules.reopen(incident, reason=reason, analyst=self.ws.analyst,
-                                   now=self.ws.clock())
+            revised = rules.reopen(incident, reason=reason, analyst=self.context.analyst,
+                                   now=self.context.clock())
             self.save(revised)
         return revised
 
@@ -219,28 +187,28 @@ class IncidentDesk:
         incident = self.get(ref)
         if not text.strip():
             raise InvalidValue("a note needs text")
-        level = _level(tlp, incident.tlp(self.ws.community.default_tlp))
+        level = _level(tlp, incident.tlp(self.context.community.default_tlp))
         markings = [level.marking_id] if share else [level.marking_id, rules.INTERNAL_MARKING_ID]
-        stamp = format_ts(self.ws.clock())
+        stamp = format_ts(self.context.clock())
         note: dict[str, Any] = {
-            "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
+            "type": "note", "spec_version": "2.1", "id": self.context.ids("note"),
             "created": stamp, "modified": stamp,
-            "created_by_ref": self.ws.identity, "authors": [self.ws.analyst],
+            "created_by_ref": self.context.identity, "authors": [self.context.analyst],
             "content": text, "object_refs": [incident.id],
             "object_marking_refs": markings,
         }
-        with self.ws.store.transaction():
-            self.ws.store.put(note, tlp=int(level), provenance=self._provenance)
-            self.ws.store.link(incident.id, note["id"])
-            self.ws.store.add_audience(note["id"], "org", self.ws.store.audience_of(
+        with self.context.store.transaction():
+            self.context.store.put(note, tlp=int(level), provenance=self._provenance)
+            self.context.store.link(incident.id, note["id"])
+            self.context.store.add_audience(note["id"], "org", self.context.store.audience_of(
                 incident.id).get("org", ()))
         return note
 
     def linked_objects(self, ref: str) -> builtins.list[dict[str, Any]]:
         """Newest versions of everything attached to the incident (notes, indicators, tasks…)."""
         incident = self.get(ref)
-        ids = self.ws.store.linked(incident.id)
-        return [s.obj for s in self.ws.store.latest_many(ids)]
+        ids = self.context.store.linked(incident.id)
+        return [s.obj for s in self.context.store.latest_many(ids)]
 
     def attached_ids(self, ref: str) -> builtins.list[str]:
         """The incident and all that belongs to its record: linked objects, tasks, evidence files.
@@ -248,9 +216,9 @@ class IncidentDesk:
         What an export of one incident holds, whether for the CIRT itself or through the gate.
         """
         incident = self.get(ref)
-        ids = [incident.id, *self.ws.store.linked(incident.id)]
-        ids += [row.task_id for row in self.ws.store.due_items(incident.id)]
-        ids += [o["id"] for o in self.ws.evidence.objects(ref) if o["type"] == "file"]
+        ids = [incident.id, *self.context.store.linked(incident.id)]
+        ids += [row.task_id for row in self.context.store.due_items(incident.id)]
+        ids += [o["id"] for o in self.evidence.objects(ref) if o["type"] == "file"]
         return list(dict.fromkeys(ids))
 
     def history(self, ref: str) -> builtins.list[HistoryEntry]:
@@ -258,7 +226,7 @@ class IncidentDesk:
         incident = self.get(ref)
         entries: builtins.list[HistoryEntry] = []
         previous: Incident | None = None
-        for stored in self.ws.store.history(incident.id):
+        for stored in self.context.store.history(incident.id):
             version = Incident(stored.obj)
             ours = version.obj["extensions"][rules.OUR_EXTENSION_ID]
             details = rules.describe_changes(previous, version)
@@ -271,9 +239,9 @@ class IncidentDesk:
         for obj in self.linked_objects(ref):
             if obj["type"] == "relationship":
                 continue
-            origin = self.ws.store.provenance_of(obj["id"], str(obj.get("modified", "")))
+            origin = self.context.store.provenance_of(obj["id"], str(obj.get("modified", "")))
             entries.append(_linked_entry(obj, origin.source if origin else "?"))
-        entries += self.ws.tasks.history(ref)  # tasks and duties done (cirt.tasks)
+        entries += self.tasks.history(ref)  # tasks and duties done (cirt.tasks)
         return sorted(entries, key=lambda e: e.at)
 
 

@@ -273,6 +273,19 @@ class Incident:
         }
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of an incident's history: a version of the incident or a linked object."""
+
+    at: str
+    by: str
+    kind: str
+    what: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"at": self.at, "by": self.by, "kind": self.kind, "what": self.what}
+
+
 def new_incident(*, incident_id: str, reference: str, title: str, category: str, severity: str,
                  organisations: list[str], tlp: TLP, description: str | None, identity: str,
                  analyst: str, now: datetime, summary: str | None = None,

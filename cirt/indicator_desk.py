@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cirt import patterns
+from cirt.context import Context
 from cirt.errors import InvalidValue, NotFound
+from cirt.incident_desk import IncidentDesk
+from cirt.lifecycle import retire
+from cirt.search import IncidentRef, indicator_state
 from cirt.stixtime import format_ts, parse_ts
 from cirt.store import LOCAL, Provenance, StoredObject, search_index
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.community import Community
 
 QUICK_FORMS = ("ip", "domain", "url", "sha256", "md5", "email")
 
@@ -38,8 +42,9 @@ def build_pattern(form: str, value: str) -> str:
 
 
 class IndicatorDesk:
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, context: Context, *, incidents: IncidentDesk) -> None:
+        self.context = context
+        self.incidents = incidents
 
     def add(self, *, pattern: str | None = None, form: str | None = None,
             value: str | None = None, incident: str | None = None,
@@ -51,33 +56,33 @@ class IndicatorDesk:
             pattern = build_pattern(form, value or "")
         assert pattern is not None
         patterns.validate_pattern(pattern)
-        community = self.ws.community
-        target = self.ws.incidents.get(incident) if incident else None
+        community = self.context.community
+        target = self.incidents.get(incident) if incident else None
         if tlp is not None:
             level = tlp if isinstance(tlp, TLP) else TLP.parse(tlp)
         elif target is not None:
             level = target.tlp(community.default_tlp)
         else:
             level = community.default_tlp
-        stamp = format_ts(self.ws.clock())
+        stamp = format_ts(self.context.clock())
         indicator: dict[str, Any] = {
-            "type": "indicator", "spec_version": "2.1", "id": self.ws.ids("indicator"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
+            "type": "indicator", "spec_version": "2.1", "id": self.context.ids("indicator"),
+            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
             "name": name or (value if value else pattern),
             "indicator_types": ["malicious-activity"],
             "pattern": pattern, "pattern_type": "stix", "valid_from": stamp,
             "object_marking_refs": [level.marking_id],
         }
         audience = set(community.concerned_by(value)) if value else set()
-        store, provenance = self.ws.store, Provenance(LOCAL, self.ws.analyst)
+        store, provenance = self.context.store, Provenance(LOCAL, self.context.analyst)
         with store.transaction():
             store.put(indicator, tlp=int(level), provenance=provenance)
             if target is not None:
                 link_level = max(level, target.tlp(community.default_tlp))
                 relationship = {
                     "type": "relationship", "spec_version": "2.1",
-                    "id": self.ws.ids("relationship"), "created": stamp, "modified": stamp,
-                    "created_by_ref": self.ws.identity, "relationship_type": "related-to",
+                    "id": self.context.ids("relationship"), "created": stamp, "modified": stamp,
+                    "created_by_ref": self.context.identity, "relationship_type": "related-to",
                     "source_ref": indicator["id"], "target_ref": target.id,
                     "object_marking_refs": [link_level.marking_id],
                 }
@@ -92,15 +97,15 @@ class IndicatorDesk:
 
     def list(self, *, incident: str | None = None) -> builtins.list[dict[str, Any]]:
         if incident:
-            return [o for o in self.ws.incidents.linked_objects(incident)
+            return [o for o in self.incidents.linked_objects(incident)
                     if o["type"] == "indicator"]
-        return [s.obj for s in self.ws.store.latest_objects(types=["indicator"])]
+        return [s.obj for s in self.context.store.latest_objects(types=["indicator"])]
 
 
     # --- issue 13: sightings, what we know of an indicator, the end of its life ---------------
 
     def _indicator(self, object_id: str) -> StoredObject:
-        stored = self.ws.store.get(object_id.strip())
+        stored = self.context.store.get(object_id.strip())
         if stored is None or stored.type != "indicator":
             raise NotFound(f"no indicator '{object_id}' (see 'cirt indicator list' or "
                            "'cirt search VALUE')")
@@ -115,7 +120,7 @@ class IndicatorDesk:
         through the gate, like everything else.
         """
         indicator = self._indicator(indicator_id)
-        community = self.ws.community
+        community = self.context.community
         party = community.party(by)
         if count < 1:
             raise InvalidValue("--count must be at least 1")
@@ -126,21 +131,21 @@ class IndicatorDesk:
             level = tlp if isinstance(tlp, TLP) else TLP.parse(tlp)
         else:
             level = max(TLP(indicator.tlp), TLP.AMBER)
-        stamp = format_ts(self.ws.clock())
+        stamp = format_ts(self.context.clock())
         sighting: dict[str, Any] = {
-            "type": "sighting", "spec_version": "2.1", "id": self.ws.ids("sighting"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
+            "type": "sighting", "spec_version": "2.1", "id": self.context.ids("sighting"),
+            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
             "sighting_of_ref": indicator.id, "where_sighted_refs": [party.identity],
             "count": count, "object_marking_refs": [level.marking_id],
             **({"first_seen": first_seen} if first_seen else {}),
             **({"last_seen": last_seen} if last_seen else {}),
         }
-        store = self.ws.store
+        store = self.context.store
         with store.transaction():
             if store.get(party.identity) is None:  # the gate releases what it can resolve
-                store.put(_party_identity(party, self.ws.identity), tlp=int(TLP.GREEN),
-                          provenance=Provenance(LOCAL, self.ws.analyst))
-            store.put(sighting, tlp=int(level), provenance=Provenance(LOCAL, self.ws.analyst))
+                store.put(_party_identity(party, self.context.identity), tlp=int(TLP.GREEN),
+                          provenance=Provenance(LOCAL, self.context.analyst))
+            store.put(sighting, tlp=int(level), provenance=Provenance(LOCAL, self.context.analyst))
             for incident_id in store.incidents_linking(indicator.id):
                 store.link(incident_id, sighting["id"])
             store.add_audience(sighting["id"], "org", sorted({party.id, community.national.id}))
@@ -148,45 +153,42 @@ class IndicatorDesk:
 
     def show(self, indicator_id: str) -> IndicatorView:
         indicator = self._indicator(indicator_id)
-        db = self.ws.store.db
-        from cirt.search import IncidentRef, indicator_state
-
+        db = self.context.store.db
         incidents = [IncidentRef(i.reference, TLP(i.tlp), i.title)
                      for i in search_index.incidents_of(db, [indicator.id]).get(indicator.id, [])]
         sightings = []
         rows = search_index.sightings_of(db, [indicator.id]).get(indicator.id, [])
-        for stored in self.ws.store.latest_many([sighting_id for sighting_id, _ in rows]):
-            origin = self.ws.store.provenance_of(stored.id, stored.modified)
-            sightings.append(SightingView.of(stored, self.ws, origin.source if origin else "?"))
+        store, community = self.context.store, self.context.community
+        for stored in store.latest_many([sighting_id for sighting_id, _ in rows]):
+            origin = store.provenance_of(stored.id, stored.modified)
+            sightings.append(SightingView.of(stored, community, origin.source if origin else "?"))
         sightings.sort(key=lambda s: s.created)
         return IndicatorView(indicator.obj, TLP(indicator.tlp),
-                             indicator_state(indicator.obj, format_ts(self.ws.clock())),
-                             [v.modified for v in self.ws.store.history(indicator.id)],
+                             indicator_state(indicator.obj, format_ts(self.context.clock())),
+                             [v.modified for v in self.context.store.history(indicator.id)],
                              incidents, sightings)
 
     def retire(self, indicator_id: str, action: str, *, reason: str) -> Retired:
         """Revoke, expire or mark a false positive: a new version and a note with the reason,
         for every partner who received an earlier version (the disclosure log says who)."""
-        from cirt.lifecycle import retire
-
         if not reason.strip():
             raise InvalidValue("say why (--reason): partners read it")
-        store = self.ws.store
+        store = self.context.store
         with store.transaction():
             stored = store.get_for_update(self._indicator(indicator_id).id)
             assert stored is not None
             creator = stored.obj.get("created_by_ref")
-            if creator != self.ws.identity:
+            if creator != self.context.identity:
                 raise InvalidValue(f"{stored.id} was created by {creator or 'an unknown source'}:"
                                    " only its creator makes new versions (tell them, or add a "
                                    "note)")
-            version = retire(stored.obj, action, self.ws.clock())
-            provenance = Provenance(LOCAL, self.ws.analyst)
+            version = retire(stored.obj, action, self.context.clock())
+            provenance = Provenance(LOCAL, self.context.analyst)
             store.put(version, tlp=stored.tlp, provenance=provenance)
             note: dict[str, Any] = {
-                "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
+                "type": "note", "spec_version": "2.1", "id": self.context.ids("note"),
                 "created": version["modified"], "modified": version["modified"],
-                "created_by_ref": self.ws.identity, "authors": [self.ws.analyst],
+                "created_by_ref": self.context.identity, "authors": [self.context.analyst],
                 "abstract": f"Indicator {action}", "content": reason.strip(),
                 "object_refs": [stored.id], "object_marking_refs": list(
                     stored.obj.get("object_marking_refs", [TLP(stored.tlp).marking_id])),
@@ -239,11 +241,11 @@ class SightingView:
     source: str  # our analyst, or the partner it came from
 
     @classmethod
-    def of(cls, stored: StoredObject, ws: Any, source: str) -> SightingView:
+    def of(cls, stored: StoredObject, community: Community, source: str) -> SightingView:
         obj = stored.obj
-        names = {p.identity: p.id for p in (ws.community.national,
-                                             *ws.community.organisations.values(),
-                                             *ws.community.partners.values())}
+        names = {p.identity: p.id for p in (community.national,
+                                             *community.organisations.values(),
+                                             *community.partners.values())}
         return cls(stored.id, [names.get(r, r) for r in obj.get("where_sighted_refs", [])],
                    int(obj.get("count", 1)), obj.get("first_seen"), obj.get("last_seen"),
                    str(obj.get("created", "")), TLP(stored.tlp), source)

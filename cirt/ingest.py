@@ -4,7 +4,7 @@ Files, standard input and MISP feeds (``cirt import``), the TAXII inbox, TAXII p
 pulls all read bytes with ``parse_json`` (duplicate keys, NaN/Infinity, numbers beyond JSON
 interchange, depth, and the byte limit checked before parsing) and store through ``ingest``:
 
-* the limits of config.toml ``[import]`` (``cirt.config.ImportLimits``): objects per document,
+* the limits of config.toml ``[import]`` (``cirt.limits.ImportLimits``): objects per document,
   granular markings, selectors and references per object, pattern length and comparisons;
 * validation (``cirt.stix_validation``);
 * ownership, bound to the source (``Community.source_policy``): a source asserts only the
@@ -22,6 +22,7 @@ or of one object) is written to the ingest log with its source and reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -32,24 +33,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cirt.community import SourcePolicy
-from cirt.config import ImportLimits
 from cirt.errors import InputRejected
+from cirt.limits import ImportLimits
 from cirt.misp.feed import read_feed
 from cirt.misp.to_stix import events_in, events_to_stix, is_bare_event
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.routing import AssetIndex
-from cirt.stix_validation import Rejected, upgrade_stix20, validate_objects
+from cirt.stix20 import upgrade_stix20
+from cirt.stix_validation import Rejected, validate_objects
 from cirt.stixtime import format_ts
 from cirt.store import Provenance
-from cirt.store.ingest_state import (
-    ImportRow,
-    Refusal,
-    StoredVersion,
-    same_version,
-    version_instant,
-)
+from cirt.store.ingest_state import ImportRow, Refusal, StoredVersion
 from cirt.tlp import TLP, TLP1_MARKING_IDS, level_of_marking, marking_definition, tlp1_marking_definition
 from cirt.untrusted_json import parse_json, read_bytes
+from cirt.versions import same_version, version_instant
 
 if TYPE_CHECKING:
     from cirt.context import Context
@@ -94,9 +91,19 @@ class IngestSummary:
                 "notes": list(self.notes)}
 
 
-def limits_of(context: Context) -> ImportLimits:
-    """The ``[import]`` limits every inbound path is held to."""
-    return context.config.limits
+def limits_of(context: Context, provenance: Provenance) -> ImportLimits:
+    """The limits what this source sends is held to: config.toml ``[import]``, tightened by its
+    party's ``import_limits`` in sectors.yaml (``SourcePolicy.limits``)."""
+    configured = context.config.limits
+    policy = context.community.source_policy(provenance.source_kind, provenance.source)
+    return _tightened(configured, policy)
+
+
+def _tightened(configured: ImportLimits, policy: SourcePolicy) -> ImportLimits:
+    if not policy.limits:
+        return configured
+    return dataclasses.replace(configured, **{name: min(value, getattr(configured, name))
+                                              for name, value in policy.limits.items()})
 
 
 def log_refused(context: Context, provenance: Provenance, reason: str) -> None:
@@ -108,7 +115,7 @@ def log_refused(context: Context, provenance: Provenance, reason: str) -> None:
 def read_document(context: Context, data: bytes, name: str, provenance: Provenance) -> Any:
     """``parse_json`` under the workspace's limits, a refusal written to the ingest log."""
     try:
-        return parse_json(data, name, limits_of(context))
+        return parse_json(data, name, limits_of(context, provenance))
     except InputRejected as exc:
         log_refused(context, provenance, str(exc))
         raise
@@ -139,7 +146,8 @@ def ingest(context: Context, objects: Sequence[Any], provenance: Provenance, *,
     """
     if allow_custom is None:
         allow_custom = context.config.allow_custom
-    limits = limits_of(context)
+    policy = context.community.source_policy(provenance.source_kind, provenance.source)
+    limits = _tightened(context.config.limits, policy)
     if len(objects) > limits.max_objects:
         reason = (f"{len(objects):,} objects in one document (the limit is"
                   f" {limits.max_objects:,}, [import] max_objects)")
@@ -147,7 +155,6 @@ def ingest(context: Context, objects: Sequence[Any], provenance: Provenance, *,
         raise InputRejected(f"{provenance.source}: {reason}")
     default = default_tlp if default_tlp is not None else context.community.default_tlp
     summary = IngestSummary(notes=list(notes))
-    policy = context.community.source_policy(provenance.source_kind, provenance.source)
     _ingest(context, objects, provenance, policy, summary, default, allow_custom, limits, refused,
             progress)
     return summary
@@ -387,7 +394,7 @@ def import_file(context: Context, path: str, *, source: str | None = None,
     name = source or ("stdin" if path == "-" else os.path.basename(os.path.normpath(path)))
     provenance = Provenance("import", name)
     try:
-        incoming = read_source(path, stdin=stdin, limits=limits_of(context))
+        incoming = read_source(path, stdin=stdin, limits=limits_of(context, provenance))
         if not incoming.objects:
             raise InputRejected(f"{path}: contains no objects to import")
     except InputRejected as exc:

@@ -7,13 +7,12 @@ parses and renders only its own rows, newest first, and says how many there are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cirt.context import Context
 from cirt.errors import InvalidValue
+from cirt.incident_desk import IncidentDesk
 from cirt.tlp import TLP
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -35,17 +34,17 @@ class Page:
                 "next_offset": self.next_offset, "objects": self.objects}
 
 
-def indicator_page(ws: Workspace, *, incident: str | None = None, tlp: TLP | None = None,
-                   limit: int = 50, offset: int = 0) -> Page:
+def indicator_page(context: Context, incidents: IncidentDesk, *, incident: str | None = None,
+                   tlp: TLP | None = None, limit: int = 50, offset: int = 0) -> Page:
     """The newest versions of indicators (of one incident, at one TLP), newest first."""
     if limit < 1 or offset < 0:
         raise InvalidValue("--limit is at least 1 and --offset at least 0")
-    store = ws.store
+    store = context.store
     level = int(tlp) if tlp is not None else None
     if incident is None:
         total, page = store.latest_page("indicator", tlp=level, limit=limit, offset=offset)
         return Page([s.obj for s in page], total, offset, limit)
-    ids = set(store.linked(ws.incidents.get(incident).id))
+    ids = set(store.linked(incidents.get(incident).id))
     rows = [s for s in store.latest_many(sorted(ids)) if s.type == "indicator"
             and (level is None or s.tlp == level)]
     rows.sort(key=lambda s: -s.seq)

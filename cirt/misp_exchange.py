@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pymisp import MISPEvent
 
 from cirt.errors import InputRejected, InvalidValue, RemoteError, SharingDenied
-from cirt.ingest import IngestSummary, ingest, log_refused
+from cirt.ingest import IngestSummary, ingest, limits_of, log_refused
 from cirt.lifecycle import retired  # revoked, expired, false positive: no IDS (issue 13)
 from cirt.misp import feed
 from cirt.misp.connection import (
@@ -267,7 +267,9 @@ class MispExchange:
 
     def _partner_misp(self, partner_id: str) -> PartnerMisp:
         endpoint, key = credentials(self.context.community, self.context.secret, partner_id)
-        return PartnerMisp(partner_id, endpoint, key, self.context.config.limits)
+        return PartnerMisp(partner_id, endpoint, key,
+                           max_body_bytes=self.context.config.limits.max_bytes,
+                           limits=limits_of(self.context, Provenance("misp", partner_id)))
 
     def push(self, partner_id: str, since: str | None = None) -> PushResult:
         """Send each incident's event the gate releases to the partner, unless it has it

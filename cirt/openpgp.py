@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cirt.errors import CirtError, ConfigError
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.config import GpgSection
 
 
 class SignatureInvalid(CirtError):
@@ -36,14 +36,15 @@ class GpgSettings:
     passphrase: str | None = None
 
 
-def gpg_settings(ws: Workspace) -> GpgSettings:
-    """``[gpg]`` of config.toml, with ``CIRT_GPG_HOME`` / ``CIRT_GPG_KEY`` taking precedence."""
-    home = os.environ.get("CIRT_GPG_HOME") or ws.config.gpg.home
-    key = os.environ.get("CIRT_GPG_KEY") or ws.config.gpg.key
+def gpg_settings(section: GpgSection, passphrase: str | None) -> GpgSettings:
+    """``[gpg]`` of config.toml, with ``CIRT_GPG_HOME`` / ``CIRT_GPG_KEY`` taking precedence;
+    ``passphrase``: the secret ``gpg_passphrase``, if the key has one."""
+    home = os.environ.get("CIRT_GPG_HOME") or section.home
+    key = os.environ.get("CIRT_GPG_KEY") or section.key
     return GpgSettings(
         home=Path(str(home)).expanduser() if home else None,
         key=str(key) if key else None,
-        passphrase=ws.secret("gpg_passphrase"),
+        passphrase=passphrase,
     )
 
 
@@ -64,7 +65,7 @@ class OpenPGP:
 
     @cached_property
     def _gpg(self) -> Any:
-        import gnupg
+        import gnupg  # start-up time: ~0.06 s, and GnuPG is touched only to sign or encrypt
 
         home = self.settings.home
         if home is not None and not home.is_dir():

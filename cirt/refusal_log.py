@@ -1,7 +1,8 @@
 """The refusal log: what each source sent and was refused, chained by hashes like the
-disclosure log (``cirt.audit``'s ``entry_hash`` over the previous hash and the entry's canonical
+disclosure log (``cirt.chain``'s ``entry_hash`` over the previous hash and the entry's canonical
 bytes, its position included), so an edited, removed or reordered refusal is named by
-``cirt audit verify``.  Pure: the store writes the entries ``chain`` makes.
+``cirt audit verify``, and a checkpoint (``cirt audit checkpoint``) vouches for its head.  Pure:
+the store writes the entries ``chain`` makes.
 """
 
 from __future__ import annotations
@@ -9,12 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cirt.audit import ChainReport, Head, entry_hash, verify_links
+from cirt.chain import ChainReport, Head, entry_hash, verify_links
 
-if TYPE_CHECKING:
-    from cirt.store.ingest_state import Refusal
+
+@dataclass(frozen=True)
+class Refusal:
+    """What was refused, from whom and why: one line of the refusal log once chained."""
+
+    source_kind: str
+    source: str
+    collection: str | None
+    object_id: str | None
+    version: str | None
+    outcome: str  # rejected | conflict | refused (the whole document)
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,8 @@ def chain(head: Head, when: str, refusals: Sequence[Refusal]) -> list[RefusalEnt
     return out
 
 
-def verify_refusals(entries: Iterable[RefusalEntry]) -> ChainReport:
-    """Check every link in chain order."""
-    return verify_links(entries, lambda e: canonical_refusal(e.seq, e.when, e))
+def verify_refusals(entries: Iterable[RefusalEntry],
+                    checkpoint: Head | None = None) -> ChainReport:
+    """Check every link in chain order; with a checkpoint's head, also that the chain reaches
+    it."""
+    return verify_links(entries, lambda e: canonical_refusal(e.seq, e.when, e), checkpoint)

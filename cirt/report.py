@@ -29,7 +29,8 @@ from cirt.stixtime import format_ts
 from cirt.store import search_index
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.context import Context
+    from cirt.sharing import Sharing
 
 BREAKDOWNS = ("sector", "category", "severity", "escalation", "reporter", "channel")
 TIMES = ("acknowledge", "contain", "close")
@@ -196,18 +197,21 @@ def duty_outcome(state: str, past_deadline: bool, done_late: bool) -> str:
 
 
 class Reporter:
-    """Reads the indexes for a period and counts; ``visible`` limits it to some incident ids."""
+    """Reads the indexes for a period and counts; ``sharing`` decides (and, for a file, logs)
+    what an organisation may see."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-        self.db = ws.store.db
+    def __init__(self, context: Context, sharing: Sharing) -> None:
+        self.context = context
+        self.sharing = sharing
+        self.store = context.store
+        self.db = context.store.db
 
     def build(self, period: Period, *, for_org: str | None = None,
               release: bool = False) -> Report:
         """``release``: the report is written to a file, a logged release to ``for_org``, or
         to the national CIRT's own archive when it is for nobody else (like ``cirt export``)."""
         previous = period.previous()
-        now = format_ts(self.ws.clock())
+        now = format_ts(self.context.clock())
         current = self.figures(period, now, for_org, release)
         before = self.figures(previous, now, for_org, False)
         top = self.top_indicators(period, for_org, release)
@@ -215,8 +219,8 @@ class Reporter:
             ids = [r[0] for r in self.db.query(
                 "SELECT id FROM incidents WHERE created >= ? AND created < ?",
                 self._window(period))]
-            self.ws.sharing.release(self.ws.store.latest_many([*ids, *(t["id"] for t in top)]),
-                                    "archive", "export", delivery="file")
+            self.sharing.release(self.store.latest_many([*ids, *(t["id"] for t in top)]),
+                                 "archive", "export", delivery="file")
         return Report(period, previous, current, before, top, for_org, now)
 
     def _window(self, period: Period) -> tuple[str, str]:
@@ -271,7 +275,7 @@ class Reporter:
         """Incidents per STIX sector of their organisations (each sector once per incident)."""
         search_index.temporary_table(
             self.db, "report_sectors", ["org_id TEXT", "sector TEXT"],
-            [(o.id, o.sector) for o in self.ws.community.organisations.values()])
+            [(o.id, o.sector) for o in self.context.community.organisations.values()])
         counts: Counter[str] = Counter()
         for sector, count in self.db.query(
                 "SELECT COALESCE(s.sector, 'unknown'), COUNT(DISTINCT o.incident_id)"
@@ -302,7 +306,7 @@ class Reporter:
             totals[indicator_id] += int(count)
             sightings[indicator_id] += 1
         best = _ranked(totals)[:TOP_INDICATORS]
-        stored = {s.id: s for s in self.ws.store.latest_many([i for i, _ in best])}
+        stored = {s.id: s for s in self.store.latest_many([i for i, _ in best])}
         return [{"id": i, "pattern": stored[i].obj.get("pattern", "") if i in stored else "",
                  "count": n, "sightings": sightings[i]} for i, n in best]
 
@@ -311,9 +315,8 @@ class Reporter:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return set()
-        stored = self.ws.store.latest_many(wanted)
-        sharing = self.ws.sharing
-        verdict = (sharing.release(stored, for_org, "export", delivery="file") if release
-                   else sharing.decide(stored, for_org, "export"))
+        stored = self.store.latest_many(wanted)
+        verdict = (self.sharing.release(stored, for_org, "export", delivery="file") if release
+                   else self.sharing.decide(stored, for_org, "export"))
         return {str(r.obj["id"]) for r in verdict.released}
 

@@ -18,14 +18,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cirt.bulletin.render import FORMATS, render
 from cirt.errors import CirtError, InvalidValue
+from cirt.gate import Allowed
 from cirt.routing import AssetIndex
 from cirt.stixtime import format_ts, parse_ts
 from cirt.store.routes import RouteRow
 
 if TYPE_CHECKING:
+    from cirt.bulletin import Bulletins
+    from cirt.context import Context
     from cirt.gate import Release
-    from cirt.workspace import Workspace
+    from cirt.sharing import Sharing
 
 @dataclass(frozen=True)
 class RouteView:
@@ -57,15 +61,21 @@ class Sent:
 
 
 class RouteDesk:
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    """Routed notifications: ``sharing`` decides what each party may be sent, ``bulletins``
+    compose (and e-mail) what it releases."""
+
+    def __init__(self, context: Context, *, sharing: Sharing, bulletins: Bulletins) -> None:
+        self.context = context
+        self.store = context.store
+        self.sharing = sharing
+        self.bulletins = bulletins
 
     @cached_property
     def index(self) -> AssetIndex:
-        return AssetIndex.of(self.ws.community)
+        return AssetIndex.of(self.context.community)
 
     def _recipient(self, party: str) -> str:
-        community = self.ws.community
+        community = self.context.community
         if party in community.partners:
             return f"partner:{party}"
         return f"org:{community.organisation(party).id}"
@@ -76,11 +86,11 @@ class RouteDesk:
             self._recipient(party)  # an unknown party is a clear error, not an empty list
         if state not in (None, "pending", "sent"):
             raise InvalidValue(f"'{state}' is not a state (use pending or sent)")
-        rows = self.ws.store.routes(party=party, state=state)
+        rows = self.store.routes(party=party, state=state)
         views = []
         for party_id, group in _by_party(rows).items():
-            verdict = self.ws.sharing.decide(sorted({r.object_id for r in group}),
-                                             self._recipient(party_id), "bulletin")
+            verdict = self.sharing.decide(sorted({r.object_id for r in group}),
+                                          self._recipient(party_id), "bulletin")
             for row in group:
                 views.append(_view(row, verdict))
         return views
@@ -95,8 +105,6 @@ class RouteDesk:
             return self._mail(party)
         if out_dir is None:
             raise InvalidValue("say where the bulletins go (-o DIR) or send them by e-mail (--mail)")
-        from cirt.bulletin.render import FORMATS, render
-
         if fmt not in FORMATS:
             raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: {', '.join(FORMATS)})")
         if party is not None:
@@ -105,60 +113,60 @@ class RouteDesk:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CirtError(f"cannot create {out_dir}: {exc.strerror}") from None
-        pending = self.ws.store.routes(party=party, state="pending")
-        community = self.ws.community
+        pending = self.store.routes(party=party, state="pending")
+        community = self.context.community
         results = []
         for party_id, group in _by_party(pending).items():
-            preview = self.ws.sharing.decide(sorted({r.object_id for r in group}),
-                                             self._recipient(party_id), "bulletin")
+            preview = self.sharing.decide(sorted({r.object_id for r in group}),
+                                          self._recipient(party_id), "bulletin")
             allowed = [r for r in group if _view(r, preview).allowed]
             withheld = tuple((r.value, _view(r, preview).reason) for r in group
                              if not _view(r, preview).allowed)
             if not allowed:
                 continue
-            release = self.ws.sharing.release(sorted({r.object_id for r in allowed}),
-                                              self._recipient(party_id), "bulletin",
-                                              delivery="file")
+            release = self.sharing.release(sorted({r.object_id for r in allowed}),
+                                           self._recipient(party_id), "bulletin",
+                                           delivery="file")
             name = community.party(party_id).name
             since = min(parse_ts(r.first_seen) for r in allowed)
-            bulletin = self.ws.bulletins.compose(release, recipient=name, since=since)
+            bulletin = self.bulletins.compose(release, recipient=name, since=since)
             path = out_dir / f"{bulletin.number}-{party_id}.{fmt}"
             try:
                 path.write_text(render(bulletin, fmt), encoding="utf-8")
             except OSError as exc:
                 raise CirtError(f"cannot write {path}: {exc.strerror}") from None
-            self.ws.store.mark_routes_sent([r.id for r in allowed],
-                                           at=format_ts(self.ws.clock()), bulletin=bulletin.number)
+            self.store.mark_routes_sent([r.id for r in allowed],
+                                        at=format_ts(self.context.clock()), bulletin=bulletin.number)
             results.append(Sent(party_id, bulletin.number, str(path),
                                 tuple(r.value for r in allowed), withheld, bulletin.tlp.slug))
         return results
 
 
     def _mail(self, party: str | None) -> builtins.list[Sent]:
-        community = self.ws.community
+        community = self.context.community
         if party is not None:
             community.organisation(party)  # bulletins by e-mail go to organisations' contacts
         results = []
-        for party_id, group in _by_party(self.ws.store.routes(party=party, state="pending")).items():
+        for party_id, group in _by_party(self.store.routes(party=party, state="pending")).items():
             if party_id not in community.organisations:
                 continue  # a partner: its channel is TAXII or MISP, not these bulletins
-            preview = self.ws.sharing.decide(sorted({r.object_id for r in group}),
-                                             self._recipient(party_id), "email")
+            preview = self.sharing.decide(sorted({r.object_id for r in group}),
+                                          self._recipient(party_id), "email")
             allowed = [r for r in group if _view(r, preview).allowed]
             withheld = tuple((r.value, _view(r, preview).reason) for r in group
                              if not _view(r, preview).allowed)
             if not allowed:
                 continue
             since = min(parse_ts(r.first_seen) for r in allowed)
-            objects = self.ws.store.latest_many(sorted({r.object_id for r in allowed}))
-            outcomes = self.ws.bulletins.send(party_id, period=since, objects=objects)
+            objects = self.store.latest_many(sorted({r.object_id for r in allowed}))
+            outcomes = self.bulletins.send(party_id, period=since, objects=objects)
             delivered = [o for o in outcomes if o.status in ("sent", "already-sent")]
             refused = tuple((o.contact, f"{o.status}: {o.detail}") for o in outcomes
                             if o not in delivered)
             if delivered:
                 number = delivered[0].number or ""
-                self.ws.store.mark_routes_sent([r.id for r in allowed],
-                                               at=format_ts(self.ws.clock()), bulletin=number)
+                self.store.mark_routes_sent([r.id for r in allowed],
+                                            at=format_ts(self.context.clock()), bulletin=number)
                 results.append(Sent(party_id, number,
                                     "e-mail to " + ", ".join(o.contact for o in delivered),
                                     tuple(r.value for r in allowed), withheld + refused,
@@ -174,8 +182,6 @@ def _by_party(rows: Iterable[RouteRow]) -> dict[str, list[RouteRow]]:
 
 
 def _view(row: RouteRow, verdict: Release) -> RouteView:
-    from cirt.gate import Allowed
-
     decision = verdict.decision(row.object_id)
     if decision is None:
         return RouteView(row, False, "the object is no longer in the store")

@@ -10,16 +10,14 @@ incidents it belongs to.  Search shows the CIRT its own store: it releases nothi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cirt.context import Context
 from cirt.errors import InvalidValue
 from cirt.observables import classify, matches
 from cirt.stixtime import format_ts
 from cirt.store import search_index
 from cirt.tlp import TLP
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
 
 DEFAULT_LIMIT = 50
 
@@ -67,13 +65,13 @@ class SearchResult:
                 "hits": [h.as_dict() for h in self.hits]}
 
 
-def search(ws: Workspace, term: str, *, limit: int = DEFAULT_LIMIT) -> SearchResult:
+def search(context: Context, term: str, *, limit: int = DEFAULT_LIMIT) -> SearchResult:
     text = term.strip()
     if not text:
         raise InvalidValue("search for what? give an address, domain, URL, hash or words")
     if limit < 1:
         raise InvalidValue("--limit must be at least 1")
-    db = ws.store.db
+    db = context.store.db
     value = classify(text)
     matched: dict[str, list[str]] = {}
     if value is not None:
@@ -82,17 +80,17 @@ def search(ws: Workspace, term: str, *, limit: int = DEFAULT_LIMIT) -> SearchRes
                 matched.setdefault(candidate.object_id, []).append(str(candidate.value))
     for object_id, _ in search_index.text_candidates(db, text, limit=limit * 20):
         matched.setdefault(object_id, []).append("words")
-    hits = describe(ws, matched)
+    hits = describe(context, matched)
     hits = sorted(hits, key=lambda h: h.added, reverse=True)
     return SearchResult(text, value.kind if value else "words", hits[:limit], len(hits) > limit)
 
 
-def describe(ws: Workspace, matched: dict[str, list[str]]) -> list[Hit]:
+def describe(context: Context, matched: dict[str, list[str]]) -> list[Hit]:
     """Hits for objects: newest version, TLP, incidents, sightings and lifecycle state."""
     if not matched:
         return []
-    db = ws.store.db
-    stored = {s.id: s for s in ws.store.latest_many(list(matched))}
+    db = context.store.db
+    stored = {s.id: s for s in context.store.latest_many(list(matched))}
     incidents = search_index.incidents_of(db, list(stored))
     sightings = search_index.sightings_of(db, [i for i, s in stored.items()
                                                if s.type == "indicator"])
@@ -110,7 +108,7 @@ def describe(ws: Workspace, matched: dict[str, list[str]]) -> list[Hit]:
                         list(dict.fromkeys(found)),
                         [IncidentRef(i.reference, TLP(i.tlp), i.title) for i in owners],
                         sum(count for _, count in sightings.get(object_id, [])),
-                        indicator_state(row.obj, format_ts(ws.clock()))))
+                        indicator_state(row.obj, format_ts(context.clock()))))
     return hits
 
 

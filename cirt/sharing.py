@@ -1,4 +1,4 @@
-"""``ws.sharing``: audiences, dry runs and releases over the workspace; the one path out.
+"""``ws.sharing``: audiences, dry runs and releases over the store; the one path out.
 
 Everything that leaves the national CIRT (bulletins, ``cirt export``, TAXII, MISP) is decided by
 :func:`cirt.gate.release` and recorded here, in the disclosure log, *before* the caller gets it:
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from cirt.audit import Entry
+from cirt import incidents as rules
+from cirt.chain import Entry
 from cirt.errors import CirtError, InvalidValue, NotFound
 from cirt.gate import CHANNELS, Candidate, Recipient, Release, Released, WithheldObject, release
 from cirt.stixtime import format_ts, later_than
@@ -28,7 +29,10 @@ from cirt.store import LOCAL, Provenance, StoredObject, version_of
 from cirt.tlp import TLP, is_tlp_marking, level_of_marking, object_level
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.audit import DisclosureLog
+    from cirt.context import Context
+    from cirt.incident_desk import IncidentDesk
+    from cirt.tasks import TaskService
 
 Item = str | StoredObject | dict[str, Any]
 T = TypeVar("T")
@@ -144,8 +148,17 @@ class Lowered:
 
 
 class Sharing:
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    """The gate over the store: ``disclosures`` is where every release is logged first;
+    ``incidents`` and ``tasks`` resolve incident references and re-mark an incident (with its
+    playbooks refreshed, as on any update)."""
+
+    def __init__(self, context: Context, *, disclosures: DisclosureLog, incidents: IncidentDesk,
+                 tasks: TaskService) -> None:
+        self.context = context
+        self.store = context.store
+        self.disclosures = disclosures
+        self.incidents = incidents
+        self.tasks = tasks
 
     # --- names ------------------------------------------------------------------------------
 
@@ -153,12 +166,12 @@ class Sharing:
         """The newest stored version of a STIX id or an incident reference (BZ-2026-0001)."""
         ref = ref.strip()
         if "--" in ref:
-            stored = self.ws.store.get(ref)
+            stored = self.store.get(ref)
             if stored is None:
                 raise NotFound(f"no object '{ref}' in the store")
             return stored
-        incident = self.ws.incidents.get(ref)
-        found = self.ws.store.get(incident.id)
+        incident = self.incidents.get(ref)
+        found = self.store.get(incident.id)
         assert found is not None
         return found
 
@@ -169,7 +182,7 @@ class Sharing:
             raise InvalidValue(f"'{channel}' is not a channel (use one of: {', '.join(CHANNELS)})")
         if isinstance(text, Recipient):
             return Recipient(text.kind, text.id, channel)
-        community = self.ws.community
+        community = self.context.community
         value = text.strip()
         kind, sep, rest = value.partition(":")
         if value in ("archive", f"archive:{community.national.id}"):
@@ -191,14 +204,14 @@ class Sharing:
     def _reference(self, stored: StoredObject) -> str | None:
         if stored.type != "incident":
             return None
-        row = self.ws.store.incident_by_reference(stored.id)
+        row = self.store.incident_by_reference(stored.id)
         return row.reference if row else None
 
     # --- audience ---------------------------------------------------------------------------
 
     def audience(self, ref: str) -> Audience:
         stored = self.resolve(ref)
-        members = self.ws.store.audience_of(stored.id)
+        members = self.store.audience_of(stored.id)
         return Audience(stored.id, self._reference(stored), members.get("org", ()),
                         members.get("contact", ()))
 
@@ -208,12 +221,12 @@ class Sharing:
             if stored.type != "incident":
                 raise InvalidValue("--linked applies to incidents (their notes, indicators and "
                                    "relationships)")
-            ids += self.ws.store.linked(stored.id)
+            ids += self.store.linked(stored.id)
         return ids
 
     def _members(self, orgs: Sequence[str], contacts: Sequence[str]) -> tuple[list[str],
                                                                              list[str]]:
-        community = self.ws.community
+        community = self.context.community
         parties = [community.party(o).id for o in orgs]
         emails = [community.contact(c).contact.email for c in contacts]
         if not parties and not emails:
@@ -226,30 +239,30 @@ class Sharing:
         organisations or named contacts.  TLP still decides: this widens only AMBER and RED."""
         stored = self.resolve(ref)
         parties, emails = self._members(orgs, contacts)
-        with self.ws.store.transaction():
+        with self.store.transaction():
             for object_id in self._targets(stored, linked):
                 if parties:
-                    self.ws.store.add_audience(object_id, "org", parties)
+                    self.store.add_audience(object_id, "org", parties)
                 if emails:
-                    self.ws.store.add_audience(object_id, "contact", emails)
+                    self.store.add_audience(object_id, "contact", emails)
         return self.audience(stored.id)
 
     def remove(self, ref: str, *, orgs: Sequence[str] = (), contacts: Sequence[str] = (),
                linked: bool = False) -> Audience:
         stored = self.resolve(ref)
-        current = self.ws.store.audience_of(stored.id)
+        current = self.store.audience_of(stored.id)
         for org in orgs:
             if org not in current.get("org", ()):
                 raise NotFound(f"'{org}' is not in the audience of {ref}")
         for email in contacts:
             if email.lower() not in current.get("contact", ()):
                 raise NotFound(f"'{email}' is not in the audience of {ref}")
-        with self.ws.store.transaction():
+        with self.store.transaction():
             for object_id in self._targets(stored, linked):
                 for org in orgs:
-                    self.ws.store.remove_audience(object_id, "org", org)
+                    self.store.remove_audience(object_id, "org", org)
                 for email in contacts:
-                    self.ws.store.remove_audience(object_id, "contact", email.lower())
+                    self.store.remove_audience(object_id, "contact", email.lower())
         return self.audience(stored.id)
 
     # --- the gate over the store ------------------------------------------------------------
@@ -273,9 +286,9 @@ class Sharing:
                 objects.append(item)
                 pending.append(item["id"])
         missing = [i for i in pending if i not in stored_by_id]
-        for found in self.ws.store.latest_many(missing):
+        for found in self.store.latest_many(missing):
             stored_by_id[found.id] = found
-        audiences = self.ws.store.audiences([o["id"] for o in objects])
+        audiences = self.store.audiences([o["id"] for o in objects])
         out = []
         for obj in objects:
             members = audiences.get(obj["id"], {})
@@ -300,7 +313,7 @@ class Sharing:
             if not wanted:
                 break
             known |= wanted
-            frontier = self.candidates(self.ws.store.latest_many(sorted(wanted)))
+            frontier = self.candidates(self.store.latest_many(sorted(wanted)))
             context += frontier
         return context
 
@@ -309,14 +322,14 @@ class Sharing:
         """The gate's verdict, not recorded: for dry runs and previews (nothing is sent)."""
         to = self.recipient(recipient, channel)
         offered = self.candidates(items, floors)
-        community = self.ws.community
+        community = self.context.community
         return release(offered, to, community, default_tlp=community.default_tlp,
                        context=self.context_for(offered), reference_key=self.reference_key)
 
     @cached_property
     def reference_key(self) -> bytes:
         """The workspace secret public incident references are derived from."""
-        return bytes.fromhex(self.ws.store.release_key("public-reference"))
+        return bytes.fromhex(self.store.release_key("public-reference"))
 
     def release(self, items: Iterable[Item], recipient: str | Recipient,
                 channel: str = "export", *, delivery: str) -> Disclosure:
@@ -331,7 +344,7 @@ class Sharing:
         """Log a verdict of :meth:`decide` (the one a preview showed) before it is sent."""
         entry = None
         if verdict.released:
-            entry = self.ws.audit.record(
+            entry = self.disclosures.record(
                 recipient=verdict.recipient.key, channel=verdict.recipient.channel,
                 objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
                          for r in verdict.released],
@@ -343,9 +356,9 @@ class Sharing:
         """Log a TAXII page (``versions``: id, version and TLP of each item) before it is sent."""
         entry = None
         if versions:
-            entry = self.ws.audit.record(recipient=recipient.key, channel=recipient.channel,
-                                         objects=versions, tlp=max(v[2] for v in versions),
-                                         delivery="sent")
+            entry = self.disclosures.record(recipient=recipient.key, channel=recipient.channel,
+                                            objects=versions, tlp=max(v[2] for v in versions),
+                                            delivery="sent")
         return Served(tuple(items), entry)
 
     def export_release(self, recipient: str | Recipient, incident_ref: str | None = None, *,
@@ -358,15 +371,15 @@ class Sharing:
             incident = self.resolve(incident_ref)
             if incident.type != "incident":
                 raise InvalidValue(f"'{incident_ref}' is not an incident")
-            items = list(self.ws.store.latest_many(self.ws.incidents.attached_ids(incident.id)))
+            items = list(self.store.latest_many(self.incidents.attached_ids(incident.id)))
         else:
-            items = list(self.ws.store.latest_objects())
+            items = list(self.store.latest_objects())
         return self.release(items, recipient, "export", delivery=delivery)
 
     def export_for(self, recipient: str | Recipient,
                    incident_ref: str | None = None) -> dict[str, Any]:
         """The bundle of :meth:`export_release`, written to a file."""
-        return self.export_release(recipient, incident_ref).bundle(self.ws.ids("bundle"))
+        return self.export_release(recipient, incident_ref).bundle(self.context.ids("bundle"))
 
     # --- dry runs ---------------------------------------------------------------------------
 
@@ -395,7 +408,7 @@ class Sharing:
         receive the object and by which rule (or why not).  Organisations and contacts are
         asked by bulletin and e-mail, partners by their own channel, unless ``channel`` says."""
         stored = self.resolve(ref)
-        community = self.ws.community
+        community = self.context.community
         offered = self.candidates([stored])
         context = self.context_for(offered)
         asked: list[Recipient] = []
@@ -422,8 +435,8 @@ class Sharing:
             raise InvalidValue("lowering a marking needs a reason")
         stored = self.resolve(ref)
         obj = stored.obj
-        community = self.ws.community
-        if stored.origin != LOCAL or obj.get("created_by_ref") != self.ws.identity:
+        community = self.context.community
+        if stored.origin != LOCAL or obj.get("created_by_ref") != self.context.identity:
             raise NotOriginator(f"{stored.id} was not created by the national CIRT: only its "
                                 "originator may lower its marking")
         before = object_level(obj, community.default_tlp)
@@ -438,17 +451,17 @@ class Sharing:
             lowered = copy.deepcopy(obj)
             lowered["object_marking_refs"] = [target.marking_id] + [
                 m for m in obj.get("object_marking_refs", ()) if level_of_marking(m) is None]
-            lowered["modified"] = later_than(obj["modified"], self.ws.clock())
-        stamp = format_ts(self.ws.clock())
+            lowered["modified"] = later_than(obj["modified"], self.context.clock())
+        stamp = format_ts(self.context.clock())
         note: dict[str, Any] = {
-            "type": "note", "spec_version": "2.1", "id": self.ws.ids("note"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
-            "authors": [self.ws.analyst], "object_refs": [stored.id],
+            "type": "note", "spec_version": "2.1", "id": self.context.ids("note"),
+            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
+            "authors": [self.context.analyst], "object_refs": [stored.id],
             "abstract": f"Marking lowered from {before.label} to {target.label}",
             "content": reason.strip(), "object_marking_refs": [before.marking_id],
         }
-        store = self.ws.store
-        provenance = Provenance(LOCAL, self.ws.analyst)
+        store = self.store
+        provenance = Provenance(LOCAL, self.context.analyst)
         members = store.audience_of(stored.id)
         with store.transaction():
             if stored.type != "incident":
@@ -465,13 +478,12 @@ class Sharing:
     def _lower_incident(self, incident_id: str, target: TLP) -> dict[str, Any]:
         """The incident's next version at ``target``: the one lowering ``incidents.update``
         refuses, with the playbooks refreshed as on any update."""
-        from cirt import incidents as rules
-
-        desk = self.ws.incidents
+        desk = self.incidents
         with desk.changing(incident_id) as incident:
-            revised = rules.revise(incident, analyst=self.ws.analyst, now=self.ws.clock(),
+            revised = rules.revise(incident, analyst=self.context.analyst,
+                                   now=self.context.clock(),
                                    change=f"marking lowered to {target.label}", tlp=target)
-            revised = self.ws.tasks.refresh(incident, revised).incident
+            revised = self.tasks.refresh(incident, revised).incident
             desk.save(revised)
         return revised.obj
 

@@ -17,7 +17,7 @@ processes, certificates, network traffic, e-mail messages, anything with granula
 predefined extensions) are additionally run through ``stix2.parse``: slower, never less strict.
 
 Bundle-level rules live in ``validate_objects``: markings that exist, references that resolve,
-same id and version with different content, STIX 2.0 bundles upgraded to 2.1 with notes.
+same id and version with different content (STIX 2.0 bundles are upgraded first: ``cirt.stix20``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from cirt.config import ImportLimits
+from cirt.limits import ImportLimits
+from cirt.stix_refs import walk_references
 from cirt.tlp import is_tlp_marking
+from cirt.versions import same_version, version_instant
 
 MAX_DEPTH = 32
 MAX_STRING = 1_000_000
@@ -215,9 +217,9 @@ def pattern_comparisons(pattern: str) -> int:
 
 
 def over_limits(obj: Any, limits: ImportLimits) -> str:
-    """Why ``obj`` is larger than the import limits allow, or ''.  Cheap: list lengths only,
-    checked before anything whose cost grows with them (selectors, references, the pattern
-    parser)."""
+    """Why ``obj`` is larger than the import limits allow, or ''.  Cheap: list lengths and one
+    walk of the references (``cirt.stix_refs``, at any depth), checked before anything whose cost
+    grows with them (selectors, reference checks, the pattern parser)."""
     if type(obj) is not dict:
         return ""
     granular = obj.get("granular_markings")
@@ -231,9 +233,8 @@ def over_limits(obj: Any, limits: ImportLimits) -> str:
             return (f"{selectors:,} granular marking selectors (the limit is"
                     f" {limits.max_selectors:,}, [import] max_selectors)")
     references = 0
-    for key, value in obj.items():
-        if type(value) is list and type(key) is str and key.endswith("_refs"):
-            references += len(value)
+    for _ in walk_references(obj):  # every *_ref and *_refs entry, at any depth
+        references += 1
     if references > limits.max_references:
         return (f"{references:,} references (the limit is {limits.max_references:,},"
                 " [import] max_references)")
@@ -994,9 +995,7 @@ def validate_objects(
     already refused (index -> reason).
     """
     result = Validation()
-    candidates: dict[tuple[str, tuple[str, int]], tuple[int, dict[str, Any], str]] = {}
-    from cirt.store import canonical_json
-    from cirt.store.ingest_state import same_version, version_instant
+    candidates: dict[tuple[str, tuple[str, int]], tuple[int, dict[str, Any]]] = {}
 
     declared = {o["type"] for o in objects if isinstance(o, dict) and "extensions" in o
                 and isinstance(o.get("type"), str) and new_object_kind(o)}
@@ -1015,11 +1014,9 @@ def validate_objects(
         key = (obj["id"], version_instant(version))
         previous = candidates.get(key)
         if previous is None:
-            candidates[key] = (index, obj, "")
+            candidates[key] = (index, obj)
             continue
-        first_text = previous[2] or canonical_json(previous[1])
-        candidates[key] = (previous[0], previous[1], first_text)
-        if canonical_json(obj) == first_text or same_version(previous[1], obj):
+        if same_version(previous[1], obj):
             result.duplicates_in_input += 1
         else:
             result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=version)))
@@ -1027,7 +1024,7 @@ def validate_objects(
         progress(len(objects))
     _resolve_markings(candidates, result, known_ids)
     # First occurrences were inserted in input order, and removals keep that order.
-    result.accepted = [(i, o) for i, o, _ in candidates.values()]
+    result.accepted = list(candidates.values())
     result.rejected.sort(key=lambda r: r.index)
     return result
 
@@ -1046,9 +1043,9 @@ def _marking_refs(obj: dict[str, Any]) -> list[str]:
     return refs
 
 
-def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any], str]],
+def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any]]],
                       result: Validation, known_ids: Callable[[set[str]], set[str]]) -> None:
-    markings_of = {key: _marking_refs(obj) for key, (_, obj, _) in candidates.items()}
+    markings_of = {key: _marking_refs(obj) for key, (_, obj) in candidates.items()}
     present = {key[0] for key in candidates}
     wanted = {ref for refs in markings_of.values() for ref in refs
               if ref not in present and not is_tlp_marking(ref)}
@@ -1070,94 +1067,3 @@ def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any], str]],
             candidates.pop(key)
             markings_of.pop(key)
         present = {key[0] for key in candidates}
-
-
-# --- STIX 2.0 -> 2.1 --------------------------------------------------------------------------
-
-_TWO_ZERO_TYPES_WITH_IS_FAMILY = ("malware",)
-
-
-_SCO_NAMESPACE = "00abedb4-aa42-466c-9c01-fed23315a9b7"  # STIX 2.1 §2.9
-
-
-def _lift_observables(observed: dict[str, Any]) -> list[dict[str, Any]]:
-    """STIX 2.0 observed-data keeps its observables in ``objects``, referring to each other by
-    dictionary key ("0", "1"); 2.1 wants them as objects of their own, named in ``object_refs``
-    (§4.13; ``objects`` is deprecated).  Each gets an id derived from the observed-data's id and
-    its key, and every reference by key becomes a reference by id.  Nothing is lifted when an
-    entry is not an object with a type (the validator then says what is wrong)."""
-    import uuid
-
-    entries = observed["objects"]
-    if not all(isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("type"), str)
-               and _TYPE21.match(v["type"]) for k, v in entries.items()):
-        return []
-    namespace = uuid.UUID(_SCO_NAMESPACE)
-    ids = {key: f"{value['type']}--{uuid.uuid5(namespace, observed.get('id', '') + '|' + key)}"
-           for key, value in entries.items()}
-
-    def by_id(value: Any, key: str) -> Any:
-        if key.endswith("_ref") and isinstance(value, str):
-            return ids.get(value, value)
-        if key.endswith("_refs") and isinstance(value, list):
-            return [ids.get(v, v) if isinstance(v, str) else v for v in value]
-        if isinstance(value, dict):
-            return {k: by_id(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [by_id(v, key) for v in value]
-        return value
-
-    lifted = []
-    for key, value in entries.items():
-        sco = {k: by_id(v, k) for k, v in value.items()}
-        sco["spec_version"] = "2.1"
-        sco["id"] = ids[key]
-        if "object_marking_refs" in observed and "object_marking_refs" not in sco:
-            sco["object_marking_refs"] = list(observed["object_marking_refs"])
-        lifted.append(sco)
-    del observed["objects"]
-    observed["object_refs"] = list(ids.values())
-    return lifted
-
-
-def upgrade_stix20(objects: list[Any]) -> tuple[list[str], dict[int, str]]:
-    """Upgrade the objects of a STIX 2.0 bundle to 2.1 in place; returns what was changed.
-
-    Only what 2.1 requires is added (``spec_version``; ``pattern_type`` on indicators;
-    ``is_family`` on malware, which 2.0 objects describe as families), and observed-data's
-    observables become objects of their own (``_lift_observables``); nothing else is removed or
-    renamed, so a 2.0 ``labels`` stays as it was.  Returns the notes and the objects to refuse:
-    those already claiming a ``spec_version`` (2.0 objects never carry one).
-    """
-    counts = {"spec_version": 0, "pattern_type": 0, "is_family": 0}
-    mismatched: dict[int, str] = {}
-    lifted: list[dict[str, Any]] = []
-    for index, obj in enumerate(objects):
-        if not isinstance(obj, dict):
-            continue
-        if "spec_version" in obj:
-            mismatched[index] = (f"spec_version '{str(obj['spec_version'])[:20]}'"
-                                 " inside a STIX 2.0 bundle")
-            continue
-        obj["spec_version"] = "2.1"
-        counts["spec_version"] += 1
-        if obj.get("type") == "indicator" and "pattern_type" not in obj:
-            obj["pattern_type"] = "stix"
-            counts["pattern_type"] += 1
-        if obj.get("type") in _TWO_ZERO_TYPES_WITH_IS_FAMILY and "is_family" not in obj:
-            obj["is_family"] = True
-            counts["is_family"] += 1
-        if obj.get("type") == "observed-data" and isinstance(obj.get("objects"), dict) \
-                and "object_refs" not in obj:
-            lifted.extend(_lift_observables(obj))
-    notes = ["upgraded from STIX 2.0 to 2.1:"
-             f" added spec_version '2.1' to {counts['spec_version']} object(s)"]
-    if counts["pattern_type"]:
-        notes.append(f"added pattern_type 'stix' to {counts['pattern_type']} indicator(s)")
-    if counts["is_family"]:
-        notes.append(f"added is_family true to {counts['is_family']} malware object(s)")
-    if lifted:
-        objects.extend(lifted)
-        notes.append(f"lifted {len(lifted)} observable(s) out of observed-data into objects of"
-                     " their own, named in object_refs")
-    return ["; ".join(notes)], mismatched

@@ -1,16 +1,17 @@
-"""STIX timestamps and identifiers.
+"""STIX timestamps, durations and identifiers.
 
-Every clock and id in the toolkit comes through here so that tests can pass fixed ones in.
+Every clock, duration and id in the toolkit comes through here so that tests can pass fixed ones in.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cirt.errors import ConfigError
+from cirt.errors import ConfigError, InvalidValue
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[str], str]
@@ -51,8 +52,6 @@ def parse_ts(text: str) -> datetime:
 
 def later_than(previous: str, now: datetime) -> str:
     """A millisecond timestamp strictly after ``previous``: versions must never share ``modified``."""
-    from datetime import timedelta
-
     stamp = now
     floor = parse_ts(previous)
     if stamp <= floor:
@@ -74,6 +73,35 @@ def time_zone(name: str) -> ZoneInfo:
                           f"'{name}' is not a time zone (e.g. America/Belize)") from None
 
 
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """``30m``, ``4h``, ``2d``, ``1w``, ``1d12h``: elapsed time, never wall-clock arithmetic."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().lower().replace(" ", "")
+    match = _DURATION.match(text) if not isinstance(value, bool) else None
+    if not text or match is None:
+        raise ValueError(f"'{value}' is not a duration such as 30m, 4h, 2d or 1d12h")
+    weeks, days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    delta = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    if delta <= timedelta(0):
+        raise ValueError("a duration must be longer than zero")
+    if delta > timedelta(days=366):
+        raise ValueError("a duration longer than a year is not a deadline")
+    return delta
+
+
+def format_duration(delta: timedelta) -> str:
+    """The inverse of :func:`parse_duration`, e.g. ``1d12h``; sub-minute parts are dropped."""
+    minutes = int(abs(delta).total_seconds()) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    out = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n)
+    return ("-" if delta < timedelta(0) else "") + (out or "0m")
+
+
 _DAYS = {"yesterday": -1, "today": 0, "tomorrow": 1}
 
 
@@ -86,11 +114,6 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, past: bool = False) 
     always earlier).  Wall-clock times are local to the CIRT, so a deadline "tomorrow 09:00" is
     09:00 in Belize whatever the server's zone.
     """
-    from datetime import timedelta
-
-    from cirt.errors import InvalidValue
-    from cirt.playbooks import parse_duration
-
     value = " ".join(text.strip().lower().split())
     local_now = now.astimezone(zone)
     ago = value.endswith(" ago")

@@ -19,63 +19,43 @@ from __future__ import annotations
 import builtins
 import copy
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cirt import incidents as rules
+from cirt.context import Context
+from cirt.definitions import TASK_CORE_ID, TASK_EXTENSION_ID
 from cirt.errors import InvalidValue, NotFound
-from cirt.incidents import ANSWERS, PHASES, Incident
-from cirt.playbooks import (
-    AFFECTED,
-    Facts,
-    Library,
+from cirt.incident_records import IncidentRecords
+from cirt.incidents import ANSWERS, PHASES, HistoryEntry, Incident
+from cirt.playbook_conditions import Facts, build_facts
+from cirt.playbook_model import AFFECTED, Library, Playbook, Trigger
+from cirt.playbook_rules import (
     PlannedItem,
-    Playbook,
     Proposal,
-    Trigger,
-    build_facts,
     due_after,
-    format_duration,
     holding,
-    load_library,
-    parse_duration,
     plan,
     plan_escalation,
     propose,
     without_repeated_duties,
 )
-from cirt.stixtime import format_ts, later_than, local_text, parse_ts, time_zone
+from cirt.stixtime import (
+    format_duration,
+    format_ts,
+    later_than,
+    local_text,
+    parse_duration,
+    parse_ts,
+    time_zone,
+)
 from cirt.store import LOCAL, Provenance
 from cirt.store.deadlines import DueRow
-
-if TYPE_CHECKING:
-    from cirt.incident_desk import HistoryEntry
-    from cirt.workspace import Workspace
-
-TASK_CORE_ID = "extension-definition--2074a052-8be4-4932-849e-f5e7798e0030"
-TASK_EXTENSION_ID = "extension-definition--034817cc-0617-5b30-95f1-0a2a1a89e526"
-
-TASK_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
-    "type": "extension-definition",
-    "spec_version": "2.1",
-    "id": TASK_EXTENSION_ID,
-    "created": "2026-01-01T00:00:00.000Z",
-    "modified": "2026-01-01T00:00:00.000Z",
-    "name": "cirt task tracking extension",
-    "description": "Deadlines and addressees of incident tasks and notification duties, beside "
-    "the OASIS task extension: what a national CIRT must do, for whom, by when.",
-    "schema": "Properties: incident_ref; key (playbook/id); kind (task|duty); phase; due "
-    "(timestamp, absent while waiting); due_after (key whose completion starts the clock); "
-    "offset (duration such as 24h); owner (role or analyst); parties (sectors.yaml ids); role "
-    "(contact role); playbook; level (escalation level of a level duty); decision (a question "
-    "answered yes|no|not-applicable); answer; start_on (the answer of due_after that starts "
-    "the clock); done_by; state (done|cancelled|waived); note (what was done, or why not).",
-    "version": "1.0.0",
-    "extension_types": ["property-extension"],
-}
 
 # A waived duty (the regulator or party said no report is needed) is not carried out: STIX
 # records it as cancelled; our extension keeps the state and the reason.
@@ -170,24 +150,29 @@ _URL = re.compile(r"url:value\s*=\s*'[a-z][a-z0-9+.-]*://([^/:'?#]+)", re.IGNORE
 class TaskService:
     """Playbooks applied to incidents; their tasks, duties and escalation triggers."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, context: Context, *, records: IncidentRecords) -> None:
+        self.context = context
+        self.records = records
 
     @cached_property
     def library(self) -> Library:
-        community = self.ws.community
+        # Imported here: start-up time (the file schema and YAML reader, ~8 ms) for commands
+        # that build the incident desk but never read a playbook (``cirt incident list``).
+        from cirt.playbook_files import load_library
+
+        community = self.context.community
         parties = [community.national.id, *community.organisations, *community.partners]
-        return load_library(self.ws.config.playbooks_path, parties=parties,
+        return load_library(self.context.config.playbooks_path, parties=parties,
                             organisations=list(community.organisations))
 
     @cached_property
     def zone(self) -> ZoneInfo:
-        return time_zone(self.ws.config.timezone)
+        return time_zone(self.context.config.timezone)
 
     # -- facts and triggers -------------------------------------------------------------------
 
     def facts(self, incident: Incident) -> Facts:
-        community = self.ws.community
+        community = self.context.community
         hosts = self._indicator_hosts(incident)
         return build_facts(
             severity=incident.severity, category=incident.category, status=incident.status,
@@ -201,7 +186,7 @@ class TaskService:
 
     def _indicator_hosts(self, incident: Incident) -> builtins.list[str]:
         """Addresses, domains and URL hosts named by the incident's indicators."""
-        store = self.ws.store
+        store = self.context.store
         hosts: builtins.list[str] = []
         for stored in store.latest_many(store.linked(incident.id)):
             if stored.type == "indicator":
@@ -253,7 +238,7 @@ class TaskService:
         obj = copy.deepcopy(incident.obj)
         obj["extensions"][rules.OUR_EXTENSION_ID]["playbook"] = chosen.name
         items = without_repeated_duties(plan(chosen, facts, parse_ts(incident.reported_at)), ())
-        audience = (*incident.organisations, self.ws.community.national.id)
+        audience = (*incident.organisations, self.context.community.national.id)
         opened_with, added = self._attach(Incident(obj), items, audience)
         return Applied(opened_with, (chosen.name,), added, self.proposal(opened_with),
                        tuple(n for n in matching if n != chosen.name))
@@ -265,7 +250,7 @@ class TaskService:
         facts = self.facts(after)
         playbook = self.playbook_of(after)
         playbooks = [playbook] if playbook else []
-        rows = self.ws.store.due_items(after.id)
+        rows = self.context.store.due_items(after.id)
         present = {row.item_key for row in rows}
         told = {(row.item_key.split("@")[0], party) for row in rows
                 for party in row.parties.split(",") if party}
@@ -289,7 +274,7 @@ class TaskService:
         from the escalation, join that version."""
         level = incident.escalation_level
         facts = self.facts(incident)
-        rows = self.ws.store.due_items(incident.id)
+        rows = self.context.store.due_items(incident.id)
         present = {row.item_key for row in rows}
         records = incident.escalations
         at = parse_ts(records[-1]["at"]) if records else parse_ts(incident.modified)
@@ -304,30 +289,38 @@ class TaskService:
         cancelled (saying why; what was done stays done), the new one's items join, counted
         from ``reported_at`` as at opening, and no party is given a duty it already has."""
         playbook = self.library.get(name)
-        with self.ws.incidents.changing(ref, if_version) as incident:
+        with self._changing(ref, if_version) as incident:
             if incident.playbook == name:
                 raise InvalidValue(f"{incident.reference} already follows playbook {name}")
-            now = self.ws.clock()
-            for row in self.ws.store.due_items(incident.id):
+            now = self.context.clock()
+            for row in self.context.store.due_items(incident.id):
                 if row.state == "open" and row.playbook and row.playbook == incident.playbook:
                     self._cancel(row, f"playbook changed to {name}", now)
-            rows = [r for r in self.ws.store.due_items(incident.id) if r.state != "cancelled"]
-            present = {r.item_key for r in self.ws.store.due_items(incident.id)}
+            rows = [r for r in self.context.store.due_items(incident.id) if r.state != "cancelled"]
+            present = {r.item_key for r in self.context.store.due_items(incident.id)}
             items = without_repeated_duties(
                 [i for i in plan(playbook, self.facts(incident), parse_ts(incident.reported_at))
                  if i.key not in present], _told(rows))
             revised = rules.revise(
-                incident, analyst=self.ws.analyst, now=now, playbook=name,
+                incident, analyst=self.context.analyst, now=now, playbook=name,
                 change=f"playbook {name} applied instead of {incident.playbook or 'none'}")
             revised, added = self._attach(revised, items, self._audience(revised))
-            self.ws.incidents.save(revised)
+            self.records.save(revised)
         return Applied(revised, (name,), added, self.proposal(revised, incident))
+
+    @contextmanager
+    def _changing(self, ref: str, if_version: str | None = None) -> Iterator[Incident]:
+        """The incident under the write lock, with the playbooks (and sectors.yaml) read before
+        the lock is taken: every other writer waits for it."""
+        _ = self.library
+        with self.records.changing(ref, if_version) as incident:
+            yield incident
 
     def _audience(self, incident: Incident) -> tuple[str, ...]:
         """Who may receive the incident, counting organisations this very version adds."""
-        stored = self.ws.store.audience_of(incident.id).get("org", ())
+        stored = self.context.store.audience_of(incident.id).get("org", ())
         return tuple(dict.fromkeys([*stored, *incident.organisations,
-                                    self.ws.community.national.id]))
+                                    self.context.community.national.id]))
 
     def _attach(self, incident: Incident, items: builtins.list[PlannedItem],
                 audience: tuple[str, ...]) -> tuple[Incident, tuple[TaskView, ...]]:
@@ -350,16 +343,16 @@ class TaskService:
             raise InvalidValue(f"'{phase}' is not a phase (use one of: {', '.join(PHASES)})")
         if not title.strip():
             raise InvalidValue("a task needs a title (--title)")
-        incident = self.ws.incidents.get(ref)
-        now = self.ws.clock()
+        incident = self.records.get(ref)
+        now = self.context.clock()
         if due_at is not None:
             due = due_at - now
             if due <= timedelta(0):
                 raise InvalidValue(f"the deadline {local_text(due_at, self.zone)} has passed")
-        number = self.ws.store.next_due_position(incident.id)
+        number = self.context.store.next_due_position(incident.id)
         item = PlannedItem(f"own/{number}", "task", title.strip(), description, phase,
                            due or timedelta(0), now + due if due else None, None,
-                           owner or self.ws.analyst, 50)
+                           owner or self.context.analyst, 50)
         _, added = self._add(incident, [item], f"task added: {title.strip()}")
         return added[0]
 
@@ -368,14 +361,14 @@ class TaskService:
         """Store ``items`` and reference them from a new version of the incident."""
         if not items:
             return incident, ()
-        with self.ws.incidents.changing(incident.id) as current:
-            audience = self.ws.store.audience_of(current.id).get("org", ())
-            created, refs = self._store(current, items, format_ts(self.ws.clock()), audience)
+        with self._changing(incident.id) as current:
+            audience = self.context.store.audience_of(current.id).get("org", ())
+            created, refs = self._store(current, items, format_ts(self.context.clock()), audience)
             existing = current.obj["extensions"][rules.INCIDENT_CORE_ID].get("tasks", [])
-            revised = rules.revise(current, analyst=self.ws.analyst, now=self.ws.clock(),
+            revised = rules.revise(current, analyst=self.context.analyst, now=self.context.clock(),
                                    change=f"{change} ({len(items)} tasks and duties)",
                                    tasks=[*existing, *refs])
-            self.ws.incidents.save(revised)
+            self.records.save(revised)
         return revised, created
 
     def _store(self, incident: Incident, items: list[PlannedItem], stamp: str,
@@ -385,8 +378,8 @@ class TaskService:
         They are not in ``incident_links`` (that is for attached intelligence: notes,
         indicators); ``due_items`` ties them to the incident and :meth:`objects` returns them.
         """
-        store = self.ws.store
-        level = incident.tlp(self.ws.community.default_tlp)
+        store = self.context.store
+        level = incident.tlp(self.context.community.default_tlp)
         position = store.next_due_position(incident.id)
         created: list[TaskView] = []
         refs: list[dict[str, str]] = []
@@ -403,9 +396,9 @@ class TaskService:
 
     def objects(self, ref: str) -> builtins.list[dict[str, Any]]:
         """The newest version of every task object of an incident (for exports)."""
-        incident = self.ws.incidents.get(ref)
-        ids = [row.task_id for row in self.ws.store.due_items(incident.id)]
-        by_id = {s.id: s.obj for s in self.ws.store.latest_many(ids)}
+        incident = self.records.get(ref)
+        ids = [row.task_id for row in self.context.store.due_items(incident.id)]
+        by_id = {s.id: s.obj for s in self.context.store.latest_many(ids)}
         return [by_id[i] for i in ids if i in by_id]
 
     def _task_object(self, incident: Incident, item: PlannedItem, stamp: str,
@@ -425,8 +418,8 @@ class TaskService:
             if value:
                 ours[name] = value
         task: dict[str, Any] = {
-            "type": "task", "spec_version": "2.1", "id": self.ws.ids("task"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.ws.identity,
+            "type": "task", "spec_version": "2.1", "id": self.context.ids("task"),
+            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
             "name": item.title, "outcome": "pending",
             "task_types": ["notification" if item.kind == "duty" else item.phase],
             "priority": item.priority, "object_marking_refs": [marking],
@@ -442,26 +435,26 @@ class TaskService:
         """Tasks go wherever their incident goes: organisations added to the incident receive
         them too, and a changed TLP marks them anew (a new version), so the incident never
         references a task its recipient may not see."""
-        store = self.ws.store
-        level = incident.tlp(self.ws.community.default_tlp)
+        store = self.context.store
+        level = incident.tlp(self.context.community.default_tlp)
         rows = store.due_items(incident.id)
         with store.transaction():
             for stored in store.latest_many([row.task_id for row in rows]):
                 store.add_audience(stored.id, "org", audience)
                 if stored.obj.get("object_marking_refs") != [level.marking_id]:
-                    task = _next_version(stored.obj, self.ws.clock())
+                    task = _next_version(stored.obj, self.context.clock())
                     task["object_marking_refs"] = [level.marking_id]
                     store.put(task, tlp=int(level), provenance=self._provenance)
 
     @property
     def _provenance(self) -> Provenance:
-        return Provenance(LOCAL, self.ws.analyst)
+        return Provenance(LOCAL, self.context.analyst)
 
     # -- reading and completing ---------------------------------------------------------------
 
     def list(self, ref: str) -> tuple[Incident, list[TaskView]]:
-        incident = self.ws.incidents.get(ref)
-        return incident, [TaskView.from_row(r) for r in self.ws.store.due_items(incident.id)]
+        incident = self.records.get(ref)
+        return incident, [TaskView.from_row(r) for r in self.context.store.due_items(incident.id)]
 
     def open_duties(self, ref: str) -> builtins.list[TaskView]:
         """Notification duties not yet done or waived (closing waits for them)."""
@@ -469,11 +462,9 @@ class TaskService:
 
     def history(self, ref: str) -> builtins.list[HistoryEntry]:
         """Tasks and duties done or cancelled, for the incident's history."""
-        from cirt.incident_desk import HistoryEntry
-
-        incident = self.ws.incidents.get(ref)
+        incident = self.records.get(ref)
         out = []
-        for row in self.ws.store.due_items(incident.id):
+        for row in self.context.store.due_items(incident.id):
             if row.state == "open" or row.done_at is None:
                 continue
             kind = "duty" if row.kind == "duty" else "task"
@@ -486,7 +477,7 @@ class TaskService:
     def find(self, incident: Incident, which: str) -> TaskView:
         """A task by its number in ``task list``, its key (``phishing/block``), its id in the
         playbook (``block``) or its STIX id."""
-        rows = self.ws.store.due_items(incident.id)
+        rows = self.context.store.due_items(incident.id)
         text = which.strip()
         matches = [r for r in rows if text in (str(r.position), r.task_id, r.item_key)]
         if not matches:
@@ -520,7 +511,7 @@ class TaskService:
         history and the dashboard's duty counts show it."""
         if not reason.strip():
             raise InvalidValue("waiving a duty needs a reason (--reason)")
-        incident = self.ws.incidents.get(ref)
+        incident = self.records.get(ref)
         if self.find(incident, which).kind != "duty":
             raise InvalidValue(f"task {which} of {incident.reference} is not a notification "
                                "duty: cancel it instead ('cirt task cancel')")
@@ -528,7 +519,7 @@ class TaskService:
 
     def _finish(self, ref: str, which: str, state: str, note: str | None,
                 answer: str | None = None) -> Completed:
-        incident = self.ws.incidents.get(ref)
+        incident = self.records.get(ref)
         view = self.find(incident, which)
         if view.state != "open":
             raise InvalidValue(f"task {view.number} of {incident.reference} is already "
@@ -542,8 +533,8 @@ class TaskService:
         if answer is not None and answer not in ANSWERS:
             raise InvalidValue(f"'{answer}' is not an answer "
                                f"(use one of: {', '.join(ANSWERS)})")
-        store = self.ws.store
-        now = self.ws.clock()
+        store = self.context.store
+        now = self.context.clock()
         started: list[TaskView] = []
         with store.transaction():
             stored = store.get_for_update(view.id)
@@ -553,7 +544,7 @@ class TaskService:
             task["outcome"] = OUTCOMES[state]
             task["end_time"] = task["modified"]
             ours = task["extensions"][TASK_EXTENSION_ID]
-            ours["done_by"] = self.ws.analyst
+            ours["done_by"] = self.context.analyst
             ours["state"] = state
             if note:
                 ours["note"] = note
@@ -574,7 +565,7 @@ class TaskService:
 
     def _cancel(self, row: DueRow, why: str, now: datetime) -> TaskView:
         """An open item that is no longer needed: cancelled, saying why."""
-        store = self.ws.store
+        store = self.context.store
         stored = store.get_for_update(row.task_id)
         if stored is None:
             raise NotFound(f"task object {row.task_id} is missing from the store")
@@ -582,14 +573,14 @@ class TaskService:
         task["outcome"] = OUTCOMES["cancelled"]
         task["end_time"] = task["modified"]
         ours = task["extensions"][TASK_EXTENSION_ID]
-        ours.update(done_by=self.ws.analyst, state="cancelled", note=why)
+        ours.update(done_by=self.context.analyst, state="cancelled", note=why)
         store.put(task, tlp=stored.tlp, provenance=self._provenance)
         new_row = _row(task, row.incident_id, row.position, state="cancelled")
         store.index_due_item(new_row)
         return TaskView.from_row(new_row)
 
     def _start_clock(self, row: DueRow, anchor: datetime, now: datetime) -> TaskView:
-        store = self.ws.store
+        store = self.context.store
         stored = store.get_for_update(row.task_id)
         if stored is None:
             raise NotFound(f"task object {row.task_id} is missing from the store")
@@ -628,12 +619,4 @@ def _told(rows: builtins.list[DueRow]) -> builtins.list[tuple[str, str | None]]:
     """(party, contact role) of every duty an incident already has."""
     return [(party, row.role) for row in rows if row.kind == "duty"
             for party in row.parties.split(",") if party]
-
-
-def parse_due(text: str) -> timedelta:
-    """``--due 4h`` / ``--within 24h`` from the command line; a bad value is a usage error."""
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise InvalidValue(str(exc)) from None
 

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
+from cirt.errors import InvalidValue
+
 TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 
 
@@ -45,8 +47,6 @@ class TLP(IntEnum):
         for level in cls:
             if level.slug.upper() == key:
                 return level
-        from cirt.errors import InvalidValue
-
         raise InvalidValue(f"'{text}' is not a TLP label (use one of: {', '.join(TLP_NAMES)})")
 
 

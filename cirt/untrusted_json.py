@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from cirt.config import ImportLimits
 from cirt.errors import InputRejected
+from cirt.limits import ImportLimits
 
 
 class _DuplicateKey(ValueError):

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import shutil
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from cirt.community import Community
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
+    from cirt.incident_records import IncidentRecords
     from cirt.indicator_desk import IndicatorDesk
     from cirt.intake.desk import IntakeDesk
     from cirt.misp_exchange import MispExchange
@@ -113,55 +114,67 @@ class Workspace:
     def incidents(self) -> IncidentDesk:
         from cirt.incident_desk import IncidentDesk
 
-        return IncidentDesk(self)
+        return IncidentDesk(self.context, records=self.incident_records, tasks=self.tasks,
+                            evidence=self.evidence)
+
+    @cached_property
+    def incident_records(self) -> IncidentRecords:
+        from cirt.incident_records import IncidentRecords
+
+        return IncidentRecords(self.context)
 
     @cached_property
     def indicators(self) -> IndicatorDesk:
         from cirt.indicator_desk import IndicatorDesk
 
-        return IndicatorDesk(self)
+        return IndicatorDesk(self.context, incidents=self.incidents)
 
     @cached_property
     def audit(self) -> DisclosureLog:
         from cirt.audit import DisclosureLog
+        from cirt.openpgp import OpenPGP, gpg_settings
 
-        return DisclosureLog(self)
+        return DisclosureLog(self.context, lambda: OpenPGP(
+            gpg_settings(self.config.gpg, self.secret("gpg_passphrase"))))
 
     @cached_property
     def sharing(self) -> Sharing:
         from cirt.sharing import Sharing
 
-        return Sharing(self)
+        return Sharing(self.context, disclosures=self.audit, incidents=self.incidents,
+                       tasks=self.tasks)
 
     @cached_property
     def bulletins(self) -> Bulletins:
         from cirt.bulletin import Bulletins
 
-        return Bulletins(self)
+        return Bulletins(self.context, sharing=self.sharing, tasks=self.tasks)
 
     @cached_property
     def tasks(self) -> TaskService:
         from cirt.tasks import TaskService
 
-        return TaskService(self)
+        return TaskService(self.context, records=self.incident_records)
 
     @cached_property
     def intake(self) -> IntakeDesk:
+        from cirt.ingest import ingest
         from cirt.intake.desk import IntakeDesk
 
-        return IntakeDesk(self)
+        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence,
+                          ingest=partial(ingest, self.context))
 
     @cached_property
     def routes(self) -> RouteDesk:
         from cirt.route_desk import RouteDesk
 
-        return RouteDesk(self)
+        return RouteDesk(self.context, sharing=self.sharing, bulletins=self.bulletins)
 
     @cached_property
     def evidence(self) -> EvidenceLocker:
         from cirt.evidence import EvidenceLocker
 
-        return EvidenceLocker(self)
+        return EvidenceLocker(self.context, records=self.incident_records)
 
     @cached_property
     def misp(self) -> MispExchange:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cirt.community import Community
+from cirt.definitions import TASK_EXTENSION_ID
 from cirt.incidents import OUR_EXTENSION_ID
 from cirt.store import Provenance
-from cirt.tasks import TASK_EXTENSION_ID
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 

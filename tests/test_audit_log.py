@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cirt.audit import (
+from cirt.chain import (
     EMPTY,
     GENESIS,
     Entry,

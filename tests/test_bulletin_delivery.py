@@ -7,6 +7,7 @@ contact's mail client would: signature verified, body decrypted, in the contact'
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import json
 import re
@@ -26,13 +27,14 @@ import gnupg
 import pytest
 from aiosmtpd.controller import Controller
 
-from cirt.bulletin.deliver import Mailer, build_message, protection_for
+from cirt.bulletin.message import build_message, protection_for
 from cirt.bulletin.render import compose
 from cirt.community import Contact, Organisation
 from cirt.config import SmtpConfig
 from cirt.errors import RemoteError
 from cirt.incidents import OUR_EXTENSION_ID
 from cirt.openpgp import GpgSettings, OpenPGP
+from cirt.smtp import Mailer
 from cirt.tlp import TLP, marking_definition
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -295,10 +297,10 @@ def test_protection_follows_the_key_the_level_and_plain_mail() -> None:
     with_key = Contact(name="Maria Chan", email="soc@cbb.bz.example", role="sector-cirt",
                        pgp_fingerprint="A" * 40)
     without = Contact(name="Jorge Castillo", email="cirt@bel.bz.example", role="sector-cirt")
-    org = Organisation.model_validate({
-        "id": "bel", "name": "BEL", "identity": "identity--7b614f76-66fb-5eb2-b6d2-4c7d5bb317e3",
-        "sector": "utilities"})
-    lenient = org.model_copy(update={"plain_mail": True})
+    org = Organisation(id="bel", name="BEL",
+                       identity="identity--7b614f76-66fb-5eb2-b6d2-4c7d5bb317e3",
+                       sector="utilities")
+    lenient = dataclasses.replace(org, plain_mail=True)
     assert protection_for(with_key, org, TLP.RED).how == "encrypted"
     assert protection_for(without, org, TLP.GREEN).how == "signed"
     refused = protection_for(without, org, TLP.AMBER)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cirt.community import load_community
 from cirt.config import shipped_path
 from cirt.errors import ConfigError
+from cirt.sectors_file import load_community
 
 SHIPPED = shipped_path("sectors.yaml")
 

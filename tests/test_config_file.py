@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 from cirt.config import (
     SECTIONS,
     GpgSection,
-    ImportLimits,
     IntakeSection,
     SmtpConfig,
     load_config,
     read_config,
 )
 from cirt.errors import ConfigError
+from cirt.limits import ImportLimits
 
 INIT_CONFIG = """\
 # cirt workspace configuration. Secrets go in secrets.toml or CIRT_* variables.

@@ -41,9 +41,9 @@ def test_a_value_added_to_a_third_incident_names_the_first_two(
     ws.indicators.add(pattern="[ipv4-addr:value ISSUBSET '203.0.113.0/24']", incident=first)
     ws.indicators.add(form="ip", value="203.0.113.45", incident=second)
     clock.advance(days=2)
-    before = mark(ws)
+    before = mark(ws.context)
     added = ws.indicators.add(form="ip", value="203.0.113.45", incident=third)
-    found = seen_since(ws, before)
+    found = seen_since(ws.context, before)
     now = clock()
     assert [m.line(now) for m in found] == [
         f"203.0.113.45 seen in {first} (TLP:AMBER) (as 203.0.113.0/24), 2 days ago",
@@ -55,10 +55,10 @@ def test_a_value_added_to_a_third_incident_names_the_first_two(
 def test_values_within_one_incident_and_unrelated_values_say_nothing(ws: Workspace) -> None:
     reference = _incident(ws, "One case")
     ws.indicators.add(form="domain", value="evil.example", incident=reference)
-    before = mark(ws)
+    before = mark(ws.context)
     ws.indicators.add(form="domain", value="cdn.evil.example", incident=reference)
     ws.indicators.add(form="domain", value="other.example")
-    assert seen_since(ws, before) == []
+    assert seen_since(ws.context, before) == []
 
 
 def test_indicator_add_and_import_print_where_a_value_was_seen(
@@ -128,13 +128,13 @@ def test_a_large_batch_finds_what_one_value_at_a_time_finds(ws: Workspace) -> No
     ws.indicators.add(pattern="[ipv4-addr:value ISSUBSET '198.51.100.0/24']", incident=reference)
     ws.indicators.add(pattern="[ipv6-addr:value ISSUBSET '2001:db8::/32']", incident=reference)
     ws.indicators.add(form="domain", value="c2.example", incident=reference)
-    before = mark(ws)
+    before = mark(ws.context)
     values = [f"198.51.100.{n}" for n in range(60)] + [f"203.0.113.{n}" for n in range(60)]
     for value in values:
         ws.indicators.add(form="ip", value=value)
     ws.indicators.add(form="ip", value="2001:db8::beef")
     ws.indicators.add(form="domain", value="a.b.c2.example")
-    found = seen_since(ws, before)
+    found = seen_since(ws.context, before)
     assert sorted(m.value for m in found) == sorted(
         [f"198.51.100.{n}" for n in range(60)] + ["2001:db8::beef", "a.b.c2.example"])
     assert {m.incident.reference for m in found} == {reference}

@@ -10,16 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cirt.csv_export import (
-    FORMULA_STARTS,
-    INCIDENT_COLUMNS,
-    INDICATOR_COLUMNS,
-    export_csv,
-    neutralise,
-    read_back,
-    restore,
-    write,
-)
+from cirt.csv_cells import FORMULA_STARTS, neutralise, restore
+from cirt.csv_export import INCIDENT_COLUMNS, INDICATOR_COLUMNS, export_csv, read_back, write
 from cirt.workspace import Workspace
 
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)",
@@ -53,7 +45,7 @@ def test_incidents_read_back_as_they_are_stored(ws: Workspace) -> None:
     for duty in ws.tasks.open_duties(references[1]):
         ws.tasks.waive(references[1], str(duty.number), reason="+not needed")
     ws.incidents.close(references[1], resolution="-taken down")
-    text = export_csv(ws, "incidents")
+    text = export_csv(ws.context, ws.sharing, "incidents")
     cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
     assert not any(c.startswith(FORMULA_STARTS[:-1]) for c in cells)
     back = read_back(text)
@@ -81,7 +73,7 @@ def test_indicators_read_back_with_incidents_and_lifecycle(ws: Workspace) -> Non
                               incident=reference, name="=evil")
     second = ws.indicators.add(form="ip", value="203.0.113.45")
     ws.indicators.retire(second["id"], "false-positive", reason="a customer's NAT")
-    back = {r["id"]: r for r in read_back(export_csv(ws, "indicators"))}
+    back = {r["id"]: r for r in read_back(export_csv(ws.context, ws.sharing, "indicators"))}
     assert back[first["id"]]["name"] == "=evil"
     assert back[first["id"]]["pattern"] == first["pattern"]
     assert back[first["id"]]["incidents"] == [reference]
@@ -96,7 +88,7 @@ def test_for_a_recipient_only_what_the_gate_releases_and_the_release_is_logged(
                              organisations=["btl", "cbb"], tlp="amber").reference
     ws.incidents.open(title="Bank only", category="phishing", severity="high",
                       organisations=["cbb"], tlp="amber")
-    back = read_back(export_csv(ws, "incidents", recipient="btl"))
+    back = read_back(export_csv(ws.context, ws.sharing, "incidents", recipient="btl"))
     # a recipient sees the public reference, never the internal, sequential one (issue 11)
     assert [r["title"] for r in back] == ["BTL outage"] and back[0]["reference"] != ours
     assert back[0]["organisations"] == ["btl"]  # the gate cuts the audience to the recipient

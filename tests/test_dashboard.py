@@ -31,7 +31,7 @@ def scenario(ws: Workspace, clock: FixedClock) -> dict[str, str]:
 def test_open_incidents_are_counted_by_sector_and_severity(ws: Workspace,
                                                            clock: FixedClock) -> None:
     refs = scenario(ws, clock)
-    board = Deadlines(ws).dashboard()
+    board = Deadlines(ws.context).dashboard()
     assert board.by_sector == {
         "financial-services": {"low": 0, "medium": 1, "high": 0, "critical": 0},
         "telecommunications": {"low": 0, "medium": 0, "high": 1, "critical": 0},
@@ -49,7 +49,7 @@ def test_open_incidents_are_counted_by_sector_and_severity(ws: Workspace,
 def test_what_is_late_and_what_is_due_soon_moves_with_the_clock(ws: Workspace,
                                                                clock: FixedClock) -> None:
     refs = scenario(ws, clock)
-    deadlines = Deadlines(ws)
+    deadlines = Deadlines(ws.context)
     now = deadlines.dashboard().due
     late_keys = {(e.reference, e.task.key) for e in now.overdue}
     assert (refs["phish"], "phishing/collect-sample") in late_keys  # due after 1h

@@ -12,7 +12,7 @@ import pytest
 from conftest import FixedClock
 
 from cirt.dashboard import Deadlines
-from cirt.tasks import TASK_EXTENSION_ID
+from cirt.definitions import TASK_EXTENSION_ID
 from cirt.workspace import Workspace
 
 
@@ -93,7 +93,7 @@ def test_a_deadline_is_overdue_from_its_instant_and_due_soon_before(open_in: Any
     ws, _ = open_in(None, start)
     incident = open_phishing(ws)
     due = start + timedelta(hours=24)
-    deadlines = Deadlines(ws)
+    deadlines = Deadlines(ws.context)
 
     def status(now: datetime) -> str:
         view = deadlines.overdue(now=now)
@@ -121,7 +121,7 @@ def test_done_and_closed_are_never_overdue(open_in: Any) -> None:
         ws.tasks.waive(second.reference, str(duty.number), reason="false alarm")
     ws.incidents.close(second.reference, resolution="false alarm",
                        determination="false-positive")
-    view = Deadlines(ws).overdue(now=start + timedelta(days=30))
+    view = Deadlines(ws.context).overdue(now=start + timedelta(days=30))
     keys = {(e.reference, e.task.key) for e in view.overdue}
     assert (first.reference, "phishing/central-bank") not in keys
     assert (first.reference, "phishing/scope") in keys

@@ -11,8 +11,9 @@ import pytest
 from conftest import FixedClock
 from stix2validator import ValidationOptions, validate_instance
 
+from cirt.definitions import EVIDENCE_EXTENSION_ID
 from cirt.errors import InputRejected, InvalidValue, NotFound
-from cirt.evidence import EVIDENCE_EXTENSION_ID, file_observable
+from cirt.evidence import file_observable
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 

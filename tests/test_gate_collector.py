@@ -6,9 +6,9 @@ import gc
 import threading
 from typing import Any
 
-from cirt.community import load_community
 from cirt.config import shipped_path
 from cirt.gate import Candidate, Recipient, release
+from cirt.sectors_file import load_community
 from cirt.tlp import TLP
 
 

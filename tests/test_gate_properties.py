@@ -17,9 +17,10 @@ import stix2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cirt.community import Community, CommunityFile
+from cirt.community import Community
 from cirt.gate import Candidate, Recipient, release
 from cirt.incidents import OUR_EXTENSION_ID
+from cirt.sectors_file import CommunityFile
 from cirt.tlp import TLP
 
 STAMP = "2026-03-10T14:00:00.000Z"
@@ -58,10 +59,10 @@ def communities(draw: st.DrawFn) -> Community:
     markings = ([{"id": OTHER_MARKING, "name": "PAP:AMBER",
                   "treat_as": draw(st.sampled_from([t.slug for t in TLP]))}]
                 if draw(st.booleans()) else [])
-    return Community(CommunityFile.model_validate({
+    return CommunityFile.model_validate({
         "national_cirt": {"id": "national", "name": "National CIRT",
                           "identity": _uuid("identity", 999)},
-        "organisations": orgs, "partners": partners, "markings": markings}))
+        "organisations": orgs, "partners": partners, "markings": markings}).community()
 
 
 def recipients_of(community: Community) -> list[Recipient]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 import stix2
 
-from cirt.community import Community, CommunityFile, load_community
+from cirt.community import Community, MarkingTreatment
 from cirt.config import shipped_path
 from cirt.errors import NotFound
 from cirt.gate import Allowed, Candidate, Recipient, Release, Withheld, release
 from cirt.incidents import OUR_EXTENSION_ID
+from cirt.sectors_file import load_community
 from cirt.tlp import TLP, TLP1_MARKING_IDS
 
 STAMP = "2026-03-10T14:00:00.000Z"
@@ -196,10 +198,11 @@ def test_partner_max_tlp_caps_what_goes_to_a_partner(community: Community) -> No
 
 
 def test_a_partner_whose_cap_allows_amber_still_needs_to_be_in_the_audience() -> None:
-    model = load_community(shipped_path("sectors.yaml")).model
-    raised = model.model_copy(update={"partners": tuple(
-        p.model_copy(update={"max_tlp": TLP.AMBER}) for p in model.partners)})
-    community = Community(raised)
+    shipped = load_community(shipped_path("sectors.yaml"))
+    community = Community(
+        shipped.national, tuple(shipped.organisations.values()),
+        tuple(dataclasses.replace(p, max_tlp=TLP.AMBER) for p in shipped.partners.values()),
+        default_tlp=shipped.default_tlp, markings=shipped.markings)
     recipient = to("partner", "lacnic-warp", "taxii")
     assert decision(community, recipient, offer(indicator(1, TLP.AMBER), orgs=("cbb",))).rule \
         == "amber-audience"
@@ -237,9 +240,10 @@ PAP_DEFINITION = {"type": "marking-definition", "spec_version": "2.1", "id": PAP
 
 
 def treating_pap_red_as(community: Community, level: str) -> Community:
-    data = community.model.model_dump()
-    data["markings"] = [{"id": PAP_RED, "name": "PAP:RED", "treat_as": level}]
-    return Community(CommunityFile.model_validate(data))
+    return Community(community.national, tuple(community.organisations.values()),
+                     tuple(community.partners.values()), default_tlp=community.default_tlp,
+                     markings=(MarkingTreatment(id=PAP_RED, name="PAP:RED",
+                                                treat_as=TLP.parse(level)),))
 
 
 def test_a_marking_that_is_not_tlp_is_withheld_unless_sectors_yaml_maps_it(

@@ -173,6 +173,22 @@ def test_many_granular_markings_are_validated_in_linear_time(ws: Workspace, home
         assert "names nothing in the object" in ingest(raised.context, [wrong], FROM_PARTNER).rejected[0][1]
 
 
+def test_max_references_counts_references_at_any_depth(home: Path) -> None:
+    """Granular markings' ``marking_ref`` sit inside a list of objects: they count as much as the
+    top-level ``*_refs`` entries do (``cirt.stix_refs``, the one reference walker)."""
+    (home / "config.toml").write_text((home / "config.toml").read_text()
+                                      + "\n[import]\nmax_references = 5\n")
+    nested = [{"marking_ref": TLP.GREEN.marking_id, "selectors": ["name"]}] * 3
+    at_limit = _ind(10, granular_markings=nested)  # creator, one marking, 3 nested: 5
+    over = _ind(11, granular_markings=nested,
+                object_marking_refs=[TLP.GREEN.marking_id, TLP.AMBER.marking_id])
+    with Workspace.open(home) as ws:
+        summary = ingest(ws.context, [at_limit, over], FROM_PARTNER)
+    assert summary.new == 1
+    assert summary.rejected == [(over["id"], "6 references (the limit is 5,"
+                                             " [import] max_references)")]
+
+
 @pytest.mark.parametrize(("text", "message"), [
     (b'{"a": 12345678901234567890}', "the integer 12345678901234567890 is beyond"),
     (b'{"a": -1e999}', "the number -1e999 is beyond"),

@@ -80,7 +80,7 @@ def test_any_bytes_as_a_message_give_a_report_or_a_refusal(tmp_path_factory, dat
 
     home = tmp_path_factory.mktemp("ws")
     with Workspace.init(home) as ws:
-        outcome = report_from_message(ws, data, "fuzz")
+        outcome = report_from_message(ws.context, ws.intake, data, "fuzz")
         assert outcome.status in ("new", "refused")
         rows = ws.intake.list()
         assert len(rows) == (1 if outcome.status == "new" else 0)

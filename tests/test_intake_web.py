@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from cirt.intake.web import CSP, IntakeApp
+from cirt.servers.intake_form import CSP, IntakeApp
 from cirt.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)

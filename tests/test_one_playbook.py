@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cirt.errors import ConfigError, InvalidValue
-from cirt.playbooks import parse_playbook
+from cirt.playbook_files import parse_playbook
 from cirt.stixtime import parse_ts
 from cirt.workspace import Workspace
 from cirt.yamlfile import LocatedYaml

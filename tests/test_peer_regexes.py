@@ -17,9 +17,8 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cirt import gate, observables, stix_validation
+from cirt import gate, observables, stix_validation, versions
 from cirt.stix_validation import check_object, pattern_errors, simple_pattern
-from cirt.store import ingest_state
 from cirt.taxii import query
 
 # Each expression with the way cirt applies it: ``match`` is anchored at the start, ``search``
@@ -35,7 +34,7 @@ PEER_EXPRESSIONS: dict[str, tuple[re.Pattern[str], str]] = {
     "hex": (stix_validation._HEX, "match"),
     "selector": (stix_validation._SELECTOR, "match"),
     "control characters": (stix_validation._CONTROL, "search"),
-    "version instant": (ingest_state._TIMESTAMP, "match"),
+    "version instant": (versions._TIMESTAMP, "match"),
     "extension path": (gate._EXTENSION_PATH, "search"),
     "taxii id": (query.OBJECT_ID, "match"),
     "taxii type": (query.OBJECT_TYPE, "match"),

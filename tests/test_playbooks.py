@@ -14,21 +14,13 @@ from conftest import REFERENCE
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cirt.community import load_community
 from cirt.errors import ConfigError, NotFound
 from cirt.incidents import ALL_CATEGORIES, ESCALATION_LEVELS
-from cirt.playbooks import (
-    FIELDS,
-    Facts,
-    compile_condition,
-    format_duration,
-    load_library,
-    load_playbook,
-    parse_duration,
-    plan,
-    plan_escalation,
-    propose,
-)
+from cirt.playbook_conditions import FIELDS, Facts, compile_condition
+from cirt.playbook_files import load_library, load_playbook
+from cirt.playbook_rules import plan, plan_escalation, propose
+from cirt.sectors_file import load_community
+from cirt.stixtime import format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "playbooks"

@@ -17,7 +17,8 @@ from pg import PgServer
 
 from cirt.errors import ConfigError, StoreError, StoreLocked
 from cirt.store import Provenance
-from cirt.store.engines import open_database, open_store, redact_url, table_names
+from cirt.store.database import redact_url
+from cirt.store.engines import open_database, open_store, table_names
 from cirt.store.migrations import all_migrations
 from cirt.store.postgres import PostgresDatabase, translate
 from cirt.workspace import Workspace

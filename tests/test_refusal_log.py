@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cirt.audit import GENESIS
-from cirt.refusal_log import canonical_refusal, verify_refusals
+from cirt.chain import GENESIS, Head
+from cirt.openpgp import OpenPGP, gpg_settings
+from cirt.refusal_log import Refusal, canonical_refusal, chain, verify_refusals
 from cirt.store import Provenance
 from cirt.workspace import Workspace
+from tests.test_audit_log import gnupg_home, remove_gnupg_home
 
 STAMP = "2026-03-10T12:00:00.000Z"
 NATIONAL = "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa"
@@ -113,8 +116,6 @@ def test_verify_reports_both_chains(cli: Any, tmp_path: Path) -> None:
 
 
 def test_an_entry_hashes_every_field() -> None:
-    from cirt.store.ingest_state import Refusal
-
     base = Refusal("taxii", "csirtamericas", "c1", "indicator--x", STAMP, "rejected", "why")
     payload = canonical_refusal(1, STAMP, base)
     for field in ("source_kind", "source", "collection", "object_id", "version", "outcome",
@@ -165,3 +166,105 @@ def test_rows_from_before_the_chain_are_listed_not_verified(
     listed = cli("audit", "refusals", "--json").json()
     assert [e["seq"] for e in listed] == [0, 1, 2, 3, 4]
     assert cli("audit", "verify").code == 0
+
+
+# --- checkpoints vouch for the refusal log's head too (real GnuPG) -----------------------------
+
+@pytest.fixture(scope="module")
+def keyring() -> Iterator[tuple[Path, dict[str, str]]]:
+    home, fingerprints = gnupg_home("cirt")
+    yield home, fingerprints
+    remove_gnupg_home(home)
+
+
+@pytest.fixture
+def cirt_key(keyring: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> str:
+    home, fingerprints = keyring
+    monkeypatch.setenv("CIRT_GPG_HOME", str(home))
+    monkeypatch.setenv("CIRT_GPG_KEY", fingerprints["cirt"])
+    return fingerprints["cirt"]
+
+
+def test_a_checkpoint_signs_the_heads_of_both_chains(cli: Any, home: Path, tmp_path: Path,
+                                                     cirt_key: str) -> None:
+    refuse_four(cli, tmp_path)
+    with Workspace.open(home) as ws:
+        head = ws.store.refusal_head()
+    result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"), "--json")
+    assert result.code == 0, result.err
+    assert result.json()["refusal_head"] == {"seq": 4, "hash": head.hash, "when": head.when}
+    assert result.json()["head"]["seq"] == 0  # nothing released yet
+    text = (tmp_path / "head.asc").read_text()
+    assert text.startswith("-----BEGIN PGP SIGNED MESSAGE-----")
+    assert f'"refusals":{{"entry_time":"{head.when}","hash":"{head.hash}","seq":4}}' in text
+    assert "refusal entry #4" in cli("audit", "checkpoint", "-o", str(tmp_path / "b.asc")).out
+
+
+@pytest.mark.sqlite_only
+def test_a_cut_off_refusal_log_passes_alone_but_fails_against_a_checkpoint(
+        cli: Any, home: Path, tmp_path: Path, cirt_key: str) -> None:
+    refuse_four(cli, tmp_path)
+    assert cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc")).code == 0
+    tamper(home, "DELETE FROM ingest_log WHERE link >= 3")
+    assert cli("audit", "verify").code == 0, "a chain alone cannot show its end was cut off"
+    result = cli("audit", "verify", "--checkpoint", str(tmp_path / "head.asc"), "--json")
+    assert result.code == 1
+    broken = result.json()["refusals"]["first_bad"]
+    assert broken["seq"] == 3 and "cut off" in broken["reason"]
+    assert result.json()["ok"] is True  # the disclosure log still reaches its head
+    plain = cli("audit", "verify", "--checkpoint", str(tmp_path / "head.asc"))
+    assert plain.code == 1
+    assert "refusal log broken: entry #3: missing" in plain.err
+
+
+@pytest.mark.sqlite_only
+def test_a_rewritten_refusal_chain_is_caught_by_the_checkpoint(
+        cli: Any, home: Path, tmp_path: Path, cirt_key: str) -> None:
+    """An insider who edits refusal 2 and recomputes every later hash fools the chain, not a
+    checkpoint."""
+    refuse_four(cli, tmp_path)
+    assert cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc")).code == 0
+    with Workspace.open(home) as ws:
+        entries = list(ws.store.iter_refusal_chain())
+    head = Head(1, entries[0].hash, entries[0].when)
+    with sqlite3.connect(home / "cirt.db") as db:
+        for e in entries[1:]:
+            reason = "nothing to see" if e.seq == 2 else e.reason
+            (f,) = chain(head, e.when, [Refusal(e.source_kind, e.source, e.collection,
+                                                e.object_id, e.version, e.outcome, reason)])
+            db.execute("UPDATE ingest_log SET reason = ?, prev_hash = ?, hash = ? WHERE link = ?",
+                       (f.reason, f.prev_hash, f.hash, f.seq))
+            head = Head(f.seq, f.hash, f.when)
+    assert cli("audit", "verify").code == 0
+    result = cli("audit", "verify", "--checkpoint", str(tmp_path / "head.asc"), "--json")
+    assert result.code == 1
+    broken = result.json()["refusals"]["first_bad"]
+    assert broken["seq"] == 4 and "the log was rewritten" in broken["reason"]
+
+
+@pytest.mark.sqlite_only
+def test_a_broken_refusal_log_is_not_checkpointed(cli: Any, home: Path, tmp_path: Path,
+                                                  cirt_key: str) -> None:
+    refuse_four(cli, tmp_path)
+    tamper(home, "UPDATE ingest_log SET reason = 'edited' WHERE link = 2")
+    result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"))
+    assert result.code == 1 and "refusal log broken: entry #2" in result.err
+    assert not (tmp_path / "head.asc").exists()
+
+
+def test_a_checkpoint_of_the_first_format_still_verifies_the_disclosure_log(
+        cli: Any, home: Path, tmp_path: Path, cirt_key: str) -> None:
+    """Checkpoints signed before they covered the refusal log vouch for the disclosure log."""
+    refuse_four(cli, tmp_path)
+    with Workspace.open(home) as ws:
+        head = ws.audit.head()
+        old = {"format": "cirt-disclosure-checkpoint/1", "identity": NATIONAL, "seq": head.seq,
+               "hash": head.hash, "entry_time": head.when, "signed_at": STAMP}
+        settings = gpg_settings(ws.config.gpg, ws.secret("gpg_passphrase"))
+    signed = OpenPGP(settings).clearsign(json.dumps(old, sort_keys=True) + "\n")
+    (tmp_path / "old.asc").write_text(signed)
+    result = cli("audit", "verify", "--checkpoint", str(tmp_path / "old.asc"), "--json")
+    assert result.code == 0, result.err
+    assert result.json()["checkpoint"]["seq"] == 0
+    assert result.json()["refusals"]["checkpoint"] is None
+    assert result.json()["refusals"]["entries"] == 4

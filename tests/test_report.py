@@ -96,8 +96,12 @@ def fixture_ws(ws: Workspace, clock: FixedClock) -> Workspace:
     return ws
 
 
+def reporter(ws: Workspace) -> Reporter:
+    return Reporter(ws.context, ws.sharing)
+
+
 def test_every_figure_of_the_hand_built_month(fixture_ws: Workspace) -> None:
-    report = Reporter(fixture_ws).build(parse_period("2026-11")).as_dict()
+    report = reporter(fixture_ws).build(parse_period("2026-11")).as_dict()
     assert report["period"] == {"label": "2026-11", "start": "2026-11-01T00:00:00.000Z",
                                 "end": "2026-12-01T00:00:00.000Z"}
     assert report["previous_period"]["label"] == "2026-10"
@@ -128,15 +132,15 @@ def test_every_figure_of_the_hand_built_month(fixture_ws: Workspace) -> None:
 
 
 def test_a_quarter_and_a_since_date(fixture_ws: Workspace, clock: FixedClock) -> None:
-    quarter = Reporter(fixture_ws).build(parse_period("2026-Q4")).as_dict()
+    quarter = reporter(fixture_ws).build(parse_period("2026-Q4")).as_dict()
     assert quarter["incidents"] == 7 and quarter["previous_period"]["label"] == "2026-Q3"
-    since = Reporter(fixture_ws).build(parse_period(since="2026-11-10", now=clock())).as_dict()
+    since = reporter(fixture_ws).build(parse_period(since="2026-11-10", now=clock())).as_dict()
     assert since["incidents"] == 3  # i3, i4 and i5 (until now, 5 December)
 
 
 def test_the_formats_say_the_same_and_escape_what_they_show(
         fixture_ws: Workspace, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = Reporter(fixture_ws).build(parse_period("2026-11")).as_dict()
+    report = reporter(fixture_ws).build(parse_period("2026-11")).as_dict()
     fixture_ws.close()  # the CLI opens the workspace itself, with the real clock
     as_json = cli("report", "--period", "2026-11", "--json")
     assert as_json.code == 0, as_json.err
@@ -195,13 +199,13 @@ def test_real_actions_give_the_times_and_for_counts_what_the_gate_allows(
     telecom = ws.incidents.open(title="DDoS", category="ddos", severity="medium",
                                 organisations=["btl"], tlp="amber").reference
     clock.now = datetime(2026, 12, 2, tzinfo=UTC)
-    everything = Reporter(ws).build(parse_period("2026-11")).as_dict()
+    everything = reporter(ws).build(parse_period("2026-11")).as_dict()
     assert everything["incidents"] == 2
     assert everything["times"]["acknowledge"] == {"count": 1, "median_hours": 2.0,
                                                   "p90_hours": 2.0}
     assert everything["times"]["close"] == {"count": 1, "median_hours": 24.0, "p90_hours": 24.0}
     before = len(ws.audit.entries(to="org:cbb"))
-    preview = Reporter(ws).build(parse_period("2026-11"), for_org="cbb").as_dict()
+    preview = reporter(ws).build(parse_period("2026-11"), for_org="cbb").as_dict()
     assert preview["incidents"] == 1 and preview["for"] == "cbb"
     assert {r["key"] for r in preview["by"]["sector"]} == {"financial-services"}
     assert len(ws.audit.entries(to="org:cbb")) == before  # a preview logs nothing
@@ -243,7 +247,7 @@ def test_response_times_count_from_when_the_incident_was_reported(
     clock.advance(hours=1)
     ws.incidents.assign(ref, "ana")
     clock.now = datetime(2026, 12, 2, tzinfo=UTC)
-    times = Reporter(ws).build(parse_period("2026-11")).as_dict()["times"]
+    times = reporter(ws).build(parse_period("2026-11")).as_dict()["times"]
     assert times["acknowledge"] == {"count": 1, "median_hours": 7.0, "p90_hours": 7.0}
 
 

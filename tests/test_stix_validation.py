@@ -18,7 +18,6 @@ from cirt.stix_validation import (
     check_object,
     pattern_errors,
     simple_pattern,
-    upgrade_stix20,
     validate_objects,
 )
 from tests.conftest import REFERENCE
@@ -186,22 +185,6 @@ def test_custom_content_is_kept_only_when_allowed_and_never_changed() -> None:
     assert "custom property" in check_object(obj)
     assert check_object(obj, allow_custom=True) == ""
     assert obj["x_acme_score"] == 7
-
-
-def test_stix20_upgrade_adds_only_what_21_requires_and_says_so() -> None:
-    objects = [{"type": "indicator", "id": IND["id"], "created": IND["created"],
-                "modified": IND["modified"], "labels": ["malicious-activity"],
-                "pattern": IND["pattern"], "valid_from": IND["valid_from"]},
-               {"type": "malware", "id": "malware--2f1a0c1e-6b7b-4d7e-8f43-0d4f9e0a7c55",
-                "created": IND["created"], "modified": IND["modified"], "name": "x",
-                "labels": ["trojan"]}]
-    notes, refused = upgrade_stix20(objects)
-    assert not refused
-    assert objects[0]["spec_version"] == "2.1" and objects[0]["pattern_type"] == "stix"
-    assert objects[0]["labels"] == ["malicious-activity"]
-    assert objects[1]["is_family"] is True
-    assert "added spec_version '2.1' to 2 object(s)" in notes[0]
-    assert all(check_object(o) == "" for o in objects)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

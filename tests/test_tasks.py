@@ -15,10 +15,10 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from stix2validator import ValidationOptions, validate_instance
 
+from cirt.definitions import TASK_CORE_ID, TASK_EXTENSION_ID
 from cirt.errors import InvalidValue, NotFound
 from cirt.incidents import INCIDENT_CORE_ID
 from cirt.stixtime import parse_ts
-from cirt.tasks import TASK_CORE_ID, TASK_EXTENSION_ID
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 

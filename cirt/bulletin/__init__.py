@@ -15,15 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cirt.bulletin.message import build_message, content_key, protection_for, stable_message_id
+from cirt.bulletin.render import FORMATS, Bulletin, bulletin_number, compose, render
 from cirt.errors import CirtError, InvalidValue
+from cirt.openpgp import OpenPGP, gpg_settings
+from cirt.smtp import Mailer, Outbox
+from cirt.stixtime import format_ts_micro
+from cirt.store import version_of
+from cirt.tlp import TLP
 
 if TYPE_CHECKING:
-    from cirt.bulletin.render import Bulletin
     from cirt.community import Contact
+    from cirt.context import Context
     from cirt.gate import Release
-    from cirt.sharing import Disclosure
+    from cirt.sharing import Disclosure, Sharing
     from cirt.store import StoredObject
-    from cirt.workspace import Workspace
+    from cirt.tasks import TaskService
 
 # What a bulletin reports: incidents and indicators, with their notes, links and courses of action.
 CONTENT_TYPES = ("incident", "indicator", "relationship", "note", "course-of-action")
@@ -75,17 +82,20 @@ class DeliveryRefused(CirtError):
 
 
 class Bulletins:
-    """``ws.bulletins``: bulletins for one organisation, to a file or by e-mail."""
+    """``ws.bulletins``: bulletins for one organisation, to a file or by e-mail.
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    ``sharing`` decides and logs what each recipient gets; ``tasks`` knows the playbooks (each
+    incident's advice) and the CIRT's time zone."""
+
+    def __init__(self, context: Context, *, sharing: Sharing, tasks: TaskService) -> None:
+        self.context = context
+        self.sharing = sharing
+        self.tasks = tasks
 
     def candidates(self, since: datetime) -> list[StoredObject]:
         """The newest versions changed since ``since``, with the incidents they belong to and
         everything attached to those incidents (one hop): what the gate is offered."""
-        from cirt.stixtime import format_ts_micro
-
-        store = self.ws.store
+        store = self.context.store
         fresh = {s.id: s for s in store.latest_objects(types=CONTENT_TYPES,
                                                        since=format_ts_micro(since))}
         incidents = {s.id for s in fresh.values() if s.type == "incident"}
@@ -100,7 +110,7 @@ class Bulletins:
         return sorted(objects, key=lambda s: s.seq)
 
     def _since(self, period: timedelta | datetime) -> datetime:
-        return period if isinstance(period, datetime) else self.ws.clock() - period
+        return period if isinstance(period, datetime) else self.context.clock() - period
 
     def compose(self, release: Disclosure, *, recipient: str, since: datetime,
                 number: str | None = None, kind: str = "security bulletin") -> Bulletin:
@@ -111,18 +121,16 @@ class Bulletins:
 
     def _compose(self, release: Release, *, recipient: str, since: datetime,
                  number: str | None = None, kind: str = "security bulletin") -> Bulletin:
-        from cirt.bulletin.render import bulletin_number, compose
-
-        national = self.ws.community.national
-        issued = self.ws.clock()
+        national = self.context.community.national
+        issued = self.context.clock()
         duty = national.contacts[0].email if national.contacts else national.name
-        advice = {name: p.spec.summary for name, p in self.ws.tasks.library.playbooks.items()}
+        advice = {name: p.spec.summary for name, p in self.tasks.library.playbooks.items()}
         return compose(
             release.released, definitions=release.definitions, recipient=recipient,
             issuer=national.name, contact=duty,
-            number=number or bulletin_number(self.ws.config.reference_prefix, issued),
-            issued=issued, since=since, bundle_id=self.ws.ids("bundle"),
-            zone=self.ws.tasks.zone, advice=advice, kind=kind)
+            number=number or bulletin_number(self.context.config.reference_prefix, issued),
+            issued=issued, since=since, bundle_id=self.context.ids("bundle"),
+            zone=self.tasks.zone, advice=advice, kind=kind)
 
     def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
               fmt: str = "md") -> Built:
@@ -138,25 +146,23 @@ class Bulletins:
 
     def _build(self, org: str, period: timedelta | datetime, fmt: str, *,
                preview: bool) -> Built:
-        from cirt.bulletin.render import FORMATS, render
-
         if fmt not in FORMATS:
             raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: "
                                f"{', '.join(FORMATS)})")
-        to = self.ws.sharing.recipient(org, "bulletin")
+        to = self.sharing.recipient(org, "bulletin")
         if to.kind == "contact":
             raise InvalidValue(f"'{org}' is a contact: build for its organisation or partner")
-        community = self.ws.community
+        community = self.context.community
         name = ("the public" if to.kind == "public" else community.party(to.id).name)
         since = self._since(period)
         objects = self.candidates(since)
         kind = "public advisory" if to.kind == "public" else "security bulletin"
         if preview:
-            bulletin = self._compose(self.ws.sharing.decide(objects, to, "bulletin"),
+            bulletin = self._compose(self.sharing.decide(objects, to, "bulletin"),
                                      recipient=name, since=since, kind=kind)
         else:
             bulletin = self.compose(
-                self.ws.sharing.release(objects, to, "bulletin", delivery="file"),
+                self.sharing.release(objects, to, "bulletin", delivery="file"),
                 recipient=name, since=since, kind=kind)
         return Built(bulletin, render(bulletin, fmt), fmt)
 
@@ -168,20 +174,9 @@ class Bulletins:
 
         What a contact would receive is worked out first without logging, so that a message
         that must be refused (AMBER or above, no key, no plain mail) is never recorded as sent;
-        what is sent is then released (and logged) through ``ws.sharing`` and sent at once.
+        what is sent is then released (and logged) through ``sharing`` and sent at once.
         """
-        from cirt.bulletin.deliver import (
-            Mailer,
-            Outbox,
-            build_message,
-            content_key,
-            protection_for,
-            stable_message_id,
-        )
-        from cirt.store import version_of
-        from cirt.tlp import TLP
-
-        community = self.ws.community
+        community = self.context.community
         organisation = community.organisation(org)
         since = self._since(period)
         objects = list(objects) if objects is not None else self.candidates(since)
@@ -189,9 +184,9 @@ class Bulletins:
         outcomes: list[Outcome] = []
         numbers: dict[str, str] = {}
         pgp = None
-        sender = self.ws.config.smtp.sender
-        with Mailer(self.ws.config.smtp, self.ws.secret("smtp_password")) as mailer:
-            outbox = Outbox(self.ws.store, mailer, sender=sender, clock=self.ws.clock)
+        sender = self.context.config.smtp.sender
+        with Mailer(self.context.config.smtp, self.context.secret("smtp_password")) as mailer:
+            outbox = Outbox(self.context.store, mailer, sender=sender, clock=self.context.clock)
             for contact in organisation.contacts:
                 # Decided, logged and queued per contact, so the disclosure log names who got
                 # it; a contact's seat is its organisation's plus its own name, which only RED
@@ -199,7 +194,7 @@ class Bulletins:
                 addressed = (f"contact:{contact.email}" if contact.email in named
                              else f"org:{organisation.id}")
                 recipient = f"contact:{contact.email}"
-                preview = self.ws.sharing.decide(objects, recipient, "email")
+                preview = self.sharing.decide(objects, recipient, "email")
                 if not preview.released:
                     outcomes.append(Outcome(contact.email, addressed, "nothing-new",
                                             "nothing released to this recipient in the period"))
@@ -215,26 +210,24 @@ class Bulletins:
                                             protection.reason, level.slug))
                     continue
                 if pgp is None:
-                    from cirt.openpgp import OpenPGP, gpg_settings
-
-                    pgp = OpenPGP(gpg_settings(self.ws))
+                    pgp = OpenPGP(gpg_settings(self.context.config.gpg,
+                                               self.context.secret("gpg_passphrase")))
                     _ = pgp.fingerprint  # a missing key stops the run before anything is logged
                     mailer.connect()  # so does an unreachable server
-                # The outbox (cirt.bulletin.deliver): content already queued for this contact
+                # The outbox (cirt.smtp): content already queued for this contact
                 # by an earlier run is not released again, only sent if it has not gone yet.
                 key = content_key(recipient, [(r.obj["id"], version_of(dict(r.obj)))
                                               for r in preview.released])
                 queued = outbox.earlier(contact.email, key)
                 resumed = queued is not None
                 if queued is None:
-                    release = self.ws.sharing.release(objects, recipient, "email",
-                                                      delivery="sent")
+                    release = self.sharing.release(objects, recipient, "email", delivery="sent")
                     number = numbers.setdefault(addressed, self._number())
                     bulletin = self.compose(release, recipient=_addressee(
                         contact, organisation.name, addressed), since=since, number=number)
                     message = build_message(
                         bulletin, sender=sender, to=contact.email, how=protection.how, pgp=pgp,
-                        encrypt_to=contact.pgp_fingerprint, now=self.ws.clock(),
+                        encrypt_to=contact.pgp_fingerprint, now=self.context.clock(),
                         message_id=stable_message_id(key, contact.email, sender))
                     queued = outbox.queue(message, contact=contact.email,
                                           organisation=organisation.id, recipient=recipient,
@@ -246,13 +239,11 @@ class Bulletins:
         return outcomes
 
     def _number(self) -> str:
-        from cirt.bulletin.render import bulletin_number
-
-        return bulletin_number(self.ws.config.reference_prefix, self.ws.clock())
+        return bulletin_number(self.context.config.reference_prefix, self.context.clock())
 
     def _named_for_red(self, object_ids: list[str]) -> set[str]:
         """Contacts named in the audience of any offered object: they get their own release."""
-        audiences = self.ws.store.audiences(object_ids)
+        audiences = self.context.store.audiences(object_ids)
         return {email for audience in audiences.values() for email in audience.get("contact", ())}
 
 

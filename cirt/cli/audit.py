@@ -81,33 +81,24 @@ def refusals(ctx: typer.Context,
 @app.command("verify")
 def verify(ctx: typer.Context,
            checkpoint: Annotated[Path | None, typer.Option(
-               "--checkpoint", help="A signed checkpoint file: also prove nothing up to its "
-                                    "head was removed from the disclosure log.")] = None,
+               "--checkpoint", help="A signed checkpoint file: also prove nothing up to the heads "
+                                    "it vouches for was removed from either log.")] = None,
            as_json: JsonFlag = False) -> None:
-    """Check both hash chains (disclosures, refusals); exit 1 naming the first edited, removed
-    or reordered entry."""
-    from cirt.audit import LogBroken
-    from cirt.refusal_log import verify_refusals
-
-    ws = workspace(ctx)
-    report = ws.audit.verify(checkpoint)
-    refused = verify_refusals(ws.store.iter_refusal_chain())
+    """Check both hash chains (disclosures, refusals); exit 1 naming the log and its first
+    edited, removed or reordered entry."""
+    report = workspace(ctx).audit.verify_all(checkpoint)
 
     def render() -> None:
-        if report.ok:
-            vouched = (f"; reaches the signed checkpoint at entry #{report.checkpoint.seq}"
-                       if report.checkpoint else "")
-            ok(f"disclosure log intact: {report.entries} entries, head #{report.head.seq} "
-               f"{report.head.hash[:16]}…{vouched}")
-        if refused.ok:
-            ok(f"refusal log intact: {refused.entries} entries, head #{refused.head.seq} "
-               f"{refused.head.hash[:16]}…")
+        for name, chain in (("disclosure log", report.disclosures),
+                            ("refusal log", report.refusals)):
+            if chain.ok:
+                vouched = (f"; reaches the signed checkpoint at entry #{chain.checkpoint.seq}"
+                           if chain.checkpoint else "")
+                ok(f"{name} intact: {chain.entries} entries, head #{chain.head.seq} "
+                   f"{chain.head.hash[:16]}…{vouched}")
 
-    emit({**report.as_dict(), "refusals": refused.as_dict()}, as_json, render)
-    if not report.ok:
-        raise LogBroken(report)
-    if not refused.ok:
-        raise LogBroken(refused, "refusal log")
+    emit({**report.disclosures.as_dict(), "refusals": report.refusals.as_dict()}, as_json, render)
+    report.raise_if_broken()
 
 
 @app.command("checkpoint")
@@ -115,8 +106,10 @@ def checkpoint(ctx: typer.Context,
                output: Annotated[Path, typer.Option(
                    "-o", "--output", help="Where to write it; keep a copy outside this machine.")],
                as_json: JsonFlag = False) -> None:
-    """Sign the head of the chain with the CIRT's OpenPGP key, into a file kept elsewhere."""
+    """Sign the heads of both chains (disclosures, refusals) with the CIRT's OpenPGP key, into a
+    file kept elsewhere."""
     written = workspace(ctx).audit.checkpoint(output)
     emit(written.as_dict(), as_json, lambda: ok(
-        f"checkpoint of entry #{written.head.seq} ({written.head.hash[:16]}…) signed by "
+        f"checkpoint of disclosure entry #{written.head.seq} ({written.head.hash[:16]}…) and "
+        f"refusal entry #{written.refusals.seq} ({written.refusals.hash[:16]}…) signed by "
         f"{written.fingerprint} written to {written.path}"))

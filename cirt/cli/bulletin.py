@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
+from rich.text import Text
 
+from cirt.bulletin import DeliveryRefused, parse_period
 from cirt.cli.output import JsonFlag, console, emit, ok, styled, table, tlp_text, warn, workspace
-
-if TYPE_CHECKING:
-    from rich.text import Text
+from cirt.errors import CirtError, InvalidValue, UsageError
+from cirt.tlp import TLP
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,8 +32,6 @@ def build(ctx: typer.Context, org: ForOrg, since: Since = "7d",
           as_json: JsonFlag = False) -> None:
     """The bulletin for ORG: only what the sharing gate releases to it (logged when written
     to a file; on the terminal it is a preview)."""
-    from cirt.errors import CirtError
-
     bulletins = workspace(ctx).bulletins  # to the terminal: a preview, not a release (issue 11)
     built = (bulletins.build if output is not None else bulletins.preview)(
         org, period=period_option(since), fmt=fmt)
@@ -68,8 +67,6 @@ def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
 
     Exits 1 when a contact was refused (AMBER or above, no key, plain mail not allowed).
     """
-    from cirt.bulletin import DeliveryRefused
-
     outcomes = workspace(ctx).bulletins.send(org, period=period_option(since), dry_run=dry_run)
 
     def render() -> None:
@@ -92,9 +89,6 @@ def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
 
 def period_option(text: str) -> timedelta:
     """``--since``; anything but a period such as 24h, 7d or 2w is a usage error (exit 2)."""
-    from cirt.bulletin import parse_period
-    from cirt.errors import InvalidValue, UsageError
-
     try:
         return parse_period(text)
     except InvalidValue as exc:
@@ -102,8 +96,4 @@ def period_option(text: str) -> timedelta:
 
 
 def tlp_text_or_blank(slug: str | None) -> Text:
-    from rich.text import Text
-
-    from cirt.tlp import TLP
-
     return tlp_text(TLP.parse(slug)) if slug else Text("")

@@ -27,10 +27,11 @@ def correlate(
     as_json: JsonFlag = False,
 ) -> None:
     """New matches since the last run; exit status 1 when there are any (for cron)."""
+    # Imported here: start-up time (this module loads with every ``cirt`` command).
     from cirt.correlation import correlate as run
 
     ws = workspace(ctx)
-    found = run(ws, dry_run=dry_run)
+    found = run(ws.context, dry_run=dry_run)
     now = ws.clock()
 
     def render() -> None:
@@ -48,15 +49,15 @@ def correlate(
 
 def mark(ws: Workspace) -> str:
     """Where the store is before a command writes (see ``say_seen``)."""
-    from cirt.correlation import mark as position
+    from cirt.correlation import mark as position  # imported here: start-up time (above)
 
-    return position(ws)
+    return position(ws.context)
 
 
 def say_seen(ws: Workspace, since: str) -> None:
     """One line on stderr per value stored after ``since`` that another incident holds."""
-    from cirt.correlation import seen_since
+    from cirt.correlation import seen_since  # imported here: start-up time (above)
 
     now = ws.clock()
-    for match in seen_since(ws, since):
+    for match in seen_since(ws.context, since):
         warn(match.line(now))

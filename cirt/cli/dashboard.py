@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str,
                limit: int | None = None) -> object:
     """Soonest first; ``limit`` keeps the dashboard to one screen (``cirt overdue`` has all)."""
-    from cirt.cli.task import due_text
+    from cirt.cli.task import due_text  # imported here: start-up time (see overdue)
 
     shown = entries[:limit] if limit else entries
     more = f", first {len(shown)}: cirt overdue for all" if len(shown) < len(entries) else ""
@@ -51,12 +51,14 @@ def _exit(view: Overdue, fail_on_overdue: bool) -> None:
 def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: FailOption = False,
             as_json: JsonFlag = False) -> None:
     """Tasks and duties of open incidents that are late or due soon (times in the CIRT's zone)."""
+    # Imported here: start-up time (this module loads with every ``cirt`` command; the
+    # deadline views, the store and the clock code load only when this command runs).
+    from cirt.cli.options import duration
     from cirt.dashboard import Deadlines
     from cirt.stixtime import local_text
-    from cirt.tasks import parse_due
 
-    soon = parse_due(within)
-    view = Deadlines(workspace(ctx)).overdue(soon=soon)
+    soon = duration(within)
+    view = Deadlines(workspace(ctx).context).overdue(soon=soon)
 
     def render() -> None:
         out = console()
@@ -76,17 +78,20 @@ def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: Fai
 def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: FailOption = False,
               as_json: JsonFlag = False) -> None:
     """One screen: open incidents by sector and severity, what is late, what is due soon."""
+    # Imported here: start-up time (this module loads with every ``cirt`` command; the
+    # deadline views, the store and the clock code load only when this command runs).
+    from cirt.cli.options import duration
     from cirt.dashboard import Deadlines
     from cirt.incidents import SEVERITIES
     from cirt.stixtime import local_text
-    from cirt.tasks import parse_due
 
-    soon = parse_due(within)
+    soon = duration(within)
     ws = workspace(ctx)
-    board = Deadlines(ws).dashboard(soon=soon)
+    board = Deadlines(ws.context).dashboard(soon=soon)
     view = board.due
 
     def render() -> None:
+        # Imported here: start-up time (the incident and task command groups load on use).
         from cirt.cli.incident import SEVERITY_STYLE
         from cirt.cli.task import due_text
 

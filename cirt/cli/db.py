@@ -61,7 +61,7 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @app.command("migrate")
 def migrate(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Apply the migrations the database lacks, each in its own transaction."""
-    from cirt.store.engines import redact_url
+    from cirt.store.database import redact_url
 
     config, store = _unmigrated_store(ctx)
     try:
@@ -85,7 +85,8 @@ def copy(ctx: typer.Context,
     """Copy the whole store (every version, the disclosure log, cursors…) to another database."""
     from cirt.errors import InvalidValue
     from cirt.store.copy import copy_store
-    from cirt.store.engines import open_store, redact_url
+    from cirt.store.database import redact_url
+    from cirt.store.engines import open_store
 
     ws = workspace(ctx)
     if to == ws.config.database_url:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cirt.cli.output import JsonFlag, console, emit, markup, ok, table, workspace
+from cirt.stixtime import local_text, parse_ts
 
 if TYPE_CHECKING:
     from cirt.evidence import Evidence
@@ -72,8 +73,6 @@ def list_(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     items = ws.evidence.list(ref)
 
     def render() -> None:
-        from cirt.stixtime import local_text, parse_ts
-
         zone = ws.tasks.zone
         out = console()
         out.print(f"Evidence of {ref} (times in {zone.key})")

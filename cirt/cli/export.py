@@ -31,19 +31,20 @@ def export(
     as_json: JsonFlag = False,
 ) -> None:
     """A STIX 2.1 bundle for a recipient, or the CIRT's own archive copy (logged)."""
+    # Imported here for start-up time: this module is loaded for every command (cirt.cli.app).
     from cirt.export import export as run_export
 
     ws = workspace(ctx)
     if fmt == "csv":  # spreadsheets (cirt.csv_export, issue 13)
-        from cirt.csv_export import export_csv
+        from cirt.csv_export import export_csv  # start-up time, as above
 
         if incident is not None:
             raise UsageError("--incident is for STIX bundles; CSV holds every incident")
-        _write(export_csv(ws, of, recipient), output, as_json, f"{of} as CSV")
+        _write(export_csv(ws.context, ws.sharing, of, recipient), output, as_json, f"{of} as CSV")
         return
     if fmt != "stix":
         raise UsageError("--format must be stix or csv")
-    exported = run_export(ws, recipient, incident)
+    exported = run_export(ws.context, ws.sharing, recipient, incident)
     if output is None:
         sys.stdout.write(exported.text)
         return

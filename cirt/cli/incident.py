@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli import task
+from cirt.cli.options import when
 from cirt.cli.output import (
     JsonFlag,
     console,
@@ -22,17 +23,23 @@ from cirt.cli.output import (
 )
 from cirt.errors import InvalidValue, UsageError
 from cirt.incidents import (
+    INTERNAL_MARKING_ID,
+    RSIT_CATEGORIES,
     Channel,
     Determination,
     EscalationLevel,
+    Reporter,
     ReporterKind,
     Severity,
     Status,
+    parse_category,
 )
+from cirt.linking import Linking
+from cirt.stixtime import local_text, parse_ts, time_zone
+from cirt.store.incidents import IncidentFilter
+from cirt.tlp import TLP, object_level
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from cirt.incidents import Incident
     from cirt.workspace import Workspace
 
@@ -44,16 +51,9 @@ IfVersion = Annotated[str | None, typer.Option(
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
 
 
-def when(ws: Workspace, option: str, text: str | None, *, past: bool = False) -> datetime | None:
-    """A time option read in the CIRT's zone; a value that is not a time is a usage error."""
-    from cirt.stixtime import parse_when, time_zone
-
-    if text is None:
-        return None
-    try:
-        return parse_when(text, ws.clock(), time_zone(ws.config.timezone), past=past)
-    except InvalidValue as exc:
-        raise UsageError(f"{option}: {exc}") from None
+def _linking(ws: Workspace) -> Linking:
+    """Related incidents and merges (issue 13), given the services they use."""
+    return Linking(ws.context, incidents=ws.incidents, tasks=ws.tasks)
 
 
 def _show_one(incident: Incident, as_json: bool, verb: str) -> None:
@@ -95,8 +95,6 @@ def open_(
     as_json: JsonFlag = False,
 ) -> None:
     """Open an incident as a new STIX 2.1 incident object."""
-    from cirt.incidents import Reporter
-
     ws = workspace(ctx)
     if reporter_contact and not reporter:
         raise UsageError("--reporter-contact needs --reporter NAME")
@@ -130,10 +128,6 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List incidents, newest first.  An unknown filter value is a usage error (exit 2)."""
-    from cirt.incidents import parse_category
-    from cirt.store.incidents import IncidentFilter
-    from cirt.tlp import TLP
-
     ws = workspace(ctx)
     if sector is not None and sector not in ws.community.organisations:
         raise UsageError(f"--sector: '{sector}' is not an organisation in sectors.yaml (known: "
@@ -148,8 +142,6 @@ def list_(
         tlp=int(level) if level is not None else None, category=wanted, limit=limit))
 
     def render() -> None:
-        from cirt.stixtime import local_text, parse_ts, time_zone
-
         zone = time_zone(workspace(ctx).config.timezone)
         listing = table(f"Incidents ({len(rows)}, newest first, times in {zone.key})")
         for column in ("Ref", "TLP", "Sev", "Status"):
@@ -177,17 +169,12 @@ def show(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     ws = workspace(ctx)
     incident = ws.incidents.get(ref)
     linked = ws.incidents.linked_objects(ref)
-    from cirt.linking import Linking  # related incidents (issue 13)
-
-    related = Linking(ws).related(ref)
+    related = _linking(ws).related(ref)
 
     def render() -> None:
+        # Imported here: start-up time (--json never renders).
         from rich.panel import Panel
         from rich.table import Table
-
-        from cirt.incidents import INTERNAL_MARKING_ID
-        from cirt.stixtime import local_text, parse_ts, time_zone
-        from cirt.tlp import TLP, object_level
 
         zone = time_zone(ws.config.timezone)
         fields = Table.grid(padding=(0, 2))
@@ -343,8 +330,6 @@ def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
     entries = workspace(ctx).incidents.history(ref)
 
     def render() -> None:
-        from cirt.stixtime import local_text, parse_ts, time_zone
-
         zone = time_zone(workspace(ctx).config.timezone)
         lines = table(f"History of {ref} (times in {zone.key})")
         lines.add_column("When", no_wrap=True)
@@ -361,8 +346,6 @@ def history(ctx: typer.Context, ref: str, as_json: JsonFlag = False) -> None:
 @app.command("categories")
 def categories(as_json: JsonFlag = False) -> None:
     """The RSIT incident categories accepted by --category."""
-    from cirt.incidents import RSIT_CATEGORIES
-
     def render() -> None:
         for cls, kinds in RSIT_CATEGORIES.items():
             console().print(markup("[bold]{}[/]: {}", cls, ", ".join(kinds)))
@@ -383,9 +366,8 @@ def link(
     as_json: JsonFlag = False,
 ) -> None:
     """Record that two incidents are related (a STIX relationship, on both records)."""
-    from cirt.linking import Linking
-
-    relationship = Linking(workspace(ctx)).link(source, target, link_type)
+    ws = workspace(ctx)
+    relationship = _linking(ws).link(source, target, link_type)
     emit(relationship, as_json, lambda: ok(f"{source} {link_type} {target} "
                                            f"({relationship['id']})"))
 
@@ -398,9 +380,8 @@ def merge(
     as_json: JsonFlag = False,
 ) -> None:
     """Close a duplicate with a pointer; its indicators, notes, tasks and evidence join INTO."""
-    from cirt.linking import Linking
-
-    merged = Linking(workspace(ctx)).merge(duplicate, into)
+    ws = workspace(ctx)
+    merged = _linking(ws).merge(duplicate, into)
     emit(merged.as_dict(), as_json, lambda: ok(
         f"{merged.duplicate} closed as a duplicate of {merged.into}; {merged.moved} object(s)"
         f" attached to {merged.into}"))

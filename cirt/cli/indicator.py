@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cirt.cli.correlate import mark, say_seen
 from cirt.cli.output import (
     JsonFlag,
     console,
@@ -19,6 +20,9 @@ from cirt.cli.output import (
     workspace,
 )
 from cirt.errors import UsageError
+from cirt.listing import indicator_page
+from cirt.stixtime import local_text, parse_ts, time_zone
+from cirt.tlp import TLP, object_level
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -45,8 +49,6 @@ def add(
         raise UsageError("give exactly one of --pattern, --ip, --domain, --url, --sha256, --md5, "
                          "--email")
     form, value = next(iter(given.items())) if given else (None, None)
-    from cirt.cli.correlate import mark, say_seen
-
     ws = workspace(ctx)
     held = ws.indicators.list(incident=incident) if incident else []
     before = mark(ws)
@@ -68,16 +70,11 @@ def list_(ctx: typer.Context,
               "--offset", min=0, help="Skip this many (the next page: --offset 50).")] = 0,
           as_json: JsonFlag = False) -> None:
     """List indicators, newest first, a page at a time (optionally of one incident)."""
-    from cirt.listing import indicator_page
-
     ws = workspace(ctx)
-    page = indicator_page(ws, incident=incident, tlp=tlp_option(tlp), limit=limit,
+    page = indicator_page(ws.context, ws.incidents, incident=incident, tlp=tlp_option(tlp), limit=limit,
                           offset=offset)
 
     def render() -> None:
-        from cirt.stixtime import local_text, parse_ts, time_zone
-        from cirt.tlp import TLP, object_level
-
         zone = time_zone(ws.config.timezone)
         shown = f"{page.offset + 1}-{page.offset + len(page.objects)} of " if page.objects else ""
         rows = table(f"Indicators ({shown}{page.total}, newest first, times in {zone.key})")
@@ -106,7 +103,7 @@ def show(ctx: typer.Context, indicator: Annotated[str, typer.Argument(help="indi
     view = workspace(ctx).indicators.show(indicator)
 
     def render() -> None:
-        from rich.text import Text
+        from rich.text import Text  # imported here: start-up time (--json never renders)
 
         out = console()
         line = Text()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from cirt.cli.output import JsonFlag, console, emit, ok, warn, workspace
-
-if TYPE_CHECKING:
-    from cirt.intake.mail import MailOutcome
+from cirt.intake.mail import MailOutcome, intake_file, intake_imap
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,7 +22,7 @@ def serve(ctx: typer.Context,
           key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
           ) -> None:
     """Serve the reporting form (gunicorn): English and Spanish, no JavaScript, nothing released."""
-    from cirt.intake.serving import serve as run
+    from cirt.servers.intake_serving import serve as run  # start-up: loads gunicorn and werkzeug
 
     ws = workspace(ctx)
     scheme = "https" if cert else "http"
@@ -52,9 +50,8 @@ def mail(ctx: typer.Context,
          as_json: JsonFlag = False) -> None:
     """Each message becomes a report (the sender as reporter); attachments hashed; candidates
     from forwarded messages.  Exits 1 if any message was refused."""
-    from cirt.intake.mail import intake_file
-
-    outcomes = intake_file(workspace(ctx), file)
+    ws = workspace(ctx)
+    outcomes = intake_file(ws.context, ws.intake, file)
     emit([o.as_dict() for o in outcomes], as_json, lambda: _render_mail(outcomes))
     if any(o.status == "refused" for o in outcomes):
         raise typer.Exit(1)
@@ -63,9 +60,8 @@ def mail(ctx: typer.Context,
 @app.command("imap")
 def imap(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Read the unread messages of the [intake] imap_* mailbox into reports; mark them read."""
-    from cirt.intake.mail import intake_imap
-
-    outcomes = intake_imap(workspace(ctx))
+    ws = workspace(ctx)
+    outcomes = intake_imap(ws.context, ws.intake)
     emit([o.as_dict() for o in outcomes], as_json, lambda: _render_mail(outcomes))
     if any(o.status == "refused" for o in outcomes):
         raise typer.Exit(1)

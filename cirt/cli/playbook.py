@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, table, workspace
+from cirt.errors import ConfigError
+from cirt.playbook_files import ESCALATION_FILE, load_library, load_playbook, parse_escalation
+from cirt.yamlfile import load_yaml
 
 if TYPE_CHECKING:
-    from cirt.playbooks import Library
+    from cirt.playbook_model import Library
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def _library(ctx: typer.Context, path: Path | None = None) -> Library:
     """The workspace's playbooks (or those at ``path``), checked against its sectors.yaml."""
-    from cirt.playbooks import load_library
-
     ws = workspace(ctx)
     community = ws.community
     return load_library(path or ws.config.playbooks_path,
@@ -118,10 +119,6 @@ def validate(
     as_json: JsonFlag = False,
 ) -> None:
     """Check playbooks; each broken file gets one line (file:line: field: reason); exit 1."""
-    from cirt.errors import ConfigError
-    from cirt.playbooks import ESCALATION_FILE, load_playbook, parse_escalation
-    from cirt.yamlfile import load_yaml
-
     results: list[dict[str, Any]] = []
     if path is not None and path.is_file():
         ws = workspace(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,6 +38,7 @@ def report(
 ) -> None:
     """Incidents by sector, category, severity, escalation, reporter and channel; response
     times; notification duties; trend; most-sighted indicators."""
+    # Imported here for start-up time: this module is loaded for every command (cirt.cli.app).
     from cirt.report import Reporter, parse_period
 
     if as_json:
@@ -47,7 +49,7 @@ def report(
         raise UsageError("--output needs --format md, html, csv or json")
     ws = workspace(ctx)
     window = parse_period(period, since, ws.clock())
-    built = Reporter(ws).build(window, for_org=for_org, release=output is not None)
+    built = Reporter(ws.context, ws.sharing).build(window, for_org=for_org, release=output is not None)
     data = built.as_dict()
     if fmt == "terminal":
         _render(built, data)
@@ -62,9 +64,7 @@ def report(
 
 
 def _text(fmt: str, data: dict[str, Any]) -> str:
-    import json
-
-    from cirt import report_formats
+    from cirt import report_formats  # start-up time, as above
 
     if fmt == "md":
         return report_formats.markdown(data)
@@ -76,6 +76,7 @@ def _text(fmt: str, data: dict[str, Any]) -> str:
 
 
 def _render(built: Report, data: dict[str, Any]) -> None:
+    # Imported here for start-up time, as above (rich.table is not loaded by --help).
     from rich.table import Table
 
     from cirt.report_formats import TIME_TITLES, TITLES, bar, hours_text, trend_text

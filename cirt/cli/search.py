@@ -24,16 +24,17 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Have we seen it before? Indicators, observables, incidents, notes, evidence, sightings."""
+    # Imported here: start-up time (this module loads with every ``cirt`` command).
     from cirt.search import search as run
     from cirt.store.search_index import rebuild as reindex
 
     ws = workspace(ctx)
     if rebuild:
         reindex(ws.store.db)
-    result = run(ws, term, limit=limit)
+    result = run(ws.context, term, limit=limit)
 
     def render() -> None:
-        from rich.text import Text
+        from rich.text import Text  # imported here: start-up time (--json never renders)
 
         hits = table(styled(f"{len(result.hits)} hit(s) for {result.term} ({result.kind})"))
         hits.add_column("TLP", no_wrap=True)

@@ -16,12 +16,17 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _community(ctx: typer.Context, path: Path | None = None) -> Community:
-    from cirt.community import load_community
-    from cirt.config import load_config, resolve_home
+    """The workspace's sectors.yaml, or ``path`` checked against the workspace's config.toml
+    ``[import]`` limits when there is a workspace (else against the defaults)."""
+    from cirt.config import CONFIG_FILE, load_config, resolve_home
+    from cirt.sectors_file import load_community
 
+    home = resolve_home(home_option(ctx))
+    config = load_config(home) if path is None or (home / CONFIG_FILE).exists() else None
     if path is None:
-        path = load_config(resolve_home(home_option(ctx))).sectors_path
-    return load_community(path)
+        assert config is not None
+        path = config.sectors_path
+    return load_community(path, config.limits if config else None)
 
 
 @app.command("list")
@@ -59,7 +64,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def show(ctx: typer.Context, org: str, as_json: JsonFlag = False) -> None:
     """One organisation or partner: contacts, assets, endpoints."""
     party = _community(ctx).party(org)
-    data = party.model_dump(mode="json")
+    data = party.as_dict()
 
     def render() -> None:
         from rich.pretty import Pretty

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
 from cirt.cli.output import (
     JsonFlag,
@@ -89,8 +90,6 @@ def check(ctx: typer.Context, ref: ObjectArg,
     answer = workspace(ctx).sharing.check(ref, to, channel or "export")
 
     def render() -> None:
-        from rich.text import Text
-
         mark = Text("✓ ", style="green") if answer.allowed else Text("✗ ", style="red")
         console().print(mark + Text(answer.line))
 
@@ -100,8 +99,6 @@ def check(ctx: typer.Context, ref: ObjectArg,
 
 
 def _verdicts(checks: list[Check], title: str) -> None:
-    from rich.text import Text
-
     verdicts = table(styled(title))
     verdicts.add_column("Recipient", ratio=2, overflow="fold")
     for column in ("Channel", "TLP", ""):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cirt.cli.options import deadline
 from cirt.cli.output import (
     JsonFlag,
     console,
@@ -18,6 +19,7 @@ from cirt.cli.output import (
     workspace,
 )
 from cirt.incidents import Answer, Phase
+from cirt.stixtime import format_duration, local_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from cirt.incidents import Incident
-    from cirt.playbooks import Proposal
+    from cirt.playbook_rules import Proposal
     from cirt.tasks import TaskView
     from cirt.workspace import Workspace
 
@@ -42,9 +44,6 @@ def status_text(status: str) -> Text:
 
 def due_text(task: TaskView, now: datetime, zone: ZoneInfo, compact: bool = False) -> str:
     """The deadline in the CIRT's zone, and how far off it is (``compact``: day and time)."""
-    from cirt.playbooks import format_duration
-    from cirt.stixtime import local_text
-
     if task.due is None:
         return f"{format_duration(task.offset)} after {task.after}" if task.after else "—"
     text = (task.due.astimezone(zone).strftime("%a %d %H:%M") if compact
@@ -154,14 +153,8 @@ def add(ctx: typer.Context, ref: str,
         owner: Annotated[str | None, typer.Option("--owner", help="Default: you.")] = None,
         as_json: JsonFlag = False) -> None:
     """Add a task of your own to an incident."""
-    from cirt.cli.incident import when
-    from cirt.playbooks import parse_duration
-
     ws = workspace(ctx)
-    try:  # a duration keeps its exact length; anything else is a time in the CIRT's zone
-        duration, due_at = (parse_duration(due) if due else None), None
-    except ValueError:
-        duration, due_at = None, when(ws, "--due", due)
+    duration, due_at = deadline(ws, "--due", due)
     created = ws.tasks.add(ref, title=title, due=duration, due_at=due_at, phase=phase,
                            owner=owner)
     now, zone = ws.clock(), ws.tasks.zone

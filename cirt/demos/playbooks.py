@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cirt.dashboard import Deadlines
-from cirt.playbooks import format_duration
-from cirt.stixtime import local_text
+from cirt.stixtime import format_duration, local_text
 
 if TYPE_CHECKING:
     from cirt.workspace import Workspace
@@ -45,7 +44,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None], incident_ref: str) ->
     else:
         now = ws.clock() + timedelta(hours=25)
         say("Looking 25 hours ahead: nobody has reported to the Central Bank yet.")
-    view = Deadlines(ws).overdue(now=now)
+    view = Deadlines(ws.context).overdue(now=now)
     say(f"cirt overdue at {local_text(view.now, zone)}: {len(view.overdue)} overdue, "
         f"{len(view.due_soon)} due within 24h; the late notification duties:")
     for entry in view.overdue:

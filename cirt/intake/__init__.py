@@ -10,7 +10,8 @@ so through routing.  The reporter's details never reach STIX.
 - ``extract``   candidate indicators in free text, defanged spellings understood (pure)
 - ``files``     attachment limits and type sniffing (pure)
 - ``desk``      ``ws.intake``: submit, status by token, list, accept, reject (over the store)
-- ``web``       the WSGI form (Jinja2, no JavaScript, CSRF, CSP, per-address limits)
 - ``mail``      .eml, mbox and IMAP mailboxes
-- ``serving``   ``cirt intake serve`` under gunicorn
+
+The reporting form (a WSGI app under gunicorn, ``cirt intake serve``) is an entry point above the
+composition root: ``cirt.servers.intake_form`` and ``cirt.servers.intake_serving``.
 """

@@ -14,6 +14,7 @@ import hmac
 import os
 import secrets
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -22,13 +23,21 @@ from typing import TYPE_CHECKING, Any
 
 from cirt.errors import CirtError, ConflictError, InvalidValue, NotFound
 from cirt.incidents import Reporter, parse_category
+from cirt.indicator_desk import build_pattern
 from cirt.intake.reports import CATEGORIES, TITLES, Attachment, Submission
+from cirt.routing import AssetIndex
 from cirt.stixtime import format_ts, parse_ts
 from cirt.store import Provenance
 from cirt.store.intake import ReportRow
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.context import Context
+    from cirt.evidence import EvidenceLocker
+    from cirt.incident_desk import IncidentDesk
+    from cirt.ingest import IngestSummary
+
+# The one door in (``cirt.ingest.ingest``) for objects already parsed: validated, stored, routed.
+Ingest = Callable[[Sequence[Any], Provenance], "IngestSummary"]
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no look-alikes (0/O, 1/I/L, U/V)
 INCIDENT_CHANNELS = {"web": "web", "email": "e-mail"}  # intake's channel -> the incident's
@@ -76,39 +85,24 @@ class Accepted:
                 "indicators": self.indicators, "evidence": self.evidence}
 
 
-@dataclass(frozen=True)
-class IntakeSettings:
-    """``[intake]`` of config.toml."""
-
-    rate_limit: int = 5
-    rate_window_minutes: int = 10
-    max_file_mb: int = 5
-
-    @classmethod
-    def of(cls, raw: dict[str, Any]) -> IntakeSettings:
-        section = raw.get("intake", {})
-        if not isinstance(section, dict):
-            section = {}
-        try:
-            return cls(rate_limit=int(section.get("rate_limit", 5)),
-                       rate_window_minutes=int(section.get("rate_window_minutes", 10)),
-                       max_file_mb=int(section.get("max_file_mb", 5)))
-        except (TypeError, ValueError) as exc:
-            from cirt.errors import ConfigError
-
-            raise ConfigError("config.toml", None, "intake", str(exc)) from None
-
-
 class IntakeDesk:
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-        self.settings = IntakeSettings.of(ws.config.raw)
+    """Reports in and their triage: an accepted report opens (or joins) an incident through
+    ``incidents``, its attachments become ``evidence``, its candidates go through ``ingest``."""
+
+    def __init__(self, context: Context, *, incidents: IncidentDesk, evidence: EvidenceLocker,
+                 ingest: Ingest) -> None:
+        self.context = context
+        self.store = context.store
+        self.settings = context.config.intake
+        self.incidents = incidents
+        self.evidence = evidence
+        self.ingest = ingest
 
     # --- places and keys --------------------------------------------------------------------
 
     @property
     def folder(self) -> Path:
-        return self.ws.home / "intake"
+        return self.context.home / "intake"
 
     @cached_property
     def _key(self) -> bytes:
@@ -117,7 +111,7 @@ class IntakeDesk:
     def secret_key(self) -> bytes:
         """The key of CSRF tokens and address hashes: ``CIRT_INTAKE_SECRET`` / secrets.toml
         ``intake_secret``, else a random key made once in ``<workspace>/intake/secret.key``."""
-        configured = self.ws.secret("intake_secret")
+        configured = self.context.secret("intake_secret")
         if configured:
             return configured.encode()
         path = self.folder / "secret.key"
@@ -139,18 +133,18 @@ class IntakeDesk:
 
     def admit(self, address: str) -> None:
         """Count one submission attempt from ``address``; RateLimited past the limit."""
-        now = self.ws.clock()
+        now = self.context.clock()
         window = timedelta(minutes=self.settings.rate_window_minutes)
         key = self.address_key(address)
-        with self.ws.store.transaction():
-            if self.ws.store.intake_hits(key, format_ts(now - window)) >= self.settings.rate_limit:
+        with self.store.transaction():
+            if self.store.intake_hits(key, format_ts(now - window)) >= self.settings.rate_limit:
                 raise RateLimited("too many reports from this address; try again later")
-            self.ws.store.add_intake_hit(key, format_ts(now), forget_before=format_ts(now - window))
+            self.store.add_intake_hit(key, format_ts(now), forget_before=format_ts(now - window))
 
     def submit(self, sub: Submission) -> Receipt:
         """Store a report, its attachments and candidates together; a message seen before (same
         Message-ID) is not stored twice."""
-        store = self.ws.store
+        store = self.store
         if sub.message_id:
             seen = store.report_by_message_id(sub.message_id)
             if seen is not None:
@@ -175,7 +169,7 @@ class IntakeDesk:
                 "reporter_name": sub.reporter_name or None,
                 "reporter_contact": sub.reporter_contact or None,
                 "reporter_kind": sub.reporter_kind, "language": sub.language,
-                "received": format_ts(self.ws.clock()), "message_id": sub.message_id,
+                "received": format_ts(self.context.clock()), "message_id": sub.message_id,
                 "state": "new",
             }
             attachments = [(a.name, a.media_type, a.size, a.sha256) for a, _ in sub.files]
@@ -195,7 +189,7 @@ class IntakeDesk:
 
     def status(self, token: str) -> ReportRow:
         """The report a status token belongs to, else NotFound (the same for any wrong token)."""
-        row = self.ws.store.report_by_token(_token_hash(token)) if token else None
+        row = self.store.report_by_token(_token_hash(token)) if token else None
         if row is None:
             raise NotFound("no report with this link")
         return row
@@ -205,14 +199,14 @@ class IntakeDesk:
     def list(self, state: str | None = None) -> builtins.list[ReportRow]:
         if state is not None and state not in ("new", "accepted", "rejected"):
             raise InvalidValue(f"'{state}' is not a report state (use new, accepted or rejected)")
-        return self.ws.store.reports(state)
+        return self.store.reports(state)
 
     def get(self, reference: str) -> Report:
-        row = self.ws.store.report_by_reference(reference.strip().upper())
+        row = self.store.report_by_reference(reference.strip().upper())
         if row is None:
             raise NotFound(f"no report '{reference}' (see 'cirt triage list')")
-        return Report(row, tuple(Attachment(*a) for a in self.ws.store.report_attachments(row.id)),
-                      tuple(self.ws.store.report_indicators(row.id)))
+        return Report(row, tuple(Attachment(*a) for a in self.store.report_attachments(row.id)),
+                      tuple(self.store.report_indicators(row.id)))
 
     def attachment_paths(self, report: Report) -> builtins.list[Path]:
         folder = self.folder / "files" / report.row.reference
@@ -223,10 +217,10 @@ class IntakeDesk:
         if not text:
             raise InvalidValue("a rejection needs a reason (--reason)")
         report = self.get(reference)
-        with self.ws.store.transaction():
-            if not self.ws.store.decide_report(report.row.id, state="rejected",
-                                               at=format_ts(self.ws.clock()), by=self.ws.analyst,
-                                               reason=text, incident=None):
+        with self.store.transaction():
+            if not self.store.decide_report(report.row.id, state="rejected",
+                                            at=format_ts(self.context.clock()),
+                                            by=self.context.analyst, reason=text, incident=None):
                 raise ConflictError(f"{report.row.reference} was already {report.row.state}")
         return self.get(reference).row
 
@@ -247,8 +241,8 @@ class IntakeDesk:
         for path in paths:
             if not path.is_file():
                 raise NotFound(f"{row.reference}: attachment {path.name} is missing from {path.parent}")
-        desk = self.ws.incidents
-        with self.ws.store.transaction():
+        desk = self.incidents
+        with self.store.transaction():
             if into:
                 incident = desk.get(into)
                 desk.note(incident.reference, f"Report {row.reference} ({row.channel}, "
@@ -266,35 +260,40 @@ class IntakeDesk:
                 incident = desk.open(title=title or default_title, category=chosen,
                                      severity=severity, organisations=concerned, tlp=tlp,
                                      description=row.what,
-                                     reported_at=min(parse_ts(row.received), self.ws.clock()),
+                                     reported_at=min(parse_ts(row.received), self.context.clock()),
                                      reporter=reporter, channel=INCIDENT_CHANNELS[row.channel])
             evidence = self._evidence(incident.reference, row, paths)
             indicators = self._indicators(incident.reference, report) if with_indicators else 0
-            if not self.ws.store.decide_report(row.id, state="accepted",
-                                               at=format_ts(self.ws.clock()), by=self.ws.analyst,
-                                               reason=None, incident=incident.reference):
+            if not self.store.decide_report(row.id, state="accepted",
+                                            at=format_ts(self.context.clock()),
+                                            by=self.context.analyst, reason=None,
+                                            incident=incident.reference):
                 raise ConflictError(f"{row.reference} was decided by someone else meanwhile")
         return Accepted(row.reference, incident.reference, into is None, indicators, evidence)
 
     def _concerned(self, report: Report) -> builtins.list[str]:
         """Organisations whose declared assets the report's candidates fall in."""
-        organisations = self.ws.community.organisations
+        organisations = self.context.community.organisations
         found: dict[str, None] = {}
         for kind, value in report.indicators:
             sco = {"url": "url", "domain": "domain-name", "email": "email-addr",
                    "ip": "ipv6-addr" if ":" in value else "ipv4-addr"}.get(kind)
-            for match in self.ws.routes.index.route({"type": sco, "value": value}):
+            for match in self._assets.route({"type": sco, "value": value}):
                 if match.party in organisations:
                     found.setdefault(match.party, None)
         return list(found)
 
+    @cached_property
+    def _assets(self) -> AssetIndex:
+        return AssetIndex.of(self.context.community)
+
     def _evidence(self, incident: str, row: ReportRow, paths: builtins.list[Path]) -> int:
-        held = {item.sha256 for item in self.ws.evidence.list(incident)}
+        held = {item.sha256 for item in self.evidence.list(incident)}
         added = 0
         for path in paths:
             if hashlib.sha256(path.read_bytes()).hexdigest() in held:
                 continue
-            self.ws.evidence.add(incident, path, note=f"attached to report {row.reference} "
+            self.evidence.add(incident, path, note=f"attached to report {row.reference} "
                                  f"({row.channel})", collected_by=f"intake ({row.channel})")
             added += 1
         return added
@@ -302,12 +301,9 @@ class IntakeDesk:
     def _indicators(self, incident_ref: str, report: Report) -> int:
         """Candidates as STIX indicators with a relationship to the incident, through
         ``cirt.ingest`` (validation, provenance, routing), then linked to the incident."""
-        from cirt.indicator_desk import build_pattern
-        from cirt.ingest import ingest
-
-        incident = self.ws.incidents.get(incident_ref)
-        level = incident.tlp(self.ws.community.default_tlp)
-        stamp = format_ts(self.ws.clock())
+        incident = self.incidents.get(incident_ref)
+        level = incident.tlp(self.context.community.default_tlp)
+        stamp = format_ts(self.context.clock())
         objects: list[dict[str, Any]] = []
         for kind, value in report.indicators:
             try:
@@ -315,29 +311,29 @@ class IntakeDesk:
             except InvalidValue:
                 continue
             indicator = {
-                "type": "indicator", "spec_version": "2.1", "id": self.ws.ids("indicator"),
+                "type": "indicator", "spec_version": "2.1", "id": self.context.ids("indicator"),
                 "created": stamp, "modified": stamp, "name": value,
                 "indicator_types": ["malicious-activity"], "pattern": pattern,
                 "pattern_type": "stix", "valid_from": stamp,
                 "object_marking_refs": [level.marking_id]}
             objects.append(indicator)
             objects.append({
-                "type": "relationship", "spec_version": "2.1", "id": self.ws.ids("relationship"),
+                "type": "relationship", "spec_version": "2.1", "id": self.context.ids("relationship"),
                 "created": stamp, "modified": stamp, "relationship_type": "related-to",
                 "source_ref": indicator["id"], "target_ref": incident.id,
                 "object_marking_refs": [level.marking_id]})
         if not objects:
             return 0
-        summary = ingest(self.ws.context, objects, Provenance("intake", report.row.reference))
+        summary = self.ingest(objects, Provenance("intake", report.row.reference))
         if summary.rejected:
             first = summary.rejected[0]
             raise InvalidValue(f"{report.row.reference}: candidate refused by validation: "
                                f"{first[0]}: {first[1]}")
-        audience = self.ws.store.audience_of(incident.id).get("org", ())
+        audience = self.store.audience_of(incident.id).get("org", ())
         for obj in objects:
-            self.ws.store.link(incident.id, obj["id"])
+            self.store.link(incident.id, obj["id"])
             if audience:
-                self.ws.store.add_audience(obj["id"], "org", list(audience))
+                self.store.add_audience(obj["id"], "org", list(audience))
         return len(objects) // 2
 
 

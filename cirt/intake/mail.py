@@ -15,11 +15,9 @@ lines anywhere it is shown or sent.
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.errors
 import email.policy
-import imaplib
 import mailbox
 import re
 from dataclasses import dataclass, field
@@ -29,16 +27,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cirt.errors import ConfigError, InputRejected, InvalidValue, NotFound, RemoteError
+from cirt.errors import InputRejected, InvalidValue, NotFound
+from cirt.imap import Mailbox, imap_settings
 from cirt.intake.extract import candidates
 from cirt.intake.files import MAX_FILES, attachment
 from cirt.intake.reports import Attachment, clean_text, submission
 
 if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+    from cirt.context import Context
+    from cirt.intake.desk import IntakeDesk
 
 MAX_MESSAGE_BYTES = 30 * 1024 * 1024
-IMAP_TIMEOUT = 30.0
 _FORWARD_HINT = re.compile(r"^\s*(fwd?|tr|rv|reenv(?:iado)?)\s*:", re.I)
 
 
@@ -171,8 +170,10 @@ def _body_text(message: EmailMessage) -> str:
     return str(content)
 
 
-def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
-    """One message as a report (stored); refusals and duplicates said so, nothing half-stored."""
+def report_from_message(context: Context, desk: IntakeDesk, data: bytes,
+                        label: str) -> MailOutcome:
+    """One message as a report (stored by ``desk``); refusals and duplicates said so, nothing
+    half-stored.  The sender is an organisation's reporter when sectors.yaml knows the address."""
     try:
         message = parse_message(data)
     except InputRejected as exc:
@@ -183,7 +184,7 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
     forwarded: list[EmailMessage] = []
     files: list[tuple[Attachment, bytes]] = []
     skipped: list[str] = []
-    limit = ws.intake.settings.max_file_mb * 1024 * 1024
+    limit = context.config.intake.max_file_mb * 1024 * 1024
     for part in message.iter_attachments():
         assert isinstance(part, EmailMessage)
         if part.get_content_type() == "message/rfc822":
@@ -206,7 +207,8 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
             skipped.append(str(exc))
     # candidates: the forwarded messages' senders, links and addresses, and the body's own
     texts = [body] + [_body_text(f) + "\n" + _header(f, "Subject") for f in forwarded]
-    own = frozenset(d for org in ws.community.organisations.values() for d in org.assets.domains)
+    community = context.community
+    own = frozenset(d for org in community.organisations.values() for d in org.assets.domains)
     found: dict[tuple[str, str], None] = {}
     for inner in forwarded:
         for pair in candidates("", sender=_address(inner, "From") or None, ignore_domains=own):
@@ -218,7 +220,7 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
     kind = "citizen"
     if sender:
         try:
-            ws.community.contact(sender)
+            community.contact(sender)
             kind = "organisation"
         except NotFound:
             kind = "citizen"
@@ -230,123 +232,42 @@ def report_from_message(ws: Workspace, data: bytes, label: str) -> MailOutcome:
                          reporter_name=_mailbox(message, "From")[0], reporter_contact=sender,
                          reporter_kind=kind, message_id=_header(message, "Message-ID") or None,
                          files=tuple(files), indicators=tuple(found))
-        receipt = ws.intake.submit(sub)
+        receipt = desk.submit(sub)
     except InvalidValue as exc:
         return MailOutcome(label, None, "refused", str(exc), skipped)
     status = "duplicate" if receipt.duplicate else "new"
     return MailOutcome(label, receipt.reference, status, sender, skipped)
 
 
-def intake_file(ws: Workspace, path: Path) -> list[MailOutcome]:
+def intake_file(context: Context, desk: IntakeDesk, path: Path) -> list[MailOutcome]:
     """``cirt intake mail FILE``: every message of a .eml or an mbox."""
-    return [report_from_message(ws, data, label) for label, data in read_file(path)]
+    return [report_from_message(context, desk, data, label) for label, data in read_file(path)]
 
 
 # --- IMAP -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ImapSettings:
-    host: str
-    port: int
-    user: str
-    password: str
-    security: str  # ssl | starttls | none
-    folder: str
-
-
-def imap_settings(ws: Workspace) -> ImapSettings:
-    """``[intake] imap_host, imap_port, imap_user, imap_security, imap_folder``; the password
-    from ``CIRT_INTAKE_IMAP_PASSWORD`` or secrets.toml ``intake_imap_password``."""
-    section = ws.config.raw.get("intake", {})
-    section = section if isinstance(section, dict) else {}
-    host, user = section.get("imap_host"), section.get("imap_user")
-    if not host or not user:
-        raise ConfigError("config.toml", None, "[intake] imap_host, imap_user",
-                          "set the mailbox to read (host and user)")
-    security = str(section.get("imap_security", "ssl"))
-    if security not in ("ssl", "starttls", "none"):
-        raise ConfigError("config.toml", None, "[intake] imap_security",
-                          f"'{security}' is not ssl, starttls or none")
-    password = ws.secret("intake_imap_password")
-    if not password:
-        raise ConfigError("secrets", None, "intake_imap_password",
-                          "set CIRT_INTAKE_IMAP_PASSWORD or intake_imap_password in secrets.toml")
-    try:
-        port = int(section.get("imap_port", 993 if security == "ssl" else 143))
-    except (TypeError, ValueError):
-        raise ConfigError("config.toml", None, "[intake] imap_port", "not a number") from None
-    return ImapSettings(str(host), port, str(user), password, security,
-                        str(section.get("imap_folder", "INBOX")))
-
-
-def intake_imap(ws: Workspace) -> list[MailOutcome]:
+def intake_imap(context: Context, desk: IntakeDesk) -> list[MailOutcome]:
     """Unread messages of the configured mailbox become reports; each is marked read only once
     its report is stored (a crash in between re-reads it, and its Message-ID keeps it single)."""
-    settings = imap_settings(ws)
-    try:
-        client = _connect(settings)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise RemoteError(f"IMAP {settings.host}:{settings.port}: {exc}") from None
+    settings = imap_settings(context.config.intake, context.secret("intake_imap_password"))
     outcomes = []
-    try:
-        client.login(settings.user, settings.password)
-        status, _ = client.select(_quoted(settings.folder))
-        if status != "OK":
-            raise RemoteError(f"IMAP {settings.host}: no folder '{settings.folder}'")
-        status, found = client.uid("SEARCH", "UNSEEN")
-        uids = found[0].split() if status == "OK" and found and found[0] else []
-        for uid in uids:
-            status, sizes = client.uid("FETCH", uid, "(RFC822.SIZE)")
-            size = _size(sizes)
-            label = f"{settings.folder}/{uid.decode()}"
+    with Mailbox(settings) as box:
+        for uid in box.unseen():
+            size = box.size(uid)
             if size is None or size > MAX_MESSAGE_BYTES:
-                outcomes.append(MailOutcome(label, None, "refused",
+                outcomes.append(MailOutcome(box.label(uid), None, "refused",
                                             f"a message of {size or '?'} bytes (the limit is "
                                             f"{MAX_MESSAGE_BYTES:,})"))
-                client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+                box.mark_seen(uid)
                 continue
-            status, parts = client.uid("FETCH", uid, "(BODY.PEEK[])")
-            data = next((p[1] for p in parts if isinstance(p, tuple)), None)
-            if status != "OK" or not isinstance(data, bytes):
-                outcomes.append(MailOutcome(label, None, "refused", "the server sent no message"))
+            data = box.fetch(uid)
+            if data is None:
+                outcomes.append(MailOutcome(box.label(uid), None, "refused",
+                                            "the server sent no message"))
                 continue
-            outcomes.append(report_from_message(ws, data, label))
-            client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
-    except imaplib.IMAP4.error as exc:
-        raise RemoteError(f"IMAP {settings.host}: {exc}") from None
-    except OSError as exc:
-        raise RemoteError(f"IMAP {settings.host}: {exc}") from None
-    finally:
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            client.logout()
+            outcomes.append(report_from_message(context, desk, data, box.label(uid)))
+            box.mark_seen(uid)
     return outcomes
-
-
-def _connect(settings: ImapSettings) -> imaplib.IMAP4:
-    """Connect; TLS verifies the server's certificate and name (imaplib's own default context
-    does not)."""
-    import ssl
-
-    if settings.security == "ssl":
-        return imaplib.IMAP4_SSL(settings.host, settings.port, timeout=IMAP_TIMEOUT,
-                                 ssl_context=ssl.create_default_context())
-    client = imaplib.IMAP4(settings.host, settings.port, timeout=IMAP_TIMEOUT)
-    if settings.security == "starttls":
-        client.starttls(ssl_context=ssl.create_default_context())
-    return client
-
-
-def _quoted(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _size(answer: list[Any]) -> int | None:
-    for item in answer or ():
-        text = item.decode() if isinstance(item, bytes) else ""
-        found = re.search(r"RFC822\.SIZE (\d+)", text)
-        if found:
-            return int(found[1])
-    return None
 
 
 __all__ = ["MailOutcome", "intake_file", "intake_imap"]

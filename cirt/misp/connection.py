@@ -17,8 +17,8 @@ from pymisp import PyMISP
 
 from cirt.bounded_http import BoundedAuth, BoundedSession, PeerLimits, origin
 from cirt.community import Community, MispEndpoint
-from cirt.config import ImportLimits
 from cirt.errors import NotFound, RemoteError
+from cirt.limits import ImportLimits
 from cirt.misp.to_stix import events_in
 from cirt.untrusted_json import parse_json
 
@@ -64,11 +64,13 @@ def answer(result: Any, partner_id: str, what: str) -> Any:
 
 
 class PartnerMisp:
-    """One run against a partner's MISP, pull or push, under ``limits``."""
+    """One run against a partner's MISP, pull or push: every answer at most ``max_body_bytes``
+    once decompressed, and parsed under the partner's ``limits``."""
 
-    def __init__(self, partner_id: str, endpoint: MispEndpoint, key: str,
-                 limits: ImportLimits) -> None:
-        self.partner_id, self.endpoint, self.key, self.limits = partner_id, endpoint, key, limits
+    def __init__(self, partner_id: str, endpoint: MispEndpoint, key: str, *,
+                 max_body_bytes: int, limits: ImportLimits) -> None:
+        self.partner_id, self.endpoint, self.key = partner_id, endpoint, key
+        self.max_body_bytes, self.limits = max_body_bytes, limits
         self.name = f"MISP of '{partner_id}'"
         self.url = endpoint.url.rstrip("/")
 
@@ -76,7 +78,7 @@ class PartnerMisp:
         """A PyMISP client, every request of it bounded (``BoundedAuth``: the declared origin
         only, timeouts, the deadline, each answer capped once decompressed)."""
         logging.getLogger("pymisp").setLevel(logging.CRITICAL)
-        bounds = BoundedAuth(self.name, misp_limits(self.limits.max_bytes),
+        bounds = BoundedAuth(self.name, misp_limits(self.max_body_bytes),
                              {origin(self.endpoint.url)})
         try:
             return PyMISP(self.endpoint.url, self.key, ssl=self.endpoint.verify_tls,
@@ -94,7 +96,7 @@ class PartnerMisp:
     def session(self) -> BoundedSession:
         """A session bounded in time and bytes that speaks MISP's REST API to the partner's
         declared origin only; PyMISP reads answers whole, so pulls use this instead."""
-        session = BoundedSession(self.name, misp_limits(self.limits.max_bytes),
+        session = BoundedSession(self.name, misp_limits(self.max_body_bytes),
                                  {origin(self.url)})
         session.verify = self.endpoint.verify_tls
         session.headers.update({"Authorization": self.key, "Accept": "application/json",

@@ -16,8 +16,8 @@ from typing import Any
 
 from pymisp import MISPEvent
 
-from cirt.config import ImportLimits
 from cirt.errors import InputRejected
+from cirt.limits import ImportLimits
 from cirt.misp.to_stix import events_in
 from cirt.untrusted_json import parse_json, read_bytes
 

@@ -13,10 +13,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from cirt.errors import StoreError, StoreLocked
 
 Row = tuple[Any, ...]
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, fit for messages and ``cirt db status``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class Database(Protocol):

@@ -1,4 +1,4 @@
-"""Rows of the disclosure log; the chain rules live in ``cirt.audit``."""
+"""Rows of the disclosure log; the chain rules live in ``cirt.chain``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from cirt.audit import EMPTY, Entry, Head, encode_objects
+from cirt.chain import EMPTY, Entry, Head, encode_objects
 from cirt.store.database import Database, Row
 
 _COLUMNS = ("seq, recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash,"
@@ -45,7 +45,7 @@ class DisclosuresMixin:
                           objects: str | None = None) -> Entry:
         """Read the head and append the entry ``build`` makes of it, in one write transaction.
 
-        ``objects``: the entry's objects already encoded (``cirt.audit.encode_objects``), so
+        ``objects``: the entry's objects already encoded (``cirt.chain.encode_objects``), so
         that the write lock is held for a hash and two statements only."""
         with self._log_turn(), self.db.transaction():
             entry = build(self.disclosure_head())

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from cirt.errors import ConfigError
 from cirt.stixtime import Clock, utcnow
-from cirt.store.database import Database, SQLiteDatabase
+from cirt.store.database import Database, SQLiteDatabase, redact_url
 from cirt.store.migrations import all_migrations
 from cirt.store.sql import SQLStore
 
@@ -29,15 +28,6 @@ def engine_of(url: str) -> str:
     raise ConfigError("database url", None, "url",
                       f"unsupported database URL '{url.split(':')[0]}:…' "
                       "(use sqlite:///path or postgresql://user@host:port/dbname)")
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced, fit for messages and ``cirt db status``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def open_database(url: str) -> Database:

@@ -4,7 +4,7 @@
 ``latest`` flag, strictly increasing ``added``, one provenance row per version), but with a few
 statements per thousand objects instead of five per object, and with each version's own
 markings in its provenance row.  The caller has already removed versions the store holds.
-Versions are ordered by the instant their timestamp names (``version_instant``), never by its
+Versions are ordered by the instant their timestamp names (``cirt.versions``), never by its
 spelling.  ``log_refusals`` keeps what a source sent and was refused (the ingest log, a hash
 chain: ``cirt.refusal_log``).
 """
@@ -12,46 +12,23 @@ chain: ``cirt.refusal_log``).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cirt.audit import EMPTY, Head
+from cirt.chain import EMPTY, Head
 from cirt.plain import plain_facts
-from cirt.refusal_log import RefusalEntry, chain
+from cirt.refusal_log import Refusal, RefusalEntry, chain
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database, Row
 from cirt.store.search_index import index_versions
+from cirt.versions import version_instant
 
 _CHUNK = 500
 _LOG_COLUMNS = ("link, recorded, source_kind, source, collection, object_id, version, outcome,"
                 " reason, prev_hash, hash")
-_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z")
-
-
-def version_instant(version: str) -> tuple[str, int]:
-    """The order key of a version: its instant, however the timestamp spells the fraction.
-
-    ``2026-03-01T00:00:00Z``, ``…00.0Z`` and ``…00.000Z`` are one version; ``…00Z`` comes before
-    ``…00.500Z`` (as text it sorts after).  The empty version of an SCO sorts first.
-    """
-    match = _TIMESTAMP.match(version)
-    if match is None:
-        return version, 0
-    return match.group(1), int((match.group(2) or "").ljust(9, "0"))
-
-
-def same_version(held: dict[str, Any], obj: dict[str, Any]) -> bool:
-    """One version, however its timestamps are spelled (``…00Z`` is ``…00.000Z``)."""
-    stamps = ("created", "modified")
-    if any(version_instant(str(held.get(k, ""))) != version_instant(str(obj.get(k, "")))
-           for k in stamps):
-        return False
-    return {k: v for k, v in held.items() if k not in stamps} == \
-        {k: v for k, v in obj.items() if k not in stamps}
 
 
 class ImportRow(NamedTuple):
@@ -83,19 +60,6 @@ class StoredVersion:
         """Its ``created_by_ref``, or None."""
         creator = json.loads(self.body).get("created_by_ref") if self.body else None
         return creator if isinstance(creator, str) else None
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """What was refused, from whom and why: one line of the ingest log once chained."""
-
-    source_kind: str
-    source: str
-    collection: str | None
-    object_id: str | None
-    version: str | None
-    outcome: str  # rejected | conflict | refused (the whole document)
-    reason: str
 
 
 class IngestStateMixin:

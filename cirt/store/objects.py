@@ -10,8 +10,8 @@ from cirt.plain import plain_facts
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.store.database import Database
-from cirt.store.ingest_state import version_instant
 from cirt.store.search_index import index_version
+from cirt.versions import version_instant
 
 _COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"
 

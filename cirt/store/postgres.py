@@ -22,8 +22,7 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 
 from cirt.errors import ConflictError, StoreError, StoreLocked, StoreUnavailable
-from cirt.store.database import Row
-from cirt.store.engines import redact_url
+from cirt.store.database import Row, redact_url
 
 # The advisory lock every write transaction holds: the four bytes of "cirt".
 WRITE_LOCK_KEY = 0x63697274

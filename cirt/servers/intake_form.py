@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -28,9 +28,7 @@ from cirt.intake.desk import RateLimited
 from cirt.intake.extract import candidates
 from cirt.intake.files import ACCEPTED, MAX_FILES, attachment
 from cirt.intake.reports import CATEGORIES, NO_UPLOADS, submission
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+from cirt.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -133,7 +131,7 @@ class IntakeApp:
     def __init__(self, open_workspace: Callable[[], Workspace]) -> None:
         self._open = open_workspace
         self._ws: Workspace | None = None
-        self.pages = Environment(loader=FileSystemLoader(HERE / "templates"),
+        self.pages = Environment(loader=FileSystemLoader(HERE / "templates" / "intake"),
                                  autoescape=select_autoescape(default=True, default_for_string=True))
         self.stylesheet = (HERE / "static" / "intake.css").read_bytes()
 
@@ -150,7 +148,7 @@ class IntakeApp:
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        settings = self.ws.intake.settings
+        settings = self.ws.config.intake
         request.max_content_length = MAX_FILES * settings.max_file_mb * 1024 * 1024 + 256 * 1024
         request.max_form_memory_size = 64 * 1024
         request.max_form_parts = MAX_FILES + 16
@@ -200,7 +198,7 @@ class IntakeApp:
         body = self.pages.get_template(template).render(
             t=TEXT[lang], lang=lang, csrf=token, categories=list(CATEGORIES),
             accepted=", ".join(sorted(set(ACCEPTED.values()))), iwf=IWF_BELIZE,
-            max_files=MAX_FILES, max_mb=self.ws.intake.settings.max_file_mb, **context)
+            max_files=MAX_FILES, max_mb=self.ws.config.intake.max_file_mb, **context)
         response = Response(body, status=status, mimetype="text/html")
         response.set_cookie(CSRF_COOKIE, token, max_age=CSRF_MAX_AGE, httponly=True,
                             samesite="Strict", secure=request.scheme == "https", path="/")
@@ -231,10 +229,11 @@ class IntakeApp:
                 raise InvalidValue(f"at most {MAX_FILES} files")
             if uploads and values["category"] in NO_UPLOADS:
                 return self.render(request, "csam.html", {}, 400)
+            limit = self.ws.config.intake.max_file_mb * 1024 * 1024
             for upload in uploads:
-                data = upload.stream.read(self.ws.intake.settings.max_file_mb * 1024 * 1024 + 1)
+                data = upload.stream.read(limit + 1)
                 files.append(attachment(upload.filename or "file", upload.mimetype or "", data,
-                                        max_bytes=self.ws.intake.settings.max_file_mb * 1024 * 1024))
+                                        max_bytes=limit))
             sub = submission(channel="web", language=self.language(request), files=tuple(files),
                              indicators=tuple(candidates(values["what"])), **values)
             receipt = self.ws.intake.submit(sub)
@@ -275,6 +274,4 @@ class IntakeApp:
 
 
 def build_app(home: Path) -> IntakeApp:
-    from cirt.workspace import Workspace
-
     return IntakeApp(lambda: Workspace.open(home))

@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gunicorn.app.base import BaseApplication
+
 from cirt.errors import ConfigError
+from cirt.servers.intake_form import IntakeApp, build_app
+from cirt.workspace import Workspace
 
 
 def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8443, workers: int = 2,
           cert: str | None = None, key: str | None = None) -> None:
     """Serve until interrupted; the CSRF key is made before the workers fork, so all share it."""
-    from gunicorn.app.base import BaseApplication
-
-    from cirt.intake.web import IntakeApp, build_app
-    from cirt.workspace import Workspace
-
     if bool(cert) != bool(key):
         raise ConfigError("intake serve", None, "--cert/--key", "give both a certificate and its key")
     for path in (cert, key):
