@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from cirt.community import SourcePolicy
 from cirt.errors import InputRejected
 from cirt.limits import ImportLimits
-from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
+from cirt.misp.feed import read_feed
+from cirt.misp.to_stix import events_in, events_to_stix, is_bare_event
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.refusal_log import Refusal
 from cirt.routing import AssetIndex
