@@ -97,7 +97,7 @@ class IncidentDesk:
         _ = self.tasks.library
 
     def list(self, where: IncidentFilter) -> builtins.list[IncidentRow]:
-        return self.context.store.find_incidents(where)
+        return self.records.list(where)
 
     def update(self, ref: str, *, title: str | None = None, description: str | None = None,
                summary: str | None = None, severity: str | None = None,

@@ -15,7 +15,7 @@ from cirt.context import Context
 from cirt.errors import ConflictError, NotFound
 from cirt.incidents import Incident
 from cirt.store import LOCAL, Provenance
-from cirt.store.incidents import IncidentRow
+from cirt.store.incidents import IncidentFilter, IncidentRow
 
 
 class IncidentRecords:
@@ -23,6 +23,10 @@ class IncidentRecords:
 
     def __init__(self, context: Context) -> None:
         self.context = context
+
+    def list(self, where: IncidentFilter) -> list[IncidentRow]:
+        """Index rows of the newest versions, newest first."""
+        return self.context.store.find_incidents(where)
 
     def get(self, ref: str) -> Incident:
         """The newest version, by reference (``BZ-2026-0042``) or STIX id."""
