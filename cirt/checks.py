@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cirt.errors import CirtError
+from cirt.bounded_http import is_loopback_url
+from cirt.config import CONFIG_FILE, read_config
+from cirt.errors import CirtError, WorkspaceMissing
+from cirt.playbook_files import load_library
+from cirt.sectors_file import load_community
+from cirt.stixtime import time_zone
+from cirt.store.database import redact_url
+from cirt.store.engines import open_store
 
 if TYPE_CHECKING:
     from cirt.community import Community
@@ -28,14 +35,6 @@ class Finding:
 
 
 def check_workspace(home: Path) -> list[Finding]:
-    from cirt.config import CONFIG_FILE, read_config
-    from cirt.errors import WorkspaceMissing
-    from cirt.playbook_files import load_library
-    from cirt.sectors_file import load_community
-    from cirt.stixtime import time_zone
-    from cirt.store.database import redact_url
-    from cirt.store.engines import open_store
-
     if not (home / CONFIG_FILE).exists():
         return [Finding("workspace", False, str(WorkspaceMissing(str(home))))]
     reading = read_config(home)
@@ -82,8 +81,6 @@ def check_workspace(home: Path) -> list[Finding]:
 def _transport_findings(community: Community) -> list[Finding]:
     """Plain HTTP carries a partner's password in clear: allowed to another machine only with
     ``insecure: true``, and reported even then."""
-    from cirt.bounded_http import is_loopback_url
-
     findings = []
     for partner in community.partners.values():
         if partner.taxii is None:

@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -23,7 +26,7 @@ from cirt.config import (
     write_default_config,
 )
 from cirt.context import Context
-from cirt.errors import WorkspaceMissing
+from cirt.errors import InvalidValue, WorkspaceMissing
 from cirt.stixtime import Clock, IdFactory, new_id, utcnow
 from cirt.store.engines import open_store
 from cirt.store.sql import SQLStore
@@ -96,8 +99,6 @@ class Workspace:
     def analyst_configured(self) -> bool:
         """Whether the analyst's name was given (config.toml or CIRT_ANALYST), not guessed
         from the Unix user."""
-        import os
-
         return bool(os.environ.get("CIRT_ANALYST")
                     or self.config.raw.get("cirt", {}).get("analyst"))
 
@@ -110,6 +111,8 @@ class Workspace:
         """The national CIRT's STIX identity: ``created_by_ref`` of everything we create."""
         return self.context.identity
 
+    # Each service's module is imported when the service is first used (start-up: a command
+    # loads only what it uses; benchmarks/deferred_imports.py measures each of these imports).
     @cached_property
     def incidents(self) -> IncidentDesk:
         from cirt.incident_desk import IncidentDesk
@@ -158,11 +161,9 @@ class Workspace:
 
     @cached_property
     def intake(self) -> IntakeDesk:
-        from cirt.ingest import ingest
         from cirt.intake.desk import IntakeDesk
 
-        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence,
-                          ingest=partial(ingest, self.context))
+        return IntakeDesk(self.context, incidents=self.incidents, evidence=self.evidence)
 
     @cached_property
     def routes(self) -> RouteDesk:
@@ -204,11 +205,6 @@ class Workspace:
 
 def set_analyst(config_file: Path, name: str) -> None:
     """Write ``analyst = "name"`` into the ``[cirt]`` section of config.toml (replacing one)."""
-    import json
-    import re
-
-    from cirt.errors import InvalidValue
-
     clean = " ".join(name.split())
     if not clean or any(ord(c) < 32 for c in name.strip()):
         raise InvalidValue("an analyst's name is printable text, e.g. --analyst 'Maria Chan'")

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from cirt.cli.output import JsonFlag, console, emit, home_option, ok, styled, table, warn, workspace
-
-if TYPE_CHECKING:
-    from cirt.config import Config
-    from cirt.store.sql import SQLStore
+from cirt.config import CONFIG_FILE, Config, load_config, resolve_home
+from cirt.errors import InvalidValue, WorkspaceMissing
+from cirt.store.copy import copy_store
+from cirt.store.database import redact_url
+from cirt.store.engines import database_status, open_store
+from cirt.store.sql import SQLStore
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def _unmigrated_store(ctx: typer.Context) -> tuple[Config, SQLStore]:
     """The workspace's store as it is: unlike every other command, no migration on opening."""
-    from cirt.config import CONFIG_FILE, load_config, resolve_home
-    from cirt.errors import WorkspaceMissing
-    from cirt.store.engines import open_store
 
     home = resolve_home(home_option(ctx))
     if not (home / CONFIG_FILE).exists():
@@ -31,7 +31,6 @@ def _unmigrated_store(ctx: typer.Context) -> tuple[Config, SQLStore]:
 @app.command("status")
 def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Engine, URL (password hidden), schema version, pending migrations, what the store holds."""
-    from cirt.store.engines import database_status
 
     config, store = _unmigrated_store(ctx)
     try:
@@ -40,7 +39,6 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         store.close()
 
     def render() -> None:
-        from rich.table import Table
 
         grid = Table.grid(padding=(0, 2))
         grid.add_row("Engine", report.engine)
@@ -61,7 +59,6 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @app.command("migrate")
 def migrate(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Apply the migrations the database lacks, each in its own transaction."""
-    from cirt.store.database import redact_url
 
     config, store = _unmigrated_store(ctx)
     try:
@@ -83,10 +80,6 @@ def copy(ctx: typer.Context,
              "--force", help="Replace what the target already holds.")] = False,
          as_json: JsonFlag = False) -> None:
     """Copy the whole store (every version, the disclosure log, cursors…) to another database."""
-    from cirt.errors import InvalidValue
-    from cirt.store.copy import copy_store
-    from cirt.store.database import redact_url
-    from cirt.store.engines import open_store
 
     ws = workspace(ctx)
     if to == ws.config.database_url:

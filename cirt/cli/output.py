@@ -17,13 +17,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cirt.display import visible
+from cirt.errors import InvalidValue, UsageError
+from cirt.tlp import TLP, TLP_COLOURS
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from cirt.tlp import TLP
     from cirt.workspace import Workspace
+
+# rich is imported by the functions that draw (start-up: about 45 ms that a command printing
+# --json, or nothing, never pays; benchmarks/deferred_imports.py measures each such import).
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -41,8 +47,6 @@ def _plain_text_console() -> type[Console]:
     Built on first use so that commands which print nothing from rich do not import it.
     """
     from rich.console import Console
-
-    from cirt.display import visible
 
     class PlainTextConsole(Console):
         def render_str(self, text: str, **options: Any) -> Text:
@@ -65,8 +69,6 @@ def styled(value: object, style: str = "") -> Text:
     """``value`` as text in ``style``; hidden characters made visible."""
     from rich.text import Text
 
-    from cirt.display import visible
-
     return Text(visible(str(value)), style=style)
 
 
@@ -75,14 +77,13 @@ def markup(template: str, *values: object) -> Text:
     from rich.markup import escape
     from rich.text import Text
 
-    from cirt.display import visible
-
     return Text.from_markup(template.format(*(escape(visible(str(v))) for v in values)),
                             emoji=False)
 
 
 def workspace(ctx: typer.Context) -> Workspace:
     """The workspace named by --home / CIRT_HOME, opened once per command and closed after it."""
+    # start-up: the store and its drivers load only for commands that open a workspace
     from cirt.workspace import Workspace
 
     root = ctx.find_root()
@@ -116,17 +117,12 @@ def tlp_text(level: TLP | int) -> Text:
     """A TLP label in FIRST's colour on black."""
     from rich.text import Text
 
-    from cirt.tlp import TLP, TLP_COLOURS
-
     tlp = TLP(level)
     return Text(tlp.label, style=f"bold {TLP_COLOURS[tlp]} on black")
 
 
 def tlp_option(text: str | None) -> TLP | None:
     """A ``--tlp`` value; anything but a TLP label is a usage error (exit 2)."""
-    from cirt.errors import InvalidValue, UsageError
-    from cirt.tlp import TLP
-
     if text is None:
         return None
     try:

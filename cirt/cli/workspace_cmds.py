@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, emit, home_option, ok, warn
+from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -21,8 +22,7 @@ def init(ctx: typer.Context,
          ] = None,
          as_json: JsonFlag = False) -> None:
     """Create a workspace (config.toml, database, sectors.yaml, playbooks/); asks your name."""
-    import sys
-
+    # start-up: init and check are registered for every command; their modules load on use
     from cirt.workspace import Workspace
 
     if analyst is None and sys.stdin.isatty() and not as_json:
@@ -45,8 +45,8 @@ def init(ctx: typer.Context,
 
 def check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Check config, time zone, sectors.yaml, every playbook and the database at once; exit 1."""
+    # start-up: as in init (cirt.checks loads the sectors.yaml and playbook schemas)
     from cirt.checks import check_workspace
-    from cirt.cli.output import console, markup
     from cirt.config import resolve_home
 
     findings = check_workspace(resolve_home(home_option(ctx)))
