@@ -7,7 +7,7 @@ One place, used by the analyst's own export and by the gate's releases alike.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from cirt.incidents import (
     INCIDENT_CORE_DEFINITION,
@@ -20,6 +20,9 @@ from cirt.incidents import (
     REPORTING_EXTENSION_ID,
 )
 from cirt.tlp import marking_definitions_for
+
+if TYPE_CHECKING:
+    from cirt.community import NationalCirt
 
 TASK_CORE_ID = "extension-definition--2074a052-8be4-4932-849e-f5e7798e0030"
 
@@ -83,17 +86,7 @@ TASK_CORE_DEFINITION: dict[str, Any] = {
 }
 
 
-class NationalIdentity(Protocol):
-    """What a bundle says of the national CIRT (sectors.yaml's ``national`` entry)."""
-
-    @property
-    def identity(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-
-def identity_object(national: NationalIdentity) -> dict[str, Any]:
+def identity_object(national: NationalCirt) -> dict[str, Any]:
     """The national CIRT's identity SDO, stable across exports."""
     return {
         "type": "identity", "spec_version": "2.1", "id": national.identity,
@@ -119,7 +112,7 @@ def extension_definition(extension_id: str, identity: str) -> dict[str, Any] | N
 
 
 def definitions_for(*, extensions: Iterable[str], creators: Iterable[str],
-                    markings: Iterable[str], national: NationalIdentity,
+                    markings: Iterable[str], national: NationalCirt,
                     present: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Extension definitions, our identity and TLP markings that are used but not present."""
     have = set(present)

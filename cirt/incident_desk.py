@@ -70,7 +70,7 @@ class IncidentDesk:
             incident = self.tasks.apply(incident, playbook).incident
             self.save(incident)
             self.context.store.add_audience(incident.id, "org",
-                                       [*incident.organisations, community.national.id])
+                                            [*incident.organisations, community.national.id])
         return incident
 
     def save(self, incident: Incident) -> None:

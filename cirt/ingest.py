@@ -34,14 +34,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from cirt.community import SourcePolicy
 from cirt.errors import InputRejected
 from cirt.limits import ImportLimits
-from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
+from cirt.misp.feed import read_feed
+from cirt.misp.to_stix import events_in, events_to_stix, is_bare_event
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
+from cirt.refusal_log import Refusal
 from cirt.routing import AssetIndex
 from cirt.stix20 import upgrade_stix20
 from cirt.stix_validation import Rejected, validate_objects
 from cirt.stixtime import format_ts
 from cirt.store import Provenance, canonical_json
-from cirt.store.ingest_state import ImportRow, Refusal, StoredVersion
+from cirt.store.ingest_state import ImportRow, StoredVersion
 from cirt.tlp import TLP, TLP1_MARKING_IDS, level_of_marking, marking_definition, tlp1_marking_definition
 from cirt.untrusted_json import parse_json, read_bytes
 from cirt.versions import same_version, version_instant

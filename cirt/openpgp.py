@@ -65,7 +65,7 @@ class OpenPGP:
 
     @cached_property
     def _gpg(self) -> Any:
-        import gnupg  # start-up time: ~0.06 s, and GnuPG is touched only to sign or encrypt
+        import gnupg  # imported here: start-up time (~0.06 s; only signing or encrypting needs it)
 
         home = self.settings.home
         if home is not None and not home.is_dir():

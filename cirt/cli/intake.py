@@ -22,7 +22,8 @@ def serve(ctx: typer.Context,
           key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
           ) -> None:
     """Serve the reporting form (gunicorn): English and Spanish, no JavaScript, nothing released."""
-    from cirt.servers.intake_serving import serve as run  # start-up: loads gunicorn and werkzeug
+    # Imported here: start-up time (gunicorn, werkzeug and the whole workspace: ~1 s).
+    from cirt.servers.intake_serving import serve as run
 
     ws = workspace(ctx)
     scheme = "https" if cert else "http"

@@ -16,7 +16,11 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import requests
+
+from cirt.demos.servers import intake_form
 from cirt.errors import RemoteError
+from cirt.ingest import import_file
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
@@ -26,10 +30,6 @@ SCREENSHOT = b"\x89PNG\r\n\x1a\n" + bytes(512)
 
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
-    import requests
-
-    from cirt.demos.servers import intake_form
-
     say("# A citizen's report on the web, and a partner's indicator routed to BEL")
     with intake_form(ws.home) as url:
         say(f"The reporting form is served at {url}/ (English and Spanish, no JavaScript).")
@@ -75,8 +75,6 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     bundle = ws.home / "csirtamericas-indicators.json"
     bundle.write_text(json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
                                   "objects": [indicator]}), encoding="utf-8")
-    from cirt.ingest import import_file
-
     imported = import_file(ws.context, str(bundle), source="csirtamericas")
     say(f"CSIRTAmericas shares a TLP:GREEN indicator: {indicator['pattern']} "
         f"({imported.summary.new} new object).")

@@ -14,7 +14,6 @@ import hmac
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cirt.errors import CirtError, ConflictError, InvalidValue, NotFound
 from cirt.incidents import Reporter, parse_category
 from cirt.indicator_desk import build_pattern
+from cirt.ingest import ingest
 from cirt.intake.reports import CATEGORIES, TITLES, Attachment, Submission
 from cirt.routing import AssetIndex
 from cirt.stixtime import format_ts, parse_ts
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
     from cirt.context import Context
     from cirt.evidence import EvidenceLocker
     from cirt.incident_desk import IncidentDesk
-    from cirt.ingest import IngestSummary
-
-# The one door in (``cirt.ingest.ingest``) for objects already parsed: validated, stored, routed.
-Ingest = Callable[[Sequence[Any], Provenance], "IngestSummary"]
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no look-alikes (0/O, 1/I/L, U/V)
 INCIDENT_CHANNELS = {"web": "web", "email": "e-mail"}  # intake's channel -> the incident's
@@ -87,16 +83,16 @@ class Accepted:
 
 class IntakeDesk:
     """Reports in and their triage: an accepted report opens (or joins) an incident through
-    ``incidents``, its attachments become ``evidence``, its candidates go through ``ingest``."""
+    ``incidents``, its attachments become ``evidence``, its candidates go through the one door
+    in (``cirt.ingest``)."""
 
-    def __init__(self, context: Context, *, incidents: IncidentDesk, evidence: EvidenceLocker,
-                 ingest: Ingest) -> None:
+    def __init__(self, context: Context, *, incidents: IncidentDesk,
+                 evidence: EvidenceLocker) -> None:
         self.context = context
         self.store = context.store
         self.settings = context.config.intake
         self.incidents = incidents
         self.evidence = evidence
-        self.ingest = ingest
 
     # --- places and keys --------------------------------------------------------------------
 
@@ -324,7 +320,7 @@ class IntakeDesk:
                 "object_marking_refs": [level.marking_id]})
         if not objects:
             return 0
-        summary = self.ingest(objects, Provenance("intake", report.row.reference))
+        summary = ingest(self.context, objects, Provenance("intake", report.row.reference))
         if summary.rejected:
             first = summary.rejected[0]
             raise InvalidValue(f"{report.row.reference}: candidate refused by validation: "

@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.chain import EMPTY, Head
+from cirt.plain import plain_facts
 from cirt.refusal_log import Refusal, RefusalEntry, chain
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database, Row
 from cirt.store.search_index import index_versions
-from cirt.taxii.plain import plain_facts
 from cirt.versions import version_instant
 
 _CHUNK = 500
