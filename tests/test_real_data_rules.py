@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cirt.ingest import classify
+import pytest
+
+from cirt.ingest import classify, ingest
+from cirt.stix_validation import check_object
+from cirt.store import Provenance
+from cirt.workspace import Workspace
 
 IDENTITY: dict[str, Any] = {
     "type": "identity", "spec_version": "2.1",
@@ -26,3 +31,46 @@ def test_a_bundle_carrying_spec_version_2_1_is_read_as_stix_2_1() -> None:
     incoming = classify(bundle, "mono-bundle-entity.json")
     assert incoming.kind == "stix-2.1"
     assert incoming.objects == [IDENTITY] and incoming.refused == {}
+
+
+# OpenCTI-Platform/client-python tests/data/DATA-TEST-STIX2_v2.json: a marking of OpenCTI's own
+# kind and a campaign it marks.
+OPENCTI_MARKING: dict[str, Any] = {
+    "id": "marking-definition--78ca4366-f5b8-4764-83f7-34ce38198e27", "type": "marking-definition",
+    "spec_version": "2.1", "definition_type": "TLP", "definition": {"TLP": "TLP:TEST"},
+    "created": "2020-02-25T09:02:29.040Z", "modified": "2020-02-25T09:02:29.040Z"}
+OPENCTI_CAMPAIGN: dict[str, Any] = {
+    "id": "campaign--92d46985-17a6-4610-8be8-cc70c82ed214", "type": "campaign",
+    "spec_version": "2.1", "name": "A new campaign", "labels": ["campaign"],
+    "description": "A test campaign", "first_seen": "2020-02-27T08:45:43.365Z",
+    "last_seen": "2020-02-27T08:45:43.365Z", "created": "2020-02-29T14:48:31.601Z",
+    "modified": "2020-02-29T14:48:31.601Z",
+    "object_marking_refs": ["marking-definition--78ca4366-f5b8-4764-83f7-34ce38198e27"]}
+
+
+def test_a_marking_definition_of_a_custom_type_is_custom_content() -> None:
+    """STIX 2.1 §7.2.1: definition_type SHOULD be statement or tlp; the OASIS schema
+    (common/marking-definition.json) accepts any other type with an object as definition, and so
+    does the OASIS validator.  ``stix2`` refuses any type it has no class for, even with custom
+    content allowed.  What the marking means is the gate's business: it withholds an object whose
+    non-TLP marking sectors.yaml does not translate (fail closed)."""
+    assert check_object(OPENCTI_MARKING, allow_custom=True) == ""
+    assert "custom" in check_object(OPENCTI_MARKING, allow_custom=False)
+    for definition in ("TLP:TEST", ["TLP:TEST"]):
+        reason = check_object({**OPENCTI_MARKING, "definition": definition}, allow_custom=True)
+        assert "definition" in reason
+
+
+@pytest.mark.parametrize("definition_type", ["tlp", "statement"])
+def test_the_standard_marking_types_are_still_checked_by_their_definitions(
+        definition_type: str) -> None:
+    assert check_object({**OPENCTI_MARKING, "definition_type": definition_type},
+                        allow_custom=True) != ""
+
+
+def test_objects_marked_with_a_custom_type_marking_import_with_it(ws: Workspace) -> None:
+    summary = ingest(ws.context, [OPENCTI_MARKING, OPENCTI_CAMPAIGN],
+                     Provenance("import", "DATA-TEST-STIX2_v2.json"), allow_custom=True)
+    assert summary.rejected == [] and summary.new == 2
+    stored = ws.store.get(OPENCTI_CAMPAIGN["id"])
+    assert stored is not None and stored.obj == OPENCTI_CAMPAIGN
