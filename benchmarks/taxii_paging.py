@@ -22,22 +22,26 @@ page latency percentiles (target p99 <= 1 s), next to one client alone in the sa
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import json
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlparse
 
 from taxii2client.v21 import Collection, as_pages
 
 from cirt.store import Provenance
 from cirt.taxii.auth import IssuedCredential, issue_credential
-from cirt.taxii.server import COLLECTIONS
+from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 
@@ -184,9 +188,6 @@ def page_raw(port: int, path: str, auth: str, latencies: list[float]) -> int:
     """Page a whole collection over a kept-alive HTTP connection, reading bodies as bytes
     without parsing them: the client's cost stays small beside the server's.  Returns the
     objects received."""
-    import http.client
-    from urllib.parse import urlencode
-
     count = 0
     params: dict[str, Any] = {"limit": PAGE}
     headers = {"Accept": "application/taxii+json;version=2.1", "Authorization": auth}
@@ -215,10 +216,6 @@ def page_raw(port: int, path: str, auth: str, latencies: list[float]) -> int:
 
 
 def bench_clients(n: int, clients: int, workers: int, threads: int, tmp: Path) -> None:
-    import base64
-    import threading
-    from urllib.parse import urlparse
-
     home = tmp / f"ws-clients-{n}"
     cred = build_workspace(home, n, mixed=True)
     auth = "Basic " + base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()

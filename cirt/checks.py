@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cirt.bounded_http import is_loopback_url
 from cirt.config import CONFIG_FILE, read_config
 from cirt.errors import CirtError, WorkspaceMissing
 from cirt.playbook_files import load_library
@@ -17,7 +18,6 @@ from cirt.sectors_file import load_community
 from cirt.stixtime import time_zone
 from cirt.store.database import redact_url
 from cirt.store.engines import open_store
-from cirt.taxii.bounded import is_loopback_url
 
 if TYPE_CHECKING:
     from cirt.community import Community

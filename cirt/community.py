@@ -89,7 +89,7 @@ class Organisation(Party):
 
 @dataclass(frozen=True, kw_only=True)
 class TaxiiEndpoint:
-    """A partner's TAXII server, and what one run against it may cost (``cirt.taxii.bounded``);
+    """A partner's TAXII server, and what one run against it may cost (``cirt.bounded_http``);
     plain http:// to another machine only with ``insecure``, which ``cirt check`` reports."""
 
     discovery: str

@@ -28,21 +28,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cirt.community import SourcePolicy
 from cirt.errors import InputRejected
 from cirt.limits import ImportLimits
-from cirt.misp_inbound import events_in, events_to_stix, is_bare_event, read_feed
+from cirt.misp.feed import read_feed
+from cirt.misp.to_stix import events_in, events_to_stix, is_bare_event
 from cirt.misp_tlp import Resolved, marking_refs_of, resolve_markings
 from cirt.refusal_log import Refusal
 from cirt.routing import AssetIndex
 from cirt.stix20 import upgrade_stix20
 from cirt.stix_validation import Rejected, validate_objects
 from cirt.stixtime import format_ts
-from cirt.store import Provenance
+from cirt.store import Provenance, canonical_json
 from cirt.store.ingest_state import ImportRow, StoredVersion
 from cirt.tlp import TLP, TLP1_MARKING_IDS, level_of_marking, marking_definition, tlp1_marking_definition
 from cirt.untrusted_json import parse_json, read_bytes
@@ -52,21 +52,6 @@ if TYPE_CHECKING:
     from cirt.context import Context
 
 Progress = Callable[[str, int, int], None]
-
-# Exactly ``cirt.store.canonical_json``, as the C encoder ``json.dumps`` would build for these
-# arguments on every call (sort_keys, compact separators, ensure_ascii=False), built once.  No
-# circular-reference markers: what reaches it passed validation, whose nesting is bounded.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_ENCODE = c_make_encoder(None, _CANONICAL.default, encode_basestring, None, ":", ",", True,
-                         False, True) if c_make_encoder is not None else None
-
-
-def canonical_text(obj: dict[str, Any]) -> str:
-    """``cirt.store.canonical_json(obj)``, faster."""
-    if _ENCODE is None:
-        return _CANONICAL.encode(obj)
-    return "".join(_ENCODE(obj, 0))
-
 
 @dataclass
 class IngestSummary:
@@ -190,21 +175,23 @@ def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, po
         seen_ids = set(stored)
         rows: list[ImportRow] = []
         levels: dict[tuple[str, ...], Resolved] = {}
-        encode = canonical_text
-        taken: dict[str, list[tuple[tuple[str, int], str]]] = {}  # this input's new versions
+        # Ids this input already stores a version of.  Validation kept one object per id and
+        # instant, so another version of the same instant cannot come from the input itself.
+        taken: set[str] = set()
         for _, obj in verdict.accepted:
             object_id = obj["id"]
             version = str(obj.get("modified") or obj.get("created") or "")
-            instant = version_instant(version)
             versions = stored.get(object_id, [])
-            body = encode(obj)
-            same = [v.body for v in versions if version_instant(v.modified) == instant]
-            same += [b for i, b in taken.get(object_id, ()) if i == instant]
-            if body in same or any(same_version(json.loads(b), obj) for b in same):
+            same: list[str] = []
+            if versions:
+                instant = version_instant(version)
+                same = [v.body for v in versions if version_instant(v.modified) == instant]
+            if same and (canonical_json(obj) in same
+                         or any(same_version(json.loads(b), obj) for b in same)):
                 summary.duplicates += 1
                 continue
-            reason = _refusal(obj, versions, taken.get(object_id, ()), policy, provenance,
-                              national, parties)
+            reason = _refusal(obj, versions, object_id in taken, policy, provenance, national,
+                              parties)
             outcome = "rejected"
             if not reason and same:
                 outcome = "conflict"
@@ -217,7 +204,7 @@ def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, po
                                         provenance.collection, object_id, version, outcome,
                                         reason))
                 continue
-            taken.setdefault(object_id, []).append((instant, body))
+            taken.add(object_id)
             if "granular_markings" in obj:
                 refs = tuple(marking_refs_of(obj))
             else:
@@ -240,7 +227,7 @@ def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, po
                 summary.new += 1
                 seen_ids.add(object_id)
             rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
-                                  int(level), body, refs, obj))
+                                  int(level), refs, obj))
         if progress is not None:
             progress("storing", 0, len(rows))
         # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
@@ -263,10 +250,11 @@ def _version_text(obj: Any) -> str | None:
     return version[:40] if isinstance(version, str) else None
 
 
-def _refusal(obj: dict[str, Any], versions: list[StoredVersion],
-             taken: Sequence[tuple[tuple[str, int], str]], policy: SourcePolicy,
+def _refusal(obj: dict[str, Any], versions: list[StoredVersion], taken: bool,
+             policy: SourcePolicy,
              provenance: Provenance, national: str, parties: frozenset[str]) -> str:
-    """Why this source may not store this object (ownership, markings), or ''."""
+    """Why this source may not store this object (ownership, markings), or ''.  ``taken``: this
+    input already stores another version of it."""
     object_id = obj["id"]
     creator = obj.get("created_by_ref")
     if obj["type"] == "marking-definition":
@@ -274,7 +262,7 @@ def _refusal(obj: dict[str, Any], versions: list[StoredVersion],
         if level is not None:
             official = tlp1_marking_definition(object_id) if object_id in TLP1_MARKING_IDS \
                 else marking_definition(level)
-            if canonical_text(official) != canonical_text(obj):
+            if canonical_json(official) != canonical_json(obj):
                 return (f"uses the id of the OASIS TLP:{level.slug.upper()} marking definition"
                         " with other content (TLP definitions cannot be redefined)")
         if versions or taken:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from cirt.errors import SharingDenied
 from cirt.tlp import TLP, TLP1_MARKING_IDS, TLP2_MARKING_IDS, level_of_marking
 
 
@@ -87,8 +88,6 @@ def export_distribution(level: TLP) -> int:
     """How far MISP may spread an attribute of this level; RED has none and raises."""
     distribution = _BY_LEVEL[level].misp_distribution
     if distribution is None:
-        from cirt.errors import SharingDenied
-
         raise SharingDenied("(MISP)", level.label, "MISP", "TLP:RED never leaves through MISP")
     return distribution
 

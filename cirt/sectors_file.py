@@ -169,7 +169,7 @@ class TaxiiEndpointSchema(_Strict):
     api_root: str
     pull_collections: tuple[str, ...] = ()
     push_collection: str | None = None
-    # What one run against the partner may cost (cirt.taxii.bounded); plain http:// to another
+    # What one run against the partner may cost (cirt.bounded_http); plain http:// to another
     # machine only with insecure: true, which `cirt check` reports.
     insecure: bool = False
     max_body_bytes: int = Field(64 << 20, gt=0, description="one response, decompressed")

@@ -514,7 +514,60 @@ def _list_checker(prop: Any, name: str) -> Checker:
             memo.add(key)
     if memoable:
         check_list.memo = memo  # type: ignore[attr-defined]
+    plain = _PLAIN_EMBEDDED.get(getattr(contained, "__name__", ""))
+    if plain is not None:
+        check_list.plain = plain  # type: ignore[attr-defined]
     return check_list
+
+
+def _plain_texts(value: dict[str, Any], allowed: frozenset[str]) -> bool:
+    """Every property of ``value`` is one of ``allowed`` and text the general path accepts."""
+    for key, text in value.items():
+        if key not in allowed or type(text) is not str or len(text) > MAX_STRING \
+                or _CONTROL.search(text) is not None:
+            return False
+    return True
+
+
+_EXTERNAL_REFERENCE_TEXTS = frozenset({"source_name", "description", "url", "external_id"})
+_KILL_CHAIN_TEXTS = frozenset({"kill_chain_name", "phase_name"})
+
+
+def _plain_external_references(value: Any) -> bool:
+    """True when ``external_references`` is what the general path accepts in its commonest form
+    (ATT&CK, CAPEC: source name, description, url, external id, all text); False sends it there
+    (hashes, custom properties, anything doubtful)."""
+    if type(value) is not list or not value:
+        return False
+    for ref in value:
+        if type(ref) is not dict or "source_name" not in ref or not (
+                "description" in ref or "external_id" in ref or "url" in ref) \
+                or not _plain_texts(ref, _EXTERNAL_REFERENCE_TEXTS):
+            return False
+    return True
+
+
+def _plain_kill_chain_phases(value: Any) -> bool:
+    """``_plain_external_references`` for ``kill_chain_phases``: both names, text only."""
+    if type(value) is not list or not value:
+        return False
+    for phase in value:
+        if type(phase) is not dict or len(phase) != 2 \
+                or not _plain_texts(phase, _KILL_CHAIN_TEXTS):
+            return False
+    return True
+
+
+_PLAIN_EMBEDDED: dict[str, Callable[[Any], bool]] = {
+    "ExternalReference": _plain_external_references, "KillChainPhase": _plain_kill_chain_phases}
+
+
+def _plain_custom_texts(value: Any) -> bool:
+    """A custom property's list of text the general path accepts (empty lists too: custom
+    content may hold them)."""
+    return type(value) is list and all(
+        type(item) is str and len(item) <= MAX_STRING and _CONTROL.search(item) is None
+        for item in value)
 
 
 _LEGAL_EXTREF_HASHES = frozenset({
@@ -620,9 +673,7 @@ def check_object(obj: Any, *, allow_custom: bool = False,
         key = (obj["type"], tuple(obj), allow_custom, extension_types)
         fast = _shapes.get(key, _UNSEEN)
         if fast is _UNSEEN:
-            fast = _shape_checker(obj, allow_custom, extension_types)
-            if len(_shapes) < MAX_SHAPES:
-                _shapes[key] = fast
+            fast = _fast_checker(key, obj)
         if fast is not None and fast(obj):
             return ""
     try:
@@ -637,13 +688,35 @@ def check_object(obj: Any, *, allow_custom: bool = False,
 # --- the shape fast path ----------------------------------------------------------------------
 #
 # Objects of one producer come in few shapes (type and property names, in order).  For each
-# shape seen, a function is generated with every check of the general path inlined: it answers
+# shape seen often, a function is generated with every check of the general path inlined: it answers
 # True only when the general path would accept the object, and False whenever anything is out of
 # the ordinary, which sends the object down the general path (that words the reason).
 
 MAX_SHAPES = 512
+# Generating a shape's function costs about as much as a dozen objects on the general path, and
+# real producers have a long tail of shapes seen once (ATT&CK: 200 of its 480): a shape earns its
+# function on its COMPILE_AFTER-th sighting.
+COMPILE_AFTER = 8
 _UNSEEN: Any = object()
 _shapes: dict[tuple[Any, ...], Callable[[dict[str, Any]], bool] | None] = {}
+_sightings: dict[tuple[Any, ...], int] = {}
+
+
+def _fast_checker(key: tuple[Any, ...],
+                  obj: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
+    """The shape's function once it has been seen often enough (and while there is room),
+    else None: the general path."""
+    seen = _sightings.get(key, 0) + 1
+    if seen < COMPILE_AFTER:
+        if len(_sightings) >= MAX_SHAPES * 8:
+            _sightings.clear()
+        _sightings[key] = seen
+        return None
+    if len(_shapes) >= MAX_SHAPES:
+        return None
+    _sightings.pop(key, None)
+    fast = _shapes[key] = _shape_checker(obj, key[2], key[3])
+    return fast
 
 
 def _shape_checker(obj: dict[str, Any], allow_custom: bool,
@@ -670,10 +743,19 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
     for i, key in enumerate(keys):
         check = schema.properties.get(key)
         lines.append(f"        v = obj[{key!r}]")
-        if check is None:  # a custom property, allowed: the general path's own check
-            names["CUSTOM"] = _custom_property
-            lines.append("        if ctx is None: ctx = _Ctx(ALLOW, EXT)")
-            lines.append(f"        CUSTOM({key!r}, v, {key!r}, ctx)")
+        if check is None:  # a custom property, allowed (its name checked above): text and
+            # lists of text inline, anything else the general path's own check
+            names["CUSTOM"], names["TEXTS"] = _custom_property, _plain_custom_texts
+            lines.append("        if type(v) is str:")
+            lines.append("            if len(v) > MAX_STRING or SEARCH(v) is not None:"
+                         " return False")
+            lines.append("        elif not TEXTS(v):")
+            lines.append("            if ctx is None: ctx = _Ctx(ALLOW, EXT)")
+            lines.append(f"            CUSTOM({key!r}, v, {key!r}, ctx)")
+        elif hasattr(check, "plain"):  # external references, kill-chain phases
+            names[f"L{i}"], names[f"C{i}"] = check.plain, check
+            lines.append(f"        if not L{i}(v):")
+            lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
         elif check is _check_text:
             lines.append("        if type(v) is not str or len(v) > MAX_STRING"
                          " or SEARCH(v) is not None: return False")

@@ -40,9 +40,11 @@ if TYPE_CHECKING:
     from cirt.incident_records import IncidentRecords
     from cirt.indicator_desk import IndicatorDesk
     from cirt.intake.desk import IntakeDesk
+    from cirt.misp_exchange import MispExchange
     from cirt.route_desk import RouteDesk
     from cirt.sharing import Sharing
     from cirt.tasks import TaskService
+    from cirt.taxii.client import TaxiiExchange
 
 
 class Workspace:
@@ -174,6 +176,18 @@ class Workspace:
         from cirt.evidence import EvidenceLocker
 
         return EvidenceLocker(self.context, records=self.incident_records)
+
+    @cached_property
+    def misp(self) -> MispExchange:
+        from cirt.misp_exchange import MispExchange
+
+        return MispExchange(self.context, sharing=self.sharing, incidents=self.incidents)
+
+    @cached_property
+    def taxii(self) -> TaxiiExchange:
+        from cirt.taxii.client import TaxiiExchange
+
+        return TaxiiExchange(self.context, sharing=self.sharing, incidents=self.incidents)
 
     def secret(self, name: str) -> str | None:
         return self.context.secret(name)

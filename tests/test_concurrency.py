@@ -250,7 +250,7 @@ def test_concurrent_releases_keep_the_log_one_verifying_chain(home: Path, tmp_pa
 
 def test_taxii_serve_with_several_workers_reads_and_writes_consistently(home: Path) -> None:
     from cirt.taxii.auth import issue_credential
-    from cirt.taxii.server import COLLECTIONS
+    from cirt.taxii.collections import COLLECTIONS
 
     indicators, _, inbox = (c.id for c in COLLECTIONS)
     with Workspace.open(home) as ws:

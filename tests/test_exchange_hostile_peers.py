@@ -414,7 +414,7 @@ server = testserver.MispServer(sys.argv[1])
 print(server.url, flush=True)
 time.sleep(3600)
 """
-READ_TIMEOUT_FOR_TEST_S = 2  # set through cirt.misp_inbound.READ_TIMEOUT_S in the subprocess
+READ_TIMEOUT_FOR_TEST_S = 2  # set through cirt.misp.connection.READ_TIMEOUT_S in the subprocess
 
 
 def _push_to_hostile_misp(home: Path, monkeypatch: pytest.MonkeyPatch,
@@ -427,7 +427,7 @@ def _push_to_hostile_misp(home: Path, monkeypatch: pytest.MonkeyPatch,
                                    severity="high", organisations=["cbb"], tlp="green")
         ws.indicators.add(form="ip", value="203.0.113.50", name="sender",
                           incident=opened.reference, tlp="green")
-    runner = (f"import cirt.misp_inbound\ncirt.misp_inbound.READ_TIMEOUT_S = "
+    runner = (f"import cirt.misp.connection\ncirt.misp.connection.READ_TIMEOUT_S = "
               f"{READ_TIMEOUT_FOR_TEST_S}\n{RUNNER}")
     ran = run_against_misp(home, monkeypatch, MISP_HOSTILE_TO_PUSH, [MISP_KEY, mode],
                            ["misp", "push", PEER], runner)
@@ -435,10 +435,8 @@ def _push_to_hostile_misp(home: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def _nothing_recorded_as_pushed(home: Path) -> bool:
-    from cirt.misp import incident_events
-
     with Workspace.open(home) as ws:
-        uuids = [str(preview.event.uuid) for preview in incident_events(ws, PEER, None)]
+        uuids = [str(preview.event.uuid) for preview in ws.misp.incident_events(PEER, None)]
         return bool(uuids) and all(ws.store.misp_pushed_digest(PEER, u) is None for u in uuids)
 
 

@@ -28,14 +28,14 @@ from typing import Any
 
 from release_cases import Generated, Generator
 
-from cirt import misp
 from cirt.community import Community
 from cirt.errors import SharingDenied
 from cirt.incidents import OUR_EXTENSION_ID
+from cirt.misp.to_misp import event_dict
+from cirt.servers.taxii import TaxiiApp
 from cirt.store.incidents import IncidentRow
 from cirt.taxii.auth import issue_credential
 from cirt.taxii.release import Gatekeeper
-from cirt.taxii.server import TaxiiApp
 from cirt.tlp import TLP, level_of_marking
 from cirt.workspace import Workspace
 
@@ -199,11 +199,11 @@ def _exits(ws: Workspace, store: Generated, recipient: str, incidents: list[str]
             yield f"bulletin {fmt}", built.text, False
     if kind in ("org", "partner"):
         try:
-            event = misp.export(ws, who, since=SINCE)
-            yield "misp export", json.dumps(misp.event_dict(event.event)), True
+            event = ws.misp.export(who, since=SINCE)
+            yield "misp export", json.dumps(event_dict(event.event)), True
         except SharingDenied:
             pass
-        feed = misp.write_feed(ws, tmp / f"feed-{who}", who)
+        feed = ws.misp.write_feed(tmp / f"feed-{who}", who)
         for path in sorted((tmp / f"feed-{who}").iterdir()):
             yield "misp feed", path.read_text(), True
         assert feed.directory
@@ -222,7 +222,7 @@ def _exits(ws: Workspace, store: Generated, recipient: str, incidents: list[str]
                                   f"{tail}", query), True)
         if kind == "partner":
             rows = list(ws.store.latest_objects())
-            pushed = Gatekeeper(ws).release_for_push(rows, who)
+            pushed = Gatekeeper(ws.context, ws.sharing).release_for_push(rows, who)
             yield "taxii push", json.dumps([dict(o) for o in pushed.objects]), True
 
 

@@ -13,8 +13,6 @@ import pytest
 from cirt.demos.misp_server import MispServer, running
 from cirt.errors import InvalidValue
 from cirt.lifecycle import retire, retired
-from cirt.misp import incident_event
-from cirt.taxii.client import push
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.conftest import FixedClock
@@ -104,7 +102,7 @@ def test_a_partner_that_received_it_over_taxii_gets_the_revoked_version(
     set_peer_secret(monkeypatch, "csirtamericas", MEDALLION_USER, MEDALLION_PASSWORD)
     with Workspace.open(home, clock=clock) as ws:
         indicator = ws.indicators.add(form="domain", value="evil.example", tlp="green")
-        assert push(ws, "csirtamericas").sent >= 1
+        assert ws.taxii.push("csirtamericas").sent >= 1
         clock.advance(hours=1)
     done = cli("indicator", "revoke", indicator["id"], "--reason", "sinkholed", "--json")
     assert done.code == 0, done.err
@@ -112,7 +110,7 @@ def test_a_partner_that_received_it_over_taxii_gets_the_revoked_version(
         "recipient": "partner:csirtamericas", "channel": "taxii",
         "delivery": "the next 'cirt taxii push' sends the new version"}]
     with Workspace.open(home, clock=clock) as ws:
-        again = push(ws, "csirtamericas")
+        again = ws.taxii.push("csirtamericas")
         assert again.sent >= 2 and again.failed == 0  # the new version and the reason's note
         entries = ws.store.disclosures(object_id=indicator["id"])
     versions = {ref[1] for e in entries for ref in e.objects if ref[0] == indicator["id"]}
@@ -144,6 +142,6 @@ def test_misp_push_sends_the_event_again_with_the_attribute_no_longer_for_ids(
     second = cli("misp", "push", "csirtamericas", "--json")
     assert second.json()["sent"] == first.json()["sent"]  # the same event, updated
     with Workspace.open(home) as ws:
-        built = incident_event(ws, reference, "csirtamericas")
+        built = ws.misp.incident_event(reference, "csirtamericas")
     assert built is not None
     assert [(a.value, bool(a.to_ids)) for a in built.event.attributes] == [("evil.example", False)]

@@ -13,7 +13,7 @@ import pytest
 
 from cirt.errors import InputRejected
 from cirt.ingest import ingest
-from cirt.misp_inbound import events_in, events_to_stix
+from cirt.misp.to_stix import events_in, events_to_stix
 from cirt.store import Provenance
 from cirt.tlp import TLP
 from cirt.untrusted_json import parse_json

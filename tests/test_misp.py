@@ -16,13 +16,8 @@ from pymisp import MISPEvent, PyMISP
 
 from cirt.demos.misp_server import MispServer, running
 from cirt.errors import SharingDenied
-from cirt.misp import (
-    Offered,
-    build_event,
-    event_dict,
-    incident_event,
-)
-from cirt.misp_inbound import events_in, events_to_stix
+from cirt.misp.to_misp import Offered, build_event, event_dict
+from cirt.misp.to_stix import events_in, events_to_stix
 from cirt.misp_tlp import (
     ALL_COMMUNITIES,
     YOUR_ORGANISATION,
@@ -269,7 +264,7 @@ def test_push_sends_once_and_pull_returns_the_same_event(cli, home: Path, incide
     fetched = client.get_event(sent, pythonify=True)
     assert isinstance(fetched, MISPEvent)
     with Workspace.open(home) as ws:
-        built = incident_event(ws, incident, "csirtamericas")
+        built = ws.misp.incident_event(incident, "csirtamericas")
     assert built is not None and str(built.event.uuid) == sent
 
     def content(event: MISPEvent) -> tuple[Any, ...]:

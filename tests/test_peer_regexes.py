@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cirt import gate, observables, stix_validation, versions
 from cirt.stix_validation import check_object, pattern_errors, simple_pattern
-from cirt.taxii import server
+from cirt.taxii import query
 
 # Each expression with the way cirt applies it: ``match`` is anchored at the start, ``search``
 # (and ``sub``) try every position.
@@ -36,8 +36,8 @@ PEER_EXPRESSIONS: dict[str, tuple[re.Pattern[str], str]] = {
     "control characters": (stix_validation._CONTROL, "search"),
     "version instant": (versions._TIMESTAMP, "match"),
     "extension path": (gate._EXTENSION_PATH, "search"),
-    "taxii id": (server._ID, "match"),
-    "taxii type": (server._TYPE, "match"),
+    "taxii id": (query.OBJECT_ID, "match"),
+    "taxii type": (query.OBJECT_TYPE, "match"),
     # issue 13: values read out of stored patterns and observables for the search index
     "one comparison": (observables._ONE_COMPARISON, "fullmatch"),
     "domain": (observables._DOMAIN, "match"),

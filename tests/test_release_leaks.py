@@ -16,11 +16,11 @@ import pytest
 
 from cirt.gate import Candidate, Recipient, release
 from cirt.incidents import OUR_EXTENSION_ID
-from cirt.misp import Offered, build_event
+from cirt.misp.to_misp import Offered, build_event
 from cirt.misp_tlp import ALL_COMMUNITIES, THIS_COMMUNITY, YOUR_ORGANISATION, export_distribution
+from cirt.servers.taxii import TaxiiApp
 from cirt.store import Provenance
 from cirt.taxii.auth import issue_credential
-from cirt.taxii.server import TaxiiApp
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 

@@ -214,8 +214,9 @@ def test_an_indicator_posted_to_our_taxii_inbox_is_routed_like_an_import(ws: Wor
 
     from werkzeug.test import Client
 
+    from cirt.servers.taxii import TaxiiApp
     from cirt.taxii.auth import issue_credential
-    from cirt.taxii.server import COLLECTIONS, TaxiiApp
+    from cirt.taxii.collections import COLLECTIONS
 
     inbox = next(c.id for c in COLLECTIONS if c.title.lower().startswith("inbox"))
     cred = issue_credential(ws, "csirtamericas")

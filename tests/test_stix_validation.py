@@ -199,3 +199,72 @@ def test_the_shape_fast_path_never_accepts_what_the_general_path_refuses(
             _check_object(obj, False, EXTENSION_OBJECT_TYPES)
         except Invalid as exc:
             pytest.fail(f"fast path accepted what the general path refuses: {exc}")
+
+
+# An ATT&CK technique's shape: external references, kill-chain phases, custom x_mitre_ text.
+ATTACK_PATTERN = {
+    "type": "attack-pattern", "spec_version": "2.1",
+    "id": "attack-pattern--0a3ead4e-6d47-4ccb-854c-a6a4f9d96b22",
+    "created": "2020-02-11T18:23:26.059Z", "modified": "2023-03-30T21:01:47.762Z",
+    "name": "Credentials from Password Stores", "description": "Adversaries may search…",
+    "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "credential-access"}],
+    "external_references": [
+        {"source_name": "mitre-attack", "external_id": "T1555",
+         "url": "https://attack.mitre.org/techniques/T1555"},
+        {"source_name": "Malwarebytes", "description": "A blog post", "url": "https://example.org/"}],
+    "x_mitre_platforms": ["Linux", "macOS", "Windows"], "x_mitre_version": "1.1",
+    "x_mitre_is_subtechnique": False,
+}
+embedded_values = st.one_of(
+    json_values, st.sampled_from(["", "ok", "bad\x01", "mitre-attack"]),
+    st.dictionaries(st.sampled_from(["source_name", "description", "url", "external_id",
+                                     "hashes", "x_custom", "kill_chain_name", "phase_name"]),
+                    st.one_of(st.sampled_from(["text", "bad\x07", ""]), json_values), max_size=4))
+
+
+@st.composite
+def mutated_techniques(draw: st.DrawFn) -> dict[str, Any]:
+    obj = copy.deepcopy(ATTACK_PATTERN)
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from(["external_references", "kill_chain_phases",
+                                    "x_mitre_platforms", "x_mitre_version", "x_mitre_extra"]))
+        entries = obj.get(key)
+        if isinstance(entries, list) and entries and draw(st.booleans()):
+            index = draw(st.integers(0, len(entries) - 1))
+            entry = entries[index]
+            action = draw(st.sampled_from(["drop", "set", "replace"]))
+            if action == "drop" and isinstance(entry, dict) and entry:
+                entry.pop(draw(st.sampled_from(sorted(entry))))
+            elif action == "set" and isinstance(entry, dict):
+                entry[draw(st.sampled_from(["source_name", "description", "url", "external_id",
+                                            "hashes", "x_custom", "phase_name"]))] = draw(
+                    embedded_values)
+            else:
+                entries[index] = draw(embedded_values)
+        else:
+            obj[key] = draw(st.one_of(embedded_values, st.lists(embedded_values, max_size=3)))
+    return obj
+
+
+def test_the_attack_pattern_shape_takes_the_fast_path() -> None:
+    from cirt.stix_validation import EXTENSION_OBJECT_TYPES, _shape_checker
+
+    fast = _shape_checker(ATTACK_PATTERN, True, EXTENSION_OBJECT_TYPES)
+    assert fast is not None and fast(copy.deepcopy(ATTACK_PATTERN))
+    assert check_object(ATTACK_PATTERN, allow_custom=True) == ""
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_techniques())
+def test_the_fast_paths_for_references_phases_and_custom_text_accept_nothing_more(
+        obj: dict[str, Any]) -> None:
+    """External references, kill-chain phases and custom text checked inline agree with the
+    general path: whatever the fast path accepts, the general path accepts too."""
+    from cirt.stix_validation import EXTENSION_OBJECT_TYPES, Invalid, _check_object, _shape_checker
+
+    fast = _shape_checker(obj, True, EXTENSION_OBJECT_TYPES)
+    if fast is not None and fast(copy.deepcopy(obj)):
+        try:
+            _check_object(obj, True, EXTENSION_OBJECT_TYPES)
+        except Invalid as exc:
+            pytest.fail(f"fast path accepted what the general path refuses: {exc}")

@@ -10,7 +10,7 @@ import pytest
 from taxii2client.v21 import Collection
 
 from cirt.errors import RemoteError
-from cirt.taxii.client import cut_envelopes, discover, pull, push
+from cirt.taxii.client import cut_envelopes
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.conftest import FixedClock
@@ -67,7 +67,7 @@ def _remote_objects(server: Medallion, collection_id: str,
 
 
 def test_discover_lists_api_roots_collections_and_our_rights(partner_ws: Workspace) -> None:
-    found = discover(partner_ws, PEER)
+    found = partner_ws.taxii.discover(PEER)
     assert found.title == "CSIRTAmericas (stand-in)"
     (root,) = found.api_roots
     assert root.max_content_length == 4000
@@ -81,12 +81,12 @@ def test_discover_with_a_wrong_password_is_one_remote_error(
         partner_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     set_peer_secret(monkeypatch, PEER, MEDALLION_USER, "wrong")
     with pytest.raises(RemoteError, match="csirtamericas: discovery failed: HTTP 401"):
-        discover(partner_ws, PEER)
+        partner_ws.taxii.discover(PEER)
 
 
 def test_pull_follows_the_pages_and_the_cursor_fetches_only_what_is_new(
         partner_ws: Workspace, server: Medallion) -> None:
-    first = pull(partner_ws, PEER).collections[0]
+    first = partner_ws.taxii.pull(PEER).collections[0]
     assert (first.pages, first.received, first.new, first.duplicates) == (3, 120, 120, 0)
     assert first.cursor == "2026-03-01T00:00:00.000120Z"
     assert partner_ws.store.taxii_cursor(PEER, PULL_COLLECTION) == (first.cursor, True)
@@ -96,7 +96,7 @@ def test_pull_follows_the_pages_and_the_cursor_fetches_only_what_is_new(
     assert provenance is not None and (provenance.source, provenance.collection) == (
         PEER, PULL_COLLECTION)
 
-    again = pull(partner_ws, PEER).collections[0]
+    again = partner_ws.taxii.pull(PEER).collections[0]
     assert (again.received, again.new) == (0, 0)  # added_after = cursor: nothing new
 
 
@@ -110,7 +110,7 @@ def test_pull_rejects_a_bad_object_and_keeps_the_rest(
                       pull=[PULL_COLLECTION])
         set_peer_secret(monkeypatch, PEER, MEDALLION_USER, MEDALLION_PASSWORD)
         with Workspace.open(home, clock=clock) as ws:
-            result = pull(ws, PEER).collections[0]
+            result = ws.taxii.pull(PEER).collections[0]
             assert (result.received, result.new) == (3, 2)
             assert [r["id"] for r in result.rejected] == [bad["id"]]
             assert "pattern" in result.rejected[0]["reason"]
@@ -127,12 +127,12 @@ def test_an_interrupted_pull_resumes_without_duplicates(
         set_peer_secret(monkeypatch, PEER, MEDALLION_USER, MEDALLION_PASSWORD)
         with Workspace.open(home, clock=clock) as ws:
             with pytest.raises(RemoteError, match="reading collection"):
-                pull(ws, PEER, page_size=50)
+                ws.taxii.pull(PEER, page_size=50)
             cursor = ws.store.taxii_cursor(PEER, PULL_COLLECTION)
             assert cursor == ("2026-03-01T00:00:00.000100Z", False)  # two pages kept
             assert ws.store.count_objects() == 100
             relay.allow = 10**6
-            resumed = pull(ws, PEER, page_size=50).collections[0]
+            resumed = ws.taxii.pull(PEER, page_size=50).collections[0]
             assert resumed.new == 20
             assert resumed.duplicates <= 1  # at most the boundary object, asked again
             assert ws.store.count_objects() == 120
@@ -148,7 +148,7 @@ def test_push_cuts_envelopes_polls_status_and_never_sends_twice(
     amber = indicator(99, TLP.AMBER, prefix="cccc")
     seed(partner_ws, [*ours, (amber, TLP.AMBER)], audience={amber["id"]: ["cbb"]})
 
-    result = push(partner_ws, PEER)
+    result = partner_ws.taxii.push(PEER)
     assert result.sent == 12 + 2 and result.failed == 0  # + TLP:GREEN and the TLP 2.0 extension
     assert result.withheld == 1
     assert result.envelopes >= 2  # 14 objects of ~450 bytes in 4000-byte envelopes
@@ -158,7 +158,7 @@ def test_push_cuts_envelopes_polls_status_and_never_sends_twice(
     log = partner_ws.audit.entries(to=f"partner:{PEER}")
     assert log and all(e.channel == "taxii" for e in log)
 
-    again = push(partner_ws, PEER)
+    again = partner_ws.taxii.push(PEER)
     assert (again.sent, again.envelopes, again.already) == (0, 0, 12)
 
 
@@ -169,15 +169,15 @@ def test_a_version_the_partner_already_holds_counts_as_sent(
     never as failed for ever."""
     objects = [indicator(i, TLP.GREEN, prefix="dddd") for i in range(3)]
     seed(partner_ws, [(objects[0], TLP.GREEN)])
-    assert push(partner_ws, PEER).sent == 3  # the indicator, TLP:GREEN and its extension
+    assert partner_ws.taxii.push(PEER).sent == 3  # the indicator, TLP:GREEN and its extension
     partner_ws.store.db.execute("DELETE FROM taxii_push WHERE object_id = ?", (objects[0]["id"],))
     seed(partner_ws, [(objects[1], TLP.GREEN), (objects[2], TLP.GREEN)])
 
-    result = push(partner_ws, PEER)
+    result = partner_ws.taxii.push(PEER)
     assert (result.sent, result.failed, result.pending) == (3, 0, 0)
     record = partner_ws.store.push_records(PEER)[(objects[0]["id"], objects[0]["modified"])]
     assert (record.state, record.message) == ("sent", "already present at the partner")
-    assert push(partner_ws, PEER).already == 3  # nothing left to send
+    assert partner_ws.taxii.push(PEER).already == 3  # nothing left to send
 
 
 def test_envelopes_fit_the_limit_and_an_object_too_big_alone_is_set_aside() -> None:
@@ -225,7 +225,7 @@ def test_push_of_one_incident_sends_it_with_what_it_links(partner_ws: Workspace,
     linked = partner_ws.indicators.add(form="ip", value="198.51.100.9",
                                        incident=incident.reference)
     other = partner_ws.indicators.add(form="ip", value="198.51.100.10", tlp="green")
-    result = push(partner_ws, PEER, incident=incident.reference)
+    result = partner_ws.taxii.push(PEER, incident=incident.reference)
     assert result.failed == 0 and result.sent >= 2
     assert [o["id"] for o in _remote_objects(server, PUSH_COLLECTION, "incident")] == [
         incident.id]

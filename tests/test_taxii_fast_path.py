@@ -18,8 +18,10 @@ from pathlib import Path
 from release_cases import Generator
 
 from cirt.gate import DEFINITIONS, Recipient, RulesTable
+from cirt.servers.taxii import TaxiiApp
 from cirt.store import StoredObject
-from cirt.taxii.server import COLLECTIONS, Query, TaxiiApp
+from cirt.taxii.collections import COLLECTIONS
+from cirt.taxii.query import Query
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 
@@ -33,8 +35,9 @@ def _fast(app: TaxiiApp, party: str) -> dict[tuple[str, str], object]:
     for collection in COLLECTIONS:
         if not collection.can_read:
             continue
-        rows = app._candidates(collection, Query(versions=("all",)), None, 100_000, party)
-        for released in app.gate.decide(rows, party):
+        rows = app.collections.candidates(collection, Query(versions=("all",)), None, 100_000,
+                                          party)
+        for released in app.collections.gate.decide(rows, party):
             out[(released.row.id, released.row.modified)] = json.loads(released.text)
     return out
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cirt.taxii.auth import IssuedCredential, issue_credential
-from cirt.taxii.server import COLLECTIONS
+from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import CirtServer, cirt_server, indicator, seed
@@ -216,7 +216,7 @@ def test_plain_objects_are_released_exactly_as_the_gate_releases_them(
     ws.store.add_audience(obj["id"], "org", audience)
     row = ws.store.get(obj["id"])
     assert row is not None
-    keeper = Gatekeeper(ws)
+    keeper = Gatekeeper(ws.context, ws.sharing)
     for party in ("cbb", "bel", "cto", "csirtamericas"):
         fast = [(r.row.id, r.text) for r in keeper.decide([row], party)]
         kept, _ = keeper.sift([row], party)

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
+from cirt.servers.taxii import TaxiiApp
 from cirt.taxii.auth import issue_credential
-from cirt.taxii.client import pull
-from cirt.taxii.server import COLLECTIONS, TaxiiApp
+from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.conftest import FixedClock
@@ -177,7 +177,7 @@ def test_pull_ends_when_a_peer_says_more_forever(
     app = _peer(page)
     serve_peer(app)
     with Workspace.open(home, clock=clock) as ws:
-        result = pull(ws, "csirtamericas").collections[0]
+        result = ws.taxii.pull("csirtamericas").collections[0]
         assert result.stopped
         assert app.calls["n"] <= 4  # type: ignore[attr-defined]
         assert all(ws.store.get(o["id"]) is not None for o in SAME[:1])

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cirt.ingest import ingest
+from cirt.plain import NOT_PLAIN, plain_facts
 from cirt.store import Provenance, StoredObject
-from cirt.taxii.plain import NOT_PLAIN, plain_facts
-from cirt.taxii.release import PAGED_COLUMNS, Gatekeeper, PagedRow, Row, paged_rows
+from cirt.store.pages import PAGED_COLUMNS, PagedRow, paged_rows
+from cirt.taxii.release import Gatekeeper, Row
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import indicator
@@ -71,7 +72,7 @@ def test_rows_written_before_the_column_are_read_from_their_text(ws: Workspace) 
     with_column = _paged(ws)
     ws.store.db.execute("UPDATE objects SET plain = NULL")
     without = _paged(ws)
-    keeper = Gatekeeper(ws)
+    keeper = Gatekeeper(ws.context, ws.sharing)
     assert [keeper.plain_level(r) for r in with_column] == \
         [keeper.plain_level(r) for r in without]
     # (an unmarked object is not plain: the gate writes its default level on it as it leaves)
@@ -99,7 +100,7 @@ def test_the_column_decides_exactly_as_the_gate(
     found = shared.store.db.query(f"SELECT {PAGED_COLUMNS} FROM objects WHERE id = ?",
                                   (obj["id"],))
     row: Row = paged_rows(found)[0] if with_column else StoredObject(*found[0][:9])
-    keeper = Gatekeeper(shared)
+    keeper = Gatekeeper(shared.context, shared.sharing)
     for party in PARTIES:
         fast = [(r.row.id, r.text) for r in keeper.decide([row], party)]
         kept, _ = keeper.sift([row], party)

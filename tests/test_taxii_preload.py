@@ -9,7 +9,7 @@ import sys
 
 def test_preload_leaves_the_gate_and_compiled_validators_in_the_process() -> None:
     code = ("import sys\n"
-            "from cirt.taxii.serving import preload\n"
+            "from cirt.servers.taxii_serving import preload\n"
             "assert 'cirt.ingest' not in sys.modules and 'cirt.gate' not in sys.modules\n"
             "preload()\n"
             "from cirt.stix_validation import schemas\n"

@@ -27,7 +27,8 @@ from pg import PgServer, PgUnavailable, _launch, _server_user, find_bindir, star
 
 from cirt.store import Provenance
 from cirt.taxii.auth import FAILED_LOGINS_ALLOWED, Authenticator, issue_credential
-from cirt.taxii.server import COLLECTIONS, TAXII_MEDIA
+from cirt.taxii.collections import COLLECTIONS
+from cirt.taxii.query import TAXII_MEDIA
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import cirt_server, free_port, indicator

@@ -19,7 +19,7 @@ import requests
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from cirt.taxii.auth import IssuedCredential, issue_credential, revoke_credential
-from cirt.taxii.server import COLLECTIONS
+from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import CirtServer, cirt_server, indicator, seed
@@ -179,7 +179,7 @@ def test_unauthenticated_wrong_password_and_revoked_credentials_get_401(
         spare = issue_credential(ws, "bel")
         assert requests.get(served.server.api_root, auth=(spare.username, spare.password),
                             headers={"Accept": TAXII}, timeout=10).status_code == 200
-        revoke_credential(ws, spare.username)
+        revoke_credential(ws.store, spare.username)
     assert requests.get(served.server.api_root, auth=(spare.username, spare.password),
                         headers={"Accept": TAXII}, timeout=10).status_code == 401
 
@@ -358,7 +358,7 @@ def test_a_credential_of_a_party_removed_from_sectors_yaml_is_refused(tmp_path: 
     import yaml
     from werkzeug.test import Client
 
-    from cirt.taxii.server import TaxiiApp
+    from cirt.servers.taxii import TaxiiApp
 
     home = tmp_path / "ws"
     with Workspace.init(home) as ws:

@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from cirt.cli.output import JsonFlag, console, emit, markup, ok, warn, workspace
+from cirt.cli.correlate import mark, say_seen
+from cirt.cli.output import JsonFlag, console, emit, markup, ok, table, tlp_text, warn, workspace
+from cirt.misp_tlp import DISTRIBUTION_FLOOR, DISTRIBUTIONS, TABLE
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,9 +33,9 @@ def export_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A MISP event of what the gate releases to the recipient (recorded in the log)."""
-    from cirt.misp import event_dict, export
+    from cirt.misp.to_misp import event_dict  # start-up: PyMISP costs ~200 ms to load
 
-    built = export(workspace(ctx), recipient, incident=incident, since=since)
+    built = workspace(ctx).misp.export(recipient, incident=incident, since=since)
     text = json.dumps(event_dict(built.event), indent=1, ensure_ascii=False) + "\n"
     if output is None:
         sys.stdout.write(text)
@@ -55,9 +57,7 @@ def feed_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A MISP feed (manifest.json, hashes.csv, one file per incident event) for the recipient."""
-    from cirt.misp import write_feed
-
-    result = write_feed(workspace(ctx), directory, recipient, since)
+    result = workspace(ctx).misp.write_feed(directory, recipient, since)
 
     def render() -> None:
         for event in result.events:
@@ -76,9 +76,7 @@ def push_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Send the partner's MISP each incident event it may receive, unless it has it already."""
-    from cirt.misp import push
-
-    result = push(workspace(ctx), partner, since)
+    result = workspace(ctx).misp.push(partner, since)
     emit(result.to_dict(), as_json, lambda: ok(
         f"{partner}: {len(result.sent)} event(s) sent, {len(result.unchanged)} unchanged"))
 
@@ -91,12 +89,9 @@ def pull_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Store the partner's events changed since the last pull, with their TLP and provenance."""
-    from cirt.cli.correlate import mark, say_seen
-    from cirt.misp_inbound import pull
-
     ws = workspace(ctx)
     before = mark(ws)
-    result = pull(ws, partner, since)
+    result = ws.misp.pull(partner, since)
     summary = result.summary
 
     def render() -> None:
@@ -114,8 +109,6 @@ def pull_command(
 @app.command("tlp")
 def tlp_command(as_json: JsonFlag = False) -> None:
     """The one TLP translation table: STIX markings, MISP tags and distribution levels."""
-    from cirt.misp_tlp import DISTRIBUTION_FLOOR, DISTRIBUTIONS, TABLE
-
     rows = [{"tlp": row.level.label, "stix_2_0_marking": row.stix2_marking,
              "stix_1_0_markings": list(row.stix1_markings), "misp_tags": list(row.misp_tags),
              "misp_distribution_out": None if row.misp_distribution is None else
@@ -124,8 +117,6 @@ def tlp_command(as_json: JsonFlag = False) -> None:
     floors = {f"{d} ({DISTRIBUTIONS[d]})": level.label for d, level in DISTRIBUTION_FLOOR.items()}
 
     def render() -> None:
-        from cirt.cli.output import table, tlp_text
-
         mapping = table("One translation table, both ways")
         mapping.add_column("TLP", no_wrap=True)
         mapping.add_column("MISP tags", ratio=1, overflow="fold")

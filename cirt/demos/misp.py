@@ -14,25 +14,20 @@ import json
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from cirt.demos.misp_server import running
+from cirt.ingest import import_file
 from cirt.tlp import TLP, TLP1_MARKING_IDS
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+from cirt.workspace import Workspace
 
 PARTNER = "csirtamericas"
 STAMP = "2026-03-09T15:30:00.000Z"
 
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
-    from cirt import misp
-    from cirt.demos.misp_server import running
-    from cirt.ingest import import_file
-    from cirt.workspace import Workspace
-
     say("# MISP: a partner's bundle in, a GREEN event out to a MISP, a feed for the community")
     bundle_path = ws.home / "csirtamericas-bundle.json"
     bundle_path.write_text(json.dumps(_partner_bundle(ws), indent=1), encoding="utf-8")
@@ -59,8 +54,8 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     with running(key) as server:
         _point(ws.home, server.url, key)
         with Workspace.open(ws.home, clock=ws.clock) as ours:
-            sent = misp.push(ours, PARTNER)
-            resent = misp.push(ours, PARTNER)
+            sent = ours.misp.push(PARTNER)
+            resent = ours.misp.push(PARTNER)
             event = server.state.events.get(sent.sent[-1]) if sent.sent else None
         say(f"A MISP-compatible server plays CSIRTAmericas' MISP at {server.url}.")
         say(f"$ cirt misp push {PARTNER} -> {len(sent.sent)} event(s) sent; again ->"
@@ -74,7 +69,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
             " attribute, and each push is recorded in the disclosure log before it is sent.")
 
     feed_dir = ws.home / "misp-feed"
-    feed = misp.write_feed(ws, feed_dir, PARTNER)
+    feed = ws.misp.write_feed(feed_dir, PARTNER)
     say(f"$ cirt misp feed {feed_dir} --for {PARTNER} -> {len(feed.events)} event(s) for the"
         " GREEN community: manifest.json, hashes.csv and one JSON file per event, ready for a"
         " MISP to subscribe to.")

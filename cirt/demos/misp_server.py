@@ -28,6 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
 
+from pymisp import __version__ as pymisp_version
+from pymisp.abstract import describe_types
+
 MISP_VERSION = "2.5.17"
 
 
@@ -112,9 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         if parts == ["servers", "getPyMISPVersion.json"]:
-            from pymisp import __version__
-
-            self._send(200, {"version": __version__})
+            self._send(200, {"version": pymisp_version})
         elif parts == ["servers", "getVersion"]:
             self._send(200, {"version": MISP_VERSION, "perm_sync": True, "perm_sighting": True,
                              "perm_galaxy_editor": False, "request_encoding": ["gzip"],
@@ -125,8 +126,6 @@ class _Handler(BaseHTTPRequestHandler):
                              "Role": {"id": "5", "name": "Sync user", "perm_sync": True},
                              "UserSetting": {}, "Organisation": self.state.org})
         elif parts == ["attributes", "describeTypes.json"]:
-            from pymisp.abstract import describe_types
-
             self._send(200, {"result": describe_types})
         elif parts[:2] == ["events", "view"] and len(parts) == 3:
             found = self.state.find(parts[2])

@@ -4,6 +4,10 @@ ends.  The product modules (cirt/taxii/serving.py, cirt/intake/serving.py) only 
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +17,6 @@ from cirt.errors import RemoteError
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nobody listens on right now (for demos and local partner servers)."""
-    import socket
-
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -46,11 +48,6 @@ def intake_form(home: Path, *, host: str = "127.0.0.1", workers: int = 1,
 def _child(command: list[str], home: Path, host: str, port: int, what: str,
            timeout: float) -> Iterator[None]:
     """Run ``cirt --home home <command>`` until its port answers; stop it whatever happens."""
-    import socket
-    import subprocess
-    import sys
-    import time
-
     process = subprocess.Popen([sys.executable, "-m", "cirt", "--home", str(home), *command],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -12,27 +12,22 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from cirt.demos.servers import taxii_server
 from cirt.store import Provenance
 from cirt.taxii.auth import IssuedCredential, issue_credential, secret_names
-from cirt.taxii.client import discover, pull, push
-from cirt.taxii.server import COLLECTIONS
+from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
-
-if TYPE_CHECKING:
-    from cirt.workspace import Workspace
+from cirt.workspace import Workspace
 
 PARTNER = "csirtamericas"
 INDICATORS, INCIDENTS, INBOX = (c.id for c in COLLECTIONS)
 
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
-    from cirt.workspace import Workspace
-
     say("# TAXII 2.1: a partner's server, pulled and pushed; our server, each party its share")
     partner_home = Path(tempfile.mkdtemp(prefix="cirt-demo-partner-")) / PARTNER
     with Workspace.init(partner_home) as partner:
@@ -48,23 +43,23 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
         _point(ws.home, PARTNER, partner_url, pull=[INDICATORS], push=INBOX)
         _store_secret(ws.home, PARTNER, for_us)
         with Workspace.open(ws.home, clock=ws.clock) as ours:
-            found = discover(ours, PARTNER)
+            found = ours.taxii.discover(PARTNER)
             for root in found.api_roots:
                 for c in root.collections:
                     say(f"  {found.title}: collection {c.title!r} read={c.can_read} "
                         f"write={c.can_write} {('(' + c.configured + ')') if c.configured else ''}")
-            first = pull(ours, PARTNER).collections[0]
+            first = ours.taxii.pull(PARTNER).collections[0]
             say(f"cirt taxii pull {PARTNER}: {first.new} new, {first.duplicates} duplicate, "
                 f"{len(first.rejected)} rejected; cursor at {first.cursor}")
-            again = pull(ours, PARTNER).collections[0]
+            again = ours.taxii.pull(PARTNER).collections[0]
             say(f"Pulled again: {again.received} received — the cursor asks only for what is new.")
             ours.indicators.add(form="ip", value="198.51.100.77", tlp="green",
                                 name="Scanner probing BEL and BTL (shared with the community)")
-            sent = push(ours, PARTNER)
+            sent = ours.taxii.push(PARTNER)
             say(f"cirt taxii push {PARTNER}: {sent.sent} objects sent in {sent.envelopes} "
                 f"envelope(s), {sent.withheld} withheld by the gate (TLP:AMBER and above never "
                 "reach a partner whose max_tlp is GREEN).")
-            resent = push(ours, PARTNER)
+            resent = ours.taxii.push(PARTNER)
             say(f"Pushed again: {resent.sent} sent, {resent.already} already there.")
     with Workspace.open(partner_home) as partner:
         inbox = sum(1 for _ in partner.store.latest_objects(origin="taxii"))
@@ -75,7 +70,7 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
         _point(partner_home, ws.community.national.id, our_url, pull=[INDICATORS, INCIDENTS])
         _store_secret(partner_home, ws.community.national.id, for_partner)
         with Workspace.open(partner_home) as partner:
-            got = pull(partner, ws.community.national.id)
+            got = partner.taxii.pull(ws.community.national.id)
         received = sum(c.received for c in got.collections)
         held = sum(1 for _ in ws.store.latest_objects())
         say(f"Our server at {our_url}: CSIRTAmericas read {received} of the {held} objects we "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 
@@ -45,9 +46,19 @@ class StoredObject:
         return value
 
 
+# ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` as the C encoder
+# it builds on every call, built once (a bulk import encodes every object).  No circular-reference
+# markers: what is stored is JSON that was parsed or validated, never self-referential.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_ENCODE = c_make_encoder(None, _CANONICAL.default, encode_basestring, None, ":", ",", True,
+                         False, True) if c_make_encoder is not None else None
+
+
 def canonical_json(obj: dict[str, Any]) -> str:
     """The one serialization the store keeps and hashes: sorted keys, no spaces, UTF-8."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if _ENCODE is None:
+        return _CANONICAL.encode(obj)
+    return "".join(_ENCODE(obj, 0))
 
 
 def version_of(obj: dict[str, Any]) -> str:

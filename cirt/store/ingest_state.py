@@ -18,30 +18,31 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cirt.chain import EMPTY, Head
+from cirt.plain import plain_facts
 from cirt.refusal_log import Refusal, RefusalEntry, chain
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, canonical_json
 from cirt.store.database import Database, Row
 from cirt.store.search_index import index_versions
-from cirt.taxii.plain import plain_facts
 from cirt.versions import version_instant
 
 _CHUNK = 500
+_WRITE_SLICE = 2000
 _LOG_COLUMNS = ("link, recorded, source_kind, source, collection, object_id, version, outcome,"
                 " reason, prev_hash, hash")
 
 
 class ImportRow(NamedTuple):
-    """One new version to store: the object, its canonical text, its TLP and its markings."""
+    """One new version to store: the object, its TLP and its markings (its canonical text is
+    made as it is written, so a large import never holds every text at once)."""
 
     id: str
     version: str
     type: str
     spec_version: str
     tlp: int
-    body: str
     markings: tuple[str, ...]
-    obj: dict[str, Any]  # the object ``body`` encodes, for the plain facts
+    obj: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -160,25 +161,33 @@ class IngestStateMixin:
             stamps = _stamps(parse_ts(self._next_added()), len(rows))
             self.db.executemany("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1",
                                 superseded)
-            self.db.executemany(
-                "INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest,"
-                " origin, body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r.id, r.version, r.type, r.spec_version, stamp, r.tlp,
-                  1 if (r.id, r.version) in latest_key else 0, provenance.source_kind, r.body,
-                  plain_facts(r.type, r.body, _given(r.obj)))
-                 for r, stamp in zip(rows, stamps, strict=True)])
-            self.db.executemany(
-                "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"
-                " received, markings) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r.id, r.version, provenance.source_kind, provenance.source,
-                  provenance.collection, stamp, marking_texts.get(r.markings)
-                  or marking_texts.setdefault(r.markings,
-                                              canonical_json({"refs": list(r.markings)})))
-                 for r, stamp in zip(rows, stamps, strict=True)])
-            # search, correlation, statistics (cirt.store.search_index, issue 13)
-            index_versions(self.db, [(r.obj, stamp, r.id in newest)
-                                     for r, stamp in zip(rows, stamps, strict=True)
-                                     if (r.id, r.version) in latest_key])
+            # In slices: each object's canonical text (and its words for the index) lives only
+            # until its slice is written, not for the whole import.
+            for start in range(0, len(rows), _WRITE_SLICE):
+                written = list(zip(rows[start:start + _WRITE_SLICE],
+                                   stamps[start:start + _WRITE_SLICE], strict=True))
+                objects = []
+                for r, stamp in written:
+                    body = canonical_json(r.obj)
+                    objects.append((r.id, r.version, r.type, r.spec_version, stamp, r.tlp,
+                                    1 if (r.id, r.version) in latest_key else 0,
+                                    provenance.source_kind, body,
+                                    plain_facts(r.type, body, _given(r.obj))))
+                self.db.executemany(
+                    "INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest,"
+                    " origin, body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", objects)
+                del objects
+                self.db.executemany(
+                    "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"
+                    " received, markings) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(r.id, r.version, provenance.source_kind, provenance.source,
+                      provenance.collection, stamp, marking_texts.get(r.markings)
+                      or marking_texts.setdefault(r.markings,
+                                                  canonical_json({"refs": list(r.markings)})))
+                     for r, stamp in written])
+                # search, correlation, statistics (cirt.store.search_index, issue 13)
+                index_versions(self.db, [(r.obj, stamp, r.id in newest) for r, stamp in written
+                                         if (r.id, r.version) in latest_key])
         self._last_added = stamps[-1]
 
     # --- MISP exchange state ---

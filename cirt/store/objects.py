@@ -6,11 +6,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from cirt.plain import plain_facts
 from cirt.stixtime import Clock, format_ts_micro, parse_ts
 from cirt.store import Provenance, StoredObject, canonical_json, version_of
 from cirt.store.database import Database
 from cirt.store.search_index import index_version
-from cirt.taxii.plain import plain_facts
 from cirt.versions import version_instant
 
 _COLUMNS = "seq, id, modified, type, spec_version, added, tlp, origin, body"

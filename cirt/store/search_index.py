@@ -42,12 +42,17 @@ def index_version(db: Database, obj: Mapping[str, Any], added: str, replaced: bo
 
 def index_versions(db: Database,
                    versions: Sequence[tuple[Mapping[str, Any], str, bool]]) -> None:
-    """Index newest versions (object, its ``added`` stamp, whether it replaces an indexed one)."""
+    """Index newest versions (object, its ``added`` stamp, whether it replaces an indexed one).
+
+    Set-based: one statement per table for the whole batch (a version that replaces nothing
+    has no index row to delete), so an import of 20,000 relationships is two statements."""
     gone = [(str(obj["id"]),) for obj, _, replaced in versions if replaced]
     if gone:
         db.executemany("DELETE FROM observable_index WHERE object_id = ?", gone)
         db.executemany("DELETE FROM search_text WHERE object_id = ?", gone)
-    values, texts = [], []
+        db.executemany("DELETE FROM sighting_index WHERE sighting_id = ?", gone)
+        db.executemany("DELETE FROM relationship_index WHERE relationship_id = ?", gone)
+    values, texts, sightings, relationships = [], [], [], []
     for obj, added, _ in versions:
         object_id, kind = str(obj["id"]), str(obj["type"])
         values += [(object_id, kind, e.kind, v.value, e.lookup, e.ip_end, added)
@@ -58,15 +63,22 @@ def index_versions(db: Database,
         if kind == "incident":
             _incident_facts(db, obj)
         elif kind == "sighting":
-            _sighting(db, obj)
+            sightings.append(_sighting_row(obj))
         elif kind == "relationship":
-            _relationship(db, obj)
+            relationships.append((object_id, str(obj.get("relationship_type", "")),
+                                  str(obj.get("source_ref", "")), str(obj.get("target_ref", ""))))
     if values:
         db.executemany("INSERT INTO observable_index (object_id, object_type, kind, value, lookup,"
                        " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
     if texts:
         db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)",
                        texts)
+    if sightings:
+        db.executemany("INSERT INTO sighting_index (sighting_id, indicator_id, count, first_seen,"
+                       " last_seen, seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?, ?)", sightings)
+    if relationships:
+        db.executemany("INSERT INTO relationship_index (relationship_id, relationship_type,"
+                       " source_ref, target_ref) VALUES (?, ?, ?, ?)", relationships)
 
 
 def text_of(obj: Mapping[str, Any]) -> str:
@@ -103,22 +115,11 @@ def _incident_facts(db: Database, obj: Mapping[str, Any]) -> None:
                 str(reported) if reported else None))
 
 
-def _sighting(db: Database, obj: Mapping[str, Any]) -> None:
-    db.execute("DELETE FROM sighting_index WHERE sighting_id = ?", (obj["id"],))
-    db.execute("INSERT INTO sighting_index (sighting_id, indicator_id, count, first_seen,"
-               " last_seen, seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (obj["id"], str(obj.get("sighting_of_ref", "")), int(obj.get("count", 1)),
-                obj.get("first_seen"), obj.get("last_seen"),
-                str(obj.get("last_seen") or obj.get("first_seen") or obj.get("created", "")),
-                ",".join(str(r) for r in obj.get("where_sighted_refs", ()))))
-
-
-def _relationship(db: Database, obj: Mapping[str, Any]) -> None:
-    db.execute("DELETE FROM relationship_index WHERE relationship_id = ?", (obj["id"],))
-    db.execute("INSERT INTO relationship_index (relationship_id, relationship_type, source_ref,"
-               " target_ref) VALUES (?, ?, ?, ?)",
-               (obj["id"], str(obj.get("relationship_type", "")), str(obj.get("source_ref", "")),
-                str(obj.get("target_ref", ""))))
+def _sighting_row(obj: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (obj["id"], str(obj.get("sighting_of_ref", "")), int(obj.get("count", 1)),
+            obj.get("first_seen"), obj.get("last_seen"),
+            str(obj.get("last_seen") or obj.get("first_seen") or obj.get("created", "")),
+            ",".join(str(r) for r in obj.get("where_sighted_refs", ())))
 
 
 # --- queries -----------------------------------------------------------------------------------

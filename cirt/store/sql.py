@@ -16,13 +16,14 @@ from cirt.store.intake import IntakeMixin
 from cirt.store.migrations import all_migrations
 from cirt.store.objects import ObjectsMixin
 from cirt.store.outbox import OutboxMixin
+from cirt.store.pages import PagesMixin
 from cirt.store.routes import RoutesMixin
 from cirt.store.taxii_state import TaxiiStateMixin
 
 
 class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
                DisclosuresMixin, IngestStateMixin, DeadlinesMixin, RoutesMixin,
-               IntakeMixin, OutboxMixin):
+               IntakeMixin, OutboxMixin, PagesMixin):
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock

@@ -18,15 +18,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cirt.errors import ConfigError, NotFound
 from cirt.stixtime import format_ts
 from cirt.store.taxii_state import CredentialRow
 
 if TYPE_CHECKING:
+    from cirt.community import Community
+    from cirt.stixtime import Clock
     from cirt.store.sql import SQLStore
-    from cirt.workspace import Workspace
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
@@ -45,21 +46,40 @@ def digest(password: str, salt: str) -> str:
     return raw.hex()
 
 
-def issue_credential(ws: Workspace, party: str) -> IssuedCredential:
+class Issuer(Protocol):
+    """What issuing a credential needs (a ``cirt.context.Context`` has it): who may have one,
+    where it is kept, and the time it is issued at."""
+
+    @property
+    def community(self) -> Community: ...
+    @property
+    def store(self) -> SQLStore: ...
+    @property
+    def clock(self) -> Clock: ...
+
+
+class Secrets(Protocol):
+    """Where a partner's credentials are read from (a ``cirt.context.Context``)."""
+
+    def secret(self, name: str) -> str | None: ...
+
+
+def issue_credential(issuer: Issuer, party: str) -> IssuedCredential:
     """A new credential for an organisation or partner of sectors.yaml."""
-    ws.community.party(party)  # NotFound names the known parties
-    if party == ws.community.national.id:
+    community = issuer.community
+    community.party(party)  # NotFound names the known parties
+    if party == community.national.id:
         raise NotFound(f"'{party}' is ourselves: credentials are for organisations and partners")
     username = f"{party}.{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(24)
     salt = secrets.token_hex(16)
-    ws.store.add_taxii_credential(
-        CredentialRow(username, party, salt, digest(password, salt), format_ts(ws.clock())))
+    issuer.store.add_taxii_credential(
+        CredentialRow(username, party, salt, digest(password, salt), format_ts(issuer.clock())))
     return IssuedCredential(username, password, party)
 
 
-def revoke_credential(ws: Workspace, username: str) -> None:
-    if not ws.store.remove_taxii_credential(username):
+def revoke_credential(store: SQLStore, username: str) -> None:
+    if not store.remove_taxii_credential(username):
         raise NotFound(f"no TAXII credential '{username}' (see 'cirt taxii credential list')")
 
 
@@ -172,9 +192,9 @@ def secret_names(peer: str) -> tuple[str, str]:
     return f"taxii_{key}_user", f"taxii_{key}_password"
 
 
-def peer_credentials(ws: Workspace, peer: str) -> PeerCredentials:
+def peer_credentials(secrets: Secrets, peer: str) -> PeerCredentials:
     user_name, password_name = secret_names(peer)
-    user, password = ws.secret(user_name), ws.secret(password_name)
+    user, password = secrets.secret(user_name), secrets.secret(password_name)
     if bool(user) != bool(password):
         missing = password_name if user else user_name
         raise ConfigError("secrets", None, missing,

@@ -10,68 +10,28 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cirt.gate import DEFINITIONS, Recipient, RulesTable
+from cirt.plain import NO_MARKING, NOT_PLAIN, plain_facts
 from cirt.store import LOCAL, StoredObject, canonical_json
-from cirt.taxii.plain import NO_MARKING, NOT_PLAIN, plain_facts
+from cirt.store.pages import PagedRow
 from cirt.tlp import TLP
 
 if TYPE_CHECKING:
-    from cirt.gate import Recipient, RulesTable
-    from cirt.sharing import Disclosure, Served
-    from cirt.workspace import Workspace
+    from cirt.context import Context
+    from cirt.sharing import Disclosure, Served, Sharing
 
 CHANNEL = "taxii"
 _UNKNOWN: Any = object()  # not yet in the per-worker cache of plain facts
 _NAMING_CACHE = 500_000  # versions remembered per worker (about 60 MB at most)
 
 
-class PagedRow(NamedTuple):
-    """A stored version as a TAXII page reads it, with its plain facts (``cirt.taxii.plain``).
-
-    A tuple, made from the result row in C (``paged_rows``): a page makes a thousand of these,
-    and most of them only ever need their columns.
-    """
-
-    seq: int
-    id: str
-    modified: str
-    type: str
-    spec_version: str
-    added: str
-    tlp: int
-    origin: str
-    body: str
-    plain: str | None
-    newest: int  # the TLP of the object's newest version (``tlp`` for the newest itself)
-
-    @property
-    def obj(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.body)
-        return value
-
-    def stored(self) -> StoredObject:
-        return StoredObject(*self[:9])
-
-
-NEWEST_TLP = ("CASE WHEN latest = 1 THEN tlp ELSE COALESCE((SELECT n.tlp FROM objects n"
-              " WHERE n.id = objects.id AND n.latest = 1), 4) END")
-"""SQL over ``objects``: the TLP of the row's newest version (RED if none: fail closed)."""
-PAGED_COLUMNS = ", ".join(PagedRow._fields[:-1]) + f", {NEWEST_TLP} AS newest"
-"""The columns of a ``PagedRow`` in a SELECT from ``objects``."""
-_new_paged_row = partial(tuple.__new__, PagedRow)
-
-
 def _newest(row: Row) -> int:
     """The TLP of the newest version of a row's object (a stored version carries its own)."""
     return row.newest if isinstance(row, PagedRow) else row.tlp
-
-
-def paged_rows(rows: Iterable[Sequence[Any]]) -> list[PagedRow]:
-    """``PagedRow``s of result rows selected as ``PAGED_COLUMNS``."""
-    return list(map(_new_paged_row, rows))
 
 
 Row = StoredObject | PagedRow
@@ -87,23 +47,19 @@ class ReleasedRow(NamedTuple):
 _new_released_row = partial(tuple.__new__, ReleasedRow)
 
 
-def recipient_of(ws: Workspace, party: str) -> str:
-    """The disclosure-log recipient of a party: ``partner:<id>`` or ``org:<id>``."""
-    return f"partner:{party}" if party in ws.community.partners else f"org:{party}"
-
-
 class Gatekeeper:
     """Per worker: the column pre-sift, the gate call and the disclosure record."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, context: Context, sharing: Sharing) -> None:
+        self.context = context
+        self.sharing = sharing
         self._tables: dict[str, RulesTable] = {}
         self._verdicts: dict[str, dict[tuple[int, int, bool], tuple[bool, bool]]] = {}
         self._others: dict[str, re.Pattern[str]] = {}
         self._any_party: re.Pattern[str] | None = None
         self._naming: dict[tuple[str, str], bool] = {}
         self._plain: dict[str, TLP | None] = {}
-        community = ws.community
+        community = context.community
         self._community_identities = frozenset([
             community.national.identity, *(o.identity for o in community.organisations.values()),
             *(p.identity for p in community.partners.values())])
@@ -112,11 +68,8 @@ class Gatekeeper:
     def _known_creators(self) -> None:
         """Creators a plain object may name: sectors.yaml identities whose identity object is
         not in the store (one that is has its own marking, which only the whole gate weighs)."""
-        rows = self.ws.store.db.query(
-            f"SELECT DISTINCT id FROM objects WHERE id IN "
-            f"({','.join('?' * len(self._community_identities))})",
+        known = self._community_identities - self.context.store.existing_ids(
             sorted(self._community_identities))
-        known = self._community_identities - {str(r[0]) for r in rows}
         if known != self._identities:
             self._identities = known
             self._plain.clear()
@@ -125,9 +78,8 @@ class Gatekeeper:
         """The gate's rules table for ``party`` over TAXII (made once per worker)."""
         table = self._tables.get(party)
         if table is None:
-            from cirt.gate import RulesTable
-
-            table = self._tables[party] = RulesTable(self.recipient(party), self.ws.community)
+            table = self._tables[party] = RulesTable(self.recipient(party),
+                                                     self.context.community)
         return table
 
     def ceiling(self, party: str) -> int:
@@ -154,7 +106,7 @@ class Gatekeeper:
         found = self._naming.get(key)
         if found is None:
             if self._any_party is None:
-                community = self.ws.community
+                community = self.context.community
                 names = sorted({n for p in (*community.organisations.values(),
                                             *community.partners.values())
                                 for n in (p.id, p.identity)})
@@ -175,7 +127,7 @@ class Gatekeeper:
         verdict = self.verdicts(party)
         judged = [(row, verdict(row.tlp, _newest(row), row.origin != LOCAL)) for row in rows]
         undecided = [row.id for row, (anyone, member) in judged if member and not anyone]
-        audiences = self.ws.store.audiences(undecided) if undecided else {}
+        audiences = self.context.store.audiences(undecided) if undecided else {}
         return [row for row, (anyone, member) in judged if anyone or (
             member and party in audiences.get(row.id, {}).get("org", ()))], audiences
 
@@ -211,8 +163,6 @@ class Gatekeeper:
         offered in rounds; objects they reference outside the rows are given as context, so a
         relationship to a releasable indicator on another page is not taken for a leak.
         """
-        from cirt.gate import DEFINITIONS
-
         # definitions are never released as objects: the gate sends them beside the objects
         # using them, at their newest version (from context), never an older one offered here
         kept, audiences = self.sift([r for r in rows if r.type not in DEFINITIONS], party)
@@ -240,7 +190,7 @@ class Gatekeeper:
         missing = [kept[i].id for i, (anyone, member) in judged
                    if member and not anyone and kept[i].id not in audiences]
         if missing:  # marked higher than its TLP column says: its audience decides
-            audiences = {**audiences, **self.ws.store.audiences(missing)}
+            audiences = {**audiences, **self.context.store.audiences(missing)}
         for index, (anyone, member) in judged:
             if anyone or (member and party in audiences.get(kept[index].id, {}).get("org", ())):
                 texts[index] = kept[index].body
@@ -262,7 +212,7 @@ class Gatekeeper:
                                              if pair[1] is not None]))
 
     def plain_level(self, row: Row) -> TLP | None:
-        """The TLP of a *plain* object (see ``cirt.taxii.plain``); None if it is not plain.
+        """The TLP of a *plain* object (see ``cirt.plain``); None if it is not plain.
 
         For such an object the gate has nothing to redact and nothing to follow: its verdict is
         the TLP rule for its level, origin and audience alone (see ``verdict``).  The facts come
@@ -291,7 +241,7 @@ class Gatekeeper:
         """The gate over rows that need it whole: context, redaction, references (no logging)."""
         stored = [r.stored() if isinstance(r, PagedRow) else r for r in rows]
         floors = {r.id: TLP(_newest(r)) for r in rows}
-        verdict = self.ws.sharing.decide(stored, self.recipient(party), CHANNEL, floors)
+        verdict = self.sharing.decide(stored, self.recipient(party), CHANNEL, floors)
         offered = {r.id: r for r in stored}
         out = {}
         for item in verdict.released:
@@ -301,25 +251,23 @@ class Gatekeeper:
         return out
 
     def recipient(self, party: str) -> Recipient:
-        from cirt.gate import Recipient
-
-        if party in self.ws.community.partners:
+        if party in self.context.community.partners:
             return Recipient("partner", party, CHANNEL)
         return Recipient("org", party, CHANNEL)
 
     def release_for_push(self, rows: Sequence[StoredObject], party: str) -> Disclosure:
         """What the gate lets go to a partner (the newest version of each row), logged by
-        ``ws.sharing.release`` before it is returned."""
+        ``Sharing.release`` before it is returned."""
         newest: dict[str, StoredObject] = {}
         for row in rows:
             if row.id not in newest or row.modified > newest[row.id].modified:
                 newest[row.id] = row
-        return self.ws.sharing.release(list(newest.values()), self.recipient(party), CHANNEL,
+        return self.sharing.release(list(newest.values()), self.recipient(party), CHANNEL,
                                        delivery="sent")
 
     def record(self, page: Sequence[ReleasedRow], party: str) -> Served[ReleasedRow]:
         """One disclosure-log entry for one response page: what the server may send."""
-        return self.ws.sharing.serve(
+        return self.sharing.serve(
             page, self.recipient(party),
             [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page])
 

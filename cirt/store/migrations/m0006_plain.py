@@ -1,4 +1,4 @@
-"""The plain facts of each stored version (``cirt.taxii.plain``), worked out when it is written.
+"""The plain facts of each stored version (``cirt.plain``), worked out when it is written.
 
 TAXII pages read them instead of scanning every object's text on every page.  Versions stored
 before this step keep NULL, which readers take as "work it out from the text".

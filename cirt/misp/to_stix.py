@@ -1,34 +1,27 @@
-"""MISP in: events (JSON files, feeds, pulled from a partner's MISP) become STIX objects.
+"""MISP to STIX: events (JSON files, feeds, pulled from a partner's MISP) become STIX objects.
+
+Pure: the events come parsed (``cirt.untrusted_json``, by ``cirt.misp.feed``, ``cirt.ingest``
+or the pull of ``cirt.misp_exchange``), the objects go back to the caller, which stores them
+through ``cirt.ingest``.
 
 ``to_ids`` attributes become indicators, the others observables, the event a report; composite
 types (``filename|md5``, ``ip-dst|port``, ``domain|ip``, ``regkey|value`` ...) and
 ``vulnerability`` map as MISP's own converter (misp-stix) maps them.  Every object is marked with
-the level its tags and distribution give (``cirt.misp_tlp``), never lower than its event's.  The
-objects then go through ``cirt.ingest`` like anything else; a pull reads the partner's answers as
-bytes through ``cirt.untrusted_json.parse_json``, the parser of every inbound path.
+the level its tags and distribution give (``cirt.misp_tlp``), never lower than its event's.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cirt.errors import InputRejected, InvalidValue, RemoteError
-from cirt.limits import ImportLimits
+from cirt.errors import InputRejected
 from cirt.misp_tlp import INHERIT_EVENT, distribution_floor, is_tlp_tag, resolve_tags
 from cirt.stixtime import format_ts
-from cirt.store import Provenance
 from cirt.tlp import TLP, TLP2_MARKING_IDS
-
-if TYPE_CHECKING:
-    from cirt.ingest import IngestSummary
-    from cirt.taxii.bounded import PeerLimits
-    from cirt.workspace import Workspace
 
 _HASH_NAMES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512",
                "ssdeep": "SSDEEP", "tlsh": "TLSH", "imphash": "IMPHASH"}
@@ -79,32 +72,6 @@ def events_in(document: Any, name: str) -> list[dict[str, Any]]:
     return events
 
 
-def read_feed(directory: Path, limits: ImportLimits) -> list[dict[str, Any]]:
-    """The events of a MISP feed directory (manifest.json + one ``<uuid>.json`` per event)."""
-    from cirt.untrusted_json import parse_json, read_bytes
-
-    manifest_path = directory / "manifest.json"
-    if not manifest_path.is_file():
-        raise InputRejected(f"{directory}: a directory, but not a MISP feed (no manifest.json)")
-    manifest = parse_json(read_bytes(manifest_path, limits), str(manifest_path), limits)
-    if not isinstance(manifest, dict):
-        raise InputRejected(f"{manifest_path}: a MISP feed manifest maps event uuids to events")
-    events = []
-    for event_uuid in manifest:
-        try:
-            uuid.UUID(str(event_uuid))
-        except ValueError:
-            raise InputRejected(f"{manifest_path}: '{str(event_uuid)[:60]}' is not an event uuid")\
-                from None
-        path = directory / f"{event_uuid}.json"
-        if not path.is_file():
-            raise InputRejected(f"{directory}: manifest.json names {event_uuid}, but"
-                                f" {event_uuid}.json is missing")
-        events.extend(events_in(parse_json(read_bytes(path, limits), str(path), limits),
-                                str(path)))
-    return events
-
-
 @dataclass
 class Converted:
     objects: list[dict[str, Any]] = field(default_factory=list)
@@ -120,7 +87,8 @@ def _tag_names(container: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def _int(value: Any, default: int | None = None) -> int | None:
+def as_int(value: Any, default: int | None = None) -> int | None:
+    """A MISP number (MISP sends them as text), or ``default``."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -128,15 +96,15 @@ def _int(value: Any, default: int | None = None) -> int | None:
 
 
 def _stamp(epoch: Any, fallback: str) -> str:
-    seconds = _int(epoch)
+    seconds = as_int(epoch)
     if seconds is None or not 0 < seconds < 32503680000:
         return fallback
     return format_ts(datetime.fromtimestamp(seconds, UTC))
 
 
 def _floor(container: Mapping[str, Any]) -> TLP:
-    sharing_group = _int(container.get("sharing_group_id"), 0) or 0
-    return distribution_floor(_int(container.get("distribution")), sharing_group > 0)
+    sharing_group = as_int(container.get("sharing_group_id"), 0) or 0
+    return distribution_floor(as_int(container.get("distribution")), sharing_group > 0)
 
 
 def events_to_stix(events: Iterable[Mapping[str, Any]]) -> Converted:
@@ -205,7 +173,7 @@ def _attribute_level(attribute: Mapping[str, Any], event_level: TLP | None, even
                      out: Converted, what: str) -> TLP | None:
     """The attribute's own level, never lower than its event's (tags or distribution)."""
     tags = [t for t in _tag_names(attribute) if is_tlp_tag(t)]
-    floor = max(event_floor, _floor(attribute) if _int(attribute.get("distribution"))
+    floor = max(event_floor, _floor(attribute) if as_int(attribute.get("distribution"))
                 != INHERIT_EVENT else TLP.CLEAR)
     if event_level is not None:
         floor = max(floor, event_level)
@@ -339,7 +307,7 @@ def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, ev
         if isinstance(comment, str) and comment:
             vulnerability["description"] = comment
         out.objects.append(_marked(vulnerability, level))
-        return vulnerability["id"]
+        return f"vulnerability--{attribute_uuid}"
     if kind == "stix2-pattern":
         mapped: tuple[str, list[dict[str, Any]]] | None = (value, [])
     elif kind in _COMPOSITE:
@@ -396,148 +364,3 @@ def _convert_file_object(misp_object: Mapping[str, Any], event_level: TLP | None
     known = [lvl for lvl in levels if lvl is not None]
     out.objects.append(_marked(obj, max(known) if known else None))
     return str(obj["id"])
-
-
-# --- pull (PyMISP at the edge) -------------------------------------------------------------------
-
-@dataclass
-class PullResult:
-    partner: str
-    events: list[str]
-    own: list[str]
-    summary: IngestSummary
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"partner": self.partner, "events": self.events, "own_events_skipped": self.own,
-                **self.summary.to_dict()}
-
-
-PAGE = 100
-MAX_PAGES = 10_000  # a million events in one run
-PULL_DEADLINE_S = 3600.0
-READ_TIMEOUT_S = 30.0  # any single read from the partner's MISP
-
-
-def misp_limits(ws: Workspace) -> PeerLimits:
-    """What one run against a partner's MISP may cost, pull or push: the read timeout, the
-    deadline, and one answer at most ``[import] max_bytes`` once decompressed."""
-    from cirt.taxii.bounded import PeerLimits
-
-    return PeerLimits(read_timeout=READ_TIMEOUT_S, deadline=PULL_DEADLINE_S,
-                      max_body_bytes=ws.config.limits.max_bytes, max_pages=MAX_PAGES,
-                      max_objects=PAGE * MAX_PAGES)
-
-
-def _session(ws: Workspace, partner_id: str) -> tuple[Any, str]:
-    """A session bounded in time and bytes (``cirt.taxii.bounded``) that speaks MISP's REST API
-    to the partner's declared origin only; PyMISP reads answers whole, so pulls do not use it."""
-    from cirt.misp import credentials
-    from cirt.taxii.bounded import BoundedSession, origin
-
-    endpoint, key = credentials(ws, partner_id)
-    url = endpoint.url.rstrip("/")
-    session = BoundedSession(f"MISP of '{partner_id}'", misp_limits(ws), {origin(url)})
-    session.verify = endpoint.verify_tls
-    session.headers.update({"Authorization": key, "Accept": "application/json",
-                            "Content-Type": "application/json", "User-Agent": "cirt"})
-    return session, url
-
-
-def _search_page(ws: Workspace, session: Any, url: str, partner_id: str, cursor: int,
-                 page: int) -> list[dict[str, Any]]:
-    """One page of ``events/restSearch``, its body capped as it is read (decompressed) and
-    parsed by the parser of every inbound path (plain ``json`` would let the last duplicate key
-    win and accept NaN)."""
-    import requests
-
-    from cirt.ingest import limits_of, log_refused
-    from cirt.misp import _answer, _short
-    from cirt.untrusted_json import parse_json
-
-    query = {"returnFormat": "json", "timestamp": cursor, "limit": PAGE, "page": page}
-    try:
-        response = session.post(f"{url}/events/restSearch", json=query)
-    except (requests.RequestException, OSError) as exc:
-        raise RemoteError(f"MISP of '{partner_id}' failed the search: {_short(exc)}") from None
-    if response.status_code in (401, 403):
-        raise RemoteError(f"MISP of '{partner_id}' ({url}) refused the key: HTTP"
-                          f" {response.status_code}")
-    if response.status_code >= 400:
-        raise RemoteError(f"MISP of '{partner_id}' failed the search: HTTP"
-                          f" {response.status_code}")
-    name = f"MISP of '{partner_id}'"
-    provenance = Provenance("misp", partner_id)  # its party's limits (sectors.yaml)
-    try:
-        answer = parse_json(response.content, name, limits_of(ws.context, provenance))
-        answer = _answer(answer, partner_id, "the search")
-        if not (isinstance(answer, dict) and "response" in answer):
-            answer = {"response": answer}
-        return events_in(answer, name)
-    except InputRejected as exc:
-        log_refused(ws.context, provenance, str(exc))
-        raise
-
-
-def pull(ws: Workspace, partner_id: str, since: str | None = None) -> PullResult:
-    """Fetch the partner's events changed since the last pull (or ``since``) and ingest them.
-
-    Events we pushed to this partner ourselves are not stored again; everything else goes
-    through ``cirt.ingest`` with provenance ``misp``/partner and the TLP its tags give.
-    """
-    from cirt.ingest import IngestSummary, ingest
-
-    if since is not None:
-        from cirt.stixtime import parse_ts
-
-        try:
-            cursor = int(parse_ts(since).timestamp())
-        except ValueError:
-            raise InvalidValue(f"--since '{since}' is not a UTC timestamp such as"
-                               " 2026-03-01T00:00:00Z") from None
-    else:
-        cursor = ws.store.misp_pull_cursor(partner_id) or 0
-    session, url = _session(ws, partner_id)
-    # Each page is stored as it arrives (memory holds one page), and paging ends on a page that
-    # brings nothing new: a server that ignores 'page' answers the same events for ever.
-    theirs: list[str] = []
-    own: list[str] = []
-    summary = IngestSummary()
-    previous: set[tuple[str, str]] = set()
-    newest = cursor
-    deadline = time.monotonic() + PULL_DEADLINE_S
-    for page in range(1, MAX_PAGES + 1):
-        if time.monotonic() > deadline:
-            summary.notes.append(f"stopped at the deadline of {PULL_DEADLINE_S:g} s")
-            break
-        found = _search_page(ws, session, url, partner_id, cursor, page)
-        keys = {(str(e.get("uuid")), str(e.get("timestamp"))) for e in found}
-        if found and keys <= previous:
-            summary.notes.append(f"page {page} repeated the events of page {page - 1}: the "
-                                 "server ignores paging; stopped")
-            break
-        previous = keys
-        mine = [str(e.get("uuid")) for e in found
-                if ws.store.misp_pushed_digest(partner_id, str(e.get("uuid"))) is not None]
-        fresh = [e for e in found if str(e.get("uuid")) not in mine]
-        converted = events_to_stix(fresh)
-        if converted.objects:
-            stored = ingest(ws.context, converted.objects, Provenance("misp", partner_id),
-                            notes=converted.notes)
-            summary.new += stored.new
-            summary.updated += stored.updated
-            summary.duplicates += stored.duplicates
-            summary.rejected += stored.rejected
-            summary.conflicts += stored.conflicts
-            summary.notes += stored.notes
-        else:
-            summary.notes += converted.notes
-        own += mine
-        theirs += [str(e.get("uuid")) for e in fresh]
-        newest = max([newest, *(_int(e.get("timestamp"), 0) or 0 for e in found)])
-        if len(found) < PAGE:
-            break
-    else:
-        summary.notes.append(f"stopped after {MAX_PAGES:,} pages")
-    if since is None and newest > cursor:
-        ws.store.set_misp_pull_cursor(partner_id, newest, format_ts(ws.clock()))
-    return PullResult(partner_id, theirs, own, summary)

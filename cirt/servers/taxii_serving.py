@@ -1,26 +1,32 @@
-"""Run the TAXII application under gunicorn (a production WSGI server), with TLS when asked."""
+"""Run the TAXII application (``cirt.servers.taxii``) under gunicorn (a production WSGI
+server), with TLS when asked."""
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from gunicorn import util
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers import gthread
 
 from cirt.errors import ConfigError
-from cirt.taxii.server import (
-    DEFAULT_MAX_CONTENT,
-    DEFAULT_MAX_PAGE,
-    TAXII_MEDIA,
-    TaxiiApp,
-    error_body,
-)
+from cirt.taxii.query import DEFAULT_MAX_CONTENT, DEFAULT_MAX_PAGE, TAXII_MEDIA, error_body
+from cirt.workspace import Workspace
+
+if TYPE_CHECKING:
+    from cirt.servers.taxii import TaxiiApp
 
 
 def build_app(home: Path, *, max_page: int = DEFAULT_MAX_PAGE,
               max_content_length: int = DEFAULT_MAX_CONTENT) -> TaxiiApp:
     """The WSGI app for a workspace; each serving thread opens its own store after the fork."""
-    from cirt.workspace import Workspace
+    # Start-up: loaded once the options and the workspace passed their checks, so a refused
+    # start costs no gate, validators or ingest (``preload`` loads them before the fork).
+    from cirt.servers.taxii import TaxiiApp
 
     return TaxiiApp(lambda: Workspace.open(home), max_page=max_page,
                     max_content_length=max_content_length)
@@ -41,8 +47,6 @@ def serve(home: Path, *, host: str = "127.0.0.1", port: int = 9800, workers: int
 
     ``announce`` is called once the checks passed, before the port is bound.
     """
-    from gunicorn.app.base import BaseApplication
-
     check_options(host=host, cert=cert, key=key, insecure_http=insecure_http,
                   read_timeout=read_timeout, workers=workers, threads=threads)
     preflight(home)
@@ -104,8 +108,6 @@ def preflight(home: Path) -> None:
     """Open the workspace as a worker will (config.toml, sectors.yaml, the database) and close
     it: a broken file or an unreachable database stops the start with one line, instead of a
     server answering 500 to every request."""
-    from cirt.workspace import Workspace
-
     with Workspace.open(home) as ws:
         ws.community.national  # noqa: B018  (loads and validates sectors.yaml)
         ws.store.schema_version()
@@ -121,9 +123,6 @@ def bounded_worker_class(read_timeout: float) -> type:
     the errors gunicorn answers itself (a malformed request line, headers too large) are TAXII
     error messages, not HTML.
     """
-    from gunicorn import util
-    from gunicorn.workers import gthread
-
     class BoundedConnection(gthread.TConn):
         def wait_for_data(self, timeout: float) -> bool:
             return bool(super().wait_for_data(0))  # nothing yet: back to the poller, no thread
@@ -142,8 +141,6 @@ def bounded_worker_class(read_timeout: float) -> type:
 
 
 def _write_taxii_error(sock: Any, status: int, reason: str, message: str) -> None:
-    from gunicorn import util
-
     body = error_body(status, reason, message)
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: {TAXII_MEDIA}"
             f"\r\nContent-Length: {len(body)}\r\n\r\n")
@@ -157,10 +154,8 @@ def preload() -> None:
     worker starts with the gate and the STIX validators (compiled from ``stix2``, ~0.2 s) ready
     instead of charging them to the first partner that reads or posts.
     """
-    import importlib
-
     for module in ("cirt.gate", "cirt.sharing", "cirt.ingest"):
         importlib.import_module(module)
-    from cirt.stix_validation import schemas
+    from cirt.stix_validation import schemas  # start-up: like the three above, loaded here
 
     schemas(False)  # positional, as validate_objects calls it: the same lru_cache entry
