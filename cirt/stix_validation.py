@@ -1126,7 +1126,8 @@ def validate_objects(
         if same_version(previous[1], obj):
             result.duplicates_in_input += 1
         else:
-            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=version)))
+            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(
+                v=version or "none: SCOs are not versioned")))
     if progress is not None:
         progress(len(objects))
     _resolve_markings(candidates, result, known_ids)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cirt.ingest import classify, ingest
-from cirt.stix_validation import check_object
+from cirt.stix_validation import check_object, validate_objects
 from cirt.store import Provenance
 from cirt.workspace import Workspace
 
@@ -74,3 +74,16 @@ def test_objects_marked_with_a_custom_type_marking_import_with_it(ws: Workspace)
     assert summary.rejected == [] and summary.new == 2
     stored = ws.store.get(OPENCTI_CAMPAIGN["id"])
     assert stored is not None and stored.obj == OPENCTI_CAMPAIGN
+
+
+def test_one_sco_id_with_two_contents_keeps_the_first_and_says_scos_are_unversioned() -> None:
+    """oasis-open/cti-python-stix2 sco-examples-bundle.json holds example.com twice, the second
+    time with resolves_to_refs.  An SCO has no modified (STIX 2.1 §6), so the two cannot be told
+    apart as versions: the first is kept and the reason says why (it read "version ()")."""
+    bare = {"type": "domain-name", "spec_version": "2.1",
+            "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5", "value": "example.com"}
+    resolved = {**bare, "resolves_to_refs": ["ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd"]}
+    verdict = validate_objects([bare, resolved])
+    assert verdict.accepted == [(0, bare)]
+    assert [(r.index, r.id) for r in verdict.rejected] == [(1, bare["id"])]
+    assert "SCOs are not versioned" in verdict.rejected[0].reason
