@@ -5,6 +5,8 @@ refused; the source file is named in its docstring (the corpus itself stays out 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from cirt.ingest import classify, ingest
 from cirt.stix_validation import check_object, validate_objects
 from cirt.store import Provenance
+from cirt.tlp import TLP, TLP2_MARKING_IDS
 from cirt.workspace import Workspace
 
 IDENTITY: dict[str, Any] = {
@@ -32,6 +35,8 @@ def test_a_bundle_carrying_spec_version_2_1_is_read_as_stix_2_1() -> None:
     assert incoming.kind == "stix-2.1"
     assert incoming.objects == [IDENTITY] and incoming.refused == {}
 
+
+TLP_CLEAR = TLP2_MARKING_IDS[TLP.CLEAR]
 
 # OpenCTI-Platform/client-python tests/data/DATA-TEST-STIX2_v2.json: a marking of OpenCTI's own
 # kind and a campaign it marks.
@@ -87,3 +92,22 @@ def test_one_sco_id_with_two_contents_keeps_the_first_and_says_scos_are_unversio
     assert verdict.accepted == [(0, bare)]
     assert [(r.index, r.id) for r in verdict.rejected] == [(1, bare["id"])]
     assert "SCOs are not versioned" in verdict.rejected[0].reason
+
+
+def test_an_object_under_an_untranslated_custom_marking_is_withheld_from_release(
+        cli: Any, tmp_path: Path) -> None:
+    """Accepting the marking at the door does not release what it marks: the gate withholds an
+    object whose non-TLP marking sectors.yaml does not translate (fail closed), even beside
+    TLP:CLEAR; the same object without it goes out."""
+    plain = {**OPENCTI_CAMPAIGN, "id": "campaign--92d46985-17a6-4610-8be8-cc70c82ed215",
+             "object_marking_refs": [TLP_CLEAR]}
+    marked = {**OPENCTI_CAMPAIGN, "object_marking_refs": [TLP_CLEAR, OPENCTI_MARKING["id"]]}
+    bundle = tmp_path / "opencti.json"
+    bundle.write_text(json.dumps({"type": "bundle", "objects": [OPENCTI_MARKING, marked, plain],
+                                  "id": "bundle--8c939929-688f-4a72-badb-3dd1bd6af0fa"}))
+    assert cli("import", str(bundle), "--allow-custom").code == 0
+    out = tmp_path / "public.json"
+    assert cli("export", "--for", "public", "-o", str(out)).code == 0
+    released = {o["id"] for o in json.loads(out.read_text())["objects"]}
+    assert plain["id"] in released
+    assert marked["id"] not in released
