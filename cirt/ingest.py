@@ -328,11 +328,15 @@ def classify(document: Any, name: str) -> Incoming:
         objects = document.get("objects", [])
         if not isinstance(objects, list):
             raise InputRejected(f"{name}: the bundle's 'objects' is not a list")
+        # A 2.1 bundle has no spec_version; on a bundle it names its content's version (as
+        # stix2 reads it): "2.0", or "2.1" as OpenCTI writes its exports.
         version = document.get("spec_version")
         if version == "2.0":
             notes, refused = upgrade_stix20(objects)
             return Incoming("stix-2.0", objects, notes, refused)
-        if version is not None:
+        # A 2.1 bundle has no spec_version (§8): "2.1" there (OpenCTI's splitter writes it) is a
+        # custom property the OASIS validator only warns about; the objects are STIX 2.1.
+        if version is not None and version != "2.1":
             raise InputRejected(f"{name}: a bundle of spec_version '{str(version)[:20]}'"
                                 " (cirt reads STIX 2.1 and 2.0)")
         return Incoming("stix-2.1", objects)

@@ -65,7 +65,7 @@ class OpenPGP:
 
     @cached_property
     def _gpg(self) -> Any:
-        import gnupg  # imported here: start-up time (~0.06 s; only signing or encrypting needs it)
+        import gnupg  # imported here: start-up time (~30 ms; only signing or encrypting needs it)
 
         home = self.settings.home
         if home is not None and not home.is_dir():

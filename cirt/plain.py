@@ -40,7 +40,7 @@ def plain_facts(stix_type: str, body: str, parsed: Callable[[], dict[str, Any]])
     is then top-level, and canonical JSON escapes quotes inside strings, so ``_ref":`` only ever
     matches a key.  A nested one is checked on ``parsed()`` with the one reference walker, ``cirt.stix_refs``.
     """
-    # start-up: every command loads the store (this module), few the gate (~290 ms, pydantic)
+    # start-up: every command loads the store (this module), few need the gate (~130 ms more)
     from cirt.gate import NEVER_PLAIN
 
     if stix_type in NEVER_PLAIN or '"granular_markings":' in body:

@@ -1023,12 +1023,37 @@ def _library_check(obj: dict[str, Any], allow_custom: bool) -> None:
 
     import stix2
 
+    if obj["type"] == "marking-definition":
+        obj = _custom_marking_for_library(obj, allow_custom)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             stix2.parse(obj, allow_custom=allow_custom, version="2.1")
     except Exception as exc:
         raise Invalid(_library_message(exc)) from None
+
+
+_STANDARD_MARKING_TYPES = ("statement", "tlp")
+
+
+def _custom_marking_for_library(obj: dict[str, Any], allow_custom: bool) -> dict[str, Any]:
+    """A marking definition of another type than statement or tlp, as ``stix2`` can check it.
+
+    STIX 2.1 §7.2.1 says definition_type SHOULD be one of the two; the OASIS schema accepts any
+    other type whose definition is an object (OpenCTI's "TLP" markings), and so does the OASIS
+    validator, but ``stix2`` refuses a type it has no class for even with custom content allowed.
+    Such a marking is custom content: its definition is checked here, the rest by ``stix2``.
+    What it means is the gate's business (it withholds what sectors.yaml does not translate).
+    """
+    kind = obj.get("definition_type")
+    if not isinstance(kind, str) or kind in _STANDARD_MARKING_TYPES or "definition" not in obj:
+        return obj
+    if not allow_custom:
+        raise Invalid(f"definition_type '{kind[:40]}' is a custom marking type (custom content"
+                      " is refused)")
+    if not isinstance(obj["definition"], dict):
+        raise Invalid(f"definition of the custom marking type '{kind[:40]}' must be an object")
+    return {**obj, "definition_type": "statement", "definition": {"statement": kind}}
 
 
 def _library_message(exc: Exception) -> str:
@@ -1101,7 +1126,8 @@ def validate_objects(
         if same_version(previous[1], obj):
             result.duplicates_in_input += 1
         else:
-            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(v=version)))
+            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(
+                v=version or "none: SCOs are not versioned")))
     if progress is not None:
         progress(len(objects))
     _resolve_markings(candidates, result, known_ids)

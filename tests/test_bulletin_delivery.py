@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -26,16 +27,19 @@ from typing import Any
 import gnupg
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from cirt.bulletin.message import build_message, protection_for
 from cirt.bulletin.render import compose
 from cirt.community import Contact, Organisation
 from cirt.config import SmtpConfig
+from cirt.demos.bulletin import run_chapter
 from cirt.errors import RemoteError
 from cirt.incidents import OUR_EXTENSION_ID
 from cirt.openpgp import GpgSettings, OpenPGP
 from cirt.smtp import Mailer
 from cirt.tlp import TLP, marking_definition
+from cirt.workspace import Workspace
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
@@ -320,8 +324,6 @@ def test_a_server_that_is_down_is_a_clear_remote_error(keys: Keys) -> None:
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_error(
         keys: Keys) -> None:
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-
     def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
                       auth_data: Any) -> AuthResult:
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
@@ -354,8 +356,6 @@ def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_er
 
 def test_starttls_verifies_the_server_certificate(keys: Keys, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import ssl
-
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
@@ -414,7 +414,6 @@ def scene(home: Path, keys: Keys, smtp_server: tuple[Inbox, SmtpConfig],
         'sender = "cirt@localhost"', f'sender = "{smtp.sender}"'))
     monkeypatch.setenv("CIRT_GPG_HOME", str(keys.cirt_home))
     monkeypatch.setenv("CIRT_GPG_KEY", keys.cirt)
-    from cirt.workspace import Workspace
 
     with Workspace.open(home) as ws:
         phishing = ws.incidents.open(
@@ -433,16 +432,12 @@ def scene(home: Path, keys: Keys, smtp_server: tuple[Inbox, SmtpConfig],
 
 
 def log_of(home: Path) -> list[Any]:
-    from cirt.workspace import Workspace
-
     with Workspace.open(home) as ws:
         return ws.audit.entries()
 
 
 def test_send_encrypts_to_the_keyed_contact_refuses_the_other_and_logs_only_what_went(
         scene: Scene) -> None:
-    from cirt.workspace import Workspace
-
     with Workspace.open(scene.home) as ws:
         outcomes = {o.contact: o for o in ws.bulletins.send("cbb")}
     keyed, plain = outcomes[CONTACT_WITH_KEY], outcomes["supervision@cbb.bz.example"]
@@ -470,7 +465,6 @@ def test_with_plain_mail_the_other_contact_gets_amber_signed_but_never_red(scene
     sectors = scene.home / "sectors.yaml"
     sectors.write_text(sectors.read_text().replace("  - id: cbb\n",
                                                    "  - id: cbb\n    plain_mail: true\n", 1))
-    from cirt.workspace import Workspace
 
     with Workspace.open(scene.home) as ws:
         outcomes = {o.contact: o for o in ws.bulletins.send("cbb")}
@@ -488,8 +482,6 @@ def test_with_plain_mail_the_other_contact_gets_amber_signed_but_never_red(scene
 
 
 def test_bel_gets_only_green_content_signed_and_no_header_from_a_title(scene: Scene) -> None:
-    from cirt.workspace import Workspace
-
     with Workspace.open(scene.home) as ws:
         [outcome] = ws.bulletins.send("bel")
     assert (outcome.status, outcome.recipient, outcome.tlp) == ("sent", "org:bel", "green")
@@ -547,9 +539,6 @@ def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(cli: Any) -> No
 
 def test_the_demo_chapter_shows_bel_less_than_the_central_bank_and_a_verified_log(
         home: Path) -> None:
-    from cirt.demos.bulletin import run_chapter
-    from cirt.workspace import Workspace
-
     said: list[str] = []
     with Workspace.open(home) as ws:
         run_chapter(ws, said.append)

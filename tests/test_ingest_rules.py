@@ -173,6 +173,22 @@ def test_many_granular_markings_are_validated_in_linear_time(ws: Workspace, home
         assert "names nothing in the object" in ingest(raised.context, [wrong], FROM_PARTNER).rejected[0][1]
 
 
+def test_a_bundle_that_names_its_content_2_1_is_read_as_2_1(tmp_path: Path) -> None:
+    """OpenCTI's exports put ``spec_version: "2.1"`` on the bundle (stix2 reads it as the version
+    of the content); any other version is refused as a whole."""
+    from cirt.ingest import read_source
+
+    bundle = {"type": "bundle", "id": "bundle--" + "2" * 8 + "-2222-4222-8222-" + "2" * 12,
+              "spec_version": "2.1", "objects": [_ind(12)]}
+    path = tmp_path / "opencti.json"
+    path.write_text(json.dumps(bundle))
+    incoming = read_source(str(path))
+    assert (incoming.kind, incoming.objects) == ("stix-2.1", [_ind(12)])
+    path.write_text(json.dumps({**bundle, "spec_version": "2.2"}))
+    with pytest.raises(InputRejected, match=r"a bundle of spec_version '2\.2'"):
+        read_source(str(path))
+
+
 def test_max_references_counts_references_at_any_depth(home: Path) -> None:
     """Granular markings' ``marking_ref`` sit inside a list of objects: they count as much as the
     top-level ``*_refs`` entries do (``cirt.stix_refs``, the one reference walker)."""

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from cirt.errors import InvalidValue
 from cirt.intake.extract import candidates, refang
 from cirt.intake.files import attachment, sniff
+from cirt.intake.mail import report_from_message
 from cirt.intake.reports import _CONTROLS, clean_text
 from cirt.patterns import domain_pattern, email_pattern, ip_pattern, url_pattern
+from cirt.workspace import Workspace
 
 BUILDERS = {"url": url_pattern, "domain": domain_pattern, "ip": ip_pattern, "email": email_pattern}
 
@@ -75,9 +77,6 @@ def test_sniffing_accepts_only_what_the_bytes_are(data: bytes, declared: str) ->
     b"Content-Transfer-Encoding: ", b"\xff\xfe", b": ", b"text/html", b"<script>"]),
     max_size=60).map(b"".join))
 def test_any_bytes_as_a_message_give_a_report_or_a_refusal(tmp_path_factory, data: bytes) -> None:
-    from cirt.intake.mail import report_from_message
-    from cirt.workspace import Workspace
-
     home = tmp_path_factory.mktemp("ws")
     with Workspace.init(home) as ws:
         outcome = report_from_message(ws.context, ws.intake, data, "fuzz")

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client, TestResponse
 
+from cirt.errors import StoreError, StoreLocked
+from cirt.intake.files import attachment
+from cirt.intake.reports import submission
 from cirt.servers.intake_form import CSP, IntakeApp
 from cirt.workspace import Workspace
 
@@ -174,10 +177,6 @@ def test_the_status_page_follows_triage(browser: Client, home: Path) -> None:
 
 def test_a_failure_while_storing_leaves_neither_rows_nor_files(
         home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cirt.errors import StoreError
-    from cirt.intake.files import attachment
-    from cirt.intake.reports import submission
-
     with Workspace.open(home) as ws:
         real = ws.store.insert_report
 
@@ -195,8 +194,6 @@ def test_a_failure_while_storing_leaves_neither_rows_nor_files(
 
 def test_a_store_that_fails_gets_a_plain_503_and_stores_nothing(
         app: IntakeApp, browser: Client, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cirt.errors import StoreLocked
-
     token = csrf_of(browser.get("/"))
 
     def locked(*_: object, **__: object) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import stix2
 
+from cirt.demos.sharing import run_chapter
 from cirt.incidents import OUR_EXTENSION_ID
 from cirt.sharing import NotOriginator
 from cirt.store import Provenance
@@ -198,8 +199,6 @@ def test_received_amber_goes_only_to_constituents_through_the_service(ws: Worksp
 
 def test_the_demo_chapter_shows_the_bank_getting_everything_and_bel_a_part(
         ws: Workspace, phishing: dict[str, str]) -> None:
-    from cirt.demos.sharing import run_chapter
-
     lines: list[str] = []
     run_chapter(ws, lines.append)
     text = "\n".join(lines)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cirt.demos.intake import run_chapter
 from cirt.intake.files import attachment
 from cirt.intake.reports import submission
 from cirt.store.incidents import IncidentFilter
@@ -104,8 +105,6 @@ def test_unknown_reports_and_incidents_are_one_line(cli: Any, ws: Workspace) -> 
 
 def test_the_demo_chapter_accepts_a_web_report_and_routes_a_partner_indicator_to_bel(
         ws: Workspace) -> None:
-    from cirt.demos.intake import run_chapter
-
     lines: list[str] = []
     run_chapter(ws, lines.append)
     story = "\n".join(lines)

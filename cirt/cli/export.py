@@ -34,7 +34,7 @@ def export(
     """A STIX 2.1 bundle for a recipient, or the CIRT's own archive copy (logged)."""
     ws = workspace(ctx)
     if fmt == "csv":  # spreadsheets (cirt.csv_export, issue 13)
-        # Imported here: start-up time (~0.2 s; this module loads with every ``cirt`` command).
+        # Imported here: start-up time (~30 ms; this module loads with every ``cirt`` command).
         from cirt.csv_export import export_csv
 
         if incident is not None:

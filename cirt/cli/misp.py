@@ -33,7 +33,7 @@ def export_command(
     as_json: JsonFlag = False,
 ) -> None:
     """A MISP event of what the gate releases to the recipient (recorded in the log)."""
-    from cirt.misp.to_misp import event_dict  # start-up: PyMISP costs ~200 ms to load
+    from cirt.misp.to_misp import event_dict  # start-up: PyMISP, 0.2-0.35 s to load
 
     built = workspace(ctx).misp.export(recipient, incident=incident, since=since)
     text = json.dumps(event_dict(built.event), indent=1, ensure_ascii=False) + "\n"

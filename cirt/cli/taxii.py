@@ -222,7 +222,7 @@ class _progress:
     def __enter__(self) -> Any:
         if self.quiet:
             return lambda count, label: None
-        # start-up: ~50 ms, paid only by a pull that shows its progress
+        # start-up: 25-50 ms, paid only by a pull that shows its progress
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(),

@@ -1,6 +1,6 @@
 """Our own servers started in a child process for ``cirt demo`` (and the tests and benchmarks):
 ``cirt taxii serve`` and ``cirt intake serve`` on a free loopback port, stopped when the block
-ends.  The product modules (cirt/taxii/serving.py, cirt/intake/serving.py) only serve."""
+ends.  The product modules (cirt/servers/taxii_serving.py, cirt/servers/intake_serving.py) only serve."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers import gthread
 
 from cirt.errors import ConfigError
+from cirt.stix_validation import schemas
 from cirt.taxii.query import DEFAULT_MAX_CONTENT, DEFAULT_MAX_PAGE, TAXII_MEDIA, error_body
 from cirt.workspace import Workspace
 
@@ -156,6 +157,4 @@ def preload() -> None:
     """
     for module in ("cirt.gate", "cirt.sharing", "cirt.ingest"):
         importlib.import_module(module)
-    from cirt.stix_validation import schemas  # start-up: like the three above, loaded here
-
     schemas(False)  # positional, as validate_objects calls it: the same lru_cache entry

@@ -1,0 +1,78 @@
+"""A partner's MISP events are peer input: whatever they hold, the mapping to STIX answers objects
+or a refusal, never a crash, and no object comes out marked lower than its event's tags say."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cirt.errors import InputRejected
+from cirt.misp.to_stix import events_in, events_to_stix
+from cirt.tlp import TLP, TLP2_MARKING_IDS
+
+KNOWN_TYPES = ["ip-dst", "ip-src", "domain", "hostname", "url", "email-src", "md5", "sha256",
+               "filename", "filename|md5", "filename|sha256", "ip-dst|port", "domain|ip",
+               "hostname|port", "regkey|value", "AS", "mac-address", "vulnerability",
+               "stix2-pattern", "imphash", "filename|imphash", "ssdeep", "comment", "other"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=12)
+loose = st.one_of(json_values, st.text(max_size=40), st.integers(-5, 2**40))
+tags = st.lists(st.fixed_dictionaries({"name": st.sampled_from(
+    ["tlp:clear", "tlp:white", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red",
+     "tlp:ex:chr", "rsit:fraud", "TLP:GREEN"]) | st.text(max_size=12)}), max_size=3)
+attributes = st.lists(st.fixed_dictionaries({
+    "type": st.sampled_from(KNOWN_TYPES), "value": st.text(max_size=40) | loose,
+}, optional={
+    "uuid": st.uuids().map(str) | loose, "to_ids": st.sampled_from([True, False, 1, "1", None]),
+    "distribution": st.sampled_from(["0", "1", "3", "4", "5", 9, None]) | loose, "Tag": tags,
+    "timestamp": loose, "comment": loose, "first_seen": loose,
+    "sharing_group_id": loose}), max_size=5)
+events = st.fixed_dictionaries({"Attribute": attributes}, optional={
+    "uuid": st.uuids().map(str) | loose, "info": loose, "timestamp": loose,
+    "publish_timestamp": loose, "distribution": loose, "sharing_group_id": loose, "Tag": tags,
+    "Object": st.lists(st.fixed_dictionaries(
+        {"name": st.sampled_from(["file", "domain-ip", "x"]), "Attribute": attributes},
+        optional={"uuid": st.uuids().map(str)}), max_size=2)})
+LEVEL_OF_MARKING = {marking: level for level, marking in TLP2_MARKING_IDS.items()}
+
+
+def levels_of(obj: dict[str, Any]) -> list[TLP]:
+    return [LEVEL_OF_MARKING[m] for m in obj.get("object_marking_refs", [])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(events, max_size=3))
+def test_any_events_map_to_objects_with_ids_and_tlp_markings_only(found: list[dict[str, Any]]
+                                                                  ) -> None:
+    converted = events_to_stix(found)
+    for obj in converted.objects:
+        assert isinstance(obj["id"], str) and obj["id"].startswith(f"{obj['type']}--")
+        assert all(m in LEVEL_OF_MARKING for m in obj.get("object_marking_refs", []))
+        assert len(obj.get("object_marking_refs", [])) <= 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(events, st.sampled_from([TLP.GREEN, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED]))
+def test_nothing_comes_out_lower_than_the_event_tag_says(event: dict[str, Any], level: TLP
+                                                         ) -> None:
+    tag = {TLP.GREEN: "tlp:green", TLP.AMBER: "tlp:amber", TLP.AMBER_STRICT: "tlp:amber+strict",
+           TLP.RED: "tlp:red"}[level]
+    event = {**event, "Tag": [{"name": tag}]}
+    for obj in events_to_stix([event]).objects:
+        assert levels_of(obj) and min(levels_of(obj)) >= level
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_json_document_is_events_or_a_refusal(document: Any) -> None:
+    try:
+        found = events_in(document, "the file")
+    except InputRejected as exc:
+        assert str(exc).startswith("the file: ")
+    else:
+        assert all(isinstance(event, dict) for event in found)
