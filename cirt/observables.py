@@ -202,7 +202,7 @@ def _pattern_values(pattern: str) -> tuple[Observable, ...]:
         path = [p.strip("'") for p in re.findall(r"[^.']+|'[^']+'", simple.group(2))]
         comparisons = {simple.group(1): [(path, simple.group(3).upper(), simple.group(4))]}
     else:
-        # Imported here: start-up time (the ANTLR pattern grammar, ~65 ms), needed only for
+        # Imported here: start-up time (the ANTLR pattern grammar, ~14 ms), needed only for
         # a pattern of more than one comparison.
         from stix2patterns.v21.pattern import Pattern
 

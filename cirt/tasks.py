@@ -156,7 +156,7 @@ class TaskService:
 
     @cached_property
     def library(self) -> Library:
-        # Imported here: start-up time (the file schema and YAML reader, ~8 ms) for commands
+        # Imported here: start-up time (the file schema and YAML reader, ~10-15 ms) for commands
         # that build the incident desk but never read a playbook (``cirt incident list``).
         from cirt.playbook_files import load_library
 

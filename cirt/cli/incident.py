@@ -53,8 +53,8 @@ SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critica
 
 def _linking(ws: Workspace) -> Linking:
     """Related incidents and merges (issue 13), given the services they use."""
-    # Imported here: start-up time (the incident desk, tasks and playbook rules, ~35 ms under
-    # load) that ``cirt incident list`` never needs.
+    # Imported here: start-up time (the incident desk, tasks and playbook rules: ~38 ms on top
+    # of what listing loads) that ``cirt incident list`` never needs.
     from cirt.linking import Linking
 
     return Linking(ws.context, incidents=ws.incidents, tasks=ws.tasks)
