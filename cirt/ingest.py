@@ -334,8 +334,6 @@ def classify(document: Any, name: str) -> Incoming:
         if version == "2.0":
             notes, refused = upgrade_stix20(objects)
             return Incoming("stix-2.0", objects, notes, refused)
-        # A 2.1 bundle has no spec_version (§8): "2.1" there (OpenCTI's splitter writes it) is a
-        # custom property the OASIS validator only warns about; the objects are STIX 2.1.
         if version is not None and version != "2.1":
             raise InputRejected(f"{name}: a bundle of spec_version '{str(version)[:20]}'"
                                 " (cirt reads STIX 2.1 and 2.0)")
