@@ -63,15 +63,35 @@ def mark(context: Context) -> str:
 
 
 def seen_since(context: Context, since: str | None) -> list[Match]:
-    """For each value stored after ``since``, the other incidents that hold a matching value."""
+    """For each value stored after ``since``, the other incidents that hold a matching value.
+
+    Only values of objects an incident holds can be seen before, so nothing is looked up when
+    no incident holds a value; otherwise the smaller side (the values stored since, or the held
+    values) is planned and looked up among the other, set-based (``matches`` is symmetric)."""
     db = context.store.db
-    fresh = search_index.values_added_after(db, since)
-    if not fresh:
+    fresh_count = search_index.count_added_after(db, since)
+    if not fresh_count:
         return []
-    own = search_index.incidents_of(db, [v.object_id for v in fresh])
-    pairs = [(fresh[n], old) for n, old in search_index.candidates_of_many(
-        db, [v.value for v in fresh])
-        if old.object_id != fresh[n].object_id and matches(fresh[n].value, old.value)]
+    held_count = search_index.count_held_values(db)
+    if not held_count:
+        return []
+    pairs: list[tuple[search_index.ValueHit, search_index.ValueHit]]
+    if held_count < fresh_count:
+        held = search_index.held_values(db)
+        pairs = sorted(
+            ((new, held[n]) for n, new in search_index.candidates_of_many(
+                db, [v.value for v in held], added_after=since or "")),
+            key=lambda p: (p[0].added, p[0].object_id, str(p[0].value), p[1].object_id,
+                           p[1].object_type, p[1].value.kind, p[1].value.value, p[1].added))
+    else:
+        fresh = search_index.values_added_after(db, since)
+        pairs = [(fresh[n], old) for n, old in search_index.candidates_of_many(
+            db, [v.value for v in fresh], held_only=True)]
+    pairs = [(new, old) for new, old in pairs
+             if old.object_id != new.object_id and matches(new.value, old.value)]
+    if not pairs:
+        return []
+    own = search_index.incidents_of(db, [new.object_id for new, _ in pairs])
     holders = search_index.incidents_of(db, [old.object_id for _, old in pairs])
     found: dict[tuple[str, str, str], Match] = {}
     for new, candidate in pairs:

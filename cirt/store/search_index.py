@@ -192,6 +192,29 @@ def values_added_after(db: Database, cursor: str | None) -> list[ValueHit]:
             for r in rows]
 
 
+def count_added_after(db: Database, cursor: str | None) -> int:
+    row = db.query_one("SELECT COUNT(*) FROM observable_index WHERE added > ?", (cursor or "",))
+    return int(row[0]) if row else 0
+
+
+# The objects an incident holds: those linked to one, and the incidents themselves.
+_HELD = ("SELECT l.object_id FROM incident_links l JOIN incidents i ON i.id = l.incident_id"
+         " UNION SELECT id FROM incidents")
+
+
+def held_values(db: Database) -> list[ValueHit]:
+    """Values of the objects an incident holds (correlation has nothing else to find)."""
+    rows = db.query("SELECT object_id, object_type, kind, value, added FROM observable_index"
+                    f" WHERE object_id IN ({_HELD}) ORDER BY added, object_id, kind, value")
+    return [ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4])
+            for r in rows]
+
+
+def count_held_values(db: Database) -> int:
+    row = db.query_one(f"SELECT COUNT(*) FROM observable_index WHERE object_id IN ({_HELD})")
+    return int(row[0]) if row else 0
+
+
 def sightings_of(db: Database, indicator_ids: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
     """(sighting id, count) per indicator."""
     ids = list(dict.fromkeys(indicator_ids))
@@ -275,10 +298,21 @@ def relationships_of(db: Database, object_id: str) -> list[tuple[str, str, str, 
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def candidates_of_many(db: Database, values: Sequence[Observable]) -> list[tuple[int, ValueHit]]:
+def candidates_of_many(db: Database, values: Sequence[Observable], *,
+                       added_after: str | None = None, held_only: bool = False,
+                       ) -> list[tuple[int, ValueHit]]:
     """(position in ``values``, indexed value) pairs that may match: every lookup plan in two
     temporary tables and two joins, so that a 100,000-indicator import is two queries, not
-    200,000.  A superset of the matches (the caller applies ``matches``)."""
+    200,000.  A superset of the matches (the caller applies ``matches``), among the values
+    stored after ``added_after`` if given, and only those of objects an incident holds if
+    ``held_only``."""
+    among = ""
+    params: list[Any] = []
+    if added_after is not None:
+        among += " AND o.added > ?"
+        params.append(added_after)
+    if held_only:
+        among += f" AND o.object_id IN ({_HELD})"
     keys: list[tuple[int, str, str, str | None]] = []
     ranges: list[tuple[int, str, str, str]] = []
     starts = _range_starts(db) if len(values) > 100 else None
@@ -300,9 +334,10 @@ def candidates_of_many(db: Database, values: Sequence[Observable]) -> list[tuple
     rows = db.query(
         f"SELECT k.n, {columns} FROM lookup_keys k JOIN observable_index o"
         " ON o.kind = k.kind AND o.lookup = k.lookup"
-        " WHERE k.end_at_least IS NULL OR o.ip_end >= k.end_at_least"
+        f" WHERE (k.end_at_least IS NULL OR o.ip_end >= k.end_at_least){among}"
         f" UNION SELECT r.n, {columns} FROM lookup_ranges r JOIN observable_index o"
-        " ON o.kind = r.kind AND o.lookup >= r.low AND o.lookup < r.high")
+        f" ON o.kind = r.kind AND o.lookup >= r.low AND o.lookup < r.high WHERE 1 = 1{among}",
+        [*params, *params])
     return [(int(r[0]), ValueHit(r[1], r[2], Observable("ip" if r[3].startswith("ip") else r[3],
                                                         r[4]), r[5])) for r in rows]
 
