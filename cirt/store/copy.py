@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from cirt.errors import ConflictError, StoreError
 from cirt.store.database import Database, Row
 from cirt.store.engines import row_count, table_names
+from cirt.store.search_index import rebuild_text_search
 from cirt.store.sql import SQLStore
 
 BATCH = 5000
@@ -153,6 +154,7 @@ def copy_store(source: SQLStore, target: SQLStore, *, force: bool = False,
                 _write(target.db, shape, rows)
                 copied[table] += len(rows)
             _follow_counters(target.db, shape_of(target.db, table))
+        rebuild_text_search(target.db)  # its writer fills SQLite's full-text index, not a trigger
         for table in order:
             if row_count(target.db, table) != copied[table]:
                 raise StoreError(f"copy of {table} incomplete: {row_count(target.db, table)}"

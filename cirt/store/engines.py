@@ -45,7 +45,7 @@ def open_store(url: str, *, clock: Clock = utcnow) -> SQLStore:
 def table_names(db: Database) -> list[str]:
     """The store's tables (not the engine's own), sorted by name."""
     if db.dialect == "sqlite":
-        # not FTS5's virtual and shadow tables: their triggers fill them (issue 13)
+        # not FTS5's virtual and shadow tables: their writer fills them (issue 13, m0021)
         rows = db.query("SELECT name FROM pragma_table_list WHERE schema = 'main'"
                         " AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
     else:

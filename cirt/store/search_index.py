@@ -71,14 +71,33 @@ def index_versions(db: Database,
         db.executemany("INSERT INTO observable_index (object_id, object_type, kind, value, lookup,"
                        " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
     if texts:
-        db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)",
-                       texts)
+        _insert_texts(db, texts)
     if sightings:
         db.executemany("INSERT INTO sighting_index (sighting_id, indicator_id, count, first_seen,"
                        " last_seen, seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?, ?)", sightings)
     if relationships:
         db.executemany("INSERT INTO relationship_index (relationship_id, relationship_type,"
                        " source_ref, target_ref) VALUES (?, ?, ?, ?)", relationships)
+
+
+def _insert_texts(db: Database, texts: Sequence[tuple[str, str, str]]) -> None:
+    """Rows of words; on SQLite their full-text entries too, in one statement (m0021)."""
+    if db.dialect != "sqlite":
+        db.executemany("INSERT INTO search_text (object_id, object_type, content)"
+                       " VALUES (?, ?, ?)", texts)
+        return
+    row = db.query_one("SELECT MAX(seq) FROM search_text")
+    before = int(row[0]) if row and row[0] is not None else 0
+    db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)",
+                   texts)
+    db.execute("INSERT INTO search_fts (rowid, content)"
+               " SELECT seq, content FROM search_text WHERE seq > ?", (before,))
+
+
+def rebuild_text_search(db: Database) -> None:
+    """SQLite's full-text index made again from ``search_text`` (after rows were copied in)."""
+    if db.dialect == "sqlite":
+        db.execute("INSERT INTO search_fts (search_fts) VALUES ('rebuild')")
 
 
 def text_of(obj: Mapping[str, Any]) -> str:
