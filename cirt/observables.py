@@ -288,7 +288,11 @@ def object_values(obj: Mapping[str, Any]) -> list[Observable]:
 def url_host(url: Observable) -> Observable | None:
     """The host of a normalised URL as a domain or address."""
     host = urlsplit(url.value).hostname or ""
-    return normalise("ip", host) if normalise("ip", host) else normalise("domain", host)
+    if ":" in host or host[:1].isdigit():  # an address (a name never parses as one: skip trying)
+        address = normalise("ip", host)
+        if address:
+            return address
+    return normalise("domain", host)
 
 
 # --- index keys: how a B-tree finds every match (cirt.store.search_index) -----------------------
