@@ -15,7 +15,11 @@ from cirt.tlp import TLP, TLP2_MARKING_IDS
 KNOWN_TYPES = ["ip-dst", "ip-src", "domain", "hostname", "url", "email-src", "md5", "sha256",
                "filename", "filename|md5", "filename|sha256", "ip-dst|port", "domain|ip",
                "hostname|port", "regkey|value", "AS", "mac-address", "vulnerability",
-               "stix2-pattern", "imphash", "filename|imphash", "ssdeep", "comment", "other"]
+               "stix2-pattern", "imphash", "filename|imphash", "ssdeep", "comment", "other",
+               "yara", "snort", "sigma", "suricata", "port", "size-in-bytes", "user-agent",
+               "http-method", "email-subject", "email-message-id", "email-reply-to",
+               "email-x-mailer", "email-body", "email-attachment", "attachment",
+               "malware-sample", "pehash", "sha224", "sha3-256", "x509-fingerprint-sha1", "text"]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
@@ -31,7 +35,8 @@ attributes = st.lists(st.fixed_dictionaries({
     "uuid": st.uuids().map(str) | loose, "to_ids": st.sampled_from([True, False, 1, "1", None]),
     "distribution": st.sampled_from(["0", "1", "3", "4", "5", 9, None]) | loose, "Tag": tags,
     "timestamp": loose, "comment": loose, "first_seen": loose,
-    "sharing_group_id": loose}), max_size=5)
+    "sharing_group_id": loose, "data": st.sampled_from(["ewp9Cg==", "not base64!"]) | loose}),
+    max_size=5)
 events = st.fixed_dictionaries({"Attribute": attributes}, optional={
     "uuid": st.uuids().map(str) | loose, "info": loose, "timestamp": loose,
     "publish_timestamp": loose, "distribution": loose, "sharing_group_id": loose, "Tag": tags,
