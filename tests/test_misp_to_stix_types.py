@@ -210,3 +210,15 @@ def test_an_x509_fingerprint_without_ids_is_a_certificate() -> None:
                  "value": "46aba99aa7158e4609aaa72b50990842fd22ae86", "to_ids": False}
     assert only(convert(attribute), "x509-certificate")["hashes"] == {
         "SHA-1": "46aba99aa7158e4609aaa72b50990842fd22ae86"}
+
+
+def test_a_bare_event_with_only_its_header_is_read_as_an_event_and_refused_as_empty(
+        cli, tmp_path: Path) -> None:
+    # PyMISP's mispevent_testfiles/event.json, as MISPEvent.to_json writes a new event
+    header = {"analysis": "1", "date": "2017-12-31", "distribution": "1",
+              "info": "This is a test", "published": True, "threat_level_id": "1"}
+    file = tmp_path / "event.json"
+    file.write_text(json.dumps(header), encoding="utf-8")
+    result = cli("import", str(file))
+    assert result.code == 1
+    assert "('This is a test') has nothing to import" in result.err

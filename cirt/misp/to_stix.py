@@ -81,9 +81,9 @@ _NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # the STIX 2.1 S
 
 
 def is_bare_event(document: Mapping[str, Any]) -> bool:
-    """A MISP event without its ``{"Event": …}`` wrapper, as ``MISPEvent.load`` accepts it."""
-    return "type" not in document and "info" in document and (
-        "Attribute" in document or "Object" in document or "uuid" in document)
+    """A MISP event without its ``{"Event": …}`` wrapper, as ``MISPEvent.load`` accepts it: its
+    ``info`` (the one field MISP requires) and no STIX ``type``."""
+    return "type" not in document and isinstance(document.get("info"), str)
 
 
 def events_in(document: Any, name: str) -> list[dict[str, Any]]:
