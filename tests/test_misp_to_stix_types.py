@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 
-from cirt.misp.to_stix import events_to_stix
+from cirt.misp.to_stix import events_in, events_to_stix
 from cirt.stix_validation import check_object
 from cirt.tlp import TLP, TLP2_MARKING_IDS
 
@@ -222,3 +222,31 @@ def test_a_bare_event_with_only_its_header_is_read_as_an_event_and_refused_as_em
     result = cli("import", str(file))
     assert result.code == 1
     assert "('This is a test') has nothing to import" in result.err
+
+
+def test_a_restsearch_answer_of_attributes_is_imported_without_a_report() -> None:
+    # misp-stix's tests/test_attributes_collection_1.json
+    answer = {"response": {"Attribute": [
+        {"uuid": "2972c3a2-dda3-4de7-aca1-e96cf7ce5544", "type": "AS",
+         "category": "Network activity", "timestamp": "1603642920", "value": "AS174"},
+        {"uuid": "4bb235a7-7d25-4aef-802f-2c6b45c5eceb", "type": "domain",
+         "category": "Network activity", "value": "circl.lu", "timestamp": "1603642920",
+         "comment": "Domain test attribute", "to_ids": True}]}}
+    converted = events_to_stix(events_in(answer, "the file"))
+    assert sorted(o["id"] for o in converted.objects) == [
+        "autonomous-system--2972c3a2-dda3-4de7-aca1-e96cf7ce5544",
+        "indicator--4bb235a7-7d25-4aef-802f-2c6b45c5eceb"]
+    assert any("imported without a report" in note for note in converted.notes)
+
+
+def test_a_restsearch_answer_of_objects_is_read_as_their_attributes() -> None:
+    # misp-stix's tests/test_objects_collection_1.json, one attribute of its email object
+    answer = {"response": [{"Object": {
+        "name": "email", "meta-category": "network",
+        "uuid": "5e396622-2a54-4c8d-b61d-159da964451a", "timestamp": "1603642920",
+        "Attribute": [{"uuid": "f5ec3603-e3d0-42d7-a372-14c1c137699b", "type": "email-src",
+                       "object_relation": "from", "value": "donald.duck@disney.com",
+                       "category": "Payload delivery", "to_ids": True}]}}]}
+    converted = events_to_stix(events_in(answer, "the file"))
+    assert [o["pattern"] for o in converted.objects] == [
+        "[email-addr:value = 'donald.duck@disney.com']"]

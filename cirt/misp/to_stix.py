@@ -92,6 +92,9 @@ def events_in(document: Any, name: str) -> list[dict[str, Any]]:
     items: Any = document
     if isinstance(document, Mapping) and "response" in document:
         items = document["response"]
+        collection = _collection(items)
+        if collection is not None:
+            return [collection]
     if isinstance(items, Mapping):
         items = [items]
     if not isinstance(items, list):
@@ -105,6 +108,20 @@ def events_in(document: Any, name: str) -> list[dict[str, Any]]:
             raise InputRejected(f"{name}: not a MISP event (expected {{\"Event\": {{…}}}})")
         events.append(event)
     return events
+
+
+def _collection(response: Any) -> dict[str, Any] | None:
+    """A restSearch answer of attributes (``{"Attribute": [...]}``) or objects (``[{"Object":
+    {...}}, ...]``), as misp-stix converts it: one event without uuid, so without a report."""
+    if isinstance(response, Mapping) and "info" not in response and "Event" not in response:
+        for key in ("Attribute", "Object"):
+            if isinstance(response.get(key), list):
+                return {key: response[key]}
+    if isinstance(response, list) and response and all(
+            isinstance(item, Mapping) and isinstance(item.get("Object"), Mapping)
+            for item in response):
+        return {"Object": [item["Object"] for item in response]}
+    return None
 
 
 @dataclass
@@ -199,8 +216,9 @@ def _convert_event(event: Mapping[str, Any], out: Converted) -> None:
         return
     out.notes += [f"{what}: {reason}" for reason in why]
     if not _is_uuid(event_uuid):
-        out.notes.append(f"{what} has no uuid (MISP gives every saved event one): its "
-                         "attributes are imported without a report")
+        out.notes.append(f"{what} has no uuid (MISP gives every saved event one; a restSearch "
+                         "answer of attributes or objects has none): its attributes are "
+                         "imported without a report")
         return
     report: dict[str, Any] = {
         "type": "report", "spec_version": "2.1", "id": f"report--{event_uuid}",
