@@ -250,3 +250,14 @@ def test_a_restsearch_answer_of_objects_is_read_as_their_attributes() -> None:
     converted = events_to_stix(events_in(answer, "the file"))
     assert [o["pattern"] for o in converted.objects] == [
         "[email-addr:value = 'donald.duck@disney.com']"]
+
+
+def test_a_registry_key_has_its_hive_in_full() -> None:
+    # PyMISP's reportlab_testfiles/to_delete2.json (STIX 2.1 §6.13: HKLM is written in full)
+    regkey = {"uuid": "5a0a9d47-91e0-4fea-8a8d-48ce950d210f", "type": "regkey", "to_ids": False,
+              "value": "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer"}
+    assert only(convert(regkey), "windows-registry-key")["key"] == \
+        "HKEY_LOCAL_MACHINE\\Software\\Microsoft\\Windows\\CurrentVersion\\Explorer"
+    assert only(convert({**regkey, "to_ids": True}), "indicator")["pattern"] == \
+        "[windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\\\Software\\\\Microsoft\\\\Windows" \
+        "\\\\CurrentVersion\\\\Explorer']"

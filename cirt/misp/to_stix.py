@@ -64,6 +64,9 @@ _FROM_MISP: dict[str, tuple[str, str]] = {
 _COMPOSITE = frozenset({
     *(f"filename|{kind}" for kind in _HASH_NAMES), "ip-dst|port", "ip-src|port", "domain|ip",
     "hostname|port", "regkey|value"})
+# STIX 2.1 §6.13: a registry key's hive MUST be written in full.
+_HIVES = {"HKLM": "HKEY_LOCAL_MACHINE", "HKCU": "HKEY_CURRENT_USER", "HKCR": "HKEY_CLASSES_ROOT",
+          "HKU": "HKEY_USERS", "HKCC": "HKEY_CURRENT_CONFIG"}
 # Rules in their own language: misp-stix makes an indicator of the rule whatever ``to_ids`` says.
 _RULES = frozenset({"yara", "snort", "sigma", "suricata"})
 # Types misp-stix makes an indicator of when ``to_ids`` is set and a custom object (which cirt
@@ -446,6 +449,9 @@ def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, ev
         out.objects.append(_marked(vulnerability, level))
         return f"vulnerability--{attribute_uuid}"
     to_ids = attribute.get("to_ids") in (True, 1, "1", "true")
+    if kind in ("regkey", "regkey|value"):
+        hive, sep, rest = value.partition("\\")
+        value = _HIVES.get(hive.upper(), hive) + sep + rest
     mapped: tuple[str, list[dict[str, Any]]] | None
     if kind == "stix2-pattern" or kind in _RULES:
         mapped = (value, [])
