@@ -23,6 +23,7 @@ same id and version with different content (STIX 2.0 bundles are upgraded first:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,10 @@ from cirt.limits import ImportLimits
 from cirt.stix_refs import walk_references
 from cirt.tlp import is_tlp_marking
 from cirt.versions import same_version, version_instant
+
+# stix2 and stix2-patterns are imported by the functions that need them (start-up: stix2 pulls in
+# requests and taxii2-client, 0.2-0.45 s by benchmarks/deferred_imports.py), so objects that take
+# the fast paths, and modules that only ask ``simple_pattern``, never load them.
 
 MAX_DEPTH = 32
 MAX_STRING = 1_000_000
@@ -1019,8 +1024,6 @@ def _constraints(stix_type: str, obj: dict[str, Any]) -> None:
 
 
 def _library_check(obj: dict[str, Any], allow_custom: bool) -> None:
-    import warnings
-
     import stix2
 
     if obj["type"] == "marking-definition":
