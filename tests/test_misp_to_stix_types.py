@@ -261,3 +261,13 @@ def test_a_registry_key_has_its_hive_in_full() -> None:
     assert only(convert({**regkey, "to_ids": True}), "indicator")["pattern"] == \
         "[windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\\\Software\\\\Microsoft\\\\Windows" \
         "\\\\CurrentVersion\\\\Explorer']"
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("port", "²"), ("port", "٤٤٣"), ("ip-dst|port", "203.0.113.5|²"), ("hostname|port", "a.b|1" * 3),
+    ("AS", "AS²"), ("size-in-bytes", "9" * 5000), ("port", "65536")])
+def test_numbers_in_other_digits_or_out_of_range_are_not_mapped_and_do_not_crash(
+        kind: str, value: str) -> None:
+    attribute = {"uuid": "5a0d6aa6-4254-40d9-8d15-407e950d210f", "type": kind, "value": value,
+                 "to_ids": True}
+    assert convert(attribute) == []

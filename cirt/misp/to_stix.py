@@ -150,6 +150,15 @@ def as_int(value: Any, default: int | None = None) -> int | None:
         return default
 
 
+def _number(text: str, highest: int) -> int | None:
+    """A decimal number written in ASCII digits, at most ``highest`` (``str.isdigit`` also takes
+    '²' and other digits ``int`` refuses)."""
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(highest)):
+        return None
+    number = int(text)
+    return number if number <= highest else None
+
+
 def _stamp(epoch: Any, fallback: str) -> str:
     seconds = as_int(epoch)
     if seconds is None or not 0 < seconds < 32503680000:
@@ -302,10 +311,9 @@ def _one_value(kind: str, value: str) -> tuple[str, list[dict[str, Any]]] | None
         stix_type = _ip_type(value)
     literal: Any = value
     if stix_type == "autonomous-system":
-        digits = value.upper().removeprefix("AS")
-        if not digits.isdigit():
+        literal = _number(value.upper().removeprefix("AS"), 2**32 - 1)
+        if literal is None:
             return None
-        literal = int(digits)
     obj: dict[str, Any] = {"type": stix_type, "spec_version": "2.1"}
     if stix_type == "email-message":
         obj["is_multipart"] = False
@@ -322,9 +330,8 @@ def _indicator_only(kind: str, value: str) -> str | None:
     """The pattern of a type misp-stix makes an indicator of only (port, size, HTTP)."""
     template = _INDICATOR_ONLY[kind]
     if "{number}" in template:
-        if not value.isdigit() or (kind == "port" and int(value) > 65535):
-            return None
-        return template.format(number=int(value))
+        number = _number(value, 65535 if kind == "port" else 2**53 - 1)
+        return None if number is None else template.format(number=number)
     return template.format(text=_quote(value))
 
 
@@ -388,29 +395,30 @@ def _composite(kind: str, value: str) -> tuple[str, list[dict[str, Any]]] | None
         pattern = f"[file:name = {_quote(first)} AND file:{path} = {_quote(second)}]"
         return pattern, [{"type": "file", "spec_version": "2.1", "name": first,
                           "hashes": {name: second}}]
+    port = _number(second, 65535)
     if kind in ("ip-dst|port", "ip-src|port"):
-        if not second.isdigit() or not 0 <= int(second) <= 65535:
+        if port is None:
             return None
         side = "dst" if head == "ip-dst" else "src"
         ip_type = _ip_type(first)
         pattern = (f"[network-traffic:{side}_ref.type = '{ip_type}' AND network-traffic:"
                    f"{side}_ref.value = {_quote(first)} AND network-traffic:{side}_port ="
-                   f" {int(second)}]")
+                   f" {port}]")
         address = {"type": ip_type, "spec_version": "2.1", "value": first}
         address["id"] = _sco_id(ip_type, first)
         traffic = {"type": "network-traffic", "spec_version": "2.1",
-                   f"{side}_ref": address["id"], f"{side}_port": int(second),
+                   f"{side}_ref": address["id"], f"{side}_port": port,
                    "protocols": ["tcp"]}
         return pattern, [traffic, address]
     if kind == "hostname|port":
-        if not second.isdigit() or not 0 <= int(second) <= 65535:
+        if port is None:
             return None
         pattern = (f"[domain-name:value = {_quote(first)} AND network-traffic:dst_port ="
-                   f" {int(second)}]")
+                   f" {port}]")
         domain = {"type": "domain-name", "spec_version": "2.1", "value": first,
                   "id": _sco_id("domain-name", first)}
         traffic = {"type": "network-traffic", "spec_version": "2.1", "dst_ref": domain["id"],
-                   "dst_port": int(second), "protocols": ["tcp"]}
+                   "dst_port": port, "protocols": ["tcp"]}
         return pattern, [traffic, domain]
     if kind == "domain|ip":
         ip_type = _ip_type(second)
