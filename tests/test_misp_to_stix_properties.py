@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from cirt.errors import InputRejected
 from cirt.misp.to_stix import events_in, events_to_stix
+from cirt.stix_validation import check_object
 from cirt.tlp import TLP, TLP2_MARKING_IDS
 
 KNOWN_TYPES = ["ip-dst", "ip-src", "domain", "hostname", "url", "email-src", "md5", "sha256",
@@ -81,3 +82,24 @@ def test_any_json_document_is_events_or_a_refusal(document: Any) -> None:
         assert str(exc).startswith("the file: ")
     else:
         assert all(isinstance(event, dict) for event in found)
+
+
+TEXT_VALUED = ["email-subject", "email-message-id", "email-body", "email-reply-to",
+               "email-x-mailer", "email-attachment", "attachment", "malware-sample", "user-agent",
+               "http-method", "yara", "snort", "sigma", "suricata", "filename", "port",
+               "size-in-bytes", "regkey", "regkey|value", "mutex", "url"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(TEXT_VALUED),
+       st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30),
+       st.booleans(), st.sampled_from(["ewp9Cg==", "not base64!"]))
+def test_any_printable_value_of_a_text_type_maps_to_valid_stix(kind: str, value: str,
+                                                               to_ids: bool, data: str) -> None:
+    """Quotes, backslashes, '|' and any script in a value: the objects still validate (control
+    characters are the validator's to refuse, with its reason)."""
+    event = {"uuid": "57161a6f-6568-44bd-8dd8-4be4950d210f", "info": "any", "Attribute": [
+        {"uuid": "5a0d6aa6-4254-40d9-8d15-407e950d210f", "type": kind, "value": value,
+         "to_ids": to_ids, "data": data}]}
+    for obj in events_to_stix([event]).objects:
+        assert check_object(obj) == "", obj
