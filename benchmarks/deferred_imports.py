@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -52,6 +53,15 @@ def _resolve(node: ast.ImportFrom, holder: str, is_package: bool) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
+def _submodule(package: str, name: str) -> str:
+    """``from package import name`` imports the module ``package.name`` when there is one."""
+    try:
+        found = importlib.util.find_spec(f"{package}.{name}")
+    except (ImportError, ValueError):
+        found = None
+    return f"{package}.{name}" if found is not None else package
+
+
 def deferred_imports() -> list[Deferred]:
     found: list[Deferred] = []
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -65,7 +75,8 @@ def deferred_imports() -> list[Deferred]:
                     found += [Deferred(holder, node.lineno, a.name) for a in node.names]
                 elif isinstance(node, ast.ImportFrom):
                     target = _resolve(node, holder, path.name == "__init__.py")
-                    found.append(Deferred(holder, node.lineno, target))
+                    found += [Deferred(holder, node.lineno, _submodule(target, a.name))
+                              for a in node.names]
     return sorted(set(found), key=lambda d: (d.holder, d.line, d.target))
 
 
