@@ -389,7 +389,8 @@ def import_file(context: Context, path: str, *, source: str | None = None,
     try:
         incoming = read_source(path, stdin=stdin, limits=limits_of(context, provenance))
         if not incoming.objects:
-            raise InputRejected(f"{path}: contains no objects to import")
+            raise InputRejected(f"{path}: contains no objects to import"
+                                + "".join(f" ({note})" for note in incoming.notes[-1:]))
     except InputRejected as exc:
         log_refused(context, provenance, str(exc))
         raise

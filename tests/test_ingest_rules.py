@@ -278,7 +278,8 @@ def test_stix20_observed_data_becomes_observables_with_their_references(ws: Work
      "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value ="
      " '203.0.113.5' AND network-traffic:dst_port = 443]"),
     ("ssdeep", "3:abc:def", "[file:hashes.SSDEEP = '3:abc:def']"),
-    ("regkey", "HKLM\\Software\\x", "[windows-registry-key:key = 'HKLM\\\\Software\\\\x']"),
+    ("regkey", "HKLM\\Software\\x",
+     "[windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\\\Software\\\\x']"),
 ])
 def test_misp_composite_types_map_as_misp_stix_maps_them(ws: Workspace, kind: str, value: str,
                                                          pattern: str) -> None:
