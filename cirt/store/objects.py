@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -143,8 +144,6 @@ class ObjectsMixin:
         return (StoredObject(*r) for r in rows)
 
     def provenance_of(self, object_id: str, version: str) -> Provenance | None:
-        import json
-
         row = self.db.query_one(
             "SELECT source_kind, source, collection, markings FROM provenance"
             " WHERE object_id = ? AND modified = ?", (object_id, version))

@@ -8,6 +8,7 @@ PostgreSQL with B-tree, GiST (``inet``) and GIN (``tsvector``) indexes (migratio
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -250,8 +251,6 @@ def sightings_of(db: Database, indicator_ids: Iterable[str]) -> dict[str, list[t
 
 def rebuild(db: Database) -> int:
     """Index every newest version again (a workspace made before the index existed)."""
-    import json
-
     with db.transaction():
         for table in ("observable_index", "search_text", "incident_facts", "sighting_index",
                       "relationship_index"):
