@@ -75,8 +75,7 @@ def deferred_imports() -> list[Deferred]:
                     found += [Deferred(holder, node.lineno, a.name) for a in node.names]
                 elif isinstance(node, ast.ImportFrom):
                     target = _resolve(node, holder, path.name == "__init__.py")
-                    found += [Deferred(holder, node.lineno, _submodule(target, a.name))
-                              for a in node.names]
+                    found += [Deferred(holder, node.lineno, _submodule(target, a.name)) for a in node.names]
     return sorted(set(found), key=lambda d: (d.holder, d.line, d.target))
 
 
@@ -84,9 +83,11 @@ def cost(item: Deferred, runs: int) -> float | None:
     """Seconds to import ``item.target`` after ``item.holder``: median of fresh interpreters."""
     times = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-c",
-                               MEASURE.format(holder=item.holder, target=item.target)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE.format(holder=item.holder, target=item.target)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             return None
         times.append(json.loads(done.stdout))

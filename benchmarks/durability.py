@@ -31,12 +31,18 @@ GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 
 
 def indicator(n: int, run: str) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{uuid.uuid5(uuid.NAMESPACE_URL, f'{run}/{n}')}",
-            "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-            "name": f"Scanner {n}", "pattern_type": "stix",
-            "pattern": f"[ipv4-addr:value = '10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}']",
-            "valid_from": "2026-03-01T00:00:00Z", "object_marking_refs": [GREEN]}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{uuid.uuid5(uuid.NAMESPACE_URL, f'{run}/{n}')}",
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": "2026-03-01T00:00:00.000Z",
+        "name": f"Scanner {n}",
+        "pattern_type": "stix",
+        "pattern": f"[ipv4-addr:value = '10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}']",
+        "valid_from": "2026-03-01T00:00:00Z",
+        "object_marking_refs": [GREEN],
+    }
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -50,12 +56,22 @@ def measure(home: Path, synchronous: str, commits: int, objects: int) -> dict[st
         ws.store.db.execute(f"PRAGMA synchronous = {synchronous}")
         (mode,) = ws.store.db.query_one("PRAGMA synchronous") or (None,)
         assert mode == {"NORMAL": 1, "FULL": 2}[synchronous], mode
-        ref = ws.incidents.open(title="Benchmark", category="phishing", severity="low",
-                                organisations=["cbb"]).reference
-        log = timed(lambda: [ws.audit.record(
-            recipient="org:cbb", channel="taxii", tlp=1,
-            objects=[(f"indicator--{uuid.UUID(int=n + 1, version=4)}",
-                      "2026-03-01T00:00:00.000Z", 1)]) for n in range(commits)])
+        ref = ws.incidents.open(
+            title="Benchmark", category="phishing", severity="low", organisations=["cbb"]
+        ).reference
+        log = timed(
+            lambda: [
+                ws.audit.record(
+                    recipient="org:cbb",
+                    channel="taxii",
+                    tlp=1,
+                    objects=[
+                        (f"indicator--{uuid.UUID(int=n + 1, version=4)}", "2026-03-01T00:00:00.000Z", 1)
+                    ],
+                )
+                for n in range(commits)
+            ]
+        )
         notes = timed(lambda: [ws.incidents.note(ref, f"note {n}") for n in range(commits)])
         bundle = [indicator(n, synchronous) for n in range(objects)]
 
@@ -65,8 +81,7 @@ def measure(home: Path, synchronous: str, commits: int, objects: int) -> dict[st
                     ws.store.put(obj, tlp=1, provenance=Provenance("import", "benchmark"))
 
         imported = timed(bulk)
-    return {"log_ms": 1000 * log / commits, "note_ms": 1000 * notes / commits,
-            "import_s": imported}
+    return {"log_ms": 1000 * log / commits, "note_ms": 1000 * notes / commits, "import_s": imported}
 
 
 def main(argv: list[str]) -> int:
@@ -78,19 +93,26 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="cirt-durability-", dir=options.dir))
     try:
         os.environ.setdefault("CIRT_ANALYST", "benchmark")
-        results = {mode: measure(work / mode, mode, options.commits, options.objects)
-                   for mode in ("NORMAL", "FULL")}
+        results = {
+            mode: measure(work / mode, mode, options.commits, options.objects) for mode in ("NORMAL", "FULL")
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     normal, full = results["NORMAL"], results["FULL"]
-    print(f"{work.parent} on {os.uname().nodename}, load average {os.getloadavg()[0]:.2f}; "
-          f"{options.commits} commits each, {options.objects} objects in one transaction")
+    print(
+        f"{work.parent} on {os.uname().nodename}, load average {os.getloadavg()[0]:.2f}; "
+        f"{options.commits} commits each, {options.objects} objects in one transaction"
+    )
     print(f"{'':<28}{'NORMAL':>12}{'FULL':>12}{'ratio':>8}")
-    for key, label, unit in (("log_ms", "disclosure-log entry", "ms"),
-                             ("note_ms", "incident note (command)", "ms"),
-                             ("import_s", "bulk import, one commit", "s")):
-        print(f"{label:<28}{normal[key]:>10.2f}{unit:<2}{full[key]:>10.2f}{unit:<2}"
-              f"{full[key] / normal[key]:>7.2f}x")
+    for key, label, unit in (
+        ("log_ms", "disclosure-log entry", "ms"),
+        ("note_ms", "incident note (command)", "ms"),
+        ("import_s", "bulk import, one commit", "s"),
+    ):
+        print(
+            f"{label:<28}{normal[key]:>10.2f}{unit:<2}{full[key]:>10.2f}{unit:<2}"
+            f"{full[key] / normal[key]:>7.2f}x"
+        )
     return 0
 
 

@@ -33,16 +33,24 @@ GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 
 
 def write_bundle(path: Path, count: int) -> None:
-    objects = [{
-        "type": "indicator", "spec_version": "2.1",
-        "id": f"indicator--{uuid.UUID(int=n + 1, version=4)}",
-        "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-        "name": f"Scanner {n}", "pattern_type": "stix",
-        "pattern": f"[ipv4-addr:value = '10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}']",
-        "valid_from": "2026-03-01T00:00:00Z", "object_marking_refs": [GREEN]}
-        for n in range(count)]
-    path.write_text(json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                                "objects": objects}), encoding="utf-8")
+    objects = [
+        {
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--{uuid.UUID(int=n + 1, version=4)}",
+            "created": "2026-03-01T00:00:00.000Z",
+            "modified": "2026-03-01T00:00:00.000Z",
+            "name": f"Scanner {n}",
+            "pattern_type": "stix",
+            "pattern": f"[ipv4-addr:value = '10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}']",
+            "valid_from": "2026-03-01T00:00:00Z",
+            "object_marking_refs": [GREEN],
+        }
+        for n in range(count)
+    ]
+    path.write_text(
+        json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}), encoding="utf-8"
+    )
 
 
 def seed_incidents(home: Path, url: str | None, count: int) -> None:
@@ -51,9 +59,12 @@ def seed_incidents(home: Path, url: str | None, count: int) -> None:
     orgs = ["cbb", "bel", "bws", "btl", "speednet"]
     with Workspace.init(home, database_url=url) as ws, ws.store.transaction():
         for i in range(count):
-            ws.incidents.open(title=f"Incident {i}", category="phishing",
-                              severity=("low", "medium", "high", "critical")[i % 4],
-                              organisations=[orgs[i % 5]])
+            ws.incidents.open(
+                title=f"Incident {i}",
+                category="phishing",
+                severity=("low", "medium", "high", "critical")[i % 4],
+                organisations=[orgs[i % 5]],
+            )
 
 
 def list_in_process(home: Path, runs: int) -> float:
@@ -72,16 +83,18 @@ def list_in_process(home: Path, runs: int) -> float:
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cirt", *args], env=env, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "cirt", *args], env=env, capture_output=True, text=True, check=False
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"cirt {' '.join(args)} failed: {done.stderr[-500:]}")
     return elapsed, done.stdout
 
 
-def measure(engine: str, home: Path, url: str | None, bundle: Path, incidents: int,
-            runs: int) -> dict[str, Any]:
+def measure(
+    engine: str, home: Path, url: str | None, bundle: Path, incidents: int, runs: int
+) -> dict[str, Any]:
     env = {**os.environ, "CIRT_HOME": str(home), "CIRT_ANALYST": "bench"}
     env.pop("CIRT_DB_URL", None)
     seed_incidents(home, url, incidents)
@@ -90,10 +103,14 @@ def measure(engine: str, home: Path, url: str | None, bundle: Path, incidents: i
     queries = list_in_process(home, runs)
     seconds, out = timed(["import", str(bundle), "--json"], env)
     summary = json.loads(out)
-    stored = int(summary.get("new", 0)) + int(summary.get("updated", 0)) if isinstance(
-        summary, dict) else 0
-    return {"engine": engine, "incident_list_s": statistics.median(lists), "query_s": queries,
-            "import_s": seconds, "imported": stored}
+    stored = int(summary.get("new", 0)) + int(summary.get("updated", 0)) if isinstance(summary, dict) else 0
+    return {
+        "engine": engine,
+        "incident_list_s": statistics.median(lists),
+        "query_s": queries,
+        "import_s": seconds,
+        "imported": stored,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -123,17 +140,20 @@ def main(argv: list[str]) -> int:
         pg_url = admin_url.rpartition("/")[0] + f"/{name}"
         results = [
             measure("sqlite", work / "sqlite", None, bundle, options.incidents, options.runs),
-            measure("postgresql", work / "postgresql", pg_url, bundle, options.incidents,
-                    options.runs),
+            measure("postgresql", work / "postgresql", pg_url, bundle, options.incidents, options.runs),
         ]
-    print(f"{options.incidents} incidents, {options.objects} objects imported; "
-          f"incident list: median of {options.runs} fresh processes (and of the query alone)")
+    print(
+        f"{options.incidents} incidents, {options.objects} objects imported; "
+        f"incident list: median of {options.runs} fresh processes (and of the query alone)"
+    )
     print(f"{'engine':<12}{'incident list':>16}{'query':>10}{'import':>12}{'objects/s':>12}")
     for r in results:
         rate = r["imported"] / r["import_s"] if r["import_s"] else 0.0
-        print(f"{r['engine']:<12}{r['incident_list_s']:>15.3f}s{r['query_s'] * 1000:>8.1f}ms"
-              f"{r['import_s']:>11.1f}s"
-              f"{rate:>12,.0f}")
+        print(
+            f"{r['engine']:<12}{r['incident_list_s']:>15.3f}s{r['query_s'] * 1000:>8.1f}ms"
+            f"{r['import_s']:>11.1f}s"
+            f"{rate:>12,.0f}"
+        )
     return 0
 
 

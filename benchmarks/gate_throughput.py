@@ -53,36 +53,69 @@ def build(n: int, seed: int = 7) -> list[Offer]:
         roll = i % 20
         if roll < 14 or not ids:
             obj: dict[str, Any] = {
-                "type": "indicator", "spec_version": "2.1", "id": _id("indicator", rng),
-                "created": STAMP, "modified": STAMP, "name": f"ioc {i}",
-                "pattern": f"[ipv4-addr:value = '198.51.100.{i % 250}']", "pattern_type": "stix",
-                "valid_from": STAMP, "indicator_types": ["malicious-activity"],
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": _id("indicator", rng),
+                "created": STAMP,
+                "modified": STAMP,
+                "name": f"ioc {i}",
+                "pattern": f"[ipv4-addr:value = '198.51.100.{i % 250}']",
+                "pattern_type": "stix",
+                "valid_from": STAMP,
+                "indicator_types": ["malicious-activity"],
                 "labels": ["phishing"],
             }
             if i % 50 == 0:
                 obj["description"] = f"secret detail {i}"
-                obj["granular_markings"] = [{"marking_ref": TLP.RED.marking_id,
-                                             "selectors": ["description"]}]
+                obj["granular_markings"] = [{"marking_ref": TLP.RED.marking_id, "selectors": ["description"]}]
         elif roll < 18:
-            obj = {"type": "relationship", "spec_version": "2.1", "id": _id("relationship", rng),
-                   "created": STAMP, "modified": STAMP, "relationship_type": "related-to",
-                   "source_ref": rng.choice(ids), "target_ref": rng.choice(ids)}
+            obj = {
+                "type": "relationship",
+                "spec_version": "2.1",
+                "id": _id("relationship", rng),
+                "created": STAMP,
+                "modified": STAMP,
+                "relationship_type": "related-to",
+                "source_ref": rng.choice(ids),
+                "target_ref": rng.choice(ids),
+            }
         elif roll == 18:
-            obj = {"type": "report", "spec_version": "2.1", "id": _id("report", rng),
-                   "created": STAMP, "modified": STAMP, "name": f"report {i}",
-                   "published": STAMP, "object_refs": rng.sample(ids, min(5, len(ids)))}
+            obj = {
+                "type": "report",
+                "spec_version": "2.1",
+                "id": _id("report", rng),
+                "created": STAMP,
+                "modified": STAMP,
+                "name": f"report {i}",
+                "published": STAMP,
+                "object_refs": rng.sample(ids, min(5, len(ids))),
+            }
         else:
-            obj = {"type": "incident", "spec_version": "2.1", "id": _id("incident", rng),
-                   "created": STAMP, "modified": STAMP, "name": f"incident {i}",
-                   "extensions": {OUR_EXTENSION_ID: {
-                       "extension_type": "property-extension",
-                       "affected_organisations": rng.sample(ORGS[:5], 2)}}}
+            obj = {
+                "type": "incident",
+                "spec_version": "2.1",
+                "id": _id("incident", rng),
+                "created": STAMP,
+                "modified": STAMP,
+                "name": f"incident {i}",
+                "extensions": {
+                    OUR_EXTENSION_ID: {
+                        "extension_type": "property-extension",
+                        "affected_organisations": rng.sample(ORGS[:5], 2),
+                    }
+                },
+            }
         if marks:
             obj["object_marking_refs"] = marks
         ids.append(obj["id"])
-        out.append((obj, frozenset(rng.sample(ORGS, rng.randint(0, 3))),
-                    frozenset(rng.sample(CONTACTS, rng.randint(0, 1))),
-                    "taxii:csirtamericas" if i % 10 == 0 else None))
+        out.append(
+            (
+                obj,
+                frozenset(rng.sample(ORGS, rng.randint(0, 3))),
+                frozenset(rng.sample(CONTACTS, rng.randint(0, 1))),
+                "taxii:csirtamericas" if i % 10 == 0 else None,
+            )
+        )
     return out
 
 
@@ -118,42 +151,48 @@ def main() -> int:
     community = load_community(shipped_path("sectors.yaml"))
     offers = build(n)
     candidates: list[Candidate] = []
-    prepare = best_of(3, lambda: candidates.__setitem__(
-        slice(None), [Candidate(*offer) for offer in offers]))
-    recipients = [Recipient("org", "cbb", "bulletin"),
-                  Recipient("contact", "soc@cbb.bz.example", "email"),
-                  Recipient("partner", "csirtamericas", "taxii"),
-                  Recipient("public", "public", "export")]
+    prepare = best_of(3, lambda: candidates.__setitem__(slice(None), [Candidate(*offer) for offer in offers]))
+    recipients = [
+        Recipient("org", "cbb", "bulletin"),
+        Recipient("contact", "soc@cbb.bz.example", "email"),
+        Recipient("partner", "csirtamericas", "taxii"),
+        Recipient("public", "public", "export"),
+    ]
     loop = best_of(5, lambda: plain_loop(candidates))
     load = os.getloadavg()[0]
-    print(f"{n:,} objects; load average {load:.1f} on {os.cpu_count()} cores; "
-          "rates as wall-clock / CPU time of this process")
+    print(
+        f"{n:,} objects; load average {load:.1f} on {os.cpu_count()} cores; "
+        "rates as wall-clock / CPU time of this process"
+    )
     print(f"plain loop over marking refs: {n / loop.wall:,.0f} / {n / loop.cpu:,.0f} objects/s")
-    print(f"preparing candidates (once per object, whatever the number of recipients): "
-          f"{n / prepare.wall:,.0f} / {n / prepare.cpu:,.0f} objects/s")
-    print(f"{'recipient':<36}{'released':>9}{'withheld':>9}{'gate objects/s':>24}"
-          f"{'loop/gate':>11}")
+    print(
+        f"preparing candidates (once per object, whatever the number of recipients): "
+        f"{n / prepare.wall:,.0f} / {n / prepare.cpu:,.0f} objects/s"
+    )
+    print(f"{'recipient':<36}{'released':>9}{'withheld':>9}{'gate objects/s':>24}{'loop/gate':>11}")
     slowest: Timing | None = None
     for recipient in recipients:
         result = release(candidates, recipient, community, default_tlp=TLP.AMBER)
-        took = best_of(3, lambda r=recipient: release(candidates, r, community,
-                                                      default_tlp=TLP.AMBER))
+        took = best_of(3, lambda r=recipient: release(candidates, r, community, default_tlp=TLP.AMBER))
         if slowest is None or took.cpu > slowest.cpu:
             slowest = took
         rates = f"{n / took.wall:,.0f} / {n / took.cpu:,.0f}"
-        print(f"{recipient.key + ' (' + recipient.channel + ')':<36}{len(result.released):>9,}"
-              f"{len(result.withheld):>9,}{rates:>24}{took.cpu / loop.cpu:>10.1f}x")
+        print(
+            f"{recipient.key + ' (' + recipient.channel + ')':<36}{len(result.released):>9,}"
+            f"{len(result.withheld):>9,}{rates:>24}{took.cpu / loop.cpu:>10.1f}x"
+        )
     assert slowest is not None
     # From scratch: fresh candidates, the first release works out the references it needs.
     cold_candidates = [Candidate(*offer) for offer in offers]
-    cold = best_of(1, lambda: release(cold_candidates, recipients[1], community,
-                                      default_tlp=TLP.AMBER))
+    cold = best_of(1, lambda: release(cold_candidates, recipients[1], community, default_tlp=TLP.AMBER))
     end_to_end = n / (prepare.cpu + cold.cpu)
     gate_rate = n / slowest.cpu
     verdict = "meets" if min(gate_rate, end_to_end) >= FLOOR else "BELOW"
-    print(f"slowest recipient: {gate_rate:,.0f} objects/s CPU; from scratch (preparing the "
-          f"candidates and a first release to {recipients[1].key}): {end_to_end:,.0f} "
-          f"objects/s CPU ({verdict} the {FLOOR:,}/s floor)")
+    print(
+        f"slowest recipient: {gate_rate:,.0f} objects/s CPU; from scratch (preparing the "
+        f"candidates and a first release to {recipients[1].key}): {end_to_end:,.0f} "
+        f"objects/s CPU ({verdict} the {FLOOR:,}/s floor)"
+    )
     return 0 if min(gate_rate, end_to_end) >= FLOOR else 1
 
 

@@ -54,10 +54,17 @@ CREATOR = "identity--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061"
 
 def bundle(n: int, seed: int = 11) -> dict[str, Any]:
     rng = random.Random(seed)
-    objects: list[dict[str, Any]] = [{
-        "type": "identity", "spec_version": "2.1", "id": CREATOR,
-        "created": "2026-01-05T09:00:00.000Z", "modified": "2026-01-05T09:00:00.000Z",
-        "name": "Partner CERT", "identity_class": "organization"}]
+    objects: list[dict[str, Any]] = [
+        {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": CREATOR,
+            "created": "2026-01-05T09:00:00.000Z",
+            "modified": "2026-01-05T09:00:00.000Z",
+            "name": "Partner CERT",
+            "identity_class": "organization",
+        }
+    ]
     for i in range(n - 1):
         kind = i % 4
         if kind == 0:
@@ -69,15 +76,27 @@ def bundle(n: int, seed: int = 11) -> dict[str, Any]:
         else:
             pattern = f"[file:hashes.'SHA-256' = '{rng.getrandbits(256):064x}']"
         stamp = f"2026-02-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}.{i % 1000:03d}Z"
-        objects.append({
-            "type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{uuid.UUID(int=rng.getrandbits(128), version=4)}",
-            "created_by_ref": CREATOR, "created": stamp, "modified": stamp,
-            "name": f"Indicator {i}", "indicator_types": ["malicious-activity"],
-            "pattern": pattern, "pattern_type": "stix", "valid_from": stamp,
-            "object_marking_refs": [AMBER if i % 10 == 0 else GREEN]})
-    return {"type": "bundle", "id": f"bundle--{uuid.UUID(int=rng.getrandbits(128), version=4)}",
-            "objects": objects}
+        objects.append(
+            {
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": f"indicator--{uuid.UUID(int=rng.getrandbits(128), version=4)}",
+                "created_by_ref": CREATOR,
+                "created": stamp,
+                "modified": stamp,
+                "name": f"Indicator {i}",
+                "indicator_types": ["malicious-activity"],
+                "pattern": pattern,
+                "pattern_type": "stix",
+                "valid_from": stamp,
+                "object_marking_refs": [AMBER if i % 10 == 0 else GREEN],
+            }
+        )
+    return {
+        "type": "bundle",
+        "id": f"bundle--{uuid.UUID(int=rng.getrandbits(128), version=4)}",
+        "objects": objects,
+    }
 
 
 def time_cirt_import(path: Path, workdir: Path) -> tuple[float, float, int, dict[str, Any]]:
@@ -86,10 +105,8 @@ def time_cirt_import(path: Path, workdir: Path) -> tuple[float, float, int, dict
     home = workdir / "ws"
     env = {**os.environ, "CIRT_HOME": str(home), "CIRT_ANALYST": "benchmark"}
     env.pop("CIRT_DB_URL", None)
-    subprocess.run([sys.executable, "-m", "cirt", "init"], env=env, check=True,
-                   capture_output=True)
-    elapsed, cpu, rss, out = run_child([sys.executable, "-m", "cirt", "import", str(path),
-                                        "--json"], env)
+    subprocess.run([sys.executable, "-m", "cirt", "init"], env=env, check=True, capture_output=True)
+    elapsed, cpu, rss, out = run_child([sys.executable, "-m", "cirt", "import", str(path), "--json"], env)
     return elapsed, cpu, rss, json.loads(out)
 
 
@@ -98,8 +115,7 @@ def time_stix2_parse(objects: list[dict[str, Any]], workdir: Path) -> tuple[floa
     a file of ``objects`` (decoding included, as ``cirt import`` decodes), in its own process,
     and that process's peak memory."""
     path = workdir / "peer.json"
-    path.write_text(json.dumps({"type": "bundle", "id": "bundle--" + str(uuid.uuid4()),
-                                "objects": objects}))
+    path.write_text(json.dumps({"type": "bundle", "id": "bundle--" + str(uuid.uuid4()), "objects": objects}))
     _, _, rss, out = run_child([sys.executable, "-c", PEER, "strict", str(path), "2.1"])
     (peer,) = json.loads(out)
     if peer["refused"]:
@@ -109,8 +125,8 @@ def time_stix2_parse(objects: list[dict[str, Any]], workdir: Path) -> tuple[floa
 
 # --- measuring a child process ------------------------------------------------------------------
 
-def run_child(command: list[str], env: dict[str, str] | None = None
-              ) -> tuple[float, float, int, str]:
+
+def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds and peak resident memory (KiB) of one child, and its stdout."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -247,25 +263,36 @@ def floor(stix: list[Path], peer_wall: float, peer_cpu: float) -> None:
         env = {**os.environ, "CIRT_ANALYST": "benchmark"}
         env.pop("CIRT_DB_URL", None)
         for home in homes:
-            subprocess.run([sys.executable, "-m", "cirt", "init"], check=True,
-                           env={**env, "CIRT_HOME": str(home)}, capture_output=True)
-        _, _, _, out = run_child([sys.executable, "-c", FLOOR_PARTS, *map(str, homes),
-                                  *map(str, stix)], env)
+            subprocess.run(
+                [sys.executable, "-m", "cirt", "init"],
+                check=True,
+                env={**env, "CIRT_HOME": str(home)},
+                capture_output=True,
+            )
+        _, _, _, out = run_child([sys.executable, "-c", FLOOR_PARTS, *map(str, homes), *map(str, stix)], env)
     parts = json.loads(out)
-    for name, what in (("json.loads", "decoding alone (json.loads)"),
-                       ("parse_json", "decoding with cirt's checks (parse_json)"),
-                       ("canonical", "canonical text of every object"),
-                       ("rows", "writing the rows alone (objects, provenance)"),
-                       ("write", "writing as ingest does (+ texts, facts, index)")):
+    for name, what in (
+        ("json.loads", "decoding alone (json.loads)"),
+        ("parse_json", "decoding with cirt's checks (parse_json)"),
+        ("canonical", "canonical text of every object"),
+        ("rows", "writing the rows alone (objects, provenance)"),
+        ("write", "writing as ingest does (+ texts, facts, index)"),
+    ):
         wall, cpu = parts[name]
-        print(f"floor: {what:46} {wall:5.2f} s wall, {cpu:5.2f} s CPU"
-              f" = {peer_cpu / cpu if cpu else float('inf'):5.1f}x stix2.parse's CPU")
-    for names, what in ((("parse_json", "canonical", "rows"), "decoding + texts + rows alone"),
-                        (("parse_json", "write"), "decoding + writing as ingest does")):
+        print(
+            f"floor: {what:46} {wall:5.2f} s wall, {cpu:5.2f} s CPU"
+            f" = {peer_cpu / cpu if cpu else float('inf'):5.1f}x stix2.parse's CPU"
+        )
+    for names, what in (
+        (("parse_json", "canonical", "rows"), "decoding + texts + rows alone"),
+        (("parse_json", "write"), "decoding + writing as ingest does"),
+    ):
         wall = sum(parts[name][0] for name in names)
         cpu = sum(parts[name][1] for name in names)
-        print(f"floor: {what} (no validation, no start-up): {wall:.2f} s wall, {cpu:.2f} s"
-              f" CPU, so at most {peer_wall / wall:.1f}x wall, {peer_cpu / cpu:.1f}x CPU")
+        print(
+            f"floor: {what} (no validation, no start-up): {wall:.2f} s wall, {cpu:.2f} s"
+            f" CPU, so at most {peer_wall / wall:.1f}x wall, {peer_cpu / cpu:.1f}x CPU"
+        )
 
 
 def reason_class(reason: str) -> str:
@@ -283,8 +310,11 @@ def kind_of(path: Path) -> str:
         document = json.loads(path.read_bytes())
     except ValueError:
         return "other"
-    if not isinstance(document, dict) or document.get("type") != "bundle" \
-            or not isinstance(document.get("objects"), list):
+    if (
+        not isinstance(document, dict)
+        or document.get("type") != "bundle"
+        or not isinstance(document.get("objects"), list)
+    ):
         return "other"
     return "2.0" if document.get("spec_version") == "2.0" else "2.1"
 
@@ -302,16 +332,16 @@ def corpus(directory: Path) -> int:
         home = Path(tmp) / "ws"
         env = {**os.environ, "CIRT_HOME": str(home), "CIRT_ANALYST": "benchmark"}
         env.pop("CIRT_DB_URL", None)
-        subprocess.run([sys.executable, "-m", "cirt", "init"], env=env, check=True,
-                       capture_output=True)
-        wall, cpu, rss, out = run_child([sys.executable, "-c", CIRT, str(home),
-                                         *map(str, files)], env)
+        subprocess.run([sys.executable, "-m", "cirt", "init"], env=env, check=True, capture_output=True)
+        wall, cpu, rss, out = run_child([sys.executable, "-c", CIRT, str(home), *map(str, files)], env)
         ours = dict(zip(files, json.loads(out), strict=True))
         peer_args = [a for path in stix for a in (str(path), kinds[path])]
         _, _, peer_rss, peer_out = run_child([sys.executable, "-c", PEER, "custom", *peer_args])
         theirs = dict(zip(stix, json.loads(peer_out), strict=True))
-    print(f"{'file':44} {'objects':>8} {'stored':>7} {'dup':>5} {'rej':>4} {'confl':>5}"
-          f" {'cirt s':>7} {'stix2 s':>8} {'x wall':>6} {'x cpu':>6}")
+    print(
+        f"{'file':44} {'objects':>8} {'stored':>7} {'dup':>5} {'rej':>4} {'confl':>5}"
+        f" {'cirt s':>7} {'stix2 s':>8} {'x wall':>6} {'x cpu':>6}"
+    )
     totals: dict[str, float] = collections.defaultdict(float)
     for path in files:
         mine, peer = ours[path], theirs.get(path)
@@ -322,12 +352,15 @@ def corpus(directory: Path) -> int:
         refusals = summary["rejected"] + summary["conflicts"]
         stored = summary["new"] + summary["updated"]
         objects = peer["objects"] if peer else stored + summary["duplicates"] + len(refusals)
-        row = (f"{path.name[:44]:44} {objects:>8,} {stored:>7,} {summary['duplicates']:>5,}"
-               f" {len(summary['rejected']):>4} {len(summary['conflicts']):>5}"
-               f" {mine['wall']:>7.2f}")
+        row = (
+            f"{path.name[:44]:44} {objects:>8,} {stored:>7,} {summary['duplicates']:>5,}"
+            f" {len(summary['rejected']):>4} {len(summary['conflicts']):>5}"
+            f" {mine['wall']:>7.2f}"
+        )
         if peer:
-            row += (f" {peer['wall']:>8.2f} {peer['wall'] / mine['wall']:>6.1f}"
-                    f" {peer['cpu'] / mine['cpu']:>6.1f}")
+            row += (
+                f" {peer['wall']:>8.2f} {peer['wall'] / mine['wall']:>6.1f} {peer['cpu'] / mine['cpu']:>6.1f}"
+            )
             for key in ("objects", "refused"):
                 totals[f"peer_{key}"] += peer[key]
             totals["peer_wall"] += peer["wall"]
@@ -337,26 +370,33 @@ def corpus(directory: Path) -> int:
         totals["rejected"] += len(summary["rejected"])
         totals["conflicts"] += len(summary["conflicts"])
         print(row)
-        for reason, count in collections.Counter(
-                reason_class(r["reason"]) for r in refusals).most_common():
+        for reason, count in collections.Counter(reason_class(r["reason"]) for r in refusals).most_common():
             print(f"    {count:>6,} x {reason}")
         if peer and peer["refused"]:
             print(f"    stix2.parse refused {peer['refused']:,} object(s) of this file")
     wall_ratio = totals["peer_wall"] / wall
     cpu_ratio = totals["peer_cpu"] / cpu
     memory = rss / peer_rss
-    print(f"corpus: {len(files)} files, {int(totals['peer_objects']):,} STIX objects; cirt"
-          f" rejected {int(totals['rejected']):,} and {int(totals['conflicts']):,} conflicts,"
-          f" stix2.parse refused {int(totals['peer_refused']):,}")
-    print(f"cirt import, all files in one process (start and imports included): {wall:.1f} s"
-          f" wall, {cpu:.1f} s CPU, peak {rss / 1024:.0f} MB; stix2.parse on the STIX files"
-          f" (start and imports not included): {totals['peer_wall']:.1f} s wall,"
-          f" {totals['peer_cpu']:.1f} s CPU, peak {peer_rss / 1024:.0f} MB")
-    print(f"ratio: {wall_ratio:.1f}x wall, {cpu_ratio:.1f}x CPU (target {CORPUS_FLOOR:.0f}x);"
-          f" peak memory {memory:.2f}x (target at most {MEMORY_CEILING}x)")
+    print(
+        f"corpus: {len(files)} files, {int(totals['peer_objects']):,} STIX objects; cirt"
+        f" rejected {int(totals['rejected']):,} and {int(totals['conflicts']):,} conflicts,"
+        f" stix2.parse refused {int(totals['peer_refused']):,}"
+    )
+    print(
+        f"cirt import, all files in one process (start and imports included): {wall:.1f} s"
+        f" wall, {cpu:.1f} s CPU, peak {rss / 1024:.0f} MB; stix2.parse on the STIX files"
+        f" (start and imports not included): {totals['peer_wall']:.1f} s wall,"
+        f" {totals['peer_cpu']:.1f} s CPU, peak {peer_rss / 1024:.0f} MB"
+    )
+    print(
+        f"ratio: {wall_ratio:.1f}x wall, {cpu_ratio:.1f}x CPU (target {CORPUS_FLOOR:.0f}x);"
+        f" peak memory {memory:.2f}x (target at most {MEMORY_CEILING}x)"
+    )
     floor(stix, totals["peer_wall"], totals["peer_cpu"])
-    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
-          f" ({os.cpu_count()} CPUs; the machine may be shared)")
+    print(
+        f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f" ({os.cpu_count()} CPUs; the machine may be shared)"
+    )
     return 0 if min(wall_ratio, cpu_ratio) >= CORPUS_FLOOR and memory <= MEMORY_CEILING else 1
 
 
@@ -382,29 +422,40 @@ def main(argv: list[str]) -> int:
         if stored != n or summary["rejected"]:
             sys.exit(f"cirt import stored {stored} of {n}: {summary['rejected'][:3]}")
         cirt_rate = n / elapsed
-        print(f"cirt import (read + validate + store, fresh SQLite workspace, process start"
-              f" included): {elapsed:.2f} s, {cirt_rate:,.0f} objects/s"
-              f" (CPU {cpu:.2f} s, {n / cpu:,.0f} objects/CPU-s)")
+        print(
+            f"cirt import (read + validate + store, fresh SQLite workspace, process start"
+            f" included): {elapsed:.2f} s, {cirt_rate:,.0f} objects/s"
+            f" (CPU {cpu:.2f} s, {n / cpu:,.0f} objects/CPU-s)"
+        )
 
         sample = data["objects"] if full or n <= SLICE else data["objects"][:SLICE]
         parse_elapsed, parse_cpu, parse_rss = time_stix2_parse(sample, workdir)
         parse_rate = len(sample) / parse_elapsed
-        scope = "the whole bundle" if len(sample) == n else (
-            f"a bundle of the first {len(sample):,} objects, rate scaled to {n:,}")
-        print(f"stix2.parse (allow_custom=False, {scope}): {parse_elapsed:.2f} s for"
-              f" {len(sample):,}, {parse_rate:,.0f} objects/s"
-              + ("" if len(sample) == n else f" (~{n / parse_rate:.0f} s for {n:,})")
-              + f" (CPU {len(sample) / parse_cpu:,.0f} objects/CPU-s)")
+        scope = (
+            "the whole bundle"
+            if len(sample) == n
+            else (f"a bundle of the first {len(sample):,} objects, rate scaled to {n:,}")
+        )
+        print(
+            f"stix2.parse (allow_custom=False, {scope}): {parse_elapsed:.2f} s for"
+            f" {len(sample):,}, {parse_rate:,.0f} objects/s"
+            + ("" if len(sample) == n else f" (~{n / parse_rate:.0f} s for {n:,})")
+            + f" (CPU {len(sample) / parse_cpu:,.0f} objects/CPU-s)"
+        )
 
     ratio = cirt_rate / parse_rate
     cpu_ratio = (n / cpu) / (len(sample) / parse_cpu)
     verdict = "meets" if ratio >= FLOOR else "MISSES"
-    print(f"ratio: cirt import is {ratio:.1f}x stix2.parse ({verdict} the {FLOOR:.0f}x target);"
-          f" {cpu_ratio:.1f}x in CPU time (steadier on a busy machine)")
+    print(
+        f"ratio: cirt import is {ratio:.1f}x stix2.parse ({verdict} the {FLOOR:.0f}x target);"
+        f" {cpu_ratio:.1f}x in CPU time (steadier on a busy machine)"
+    )
     memory = rss / parse_rss
     scope = "same file" if len(sample) == n else f"stix2 on {len(sample):,} objects only: use --full"
-    print(f"peak memory: cirt import {rss / 1024:.0f} MB, stix2.parse {parse_rss / 1024:.0f} MB"
-          f" = {memory:.2f}x ({scope}; target at most {MEMORY_CEILING}x)")
+    print(
+        f"peak memory: cirt import {rss / 1024:.0f} MB, stix2.parse {parse_rss / 1024:.0f} MB"
+        f" = {memory:.2f}x ({scope}; target at most {MEMORY_CEILING}x)"
+    )
     return 0 if ratio >= FLOOR else 1
 
 

@@ -41,12 +41,21 @@ def seed(home: Path, count: int) -> None:
     with Workspace.init(home) as ws, ws.store.transaction():
         for i in range(count):
             stamp = f"2026-03-{1 + i % 28:02d}T{i % 24:02d}:00:00.000Z"
-            ws.store.put({
-                "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
-                "created": stamp, "modified": stamp, "pattern_type": "stix",
-                "pattern": f"[ipv4-addr:value = '198.51.{i // 256 % 256}.{i % 256}']",
-                "valid_from": stamp, "object_marking_refs": [TLP.GREEN.marking_id]},
-                tlp=int(TLP.GREEN), provenance=Provenance("taxii", "csirtamericas"))
+            ws.store.put(
+                {
+                    "type": "indicator",
+                    "spec_version": "2.1",
+                    "id": f"indicator--{uuid.uuid4()}",
+                    "created": stamp,
+                    "modified": stamp,
+                    "pattern_type": "stix",
+                    "pattern": f"[ipv4-addr:value = '198.51.{i // 256 % 256}.{i % 256}']",
+                    "valid_from": stamp,
+                    "object_marking_refs": [TLP.GREEN.marking_id],
+                },
+                tlp=int(TLP.GREEN),
+                provenance=Provenance("taxii", "csirtamericas"),
+            )
 
 
 def main() -> None:
@@ -63,13 +72,18 @@ def main() -> None:
         env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
         base = wall_time(cmd, {**env, "CIRT_HOME": str(empty)}, args.runs)
         page = wall_time(cmd, {**env, "CIRT_HOME": str(full)}, args.runs)
-        last = wall_time([*cmd, "--offset", str(args.indicators - 50)],
-                         {**env, "CIRT_HOME": str(full)}, args.runs)
+        last = wall_time(
+            [*cmd, "--offset", str(args.indicators - 50)], {**env, "CIRT_HOME": str(full)}, args.runs
+        )
     print(f"cirt indicator list, empty workspace        {base * 1000:7.1f} ms")
-    print(f"cirt indicator list, {args.indicators} indicators   {page * 1000:7.1f} ms   "
-          f"ratio {page / base:.2f}x   (target <= 1000 ms)")
-    print(f"  … last page (--offset {args.indicators - 50})      {last * 1000:7.1f} ms   "
-          f"ratio {last / base:.2f}x")
+    print(
+        f"cirt indicator list, {args.indicators} indicators   {page * 1000:7.1f} ms   "
+        f"ratio {page / base:.2f}x   (target <= 1000 ms)"
+    )
+    print(
+        f"  … last page (--offset {args.indicators - 50})      {last * 1000:7.1f} ms   "
+        f"ratio {last / base:.2f}x"
+    )
 
 
 if __name__ == "__main__":

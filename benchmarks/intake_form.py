@@ -38,8 +38,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def submitter(url: str, n: int, think: float, posts: list[float], with_file: list[float],
-              statics: list[float], errors: list[str]) -> None:
+def submitter(
+    url: str,
+    n: int,
+    think: float,
+    posts: list[float],
+    with_file: list[float],
+    statics: list[float],
+    errors: list[str],
+) -> None:
     pause = random.Random(id(posts) ^ threading.get_ident())
     session = requests.Session()
     page = session.get(url + "/", timeout=10)
@@ -51,11 +58,16 @@ def submitter(url: str, n: int, think: float, posts: list[float], with_file: lis
         time.sleep(think * pause.uniform(0, 1))  # citizens do not all press "send" at once
     for i in range(n):
         files = {"files": ("sms.png", PNG, "image/png")} if pause.random() < 0.2 else None
-        data = {"csrf": token[1], "category": "phishing", "occurred": "today",
-                "what": f"An SMS asked me to log in at hxxps://bank-{i}[.]example/verify"}
+        data = {
+            "csrf": token[1],
+            "category": "phishing",
+            "occurred": "today",
+            "what": f"An SMS asked me to log in at hxxps://bank-{i}[.]example/verify",
+        }
         started = time.perf_counter()
-        answer = session.post(url + "/report?lang=en", data=data, files=files, timeout=10,
-                              allow_redirects=False)
+        answer = session.post(
+            url + "/report?lang=en", data=data, files=files, timeout=10, allow_redirects=False
+        )
         (with_file if files else posts).append((time.perf_counter() - started) * 1000)
         if answer.status_code != 303:
             errors.append(f"post answered {answer.status_code}")
@@ -76,17 +88,20 @@ def main() -> None:
         Workspace.init(home).close()
         with (home / "config.toml").open("a", encoding="utf-8") as config:
             config.write("\n[intake]\nrate_limit = 1000000\n")
-        print(f"load average {os.getloadavg()[0]:.2f}; {submitters} submitters x {each} reports, "
-              f"{workers} gunicorn workers, SQLite, {think:g} s between reports")
+        print(
+            f"load average {os.getloadavg()[0]:.2f}; {submitters} submitters x {each} reports, "
+            f"{workers} gunicorn workers, SQLite, {think:g} s between reports"
+        )
         with intake_form(home, workers=workers) as url:
             requests.get(url + "/", timeout=10)  # each worker warms on its first request
             posts: list[float] = []
             with_file: list[float] = []
             statics: list[float] = []
             errors: list[str] = []
-            threads = [threading.Thread(target=submitter, args=(url, each, think, posts, with_file,
-                                                                statics, errors))
-                       for _ in range(submitters)]
+            threads = [
+                threading.Thread(target=submitter, args=(url, each, think, posts, with_file, statics, errors))
+                for _ in range(submitters)
+            ]
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
@@ -100,11 +115,15 @@ def main() -> None:
     every = posts + with_file
     p95, p50 = percentile(every, 95), statistics.median(every)
     s95 = percentile(statics, 95)
-    print(f"reports stored: {stored} of {len(every)} posted in {wall:.1f} s "
-          f"({len(every) / wall:,.0f} reports/s)")
-    print(f"POST /report: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(every):.1f} ms; "
-          f"text only p95 {percentile(posts, 95):.1f} ms, with a picture p95 "
-          f"{percentile(with_file, 95):.1f} ms")
+    print(
+        f"reports stored: {stored} of {len(every)} posted in {wall:.1f} s "
+        f"({len(every) / wall:,.0f} reports/s)"
+    )
+    print(
+        f"POST /report: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(every):.1f} ms; "
+        f"text only p95 {percentile(posts, 95):.1f} ms, with a picture p95 "
+        f"{percentile(with_file, 95):.1f} ms"
+    )
     print(f"GET stylesheet (peer): p95 {s95:.1f} ms; ratio p95 {p95 / s95:.1f}x")
     print(f"target p95 <= {TARGET_MS:.0f} ms: {'met' if p95 <= TARGET_MS else 'NOT met'}")
 

@@ -46,8 +46,7 @@ class Dialect:
 
     def numbers(self, count: int) -> str:
         if self.name == "sqlite":
-            return (f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
-                    f" WHERE i < {count - 1}) ")
+            return f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {count - 1}) "
         return f"WITH n(i) AS (SELECT CAST(g AS BIGINT) FROM generate_series(0, {count - 1}) g) "
 
     def hex(self, expr: str, width: int) -> str:
@@ -67,35 +66,53 @@ def indicator_sql(d: Dialect, count: int) -> list[str]:
     """
     t = d.text
     ip = "(167772160 + i)"
-    ip_text = (f"'10.' || {t(f'({ip} >> 16) & 255')} || '.' || {t(f'({ip} >> 8) & 255')} || '.'"
-               f" || {t(f'{ip} & 255')}")
+    ip_text = (
+        f"'10.' || {t(f'({ip} >> 16) & 255')} || '.' || {t(f'({ip} >> 8) & 255')} || '.'"
+        f" || {t(f'{ip} & 255')}"
+    )
     base = "(2886729728 + ((i / 10) << 8))"
-    net_text = (f"{t(f'({base} >> 24) & 255')} || '.' || {t(f'({base} >> 16) & 255')} || '.' ||"
-                f" {t(f'({base} >> 8) & 255')} || '.0/24'")
+    net_text = (
+        f"{t(f'({base} >> 24) & 255')} || '.' || {t(f'({base} >> 16) & 255')} || '.' ||"
+        f" {t(f'({base} >> 8) & 255')} || '.0/24'"
+    )
     domain = f"'host' || {t('i')} || '.zone' || {t('(i / 10) % 5000')} || '.example'"
     url = f"'http://site' || {t('i')} || '.example/p' || {t('i')}"
     digest = d.hex("i * 2654435761", 64)
-    value = (f"CASE WHEN i % 10 < 4 THEN {ip_text} WHEN i % 10 = 4 THEN {net_text}"
-             f" WHEN i % 10 < 8 THEN {domain} WHEN i % 10 = 8 THEN {url} ELSE {digest} END")
-    pattern = ("CASE WHEN i % 10 < 4 THEN '[ipv4-addr:value = ''' || v || ''']'"
-               " WHEN i % 10 = 4 THEN '[ipv4-addr:value ISSUBSET ''' || v || ''']'"
-               " WHEN i % 10 < 8 THEN '[domain-name:value = ''' || v || ''']'"
-               " WHEN i % 10 = 8 THEN '[url:value = ''' || v || ''']'"
-               " ELSE '[file:hashes.''SHA-256'' = ''' || v || ''']' END")
+    value = (
+        f"CASE WHEN i % 10 < 4 THEN {ip_text} WHEN i % 10 = 4 THEN {net_text}"
+        f" WHEN i % 10 < 8 THEN {domain} WHEN i % 10 = 8 THEN {url} ELSE {digest} END"
+    )
+    pattern = (
+        "CASE WHEN i % 10 < 4 THEN '[ipv4-addr:value = ''' || v || ''']'"
+        " WHEN i % 10 = 4 THEN '[ipv4-addr:value ISSUBSET ''' || v || ''']'"
+        " WHEN i % 10 < 8 THEN '[domain-name:value = ''' || v || ''']'"
+        " WHEN i % 10 = 8 THEN '[url:value = ''' || v || ''']'"
+        " ELSE '[file:hashes.''SHA-256'' = ''' || v || ''']' END"
+    )
     object_id = f"'indicator--' || {d.hex('i', 8)} || '-0000-4000-8000-' || {d.hex('i', 12)}"
-    body = ("'{\"created\":\"" + STAMP + "\",\"id\":\"' || id || '\",\"modified\":\"" + STAMP
-            + "\",\"name\":\"' || v || '\",\"object_marking_refs\":[\"" + GREEN
-            + "\"],\"pattern\":\"' || p || '\",\"pattern_type\":\"stix\",\"spec_version\":"
-            "\"2.1\",\"type\":\"indicator\",\"valid_from\":\"" + STAMP + "\"}'")
-    rows = (f"{d.numbers(count)}, r AS (SELECT i, {object_id} AS id, {value} AS v FROM n),"
-            f" q AS (SELECT i, id, v, {pattern} AS p FROM r) ")
-    kind = ("CASE WHEN i % 10 < 5 THEN 'ip4' WHEN i % 10 < 8 THEN 'domain'"
-            " WHEN i % 10 = 8 THEN 'url' ELSE 'hash' END")
+    body = (
+        '\'{"created":"'
+        + STAMP
+        + '","id":"\' || id || \'","modified":"'
+        + STAMP
+        + '","name":"\' || v || \'","object_marking_refs":["'
+        + GREEN
+        + '"],"pattern":"\' || p || \'","pattern_type":"stix","spec_version":'
+        '"2.1","type":"indicator","valid_from":"' + STAMP + "\"}'"
+    )
+    rows = (
+        f"{d.numbers(count)}, r AS (SELECT i, {object_id} AS id, {value} AS v FROM n),"
+        f" q AS (SELECT i, id, v, {pattern} AS p FROM r) "
+    )
+    kind = (
+        "CASE WHEN i % 10 < 5 THEN 'ip4' WHEN i % 10 < 8 THEN 'domain'"
+        " WHEN i % 10 = 8 THEN 'url' ELSE 'hash' END"
+    )
     start = f"CASE WHEN i % 10 < 4 THEN {d.hex(ip, 8)} ELSE {d.hex(base, 8)} END"
     end = f"CASE WHEN i % 10 < 4 THEN {d.hex(ip, 8)} ELSE {d.hex(f'{base} + 255', 8)} END"
     domain_key = f"'example.zone' || {t('(i / 10) % 5000')} || '.host' || {t('i')} || '.'"
     stored = "CASE WHEN i % 10 < 4 THEN v || '/32' ELSE v END"
-    lookup = (f"CASE WHEN i % 10 < 5 THEN {start} WHEN i % 10 < 8 THEN {domain_key} ELSE v END")
+    lookup = f"CASE WHEN i % 10 < 5 THEN {start} WHEN i % 10 < 8 THEN {domain_key} ELSE v END"
     return [
         f"INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest, origin, body)"
         f" {rows} SELECT id, '{STAMP}', 'indicator', '2.1', '{STAMP}', 1, 1, 'local', {body}"
@@ -120,18 +137,26 @@ def incident_sql(d: Dialect, incidents: int, tasks_per: int) -> list[str]:
     incident_id = f"'incident--' || {d.hex('i', 8)} || '-0000-4000-8000-000000000000'"
     seconds = f"(i * 7776000 / {max(incidents, 1)})"  # spread over 90 days from 1 October
     if d.name == "sqlite":
+
         def at(offset: str) -> str:
             return f"strftime('%Y-%m-%dT%H:%M:%S.000Z', 1790812800 + {offset}, 'unixepoch')"
     else:
+
         def at(offset: str) -> str:
-            return ("to_char(to_timestamp(1790812800 + " + offset + ") AT TIME ZONE 'UTC',"
-                    " 'YYYY-MM-DD\"T\"HH24:MI:SS.000\"Z\"')")
-    severities = ("CASE i % 4 WHEN 0 THEN 'low' WHEN 1 THEN 'medium' WHEN 2 THEN 'high'"
-                  " ELSE 'critical' END")
-    categories = ("CASE i % 3 WHEN 0 THEN 'fraud:phishing' WHEN 1 THEN 'availability:ddos'"
-                  " ELSE 'malicious-code:infected-system' END")
-    orgs = ("CASE i % 5 WHEN 0 THEN 'cbb' WHEN 1 THEN 'bel' WHEN 2 THEN 'bws' WHEN 3 THEN 'btl'"
-            " ELSE 'speednet' END")
+            return (
+                "to_char(to_timestamp(1790812800 + " + offset + ") AT TIME ZONE 'UTC',"
+                ' \'YYYY-MM-DD"T"HH24:MI:SS.000"Z"\')'
+            )
+
+    severities = "CASE i % 4 WHEN 0 THEN 'low' WHEN 1 THEN 'medium' WHEN 2 THEN 'high' ELSE 'critical' END"
+    categories = (
+        "CASE i % 3 WHEN 0 THEN 'fraud:phishing' WHEN 1 THEN 'availability:ddos'"
+        " ELSE 'malicious-code:infected-system' END"
+    )
+    orgs = (
+        "CASE i % 5 WHEN 0 THEN 'cbb' WHEN 1 THEN 'bel' WHEN 2 THEN 'bws' WHEN 3 THEN 'btl'"
+        " ELSE 'speednet' END"
+    )
     statements = [
         f"INSERT INTO incidents (id, reference, title, status, severity, category, tlp, escalation,"
         f" assignee, created, modified) {d.numbers(incidents)} SELECT {incident_id},"
@@ -159,7 +184,8 @@ def incident_sql(d: Dialect, incidents: int, tasks_per: int) -> list[str]:
         f" NULL, '', NULL, NULL, NULL, {at(f'((i / {tasks_per}) * 7776000 / {max(incidents, 1)}) + 7200')},"
         f" NULL, 0, CASE WHEN i % 4 = 3 THEN 'open' WHEN i % 11 = 0 THEN 'waived' ELSE 'done' END,"
         f" {at(f'((i / {tasks_per}) * 7776000 / {max(incidents, 1)}) + 3600 + i % 7200')},"
-        f" NULL, NULL FROM n")
+        f" NULL, NULL FROM n"
+    )
     return statements
 
 
@@ -216,9 +242,15 @@ def measure_search(ws: Any, indicators: int, searches: int) -> dict[str, Any]:
     start = time.perf_counter()
     ws.store.db.query("SELECT id FROM objects WHERE body LIKE ?", ("%zone4242.example%",))
     scan = time.perf_counter() - start
-    return {"p50_ms": 1000 * statistics.median(times), "p95_ms": 1000 * p95,
-            "max_ms": 1000 * times[-1], "slowest": slowest, "without_hits": empty, "scan_s": scan,
-            "ratio": scan / p95}
+    return {
+        "p50_ms": 1000 * statistics.median(times),
+        "p95_ms": 1000 * p95,
+        "max_ms": 1000 * times[-1],
+        "slowest": slowest,
+        "without_hits": empty,
+        "scan_s": scan,
+        "ratio": scan / p95,
+    }
 
 
 def measure_report(ws: Any, home: Path, runs: int) -> dict[str, Any]:
@@ -234,45 +266,59 @@ def measure_report(ws: Any, home: Path, runs: int) -> dict[str, Any]:
     processes = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "cirt", "report", "--period", "2026-Q4",
-                               "--format", "json"], env=env, capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "cirt", "report", "--period", "2026-Q4", "--format", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         processes.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise SystemExit(f"cirt report failed: {done.stderr[-500:]}")
     start = time.perf_counter()
     ws.store.db.query("SELECT COUNT(*), MAX(done_at) FROM due_items")
     scan = time.perf_counter() - start
-    return {"incidents": built.current.incidents, "library_s": statistics.median(library),
-            "command_s": statistics.median(processes), "scan_s": scan,
-            "ratio": statistics.median(library) / scan}
+    return {
+        "incidents": built.current.incidents,
+        "library_s": statistics.median(library),
+        "command_s": statistics.median(processes),
+        "scan_s": scan,
+        "ratio": statistics.median(library) / scan,
+    }
 
 
-def run_engine(engine: str, home: Path, url: str | None, options: argparse.Namespace,
-               out: Callable[[str], None]) -> None:
+def run_engine(
+    engine: str, home: Path, url: str | None, options: argparse.Namespace, out: Callable[[str], None]
+) -> None:
     from cirt.workspace import Workspace
 
     out(f"{engine}:")
     with Workspace.init(home, database_url=url) as ws:
         dialect = Dialect(ws.store.db.dialect)
         if options.only in (None, "search"):
-            build(ws, indicator_sql(dialect, options.indicators),
-                  f"{options.indicators:,} indicators")
+            build(ws, indicator_sql(dialect, options.indicators), f"{options.indicators:,} indicators")
             s = measure_search(ws, options.indicators, options.searches)
-            out(f"  search ({options.searches} terms): p50 {s['p50_ms']:.1f} ms, p95 "
+            out(
+                f"  search ({options.searches} terms): p50 {s['p50_ms']:.1f} ms, p95 "
                 f"{s['p95_ms']:.1f} ms, max {s['max_ms']:.1f} ms ({s['slowest']}),"
                 f" {s['without_hits']} without a"
                 f" hit); one substring scan {s['scan_s']:.2f} s = {s['ratio']:.0f}x the p95;"
-                f" target p95 <= 50 ms")
+                f" target p95 <= 50 ms"
+            )
         if options.only in (None, "report"):
-            build(ws, incident_sql(dialect, options.incidents, options.tasks_per_incident),
-                  f"{options.incidents:,} incidents, "
-                  f"{options.incidents * options.tasks_per_incident:,} tasks")
+            build(
+                ws,
+                incident_sql(dialect, options.incidents, options.tasks_per_incident),
+                f"{options.incidents:,} incidents, {options.incidents * options.tasks_per_incident:,} tasks",
+            )
             r = measure_report(ws, home, options.runs)
-            out(f"  report 2026-Q4 over {r['incidents']:,} incidents: Reporter.build "
+            out(
+                f"  report 2026-Q4 over {r['incidents']:,} incidents: Reporter.build "
                 f"{r['library_s']:.2f} s, 'cirt report' process {r['command_s']:.2f} s"
                 f" (median of {options.runs}); one scan of the tasks {r['scan_s']:.2f} s,"
-                f" report = {r['ratio']:.1f}x it; target <= 2 s")
+                f" report = {r['ratio']:.1f}x it; target <= 2 s"
+            )
 
 
 def main(argv: list[str]) -> int:
@@ -309,8 +355,9 @@ def main(argv: list[str]) -> int:
             admin = stack.enter_context(psycopg.connect(admin_url, autocommit=True))
             admin.execute(f"CREATE DATABASE {name}")
             stack.callback(admin.execute, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            run_engine("postgresql", work / "postgresql",
-                       admin_url.rpartition("/")[0] + f"/{name}", options, out)
+            run_engine(
+                "postgresql", work / "postgresql", admin_url.rpartition("/")[0] + f"/{name}", options, out
+            )
     return 0
 
 

@@ -24,8 +24,9 @@ from cirt.routing import AssetIndex, observables
 FLOOR = 100_000
 
 
-def declared(n_prefixes: int, n_domains: int, rng: random.Random) -> tuple[list[tuple[str, str]],
-                                                                             list[tuple[str, str]]]:
+def declared(
+    n_prefixes: int, n_domains: int, rng: random.Random
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     prefixes = []
     for i in range(n_prefixes):
         length = rng.randint(8, 30)
@@ -35,16 +36,18 @@ def declared(n_prefixes: int, n_domains: int, rng: random.Random) -> tuple[list[
     return prefixes, domains
 
 
-def indicators(n: int, prefixes: list[tuple[str, str]], domains: list[tuple[str, str]],
-               rng: random.Random) -> list[dict[str, Any]]:
+def indicators(
+    n: int, prefixes: list[tuple[str, str]], domains: list[tuple[str, str]], rng: random.Random
+) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         roll = rng.random()
         if roll < 0.35:
             if rng.random() < 0.5:
                 network = ipaddress.ip_network(rng.choice(prefixes)[1])
-                address = ipaddress.ip_address(int(network.network_address)
-                                               + rng.randrange(network.num_addresses))
+                address = ipaddress.ip_address(
+                    int(network.network_address) + rng.randrange(network.num_addresses)
+                )
             else:
                 address = ipaddress.ip_address(rng.getrandbits(32))
             pattern = f"[ipv4-addr:value = '{address}']"
@@ -57,13 +60,13 @@ def indicators(n: int, prefixes: list[tuple[str, str]], domains: list[tuple[str,
         else:
             base = rng.choice(domains)[1] if rng.random() < 0.5 else f"y{rng.getrandbits(32):x}.test"
             pattern = f"[url:value = 'https://login.{base}/account?id={i}']"
-        out.append({"type": "indicator", "id": f"indicator--{i}", "pattern": pattern,
-                    "pattern_type": "stix"})
+        out.append({"type": "indicator", "id": f"indicator--{i}", "pattern": pattern, "pattern_type": "stix"})
     return out
 
 
-def linear(obj: dict[str, Any], networks: list[tuple[str, Any]],
-           domains: list[tuple[str, str]]) -> set[tuple[str, str]]:
+def linear(
+    obj: dict[str, Any], networks: list[tuple[str, Any]], domains: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
     """The plain way: every declared asset compared with every observable."""
     found = set()
     for observable in observables(obj):
@@ -86,8 +89,10 @@ def main() -> None:
     rng = random.Random(16)
     prefixes, domains = declared(n_prefixes, n_domains, rng)
     objects = indicators(n, prefixes, domains, rng)
-    print(f"load average {os.getloadavg()[0]:.2f}; {n:,} indicators against {n_prefixes:,} "
-          f"prefixes and {n_domains:,} domains")
+    print(
+        f"load average {os.getloadavg()[0]:.2f}; {n:,} indicators against {n_prefixes:,} "
+        f"prefixes and {n_domains:,} domains"
+    )
 
     started = time.process_time()
     index = AssetIndex()
@@ -105,8 +110,7 @@ def main() -> None:
     cpu = time.process_time() - cpu
     wall = time.perf_counter() - wall
     rate = n / cpu
-    print(f"AssetIndex.route: {rate:,.0f} indicators/s by CPU ({n / wall:,.0f}/s wall), "
-          f"{hits:,} matches")
+    print(f"AssetIndex.route: {rate:,.0f} indicators/s by CPU ({n / wall:,.0f}/s wall), {hits:,} matches")
 
     networks = [(party, ipaddress.ip_network(cidr)) for party, cidr in prefixes]
     sample = objects[: max(200, n // 1000)]
@@ -116,10 +120,14 @@ def main() -> None:
     for obj, want in zip(sample, expected, strict=True):
         got = {(m.party, m.asset) for m in index.route(obj)}
         assert got == want, (obj["pattern"], got, want)
-    print(f"linear scan: {linear_rate:,.1f} indicators/s by CPU on a sample of {len(sample):,} "
-          f"(same answers on every one)")
-    print(f"ratio: {rate / linear_rate:,.0f}x the linear scan; floor {FLOOR:,}/s: "
-          f"{'met' if rate >= FLOOR else 'NOT met'}")
+    print(
+        f"linear scan: {linear_rate:,.1f} indicators/s by CPU on a sample of {len(sample):,} "
+        f"(same answers on every one)"
+    )
+    print(
+        f"ratio: {rate / linear_rate:,.0f}x the linear scan; floor {FLOOR:,}/s: "
+        f"{'met' if rate >= FLOOR else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

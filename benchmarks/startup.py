@@ -53,9 +53,12 @@ def seed(home: Path, count: int) -> None:
     orgs = ["cbb", "bel", "bws", "btl", "speednet"]
     with Workspace.init(home) as ws, ws.store.transaction():
         for i in range(count):
-            ws.incidents.open(title=f"Incident {i}", category="phishing",
-                              severity=("low", "medium", "high", "critical")[i % 4],
-                              organisations=[orgs[i % 5]])
+            ws.incidents.open(
+                title=f"Incident {i}",
+                category="phishing",
+                severity=("low", "medium", "high", "critical")[i % 4],
+                organisations=[orgs[i % 5]],
+            )
 
 
 def main() -> None:
@@ -75,10 +78,11 @@ def main() -> None:
         help_ = cold_start([*cirt, "--help"], env, args.runs)
         listing = cold_start([*cirt, "incident", "list", "--limit", "50"], env, args.runs)
     print(f"bare typer --help          {base * 1000:7.1f} ms")
-    print(f"cirt --help                {help_ * 1000:7.1f} ms   ratio {help_ / base:.2f}x "
-          "(target <= 1.5x)")
-    print(f"cirt incident list --limit 50 ({args.incidents} incidents) "
-          f"{listing * 1000:7.1f} ms   ratio {listing / base:.2f}x (target <= 2.5x)")
+    print(f"cirt --help                {help_ * 1000:7.1f} ms   ratio {help_ / base:.2f}x (target <= 1.5x)")
+    print(
+        f"cirt incident list --limit 50 ({args.incidents} incidents) "
+        f"{listing * 1000:7.1f} ms   ratio {listing / base:.2f}x (target <= 2.5x)"
+    )
 
 
 if __name__ == "__main__":

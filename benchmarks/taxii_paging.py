@@ -61,12 +61,18 @@ PARTNER = "csirtamericas"
 
 
 def make(n: int, prefix: str, tlp: TLP) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{prefix}-0000-4000-8000-{n:012d}",
-            "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-            "name": f"Scanner {n}", "pattern_type": "stix",
-            "pattern": f"[ipv4-addr:value = '10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}']",
-            "valid_from": "2026-03-01T00:00:00Z", "object_marking_refs": [tlp.marking_id]}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{prefix}-0000-4000-8000-{n:012d}",
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": "2026-03-01T00:00:00.000Z",
+        "name": f"Scanner {n}",
+        "pattern_type": "stix",
+        "pattern": f"[ipv4-addr:value = '10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}']",
+        "valid_from": "2026-03-01T00:00:00Z",
+        "object_marking_refs": [tlp.marking_id],
+    }
 
 
 def level_of(i: int, mixed: bool) -> TLP:
@@ -132,8 +138,13 @@ def served(n: int, tmp: Path, mixed: bool) -> Iterator[tuple[Collection, IssuedC
     cred = build_workspace(home, n, mixed)
     print(f"  seeded {n:,} objects in {time.perf_counter() - t:.1f} s", flush=True)
     with cirt_server(home, "--max-page-size", str(PAGE), workers=2) as server:
-        yield (Collection(f"{server.api_root}collections/{INDICATORS}/", user=cred.username,
-                          password=cred.password), cred, home)
+        yield (
+            Collection(
+                f"{server.api_root}collections/{INDICATORS}/", user=cred.username, password=cred.password
+            ),
+            cred,
+            home,
+        )
 
 
 def bench_cirt(n: int, tmp: Path, *, mixed: bool) -> dict[str, Any]:
@@ -148,19 +159,27 @@ def bench_cirt(n: int, tmp: Path, *, mixed: bool) -> dict[str, Any]:
             deep = envelope["next"]
             envelope = collection.get_manifest(limit=PAGE, next=deep)
         unfiltered = first_page_ms(lambda: collection.get_objects(limit=PAGE, next=deep))
-        filtered = first_page_ms(lambda: collection.get_objects(
-            limit=PAGE, next=deep, type="indicator", spec_version="2.1"))
+        filtered = first_page_ms(
+            lambda: collection.get_objects(limit=PAGE, next=deep, type="indicator", spec_version="2.1")
+        )
         post_rate = bench_post(collection, cred)
-    return {"objects": count, "seconds": seconds, "rate": count / seconds,
-            "first_page_ms": latency, "deep_unfiltered_ms": unfiltered,
-            "deep_filtered_ms": filtered, "post_rate": post_rate}
+    return {
+        "objects": count,
+        "seconds": seconds,
+        "rate": count / seconds,
+        "first_page_ms": latency,
+        "deep_unfiltered_ms": unfiltered,
+        "deep_filtered_ms": filtered,
+        "post_rate": post_rate,
+    }
 
 
 def bench_post(indicators: Collection, cred: IssuedCredential, total: int = 20_000) -> float:
-    inbox = Collection(indicators.url.replace(INDICATORS, INBOX), user=cred.username,
-                       password=cred.password)
-    envelopes = [{"objects": [make(e * 1000 + i, "bbbbbbbb", TLP.GREEN) for i in range(1000)]}
-                 for e in range(total // 1000)]
+    inbox = Collection(indicators.url.replace(INDICATORS, INBOX), user=cred.username, password=cred.password)
+    envelopes = [
+        {"objects": [make(e * 1000 + i, "bbbbbbbb", TLP.GREEN) for i in range(1000)]}
+        for e in range(total // 1000)
+    ]
     bodies = [json.dumps(e) for e in envelopes]
     start = time.perf_counter()
     accepted = 0
@@ -176,12 +195,14 @@ def bench_post(indicators: Collection, cred: IssuedCredential, total: int = 20_0
 def bench_medallion(n: int, tmp: Path) -> dict[str, Any]:
     objects = [make(i, "aaaaaaaa", TLP.GREEN) for i in range(n)]  # the same as ours
     with medallion(tmp, objects, page_size=PAGE) as server:
-        collection = Collection(f"{server.api_root}collections/{PULL_COLLECTION}/",
-                                user=MEDALLION_USER, password=MEDALLION_PASSWORD)
+        collection = Collection(
+            f"{server.api_root}collections/{PULL_COLLECTION}/",
+            user=MEDALLION_USER,
+            password=MEDALLION_PASSWORD,
+        )
         collection.refresh()
         count, seconds, latency = page_all(collection)  # one pass: its first page is minutes
-    return {"objects": count, "seconds": seconds, "rate": count / seconds,
-            "first_page_ms": latency}
+    return {"objects": count, "seconds": seconds, "rate": count / seconds, "first_page_ms": latency}
 
 
 def page_raw(port: int, path: str, auth: str, latencies: list[float]) -> int:
@@ -209,7 +230,7 @@ def page_raw(port: int, path: str, auth: str, latencies: list[float]) -> int:
         if response.status != 200:
             raise SystemExit(f"HTTP {response.status}: {body[:200]!r}")
         count += body.count(b'"id":"indicator--')
-        head = json.loads(body[:body.index(b', "objects"')] + b"}")
+        head = json.loads(body[: body.index(b', "objects"')] + b"}")
         if not head.get("more"):
             return count
         params = {"limit": PAGE, "next": head["next"]}
@@ -219,11 +240,14 @@ def bench_clients(n: int, clients: int, workers: int, threads: int, tmp: Path) -
     home = tmp / f"ws-clients-{n}"
     cred = build_workspace(home, n, mixed=True)
     auth = "Basic " + base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
-    with cirt_server(home, "--max-page-size", str(PAGE), "--threads", str(threads),
-                     workers=workers) as server:
+    with cirt_server(
+        home, "--max-page-size", str(PAGE), "--threads", str(threads), workers=workers
+    ) as server:
         url = f"{server.api_root}collections/{INDICATORS}/objects/"
-        warm(Collection(url.rsplit("objects/", 1)[0], user=cred.username,
-                        password=cred.password), requests=3 * workers)
+        warm(
+            Collection(url.rsplit("objects/", 1)[0], user=cred.username, password=cred.password),
+            requests=3 * workers,
+        )
 
         def run(count: int) -> tuple[int, float, list[float]]:
             totals = [0] * count
@@ -240,21 +264,25 @@ def bench_clients(n: int, clients: int, workers: int, threads: int, tmp: Path) -
                 thread.start()
             for thread in threads:
                 thread.join()
-            return sum(totals), time.perf_counter() - start, sorted(
-                x for each in latencies for x in each)
+            return sum(totals), time.perf_counter() - start, sorted(x for each in latencies for x in each)
 
         def pct(values: list[float], q: float) -> float:
             return values[min(len(values) - 1, int(q * len(values)))]
 
         alone, alone_s, alone_lat = run(1)
-        print(f"  1 client: {alone:,} objects in {alone_s:.2f} s: {alone / alone_s:,.0f} "
-              f"objects/s; page p50 {pct(alone_lat, .5) * 1000:.0f} ms", flush=True)
+        print(
+            f"  1 client: {alone:,} objects in {alone_s:.2f} s: {alone / alone_s:,.0f} "
+            f"objects/s; page p50 {pct(alone_lat, 0.5) * 1000:.0f} ms",
+            flush=True,
+        )
         total, seconds, lat = run(clients)
-        print(f"  {clients} clients: {total:,} objects in {seconds:.2f} s: "
-              f"{total / seconds:,.0f} objects/s aggregate (target >= 50,000); pages "
-              f"p50 {pct(lat, .5) * 1000:.0f} ms, p90 {pct(lat, .9) * 1000:.0f} ms, "
-              f"p99 {pct(lat, .99) * 1000:.0f} ms "
-              f"(target <= 1,000), max {lat[-1] * 1000:.0f} ms")
+        print(
+            f"  {clients} clients: {total:,} objects in {seconds:.2f} s: "
+            f"{total / seconds:,.0f} objects/s aggregate (target >= 50,000); pages "
+            f"p50 {pct(lat, 0.5) * 1000:.0f} ms, p90 {pct(lat, 0.9) * 1000:.0f} ms, "
+            f"p99 {pct(lat, 0.99) * 1000:.0f} ms "
+            f"(target <= 1,000), max {lat[-1] * 1000:.0f} ms"
+        )
         print(f"  ratio to one client: {(total / seconds) / (alone / alone_s):.2f}x")
 
 
@@ -265,46 +293,64 @@ def _load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=0,
-                        help="concurrent clients paging the whole collection (0: the single-"
-                             "client benchmark)")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        help="concurrent clients paging the whole collection (0: the single-client benchmark)",
+    )
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads per worker (--clients only)")
-    parser.add_argument("--compare", type=int, default=5_000,
-                        help="size of the medallion comparison (0: skip it; ~3 min at 5,000)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (--clients only)")
+    parser.add_argument(
+        "--compare",
+        type=int,
+        default=5_000,
+        help="size of the medallion comparison (0: skip it; ~3 min at 5,000)",
+    )
     args = parser.parse_args()
-    print(f"load average at start: {_load()} (2 cores shared by client and server: compare "
-          "runs made under the same load)", flush=True)
+    print(
+        f"load average at start: {_load()} (2 cores shared by client and server: compare "
+        "runs made under the same load)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if args.clients:
             size = args.size if args.size != 100_000 else 30_000
-            print(f"cirt taxii serve, {size:,} objects (90% visible to {PARTNER}), "
-                  f"{args.workers} workers x {args.threads} threads, {args.clients} clients:",
-                  flush=True)
+            print(
+                f"cirt taxii serve, {size:,} objects (90% visible to {PARTNER}), "
+                f"{args.workers} workers x {args.threads} threads, {args.clients} clients:",
+                flush=True,
+            )
             bench_clients(size, args.clients, args.workers, args.threads, tmp)
             print(f"  load average after: {_load()}")
             return
         print(f"cirt taxii serve, {args.size:,} objects (90% visible to {PARTNER}):", flush=True)
         big = bench_cirt(args.size, tmp, mixed=True)
-        print(f"  paged {big['objects']:,} in {big['seconds']:.2f} s: "
-              f"{big['rate']:,.0f} objects/s (target >= 50,000)")
+        print(
+            f"  paged {big['objects']:,} in {big['seconds']:.2f} s: "
+            f"{big['rate']:,.0f} objects/s (target >= 50,000)"
+        )
         print(f"  first page: {big['first_page_ms']:.1f} ms (target < 50)")
-        print(f"  last page, unfiltered {big['deep_unfiltered_ms']:.1f} ms; filtered "
-              f"(type + spec_version) {big['deep_filtered_ms']:.1f} ms")
-        print(f"  POST of validated objects: {big['post_rate']:,.0f} objects/s "
-              "(target >= 20,000)")
+        print(
+            f"  last page, unfiltered {big['deep_unfiltered_ms']:.1f} ms; filtered "
+            f"(type + spec_version) {big['deep_filtered_ms']:.1f} ms"
+        )
+        print(f"  POST of validated objects: {big['post_rate']:,.0f} objects/s (target >= 20,000)")
         print(f"  load average after: {_load()}")
         if args.compare <= 0:
             return
         print(f"\n{args.compare:,}-object collection:", flush=True)
         small = bench_cirt(args.compare, tmp, mixed=False)
-        print(f"  cirt taxii serve: {small['rate']:,.0f} objects/s, first page "
-              f"{small['first_page_ms']:.1f} ms", flush=True)
+        print(
+            f"  cirt taxii serve: {small['rate']:,.0f} objects/s, first page {small['first_page_ms']:.1f} ms",
+            flush=True,
+        )
         med = bench_medallion(args.compare, tmp)
-        print(f"  medallion:        {med['rate']:,.0f} objects/s ({med['seconds']:.1f} s), "
-              f"first page {med['first_page_ms']:.1f} ms")
+        print(
+            f"  medallion:        {med['rate']:,.0f} objects/s ({med['seconds']:.1f} s), "
+            f"first page {med['first_page_ms']:.1f} ms"
+        )
         print(f"  ratio: {small['rate'] / med['rate']:,.0f}x (target >= 500x)")
         print(f"load average at the end: {_load()}")
 

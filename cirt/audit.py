@@ -55,8 +55,13 @@ class Checkpoint:
     signed_at: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"head": self.head.as_dict(), "refusal_head": self.refusals.as_dict(),
-                "path": self.path, "fingerprint": self.fingerprint, "signed_at": self.signed_at}
+        return {
+            "head": self.head.as_dict(),
+            "refusal_head": self.refusals.as_dict(),
+            "path": self.path,
+            "fingerprint": self.fingerprint,
+            "signed_at": self.signed_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,11 +82,11 @@ class AuditReport:
             raise LogBroken(self.refusals, "refusal log")
 
 
-def _validate(recipient: str, channel: str, objects: list[ObjectRef], tlp: int,
-              delivery: str) -> None:
+def _validate(recipient: str, channel: str, objects: list[ObjectRef], tlp: int, delivery: str) -> None:
     if not _RECIPIENT.match(recipient):
-        raise InvalidValue(f"'{recipient}' is not a recipient (org:ID, partner:ID, contact:EMAIL, "
-                           "archive:ID or public)")
+        raise InvalidValue(
+            f"'{recipient}' is not a recipient (org:ID, partner:ID, contact:EMAIL, archive:ID or public)"
+        )
     if delivery not in DELIVERIES:
         raise InvalidValue(f"'{delivery}' is not a delivery (one of: {', '.join(DELIVERIES)})")
     if not _CHANNEL.match(channel):
@@ -89,9 +94,15 @@ def _validate(recipient: str, channel: str, objects: list[ObjectRef], tlp: int,
     if isinstance(tlp, bool) or not isinstance(tlp, int) or not 0 <= tlp <= 4:
         raise InvalidValue(f"TLP {tlp!r} is not a level from 0 (CLEAR) to 4 (RED)")
     for ref in objects:
-        if (len(ref) != 3 or not isinstance(ref[0], str) or "--" not in ref[0]
-                or not isinstance(ref[1], str) or isinstance(ref[2], bool)
-                or not isinstance(ref[2], int) or not 0 <= ref[2] <= 4):
+        if (
+            len(ref) != 3
+            or not isinstance(ref[0], str)
+            or "--" not in ref[0]
+            or not isinstance(ref[1], str)
+            or isinstance(ref[2], bool)
+            or not isinstance(ref[2], int)
+            or not 0 <= ref[2] <= 4
+        ):
             raise InvalidValue(f"{ref!r} is not an (object id, version, TLP level) triple")
 
 
@@ -107,8 +118,15 @@ class DisclosureLog:
         self.store = context.store
         self._openpgp = openpgp
 
-    def record(self, *, recipient: str, channel: str, objects: list[tuple[str, str, int]],
-               tlp: int, delivery: str = "sent") -> Entry:
+    def record(
+        self,
+        *,
+        recipient: str,
+        channel: str,
+        objects: list[tuple[str, str, int]],
+        tlp: int,
+        delivery: str = "sent",
+    ) -> Entry:
         """Append one release in its own transaction; call it before anything is sent.
 
         ``delivery``: ``sent`` (to a peer, mailbox or TAXII reader) or ``file``.
@@ -124,10 +142,11 @@ class DisclosureLog:
 
         def build(head: Head) -> Entry:
             seq = head.seq + 1
-            digest = entry_hash(head.hash, canonical_entry(
-                seq, when, analyst, recipient, channel, refs, tlp, delivery, encoded=encoded))
-            return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest,
-                         delivery)
+            digest = entry_hash(
+                head.hash,
+                canonical_entry(seq, when, analyst, recipient, channel, refs, tlp, delivery, encoded=encoded),
+            )
+            return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest, delivery)
 
         return self.store.append_disclosure(build, encoded)
 
@@ -158,7 +177,8 @@ class DisclosureLog:
         heads = self._read_checkpoint(Path(checkpoint_path)) if checkpoint_path else None
         return AuditReport(
             verify_chain(self.store.iter_disclosures(), heads.disclosures if heads else None),
-            verify_refusals(self.store.iter_refusal_chain(), heads.refusals if heads else None))
+            verify_refusals(self.store.iter_refusal_chain(), heads.refusals if heads else None),
+        )
 
     def head(self) -> Head:
         return self.store.disclosure_head()
@@ -171,8 +191,7 @@ class DisclosureLog:
         pgp = self._openpgp()
         signed_at = format_ts(self.context.clock())
         disclosures, refusals = report.disclosures.head, report.refusals.head
-        text = checkpoint_text(disclosures, refusals, signed_at=signed_at,
-                               identity=self.context.identity)
+        text = checkpoint_text(disclosures, refusals, signed_at=signed_at, identity=self.context.identity)
         armored = pgp.clearsign(text)
         target = Path(path)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -67,8 +67,10 @@ def check_transport(peer: str, url: str, *, insecure: bool) -> None:
     if scheme == "https" or (scheme == "http" and (insecure or is_loopback_url(url))):
         return
     if scheme == "http":
-        raise RemoteError(f"{peer}: {url} is plain HTTP to another machine: use https, or set "
-                          "'insecure: true' for the partner in sectors.yaml")
+        raise RemoteError(
+            f"{peer}: {url} is plain HTTP to another machine: use https, or set "
+            "'insecure: true' for the partner in sectors.yaml"
+        )
     raise RemoteError(f"{peer}: {url} is not an http(s) URL")
 
 
@@ -80,24 +82,26 @@ class PeerBounds:
     """The bounds of one run against one partner, shared by ``BoundedSession`` and
     ``BoundedAuth``: the deadline, where requests may go, how a body is read."""
 
-    def __init__(self, peer: str, limits: PeerLimits, origins: set[str], *,
-                 insecure: bool = False) -> None:
+    def __init__(self, peer: str, limits: PeerLimits, origins: set[str], *, insecure: bool = False) -> None:
         self.peer, self.limits, self.origins, self.insecure = peer, limits, origins, insecure
         self.deadline_at = time.monotonic() + limits.deadline
 
     def remaining(self) -> float:
         left = self.deadline_at - time.monotonic()
         if left <= 0:
-            raise DeadlineExceeded(f"{self.peer}: stopped at the deadline of "
-                                   f"{self.limits.deadline:g} s for this run")
+            raise DeadlineExceeded(
+                f"{self.peer}: stopped at the deadline of {self.limits.deadline:g} s for this run"
+            )
         return left
 
     def check_target(self, target: str) -> None:
         """Refused before anything is sent: a transport or an origin sectors.yaml does not allow."""
         check_transport(self.peer, target, insecure=self.insecure)
         if origin(target) not in self.origins:
-            raise RemoteError(f"{self.peer}: {target} is on another origin than sectors.yaml "
-                              "declares for this partner; our credentials are not sent there")
+            raise RemoteError(
+                f"{self.peer}: {target} is on another origin than sectors.yaml "
+                "declares for this partner; our credentials are not sent there"
+            )
 
     def read_body(self, response: requests.Response) -> bytes:
         """The body, decompressed, piece by piece: refused past the cap or the deadline."""
@@ -110,31 +114,34 @@ class PeerBounds:
             try:
                 piece = raw.read1(PIECE, decode_content=True)
             except ReadTimeoutError:
-                raise RemoteError(f"{self.peer}: {response.url}: read timed out (nothing for "
-                                  f"{self.limits.read_timeout:g} s)") from None
+                raise RemoteError(
+                    f"{self.peer}: {response.url}: read timed out (nothing for "
+                    f"{self.limits.read_timeout:g} s)"
+                ) from None
             except (ProtocolError, DecodeError, OSError) as exc:
-                raise RemoteError(f"{self.peer}: {response.url}: the body broke off: "
-                                  f"{str(exc)[:200]}") from None
+                raise RemoteError(
+                    f"{self.peer}: {response.url}: the body broke off: {str(exc)[:200]}"
+                ) from None
             if not piece:
                 return b"".join(pieces)
             size += len(piece)
             if size > cap:
                 response.close()
-                raise RemoteError(f"{self.peer}: {response.url} sent more than {cap:,} bytes "
-                                  "in one response (the partner's max_body_bytes)")
+                raise RemoteError(
+                    f"{self.peer}: {response.url} sent more than {cap:,} bytes "
+                    "in one response (the partner's max_body_bytes)"
+                )
             pieces.append(piece)
 
 
 class BoundedSession(PeerBounds, requests.Session):
     """A requests session bounded in time and bytes, credentials only for declared origins."""
 
-    def __init__(self, peer: str, limits: PeerLimits, origins: set[str], *,
-                 insecure: bool = False) -> None:
+    def __init__(self, peer: str, limits: PeerLimits, origins: set[str], *, insecure: bool = False) -> None:
         requests.Session.__init__(self)
         PeerBounds.__init__(self, peer, limits, origins, insecure=insecure)
 
-    def send(self, request: requests.PreparedRequest,
-             **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Every request of the session (``get``, ``post``, and clients that prepare their
         own) passes here."""
         self.check_target(str(request.url))
@@ -149,8 +156,9 @@ class BoundedSession(PeerBounds, requests.Session):
                 response.close()
         return response
 
-    def _send_with_retries(self, request: requests.PreparedRequest,
-                           kwargs: dict[str, Any]) -> requests.Response:
+    def _send_with_retries(
+        self, request: requests.PreparedRequest, kwargs: dict[str, Any]
+    ) -> requests.Response:
         """A GET (idempotent) is tried again after a failed connection, a timeout or a 502,
         503 or 504, with backoff (1, 2, 4 s, or the peer's Retry-After), within the deadline;
         a POST is sent once."""
@@ -158,8 +166,7 @@ class BoundedSession(PeerBounds, requests.Session):
         attempt = 1
         while True:
             left = self.remaining()
-            kwargs["timeout"] = (min(self.limits.connect_timeout, left),
-                                 min(self.limits.read_timeout, left))
+            kwargs["timeout"] = (min(self.limits.connect_timeout, left), min(self.limits.read_timeout, left))
             try:
                 response = super().send(request, **kwargs)
             except (requests.ConnectionError, requests.Timeout):
@@ -198,8 +205,10 @@ class BoundedAuth(PeerBounds, AuthBase):
     def _read_bounded(self, response: requests.Response, **_: Any) -> requests.Response:
         try:
             if response.is_redirect:
-                raise RemoteError(f"{self.peer}: {response.url} answered with a redirect, "
-                                  "which is not followed (it could lead the credentials elsewhere)")
+                raise RemoteError(
+                    f"{self.peer}: {response.url} answered with a redirect, "
+                    "which is not followed (it could lead the credentials elsewhere)"
+                )
             response._content = self.read_body(response)
         finally:
             response.close()

@@ -56,11 +56,17 @@ class Entry:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "seq": self.seq, "when": self.when, "analyst": self.analyst,
-            "recipient": self.recipient, "channel": self.channel, "delivery": self.delivery,
+            "seq": self.seq,
+            "when": self.when,
+            "analyst": self.analyst,
+            "recipient": self.recipient,
+            "channel": self.channel,
+            "delivery": self.delivery,
             # TLP as every command's JSON shows it (the hashed payload keeps the level number).
             "objects": [{"id": i, "version": v, "tlp": TLP(t).slug} for i, v, t in self.objects],
-            "tlp": TLP(self.tlp).slug, "prev_hash": self.prev_hash, "hash": self.hash,
+            "tlp": TLP(self.tlp).slug,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
         }
 
 
@@ -103,9 +109,10 @@ class ChainReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "entries": self.entries, "head": self.head.as_dict(),
-            "first_bad": ({"seq": self.broken.seq, "reason": self.broken.reason}
-                          if self.broken else None),
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": self.head.as_dict(),
+            "first_bad": ({"seq": self.broken.seq, "reason": self.broken.reason} if self.broken else None),
             "checkpoint": self.checkpoint.as_dict() if self.checkpoint else None,
         }
 
@@ -113,42 +120,64 @@ class ChainReport:
 def encode_objects(objects: Iterable[ObjectRef]) -> str:
     """An entry's object versions as compact JSON: the log's column, and the part of the
     hashed bytes that costs (done before the write lock is taken, see ``record``)."""
-    return json.dumps([[i, v, t] for i, v, t in objects], separators=(",", ":"),
-                      ensure_ascii=False)
+    return json.dumps([[i, v, t] for i, v, t in objects], separators=(",", ":"), ensure_ascii=False)
 
 
 _OBJECTS = "\x00objects\x00"
 
 
-def canonical_entry(seq: int, when: str, analyst: str, recipient: str, channel: str,
-                    objects: Iterable[ObjectRef], tlp: int, delivery: str = "", *,
-                    encoded: str | None = None) -> bytes:
+def canonical_entry(
+    seq: int,
+    when: str,
+    analyst: str,
+    recipient: str,
+    channel: str,
+    objects: Iterable[ObjectRef],
+    tlp: int,
+    delivery: str = "",
+    *,
+    encoded: str | None = None,
+) -> bytes:
     """The bytes an entry's hash covers: sorted-key compact JSON, UTF-8 (``delivery`` only when
     the entry states it, so that entries written before it existed still verify).
     ``encoded``: the objects already through :func:`encode_objects`."""
     body: dict[str, Any] = {
-        "seq": seq, "when": when, "analyst": analyst, "recipient": recipient,
-        "channel": channel, "objects": _OBJECTS, "tlp": tlp,
+        "seq": seq,
+        "when": when,
+        "analyst": analyst,
+        "recipient": recipient,
+        "channel": channel,
+        "objects": _OBJECTS,
+        "tlp": tlp,
     }
     if delivery:
         body["delivery"] = delivery
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.replace(json.dumps(_OBJECTS), encoded if encoded is not None
-                        else encode_objects(objects), 1).encode()
+    return text.replace(
+        json.dumps(_OBJECTS), encoded if encoded is not None else encode_objects(objects), 1
+    ).encode()
 
 
 def entry_hash(prev_hash: str, payload: bytes) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + payload).hexdigest()
 
 
-def make_entry(head: Head, *, when: str, analyst: str, recipient: str, channel: str,
-               objects: Iterable[ObjectRef], tlp: int, delivery: str = "",
-               encoded: str | None = None) -> Entry:
+def make_entry(
+    head: Head,
+    *,
+    when: str,
+    analyst: str,
+    recipient: str,
+    channel: str,
+    objects: Iterable[ObjectRef],
+    tlp: int,
+    delivery: str = "",
+    encoded: str | None = None,
+) -> Entry:
     """The entry that follows ``head``."""
     refs = tuple((str(i), str(v), int(t)) for i, v, t in objects)
     seq = head.seq + 1
-    payload = canonical_entry(seq, when, analyst, recipient, channel, refs, tlp, delivery,
-                              encoded=encoded)
+    payload = canonical_entry(seq, when, analyst, recipient, channel, refs, tlp, delivery, encoded=encoded)
     digest = entry_hash(head.hash, payload)
     return Entry(seq, when, analyst, recipient, channel, refs, tlp, head.hash, digest, delivery)
 
@@ -166,8 +195,9 @@ class Link(Protocol):
     def hash(self) -> str: ...
 
 
-def verify_links(entries: Iterable[L], payload: Callable[[L], bytes],
-                 checkpoint: Head | None = None) -> ChainReport:
+def verify_links(
+    entries: Iterable[L], payload: Callable[[L], bytes], checkpoint: Head | None = None
+) -> ChainReport:
     """Check every link in storage order, ``payload`` giving the bytes an entry's hash covers;
     with a checkpoint, also that the chain reaches it."""
     head = EMPTY
@@ -176,25 +206,54 @@ def verify_links(entries: Iterable[L], payload: Callable[[L], bytes],
         count += 1
         expected = head.seq + 1
         if entry.seq != expected:
-            return ChainReport(count - 1, head, Break(
-                entry.seq, f"found where entry #{expected} should be: entries were removed or "
-                           "reordered"), checkpoint)
+            return ChainReport(
+                count - 1,
+                head,
+                Break(
+                    entry.seq, f"found where entry #{expected} should be: entries were removed or reordered"
+                ),
+                checkpoint,
+            )
         if entry.prev_hash != head.hash:
-            return ChainReport(count - 1, head, Break(
-                entry.seq, f"does not follow entry #{head.seq}: entries were removed, inserted or "
-                           "reordered"), checkpoint)
+            return ChainReport(
+                count - 1,
+                head,
+                Break(
+                    entry.seq,
+                    f"does not follow entry #{head.seq}: entries were removed, inserted or reordered",
+                ),
+                checkpoint,
+            )
         if entry_hash(entry.prev_hash, payload(entry)) != entry.hash:
-            return ChainReport(count - 1, head, Break(
-                entry.seq, "its content does not match its hash: the entry was edited"), checkpoint)
+            return ChainReport(
+                count - 1,
+                head,
+                Break(entry.seq, "its content does not match its hash: the entry was edited"),
+                checkpoint,
+            )
         if checkpoint is not None and entry.seq == checkpoint.seq and entry.hash != checkpoint.hash:
-            return ChainReport(count - 1, head, Break(
-                entry.seq, f"differs from the signed checkpoint of {checkpoint.when or 'the log'}: "
-                           "the log was rewritten"), checkpoint)
+            return ChainReport(
+                count - 1,
+                head,
+                Break(
+                    entry.seq,
+                    f"differs from the signed checkpoint of {checkpoint.when or 'the log'}: "
+                    "the log was rewritten",
+                ),
+                checkpoint,
+            )
         head = Head(entry.seq, entry.hash, entry.when)
     if checkpoint is not None and head.seq < checkpoint.seq:
-        return ChainReport(count, head, Break(
-            head.seq + 1, f"missing: the log ends at entry #{head.seq} but the signed checkpoint "
-                          f"vouches for entry #{checkpoint.seq}: entries were cut off"), checkpoint)
+        return ChainReport(
+            count,
+            head,
+            Break(
+                head.seq + 1,
+                f"missing: the log ends at entry #{head.seq} but the signed checkpoint "
+                f"vouches for entry #{checkpoint.seq}: entries were cut off",
+            ),
+            checkpoint,
+        )
     if checkpoint is not None and checkpoint.seq == 0 and checkpoint.hash != GENESIS:
         return ChainReport(count, head, Break(0, "the checkpoint is not of this log"), checkpoint)
     return ChainReport(count, head, None, checkpoint)
@@ -202,9 +261,13 @@ def verify_links(entries: Iterable[L], payload: Callable[[L], bytes],
 
 def verify_chain(entries: Iterable[Entry], checkpoint: Head | None = None) -> ChainReport:
     """Check the disclosure log's links; with a checkpoint, also that the chain reaches it."""
-    return verify_links(entries, lambda e: canonical_entry(
-        e.seq, e.when, e.analyst, e.recipient, e.channel, e.objects, e.tlp, e.delivery),
-        checkpoint)
+    return verify_links(
+        entries,
+        lambda e: canonical_entry(
+            e.seq, e.when, e.analyst, e.recipient, e.channel, e.objects, e.tlp, e.delivery
+        ),
+        checkpoint,
+    )
 
 
 @dataclass(frozen=True)
@@ -219,8 +282,13 @@ class CheckpointHeads:
 
 def checkpoint_text(disclosures: Head, refusals: Head, *, signed_at: str, identity: str) -> str:
     """The document a checkpoint signs: the heads of both chains, as one line of JSON."""
-    body = {"format": CHECKPOINT_FORMAT, "identity": identity, "signed_at": signed_at,
-            "disclosures": _head_fields(disclosures), "refusals": _head_fields(refusals)}
+    body = {
+        "format": CHECKPOINT_FORMAT,
+        "identity": identity,
+        "signed_at": signed_at,
+        "disclosures": _head_fields(disclosures),
+        "refusals": _head_fields(refusals),
+    }
     return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
 
 
@@ -230,8 +298,13 @@ def _head_fields(head: Head) -> dict[str, Any]:
 
 def _head_of(fields: Any) -> Head:
     seq, digest = fields["seq"], fields["hash"]
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 \
-            or not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+    if (
+        isinstance(seq, bool)
+        or not isinstance(seq, int)
+        or seq < 0
+        or not isinstance(digest, str)
+        or not re.fullmatch(r"[0-9a-f]{64}", digest)
+    ):
         raise ValueError("malformed head")
     return Head(seq, digest, str(fields.get("entry_time", "")))
 
@@ -243,8 +316,7 @@ def parse_checkpoint(text: str) -> CheckpointHeads:
         body = json.loads(text)
         signed_at = str(body.get("signed_at", ""))
         if body.get("format") == CHECKPOINT_FORMAT:
-            return CheckpointHeads(_head_of(body["disclosures"]), _head_of(body["refusals"]),
-                                   signed_at)
+            return CheckpointHeads(_head_of(body["disclosures"]), _head_of(body["refusals"]), signed_at)
         if body.get("format") == _DISCLOSURES_ONLY_FORMAT:
             return CheckpointHeads(_head_of(body), None, signed_at)
         raise ValueError("not a cirt checkpoint")

@@ -54,16 +54,26 @@ def check_workspace(home: Path) -> list[Finding]:
         community = load_community(config.sectors_path, config.limits)
         parties = [community.national.id, *community.organisations, *community.partners]
         organisations = list(community.organisations)
-        findings.append(Finding("sectors", True, f"{config.sectors_path}: "
-                                f"{len(community.organisations)} organisations, "
-                                f"{len(community.partners)} partners"))
+        findings.append(
+            Finding(
+                "sectors",
+                True,
+                f"{config.sectors_path}: "
+                f"{len(community.organisations)} organisations, "
+                f"{len(community.partners)} partners",
+            )
+        )
         findings += _transport_findings(community)
     except CirtError as exc:
         findings.append(Finding("sectors", False, str(exc)))
     library = load_library(config.playbooks_path, parties=parties, organisations=organisations)
-    findings.append(Finding("playbooks", not library.errors,
-                            f"{library.folder}: {len(library.playbooks)} valid, "
-                            f"{len(library.errors)} broken"))
+    findings.append(
+        Finding(
+            "playbooks",
+            not library.errors,
+            f"{library.folder}: {len(library.playbooks)} valid, {len(library.errors)} broken",
+        )
+    )
     findings += [Finding("playbooks", False, str(error)) for error in library.errors]
     if "database" in reading.broken:  # never open a store the configuration does not name
         return findings
@@ -89,12 +99,23 @@ def _transport_findings(community: Community) -> list[Finding]:
             if not url.startswith("http://") or is_loopback_url(url):
                 continue
             if partner.taxii.insecure:
-                findings.append(Finding("sectors", False, f"partner {partner.id}: insecure: true"
-                                        f" sends its TAXII password in clear to {url}"))
+                findings.append(
+                    Finding(
+                        "sectors",
+                        False,
+                        f"partner {partner.id}: insecure: true sends its TAXII password in clear to {url}",
+                    )
+                )
             else:
-                findings.append(Finding("sectors", False, f"partner {partner.id}: {url} is plain"
-                                        " HTTP to another machine: use https (or set insecure:"
-                                        " true, knowing the password travels in clear)"))
+                findings.append(
+                    Finding(
+                        "sectors",
+                        False,
+                        f"partner {partner.id}: {url} is plain"
+                        " HTTP to another machine: use https (or set insecure:"
+                        " true, knowing the password travels in clear)",
+                    )
+                )
     return findings
 
 
@@ -105,13 +126,22 @@ def _database_findings(store: SQLStore, where: str) -> list[Finding]:
     findings = [Finding("database", True, f"{where}: schema {store.schema_version()}{note}")]
     problems = store.db.integrity_problems()
     if problems:
-        shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
-                                           if len(problems) > 3 else "")
-        findings.append(Finding("database", False, f"{where}: integrity check failed: {shown}; "
-                                "restore the last backup (the file is damaged)"))
+        shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        findings.append(
+            Finding(
+                "database",
+                False,
+                f"{where}: integrity check failed: {shown}; restore the last backup (the file is damaged)",
+            )
+        )
     else:
         findings.append(Finding("database", True, f"{where}: integrity check passed"))
     if store.db.read_only:
-        findings.append(Finding("database", False, f"{where}: can only be read: "
-                                f"{store.db.read_only} (commands that write will fail)"))
+        findings.append(
+            Finding(
+                "database",
+                False,
+                f"{where}: can only be read: {store.db.read_only} (commands that write will fail)",
+            )
+        )
     return findings

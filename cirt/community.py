@@ -19,15 +19,44 @@ from cirt.errors import NotFound
 from cirt.tlp import TLP
 
 # The STIX 2.1 industry-sector-ov vocabulary.
-INDUSTRY_SECTORS = frozenset((
-    "agriculture", "aerospace", "automotive", "chemical", "commercial", "communications",
-    "construction", "defense", "education", "energy", "entertainment", "financial-services",
-    "government", "emergency-services", "government-local", "government-national",
-    "government-public-services", "government-regional", "healthcare", "hospitality-leisure",
-    "infrastructure", "dams", "nuclear", "water", "insurance", "manufacturing", "mining",
-    "non-profit", "pharmaceuticals", "retail", "technology", "telecommunications",
-    "transportation", "utilities",
-))
+INDUSTRY_SECTORS = frozenset(
+    (
+        "agriculture",
+        "aerospace",
+        "automotive",
+        "chemical",
+        "commercial",
+        "communications",
+        "construction",
+        "defense",
+        "education",
+        "energy",
+        "entertainment",
+        "financial-services",
+        "government",
+        "emergency-services",
+        "government-local",
+        "government-national",
+        "government-public-services",
+        "government-regional",
+        "healthcare",
+        "hospitality-leisure",
+        "infrastructure",
+        "dams",
+        "nuclear",
+        "water",
+        "insurance",
+        "manufacturing",
+        "mining",
+        "non-profit",
+        "pharmaceuticals",
+        "retail",
+        "technology",
+        "telecommunications",
+        "transportation",
+        "utilities",
+    )
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,10 +195,16 @@ class ContactRef:
 class Community:
     """The loaded community, with the look-ups the gate, bulletins and TAXII need."""
 
-    def __init__(self, national: NationalCirt, organisations: tuple[Organisation, ...],
-                 partners: tuple[Partner, ...] = (), *, default_tlp: TLP = TLP.AMBER,
-                 markings: tuple[MarkingTreatment, ...] = (),
-                 source: str = "sectors.yaml") -> None:
+    def __init__(
+        self,
+        national: NationalCirt,
+        organisations: tuple[Organisation, ...],
+        partners: tuple[Partner, ...] = (),
+        *,
+        default_tlp: TLP = TLP.AMBER,
+        markings: tuple[MarkingTreatment, ...] = (),
+        source: str = "sectors.yaml",
+    ) -> None:
         self.source = source
         self.national = national
         self.default_tlp = default_tlp
@@ -200,8 +235,9 @@ class Community:
         if party_id in self.partners:
             return self.partners[party_id]
         known = ", ".join([*self.organisations, *self.partners])
-        raise NotFound(f"'{party_id}' is neither an organisation nor a partner in {self.source} "
-                       f"(known: {known})")
+        raise NotFound(
+            f"'{party_id}' is neither an organisation nor a partner in {self.source} (known: {known})"
+        )
 
     @cached_property
     def _contacts(self) -> dict[str, ContactRef]:
@@ -224,16 +260,19 @@ class Community:
             return SourcePolicy(f"the national CIRT ({source})", None, own=True)
         party: Party | None = self.organisations.get(source) or self.partners.get(source)
         if party is not None:
-            return SourcePolicy(f"{source_kind} source '{source}'", party.identities,
-                                limits=MappingProxyType(dict(party.import_limits)))
+            return SourcePolicy(
+                f"{source_kind} source '{source}'",
+                party.identities,
+                limits=MappingProxyType(dict(party.import_limits)),
+            )
         if source_kind in ("taxii", "misp"):
-            return SourcePolicy(f"{source_kind} source '{source}' (not in {self.source})",
-                                frozenset())
+            return SourcePolicy(f"{source_kind} source '{source}' (not in {self.source})", frozenset())
         reserved = {self.national.identity}
         for declared in (*self.organisations.values(), *self.partners.values()):
             reserved |= declared.identities
-        return SourcePolicy(f"{source_kind} source '{source}' (no party of {self.source})", None,
-                            frozenset(reserved))
+        return SourcePolicy(
+            f"{source_kind} source '{source}' (no party of {self.source})", None, frozenset(reserved)
+        )
 
     def in_green_community(self, party_id: str) -> bool:
         return self.party(party_id).community
@@ -254,8 +293,11 @@ def _within(assets: Assets, value: str) -> bool:
     with contextlib.suppress(ValueError):
         network = ipaddress.ip_network(value, strict=False)
     if network is not None:
-        return any(network.version == (own := ipaddress.ip_network(r, strict=False)).version
-                   and network.subnet_of(own) for r in assets.ip_ranges)  # type: ignore[arg-type]
+        return any(
+            network.version == (own := ipaddress.ip_network(r, strict=False)).version
+            and network.subnet_of(own)  # type: ignore[arg-type]
+            for r in assets.ip_ranges
+        )
     if value.startswith("as") and value[2:].isdigit():
         return int(value[2:]) in assets.asns
     return any(value == d or value.endswith("." + d) for d in assets.domains)

@@ -119,8 +119,12 @@ class IntakeSection(_Section):
 
 
 SECTIONS: dict[str, type[_Section]] = {
-    "cirt": CirtSection, "database": DatabaseSection, "smtp": SmtpConfig, "gpg": GpgSection,
-    "import": ImportSection, "intake": IntakeSection,
+    "cirt": CirtSection,
+    "database": DatabaseSection,
+    "smtp": SmtpConfig,
+    "gpg": GpgSection,
+    "import": ImportSection,
+    "intake": IntakeSection,
 }
 _SECRET_NAME = re.compile(r"pass(word|wd|phrase)|secret|token|credential|(^|_)api_?key$|_key$")
 
@@ -190,8 +194,10 @@ def read_config(home: Path) -> ConfigReading:
             try:
                 sections[name] = SECTIONS[name].model_validate(value)
             except ValidationError as exc:
-                problems += [doc.error((name, *map(str, error["loc"])),
-                                       _reason(error, SECTIONS[name])) for error in exc.errors()]
+                problems += [
+                    doc.error((name, *map(str, error["loc"])), _reason(error, SECTIONS[name]))
+                    for error in exc.errors()
+                ]
     problems.sort(key=lambda problem: problem.line or 0)
     broken = frozenset(name for name in SECTIONS if name in doc.data and name not in sections)
     return ConfigReading(_settings(home, sections, doc.data), problems, broken)
@@ -206,7 +212,8 @@ def _settings(home: Path, sections: dict[str, Any], raw: dict[str, Any]) -> Conf
     return Config(
         home=home,
         analyst=env.get("CIRT_ANALYST") or cirt.analyst or _login(),
-        database_url=env.get("CIRT_DB_URL") or (sections.get("database") or DatabaseSection()).url
+        database_url=env.get("CIRT_DB_URL")
+        or (sections.get("database") or DatabaseSection()).url
         or f"sqlite:///{home / DATABASE_FILE}",
         timezone=env.get("CIRT_TIMEZONE") or cirt.timezone,
         reference_prefix=cirt.reference_prefix,
@@ -224,13 +231,19 @@ def _settings(home: Path, sections: dict[str, Any], raw: dict[str, Any]) -> Conf
 def _secrets(doc: LocatedToml, loc: tuple[str, ...], value: Any, home: Path) -> list[ConfigError]:
     """A password, passphrase, token or key written into config.toml: say where it belongs."""
     if isinstance(value, dict):
-        return [problem for key, inner in value.items()
-                for problem in _secrets(doc, (*loc, key), inner, home)]
+        return [
+            problem for key, inner in value.items() for problem in _secrets(doc, (*loc, key), inner, home)
+        ]
     if not _SECRET_NAME.search(loc[-1].lower()):
         return []
     name = "_".join(loc).lower().replace("-", "_").replace(".", "_")
-    return [doc.error(loc, f"secrets do not belong in config.toml: set CIRT_{name.upper()} or "
-                           f"{name} in {home / SECRETS_FILE}")]
+    return [
+        doc.error(
+            loc,
+            f"secrets do not belong in config.toml: set CIRT_{name.upper()} or "
+            f"{name} in {home / SECRETS_FILE}",
+        )
+    ]
 
 
 def _unknown(name: str, known: Iterable[str], what: str) -> str:
@@ -244,11 +257,15 @@ def _reason(error: Any, model: type[_Section]) -> str:
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if kind == "extra_forbidden":
         return _unknown(str(error["loc"][-1]), model.model_fields, "key")
-    expected = {"int_type": "a whole number", "string_type": "text in quotes",
-                "bool_type": "true or false", "greater_than": f"greater than {ctx.get('gt')}",
-                "greater_than_equal": f"at least {ctx.get('ge')}",
-                "less_than_equal": f"at most {ctx.get('le')}",
-                "literal_error": f"one of {ctx.get('expected')}"}.get(kind)
+    expected = {
+        "int_type": "a whole number",
+        "string_type": "text in quotes",
+        "bool_type": "true or false",
+        "greater_than": f"greater than {ctx.get('gt')}",
+        "greater_than_equal": f"at least {ctx.get('ge')}",
+        "less_than_equal": f"at most {ctx.get('le')}",
+        "literal_error": f"one of {ctx.get('expected')}",
+    }.get(kind)
     if expected is None:
         return str(error["msg"])
     return f"must be {expected}, not {_toml_value(value)}"

@@ -26,9 +26,15 @@ class Context:
     """The store, config.toml, sectors.yaml (read when first needed), the clock, the id factory
     and the analyst every change is recorded under."""
 
-    def __init__(self, config: Config, store: SQLStore, *, clock: Clock = utcnow,
-                 ids: IdFactory = new_id,
-                 community: Callable[[], Community] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: SQLStore,
+        *,
+        clock: Clock = utcnow,
+        ids: IdFactory = new_id,
+        community: Callable[[], Community] | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock

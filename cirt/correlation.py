@@ -38,14 +38,22 @@ class Match:
 
     def line(self, now: datetime) -> str:
         held = "" if self.seen_value == self.value else f" (as {self.seen_value})"
-        return (f"{self.value} seen in {self.incident.reference} ({self.incident.tlp.label})"
-                f"{held}, {ago(parse_ts(self.seen_at), now)}")
+        return (
+            f"{self.value} seen in {self.incident.reference} ({self.incident.tlp.label})"
+            f"{held}, {ago(parse_ts(self.seen_at), now)}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "object": self.object_id, "type": self.object_type,
-                "object_incidents": list(self.new_incidents), "seen_in": self.incident.as_dict(),
-                "seen_object": self.seen_object, "seen_value": self.seen_value,
-                "seen_at": self.seen_at}
+        return {
+            "value": self.value,
+            "object": self.object_id,
+            "type": self.object_type,
+            "object_incidents": list(self.new_incidents),
+            "seen_in": self.incident.as_dict(),
+            "seen_object": self.seen_object,
+            "seen_value": self.seen_value,
+            "seen_at": self.seen_at,
+        }
 
 
 def ago(then: datetime, now: datetime) -> str:
@@ -79,16 +87,32 @@ def seen_since(context: Context, since: str | None) -> list[Match]:
     if held_count < fresh_count:
         held = search_index.held_values(db)
         pairs = sorted(
-            ((new, held[n]) for n, new in search_index.candidates_of_many(
-                db, [v.value for v in held], added_after=since or "")),
-            key=lambda p: (p[0].added, p[0].object_id, str(p[0].value), p[1].object_id,
-                           p[1].object_type, p[1].value.kind, p[1].value.value, p[1].added))
+            (
+                (new, held[n])
+                for n, new in search_index.candidates_of_many(
+                    db, [v.value for v in held], added_after=since or ""
+                )
+            ),
+            key=lambda p: (
+                p[0].added,
+                p[0].object_id,
+                str(p[0].value),
+                p[1].object_id,
+                p[1].object_type,
+                p[1].value.kind,
+                p[1].value.value,
+                p[1].added,
+            ),
+        )
     else:
         fresh = search_index.values_added_after(db, since)
-        pairs = [(fresh[n], old) for n, old in search_index.candidates_of_many(
-            db, [v.value for v in fresh], held_only=True)]
-    pairs = [(new, old) for new, old in pairs
-             if old.object_id != new.object_id and matches(new.value, old.value)]
+        pairs = [
+            (fresh[n], old)
+            for n, old in search_index.candidates_of_many(db, [v.value for v in fresh], held_only=True)
+        ]
+    pairs = [
+        (new, old) for new, old in pairs if old.object_id != new.object_id and matches(new.value, old.value)
+    ]
     if not pairs:
         return []
     own = search_index.incidents_of(db, [new.object_id for new, _ in pairs])
@@ -101,10 +125,15 @@ def seen_since(context: Context, since: str | None) -> list[Match]:
             if incident.incident_id in mine or key in found:
                 continue
             found[key] = Match(
-                str(new.value), new.object_id, new.object_type,
+                str(new.value),
+                new.object_id,
+                new.object_type,
                 tuple(i.reference for i in own.get(new.object_id, [])),
                 IncidentRef(incident.reference, TLP(incident.tlp), incident.title),
-                candidate.object_id, str(candidate.value), candidate.added)
+                candidate.object_id,
+                str(candidate.value),
+                candidate.added,
+            )
     return sorted(found.values(), key=lambda m: (m.value, m.incident.reference))
 
 
@@ -118,4 +147,3 @@ def correlate(context: Context, *, dry_run: bool = False) -> list[Match]:
         if not dry_run and position:
             search_index.move_cursor(db, CURSOR, position)
     return found
-

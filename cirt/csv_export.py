@@ -25,11 +25,40 @@ if TYPE_CHECKING:
     from cirt.sharing import Sharing
     from cirt.store.sql import SQLStore
 
-INCIDENT_COLUMNS = ("reference", "id", "title", "status", "severity", "category", "tlp",
-                    "escalation_level", "organisations", "assignee", "created", "modified",
-                    "acknowledged", "closed", "resolution", "summary", "description")
-INDICATOR_COLUMNS = ("id", "name", "pattern", "pattern_type", "tlp", "created", "modified",
-                     "valid_from", "valid_until", "revoked", "labels", "incidents", "description")
+INCIDENT_COLUMNS = (
+    "reference",
+    "id",
+    "title",
+    "status",
+    "severity",
+    "category",
+    "tlp",
+    "escalation_level",
+    "organisations",
+    "assignee",
+    "created",
+    "modified",
+    "acknowledged",
+    "closed",
+    "resolution",
+    "summary",
+    "description",
+)
+INDICATOR_COLUMNS = (
+    "id",
+    "name",
+    "pattern",
+    "pattern_type",
+    "tlp",
+    "created",
+    "modified",
+    "valid_from",
+    "valid_until",
+    "revoked",
+    "labels",
+    "incidents",
+    "description",
+)
 LIST_COLUMNS = frozenset({"organisations", "labels", "incidents"})
 KINDS = ("incidents", "indicators")
 
@@ -62,8 +91,9 @@ def read_back(text: str) -> list[dict[str, Any]]:
         record: dict[str, Any] = {}
         for column, raw in zip(header, row, strict=True):
             value = restore(raw)
-            record[column] = (json.loads(value) if column in LIST_COLUMNS and value
-                              else value if value else None)
+            record[column] = (
+                json.loads(value) if column in LIST_COLUMNS and value else value if value else None
+            )
         out.append(record)
     return out
 
@@ -78,39 +108,62 @@ def incident_records(store: SQLStore, objects: Sequence[Item]) -> list[dict[str,
         incident = Incident(dict(obj))
         summary = incident.summary()
         acknowledged, closed = facts.get(incident.id, (None, None))
-        records.append({
-            "reference": incident.reference, "id": incident.id, "title": incident.title,
-            "status": incident.status, "severity": incident.severity,
-            "category": incident.category, "tlp": _tlp(level),
-            "escalation_level": incident.escalation_level,
-            "organisations": list(incident.organisations), "assignee": incident.assignee,
-            "created": incident.created, "modified": incident.modified,
-            "acknowledged": acknowledged, "closed": closed,
-            "resolution": summary.get("resolution"), "summary": summary.get("summary"),
-            "description": summary.get("description")})
+        records.append(
+            {
+                "reference": incident.reference,
+                "id": incident.id,
+                "title": incident.title,
+                "status": incident.status,
+                "severity": incident.severity,
+                "category": incident.category,
+                "tlp": _tlp(level),
+                "escalation_level": incident.escalation_level,
+                "organisations": list(incident.organisations),
+                "assignee": incident.assignee,
+                "created": incident.created,
+                "modified": incident.modified,
+                "acknowledged": acknowledged,
+                "closed": closed,
+                "resolution": summary.get("resolution"),
+                "summary": summary.get("summary"),
+                "description": summary.get("description"),
+            }
+        )
     return sorted(records, key=lambda r: (r["created"], r["reference"]))
 
 
-def indicator_records(store: SQLStore, objects: Sequence[Item], *,
-                      visible: set[str] | None = None) -> list[dict[str, Any]]:
+def indicator_records(
+    store: SQLStore, objects: Sequence[Item], *, visible: set[str] | None = None
+) -> list[dict[str, Any]]:
     """``visible``: the incident ids a recipient may see (None: all of them)."""
     owners = search_index.incidents_of(store.db, [str(o["id"]) for o, _ in objects])
     records = []
     for obj, level in objects:
-        records.append({
-            "id": obj["id"], "name": obj.get("name"), "pattern": obj.get("pattern"),
-            "pattern_type": obj.get("pattern_type"), "tlp": _tlp(level),
-            "created": obj.get("created"), "modified": obj.get("modified"),
-            "valid_from": obj.get("valid_from"), "valid_until": obj.get("valid_until"),
-            "revoked": bool(obj.get("revoked", False)), "labels": list(obj.get("labels", [])),
-            "incidents": [i.reference for i in owners.get(str(obj["id"]), [])
-                          if visible is None or i.incident_id in visible],
-            "description": obj.get("description")})
+        records.append(
+            {
+                "id": obj["id"],
+                "name": obj.get("name"),
+                "pattern": obj.get("pattern"),
+                "pattern_type": obj.get("pattern_type"),
+                "tlp": _tlp(level),
+                "created": obj.get("created"),
+                "modified": obj.get("modified"),
+                "valid_from": obj.get("valid_from"),
+                "valid_until": obj.get("valid_until"),
+                "revoked": bool(obj.get("revoked", False)),
+                "labels": list(obj.get("labels", [])),
+                "incidents": [
+                    i.reference
+                    for i in owners.get(str(obj["id"]), [])
+                    if visible is None or i.incident_id in visible
+                ],
+                "description": obj.get("description"),
+            }
+        )
     return sorted(records, key=lambda r: (str(r["created"]), r["id"]))
 
 
-def export_csv(context: Context, sharing: Sharing, kind: str,
-               recipient: str | None = None) -> str:
+def export_csv(context: Context, sharing: Sharing, kind: str, recipient: str | None = None) -> str:
     """Every incident or indicator (newest versions); for a recipient, only what the gate
     releases to it, and the release is logged (the file leaves)."""
     if kind not in KINDS:
@@ -120,12 +173,13 @@ def export_csv(context: Context, sharing: Sharing, kind: str,
     visible: set[str] | None = None
     # every file that leaves is a logged release (issue 11): without a recipient, to the CIRT's
     # own archive (everything, internal references kept)
-    items: list[Item] = [(r.obj, int(r.tlp)) for r in sharing.release(
-        stored, recipient or "archive", "export", delivery="file").released]
+    items: list[Item] = [
+        (r.obj, int(r.tlp))
+        for r in sharing.release(stored, recipient or "archive", "export", delivery="file").released
+    ]
     if recipient is not None and kind == "indicators":
         incidents = list(store.latest_objects(types=["incident"]))
-        visible = {str(r.obj["id"]) for r in sharing.decide(incidents, recipient,
-                                                            "export").released}
+        visible = {str(r.obj["id"]) for r in sharing.decide(incidents, recipient, "export").released}
     if kind == "incidents":
         return write(INCIDENT_COLUMNS, incident_records(store, items))
     return write(INDICATOR_COLUMNS, indicator_records(store, items, visible=visible))
@@ -134,10 +188,12 @@ def export_csv(context: Context, sharing: Sharing, kind: str,
 def _facts(store: SQLStore, ids: list[str]) -> list[tuple[str, str | None, str | None]]:
     found = []
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        found += store.db.query("SELECT incident_id, acknowledged, closed FROM incident_facts"
-                                   f" WHERE incident_id IN ({marks})", chunk)
+        found += store.db.query(
+            f"SELECT incident_id, acknowledged, closed FROM incident_facts WHERE incident_id IN ({marks})",
+            chunk,
+        )
     return [(str(r[0]), r[1], r[2]) for r in found]
 
 

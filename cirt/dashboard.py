@@ -37,10 +37,14 @@ class DueEntry:
 
     def as_dict(self, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
         data = self.task.as_dict(now, zone)
-        data.update(incident=self.reference, severity=self.severity,
-                    organisations=list(self.organisations), sectors=list(self.sectors),
-                    status=self.status,
-                    late_minutes=int(self.late_by.total_seconds() // 60) if self.late_by else 0)
+        data.update(
+            incident=self.reference,
+            severity=self.severity,
+            organisations=list(self.organisations),
+            sectors=list(self.sectors),
+            status=self.status,
+            late_minutes=int(self.late_by.total_seconds() // 60) if self.late_by else 0,
+        )
         return data
 
 
@@ -53,10 +57,14 @@ class Overdue:
     due_soon: tuple[DueEntry, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"now": format_ts(self.now), "now_local": local_text(self.now, self.zone),
-                "timezone": self.zone.key, "soon_hours": self.soon.total_seconds() / 3600,
-                "overdue": [e.as_dict(self.now, self.zone) for e in self.overdue],
-                "due_soon": [e.as_dict(self.now, self.zone) for e in self.due_soon]}
+        return {
+            "now": format_ts(self.now),
+            "now_local": local_text(self.now, self.zone),
+            "timezone": self.zone.key,
+            "soon_hours": self.soon.total_seconds() / 3600,
+            "overdue": [e.as_dict(self.now, self.zone) for e in self.overdue],
+            "due_soon": [e.as_dict(self.now, self.zone) for e in self.due_soon],
+        }
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,17 @@ class IncidentLine:
     next_due: DueEntry | None
 
     def as_dict(self, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
-        return {"reference": self.reference, "title": self.title, "severity": self.severity,
-                "status": self.status, "escalation_level": self.level,
-                "organisations": list(self.organisations), "sectors": list(self.sectors),
-                "overdue": self.overdue,
-                "next_due": self.next_due.as_dict(now, zone) if self.next_due else None}
+        return {
+            "reference": self.reference,
+            "title": self.title,
+            "severity": self.severity,
+            "status": self.status,
+            "escalation_level": self.level,
+            "organisations": list(self.organisations),
+            "sectors": list(self.sectors),
+            "overdue": self.overdue,
+            "next_due": self.next_due.as_dict(now, zone) if self.next_due else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,6 @@ class Dashboard:
     by_sector: dict[str, dict[str, int]]  # sector -> severity -> open incidents
     waiting: int  # open items whose clock has not started
     duties: dict[str, int]  # notification duties of every incident by state
-
 
     def as_dict(self) -> dict[str, Any]:
         out = self.due.as_dict()
@@ -105,27 +118,36 @@ class Deadlines:
 
     def _sectors(self, organisations: tuple[str, ...]) -> tuple[str, ...]:
         orgs = self.context.community.organisations
-        return tuple(sorted({orgs[o].sector if o in orgs else UNKNOWN_SECTOR
-                             for o in organisations}))
+        return tuple(sorted({orgs[o].sector if o in orgs else UNKNOWN_SECTOR for o in organisations}))
 
     def _entry(self, due: DueWithIncident, now: datetime, soon: timedelta) -> DueEntry:
         task = TaskView.from_row(due.item)
         status = task.status(now, soon)
         late = now - task.due if status == "overdue" and task.due else None
-        return DueEntry(due.reference, due.severity, due.organisations,
-                        self._sectors(due.organisations), task, status, late)
+        return DueEntry(
+            due.reference,
+            due.severity,
+            due.organisations,
+            self._sectors(due.organisations),
+            task,
+            status,
+            late,
+        )
 
     def overdue(self, *, now: datetime | None = None, soon: timedelta = DEFAULT_SOON) -> Overdue:
         """Open items already late, and those due within ``soon``, of incidents not closed."""
         moment = now or self.context.clock()
         rows = self.context.store.open_items_due_before(format_ts(moment + soon))
         entries = [self._entry(r, moment, soon) for r in rows]
-        return Overdue(moment, time_zone(self.context.config.timezone), soon,
-                       tuple(e for e in entries if e.status == "overdue"),
-                       tuple(e for e in entries if e.status == "due-soon"))
+        return Overdue(
+            moment,
+            time_zone(self.context.config.timezone),
+            soon,
+            tuple(e for e in entries if e.status == "overdue"),
+            tuple(e for e in entries if e.status == "due-soon"),
+        )
 
-    def dashboard(self, *, now: datetime | None = None,
-                  soon: timedelta = DEFAULT_SOON) -> Dashboard:
+    def dashboard(self, *, now: datetime | None = None, soon: timedelta = DEFAULT_SOON) -> Dashboard:
         moment = now or self.context.clock()
         due = self.overdue(now=moment, soon=soon)
         items = [self._entry(r, moment, soon) for r in self.context.store.open_items()]
@@ -142,14 +164,24 @@ class Deadlines:
                 matrix.setdefault(sector, Counter())[row.severity] += 1
             mine = by_incident.get(row.reference, [])
             timed = [e for e in mine if e.task.due is not None]
-            lines.append(IncidentLine(
-                row.reference, row.title, row.severity, row.status, row.escalation,
-                row.organisations, sectors, sum(e.status == "overdue" for e in mine),
-                min(timed, key=lambda e: e.task.due or moment) if timed else None))
+            lines.append(
+                IncidentLine(
+                    row.reference,
+                    row.title,
+                    row.severity,
+                    row.status,
+                    row.escalation,
+                    row.organisations,
+                    sectors,
+                    sum(e.status == "overdue" for e in mine),
+                    min(timed, key=lambda e: e.task.due or moment) if timed else None,
+                )
+            )
         rank = {s: i for i, s in enumerate(SEVERITIES)}
         lines.sort(key=lambda line: (-rank.get(line.severity, 0), -line.overdue, line.reference))
-        by_sector = {sector: {s: counts.get(s, 0) for s in SEVERITIES}
-                     for sector, counts in sorted(matrix.items())}
+        by_sector = {
+            sector: {s: counts.get(s, 0) for s in SEVERITIES} for sector, counts in sorted(matrix.items())
+        }
         waiting = sum(e.status == "waiting" for e in items)
         duties = {state: 0 for state in ("open", "done", "waived", "cancelled")}
         duties.update(self.context.store.duty_counts())

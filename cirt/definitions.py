@@ -89,9 +89,13 @@ TASK_CORE_DEFINITION: dict[str, Any] = {
 def identity_object(national: NationalCirt) -> dict[str, Any]:
     """The national CIRT's identity SDO, stable across exports."""
     return {
-        "type": "identity", "spec_version": "2.1", "id": national.identity,
-        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-        "name": national.name, "identity_class": "organization",
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": national.identity,
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "name": national.name,
+        "identity_class": "organization",
         "sectors": ["government-national"],
     }
 
@@ -102,18 +106,25 @@ def extension_definition(extension_id: str, identity: str) -> dict[str, Any] | N
         return dict(INCIDENT_CORE_DEFINITION)
     if extension_id == TASK_CORE_ID:
         return dict(TASK_CORE_DEFINITION)
-    ours = {OUR_EXTENSION_ID: OUR_EXTENSION_DEFINITION_TEMPLATE,
-            REPORTING_EXTENSION_ID: REPORTING_EXTENSION_DEFINITION_TEMPLATE,
-            TASK_EXTENSION_ID: TASK_EXTENSION_DEFINITION_TEMPLATE,
-            EVIDENCE_EXTENSION_ID: EVIDENCE_EXTENSION_DEFINITION_TEMPLATE}
+    ours = {
+        OUR_EXTENSION_ID: OUR_EXTENSION_DEFINITION_TEMPLATE,
+        REPORTING_EXTENSION_ID: REPORTING_EXTENSION_DEFINITION_TEMPLATE,
+        TASK_EXTENSION_ID: TASK_EXTENSION_DEFINITION_TEMPLATE,
+        EVIDENCE_EXTENSION_ID: EVIDENCE_EXTENSION_DEFINITION_TEMPLATE,
+    }
     template = ours.get(extension_id)
     # our own extensions are defined by this CIRT's identity
     return {**template, "created_by_ref": identity} if template else None
 
 
-def definitions_for(*, extensions: Iterable[str], creators: Iterable[str],
-                    markings: Iterable[str], national: NationalCirt,
-                    present: Iterable[str] = ()) -> list[dict[str, Any]]:
+def definitions_for(
+    *,
+    extensions: Iterable[str],
+    creators: Iterable[str],
+    markings: Iterable[str],
+    national: NationalCirt,
+    present: Iterable[str] = (),
+) -> list[dict[str, Any]]:
     """Extension definitions, our identity and TLP markings that are used but not present."""
     have = set(present)
     out: list[dict[str, Any]] = []
@@ -122,11 +133,10 @@ def definitions_for(*, extensions: Iterable[str], creators: Iterable[str],
         if definition is not None:
             out.append(definition)
     if national.identity not in have and (
-            national.identity in set(creators) or any(d.get("created_by_ref") == national.identity
-                                                      for d in out)):
+        national.identity in set(creators) or any(d.get("created_by_ref") == national.identity for d in out)
+    ):
         out.append(identity_object(national))
-    used: list[dict[str, Any]] = [{"object_marking_refs": sorted(set(markings))},
-                                  *({"id": i} for i in have)]
+    used: list[dict[str, Any]] = [{"object_marking_refs": sorted(set(markings))}, *({"id": i} for i in have)]
     out += marking_definitions_for(used)
     if INTERNAL_MARKING_ID in markings and INTERNAL_MARKING_ID not in have:
         out.append(dict(INTERNAL_MARKING_DEFINITION))  # only the CIRT's own exports hold it

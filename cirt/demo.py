@@ -51,30 +51,40 @@ def run_demo(say: Say, home: Path | None = None) -> str:
 
 def phishing_chapter(ws: Workspace, say: Say) -> str:
     say(f"# A national CIRT workspace at {ws.home}")
-    say("Before dawn, the Central Bank's SOC reports customers receiving e-mails that imitate the "
-        "bank's online banking login page.")
+    say(
+        "Before dawn, the Central Bank's SOC reports customers receiving e-mails that imitate the "
+        "bank's online banking login page."
+    )
     incident = ws.incidents.open(
         title="Phishing campaign imitating Central Bank online banking",
-        category="phishing", severity="medium", organisations=["cbb"], tlp="amber",
+        category="phishing",
+        severity="medium",
+        organisations=["cbb"],
+        tlp="amber",
         summary="Customers receive e-mails linking to a look-alike login page that "
         "harvests credentials and one-time codes.",
-        description="Reported by the bank's SOC on the duty phone; first victim's mail headers "
-        "requested.", reporter=Reporter("CBB SOC duty officer", "soc@cbb.bz.example",
-                                        "organisation"), channel="phone")
-    say(f"Opened {incident.reference} as a STIX incident ({incident.id}), TLP:AMBER, "
-        "audience: the Central Bank and the national CIRT.")
-    for form, value in (("domain", "centralbank-online-login.example"),
-                        ("url", "https://centralbank-online-login.example/secure/login.php"),
-                        ("ip", "203.0.113.45"),
-                        ("email", "alerts@centralbank-secure-mail.example")):
+        description="Reported by the bank's SOC on the duty phone; first victim's mail headers requested.",
+        reporter=Reporter("CBB SOC duty officer", "soc@cbb.bz.example", "organisation"),
+        channel="phone",
+    )
+    say(
+        f"Opened {incident.reference} as a STIX incident ({incident.id}), TLP:AMBER, "
+        "audience: the Central Bank and the national CIRT."
+    )
+    for form, value in (
+        ("domain", "centralbank-online-login.example"),
+        ("url", "https://centralbank-online-login.example/secure/login.php"),
+        ("ip", "203.0.113.45"),
+        ("email", "alerts@centralbank-secure-mail.example"),
+    ):
         indicator = ws.indicators.add(form=form, value=value, incident=incident.reference)
         say(f"  indicator {indicator['pattern']}")
     ws.incidents.assign(incident.reference, "duty-analyst")
     ws.incidents.update(incident.reference, severity="high")
     say("Two hours later, 300 customers have entered their credentials; severity raised to high.")
     escalated = ws.incidents.escalate(
-        incident.reference, level="national",
-        reason="financial-sector customers across the country affected")
+        incident.reference, level="national", reason="financial-sector customers across the country affected"
+    )
     say(f"Escalated {escalated.reference} to {escalated.escalation_level} level.")
     ws.incidents.note(incident.reference, "Takedown request sent to the hosting provider.")
     say("History of the incident (every version is kept):")

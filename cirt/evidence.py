@@ -36,14 +36,20 @@ from cirt.tlp import TLP
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # STIX 2.1 §2.9
 DEFAULT_EVIDENCE_TLP = TLP.RED
 
+
 def file_observable(sha256: str, size: int, name: str, marking: str) -> dict[str, Any]:
     """The STIX ``file`` SCO with its deterministic id (from ``hashes`` and ``name``)."""
     contributing = {"hashes": {"SHA-256": sha256}, "name": name}
     text = json.dumps(contributing, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return {"type": "file", "spec_version": "2.1",
-            "id": f"file--{uuid.uuid5(SCO_NAMESPACE, text)}",
-            "hashes": {"SHA-256": sha256}, "size": size, "name": name,
-            "object_marking_refs": [marking]}
+    return {
+        "type": "file",
+        "spec_version": "2.1",
+        "id": f"file--{uuid.uuid5(SCO_NAMESPACE, text)}",
+        "hashes": {"SHA-256": sha256},
+        "size": size,
+        "name": name,
+        "object_marking_refs": [marking],
+    }
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -56,8 +62,7 @@ def hash_file(path: Path) -> tuple[str, int]:
                 digest.update(chunk)
                 size += len(chunk)
     except IsADirectoryError:
-        raise InputRejected(f"{path} is a folder: archive it first, then record the archive") \
-            from None
+        raise InputRejected(f"{path} is a folder: archive it first, then record the archive") from None
     except OSError as exc:
         raise InputRejected(f"cannot read {path}: {exc.strerror or exc}") from None
     return digest.hexdigest(), size
@@ -73,8 +78,14 @@ class CustodyEvent:
     note_id: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "at": self.at, "by": self.by, "to": self.to,
-                "note": self.note, "note_id": self.note_id}
+        return {
+            "action": self.action,
+            "at": self.at,
+            "by": self.by,
+            "to": self.to,
+            "note": self.note,
+            "note_id": self.note_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -97,10 +108,17 @@ class Evidence:
         return last.to if last.action == "handover" and last.to else last.by
 
     def as_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "file_id": self.file_id, "name": self.name,
-                "sha256": self.sha256, "size": self.size,
-                "collected_by": self.collected.by, "collected_at": self.collected.at,
-                "custodian": self.custodian, "events": [e.as_dict() for e in self.events]}
+        return {
+            "number": self.number,
+            "file_id": self.file_id,
+            "name": self.name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "collected_by": self.collected.by,
+            "collected_at": self.collected.at,
+            "custodian": self.custodian,
+            "events": [e.as_dict() for e in self.events],
+        }
 
 
 @dataclass(frozen=True)
@@ -111,8 +129,13 @@ class Verification:
     matches: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"evidence": self.evidence.number, "path": self.path, "sha256": self.sha256,
-                "expected": self.evidence.sha256, "matches": self.matches}
+        return {
+            "evidence": self.evidence.number,
+            "path": self.path,
+            "sha256": self.sha256,
+            "expected": self.evidence.sha256,
+            "matches": self.matches,
+        }
 
 
 class EvidenceLocker:
@@ -126,8 +149,15 @@ class EvidenceLocker:
     def _provenance(self) -> Provenance:
         return Provenance(LOCAL, self.context.analyst)
 
-    def add(self, ref: str, path: Path, *, note: str | None = None,
-            collected_by: str | None = None, tlp: TLP | str | None = None) -> Evidence:
+    def add(
+        self,
+        ref: str,
+        path: Path,
+        *,
+        note: str | None = None,
+        collected_by: str | None = None,
+        tlp: TLP | str | None = None,
+    ) -> Evidence:
         """Hash a file and record who collected it and when."""
         incident = self.records.get(ref)
         sha256, size = hash_file(path)
@@ -135,15 +165,23 @@ class EvidenceLocker:
         existing = self.list(ref)
         for item in existing:
             if item.sha256 == sha256:
-                raise InvalidValue(f"{path.name} is already evidence {item.number} of "
-                                   f"{incident.reference} (same SHA-256)")
+                raise InvalidValue(
+                    f"{path.name} is already evidence {item.number} of {incident.reference} (same SHA-256)"
+                )
         number = f"E{len(existing) + 1}"
         observable = file_observable(sha256, size, path.name, level.marking_id)
         who = (collected_by or self.context.analyst).strip()
         if not who:
             raise InvalidValue("who collected the evidence? (--by)")
-        facts = {"action": "collected", "number": number, "evidence_ref": observable["id"],
-                 "sha256": sha256, "size": size, "name": path.name, "person": who}
+        facts = {
+            "action": "collected",
+            "number": number,
+            "evidence_ref": observable["id"],
+            "sha256": sha256,
+            "size": size,
+            "name": path.name,
+            "person": who,
+        }
         text = f"Evidence {number} collected by {who}: {path.name} (SHA-256 {sha256}, {size} bytes)"
         with self.context.store.transaction():
             self.context.store.put(observable, tlp=int(level), provenance=self._provenance)
@@ -159,11 +197,17 @@ class EvidenceLocker:
             raise InvalidValue("a hand-over needs the person receiving it (--to)")
         if recipient == item.custodian:
             raise InvalidValue(f"{item.number} is already held by {recipient}")
-        facts = {"action": "handover", "number": item.number, "evidence_ref": item.file_id,
-                 "sha256": item.sha256, "size": item.size, "name": item.name,
-                 "person": item.custodian, "recipient": recipient}
-        text = (f"Evidence {item.number} ({item.name}) handed over by {item.custodian} "
-                f"to {recipient}")
+        facts = {
+            "action": "handover",
+            "number": item.number,
+            "evidence_ref": item.file_id,
+            "sha256": item.sha256,
+            "size": item.size,
+            "name": item.name,
+            "person": item.custodian,
+            "recipient": recipient,
+        }
+        text = f"Evidence {item.number} ({item.name}) handed over by {item.custodian} to {recipient}"
         stored = self.context.store.get(item.collected.note_id)
         level = TLP(stored.tlp) if stored else DEFAULT_EVIDENCE_TLP
         with self.context.store.transaction():
@@ -177,21 +221,33 @@ class EvidenceLocker:
         sha256, _ = hash_file(path)
         return Verification(item, str(path), sha256, sha256 == item.sha256)
 
-    def _note(self, incident: Incident, file_id: str, facts: dict[str, Any], text: str,
-              note: str | None, level: TLP) -> None:
+    def _note(
+        self, incident: Incident, file_id: str, facts: dict[str, Any], text: str, note: str | None, level: TLP
+    ) -> None:
         stamp = format_ts(self.context.clock())
         content = text + (f". {note.strip()}" if note and note.strip() else "")
         note_id = self.context.ids("note")
         record: dict[str, Any] = {
-            "type": "note", "spec_version": "2.1", "id": note_id,
-            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
-            "authors": [self.context.analyst], "abstract": f"Chain of custody {facts['number']}",
-            "content": content, "object_refs": [incident.id, file_id],
+            "type": "note",
+            "spec_version": "2.1",
+            "id": note_id,
+            "created": stamp,
+            "modified": stamp,
+            "created_by_ref": self.context.identity,
+            "authors": [self.context.analyst],
+            "abstract": f"Chain of custody {facts['number']}",
+            "content": content,
+            "object_refs": [incident.id, file_id],
             # The chain of custody is the CIRT's record: internal, never released.
             "object_marking_refs": [level.marking_id, INTERNAL_MARKING_ID],
-            "extensions": {EVIDENCE_EXTENSION_ID: {
-                "extension_type": "property-extension", **facts, "when": stamp,
-                **({"note": note.strip()} if note and note.strip() else {})}},
+            "extensions": {
+                EVIDENCE_EXTENSION_ID: {
+                    "extension_type": "property-extension",
+                    **facts,
+                    "when": stamp,
+                    **({"note": note.strip()} if note and note.strip() else {}),
+                }
+            },
         }
         self.context.store.put(record, tlp=int(level), provenance=self._provenance)
         self.context.store.link(incident.id, note_id)
@@ -211,18 +267,32 @@ class EvidenceLocker:
         for number, group in events.items():
             group.sort(key=lambda pair: (pair[0]["when"], pair[1]["id"]))
             first = group[0][0]
-            out.append(Evidence(
-                number, first["evidence_ref"], first["name"], first["sha256"], int(first["size"]),
-                tuple(CustodyEvent(f["action"], f["when"], f["person"], f.get("recipient"),
-                                   f.get("note"), obj["id"]) for f, obj in group)))
+            out.append(
+                Evidence(
+                    number,
+                    first["evidence_ref"],
+                    first["name"],
+                    first["sha256"],
+                    int(first["size"]),
+                    tuple(
+                        CustodyEvent(
+                            f["action"], f["when"], f["person"], f.get("recipient"), f.get("note"), obj["id"]
+                        )
+                        for f, obj in group
+                    ),
+                )
+            )
         return sorted(out, key=lambda e: int(e.number[1:]))
 
     def objects(self, ref: str) -> builtins.list[dict[str, Any]]:
         """The file observables and custody notes of an incident (for exports)."""
         incident = self.records.get(ref)
         store = self.context.store
-        notes = [s.obj for s in store.latest_many(store.linked(incident.id))
-                 if s.type == "note" and EVIDENCE_EXTENSION_ID in s.obj.get("extensions", {})]
+        notes = [
+            s.obj
+            for s in store.latest_many(store.linked(incident.id))
+            if s.type == "note" and EVIDENCE_EXTENSION_ID in s.obj.get("extensions", {})
+        ]
         files = {n["extensions"][EVIDENCE_EXTENSION_ID]["evidence_ref"] for n in notes}
         return [s.obj for s in store.latest_many(sorted(files))] + notes
 
@@ -234,13 +304,18 @@ class EvidenceLocker:
         text = which.strip()
         key = text.upper() if text.upper().startswith("E") else f"E{text}"
         items = self._collect(incident)
-        found = [e for e in items if e.number == key or e.file_id == text
-                 or (len(text) >= 8 and e.sha256.startswith(text.lower()))]
+        found = [
+            e
+            for e in items
+            if e.number == key or e.file_id == text or (len(text) >= 8 and e.sha256.startswith(text.lower()))
+        ]
         if len(found) == 1:
             return found[0]
         if not found:
-            raise NotFound(f"{incident.reference} has no evidence '{which}' "
-                           f"(see 'cirt evidence list {incident.reference}')")
+            raise NotFound(
+                f"{incident.reference} has no evidence '{which}' "
+                f"(see 'cirt evidence list {incident.reference}')"
+            )
         raise InvalidValue(f"'{which}' matches several items; give the number (E1, E2…)")
 
 

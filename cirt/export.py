@@ -32,14 +32,18 @@ class Exported:
 
     def summary(self, where: str) -> dict[str, Any]:
         recipient = self.disclosure.recipient.key
-        return {"file": where, "recipient": recipient,
-                "objects": len(self.bundle.get("objects", [])),
-                "withheld": len(self.disclosure.withheld),
-                "logged": self.disclosure.entry.seq if self.disclosure.entry else None}
+        return {
+            "file": where,
+            "recipient": recipient,
+            "objects": len(self.bundle.get("objects", [])),
+            "withheld": len(self.disclosure.withheld),
+            "logged": self.disclosure.entry.seq if self.disclosure.entry else None,
+        }
 
 
-def export(context: Context, sharing: Sharing, recipient: str | None = None,
-           incident_ref: str | None = None) -> Exported:
+def export(
+    context: Context, sharing: Sharing, recipient: str | None = None, incident_ref: str | None = None
+) -> Exported:
     """Release everything (or one incident with what is attached to it) to ``recipient``, or to
     the national CIRT's own archive when none is named, and make the bundle."""
     disclosure = sharing.export_release(recipient or ARCHIVE, incident_ref)

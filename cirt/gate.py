@@ -95,8 +95,7 @@ _REQUIRED: dict[str, frozenset[str]] = {
     "malware": frozenset({"is_family"}),
     "malware-analysis": frozenset({"product"}),
     "note": frozenset({"content", "object_refs"}),
-    "observed-data": frozenset({"first_observed", "last_observed", "number_observed",
-                                "object_refs"}),
+    "observed-data": frozenset({"first_observed", "last_observed", "number_observed", "object_refs"}),
     "opinion": frozenset({"opinion", "object_refs"}),
     "report": frozenset({"name", "published", "object_refs"}),
     "threat-actor": frozenset({"name"}),
@@ -107,8 +106,21 @@ _REQUIRED: dict[str, frozenset[str]] = {
     "marking-definition": frozenset({"definition_type", "definition", "extensions"}),
     "extension-definition": frozenset({"name", "schema", "version", "extension_types"}),
 }
-_VALUE_SCOS = frozenset({"autonomous-system", "domain-name", "email-addr", "ipv4-addr",
-                         "ipv6-addr", "mac-addr", "mutex", "url", "user-account"})
+_VALUE_SCOS = frozenset(
+    {
+        "autonomous-system",
+        "domain-name",
+        "email-addr",
+        "ipv4-addr",
+        "ipv6-addr",
+        "mac-addr",
+        "mutex",
+        "url",
+        "user-account",
+    }
+)
+
+
 def required_properties(stix_type: str) -> frozenset[str]:
     """Properties without which an object of ``stix_type`` is not valid STIX 2.1."""
     if stix_type == "autonomous-system":
@@ -162,9 +174,14 @@ class Candidate:
 
     __slots__ = ("_refs", "contacts", "floor", "foreign", "level", "obj", "orgs", "origin")
 
-    def __init__(self, obj: Mapping[str, Any], orgs: frozenset[str] = frozenset(),
-                 contacts: frozenset[str] = frozenset(), origin: str | None = None,
-                 floor: TLP | None = None) -> None:
+    def __init__(
+        self,
+        obj: Mapping[str, Any],
+        orgs: frozenset[str] = frozenset(),
+        contacts: frozenset[str] = frozenset(),
+        origin: str | None = None,
+        floor: TLP | None = None,
+    ) -> None:
         self.obj = obj
         self.orgs = orgs
         self.contacts = contacts
@@ -313,7 +330,10 @@ def _seat(recipient: Recipient, community: Community) -> _Seat:
     org = community.organisations.get(party_id)
     partner = community.partners.get(party_id)
     return _Seat(
-        recipient=recipient, party=party_id, email=email, green=party.community,
+        recipient=recipient,
+        party=party_id,
+        email=email,
+        green=party.community,
         constituent=org is not None and org.role == "constituent",
         cap=partner.max_tlp if partner is not None else None,
         cap_name=partner.name if partner is not None else "",
@@ -326,8 +346,9 @@ def _judge(level: TLP, received: bool, in_orgs: bool, named: bool, seat: _Seat) 
     if seat.archive:
         return Allowed("archive", "the national CIRT's own archive keeps everything")
     if seat.cap is not None and level > seat.cap:
-        return Withheld(f"{label} is above what {seat.cap_name} may receive "
-                        f"({seat.cap.label} at most)", "partner-cap")
+        return Withheld(
+            f"{label} is above what {seat.cap_name} may receive ({seat.cap.label} at most)", "partner-cap"
+        )
     if level is TLP.CLEAR:
         return Allowed("clear", "TLP:CLEAR may go to anyone")
     if seat.party is None:
@@ -335,30 +356,31 @@ def _judge(level: TLP, received: bool, in_orgs: bool, named: bool, seat: _Seat) 
     if level is TLP.GREEN:
         if seat.green:
             return Allowed("green-community", "TLP:GREEN goes to the community of sectors.yaml")
-        return Withheld("TLP:GREEN stays inside the community, and the recipient is not a "
-                        "community member", "green-community")
+        return Withheld(
+            "TLP:GREEN stays inside the community, and the recipient is not a community member",
+            "green-community",
+        )
     if received and level >= TLP.AMBER_STRICT:
-        return Withheld(f"{label} received from a peer never leaves the national CIRT",
-                        "received-stays")
+        return Withheld(f"{label} received from a peer never leaves the national CIRT", "received-stays")
     if level is TLP.RED:
         if seat.email is None:
-            return Withheld("TLP:RED goes only to named contacts, one message each",
-                            "red-named-contacts")
+            return Withheld("TLP:RED goes only to named contacts, one message each", "red-named-contacts")
         if seat.recipient.channel in MACHINE_CHANNELS:
             return Withheld("TLP:RED never travels by TAXII or MISP", "red-channel")
         if named:
             return Allowed("red-named-contact", "TLP:RED to a contact it was shared with by name")
-        return Withheld("TLP:RED goes only to the contacts it was shared with by name",
-                        "red-audience")
+        return Withheld("TLP:RED goes only to the contacts it was shared with by name", "red-audience")
     if not (in_orgs or named):
-        return Withheld(f"{label} goes only to the organisations it was shared with",
-                        "amber-audience")
+        return Withheld(f"{label} goes only to the organisations it was shared with", "amber-audience")
     if received and not seat.constituent:
-        return Withheld("TLP:AMBER received from a peer goes only to constituent organisations",
-                        "received-amber-constituent")
+        return Withheld(
+            "TLP:AMBER received from a peer goes only to constituent organisations",
+            "received-amber-constituent",
+        )
     if level is TLP.AMBER_STRICT:
-        return Allowed("amber-audience", "TLP:AMBER+STRICT to an organisation it was shared "
-                       "with (organisation only)")
+        return Allowed(
+            "amber-audience", "TLP:AMBER+STRICT to an organisation it was shared with (organisation only)"
+        )
     return Allowed("amber-audience", "TLP:AMBER to an organisation it was shared with")
 
 
@@ -373,9 +395,14 @@ class RulesTable:
         self._seat = _seat(recipient, community)
         self.others = _other_parties(self._seat, community)
         """The values that name other parties (see the audience rule)."""
-        self._table = {(level, received, in_audience): isinstance(
-            _judge(level, received, in_audience, False, self._seat), Allowed)
-            for level in TLP for received in (False, True) for in_audience in (False, True)}
+        self._table = {
+            (level, received, in_audience): isinstance(
+                _judge(level, received, in_audience, False, self._seat), Allowed
+            )
+            for level in TLP
+            for received in (False, True)
+            for in_audience in (False, True)
+        }
 
     def allows(self, level: TLP, received: bool, in_audience: bool) -> bool:
         return self._table[(level, received, in_audience)]
@@ -392,10 +419,11 @@ NEVER_PLAIN = frozenset({"incident", *DEFINITIONS})
 objects that use them (definitions): never released as stored."""
 
 
-_TLP_BY_ID: dict[str, TLP] = {
-    **{level.marking_id: level for level in TLP}, **TLP1_MARKING_IDS}
-_UNKNOWN_MARKING = Withheld("it carries a marking this CIRT does not know how to apply "
-                            "(or cannot send the definition of)", "unknown-marking")
+_TLP_BY_ID: dict[str, TLP] = {**{level.marking_id: level for level in TLP}, **TLP1_MARKING_IDS}
+_UNKNOWN_MARKING = Withheld(
+    "it carries a marking this CIRT does not know how to apply (or cannot send the definition of)",
+    "unknown-marking",
+)
 
 
 class _Rules:
@@ -469,8 +497,7 @@ def _strip_refs(value: Any, bad: set[str], removed: list[str], path: str) -> Any
                         del out[key]
                     removed.append(path + key)
                 continue
-            if isinstance(item, dict | list) and key not in ("object_marking_refs",
-                                                               "granular_markings"):
+            if isinstance(item, dict | list) and key not in ("object_marking_refs", "granular_markings"):
                 new = _strip_refs(item, bad, removed, f"{path}{key}.")
                 if new is not item:
                     out = dict(value) if out is None else out
@@ -483,12 +510,10 @@ def _strip_refs(value: Any, bad: set[str], removed: list[str], path: str) -> Any
         items: list[Any] = []
         changed = False
         for entry in value:
-            new = _strip_refs(entry, bad, removed, path) if isinstance(entry, dict | list) \
-                else entry
+            new = _strip_refs(entry, bad, removed, path) if isinstance(entry, dict | list) else entry
             if new is not entry:
                 changed = True
-                if isinstance(entry, dict) and any(
-                        k.endswith("_ref") and k not in new for k in entry):
+                if isinstance(entry, dict) and any(k.endswith("_ref") and k not in new for k in entry):
                     continue
                 if not new:
                     continue
@@ -514,9 +539,15 @@ def _withheld(obj: Mapping[str, Any], tlp: TLP | None, decision: Withheld) -> Wi
     return WithheldObject(str(obj.get("id", "")), str(obj.get("type", "")), tlp, decision)
 
 
-def release(candidates: Iterable[Candidate], recipient: Recipient, community: Community, *,
-            default_tlp: TLP, context: Iterable[Candidate] = (),
-            reference_key: bytes = b"") -> Release:
+def release(
+    candidates: Iterable[Candidate],
+    recipient: Recipient,
+    community: Community,
+    *,
+    default_tlp: TLP,
+    context: Iterable[Candidate] = (),
+    reference_key: bytes = b"",
+) -> Release:
     """Decide for every candidate; return what ``recipient`` may receive and what was withheld.
 
     ``context``: objects the candidates may reference that are not offered themselves (a
@@ -559,8 +590,14 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def _release(candidates: Iterable[Candidate], recipient: Recipient, community: Community,
-             default_tlp: TLP, context: Iterable[Candidate], reference_key: bytes) -> Release:
+def _release(
+    candidates: Iterable[Candidate],
+    recipient: Recipient,
+    community: Community,
+    default_tlp: TLP,
+    context: Iterable[Candidate],
+    reference_key: bytes,
+) -> Release:
     offered = _newest(candidates)
     context = list(context)
     # Definitions first: a marking that is not TLP counts only if sectors.yaml translates it
@@ -569,8 +606,7 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
     definition_candidates: dict[str, Candidate] = {}
     for cand in (*context, *(c for c in offered if c.obj["type"] in _DEFINITIONS)):
         oid = cand.obj["id"]
-        if cand.obj["type"] in _DEFINITIONS and level_of_marking(oid) is None \
-                and oid != TLP2_EXTENSION_ID:
+        if cand.obj["type"] in _DEFINITIONS and level_of_marking(oid) is None and oid != TLP2_EXTENSION_ID:
             definitions[oid] = cand.obj
             definition_candidates[oid] = cand
     seat = _seat(recipient, community)
@@ -578,9 +614,11 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
     rules = _Rules(seat, treatment, default_tlp)
     # an extension definition is an object like any other: one the recipient may not receive
     # does not travel, and neither does its use (see _drop_extensions)
-    barred = frozenset(oid for oid, cand in definition_candidates.items()
-                       if cand.obj["type"] == "extension-definition"
-                       and not _allowed(rules, cand))
+    barred = frozenset(
+        oid
+        for oid, cand in definition_candidates.items()
+        if cand.obj["type"] == "extension-definition" and not _allowed(rules, cand)
+    )
     for oid in barred:
         del definitions[oid]
     work: dict[str, _Work] = {}
@@ -661,9 +699,10 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         if creator is not None:
             # a sectors.yaml identity is known without its object; once its object is offered
             # or in context, the object's own verdict decides, like any other reference
-            if not (reachable(creator) or (creator in known_identities
-                                           and creator not in withheld
-                                           and creator not in context_ids)):
+            if not (
+                reachable(creator)
+                or (creator in known_identities and creator not in withheld and creator not in context_ids)
+            ):
                 obj = {k: v for k, v in obj.items() if k != "created_by_ref"}
                 item.redacted.append("created_by_ref")
             else:
@@ -678,16 +717,17 @@ def _release(candidates: Iterable[Candidate], recipient: Recipient, community: C
         if marks:
             uses.markings.update(marks)
         if "granular_markings" in obj:
-            uses.markings.update(g["marking_ref"] for g in obj["granular_markings"]
-                                 if "marking_ref" in g)
+            uses.markings.update(g["marking_ref"] for g in obj["granular_markings"] if "marking_ref" in g)
         if "extensions" in obj:
             uses.extensions.update(obj["extensions"])
-        released.append(Released(obj, item.tlp, item.decision,
-                                 tuple(item.redacted) if item.redacted else ()))
+        released.append(Released(obj, item.tlp, item.decision, tuple(item.redacted) if item.redacted else ()))
     uses.creators.difference_update(offered_ids)
-    return Release(recipient, tuple(released),
-                   tuple(w for oid, w in withheld.items() if oid not in context_ids),
-                   tuple(_definitions_for(uses, definitions, community)))
+    return Release(
+        recipient,
+        tuple(released),
+        tuple(w for oid, w in withheld.items() if oid not in context_ids),
+        tuple(_definitions_for(uses, definitions, community)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -709,14 +749,14 @@ def _newest(candidates: Iterable[Candidate]) -> Collection[Candidate]:
     for cand in offered_list:
         oid = cand.obj["id"]
         earlier = offered.get(oid)
-        if earlier is None or str(cand.obj.get("modified", "")) > str(
-                earlier.obj.get("modified", "")):
+        if earlier is None or str(cand.obj.get("modified", "")) > str(earlier.obj.get("modified", "")):
             offered[oid] = cand
     return offered.values()
 
 
-def _settle_references(work: dict[str, _Work], withheld: dict[str, WithheldObject],
-                       reachable: Callable[[str], bool]) -> None:
+def _settle_references(
+    work: dict[str, _Work], withheld: dict[str, WithheldObject], reachable: Callable[[str], bool]
+) -> None:
     """Apply the reference rules; withholding one object re-examines those that point at it."""
     dependents: dict[str, list[str]] = {}
     queue: list[str] = []
@@ -737,20 +777,20 @@ def _settle_references(work: dict[str, _Work], withheld: dict[str, WithheldObjec
         stix_type = obj["type"]
         refusal: Withheld | None = None
         if stix_type in _LINKS:
-            refusal = Withheld("it links to something the recipient may not see",
-                               "reference")
+            refusal = Withheld("it links to something the recipient may not see", "reference")
         else:
             removed: list[str] = []
             stripped = _strip_refs(obj, bad, removed, "")
             gone = {p for p in removed if "." not in p} - set(stripped)
             required = required_properties(stix_type)
             if gone & required:
-                refusal = Withheld("every object it refers to is withheld from the recipient"
-                                   if stix_type in CONTAINERS else
-                                   "a required reference points at something the recipient "
-                                   "may not see", "reference")
-            elif stix_type == "network-traffic" and not (
-                    "src_ref" in stripped or "dst_ref" in stripped):
+                refusal = Withheld(
+                    "every object it refers to is withheld from the recipient"
+                    if stix_type in CONTAINERS
+                    else "a required reference points at something the recipient may not see",
+                    "reference",
+                )
+            elif stix_type == "network-traffic" and not ("src_ref" in stripped or "dst_ref" in stripped):
                 refusal = Withheld("both its endpoints are withheld", "reference")
             else:
                 item.obj = _unselect(stripped, {p.split(".", 1)[0] for p in removed})
@@ -780,8 +820,9 @@ def _unselect(obj: Mapping[str, Any], changed: set[str]) -> Mapping[str, Any]:
     return out
 
 
-def _apply_granular(obj: Mapping[str, Any], cand: Candidate, rules: _Rules,
-                    redacted: list[str]) -> tuple[Mapping[str, Any], Withheld | None]:
+def _apply_granular(
+    obj: Mapping[str, Any], cand: Candidate, rules: _Rules, redacted: list[str]
+) -> tuple[Mapping[str, Any], Withheld | None]:
     """Remove every property a granular marking forbids the recipient; refuse if one is required."""
     markings = obj.get("granular_markings") or []
     forbidden: set[str] = set()
@@ -795,8 +836,7 @@ def _apply_granular(obj: Mapping[str, Any], cand: Candidate, rules: _Rules,
     if not forbidden:
         return obj, None
     if forbidden & required_properties(obj["type"]) or "id" in forbidden:
-        return obj, Withheld("a required field carries a marking the recipient may not see",
-                             "granular")
+        return obj, Withheld("a required field carries a marking the recipient may not see", "granular")
     out = {k: v for k, v in obj.items() if k not in forbidden}
     kept = []
     for marking in markings:
@@ -839,12 +879,12 @@ def _allowed(rules: _Rules, cand: Candidate) -> bool:
 
 
 _LINKS = frozenset({"relationship", "sighting"})
-_REQUIRED_EXTENSION_TYPES = frozenset({"new-sdo", "new-sco", "new-sro",
-                                       "toplevel-property-extension"})
+_REQUIRED_EXTENSION_TYPES = frozenset({"new-sdo", "new-sco", "new-sro", "toplevel-property-extension"})
 
 
-def _drop_extensions(obj: Mapping[str, Any], barred: frozenset[str],
-                     redacted: list[str]) -> tuple[Mapping[str, Any], Withheld | None]:
+def _drop_extensions(
+    obj: Mapping[str, Any], barred: frozenset[str], redacted: list[str]
+) -> tuple[Mapping[str, Any], Withheld | None]:
     """The object without its uses of extensions the recipient may not receive; withheld when
     the extension defines the object itself or its top-level properties."""
     extensions = obj["extensions"]
@@ -852,10 +892,8 @@ def _drop_extensions(obj: Mapping[str, Any], barred: frozenset[str],
     for ext_id, body in extensions.items():
         if ext_id not in barred:
             kept[ext_id] = body
-        elif isinstance(body, Mapping) and body.get("extension_type") in \
-                _REQUIRED_EXTENSION_TYPES:
-            return obj, Withheld("it is defined by an extension the recipient may not receive",
-                                 "extension")
+        elif isinstance(body, Mapping) and body.get("extension_type") in _REQUIRED_EXTENSION_TYPES:
+            return obj, Withheld("it is defined by an extension the recipient may not receive", "extension")
         else:
             redacted.append(f"extensions.{ext_id}")
     out = {k: v for k, v in obj.items() if k != "extensions"}
@@ -864,8 +902,18 @@ def _drop_extensions(obj: Mapping[str, Any], barred: frozenset[str],
     return out, None
 
 
-_NOT_AUDIENCE = frozenset({"type", "id", "spec_version", "created", "modified",
-                           "created_by_ref", "object_marking_refs", "granular_markings"})
+_NOT_AUDIENCE = frozenset(
+    {
+        "type",
+        "id",
+        "spec_version",
+        "created",
+        "modified",
+        "created_by_ref",
+        "object_marking_refs",
+        "granular_markings",
+    }
+)
 
 
 def _other_parties(seat: _Seat, community: Community) -> frozenset[str]:
@@ -879,14 +927,14 @@ def _other_parties(seat: _Seat, community: Community) -> frozenset[str]:
     return frozenset(out)
 
 
-def _cut_audience(obj: Mapping[str, Any], others: frozenset[str],
-                  redacted: list[str]) -> tuple[Mapping[str, Any], Withheld | None]:
+def _cut_audience(
+    obj: Mapping[str, Any], others: frozenset[str], redacted: list[str]
+) -> tuple[Mapping[str, Any], Withheld | None]:
     """The object without any value naming another party (its sectors.yaml id or identity),
     in whatever property, extension or list it sits: who else an object is shared with, or
     affects, is never told.  Withheld when a required property would go."""
     removed: list[str] = []
-    out = _without(obj if isinstance(obj, dict) else dict(obj), others, removed, "",
-                   skip=_NOT_AUDIENCE)
+    out = _without(obj if isinstance(obj, dict) else dict(obj), others, removed, "", skip=_NOT_AUDIENCE)
     if not removed:
         return obj, None
     redacted.extend(dict.fromkeys(_EXTENSION_PATH.sub("", r) for r in removed))
@@ -895,8 +943,9 @@ def _cut_audience(obj: Mapping[str, Any], others: frozenset[str],
     return out, None
 
 
-def _without(value: Any, others: frozenset[str], removed: list[str], path: str,
-             skip: frozenset[str] = frozenset()) -> Any:
+def _without(
+    value: Any, others: frozenset[str], removed: list[str], path: str, skip: frozenset[str] = frozenset()
+) -> Any:
     """``value`` (a dict or list) without strings in ``others``; the same object if none.
     Where something went is added to ``removed``; keys in ``skip`` are left as they are."""
     if isinstance(value, dict):
@@ -942,17 +991,27 @@ def _without(value: Any, others: frozenset[str], removed: list[str], path: str,
 
 
 def _community_identities(community: Community) -> frozenset[str]:
-    return frozenset([community.national.identity,
-                      *(o.identity for o in community.organisations.values()),
-                      *(p.identity for p in community.partners.values())])
+    return frozenset(
+        [
+            community.national.identity,
+            *(o.identity for o in community.organisations.values()),
+            *(p.identity for p in community.partners.values()),
+        ]
+    )
 
 
-def _definitions_for(uses: _Uses, offered: dict[str, Mapping[str, Any]],
-                     community: Community) -> list[Mapping[str, Any]]:
+def _definitions_for(
+    uses: _Uses, offered: dict[str, Mapping[str, Any]], community: Community
+) -> list[Mapping[str, Any]]:
     """Marking and extension definitions the released objects use, and our identity."""
     out: list[Mapping[str, Any]] = [
-        d for oid, d in offered.items() if oid in uses.markings or oid in uses.extensions]
-    out += definitions_for(extensions=uses.extensions, creators=uses.creators,
-                           markings=uses.markings, national=community.national,
-                           present=[d["id"] for d in out])
+        d for oid, d in offered.items() if oid in uses.markings or oid in uses.extensions
+    ]
+    out += definitions_for(
+        extensions=uses.extensions,
+        creators=uses.creators,
+        markings=uses.markings,
+        national=community.national,
+        present=[d["id"] for d in out],
+    )
     return out

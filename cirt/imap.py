@@ -42,15 +42,19 @@ def imap_settings(section: IntakeSection, password: str | None) -> ImapSettings:
     config.toml is read); ``password``: the secret ``intake_imap_password``
     (``CIRT_INTAKE_IMAP_PASSWORD`` or secrets.toml)."""
     if not section.imap_host or not section.imap_user:
-        raise ConfigError("config.toml", None, "[intake] imap_host, imap_user",
-                          "set the mailbox to read (host and user)")
+        raise ConfigError(
+            "config.toml", None, "[intake] imap_host, imap_user", "set the mailbox to read (host and user)"
+        )
     if not password:
-        raise ConfigError("secrets", None, "intake_imap_password",
-                          "set CIRT_INTAKE_IMAP_PASSWORD or intake_imap_password in secrets.toml")
+        raise ConfigError(
+            "secrets",
+            None,
+            "intake_imap_password",
+            "set CIRT_INTAKE_IMAP_PASSWORD or intake_imap_password in secrets.toml",
+        )
     security = section.imap_security
     port = section.imap_port or (993 if security == "ssl" else 143)
-    return ImapSettings(section.imap_host, port, section.imap_user, password, security,
-                        section.imap_folder)
+    return ImapSettings(section.imap_host, port, section.imap_user, password, security, section.imap_folder)
 
 
 class Mailbox:
@@ -76,8 +80,9 @@ class Mailbox:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -125,8 +130,9 @@ class Mailbox:
 
 def _connect(settings: ImapSettings) -> imaplib.IMAP4:
     if settings.security == "ssl":
-        return imaplib.IMAP4_SSL(settings.host, settings.port, timeout=TIMEOUT,
-                                 ssl_context=ssl.create_default_context())
+        return imaplib.IMAP4_SSL(
+            settings.host, settings.port, timeout=TIMEOUT, ssl_context=ssl.create_default_context()
+        )
     client = imaplib.IMAP4(settings.host, settings.port, timeout=TIMEOUT)
     if settings.security == "starttls":
         client.starttls(ssl_context=ssl.create_default_context())
@@ -135,4 +141,3 @@ def _connect(settings: ImapSettings) -> imaplib.IMAP4:
 
 def _quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
-

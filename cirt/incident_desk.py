@@ -26,8 +26,9 @@ from cirt.tlp import TLP
 
 
 class IncidentDesk:
-    def __init__(self, context: Context, *, records: IncidentRecords, tasks: TaskService,
-                 evidence: EvidenceLocker) -> None:
+    def __init__(
+        self, context: Context, *, records: IncidentRecords, tasks: TaskService, evidence: EvidenceLocker
+    ) -> None:
         self.context = context
         self.records = records
         self.tasks = tasks
@@ -37,11 +38,22 @@ class IncidentDesk:
     def _provenance(self) -> Provenance:
         return Provenance(LOCAL, self.context.analyst)
 
-    def open(self, *, title: str, category: str, severity: str, organisations: builtins.list[str],
-             tlp: TLP | str | None = None, description: str | None = None,
-             summary: str | None = None, reported_at: datetime | None = None,
-             occurred_at: datetime | None = None, reporter: rules.Reporter | None = None,
-             channel: str | None = None, playbook: str | None = None) -> Incident:
+    def open(
+        self,
+        *,
+        title: str,
+        category: str,
+        severity: str,
+        organisations: builtins.list[str],
+        tlp: TLP | str | None = None,
+        description: str | None = None,
+        summary: str | None = None,
+        reported_at: datetime | None = None,
+        occurred_at: datetime | None = None,
+        reporter: rules.Reporter | None = None,
+        channel: str | None = None,
+        playbook: str | None = None,
+    ) -> Incident:
         """Open an incident; its default audience is the affected organisations.
 
         ``description`` is internal, ``summary`` shareable; ``reported_at`` (default now) is when
@@ -61,16 +73,27 @@ class IncidentDesk:
             incident = rules.new_incident(
                 incident_id=self.context.ids("incident"),
                 reference=f"{self.context.config.reference_prefix}-{now.year}-{number:04d}",
-                title=title, category=self._category(category), severity=severity,
-                organisations=organisations, tlp=level, description=description,
-                identity=community.national.identity, analyst=self.context.analyst, now=now,
-                summary=summary, reported_at=reported_at, occurred_at=occurred_at,
-                reporter=reporter, channel=channel)
+                title=title,
+                category=self._category(category),
+                severity=severity,
+                organisations=organisations,
+                tlp=level,
+                description=description,
+                identity=community.national.identity,
+                analyst=self.context.analyst,
+                now=now,
+                summary=summary,
+                reported_at=reported_at,
+                occurred_at=occurred_at,
+                reporter=reporter,
+                channel=channel,
+            )
             # Playbooks (cirt.tasks): the matching playbooks' tasks and duties join version 1.
             incident = self.tasks.apply(incident, playbook).incident
             self.save(incident)
-            self.context.store.add_audience(incident.id, "org",
-                                            [*incident.organisations, community.national.id])
+            self.context.store.add_audience(
+                incident.id, "org", [*incident.organisations, community.national.id]
+            )
         return incident
 
     def save(self, incident: Incident) -> None:
@@ -99,12 +122,20 @@ class IncidentDesk:
     def list(self, where: IncidentFilter) -> builtins.list[IncidentRow]:
         return self.records.list(where)
 
-    def update(self, ref: str, *, title: str | None = None, description: str | None = None,
-               summary: str | None = None, severity: str | None = None,
-               category: str | None = None,
-               status: str | None = None, tlp: TLP | str | None = None,
-               add_organisations: builtins.list[str] | None = None,
-               if_version: str | None = None) -> Incident:
+    def update(
+        self,
+        ref: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        summary: str | None = None,
+        severity: str | None = None,
+        category: str | None = None,
+        status: str | None = None,
+        tlp: TLP | str | None = None,
+        add_organisations: builtins.list[str] | None = None,
+        if_version: str | None = None,
+    ) -> Incident:
         fields: dict[str, Any] = {}
         if title is not None:
             fields["title"] = title
@@ -126,15 +157,18 @@ class IncidentDesk:
             raise InvalidValue("nothing to update: give at least one field to change")
         with self.changing(ref, if_version) as incident:
             if "tlp" in fields and fields["tlp"] < incident.tlp(self.context.community.default_tlp):
-                raise InvalidValue(f"lowering the marking of {incident.reference} is `cirt share "
-                                   "lower` (by the originator, with a reason)")  # issue 11
+                raise InvalidValue(
+                    f"lowering the marking of {incident.reference} is `cirt share "
+                    "lower` (by the originator, with a reason)"
+                )  # issue 11
             if status is not None:
                 rules.check_status_change(incident, status)
             if add_organisations:
                 fields["organisations"] = [*incident.organisations, *add_organisations]
             change = "updated " + ", ".join(sorted(fields))
-            revised = rules.revise(incident, analyst=self.context.analyst, now=self.context.clock(),
-                                   change=change, **fields)
+            revised = rules.revise(
+                incident, analyst=self.context.analyst, now=self.context.clock(), change=change, **fields
+            )
             # Playbooks (cirt.tasks): items that now apply join this version.
             revised = self.tasks.refresh(incident, revised).incident
             self.save(revised)
@@ -144,44 +178,65 @@ class IncidentDesk:
 
     def assign(self, ref: str, analyst: str, *, if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
-            revised = rules.revise(incident, analyst=self.context.analyst, now=self.context.clock(),
-                                   change=f"assigned to {analyst}", assignee=analyst,
-                                   status="open" if incident.status == "new" else incident.status)
+            revised = rules.revise(
+                incident,
+                analyst=self.context.analyst,
+                now=self.context.clock(),
+                change=f"assigned to {analyst}",
+                assignee=analyst,
+                status="open" if incident.status == "new" else incident.status,
+            )
             self.save(revised)
         return revised
 
-    def escalate(self, ref: str, *, level: str, reason: str, de_escalate: bool = False,
-                 if_version: str | None = None) -> Incident:
+    def escalate(
+        self, ref: str, *, level: str, reason: str, de_escalate: bool = False, if_version: str | None = None
+    ) -> Incident:
         with self.changing(ref, if_version) as incident:
-            revised = rules.escalate(incident, level=level, reason=reason,
-                                     analyst=self.context.analyst, now=self.context.clock(),
-                                     de_escalate=de_escalate)
+            revised = rules.escalate(
+                incident,
+                level=level,
+                reason=reason,
+                analyst=self.context.analyst,
+                now=self.context.clock(),
+                de_escalate=de_escalate,
+            )
             if not de_escalate:
                 # Playbooks (cirt.tasks): the duties of the new level join this version.
                 revised = self.tasks.escalated(revised).incident
             self.save(revised)
         return revised
 
-    def close(self, ref: str, *, resolution: str, determination: str = "confirmed",
-              if_version: str | None = None) -> Incident:
+    def close(
+        self, ref: str, *, resolution: str, determination: str = "confirmed", if_version: str | None = None
+    ) -> Incident:
         with self.changing(ref, if_version) as incident:
-            open_duties = tuple(f"{t.number} {t.title} (to {', '.join(t.parties)})"
-                                for t in self.tasks.open_duties(incident.id))
-            revised = rules.close(incident, resolution=resolution, determination=determination,
-                                  analyst=self.context.analyst, now=self.context.clock(),
-                                  open_duties=open_duties)
+            open_duties = tuple(
+                f"{t.number} {t.title} (to {', '.join(t.parties)})"
+                for t in self.tasks.open_duties(incident.id)
+            )
+            revised = rules.close(
+                incident,
+                resolution=resolution,
+                determination=determination,
+                analyst=self.context.analyst,
+                now=self.context.clock(),
+                open_duties=open_duties,
+            )
             self.save(revised)
         return revised
 
     def reopen(self, ref: str, *, reason: str, if_version: str | None = None) -> Incident:
         with self.changing(ref, if_version) as incident:
-            revised = rules.reopen(incident, reason=reason, analyst=self.context.analyst,
-                                   now=self.context.clock())
+            revised = rules.reopen(
+                incident, reason=reason, analyst=self.context.analyst, now=self.context.clock()
+            )
             self.save(revised)
         return revised
 
-    def note(self, ref: str, text: str, *, tlp: TLP | str | None = None,
-             share: bool = False) -> dict[str, Any]:
+    def note(
+        self, ref: str, text: str, *, tlp: TLP | str | None = None, share: bool = False
+    ) -> dict[str, Any]:
         """A STIX note about the incident: internal (never released) unless ``share``; marked
         like the incident unless ``tlp`` says otherwise."""
         incident = self.get(ref)
@@ -191,17 +246,23 @@ class IncidentDesk:
         markings = [level.marking_id] if share else [level.marking_id, rules.INTERNAL_MARKING_ID]
         stamp = format_ts(self.context.clock())
         note: dict[str, Any] = {
-            "type": "note", "spec_version": "2.1", "id": self.context.ids("note"),
-            "created": stamp, "modified": stamp,
-            "created_by_ref": self.context.identity, "authors": [self.context.analyst],
-            "content": text, "object_refs": [incident.id],
+            "type": "note",
+            "spec_version": "2.1",
+            "id": self.context.ids("note"),
+            "created": stamp,
+            "modified": stamp,
+            "created_by_ref": self.context.identity,
+            "authors": [self.context.analyst],
+            "content": text,
+            "object_refs": [incident.id],
             "object_marking_refs": markings,
         }
         with self.context.store.transaction():
             self.context.store.put(note, tlp=int(level), provenance=self._provenance)
             self.context.store.link(incident.id, note["id"])
-            self.context.store.add_audience(note["id"], "org", self.context.store.audience_of(
-                incident.id).get("org", ()))
+            self.context.store.add_audience(
+                note["id"], "org", self.context.store.audience_of(incident.id).get("org", ())
+            )
         return note
 
     def linked_objects(self, ref: str) -> builtins.list[dict[str, Any]]:
@@ -233,8 +294,7 @@ class IncidentDesk:
             what = ours.get("change", "changed")
             if previous is not None and details:
                 what += " (" + "; ".join(details) + ")"
-            entries.append(HistoryEntry(version.modified, ours.get("changed_by", "?"),
-                                        "incident", what))
+            entries.append(HistoryEntry(version.modified, ours.get("changed_by", "?"), "incident", what))
             previous = version
         for obj in self.linked_objects(ref):
             if obj["type"] == "relationship":

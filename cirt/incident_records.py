@@ -56,7 +56,8 @@ class IncidentRecords:
                 raise ConflictError(
                     f"{incident.reference} was changed by {ours.get('changed_by', '?')} at "
                     f"{incident.modified} ({ours.get('change', 'changed')}) after version "
-                    f"{if_version}; show it again and retry")
+                    f"{if_version}; show it again and retry"
+                )
             yield incident
 
     def save(self, incident: Incident) -> None:
@@ -64,11 +65,20 @@ class IncidentRecords:
         store = self.context.store
         tlp = incident.tlp(self.context.community.default_tlp)
         with store.transaction():
-            store.put(incident.obj, tlp=int(tlp),
-                      provenance=Provenance(LOCAL, self.context.analyst))
-            store.index_incident(IncidentRow(
-                id=incident.id, reference=incident.reference, title=incident.title,
-                status=incident.status, severity=incident.severity, category=incident.category,
-                tlp=int(tlp), escalation=incident.escalation_level, assignee=incident.assignee,
-                created=incident.created, modified=incident.modified,
-                organisations=incident.organisations))
+            store.put(incident.obj, tlp=int(tlp), provenance=Provenance(LOCAL, self.context.analyst))
+            store.index_incident(
+                IncidentRow(
+                    id=incident.id,
+                    reference=incident.reference,
+                    title=incident.title,
+                    status=incident.status,
+                    severity=incident.severity,
+                    category=incident.category,
+                    tlp=int(tlp),
+                    escalation=incident.escalation_level,
+                    assignee=incident.assignee,
+                    created=incident.created,
+                    modified=incident.modified,
+                    organisations=incident.organisations,
+                )
+            )

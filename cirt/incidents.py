@@ -43,8 +43,10 @@ INTERNAL_MARKING_DEFINITION: dict[str, Any] = {
     "created": "2026-01-01T00:00:00.000Z",
     "name": "cirt internal",
     "definition_type": "statement",
-    "definition": {"statement": "Internal to the national CIRT: the reporter's personal data, "
-                                "analysts' notes and descriptions. Never released."},
+    "definition": {
+        "statement": "Internal to the national CIRT: the reporter's personal data, "
+        "analysts' notes and descriptions. Never released."
+    },
 }
 
 REPORTING_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
@@ -87,19 +89,31 @@ ESCALATION_LEVELS: tuple[str, ...] = get_args(EscalationLevel)
 # ENISA Reference Security Incident Taxonomy (RSIT), as published in the MISP taxonomy "rsit".
 RSIT_CATEGORIES: dict[str, tuple[str, ...]] = {
     "abusive-content": ("spam", "harmful-speech", "violence"),
-    "malicious-code": ("infected-system", "c2-server", "malware-distribution",
-                       "malware-configuration"),
+    "malicious-code": ("infected-system", "c2-server", "malware-distribution", "malware-configuration"),
     "information-gathering": ("scanner", "sniffing", "social-engineering"),
     "intrusion-attempts": ("ids-alert", "brute-force", "exploit"),
-    "intrusions": ("privileged-account-compromise", "unprivileged-account-compromise",
-                   "application-compromise", "system-compromise", "burglary"),
+    "intrusions": (
+        "privileged-account-compromise",
+        "unprivileged-account-compromise",
+        "application-compromise",
+        "system-compromise",
+        "burglary",
+    ),
     "availability": ("dos", "ddos", "misconfiguration", "sabotage", "outage"),
-    "information-content-security": ("unauthorised-information-access",
-                                     "unauthorised-information-modification", "data-loss",
-                                     "data-leak"),
+    "information-content-security": (
+        "unauthorised-information-access",
+        "unauthorised-information-modification",
+        "data-loss",
+        "data-leak",
+    ),
     "fraud": ("unauthorised-use-of-resources", "copyright", "masquerade", "phishing"),
-    "vulnerable": ("weak-crypto", "ddos-amplifier", "potentially-unwanted-accessible",
-                   "information-disclosure", "vulnerable-system"),
+    "vulnerable": (
+        "weak-crypto",
+        "ddos-amplifier",
+        "potentially-unwanted-accessible",
+        "information-disclosure",
+        "vulnerable-system",
+    ),
     "other": ("other", "undetermined"),
     "test": ("test",),
 }
@@ -143,8 +157,6 @@ OUR_EXTENSION_DEFINITION_TEMPLATE: dict[str, Any] = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class Reporter:
     """Who reported an incident: personal data, never released."""
@@ -169,8 +181,7 @@ def mark_internal(obj: dict[str, Any]) -> None:
     for name in INTERNAL_PROPERTIES:
         if name in obj and name not in present:
             del obj[name]
-    others = [g for g in obj.get("granular_markings", [])
-              if g.get("marking_ref") != INTERNAL_MARKING_ID]
+    others = [g for g in obj.get("granular_markings", []) if g.get("marking_ref") != INTERNAL_MARKING_ID]
     if present:
         others.append({"marking_ref": INTERNAL_MARKING_ID, "selectors": present})
     if others:
@@ -194,9 +205,11 @@ def parse_category(text: str, words: Mapping[str, str] | None = None) -> str:
     if words and value in words:
         return words[value]
     known = f"; or one of: {', '.join(sorted(words))}" if words else ""
-    raise InvalidValue(f"'{text}' is not an RSIT category (e.g. fraud:phishing, "
-                       f"malicious-code:infected-system, availability:ddos; see 'cirt incident "
-                       f"categories'){known}")
+    raise InvalidValue(
+        f"'{text}' is not an RSIT category (e.g. fraud:phishing, "
+        f"malicious-code:infected-system, availability:ddos; see 'cirt incident "
+        f"categories'){known}"
+    )
 
 
 def check_choice(kind: str, value: str, choices: tuple[str, ...]) -> str:
@@ -286,11 +299,25 @@ class HistoryEntry:
         return {"at": self.at, "by": self.by, "kind": self.kind, "what": self.what}
 
 
-def new_incident(*, incident_id: str, reference: str, title: str, category: str, severity: str,
-                 organisations: list[str], tlp: TLP, description: str | None, identity: str,
-                 analyst: str, now: datetime, summary: str | None = None,
-                 reported_at: datetime | None = None, occurred_at: datetime | None = None,
-                 reporter: Reporter | None = None, channel: str | None = None) -> Incident:
+def new_incident(
+    *,
+    incident_id: str,
+    reference: str,
+    title: str,
+    category: str,
+    severity: str,
+    organisations: list[str],
+    tlp: TLP,
+    description: str | None,
+    identity: str,
+    analyst: str,
+    now: datetime,
+    summary: str | None = None,
+    reported_at: datetime | None = None,
+    occurred_at: datetime | None = None,
+    reporter: Reporter | None = None,
+    channel: str | None = None,
+) -> Incident:
     """Version 1 of an incident: status new, determination suspected, escalation sector.
 
     ``description`` is the analysts' (internal), ``summary`` the shareable one; ``reported_at``
@@ -305,8 +332,7 @@ def new_incident(*, incident_id: str, reference: str, title: str, category: str,
     if reported > now:
         raise InvalidValue(f"reported-at {format_ts(reported)} is in the future")
     if occurred_at is not None and occurred_at > reported:
-        raise InvalidValue(f"occurred-at {format_ts(occurred_at)} is after reported-at "
-                           f"{format_ts(reported)}")
+        raise InvalidValue(f"occurred-at {format_ts(occurred_at)} is after reported-at {format_ts(reported)}")
     if channel is not None:
         check_choice("channel", channel, CHANNELS)
     stamp = format_ts(now)
@@ -345,14 +371,18 @@ def new_incident(*, incident_id: str, reference: str, title: str, category: str,
         obj["occurred_at"] = format_ts(occurred_at)
     if summary:
         obj["description"] = summary
-    obj.update({"internal_description": description, "report_channel": channel,
-                "reporter": reporter.as_dict() if reporter else None})
+    obj.update(
+        {
+            "internal_description": description,
+            "report_channel": channel,
+            "reporter": reporter.as_dict() if reporter else None,
+        }
+    )
     mark_internal(obj)
     return Incident(obj)
 
 
-def revise(incident: Incident, *, analyst: str, now: datetime, change: str,
-           **fields: Any) -> Incident:
+def revise(incident: Incident, *, analyst: str, now: datetime, change: str, **fields: Any) -> Incident:
     """The next version with ``fields`` changed; names map to where each field lives in STIX."""
     obj = copy.deepcopy(incident.obj)
     core, ours = obj["extensions"][INCIDENT_CORE_ID], obj["extensions"][OUR_EXTENSION_ID]
@@ -393,13 +423,15 @@ def revise(incident: Incident, *, analyst: str, now: datetime, change: str,
         obj.pop("description", None)
     if any(name in obj for name in INTERNAL_PROPERTIES):
         obj.setdefault("extensions", {})[REPORTING_EXTENSION_ID] = {
-            "extension_type": "toplevel-property-extension"}
+            "extension_type": "toplevel-property-extension"
+        }
     mark_internal(obj)
     return Incident(obj)
 
 
-def escalate(incident: Incident, *, level: str, reason: str, analyst: str, now: datetime,
-             de_escalate: bool = False) -> Incident:
+def escalate(
+    incident: Incident, *, level: str, reason: str, analyst: str, now: datetime, de_escalate: bool = False
+) -> Incident:
     """Move the escalation level; upward only unless ``de_escalate`` with a reason."""
     check_choice("escalation level", level, ESCALATION_LEVELS)
     if not reason.strip():
@@ -409,19 +441,39 @@ def escalate(incident: Incident, *, level: str, reason: str, analyst: str, now: 
     if target == current:
         raise InvalidValue(f"{incident.reference} is already at {level} level")
     if target < current and not de_escalate:
-        raise InvalidValue(f"{incident.reference} is at {incident.escalation_level} level; "
-                           f"moving down to {level} needs --de-escalate with a reason")
+        raise InvalidValue(
+            f"{incident.reference} is at {incident.escalation_level} level; "
+            f"moving down to {level} needs --de-escalate with a reason"
+        )
     if target > current and de_escalate:
         raise InvalidValue(f"{level} is above {incident.escalation_level}: that is an escalation")
-    record = {"level": level, "direction": "down" if de_escalate else "up", "reason": reason,
-              "by": analyst, "at": format_ts(now)}
+    record = {
+        "level": level,
+        "direction": "down" if de_escalate else "up",
+        "reason": reason,
+        "by": analyst,
+        "at": format_ts(now),
+    }
     verb = "de-escalated" if de_escalate else "escalated"
-    return revise(incident, analyst=analyst, now=now, change=f"{verb} to {level}: {reason}",
-                  escalation_level=level, escalations=[*incident.escalations, record])
+    return revise(
+        incident,
+        analyst=analyst,
+        now=now,
+        change=f"{verb} to {level}: {reason}",
+        escalation_level=level,
+        escalations=[*incident.escalations, record],
+    )
 
 
-def close(incident: Incident, *, resolution: str, determination: str, analyst: str,
-          now: datetime, open_duties: tuple[str, ...] = ()) -> Incident:
+def close(
+    incident: Incident,
+    *,
+    resolution: str,
+    determination: str,
+    analyst: str,
+    now: datetime,
+    open_duties: tuple[str, ...] = (),
+) -> Incident:
     """Close with a resolution; refused while a notification duty is open (``open_duties``
     describes each), since a regulator's report must not vanish with the incident."""
     if incident.status == "closed":
@@ -433,27 +485,38 @@ def close(incident: Incident, *, resolution: str, determination: str, analyst: s
             f"{incident.reference} has {len(open_duties)} open notification "
             f"{'duty' if len(open_duties) == 1 else 'duties'}: {'; '.join(open_duties)}. Mark "
             f"each done ('cirt task done {incident.reference} N') or waive it with a reason "
-            f"('cirt task waive {incident.reference} N --reason …'), then close")
-    return revise(incident, analyst=analyst, now=now, change=f"closed: {resolution}",
-                  status="closed", resolution=resolution, determination=determination)
+            f"('cirt task waive {incident.reference} N --reason …'), then close"
+        )
+    return revise(
+        incident,
+        analyst=analyst,
+        now=now,
+        change=f"closed: {resolution}",
+        status="closed",
+        resolution=resolution,
+        determination=determination,
+    )
 
 
 def reopen(incident: Incident, *, reason: str, analyst: str, now: datetime) -> Incident:
     if incident.status != "closed":
         raise InvalidValue(f"{incident.reference} is not closed")
-    return revise(incident, analyst=analyst, now=now, change=f"reopened: {reason}",
-                  status="open", resolution=None)
+    return revise(
+        incident, analyst=analyst, now=now, change=f"reopened: {reason}", status="open", resolution=None
+    )
 
 
 def check_status_change(incident: Incident, status: str) -> str:
     """A status set by an update: closing and reopening have their own commands and records."""
     check_choice("status", status, STATUSES)
     if status == "closed" and incident.status != "closed":
-        raise InvalidValue(f"closing needs a resolution: cirt incident close "
-                           f"{incident.reference} --resolution …")
+        raise InvalidValue(
+            f"closing needs a resolution: cirt incident close {incident.reference} --resolution …"
+        )
     if incident.status == "closed" and status != "closed":
-        raise InvalidValue(f"{incident.reference} is closed: cirt incident reopen "
-                           f"{incident.reference} --reason …")
+        raise InvalidValue(
+            f"{incident.reference} is closed: cirt incident reopen {incident.reference} --reason …"
+        )
     return status
 
 

@@ -46,9 +46,16 @@ class IndicatorDesk:
         self.context = context
         self.incidents = incidents
 
-    def add(self, *, pattern: str | None = None, form: str | None = None,
-            value: str | None = None, incident: str | None = None,
-            tlp: TLP | str | None = None, name: str | None = None) -> dict[str, Any]:
+    def add(
+        self,
+        *,
+        pattern: str | None = None,
+        form: str | None = None,
+        value: str | None = None,
+        incident: str | None = None,
+        tlp: TLP | str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
         """Create an indicator; with an incident, it joins the incident's audience and TLP."""
         if (pattern is None) == (form is None):
             raise InvalidValue("give exactly one of --pattern or a quick form (--ip, --domain, …)")
@@ -66,11 +73,17 @@ class IndicatorDesk:
             level = community.default_tlp
         stamp = format_ts(self.context.clock())
         indicator: dict[str, Any] = {
-            "type": "indicator", "spec_version": "2.1", "id": self.context.ids("indicator"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": self.context.ids("indicator"),
+            "created": stamp,
+            "modified": stamp,
+            "created_by_ref": self.context.identity,
             "name": name or (value if value else pattern),
             "indicator_types": ["malicious-activity"],
-            "pattern": pattern, "pattern_type": "stix", "valid_from": stamp,
+            "pattern": pattern,
+            "pattern_type": "stix",
+            "valid_from": stamp,
             "object_marking_refs": [level.marking_id],
         }
         audience = set(community.concerned_by(value)) if value else set()
@@ -80,10 +93,15 @@ class IndicatorDesk:
             if target is not None:
                 link_level = max(level, target.tlp(community.default_tlp))
                 relationship = {
-                    "type": "relationship", "spec_version": "2.1",
-                    "id": self.context.ids("relationship"), "created": stamp, "modified": stamp,
-                    "created_by_ref": self.context.identity, "relationship_type": "related-to",
-                    "source_ref": indicator["id"], "target_ref": target.id,
+                    "type": "relationship",
+                    "spec_version": "2.1",
+                    "id": self.context.ids("relationship"),
+                    "created": stamp,
+                    "modified": stamp,
+                    "created_by_ref": self.context.identity,
+                    "relationship_type": "related-to",
+                    "source_ref": indicator["id"],
+                    "target_ref": target.id,
                     "object_marking_refs": [link_level.marking_id],
                 }
                 store.put(relationship, tlp=int(link_level), provenance=provenance)
@@ -97,22 +115,27 @@ class IndicatorDesk:
 
     def list(self, *, incident: str | None = None) -> builtins.list[dict[str, Any]]:
         if incident:
-            return [o for o in self.incidents.linked_objects(incident)
-                    if o["type"] == "indicator"]
+            return [o for o in self.incidents.linked_objects(incident) if o["type"] == "indicator"]
         return [s.obj for s in self.context.store.latest_objects(types=["indicator"])]
-
 
     # --- issue 13: sightings, what we know of an indicator, the end of its life ---------------
 
     def _indicator(self, object_id: str) -> StoredObject:
         stored = self.context.store.get(object_id.strip())
         if stored is None or stored.type != "indicator":
-            raise NotFound(f"no indicator '{object_id}' (see 'cirt indicator list' or "
-                           "'cirt search VALUE')")
+            raise NotFound(f"no indicator '{object_id}' (see 'cirt indicator list' or 'cirt search VALUE')")
         return stored
 
-    def sight(self, indicator_id: str, *, by: str, count: int = 1, first: str | None = None,
-              last: str | None = None, tlp: TLP | str | None = None) -> dict[str, Any]:
+    def sight(
+        self,
+        indicator_id: str,
+        *,
+        by: str,
+        count: int = 1,
+        first: str | None = None,
+        last: str | None = None,
+        tlp: TLP | str | None = None,
+    ) -> dict[str, Any]:
         """A STIX sighting: ``by`` (a sectors.yaml party) saw the indicator ``count`` times.
 
         A sighting reveals its victim, so it is at least TLP:AMBER unless told otherwise, and
@@ -133,18 +156,27 @@ class IndicatorDesk:
             level = max(TLP(indicator.tlp), TLP.AMBER)
         stamp = format_ts(self.context.clock())
         sighting: dict[str, Any] = {
-            "type": "sighting", "spec_version": "2.1", "id": self.context.ids("sighting"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
-            "sighting_of_ref": indicator.id, "where_sighted_refs": [party.identity],
-            "count": count, "object_marking_refs": [level.marking_id],
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": self.context.ids("sighting"),
+            "created": stamp,
+            "modified": stamp,
+            "created_by_ref": self.context.identity,
+            "sighting_of_ref": indicator.id,
+            "where_sighted_refs": [party.identity],
+            "count": count,
+            "object_marking_refs": [level.marking_id],
             **({"first_seen": first_seen} if first_seen else {}),
             **({"last_seen": last_seen} if last_seen else {}),
         }
         store = self.context.store
         with store.transaction():
             if store.get(party.identity) is None:  # the gate releases what it can resolve
-                store.put(_party_identity(party, self.context.identity), tlp=int(TLP.GREEN),
-                          provenance=Provenance(LOCAL, self.context.analyst))
+                store.put(
+                    _party_identity(party, self.context.identity),
+                    tlp=int(TLP.GREEN),
+                    provenance=Provenance(LOCAL, self.context.analyst),
+                )
             store.put(sighting, tlp=int(level), provenance=Provenance(LOCAL, self.context.analyst))
             for incident_id in store.incidents_linking(indicator.id):
                 store.link(incident_id, sighting["id"])
@@ -154,8 +186,10 @@ class IndicatorDesk:
     def show(self, indicator_id: str) -> IndicatorView:
         indicator = self._indicator(indicator_id)
         db = self.context.store.db
-        incidents = [IncidentRef(i.reference, TLP(i.tlp), i.title)
-                     for i in search_index.incidents_of(db, [indicator.id]).get(indicator.id, [])]
+        incidents = [
+            IncidentRef(i.reference, TLP(i.tlp), i.title)
+            for i in search_index.incidents_of(db, [indicator.id]).get(indicator.id, [])
+        ]
         sightings = []
         rows = search_index.sightings_of(db, [indicator.id]).get(indicator.id, [])
         store, community = self.context.store, self.context.community
@@ -163,10 +197,14 @@ class IndicatorDesk:
             origin = store.provenance_of(stored.id, stored.modified)
             sightings.append(SightingView.of(stored, community, origin.source if origin else "?"))
         sightings.sort(key=lambda s: s.created)
-        return IndicatorView(indicator.obj, TLP(indicator.tlp),
-                             indicator_state(indicator.obj, format_ts(self.context.clock())),
-                             [v.modified for v in self.context.store.history(indicator.id)],
-                             incidents, sightings)
+        return IndicatorView(
+            indicator.obj,
+            TLP(indicator.tlp),
+            indicator_state(indicator.obj, format_ts(self.context.clock())),
+            [v.modified for v in self.context.store.history(indicator.id)],
+            incidents,
+            sightings,
+        )
 
     def retire(self, indicator_id: str, action: str, *, reason: str) -> Retired:
         """Revoke, expire or mark a false positive: a new version and a note with the reason,
@@ -179,19 +217,28 @@ class IndicatorDesk:
             assert stored is not None
             creator = stored.obj.get("created_by_ref")
             if creator != self.context.identity:
-                raise InvalidValue(f"{stored.id} was created by {creator or 'an unknown source'}:"
-                                   " only its creator makes new versions (tell them, or add a "
-                                   "note)")
+                raise InvalidValue(
+                    f"{stored.id} was created by {creator or 'an unknown source'}:"
+                    " only its creator makes new versions (tell them, or add a "
+                    "note)"
+                )
             version = retire(stored.obj, action, self.context.clock())
             provenance = Provenance(LOCAL, self.context.analyst)
             store.put(version, tlp=stored.tlp, provenance=provenance)
             note: dict[str, Any] = {
-                "type": "note", "spec_version": "2.1", "id": self.context.ids("note"),
-                "created": version["modified"], "modified": version["modified"],
-                "created_by_ref": self.context.identity, "authors": [self.context.analyst],
-                "abstract": f"Indicator {action}", "content": reason.strip(),
-                "object_refs": [stored.id], "object_marking_refs": list(
-                    stored.obj.get("object_marking_refs", [TLP(stored.tlp).marking_id])),
+                "type": "note",
+                "spec_version": "2.1",
+                "id": self.context.ids("note"),
+                "created": version["modified"],
+                "modified": version["modified"],
+                "created_by_ref": self.context.identity,
+                "authors": [self.context.analyst],
+                "abstract": f"Indicator {action}",
+                "content": reason.strip(),
+                "object_refs": [stored.id],
+                "object_marking_refs": list(
+                    stored.obj.get("object_marking_refs", [TLP(stored.tlp).marking_id])
+                ),
             }
             store.put(note, tlp=stored.tlp, provenance=provenance)
             for incident_id in store.incidents_linking(stored.id):
@@ -200,24 +247,36 @@ class IndicatorDesk:
             if members.get("org"):
                 store.add_audience(note["id"], "org", members["org"])
         received = sorted({(e.recipient, e.channel) for e in store.disclosures(object_id=stored.id)})
-        return Retired(version, note["id"], action,
-                       [{"recipient": r, "channel": c, "delivery": DELIVERY.get(c, MANUAL)}
-                        for r, c in received])
+        return Retired(
+            version,
+            note["id"],
+            action,
+            [{"recipient": r, "channel": c, "delivery": DELIVERY.get(c, MANUAL)} for r, c in received],
+        )
 
 
 MANUAL = "not automatic: tell them (bulletin send, export --for)"
-DELIVERY = {"taxii": "the next 'cirt taxii push' sends the new version",
-            "misp": "the next 'cirt misp push' updates the event (to_ids off)"}
+DELIVERY = {
+    "taxii": "the next 'cirt taxii push' sends the new version",
+    "misp": "the next 'cirt misp push' updates the event (to_ids off)",
+}
 
 
 def _party_identity(party: Any, creator: str) -> dict[str, Any]:
     """The STIX identity of a sectors.yaml party (its declared id), known to the community."""
     sector = getattr(party, "sector", None)
-    return {"type": "identity", "spec_version": "2.1", "id": party.identity,
-            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-            "created_by_ref": creator, "name": party.name, "identity_class": "organization",
-            **({"sectors": [sector]} if sector else {}),
-            "object_marking_refs": [TLP.GREEN.marking_id]}
+    return {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": party.identity,
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "created_by_ref": creator,
+        "name": party.name,
+        "identity_class": "organization",
+        **({"sectors": [sector]} if sector else {}),
+        "object_marking_refs": [TLP.GREEN.marking_id],
+    }
 
 
 def _stamp(option: str, text: str | None) -> str | None:
@@ -243,17 +302,32 @@ class SightingView:
     @classmethod
     def of(cls, stored: StoredObject, community: Community, source: str) -> SightingView:
         obj = stored.obj
-        names = {p.identity: p.id for p in (community.national,
-                                             *community.organisations.values(),
-                                             *community.partners.values())}
-        return cls(stored.id, [names.get(r, r) for r in obj.get("where_sighted_refs", [])],
-                   int(obj.get("count", 1)), obj.get("first_seen"), obj.get("last_seen"),
-                   str(obj.get("created", "")), TLP(stored.tlp), source)
+        names = {
+            p.identity: p.id
+            for p in (community.national, *community.organisations.values(), *community.partners.values())
+        }
+        return cls(
+            stored.id,
+            [names.get(r, r) for r in obj.get("where_sighted_refs", [])],
+            int(obj.get("count", 1)),
+            obj.get("first_seen"),
+            obj.get("last_seen"),
+            str(obj.get("created", "")),
+            TLP(stored.tlp),
+            source,
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "by": self.by, "count": self.count, "first_seen": self.first_seen,
-                "last_seen": self.last_seen, "created": self.created,
-                "tlp": self.tlp.label.removeprefix("TLP:").lower(), "source": self.source}
+        return {
+            "id": self.id,
+            "by": self.by,
+            "count": self.count,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "created": self.created,
+            "tlp": self.tlp.label.removeprefix("TLP:").lower(),
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -266,11 +340,15 @@ class IndicatorView:
     sightings: list[SightingView] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"indicator": self.obj, "tlp": self.tlp.label.removeprefix("TLP:").lower(),
-                "state": self.state or "active", "versions": self.versions,
-                "incidents": [i.as_dict() for i in self.incidents],
-                "sightings": [s.as_dict() for s in self.sightings],
-                "sighted": sum(s.count for s in self.sightings)}
+        return {
+            "indicator": self.obj,
+            "tlp": self.tlp.label.removeprefix("TLP:").lower(),
+            "state": self.state or "active",
+            "versions": self.versions,
+            "incidents": [i.as_dict() for i in self.incidents],
+            "sightings": [s.as_dict() for s in self.sightings],
+            "sighted": sum(s.count for s in self.sightings),
+        }
 
 
 @dataclass(frozen=True)
@@ -281,5 +359,9 @@ class Retired:
     recipients: list[dict[str, str]]  # who received an earlier version, and how it reaches them
 
     def as_dict(self) -> dict[str, Any]:
-        return {"indicator": self.indicator, "action": self.action, "note": self.note_id,
-                "recipients": self.recipients}
+        return {
+            "indicator": self.indicator,
+            "action": self.action,
+            "note": self.note_id,
+            "recipients": self.recipients,
+        }

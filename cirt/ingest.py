@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int, int], None]
 
+
 @dataclass
 class IngestSummary:
     """What one ingest did: counts, every rejection and conflict with its reason, and notes."""
@@ -68,11 +69,14 @@ class IngestSummary:
         return self.new + self.updated
 
     def to_dict(self) -> dict[str, Any]:
-        return {"new": self.new, "updated": self.updated, "duplicates": self.duplicates,
-                "rejected": [{"object": ref, "reason": reason} for ref, reason in self.rejected],
-                "conflicts": [{"object": ref, "reason": reason}
-                              for ref, reason in self.conflicts],
-                "notes": list(self.notes)}
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "rejected": [{"object": ref, "reason": reason} for ref, reason in self.rejected],
+            "conflicts": [{"object": ref, "reason": reason} for ref, reason in self.conflicts],
+            "notes": list(self.notes),
+        }
 
 
 def limits_of(context: Context, provenance: Provenance) -> ImportLimits:
@@ -86,14 +90,26 @@ def limits_of(context: Context, provenance: Provenance) -> ImportLimits:
 def _tightened(configured: ImportLimits, policy: SourcePolicy) -> ImportLimits:
     if not policy.limits:
         return configured
-    return dataclasses.replace(configured, **{name: min(value, getattr(configured, name))
-                                              for name, value in policy.limits.items()})
+    return dataclasses.replace(
+        configured, **{name: min(value, getattr(configured, name)) for name, value in policy.limits.items()}
+    )
 
 
 def log_refused(context: Context, provenance: Provenance, reason: str) -> None:
     """A whole document refused (not JSON, too large, not STIX): one line of the ingest log."""
-    context.store.log_refusals([Refusal(provenance.source_kind, provenance.source,
-                                   provenance.collection, None, None, "refused", reason)])
+    context.store.log_refusals(
+        [
+            Refusal(
+                provenance.source_kind,
+                provenance.source,
+                provenance.collection,
+                None,
+                None,
+                "refused",
+                reason,
+            )
+        ]
+    )
 
 
 def read_document(context: Context, data: bytes, name: str, provenance: Provenance) -> Any:
@@ -105,8 +121,9 @@ def read_document(context: Context, data: bytes, name: str, provenance: Provenan
         raise
 
 
-def envelope_objects(context: Context, data: bytes, name: str,
-                     provenance: Provenance) -> tuple[dict[str, Any], list[Any]]:
+def envelope_objects(
+    context: Context, data: bytes, name: str, provenance: Provenance
+) -> tuple[dict[str, Any], list[Any]]:
     """A TAXII envelope (inbox POST, a page of a pull) and its objects, or InputRejected."""
     envelope = read_document(context, data, name, provenance)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("objects", []), list):
@@ -116,10 +133,17 @@ def envelope_objects(context: Context, data: bytes, name: str,
     return envelope, envelope.get("objects", [])
 
 
-def ingest(context: Context, objects: Sequence[Any], provenance: Provenance, *,
-           default_tlp: TLP | None = None, allow_custom: bool | None = None,
-           refused: dict[int, str] | None = None, notes: Sequence[str] = (),
-           progress: Progress | None = None) -> IngestSummary:
+def ingest(
+    context: Context,
+    objects: Sequence[Any],
+    provenance: Provenance,
+    *,
+    default_tlp: TLP | None = None,
+    allow_custom: bool | None = None,
+    refused: dict[int, str] | None = None,
+    notes: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> IngestSummary:
     """Validate ``objects`` from the source ``provenance`` names and store what passes, all in
     one transaction; log what does not.
 
@@ -133,20 +157,30 @@ def ingest(context: Context, objects: Sequence[Any], provenance: Provenance, *,
     policy = context.community.source_policy(provenance.source_kind, provenance.source)
     limits = _tightened(context.config.limits, policy)
     if len(objects) > limits.max_objects:
-        reason = (f"{len(objects):,} objects in one document (the limit is"
-                  f" {limits.max_objects:,}, [import] max_objects)")
+        reason = (
+            f"{len(objects):,} objects in one document (the limit is"
+            f" {limits.max_objects:,}, [import] max_objects)"
+        )
         log_refused(context, provenance, reason)
         raise InputRejected(f"{provenance.source}: {reason}")
     default = default_tlp if default_tlp is not None else context.community.default_tlp
     summary = IngestSummary(notes=list(notes))
-    _ingest(context, objects, provenance, policy, summary, default, allow_custom, limits, refused,
-            progress)
+    _ingest(context, objects, provenance, policy, summary, default, allow_custom, limits, refused, progress)
     return summary
 
 
-def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, policy: SourcePolicy,
-            summary: IngestSummary, default: TLP, allow_custom: bool, limits: ImportLimits,
-            refused: dict[int, str] | None, progress: Progress | None) -> None:
+def _ingest(
+    context: Context,
+    objects: Sequence[Any],
+    provenance: Provenance,
+    policy: SourcePolicy,
+    summary: IngestSummary,
+    default: TLP,
+    allow_custom: bool,
+    limits: ImportLimits,
+    refused: dict[int, str] | None,
+    progress: Progress | None,
+) -> None:
     total = len(objects)
     community = context.community
     store = context.store
@@ -156,14 +190,28 @@ def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, po
         if progress is not None:
             progress("validating", done, total)
 
-    verdict = validate_objects(objects, allow_custom=allow_custom,
-                               known_ids=store.existing_ids, refused=refused,
-                               progress=validation_progress, limits=limits)
+    verdict = validate_objects(
+        objects,
+        allow_custom=allow_custom,
+        known_ids=store.existing_ids,
+        refused=refused,
+        progress=validation_progress,
+        limits=limits,
+    )
     summary.rejected = [(r.ref, r.reason) for r in verdict.rejected]
     summary.duplicates = verdict.duplicates_in_input
-    refusals = [Refusal(provenance.source_kind, provenance.source, provenance.collection, r.id,
-                        _version_text(objects[r.index]), "rejected", r.reason)
-                for r in verdict.rejected]
+    refusals = [
+        Refusal(
+            provenance.source_kind,
+            provenance.source,
+            provenance.collection,
+            r.id,
+            _version_text(objects[r.index]),
+            "rejected",
+            r.reason,
+        )
+        for r in verdict.rejected
+    ]
     national = community.national.identity
     parties = frozenset((*community.organisations, *community.partners))
 
@@ -185,23 +233,27 @@ def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, po
             if versions:
                 instant = version_instant(version)
                 same = [v.body for v in versions if version_instant(v.modified) == instant]
-            if same and (canonical_json(obj) in same
-                         or any(same_version(json.loads(b), obj) for b in same)):
+            if same and (canonical_json(obj) in same or any(same_version(json.loads(b), obj) for b in same)):
                 summary.duplicates += 1
                 continue
-            reason = _refusal(obj, versions, object_id in taken, policy, provenance, national,
-                              parties)
+            reason = _refusal(obj, versions, object_id in taken, policy, provenance, national, parties)
             outcome = "rejected"
             if not reason and same:
                 outcome = "conflict"
-                reason = (f"version {version} is already held with other content (the first"
-                          " is kept)")
+                reason = f"version {version} is already held with other content (the first is kept)"
             if reason:
-                (summary.conflicts if outcome == "conflict" else summary.rejected).append(
-                    (object_id, reason))
-                refusals.append(Refusal(provenance.source_kind, provenance.source,
-                                        provenance.collection, object_id, version, outcome,
-                                        reason))
+                (summary.conflicts if outcome == "conflict" else summary.rejected).append((object_id, reason))
+                refusals.append(
+                    Refusal(
+                        provenance.source_kind,
+                        provenance.source,
+                        provenance.collection,
+                        object_id,
+                        version,
+                        outcome,
+                        reason,
+                    )
+                )
                 continue
             taken.add(object_id)
             if "granular_markings" in obj:
@@ -217,16 +269,21 @@ def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, po
             if versions:
                 held = max(TLP(v.tlp) for v in versions)
                 if held > level:
-                    summary.notes.append(f"{object_id}: version {version} is marked {level.label},"
-                                         f" lower than the stored {held.label}; kept {held.label}")
+                    summary.notes.append(
+                        f"{object_id}: version {version} is marked {level.label},"
+                        f" lower than the stored {held.label}; kept {held.label}"
+                    )
                     level = held
             if object_id in seen_ids:
                 summary.updated += 1
             else:
                 summary.new += 1
                 seen_ids.add(object_id)
-            rows.append(ImportRow(object_id, version, obj["type"], obj.get("spec_version", "2.1"),
-                                  int(level), refs, obj))
+            rows.append(
+                ImportRow(
+                    object_id, version, obj["type"], obj.get("spec_version", "2.1"), int(level), refs, obj
+                )
+            )
         if progress is not None:
             progress("storing", 0, len(rows))
         # In id order the inserts walk the id indexes sequentially: markedly faster on big imports.
@@ -235,9 +292,12 @@ def _ingest(context: Context, objects: Sequence[Any], provenance: Provenance, po
         store.log_refusals(refusals)
         # issue 16: what falls in a party's declared assets becomes a pending notification
         stored_ids = {row.id for row in rows}
-        store.route_objects(AssetIndex.of(community),
-                            [obj for _, obj in verdict.accepted if obj["id"] in stored_ids],
-                            provenance, format_ts(context.clock()))
+        store.route_objects(
+            AssetIndex.of(community),
+            [obj for _, obj in verdict.accepted if obj["id"] in stored_ids],
+            provenance,
+            format_ts(context.clock()),
+        )
     if progress is not None:
         progress("storing", len(rows), len(rows))
 
@@ -249,9 +309,15 @@ def _version_text(obj: Any) -> str | None:
     return version[:40] if isinstance(version, str) else None
 
 
-def _refusal(obj: dict[str, Any], versions: list[StoredVersion], taken: bool,
-             policy: SourcePolicy,
-             provenance: Provenance, national: str, parties: frozenset[str]) -> str:
+def _refusal(
+    obj: dict[str, Any],
+    versions: list[StoredVersion],
+    taken: bool,
+    policy: SourcePolicy,
+    provenance: Provenance,
+    national: str,
+    parties: frozenset[str],
+) -> str:
     """Why this source may not store this object (ownership, markings), or ''.  ``taken``: this
     input already stores another version of it."""
     object_id = obj["id"]
@@ -259,40 +325,49 @@ def _refusal(obj: dict[str, Any], versions: list[StoredVersion], taken: bool,
     if obj["type"] == "marking-definition":
         level = level_of_marking(object_id)
         if level is not None:
-            official = tlp1_marking_definition(object_id) if object_id in TLP1_MARKING_IDS \
+            official = (
+                tlp1_marking_definition(object_id)
+                if object_id in TLP1_MARKING_IDS
                 else marking_definition(level)
+            )
             if canonical_json(official) != canonical_json(obj):
-                return (f"uses the id of the OASIS TLP:{level.slug.upper()} marking definition"
-                        " with other content (TLP definitions cannot be redefined)")
+                return (
+                    f"uses the id of the OASIS TLP:{level.slug.upper()} marking definition"
+                    " with other content (TLP definitions cannot be redefined)"
+                )
         if versions or taken:
             return "a marking definition never changes: this id is already defined otherwise"
     if isinstance(creator, str) and not policy.may_assert(creator):
         whose = " (the national CIRT's)" if creator == national else ""
-        return (f"created_by_ref {creator}{whose} is not an identity {policy.label} may"
-                " assert (sectors.yaml: identity, asserts)")
+        return (
+            f"created_by_ref {creator}{whose} is not an identity {policy.label} may"
+            " assert (sectors.yaml: identity, asserts)"
+        )
     if obj["type"] == "identity" and not policy.may_assert(object_id):
         return f"the identity {object_id} is not one {policy.label} may assert"
     if not versions or policy.own:
         return ""
-    if any(v.origin == "local" for v in versions) or any(v.creator == national
-                                                         for v in versions):
+    if any(v.origin == "local" for v in versions) or any(v.creator == national for v in versions):
         return f"{object_id} is the national CIRT's own object: it changes only here"
     held_creator = next((v.creator for v in versions if v.creator), None)
     if held_creator is not None:
         if creator != held_creator:
-            return (f"a new version must keep created_by_ref {held_creator} (STIX 2.1 §3.6:"
-                    " only its creator versions an object)")
+            return (
+                f"a new version must keep created_by_ref {held_creator} (STIX 2.1 §3.6:"
+                " only its creator versions an object)"
+            )
         return ""  # the source may assert it: checked above
     first = min(versions, key=lambda v: version_instant(v.modified))
     unaffiliated = policy.allowed is None  # files no party vouches for: the operator's choice
     if first.source != provenance.source and not (
-            unaffiliated and first.origin == "import" and first.source not in parties):
-        return (f"{object_id} came without created_by_ref from '{first.source}': only that"
-                " source versions it")
+        unaffiliated and first.origin == "import" and first.source not in parties
+    ):
+        return f"{object_id} came without created_by_ref from '{first.source}': only that source versions it"
     return ""
 
 
 # --- reading files ----------------------------------------------------------------------------
+
 
 @dataclass
 class Incoming:
@@ -304,8 +379,7 @@ class Incoming:
     refused: dict[int, str] = field(default_factory=dict)
 
 
-def read_source(path: str, *, stdin: BinaryIO | None = None,
-                limits: ImportLimits | None = None) -> Incoming:
+def read_source(path: str, *, stdin: BinaryIO | None = None, limits: ImportLimits | None = None) -> Incoming:
     """A STIX bundle, a MISP event (or restSearch answer), or a MISP feed directory."""
     limits = limits or ImportLimits()
     if path == "-":
@@ -334,14 +408,15 @@ def classify(document: Any, name: str) -> Incoming:
             notes, refused = upgrade_stix20(objects)
             return Incoming("stix-2.0", objects, notes, refused)
         if version is not None and version != "2.1":
-            raise InputRejected(f"{name}: a bundle of spec_version '{str(version)[:20]}'"
-                                " (cirt reads STIX 2.1 and 2.0)")
+            raise InputRejected(
+                f"{name}: a bundle of spec_version '{str(version)[:20]}' (cirt reads STIX 2.1 and 2.0)"
+            )
         return Incoming("stix-2.1", objects)
-    if isinstance(document, dict) and ("Event" in document or "response" in document
-                                       or is_bare_event(document)):
+    if isinstance(document, dict) and (
+        "Event" in document or "response" in document or is_bare_event(document)
+    ):
         return _misp(events_in(document, name), "misp-event")
-    if isinstance(document, dict) and isinstance(document.get("objects"), list) \
-            and "type" not in document:
+    if isinstance(document, dict) and isinstance(document.get("objects"), list) and "type" not in document:
         return Incoming("stix-2.1", document["objects"])
     if isinstance(document, dict) and isinstance(document.get("type"), str):
         return Incoming("stix-2.1", [document])
@@ -376,9 +451,16 @@ class ImportResult:
         return {"source": self.source, "kind": self.kind, **self.summary.to_dict()}
 
 
-def import_file(context: Context, path: str, *, source: str | None = None,
-                default_tlp: TLP | None = None, allow_custom: bool | None = None,
-                stdin: BinaryIO | None = None, progress: Progress | None = None) -> ImportResult:
+def import_file(
+    context: Context,
+    path: str,
+    *,
+    source: str | None = None,
+    default_tlp: TLP | None = None,
+    allow_custom: bool | None = None,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
     """``cirt import``: read, validate, store; the file as a whole refused raises InputRejected.
 
     ``source`` names a party of sectors.yaml the file comes from (what it may assert), else the
@@ -389,16 +471,33 @@ def import_file(context: Context, path: str, *, source: str | None = None,
     try:
         incoming = read_source(path, stdin=stdin, limits=limits_of(context, provenance))
         if not incoming.objects:
-            raise InputRejected(f"{path}: contains no objects to import"
-                                + "".join(f" ({note})" for note in incoming.notes[-1:]))
+            raise InputRejected(
+                f"{path}: contains no objects to import"
+                + "".join(f" ({note})" for note in incoming.notes[-1:])
+            )
     except InputRejected as exc:
         log_refused(context, provenance, str(exc))
         raise
-    summary = ingest(context, incoming.objects, provenance, default_tlp=default_tlp,
-                     allow_custom=allow_custom, refused=incoming.refused, notes=incoming.notes,
-                     progress=progress)
+    summary = ingest(
+        context,
+        incoming.objects,
+        provenance,
+        default_tlp=default_tlp,
+        allow_custom=allow_custom,
+        refused=incoming.refused,
+        notes=incoming.notes,
+        progress=progress,
+    )
     return ImportResult(name, incoming.kind, summary)
 
 
-__all__ = ["ImportResult", "Incoming", "IngestSummary", "Rejected", "import_file", "ingest",
-           "parse_json", "read_source"]
+__all__ = [
+    "ImportResult",
+    "Incoming",
+    "IngestSummary",
+    "Rejected",
+    "import_file",
+    "ingest",
+    "parse_json",
+    "read_source",
+]

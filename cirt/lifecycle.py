@@ -38,8 +38,9 @@ def retire(indicator: dict[str, Any], action: str, now: datetime) -> dict[str, A
     if retired(indicator):
         raise InvalidValue(f"{indicator['id']} is expired or a false positive already")
     if stamp <= str(indicator.get("valid_from", "")):
-        raise InvalidValue(f"{indicator['id']} is valid only from {indicator['valid_from']}: "
-                           "revoke it instead")
+        raise InvalidValue(
+            f"{indicator['id']} is valid only from {indicator['valid_from']}: revoke it instead"
+        )
     new["valid_until"] = stamp
     if action == FALSE_POSITIVE:
         new["labels"] = [*indicator.get("labels", []), FALSE_POSITIVE]

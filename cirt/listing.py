@@ -30,12 +30,24 @@ class Page:
         return end if end < self.total else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "offset": self.offset, "limit": self.limit,
-                "next_offset": self.next_offset, "objects": self.objects}
+        return {
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "next_offset": self.next_offset,
+            "objects": self.objects,
+        }
 
 
-def indicator_page(context: Context, incidents: IncidentDesk, *, incident: str | None = None,
-                   tlp: TLP | None = None, limit: int = 50, offset: int = 0) -> Page:
+def indicator_page(
+    context: Context,
+    incidents: IncidentDesk,
+    *,
+    incident: str | None = None,
+    tlp: TLP | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
     """The newest versions of indicators (of one incident, at one TLP), newest first."""
     if limit < 1 or offset < 0:
         raise InvalidValue("--limit is at least 1 and --offset at least 0")
@@ -45,7 +57,10 @@ def indicator_page(context: Context, incidents: IncidentDesk, *, incident: str |
         total, page = store.latest_page("indicator", tlp=level, limit=limit, offset=offset)
         return Page([s.obj for s in page], total, offset, limit)
     ids = set(store.linked(incidents.get(incident).id))
-    rows = [s for s in store.latest_many(sorted(ids)) if s.type == "indicator"
-            and (level is None or s.tlp == level)]
+    rows = [
+        s
+        for s in store.latest_many(sorted(ids))
+        if s.type == "indicator" and (level is None or s.tlp == level)
+    ]
     rows.sort(key=lambda s: -s.seq)
-    return Page([s.obj for s in rows[offset:offset + limit]], len(rows), offset, limit)
+    return Page([s.obj for s in rows[offset : offset + limit]], len(rows), offset, limit)

@@ -78,8 +78,7 @@ class Built:
     def outgoing(self) -> Disclosure:
         """The logged disclosure this event may leave under (a dry run has none)."""
         if self.disclosure is None:
-            raise SharingDenied(self.incident or str(self.event.uuid), "-", "MISP",
-                                "a dry run is never sent")
+            raise SharingDenied(self.incident or str(self.event.uuid), "-", "MISP", "a dry run is never sent")
         return self.disclosure
 
     @property
@@ -114,8 +113,12 @@ class PullResult:
     summary: IngestSummary
 
     def to_dict(self) -> dict[str, Any]:
-        return {"partner": self.partner, "events": self.events, "own_events_skipped": self.own,
-                **self.summary.to_dict()}
+        return {
+            "partner": self.partner,
+            "events": self.events,
+            "own_events_skipped": self.own,
+            **self.summary.to_dict(),
+        }
 
 
 def _offered(row: Released) -> Offered:
@@ -136,8 +139,9 @@ class MispExchange:
 
     # --- the gate -------------------------------------------------------------------------------
 
-    def gate(self, rows: Sequence[StoredObject], party: str, *,
-             delivery: str | None) -> tuple[Release, Disclosure | None]:
+    def gate(
+        self, rows: Sequence[StoredObject], party: str, *, delivery: str | None
+    ) -> tuple[Release, Disclosure | None]:
         """``Sharing`` over MISP: with a ``delivery`` (``sent``, ``file``) a disclosure, written
         to the log before anything leaves; without, a dry run (to compare with what a partner
         already has), which nothing may send."""
@@ -163,8 +167,7 @@ class MispExchange:
 
     # --- events for a recipient -----------------------------------------------------------------
 
-    def incident_event(self, ref: str, party: str, *,
-                       delivery: str | None = None) -> Built | None:
+    def incident_event(self, ref: str, party: str, *, delivery: str | None = None) -> Built | None:
         """The event of one incident for ``party``: None when the gate lets nothing through.
 
         When the incident itself is withheld but some of its indicators are not (a GREEN
@@ -185,53 +188,67 @@ class MispExchange:
         shown = released.get(incident.id)
         if shown is not None:
             content.append(Offered(shown.obj, shown.tlp))
-            event = build_event(content, event_uuid=uuid_of(incident.id),
-                                info=f"{our_extension(shown.obj).get('reference', '')}: "
-                                     f"{shown.obj.get('name', '')}",
-                                date=parse_ts(str(shown.obj["created"])), org_name=name,
-                                org_uuid=org_uuid, incident=shown.obj, audience_cap=cap)
+            event = build_event(
+                content,
+                event_uuid=uuid_of(incident.id),
+                info=f"{our_extension(shown.obj).get('reference', '')}: {shown.obj.get('name', '')}",
+                date=parse_ts(str(shown.obj["created"])),
+                org_name=name,
+                org_uuid=org_uuid,
+                incident=shown.obj,
+                audience_cap=cap,
+            )
         elif content:
-            first = min(str(o.obj.get("created") or o.obj.get("modified") or "")
-                        for o in content)
-            event = build_event(content,
-                                event_uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{incident.id}|part")),
-                                info=f"{name}: indicators to share",
-                                date=parse_ts(first) if first else self.context.clock(),
-                                org_name=name, org_uuid=org_uuid, audience_cap=cap)
+            first = min(str(o.obj.get("created") or o.obj.get("modified") or "") for o in content)
+            event = build_event(
+                content,
+                event_uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{incident.id}|part")),
+                info=f"{name}: indicators to share",
+                date=parse_ts(first) if first else self.context.clock(),
+                org_name=name,
+                org_uuid=org_uuid,
+                audience_cap=cap,
+            )
         else:
             return None
         return Built(event, verdict, len(rows) - len(verdict.released), incident.id, disclosure)
 
-    def since_event(self, since: str, party: str, *,
-                    delivery: str | None = None) -> Built | None:
+    def since_event(self, since: str, party: str, *, delivery: str | None = None) -> Built | None:
         """One event of the indicators and observables stored after ``since``."""
         try:
             parse_ts(since)
         except ValueError:
-            raise InvalidValue(f"--since '{since}' is not a UTC timestamp such as"
-                               " 2026-03-01T00:00:00Z") from None
+            raise InvalidValue(
+                f"--since '{since}' is not a UTC timestamp such as 2026-03-01T00:00:00Z"
+            ) from None
         party = self._party(party)
-        rows = list(self.context.store.latest_objects(
-            types=["indicator", *sorted(OBSERVABLE_TYPES)], since=since))
+        rows = list(
+            self.context.store.latest_objects(types=["indicator", *sorted(OBSERVABLE_TYPES)], since=since)
+        )
         verdict, disclosure = self.gate(rows, party, delivery=delivery)
         content = [_offered(r) for r in verdict.released if _exchanged(r.obj)]
         if not content:
             return None
         name, org_uuid = self._org()
         event_uuid = str(uuid.uuid5(UUID_NAMESPACE, f"{self.context.identity}|{party}|{since}"))
-        event = build_event(content, event_uuid=event_uuid,
-                            info=f"{name}: indicators since {since}", date=self.context.clock(),
-                            org_name=name, org_uuid=org_uuid,
-                            audience_cap=self._audience_cap(party))
+        event = build_event(
+            content,
+            event_uuid=event_uuid,
+            info=f"{name}: indicators since {since}",
+            date=self.context.clock(),
+            org_name=name,
+            org_uuid=org_uuid,
+            audience_cap=self._audience_cap(party),
+        )
         return Built(event, verdict, len(rows) - len(verdict.released), None, disclosure)
 
-    def incident_events(self, party: str, since: str | None = None, *,
-                        delivery: str | None = None) -> list[Built]:
+    def incident_events(
+        self, party: str, since: str | None = None, *, delivery: str | None = None
+    ) -> list[Built]:
         """An event per incident with something releasable to ``party`` (changed after
         ``since``)."""
         built = []
-        for row in sorted(self.context.store.find_incidents(IncidentFilter()),
-                          key=lambda r: r.created):
+        for row in sorted(self.context.store.find_incidents(IncidentFilter()), key=lambda r: r.created):
             if since and row.modified <= since:
                 continue
             event = self.incident_event(row.id, party, delivery=delivery)
@@ -239,16 +256,22 @@ class MispExchange:
                 built.append(event)
         return built
 
-    def export(self, party: str, *, incident: str | None = None,
-               since: str | None = None) -> Built:
+    def export(self, party: str, *, incident: str | None = None, since: str | None = None) -> Built:
         """``cirt misp export``: one event, recorded in the disclosure log."""
         if (incident is None) == (since is None):
             raise InvalidValue("give exactly one of --incident and --since")
-        built = self.incident_event(incident, party, delivery="file") if incident else \
-            self.since_event(since or "", party, delivery="file")
+        built = (
+            self.incident_event(incident, party, delivery="file")
+            if incident
+            else self.since_event(since or "", party, delivery="file")
+        )
         if built is None:
-            raise SharingDenied(incident or f"indicators since {since}", "-", party,
-                                "the gate releases nothing of it to this recipient")
+            raise SharingDenied(
+                incident or f"indicators since {since}",
+                "-",
+                party,
+                "the gate releases nothing of it to this recipient",
+            )
         built.outgoing()
         return built
 
@@ -259,17 +282,30 @@ class MispExchange:
         for item in built:
             item.outgoing()
         feed.write_feed(directory, [item.event for item in built])
-        return FeedResult(str(directory), [
-            {"uuid": item.event.uuid, "info": item.event.info, "attributes": item.attributes,
-             "withheld": item.withheld} for item in built])
+        return FeedResult(
+            str(directory),
+            [
+                {
+                    "uuid": item.event.uuid,
+                    "info": item.event.info,
+                    "attributes": item.attributes,
+                    "withheld": item.withheld,
+                }
+                for item in built
+            ],
+        )
 
     # --- live sync ------------------------------------------------------------------------------
 
     def _partner_misp(self, partner_id: str) -> PartnerMisp:
         endpoint, key = credentials(self.context.community, self.context.secret, partner_id)
-        return PartnerMisp(partner_id, endpoint, key,
-                           max_body_bytes=self.context.config.limits.max_bytes,
-                           limits=limits_of(self.context, Provenance("misp", partner_id)))
+        return PartnerMisp(
+            partner_id,
+            endpoint,
+            key,
+            max_body_bytes=self.context.config.limits.max_bytes,
+            limits=limits_of(self.context, Provenance("misp", partner_id)),
+        )
 
     def push(self, partner_id: str, since: str | None = None) -> PushResult:
         """Send each incident's event the gate releases to the partner, unless it has it
@@ -283,8 +319,11 @@ class MispExchange:
             if store.misp_pushed_digest(partner_id, event_uuid) == digest:
                 result.unchanged.append(event_uuid)
                 continue
-            item = self.incident_event(preview.incident, partner_id, delivery="sent") \
-                if preview.incident else None
+            item = (
+                self.incident_event(preview.incident, partner_id, delivery="sent")
+                if preview.incident
+                else None
+            )
             if item is None or event_digest(item.event) != digest:
                 continue  # changed between the two looks: the next push sends it
             item.outgoing()
@@ -296,11 +335,11 @@ class MispExchange:
             except RemoteError:
                 raise
             except Exception as exc:
-                raise RemoteError(f"MISP of '{partner_id}' failed on event {event_uuid}:"
-                                  f" {short(exc)}") from None
+                raise RemoteError(
+                    f"MISP of '{partner_id}' failed on event {event_uuid}: {short(exc)}"
+                ) from None
             answer(sent, partner_id, f"event {event_uuid}")
-            store.record_misp_push(partner_id, event_uuid, digest,
-                                   format_ts(self.context.clock()))
+            store.record_misp_push(partner_id, event_uuid, digest, format_ts(self.context.clock()))
             result.sent.append(event_uuid)
         return result
 
@@ -316,8 +355,9 @@ class MispExchange:
             try:
                 cursor = int(parse_ts(since).timestamp())
             except ValueError:
-                raise InvalidValue(f"--since '{since}' is not a UTC timestamp such as"
-                                   " 2026-03-01T00:00:00Z") from None
+                raise InvalidValue(
+                    f"--since '{since}' is not a UTC timestamp such as 2026-03-01T00:00:00Z"
+                ) from None
         else:
             cursor = store.misp_pull_cursor(partner_id) or 0
         remote = self._partner_misp(partner_id)
@@ -342,17 +382,20 @@ class MispExchange:
                 raise
             keys = {(str(e.get("uuid")), str(e.get("timestamp"))) for e in found}
             if found and keys <= previous:
-                summary.notes.append(f"page {page} repeated the events of page {page - 1}: the "
-                                     "server ignores paging; stopped")
+                summary.notes.append(
+                    f"page {page} repeated the events of page {page - 1}: the server ignores paging; stopped"
+                )
                 break
             previous = keys
-            mine = [str(e.get("uuid")) for e in found
-                    if store.misp_pushed_digest(partner_id, str(e.get("uuid"))) is not None]
+            mine = [
+                str(e.get("uuid"))
+                for e in found
+                if store.misp_pushed_digest(partner_id, str(e.get("uuid"))) is not None
+            ]
             fresh = [e for e in found if str(e.get("uuid")) not in mine]
             converted = events_to_stix(fresh)
             if converted.objects:
-                stored = ingest(self.context, converted.objects, provenance,
-                                notes=converted.notes)
+                stored = ingest(self.context, converted.objects, provenance, notes=converted.notes)
                 summary.new += stored.new
                 summary.updated += stored.updated
                 summary.duplicates += stored.duplicates

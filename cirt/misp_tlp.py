@@ -41,14 +41,14 @@ DISTRIBUTIONS = {
 _STIX1 = {level: tuple(mid for mid, lvl in TLP1_MARKING_IDS.items() if lvl is level) for level in TLP}
 
 TABLE: tuple[Translation, ...] = (
-    Translation(TLP.CLEAR, TLP2_MARKING_IDS[TLP.CLEAR], _STIX1[TLP.CLEAR],
-                ("tlp:clear", "tlp:white"), ALL_COMMUNITIES),
-    Translation(TLP.GREEN, TLP2_MARKING_IDS[TLP.GREEN], _STIX1[TLP.GREEN],
-                ("tlp:green",), THIS_COMMUNITY),
-    Translation(TLP.AMBER, TLP2_MARKING_IDS[TLP.AMBER], _STIX1[TLP.AMBER],
-                ("tlp:amber",), YOUR_ORGANISATION),
-    Translation(TLP.AMBER_STRICT, TLP2_MARKING_IDS[TLP.AMBER_STRICT], (),
-                ("tlp:amber+strict",), YOUR_ORGANISATION),
+    Translation(
+        TLP.CLEAR, TLP2_MARKING_IDS[TLP.CLEAR], _STIX1[TLP.CLEAR], ("tlp:clear", "tlp:white"), ALL_COMMUNITIES
+    ),
+    Translation(TLP.GREEN, TLP2_MARKING_IDS[TLP.GREEN], _STIX1[TLP.GREEN], ("tlp:green",), THIS_COMMUNITY),
+    Translation(TLP.AMBER, TLP2_MARKING_IDS[TLP.AMBER], _STIX1[TLP.AMBER], ("tlp:amber",), YOUR_ORGANISATION),
+    Translation(
+        TLP.AMBER_STRICT, TLP2_MARKING_IDS[TLP.AMBER_STRICT], (), ("tlp:amber+strict",), YOUR_ORGANISATION
+    ),
     Translation(TLP.RED, TLP2_MARKING_IDS[TLP.RED], _STIX1[TLP.RED], ("tlp:red",), None),
 )
 _BY_LEVEL = {row.level: row for row in TABLE}
@@ -110,8 +110,9 @@ class Resolved:
     note: str = ""
 
 
-def resolve_tags(tags: Iterable[str], default: TLP, *, floor: TLP = TLP.CLEAR,
-                 what: str = "the event") -> Resolved:
+def resolve_tags(
+    tags: Iterable[str], default: TLP, *, floor: TLP = TLP.CLEAR, what: str = "the event"
+) -> Resolved:
     """The level of MISP ``tlp:`` tags: most restrictive wins, none means ``default``."""
     labels = tuple(dict.fromkeys(t.strip().lower() for t in tags if is_tlp_tag(t)))
     levels = {tag_level(t) for t in labels}
@@ -125,17 +126,18 @@ def resolve_tags(tags: Iterable[str], default: TLP, *, floor: TLP = TLP.CLEAR,
         if unknown:
             notes.append(f"{what} carries unknown TLP tag(s) {', '.join(unknown)}: treated as RED")
         if len(levels) > 1:
-            notes.append(f"{what} carries contradicting TLP tags {', '.join(labels)}:"
-                         f" treated as {level.label}")
+            notes.append(
+                f"{what} carries contradicting TLP tags {', '.join(labels)}: treated as {level.label}"
+            )
     if floor > level:
-        notes.append(f"{what} has a restricted MISP distribution: raised from {level.label}"
-                     f" to {floor.label}")
+        notes.append(f"{what} has a restricted MISP distribution: raised from {level.label} to {floor.label}")
         level = floor
     return Resolved(level, labels, "; ".join(notes))
 
 
-def resolve_markings(refs: Iterable[str], default: TLP,
-                     treatment: Mapping[str, TLP] | None = None) -> Resolved:
+def resolve_markings(
+    refs: Iterable[str], default: TLP, treatment: Mapping[str, TLP] | None = None
+) -> Resolved:
     """The level of STIX marking refs (TLP 2.0, 1.0, or treated as TLP in sectors.yaml)."""
     treatment = treatment or {}
     found: dict[str, TLP] = {}

@@ -29,25 +29,36 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 KINDS = ("ip", "domain", "url", "hash", "email")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+"
-                     r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+"
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
 _HEX_LENGTHS = (32, 40, 56, 64, 96, 128)  # MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512
 _HEX = re.compile(r"^[0-9a-f]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # Octets without leading zeros (which ipaddress refuses as ambiguous); a prefix length.
-_DOTTED = re.compile(r"(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})"
-                     r"(?:/(0|[1-9]\d?))?")
+_DOTTED = re.compile(
+    r"(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})"
+    r"(?:/(0|[1-9]\d?))?"
+)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # The common pattern, one comparison with a string: read without the full grammar (10x faster).
 _ONE_COMPARISON = re.compile(
     r"\[\s*([a-z0-9-]+):((?:[a-z0-9_]+|'[^'\\]+')(?:\.(?:[a-z0-9_]+|'[^'\\]+'))*)\s*"
-    r"(=|ISSUBSET|ISSUPERSET)\s*('(?:[^'\\]|\\.)*')\s*\]", re.IGNORECASE)
+    r"(=|ISSUBSET|ISSUPERSET)\s*('(?:[^'\\]|\\.)*')\s*\]",
+    re.IGNORECASE,
+)
 _INDEXED_OPERATORS = ("=", "IN", "ISSUBSET", "ISSUPERSET")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Object types whose ``value`` is of a known kind; elsewhere a ``*_ref(s).value`` is classified.
-_TYPE_KINDS = {"ipv4-addr": "ip", "ipv6-addr": "ip", "domain-name": "domain", "url": "url",
-               "email-addr": "email"}
+_TYPE_KINDS = {
+    "ipv4-addr": "ip",
+    "ipv6-addr": "ip",
+    "domain-name": "domain",
+    "url": "url",
+    "email-addr": "email",
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -143,12 +154,12 @@ def _percent(text: str) -> str:
     i = 0
     while i < len(text):
         char = text[i]
-        if char == "%" and i + 2 < len(text) and re.fullmatch(r"[0-9A-Fa-f]{2}", text[i + 1:i + 3]):
-            decoded = unquote(text[i:i + 3])
-            out.append(decoded if decoded in _UNRESERVED else text[i:i + 3].upper())
+        if char == "%" and i + 2 < len(text) and re.fullmatch(r"[0-9A-Fa-f]{2}", text[i + 1 : i + 3]):
+            decoded = unquote(text[i : i + 3])
+            out.append(decoded if decoded in _UNRESERVED else text[i : i + 3].upper())
             i += 3
             continue
-        out.append(char if ord(char) < 128 and char not in " \"<>\\^`{|}" else quote(char, safe=""))
+        out.append(char if ord(char) < 128 and char not in ' "<>\\^`{|}' else quote(char, safe=""))
         i += 1
     return "".join(out)
 
@@ -178,8 +189,7 @@ def matches(a: Observable, b: Observable) -> bool:
             return False
         return x.subnet_of(y) or y.subnet_of(x)  # type: ignore[arg-type]
     if a.kind == "domain":
-        return a.value == b.value or a.value.endswith("." + b.value) \
-            or b.value.endswith("." + a.value)
+        return a.value == b.value or a.value.endswith("." + b.value) or b.value.endswith("." + a.value)
     return a.value == b.value
 
 
@@ -321,8 +331,9 @@ class LookupPlan:
         """What the SQL query selects (tests check it against ``matches``)."""
         if entry.kind != self.kind:
             return False
-        if entry.lookup in self.keys and (self.end_at_least is None
-                                          or (entry.ip_end or "") >= self.end_at_least):
+        if entry.lookup in self.keys and (
+            self.end_at_least is None or (entry.ip_end or "") >= self.end_at_least
+        ):
             return True
         if self.low is None or self.high is None:
             return False
@@ -356,12 +367,12 @@ def index_entry(value: Observable) -> IndexEntry:
     quick = _ipv4(value.value) if value.kind == "ip" else None
     if quick is not None:
         first, prefix = quick  # a normal form: the network address
-        return IndexEntry("ip4", format(first, "08x"),
-                          format(first | ((1 << (32 - prefix)) - 1), "08x"))
+        return IndexEntry("ip4", format(first, "08x"), format(first | ((1 << (32 - prefix)) - 1), "08x"))
     if value.kind == "ip":
         network = value.network
-        return IndexEntry(f"ip{network.version}", _hex(network.network_address),
-                          _hex(network.broadcast_address))
+        return IndexEntry(
+            f"ip{network.version}", _hex(network.network_address), _hex(network.broadcast_address)
+        )
     if value.kind == "domain":
         return IndexEntry("domain", _reversed_labels(value.value))
     return IndexEntry(value.kind, value.value)
@@ -378,11 +389,15 @@ def lookup_plan(value: Observable) -> LookupPlan:
             network = value.network
             bits, width = network.max_prefixlen, 8 if network.version == 4 else 32
             first, prefix = int(network.network_address), network.prefixlen
-        supernets = (format(first & ~((1 << (bits - p)) - 1), f"0{width}x")
-                     for p in range(prefix + 1))
+        supernets = (format(first & ~((1 << (bits - p)) - 1), f"0{width}x") for p in range(prefix + 1))
         last = format(first | ((1 << (bits - prefix)) - 1), f"0{width}x")
-        return LookupPlan(f"ip{4 if width == 8 else 6}", tuple(dict.fromkeys(supernets)),
-                          format(first, f"0{width}x"), last, end_at_least=last)
+        return LookupPlan(
+            f"ip{4 if width == 8 else 6}",
+            tuple(dict.fromkeys(supernets)),
+            format(first, f"0{width}x"),
+            last,
+            end_at_least=last,
+        )
     if value.kind == "domain":
         labels = value.value.split(".")
         parents = tuple(_reversed_labels(".".join(labels[i:])) for i in range(1, len(labels)))

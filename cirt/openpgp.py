@@ -25,8 +25,7 @@ class SignatureInvalid(CirtError):
 
 
 # OpenPGP hash algorithm ids (RFC 4880 9.4) and their RFC 3156 ``micalg`` names.
-_DIGESTS = {"2": "pgp-sha1", "8": "pgp-sha256", "9": "pgp-sha384", "10": "pgp-sha512",
-            "11": "pgp-sha224"}
+_DIGESTS = {"2": "pgp-sha1", "8": "pgp-sha256", "9": "pgp-sha384", "10": "pgp-sha512", "11": "pgp-sha224"}
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,12 @@ class OpenPGP:
 
     def __init__(self, settings: GpgSettings) -> None:
         if not settings.key:
-            raise ConfigError("config.toml", None, "gpg.key",
-                              "no OpenPGP key configured: set [gpg] key (and home) or CIRT_GPG_KEY")
+            raise ConfigError(
+                "config.toml",
+                None,
+                "gpg.key",
+                "no OpenPGP key configured: set [gpg] key (and home) or CIRT_GPG_KEY",
+            )
         self.settings = settings
 
     @cached_property
@@ -84,22 +87,27 @@ class OpenPGP:
         keys = self._gpg.list_keys(True, keys=[self.settings.key])
         if len(keys) != 1:
             found = "no" if not keys else "more than one"
-            raise ConfigError("config.toml", None, "gpg.key",
-                              f"{found} secret key matches '{self.settings.key}' in "
-                              f"{self._where()}")
+            raise ConfigError(
+                "config.toml",
+                None,
+                "gpg.key",
+                f"{found} secret key matches '{self.settings.key}' in {self._where()}",
+            )
         return str(keys[0]["fingerprint"])
 
     def clearsign(self, text: str) -> str:
-        signed = self._gpg.sign(text, keyid=self.fingerprint, clearsign=True,
-                                passphrase=self.settings.passphrase)
+        signed = self._gpg.sign(
+            text, keyid=self.fingerprint, clearsign=True, passphrase=self.settings.passphrase
+        )
         if not signed.data:
             raise CirtError(f"GnuPG could not sign with {self.fingerprint}: {signed.status}")
         return str(signed)
 
     def detached_signature(self, data: bytes) -> tuple[str, str]:
         """An ASCII-armoured detached signature and its digest name for ``micalg`` (RFC 3156)."""
-        signed = self._gpg.sign(data, keyid=self.fingerprint, detach=True, binary=False,
-                                passphrase=self.settings.passphrase)
+        signed = self._gpg.sign(
+            data, keyid=self.fingerprint, detach=True, binary=False, passphrase=self.settings.passphrase
+        )
         if not signed.data:
             raise CirtError(f"GnuPG could not sign with {self.fingerprint}: {signed.status}")
         digest = _DIGESTS.get(str(signed.hash_algo))
@@ -116,11 +124,20 @@ class OpenPGP:
         known = {k["fingerprint"] for k in self._gpg.list_keys(keys=recipients)}
         missing = [fpr for fpr in recipients if fpr not in known]
         if missing:
-            raise ConfigError("sectors.yaml", None, "pgp_fingerprint",
-                              f"key {missing[0]} is not in {self._where()}: import it with "
-                              "'gpg --import' first")
-        result = self._gpg.encrypt(data, recipients, sign=self.fingerprint, always_trust=True,
-                                   armor=True, passphrase=self.settings.passphrase)
+            raise ConfigError(
+                "sectors.yaml",
+                None,
+                "pgp_fingerprint",
+                f"key {missing[0]} is not in {self._where()}: import it with 'gpg --import' first",
+            )
+        result = self._gpg.encrypt(
+            data,
+            recipients,
+            sign=self.fingerprint,
+            always_trust=True,
+            armor=True,
+            passphrase=self.settings.passphrase,
+        )
         if not result.ok:
             raise CirtError(f"GnuPG could not encrypt: {result.status}")
         return str(result)

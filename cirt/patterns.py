@@ -45,8 +45,9 @@ def url_pattern(value: str) -> str:
 def hash_pattern(algorithm: str, value: str) -> str:
     digest = value.strip().lower()
     if len(digest) != _HEX[algorithm] or not all(c in "0123456789abcdef" for c in digest):
-        raise InvalidValue(f"'{value}' is not a {algorithm.upper()} digest "
-                           f"({_HEX[algorithm]} hexadecimal digits)")
+        raise InvalidValue(
+            f"'{value}' is not a {algorithm.upper()} digest ({_HEX[algorithm]} hexadecimal digits)"
+        )
     name = {"sha256": "'SHA-256'", "md5": "MD5", "sha1": "'SHA-1'"}[algorithm]
     return f"[file:hashes.{name} = {quote(digest)}]"
 

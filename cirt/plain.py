@@ -55,11 +55,11 @@ def plain_facts(stix_type: str, body: str, parsed: Callable[[], dict[str, Any]])
     creator = None
     if creator_at >= 0:
         start = creator_at + len(_CREATOR)
-        creator = body[start:body.index('"', start)]
+        creator = body[start : body.index('"', start)]
     inside = ""
     if markings_at >= 0:
         start = markings_at + len(_MARKINGS)
-        inside = body[start:body.index("]", start)]
+        inside = body[start : body.index("]", start)]
     return _flat_facts(inside, creator)
 
 

@@ -54,19 +54,36 @@ class Facts:
         return getattr(self, name)
 
 
-def build_facts(*, severity: str, category: str, status: str, determination: str, tlp: str,
-                escalation_level: str, organisations: Iterable[str],
-                sector_of: Mapping[str, str], critical_sectors: Iterable[str],
-                foreign_infrastructure: bool = False, partner_constituency: bool = False) -> Facts:
+def build_facts(
+    *,
+    severity: str,
+    category: str,
+    status: str,
+    determination: str,
+    tlp: str,
+    escalation_level: str,
+    organisations: Iterable[str],
+    sector_of: Mapping[str, str],
+    critical_sectors: Iterable[str],
+    foreign_infrastructure: bool = False,
+    partner_constituency: bool = False,
+) -> Facts:
     """Facts from an incident's fields and the community's organisation -> sector map."""
     orgs = frozenset(organisations)
     sectors = frozenset(sector_of[o] for o in orgs if o in sector_of)
-    return Facts(severity=severity, category=category, status=status,
-                 determination=determination, tlp=tlp, escalation_level=escalation_level,
-                 organisations=orgs, sectors=sectors,
-                 critical_infrastructure=bool(sectors & set(critical_sectors)),
-                 foreign_infrastructure=foreign_infrastructure,
-                 partner_constituency=partner_constituency)
+    return Facts(
+        severity=severity,
+        category=category,
+        status=status,
+        determination=determination,
+        tlp=tlp,
+        escalation_level=escalation_level,
+        organisations=orgs,
+        sectors=sectors,
+        critical_infrastructure=bool(sectors & set(critical_sectors)),
+        foreign_infrastructure=foreign_infrastructure,
+        partner_constituency=partner_constituency,
+    )
 
 
 @dataclass(frozen=True)
@@ -83,10 +100,10 @@ def _category_values() -> tuple[str, ...]:
 FIELDS: dict[str, FieldSpec] = {
     "severity": FieldSpec("ordinal", SEVERITIES, "low < medium < high < critical"),
     "tlp": FieldSpec("ordinal", TLP_NAMES, "clear < green < amber < amber+strict < red"),
-    "escalation_level": FieldSpec("ordinal", ESCALATION_LEVELS,
-                                  "sector < national < coordinator < international"),
-    "category": FieldSpec("text", _category_values(),
-                          "an RSIT class:type, or a class for any of its types"),
+    "escalation_level": FieldSpec(
+        "ordinal", ESCALATION_LEVELS, "sector < national < coordinator < international"
+    ),
+    "category": FieldSpec("text", _category_values(), "an RSIT class:type, or a class for any of its types"),
     "status": FieldSpec("text", STATUSES),
     "determination": FieldSpec("text", DETERMINATIONS),
     "organisations": FieldSpec("set", (), "sectors.yaml organisation ids"),
@@ -202,8 +219,9 @@ class ConditionError(Exception):
         self.loc, self.reason = loc, reason
 
 
-def compile_condition(raw: object, loc: Location = (),
-                      organisations: Iterable[str] | None = None) -> Condition:
+def compile_condition(
+    raw: object, loc: Location = (), organisations: Iterable[str] | None = None
+) -> Condition:
     """Turn ``{severity: {at_least: high}, any: [...]}`` into a :class:`Condition`.
 
     ``organisations``, when given, is the set of ids an ``organisations`` test may name.
@@ -228,8 +246,7 @@ def _compile(raw: object, loc: Location, orgs: frozenset[str] | None) -> Conditi
         elif key in FIELDS:
             parts.extend(_tests(str(key), value, here, orgs))
         else:
-            raise ConditionError(here, f"unknown field '{key}' (known: {', '.join(FIELDS)}; "
-                             "or all/any/not)")
+            raise ConditionError(here, f"unknown field '{key}' (known: {', '.join(FIELDS)}; or all/any/not)")
     return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
 
@@ -243,14 +260,16 @@ def _tests(name: str, value: object, loc: Location, orgs: frozenset[str] | None)
     out = []
     for op, operand in value.items():
         if op not in OPERATORS[spec.kind]:
-            raise ConditionError((*loc, op), f"'{op}' does not apply to {name} "
-                                   f"(use one of: {', '.join(OPERATORS[spec.kind])})")
+            raise ConditionError(
+                (*loc, op), f"'{op}' does not apply to {name} (use one of: {', '.join(OPERATORS[spec.kind])})"
+            )
         out.append(Test(name, str(op), _operand(name, spec, str(op), operand, (*loc, op), orgs)))
     return out
 
 
-def _operand(name: str, spec: FieldSpec, op: str, value: object, loc: Location,
-             orgs: frozenset[str] | None) -> Any:
+def _operand(
+    name: str, spec: FieldSpec, op: str, value: object, loc: Location, orgs: frozenset[str] | None
+) -> Any:
     if op in ("in", "not_in", "contains_any", "none_of"):
         if not isinstance(value, list) or not value:
             raise ConditionError(loc, f"'{op}' takes a non-empty list")
@@ -258,8 +277,7 @@ def _operand(name: str, spec: FieldSpec, op: str, value: object, loc: Location,
     return _scalar(name, spec, value, loc, orgs)
 
 
-def _scalar(name: str, spec: FieldSpec, value: object, loc: Location,
-            orgs: frozenset[str] | None) -> Any:
+def _scalar(name: str, spec: FieldSpec, value: object, loc: Location, orgs: frozenset[str] | None) -> Any:
     if spec.kind == "bool":
         if not isinstance(value, bool):
             raise ConditionError(loc, f"{name} is true or false")

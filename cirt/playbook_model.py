@@ -32,8 +32,12 @@ class Trigger:
     source: str  # the playbook name, or "_escalation"
 
     def as_dict(self) -> dict[str, str]:
-        return {"level": self.level, "reason": self.reason, "condition": self.condition.describe(),
-                "source": self.source}
+        return {
+            "level": self.level,
+            "reason": self.reason,
+            "condition": self.condition.describe(),
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,19 @@ class Playbook:
 
     def summary(self) -> dict[str, Any]:
         spec = self.spec
-        return {"name": self.name, "title": spec.title, "version": spec.version,
-                "categories": list(spec.applies_to.categories),
-                "sectors": list(spec.applies_to.sectors), "tasks": len(spec.tasks),
-                "duties": len(spec.duties), "evidence": len(spec.evidence),
-                "triggers": len(spec.triggers), "path": self.path, "valid": True}
+        return {
+            "name": self.name,
+            "title": spec.title,
+            "version": spec.version,
+            "categories": list(spec.applies_to.categories),
+            "sectors": list(spec.applies_to.sectors),
+            "tasks": len(spec.tasks),
+            "duties": len(spec.duties),
+            "evidence": len(spec.evidence),
+            "triggers": len(spec.triggers),
+            "path": self.path,
+            "valid": True,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         out = self.summary()
@@ -118,8 +130,7 @@ class Library:
 
     def category_words(self) -> dict[str, str]:
         """Each playbook's name as a plain word for the first category it applies to."""
-        return {name: playbook.spec.applies_to.categories[0]
-                for name, playbook in self.playbooks.items()}
+        return {name: playbook.spec.applies_to.categories[0] for name, playbook in self.playbooks.items()}
 
     def get(self, name: str) -> Playbook:
         if name in self.playbooks:
@@ -136,9 +147,15 @@ class Library:
         for the incident's sector before a general one."""
         sectors = set(sectors)
         found = [p for p in self.playbooks.values() if p.applies_to(category, sectors)]
-        return sorted(found, key=lambda p: (
-            category not in p.spec.applies_to.categories, len(p.spec.applies_to.categories),
-            not p.spec.applies_to.sectors, p.name))
+        return sorted(
+            found,
+            key=lambda p: (
+                category not in p.spec.applies_to.categories,
+                len(p.spec.applies_to.categories),
+                not p.spec.applies_to.sectors,
+                p.name,
+            ),
+        )
 
     @property
     def errors(self) -> list[ConfigError]:

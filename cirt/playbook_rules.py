@@ -61,11 +61,23 @@ def plan(playbook: Playbook, facts: Facts, opened: datetime) -> list[PlannedItem
         condition = playbook.conditions.get(task.id)
         if condition is not None and not condition.holds(facts):
             continue
-        out.append(PlannedItem(
-            prefix + task.id, "task", task.title, task.description, task.phase, task.due,
-            None if task.after else opened + task.due,
-            prefix + task.after if task.after else None, task.owner, task.priority,
-            playbook=playbook.name, decision=task.decision, start_on=task.on_answer))
+        out.append(
+            PlannedItem(
+                prefix + task.id,
+                "task",
+                task.title,
+                task.description,
+                task.phase,
+                task.due,
+                None if task.after else opened + task.due,
+                prefix + task.after if task.after else None,
+                task.owner,
+                task.priority,
+                playbook=playbook.name,
+                decision=task.decision,
+                start_on=task.on_answer,
+            )
+        )
     for duty in playbook.spec.duties:
         condition = playbook.conditions.get(duty.id)
         if condition is not None and not condition.holds(facts):
@@ -73,25 +85,49 @@ def plan(playbook: Playbook, facts: Facts, opened: datetime) -> list[PlannedItem
         out.append(_duty_item(duty, prefix, facts, opened, playbook=playbook.name))
     kept = {item.key for item in out}
     # An item waiting for one that was left out by its condition counts from opening instead.
-    return [item if item.after is None or item.after in kept else
-            _replace_due(item, opened + item.offset) for item in out]
+    return [
+        item if item.after is None or item.after in kept else _replace_due(item, opened + item.offset)
+        for item in out
+    ]
 
 
-def _duty_item(duty: DutySpec, prefix: str, facts: Facts, anchor: datetime, *,
-               playbook: str | None = None, level: str | None = None) -> PlannedItem:
+def _duty_item(
+    duty: DutySpec,
+    prefix: str,
+    facts: Facts,
+    anchor: datetime,
+    *,
+    playbook: str | None = None,
+    level: str | None = None,
+) -> PlannedItem:
     return PlannedItem(
-        prefix + duty.id, "duty", duty.title, duty.description, "notification", duty.due,
-        None if duty.after else anchor + duty.due, prefix + duty.after if duty.after else None,
-        "duty-officer", 90, party=duty.party, role=duty.role, playbook=playbook, level=level,
-        parties=_party_list(duty.party, facts), start_on=duty.on_answer, repeat=duty.repeat)
+        prefix + duty.id,
+        "duty",
+        duty.title,
+        duty.description,
+        "notification",
+        duty.due,
+        None if duty.after else anchor + duty.due,
+        prefix + duty.after if duty.after else None,
+        "duty-officer",
+        90,
+        party=duty.party,
+        role=duty.role,
+        playbook=playbook,
+        level=level,
+        parties=_party_list(duty.party, facts),
+        start_on=duty.on_answer,
+        repeat=duty.repeat,
+    )
 
 
 def _replace_due(item: PlannedItem, due: datetime) -> PlannedItem:
     return replace(item, due=due, after=None, start_on=None)
 
 
-def without_repeated_duties(items: Iterable[PlannedItem],
-                            told: Iterable[tuple[str, str | None]]) -> list[PlannedItem]:
+def without_repeated_duties(
+    items: Iterable[PlannedItem], told: Iterable[tuple[str, str | None]]
+) -> list[PlannedItem]:
     """``items`` less the duties to a party (and contact role) the incident already has a duty
     towards, from its playbook or an earlier level: each is told once, unless the duty says
     ``repeat``.  A duty to several affected organisations keeps those not yet told."""
@@ -110,8 +146,9 @@ def without_repeated_duties(items: Iterable[PlannedItem],
     return out
 
 
-def plan_escalation(escalation: Escalation, level: str, facts: Facts,
-                    escalated: datetime) -> list[PlannedItem]:
+def plan_escalation(
+    escalation: Escalation, level: str, facts: Facts, escalated: datetime
+) -> list[PlannedItem]:
     """The duties of an escalation level, counted from the moment of the escalation."""
     out = []
     prefix = f"escalation:{level}/"
@@ -145,8 +182,7 @@ def holding(triggers: Iterable[Trigger], facts: Facts) -> list[Trigger]:
     return sorted(hits, key=lambda t: -ESCALATION_LEVELS.index(t.level))
 
 
-def propose(triggers: Sequence[Trigger], facts: Facts,
-            before: Facts | None = None) -> Proposal | None:
+def propose(triggers: Sequence[Trigger], facts: Facts, before: Facts | None = None) -> Proposal | None:
     """The escalation to propose: triggers holding now for a level above the current one.
 
     With ``before`` (the previous version's facts), only triggers that became true with the

@@ -14,9 +14,20 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from cirt.incidents import Answer, Phase
 from cirt.stixtime import parse_duration
 
-DEFAULT_CRITICAL_SECTORS = ("energy", "utilities", "water", "dams", "nuclear", "telecommunications",
-                            "financial-services", "healthcare", "emergency-services",
-                            "government-national", "transportation", "infrastructure")
+DEFAULT_CRITICAL_SECTORS = (
+    "energy",
+    "utilities",
+    "water",
+    "dams",
+    "nuclear",
+    "telecommunications",
+    "financial-services",
+    "healthcare",
+    "emergency-services",
+    "government-national",
+    "transportation",
+    "infrastructure",
+)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -50,10 +50,17 @@ class RefusalEntry:
 
 def canonical_refusal(seq: int, when: str, refusal: Refusal | RefusalEntry) -> bytes:
     """The bytes an entry's hash covers: sorted-key compact JSON, UTF-8."""
-    body = {"seq": seq, "when": when, "source_kind": refusal.source_kind,
-            "source": refusal.source, "collection": refusal.collection,
-            "object_id": refusal.object_id, "version": refusal.version,
-            "outcome": refusal.outcome, "reason": refusal.reason}
+    body = {
+        "seq": seq,
+        "when": when,
+        "source_kind": refusal.source_kind,
+        "source": refusal.source,
+        "collection": refusal.collection,
+        "object_id": refusal.object_id,
+        "version": refusal.version,
+        "outcome": refusal.outcome,
+        "reason": refusal.reason,
+    }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -63,14 +70,26 @@ def chain(head: Head, when: str, refusals: Sequence[Refusal]) -> list[RefusalEnt
     for r in refusals:
         seq = head.seq + 1
         digest = entry_hash(head.hash, canonical_refusal(seq, when, r))
-        out.append(RefusalEntry(seq, when, r.source_kind, r.source, r.collection, r.object_id,
-                                r.version, r.outcome, r.reason, head.hash, digest))
+        out.append(
+            RefusalEntry(
+                seq,
+                when,
+                r.source_kind,
+                r.source,
+                r.collection,
+                r.object_id,
+                r.version,
+                r.outcome,
+                r.reason,
+                head.hash,
+                digest,
+            )
+        )
         head = Head(seq, digest, when)
     return out
 
 
-def verify_refusals(entries: Iterable[RefusalEntry],
-                    checkpoint: Head | None = None) -> ChainReport:
+def verify_refusals(entries: Iterable[RefusalEntry], checkpoint: Head | None = None) -> ChainReport:
     """Check every link in chain order; with a checkpoint's head, also that the chain reaches
     it."""
     return verify_links(entries, lambda e: canonical_refusal(e.seq, e.when, e), checkpoint)

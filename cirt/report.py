@@ -60,8 +60,7 @@ class Period:
         return Period(start, self.start, f"{start.date()} to {self.start.date()}")
 
 
-def parse_period(period: str | None = None, since: str | None = None,
-                 now: datetime | None = None) -> Period:
+def parse_period(period: str | None = None, since: str | None = None, now: datetime | None = None) -> Period:
     """``2026-11`` (a month), ``2026-Q4`` (a quarter), or ``since`` a date until now."""
     if (period is None) == (since is None):
         raise InvalidValue("give exactly one of --period (2026-11 or 2026-Q4) and --since DATE")
@@ -85,8 +84,11 @@ def parse_period(period: str | None = None, since: str | None = None,
     if quarter:
         year, number = int(quarter.group(1)), int(quarter.group(2))
         start = datetime(year, 3 * number - 2, 1, tzinfo=UTC)
-        end = datetime(year + 1, 1, 1, tzinfo=UTC) if number == 4 else datetime(
-            year, 3 * number + 1, 1, tzinfo=UTC)
+        end = (
+            datetime(year + 1, 1, 1, tzinfo=UTC)
+            if number == 4
+            else datetime(year, 3 * number + 1, 1, tzinfo=UTC)
+        )
         return Period(start, end, text)
     raise InvalidValue(f"--period '{period}' is not a month (2026-11) or a quarter (2026-Q4)")
 
@@ -98,8 +100,7 @@ class Duration:
     p90_hours: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "median_hours": self.median_hours,
-                "p90_hours": self.p90_hours}
+        return {"count": self.count, "median_hours": self.median_hours, "p90_hours": self.p90_hours}
 
 
 def duration_of(hours: Sequence[float]) -> Duration:
@@ -142,18 +143,29 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "period": {"label": self.period.label, "start": format_ts(self.period.start),
-                       "end": format_ts(self.period.end)},
-            "previous_period": {"label": self.previous.label,
-                                "start": format_ts(self.previous.start),
-                                "end": format_ts(self.previous.end)},
-            "for": self.for_org, "generated": self.generated,
-            "incidents": self.current.incidents, "trend": self.trend,
-            "by": {b: [{"key": k, "count": n, "previous": self.before.by[b].get(k, 0)}
-                       for k, n in _ranked(self.current.by[b])] for b in BREAKDOWNS},
+            "period": {
+                "label": self.period.label,
+                "start": format_ts(self.period.start),
+                "end": format_ts(self.period.end),
+            },
+            "previous_period": {
+                "label": self.previous.label,
+                "start": format_ts(self.previous.start),
+                "end": format_ts(self.previous.end),
+            },
+            "for": self.for_org,
+            "generated": self.generated,
+            "incidents": self.current.incidents,
+            "trend": self.trend,
+            "by": {
+                b: [
+                    {"key": k, "count": n, "previous": self.before.by[b].get(k, 0)}
+                    for k, n in _ranked(self.current.by[b])
+                ]
+                for b in BREAKDOWNS
+            },
             "times": {t: self.current.times[t].as_dict() for t in TIMES},
-            "duties": {k: self.current.duties.get(k, 0)
-                       for k in ("on_time", "late", "waived", "pending")},
+            "duties": {k: self.current.duties.get(k, 0) for k in ("on_time", "late", "waived", "pending")},
             "top_indicators": self.top_indicators,
         }
 
@@ -178,12 +190,14 @@ _CONTAINMENT = (
     " FROM incidents i JOIN due_items d ON d.incident_id = i.id AND d.kind = 'task'"
     " AND d.phase = 'containment' LEFT JOIN incident_facts f ON f.incident_id = i.id"
     " WHERE i.created >= ? AND i.created < ?{scope}"
-    " AND d.state IN ('open', 'done') GROUP BY d.incident_id, i.created, f.reported")
+    " AND d.state IN ('open', 'done') GROUP BY d.incident_id, i.created, f.reported"
+)
 _DUTIES = (
     "SELECT d.state, CASE WHEN d.due < ? THEN 1 ELSE 0 END,"
     " CASE WHEN d.done_at > d.due THEN 1 ELSE 0 END, COUNT(*)"
     " FROM incidents i JOIN due_items d ON d.incident_id = i.id AND d.kind = 'duty'"
-    " WHERE i.created >= ? AND i.created < ?{scope} GROUP BY 1, 2, 3")
+    " WHERE i.created >= ? AND i.created < ?{scope} GROUP BY 1, 2, 3"
+)
 
 
 def duty_outcome(state: str, past_deadline: bool, done_late: bool) -> str:
@@ -206,8 +220,7 @@ class Reporter:
         self.store = context.store
         self.db = context.store.db
 
-    def build(self, period: Period, *, for_org: str | None = None,
-              release: bool = False) -> Report:
+    def build(self, period: Period, *, for_org: str | None = None, release: bool = False) -> Report:
         """``release``: the report is written to a file, a logged release to ``for_org``, or
         to the national CIRT's own archive when it is for nobody else (like ``cirt export``)."""
         previous = period.previous()
@@ -216,11 +229,15 @@ class Reporter:
         before = self.figures(previous, now, for_org, False)
         top = self.top_indicators(period, for_org, release)
         if release and for_org is None:  # the archive sees everything: counted as it is
-            ids = [r[0] for r in self.db.query(
-                "SELECT id FROM incidents WHERE created >= ? AND created < ?",
-                self._window(period))]
-            self.sharing.release(self.store.latest_many([*ids, *(t["id"] for t in top)]),
-                                 "archive", "export", delivery="file")
+            ids = [
+                r[0]
+                for r in self.db.query(
+                    "SELECT id FROM incidents WHERE created >= ? AND created < ?", self._window(period)
+                )
+            ]
+            self.sharing.release(
+                self.store.latest_many([*ids, *(t["id"] for t in top)]), "archive", "export", delivery="file"
+            )
         return Report(period, previous, current, before, top, for_org, now)
 
     def _window(self, period: Period) -> tuple[str, str]:
@@ -235,68 +252,93 @@ class Reporter:
         window = self._window(period)
         scope = ""
         if for_org is not None:
-            ids = [r[0] for r in self.db.query(
-                "SELECT id FROM incidents WHERE created >= ? AND created < ?", window)]
-            search_index.temporary_table(self.db, "report_scope", ["incident_id TEXT"],
-                                         [(i,) for i in self._visible(ids, for_org, release)])
+            ids = [
+                r[0]
+                for r in self.db.query("SELECT id FROM incidents WHERE created >= ? AND created < ?", window)
+            ]
+            search_index.temporary_table(
+                self.db,
+                "report_scope",
+                ["incident_id TEXT"],
+                [(i,) for i in self._visible(ids, for_org, release)],
+            )
             scope = " AND i.id IN (SELECT incident_id FROM report_scope)"
-        base = (" FROM incidents i LEFT JOIN incident_facts f ON f.incident_id = i.id"
-                f" WHERE i.created >= ? AND i.created < ?{scope}")
+        base = (
+            " FROM incidents i LEFT JOIN incident_facts f ON f.incident_id = i.id"
+            f" WHERE i.created >= ? AND i.created < ?{scope}"
+        )
         figures = Figures()
         for severity, category, escalation, reporter, channel, count in self.db.query(
-                "SELECT i.severity, i.category, i.escalation, f.reporter_kind, f.channel,"
-                f" COUNT(*){base} GROUP BY 1, 2, 3, 4, 5", window):
+            "SELECT i.severity, i.category, i.escalation, f.reporter_kind, f.channel,"
+            f" COUNT(*){base} GROUP BY 1, 2, 3, 4, 5",
+            window,
+        ):
             figures.incidents += int(count)
-            for key, value in (("severity", severity), ("category", category),
-                               ("escalation", escalation), ("reporter", reporter),
-                               ("channel", channel)):
+            for key, value in (
+                ("severity", severity),
+                ("category", category),
+                ("escalation", escalation),
+                ("reporter", reporter),
+                ("channel", channel),
+            ):
                 figures.by[key][value or UNKNOWN] += int(count)
         figures.by["sector"] = self._sectors(window, scope, figures.incidents)
         acknowledge, close = [], []
         for created, acked, closed in self.db.query(
-                f"SELECT COALESCE(f.reported, i.created), f.acknowledged, f.closed{base}"
-                " AND (f.acknowledged IS NOT NULL OR f.closed IS NOT NULL)", window):
+            f"SELECT COALESCE(f.reported, i.created), f.acknowledged, f.closed{base}"
+            " AND (f.acknowledged IS NOT NULL OR f.closed IS NOT NULL)",
+            window,
+        ):
             if (hours := _hours(created, acked)) is not None:
                 acknowledge.append(hours)
             if (hours := _hours(created, closed)) is not None:
                 close.append(hours)
-        contain = [_hours(created, contained) or 0.0
-                   for created, contained, still_open in self.db.query(
-                       _CONTAINMENT.format(scope=scope), window)
-                   if contained and not still_open]
-        for state, past, late, count in self.db.query(_DUTIES.format(scope=scope),
-                                                      (now, *window)):
+        contain = [
+            _hours(created, contained) or 0.0
+            for created, contained, still_open in self.db.query(_CONTAINMENT.format(scope=scope), window)
+            if contained and not still_open
+        ]
+        for state, past, late, count in self.db.query(_DUTIES.format(scope=scope), (now, *window)):
             figures.duties[duty_outcome(state, bool(past), bool(late))] += int(count)
-        figures.times = {"acknowledge": duration_of(acknowledge), "contain": duration_of(contain),
-                         "close": duration_of(close)}
+        figures.times = {
+            "acknowledge": duration_of(acknowledge),
+            "contain": duration_of(contain),
+            "close": duration_of(close),
+        }
         return figures
 
     def _sectors(self, window: tuple[str, str], scope: str, total: int) -> Counter[str]:
         """Incidents per STIX sector of their organisations (each sector once per incident)."""
         search_index.temporary_table(
-            self.db, "report_sectors", ["org_id TEXT", "sector TEXT"],
-            [(o.id, o.sector) for o in self.context.community.organisations.values()])
+            self.db,
+            "report_sectors",
+            ["org_id TEXT", "sector TEXT"],
+            [(o.id, o.sector) for o in self.context.community.organisations.values()],
+        )
         counts: Counter[str] = Counter()
         for sector, count in self.db.query(
-                "SELECT COALESCE(s.sector, 'unknown'), COUNT(DISTINCT o.incident_id)"
-                " FROM incidents i JOIN incident_organisations o ON o.incident_id = i.id"
-                " LEFT JOIN report_sectors s ON s.org_id = o.org_id"
-                f" WHERE i.created >= ? AND i.created < ?{scope} GROUP BY 1", window):
+            "SELECT COALESCE(s.sector, 'unknown'), COUNT(DISTINCT o.incident_id)"
+            " FROM incidents i JOIN incident_organisations o ON o.incident_id = i.id"
+            " LEFT JOIN report_sectors s ON s.org_id = o.org_id"
+            f" WHERE i.created >= ? AND i.created < ?{scope} GROUP BY 1",
+            window,
+        ):
             counts[str(sector)] += int(count)
         with_orgs = self.db.query_one(
             "SELECT COUNT(DISTINCT o.incident_id) FROM incidents i"
             " JOIN incident_organisations o ON o.incident_id = i.id"
-            f" WHERE i.created >= ? AND i.created < ?{scope}", window)
+            f" WHERE i.created >= ? AND i.created < ?{scope}",
+            window,
+        )
         if without := total - int(with_orgs[0] if with_orgs else 0):
             counts[UNKNOWN] += without
         return counts
 
-
-    def top_indicators(self, period: Period, for_org: str | None,
-                       release: bool) -> list[dict[str, Any]]:
+    def top_indicators(self, period: Period, for_org: str | None, release: bool) -> list[dict[str, Any]]:
         rows = self.db.query(
-            "SELECT sighting_id, indicator_id, count FROM sighting_index"
-            " WHERE seen >= ? AND seen < ?", self._window(period))
+            "SELECT sighting_id, indicator_id, count FROM sighting_index WHERE seen >= ? AND seen < ?",
+            self._window(period),
+        )
         if for_org is not None:
             allowed = self._visible([r[0] for r in rows] + [r[1] for r in rows], for_org, release)
             rows = [r for r in rows if r[0] in allowed and r[1] in allowed]
@@ -307,8 +349,15 @@ class Reporter:
             sightings[indicator_id] += 1
         best = _ranked(totals)[:TOP_INDICATORS]
         stored = {s.id: s for s in self.store.latest_many([i for i, _ in best])}
-        return [{"id": i, "pattern": stored[i].obj.get("pattern", "") if i in stored else "",
-                 "count": n, "sightings": sightings[i]} for i, n in best]
+        return [
+            {
+                "id": i,
+                "pattern": stored[i].obj.get("pattern", "") if i in stored else "",
+                "count": n,
+                "sightings": sightings[i],
+            }
+            for i, n in best
+        ]
 
     def _visible(self, ids: Iterable[str], for_org: str, release: bool) -> set[str]:
         """Ids the gate lets the organisation see: a preview (decide) or a logged release."""
@@ -316,7 +365,9 @@ class Reporter:
         if not wanted:
             return set()
         stored = self.store.latest_many(wanted)
-        verdict = (self.sharing.release(stored, for_org, "export", delivery="file") if release
-                   else self.sharing.decide(stored, for_org, "export"))
+        verdict = (
+            self.sharing.release(stored, for_org, "export", delivery="file")
+            if release
+            else self.sharing.decide(stored, for_org, "export")
+        )
         return {str(r.obj["id"]) for r in verdict.released}
-

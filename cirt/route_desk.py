@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from cirt.gate import Release
     from cirt.sharing import Sharing
 
+
 @dataclass(frozen=True)
 class RouteView:
     """A routed notification with the gate's present verdict for its party (nothing recorded)."""
@@ -55,9 +56,14 @@ class Sent:
     tlp: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"party": self.party, "bulletin": self.number, "path": self.path,
-                "values": list(self.values), "tlp": self.tlp,
-                "withheld": [{"value": v, "reason": r} for v, r in self.withheld]}
+        return {
+            "party": self.party,
+            "bulletin": self.number,
+            "path": self.path,
+            "values": list(self.values),
+            "tlp": self.tlp,
+            "withheld": [{"value": v, "reason": r} for v, r in self.withheld],
+        }
 
 
 class RouteDesk:
@@ -89,14 +95,16 @@ class RouteDesk:
         rows = self.store.routes(party=party, state=state)
         views = []
         for party_id, group in _by_party(rows).items():
-            verdict = self.sharing.decide(sorted({r.object_id for r in group}),
-                                          self._recipient(party_id), "bulletin")
+            verdict = self.sharing.decide(
+                sorted({r.object_id for r in group}), self._recipient(party_id), "bulletin"
+            )
             for row in group:
                 views.append(_view(row, verdict))
         return views
 
-    def send(self, party: str | None = None, *, out_dir: Path | None = None, fmt: str = "md",
-             mail: bool = False) -> builtins.list[Sent]:
+    def send(
+        self, party: str | None = None, *, out_dir: Path | None = None, fmt: str = "md", mail: bool = False
+    ) -> builtins.list[Sent]:
         """A bulletin per party with pending notifications, written to ``out_dir``, or with
         ``mail`` e-mailed to each contact of the organisation (``ws.bulletins.send``: signed,
         encrypted where a key is known, refused where TLP forbids plain mail).  Each release is
@@ -117,16 +125,18 @@ class RouteDesk:
         community = self.context.community
         results = []
         for party_id, group in _by_party(pending).items():
-            preview = self.sharing.decide(sorted({r.object_id for r in group}),
-                                          self._recipient(party_id), "bulletin")
+            preview = self.sharing.decide(
+                sorted({r.object_id for r in group}), self._recipient(party_id), "bulletin"
+            )
             allowed = [r for r in group if _view(r, preview).allowed]
-            withheld = tuple((r.value, _view(r, preview).reason) for r in group
-                             if not _view(r, preview).allowed)
+            withheld = tuple(
+                (r.value, _view(r, preview).reason) for r in group if not _view(r, preview).allowed
+            )
             if not allowed:
                 continue
-            release = self.sharing.release(sorted({r.object_id for r in allowed}),
-                                           self._recipient(party_id), "bulletin",
-                                           delivery="file")
+            release = self.sharing.release(
+                sorted({r.object_id for r in allowed}), self._recipient(party_id), "bulletin", delivery="file"
+            )
             name = community.party(party_id).name
             since = min(parse_ts(r.first_seen) for r in allowed)
             bulletin = self.bulletins.compose(release, recipient=name, since=since)
@@ -135,12 +145,20 @@ class RouteDesk:
                 path.write_text(render(bulletin, fmt), encoding="utf-8")
             except OSError as exc:
                 raise CirtError(f"cannot write {path}: {exc.strerror}") from None
-            self.store.mark_routes_sent([r.id for r in allowed],
-                                        at=format_ts(self.context.clock()), bulletin=bulletin.number)
-            results.append(Sent(party_id, bulletin.number, str(path),
-                                tuple(r.value for r in allowed), withheld, bulletin.tlp.slug))
+            self.store.mark_routes_sent(
+                [r.id for r in allowed], at=format_ts(self.context.clock()), bulletin=bulletin.number
+            )
+            results.append(
+                Sent(
+                    party_id,
+                    bulletin.number,
+                    str(path),
+                    tuple(r.value for r in allowed),
+                    withheld,
+                    bulletin.tlp.slug,
+                )
+            )
         return results
-
 
     def _mail(self, party: str | None) -> builtins.list[Sent]:
         community = self.context.community
@@ -150,27 +168,35 @@ class RouteDesk:
         for party_id, group in _by_party(self.store.routes(party=party, state="pending")).items():
             if party_id not in community.organisations:
                 continue  # a partner: its channel is TAXII or MISP, not these bulletins
-            preview = self.sharing.decide(sorted({r.object_id for r in group}),
-                                          self._recipient(party_id), "email")
+            preview = self.sharing.decide(
+                sorted({r.object_id for r in group}), self._recipient(party_id), "email"
+            )
             allowed = [r for r in group if _view(r, preview).allowed]
-            withheld = tuple((r.value, _view(r, preview).reason) for r in group
-                             if not _view(r, preview).allowed)
+            withheld = tuple(
+                (r.value, _view(r, preview).reason) for r in group if not _view(r, preview).allowed
+            )
             if not allowed:
                 continue
             since = min(parse_ts(r.first_seen) for r in allowed)
             objects = self.store.latest_many(sorted({r.object_id for r in allowed}))
             outcomes = self.bulletins.send(party_id, period=since, objects=objects)
             delivered = [o for o in outcomes if o.status in ("sent", "already-sent")]
-            refused = tuple((o.contact, f"{o.status}: {o.detail}") for o in outcomes
-                            if o not in delivered)
+            refused = tuple((o.contact, f"{o.status}: {o.detail}") for o in outcomes if o not in delivered)
             if delivered:
                 number = delivered[0].number or ""
-                self.store.mark_routes_sent([r.id for r in allowed],
-                                            at=format_ts(self.context.clock()), bulletin=number)
-                results.append(Sent(party_id, number,
-                                    "e-mail to " + ", ".join(o.contact for o in delivered),
-                                    tuple(r.value for r in allowed), withheld + refused,
-                                    delivered[0].tlp or ""))
+                self.store.mark_routes_sent(
+                    [r.id for r in allowed], at=format_ts(self.context.clock()), bulletin=number
+                )
+                results.append(
+                    Sent(
+                        party_id,
+                        number,
+                        "e-mail to " + ", ".join(o.contact for o in delivered),
+                        tuple(r.value for r in allowed),
+                        withheld + refused,
+                        delivered[0].tlp or "",
+                    )
+                )
         return results
 
 

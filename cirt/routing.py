@@ -31,14 +31,21 @@ if TYPE_CHECKING:
 # time: the alternatives inside the quoted string cannot both match one character.
 _COMPARISON = re.compile(
     r"(?<![\w-])([a-z0-9-]+):([a-z_]+(?:\.[a-z_]+)*)\s*(NOT\s+)?(=|ISSUBSET|IN)\s*"
-    r"(?:'((?:[^'\\]|\\.)*)'|(\d+)|\(([^()]*)\))")
+    r"(?:'((?:[^'\\]|\\.)*)'|(\d+)|\(([^()]*)\))"
+)
 _LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'|(\d+)")
 _UNESCAPE = re.compile(r"\\(.)")
 _ADDRESS_PATHS = frozenset({("ipv4-addr", "value"), ("ipv6-addr", "value")})
-_DOMAIN_PATHS = frozenset({("domain-name", "value"), ("url", "value"), ("email-addr", "value"),
-                           ("email-message", "from_ref.value"), ("email-message", "sender_ref.value")})
-_SCO_TYPES = frozenset({"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr",
-                        "autonomous-system"})
+_DOMAIN_PATHS = frozenset(
+    {
+        ("domain-name", "value"),
+        ("url", "value"),
+        ("email-addr", "value"),
+        ("email-message", "from_ref.value"),
+        ("email-message", "sender_ref.value"),
+    }
+)
+_SCO_TYPES = frozenset({"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "autonomous-system"})
 _URL_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(\[[0-9a-f:.]+\]|[^/?#:]+)", re.I)
 
 
@@ -66,8 +73,12 @@ def observables(obj: Mapping[str, Any]) -> list[Observable]:
         pattern = obj.get("pattern")
         if obj.get("pattern_type", "stix") != "stix" or not isinstance(pattern, str):
             return []
-        if ":value" not in pattern and "from_ref.value" not in pattern \
-                and "sender_ref.value" not in pattern and "autonomous-system:" not in pattern:
+        if (
+            ":value" not in pattern
+            and "from_ref.value" not in pattern
+            and "sender_ref.value" not in pattern
+            and "autonomous-system:" not in pattern
+        ):
             return []  # hashes, file names, processes…: nothing routable, skip the scan
         found = _from_pattern(pattern)
         return found if len(found) < 2 else list(dict.fromkeys(found))
@@ -92,8 +103,7 @@ def _from_pattern(pattern: str) -> list[Observable]:
                 if sco_type == "autonomous-system" and path == "number":
                     found.append(Observable("asn", str(int(one_number))))
                 continue
-            one = _classify(sco_type, path, _UNESCAPE.sub(r"\1", one_text)
-                            if "\\" in one_text else one_text)
+            one = _classify(sco_type, path, _UNESCAPE.sub(r"\1", one_text) if "\\" in one_text else one_text)
             if one:
                 found.append(one)
     return found
@@ -173,7 +183,9 @@ class AssetIndex:
         # each), built on first use: one bisect finds every range around an address
         self._ranges: dict[int, list[tuple[int, int, str, str]]] = {4: [], 6: []}
         self._cuts: dict[int, tuple[list[int], list[tuple[tuple[int, str, str], ...]]] | None] = {
-            4: None, 6: None}
+            4: None,
+            6: None,
+        }
         self._domains: dict[str, list[str]] = {}
         self._asns: dict[int, list[str]] = {}
 
@@ -198,8 +210,7 @@ class AssetIndex:
     def add_prefix(self, party: str, cidr: str) -> None:
         network = ipaddress.ip_network(cidr, strict=False)
         first = int(network.network_address)
-        self._ranges[network.version].append(
-            (first, first + network.num_addresses - 1, party, str(network)))
+        self._ranges[network.version].append((first, first + network.num_addresses - 1, party, str(network)))
         self._cuts[network.version] = None
 
     def _elementary(self, version: int) -> tuple[list[int], list[tuple[tuple[int, str, str], ...]]]:
@@ -264,7 +275,7 @@ class AssetIndex:
             dot = name.find(".")
             if dot < 0:
                 return hits
-            name = name[dot + 1:]
+            name = name[dot + 1 :]
 
     def route(self, obj: Mapping[str, Any]) -> list[Match]:
         """The matches of every routable value an object asserts."""

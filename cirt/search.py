@@ -29,8 +29,11 @@ class IncidentRef:
     title: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"reference": self.reference, "tlp": self.tlp.label.removeprefix("TLP:").lower(),
-                "title": self.title}
+        return {
+            "reference": self.reference,
+            "tlp": self.tlp.label.removeprefix("TLP:").lower(),
+            "title": self.title,
+        }
 
 
 @dataclass
@@ -46,11 +49,17 @@ class Hit:
     state: str = ""  # revoked, expired, false positive (indicators)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.object_id, "type": self.type,
-                "tlp": self.tlp.label.removeprefix("TLP:").lower(), "summary": self.summary,
-                "added": self.added, "matched": self.matched,
-                "incidents": [i.as_dict() for i in self.incidents],
-                "sightings": self.sightings, "state": self.state}
+        return {
+            "id": self.object_id,
+            "type": self.type,
+            "tlp": self.tlp.label.removeprefix("TLP:").lower(),
+            "summary": self.summary,
+            "added": self.added,
+            "matched": self.matched,
+            "incidents": [i.as_dict() for i in self.incidents],
+            "sightings": self.sightings,
+            "state": self.state,
+        }
 
 
 @dataclass
@@ -61,8 +70,12 @@ class SearchResult:
     truncated: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"term": self.term, "kind": self.kind, "truncated": self.truncated,
-                "hits": [h.as_dict() for h in self.hits]}
+        return {
+            "term": self.term,
+            "kind": self.kind,
+            "truncated": self.truncated,
+            "hits": [h.as_dict() for h in self.hits],
+        }
 
 
 def search(context: Context, term: str, *, limit: int = DEFAULT_LIMIT) -> SearchResult:
@@ -92,23 +105,30 @@ def describe(context: Context, matched: dict[str, list[str]]) -> list[Hit]:
     db = context.store.db
     stored = {s.id: s for s in context.store.latest_many(list(matched))}
     incidents = search_index.incidents_of(db, list(stored))
-    sightings = search_index.sightings_of(db, [i for i, s in stored.items()
-                                               if s.type == "indicator"])
-    refs_by_sighting = {s.id: str(s.obj.get("sighting_of_ref", "")) for s in stored.values()
-                        if s.type == "sighting"}
+    sightings = search_index.sightings_of(db, [i for i, s in stored.items() if s.type == "indicator"])
+    refs_by_sighting = {
+        s.id: str(s.obj.get("sighting_of_ref", "")) for s in stored.values() if s.type == "sighting"
+    }
     via_indicator = search_index.incidents_of(db, list(refs_by_sighting.values()))
     hits = []
     for object_id, found in matched.items():
         row = stored.get(object_id)
         if row is None:
             continue
-        owners = incidents.get(object_id) or via_indicator.get(refs_by_sighting.get(object_id, ""),
-                                                               [])
-        hits.append(Hit(object_id, row.type, TLP(row.tlp), summary_of(row.obj), row.added,
-                        list(dict.fromkeys(found)),
-                        [IncidentRef(i.reference, TLP(i.tlp), i.title) for i in owners],
-                        sum(count for _, count in sightings.get(object_id, [])),
-                        indicator_state(row.obj, format_ts(context.clock()))))
+        owners = incidents.get(object_id) or via_indicator.get(refs_by_sighting.get(object_id, ""), [])
+        hits.append(
+            Hit(
+                object_id,
+                row.type,
+                TLP(row.tlp),
+                summary_of(row.obj),
+                row.added,
+                list(dict.fromkeys(found)),
+                [IncidentRef(i.reference, TLP(i.tlp), i.title) for i in owners],
+                sum(count for _, count in sightings.get(object_id, [])),
+                indicator_state(row.obj, format_ts(context.clock())),
+            )
+        )
     return hits
 
 
@@ -139,4 +159,3 @@ def indicator_state(obj: dict[str, Any], now: str) -> str:
     if valid_until and str(valid_until) <= now:
         return "expired"
     return ""
-

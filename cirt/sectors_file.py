@@ -118,10 +118,13 @@ class _PartySchema(_Strict):
     community: bool = Field(False, description="member of the TLP:GREEN community")
     contacts: tuple[ContactSchema, ...] = ()
     asserts: tuple[str, ...] = Field(
-        (), description="identities besides its own that data from this party may name as"
-                        " created_by_ref (the producers it relays)")
+        (),
+        description="identities besides its own that data from this party may name as"
+        " created_by_ref (the producers it relays)",
+    )
     import_limits: dict[str, PositiveInt] = Field(
-        {}, description="config.toml [import] limits tightened for what this party sends")
+        {}, description="config.toml [import] limits tightened for what this party sends"
+    )
 
     @field_validator("identity")
     @classmethod
@@ -135,10 +138,8 @@ class _PartySchema(_Strict):
     def _asserts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for identity in value:
             if not _IDENTITY.match(identity):
-                raise ValueError(f"'{identity[:80]}' is not a STIX identity id such as"
-                                 " identity--<uuid>")
+                raise ValueError(f"'{identity[:80]}' is not a STIX identity id such as identity--<uuid>")
         return value
-
 
 
 class NationalCirtSchema(_PartySchema):
@@ -232,18 +233,20 @@ class CommunityFile(_Strict):
         for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
             for i, party in enumerate(parties):
                 if party.identity == national:
-                    raise _Located((kind, i, "identity"), "the national CIRT's identity belongs"
-                                     " to the national CIRT alone")
+                    raise _Located(
+                        (kind, i, "identity"),
+                        "the national CIRT's identity belongs to the national CIRT alone",
+                    )
                 if national in party.asserts:
-                    raise _Located((kind, i, "asserts"), "no party may assert the national"
-                                     " CIRT's identity")
+                    raise _Located((kind, i, "asserts"), "no party may assert the national CIRT's identity")
         emails: set[str] = set()
         for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
             for i, party in enumerate(parties):
                 for j, contact in enumerate(party.contacts):
                     if contact.email in emails:
-                        raise _Located((kind, i, "contacts", j, "email"),
-                                         f"duplicate contact '{contact.email}'")
+                        raise _Located(
+                            (kind, i, "contacts", j, "email"), f"duplicate contact '{contact.email}'"
+                        )
                     emails.add(contact.email)
         limits = (info.context or {}).get("limits") or ImportLimits()
         for kind, parties in (("organisations", self.organisations), ("partners", self.partners)):
@@ -251,28 +254,35 @@ class CommunityFile(_Strict):
                 for name, value in party.import_limits.items():
                     loc = (kind, i, "import_limits", name)
                     if name not in LIMIT_NAMES:
-                        raise _Located(loc, f"'{name}' is not an [import] limit (one of: "
-                                         f"{', '.join(LIMIT_NAMES)})")
+                        raise _Located(
+                            loc, f"'{name}' is not an [import] limit (one of: {', '.join(LIMIT_NAMES)})"
+                        )
                     if value > getattr(limits, name):
-                        raise _Located(loc, f"{value:,} is looser than config.toml [import]"
-                                         f" {name} ({getattr(limits, name):,}): a party's"
-                                         " limits can only be tighter")
+                        raise _Located(
+                            loc,
+                            f"{value:,} is looser than config.toml [import]"
+                            f" {name} ({getattr(limits, name):,}): a party's"
+                            " limits can only be tighter",
+                        )
         return self
 
     def community(self, source: str = "sectors.yaml") -> Community:
         """The community model (``cirt.community``) this file describes; ``source`` names the
         file in the model's messages."""
         return Community(
-            _built(self.national_cirt), tuple(_built(o) for o in self.organisations),
-            tuple(_built(p) for p in self.partners), default_tlp=self.default_tlp,
-            markings=tuple(_built(m) for m in self.markings), source=source)
+            _built(self.national_cirt),
+            tuple(_built(o) for o in self.organisations),
+            tuple(_built(p) for p in self.partners),
+            default_tlp=self.default_tlp,
+            markings=tuple(_built(m) for m in self.markings),
+            source=source,
+        )
 
 
 def _built(value: Any) -> Any:
     """A validated schema object as the model's frozen dataclass (``builds``), recursively."""
     if isinstance(value, _Strict):
-        return value.builds(**{name: _built(getattr(value, name))
-                               for name in type(value).model_fields})
+        return value.builds(**{name: _built(getattr(value, name)) for name in type(value).model_fields})
     if isinstance(value, tuple):
         return tuple(_built(item) for item in value)
     if isinstance(value, dict):

@@ -99,8 +99,12 @@ class Audience:
     contacts: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"object": self.object_id, "reference": self.reference,
-                "orgs": list(self.orgs), "contacts": list(self.contacts)}
+        return {
+            "object": self.object_id,
+            "reference": self.reference,
+            "orgs": list(self.orgs),
+            "contacts": list(self.contacts),
+        }
 
 
 @dataclass(frozen=True)
@@ -126,11 +130,18 @@ class Check:
         return f"{what}{tlp} {verdict} for {self.recipient}{part}: {self.reason}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"object": self.object_id, "reference": self.reference,
-                "recipient": self.recipient, "channel": self.channel,
-                "tlp": self.tlp.slug if self.tlp is not None else None,
-                "allowed": self.allowed, "rule": self.rule, "reason": self.reason,
-                "redacted": list(self.redacted), "line": self.line}
+        return {
+            "object": self.object_id,
+            "reference": self.reference,
+            "recipient": self.recipient,
+            "channel": self.channel,
+            "tlp": self.tlp.slug if self.tlp is not None else None,
+            "allowed": self.allowed,
+            "rule": self.rule,
+            "reason": self.reason,
+            "redacted": list(self.redacted),
+            "line": self.line,
+        }
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,13 @@ class Lowered:
     after: TLP
 
     def as_dict(self) -> dict[str, Any]:
-        return {"object": self.object["id"], "version": self.object["modified"],
-                "before": self.before.slug, "after": self.after.slug, "note": self.note["id"]}
+        return {
+            "object": self.object["id"],
+            "version": self.object["modified"],
+            "before": self.before.slug,
+            "after": self.after.slug,
+            "note": self.note["id"],
+        }
 
 
 class Sharing:
@@ -152,8 +168,9 @@ class Sharing:
     ``incidents`` and ``tasks`` resolve incident references and re-mark an incident (with its
     playbooks refreshed, as on any update)."""
 
-    def __init__(self, context: Context, *, disclosures: DisclosureLog, incidents: IncidentDesk,
-                 tasks: TaskService) -> None:
+    def __init__(
+        self, context: Context, *, disclosures: DisclosureLog, incidents: IncidentDesk, tasks: TaskService
+    ) -> None:
         self.context = context
         self.store = context.store
         self.disclosures = disclosures
@@ -198,8 +215,10 @@ class Sharing:
         if kind == "partner" or (kind == "" and rest in community.partners):
             return Recipient("partner", community.partner(rest).id, channel)
         known = ", ".join([*community.organisations, *community.partners, "public", "archive"])
-        raise NotFound(f"'{value}' is not an organisation, partner or contact in sectors.yaml "
-                       f"(known: {known}, or a contact's e-mail address)")
+        raise NotFound(
+            f"'{value}' is not an organisation, partner or contact in sectors.yaml "
+            f"(known: {known}, or a contact's e-mail address)"
+        )
 
     def _reference(self, stored: StoredObject) -> str | None:
         if stored.type != "incident":
@@ -212,20 +231,21 @@ class Sharing:
     def audience(self, ref: str) -> Audience:
         stored = self.resolve(ref)
         members = self.store.audience_of(stored.id)
-        return Audience(stored.id, self._reference(stored), members.get("org", ()),
-                        members.get("contact", ()))
+        return Audience(
+            stored.id, self._reference(stored), members.get("org", ()), members.get("contact", ())
+        )
 
     def _targets(self, stored: StoredObject, linked: bool) -> list[str]:
         ids = [stored.id]
         if linked:
             if stored.type != "incident":
-                raise InvalidValue("--linked applies to incidents (their notes, indicators and "
-                                   "relationships)")
+                raise InvalidValue(
+                    "--linked applies to incidents (their notes, indicators and relationships)"
+                )
             ids += self.store.linked(stored.id)
         return ids
 
-    def _members(self, orgs: Sequence[str], contacts: Sequence[str]) -> tuple[list[str],
-                                                                             list[str]]:
+    def _members(self, orgs: Sequence[str], contacts: Sequence[str]) -> tuple[list[str], list[str]]:
         community = self.context.community
         parties = [community.party(o).id for o in orgs]
         emails = [community.contact(c).contact.email for c in contacts]
@@ -233,8 +253,9 @@ class Sharing:
             raise InvalidValue("name at least one --org or --contact")
         return parties, emails
 
-    def add(self, ref: str, *, orgs: Sequence[str] = (), contacts: Sequence[str] = (),
-            linked: bool = False) -> Audience:
+    def add(
+        self, ref: str, *, orgs: Sequence[str] = (), contacts: Sequence[str] = (), linked: bool = False
+    ) -> Audience:
         """Share an object (and with ``linked``, everything attached to an incident) with more
         organisations or named contacts.  TLP still decides: this widens only AMBER and RED."""
         stored = self.resolve(ref)
@@ -247,8 +268,9 @@ class Sharing:
                     self.store.add_audience(object_id, "contact", emails)
         return self.audience(stored.id)
 
-    def remove(self, ref: str, *, orgs: Sequence[str] = (), contacts: Sequence[str] = (),
-               linked: bool = False) -> Audience:
+    def remove(
+        self, ref: str, *, orgs: Sequence[str] = (), contacts: Sequence[str] = (), linked: bool = False
+    ) -> Audience:
         stored = self.resolve(ref)
         current = self.store.audience_of(stored.id)
         for org in orgs:
@@ -267,8 +289,7 @@ class Sharing:
 
     # --- the gate over the store ------------------------------------------------------------
 
-    def candidates(self, items: Iterable[Item],
-                   floors: Mapping[str, TLP] | None = None) -> list[Candidate]:
+    def candidates(self, items: Iterable[Item], floors: Mapping[str, TLP] | None = None) -> list[Candidate]:
         """Objects (ids, stored versions or STIX dicts) with their audience and provenance;
         ``floors``: per id, the level of the newest version when older versions are offered."""
         objects: list[dict[str, Any]] = []
@@ -295,10 +316,15 @@ class Sharing:
             stored = stored_by_id.get(obj["id"])
             origin = stored.origin if stored is not None else LOCAL
             # the kind of source (taxii, misp, import) is enough for the gate: no query per object
-            out.append(Candidate(obj, frozenset(members.get("org", ())),
-                                 frozenset(members.get("contact", ())),
-                                 None if origin == LOCAL else origin,
-                                 floors.get(obj["id"]) if floors else None))
+            out.append(
+                Candidate(
+                    obj,
+                    frozenset(members.get("org", ())),
+                    frozenset(members.get("contact", ())),
+                    None if origin == LOCAL else origin,
+                    floors.get(obj["id"]) if floors else None,
+                )
+            )
         return out
 
     def context_for(self, candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -317,22 +343,34 @@ class Sharing:
             context += frontier
         return context
 
-    def decide(self, items: Iterable[Item], recipient: str | Recipient,
-               channel: str = "export", floors: Mapping[str, TLP] | None = None) -> Release:
+    def decide(
+        self,
+        items: Iterable[Item],
+        recipient: str | Recipient,
+        channel: str = "export",
+        floors: Mapping[str, TLP] | None = None,
+    ) -> Release:
         """The gate's verdict, not recorded: for dry runs and previews (nothing is sent)."""
         to = self.recipient(recipient, channel)
         offered = self.candidates(items, floors)
         community = self.context.community
-        return release(offered, to, community, default_tlp=community.default_tlp,
-                       context=self.context_for(offered), reference_key=self.reference_key)
+        return release(
+            offered,
+            to,
+            community,
+            default_tlp=community.default_tlp,
+            context=self.context_for(offered),
+            reference_key=self.reference_key,
+        )
 
     @cached_property
     def reference_key(self) -> bytes:
         """The workspace secret public incident references are derived from."""
         return bytes.fromhex(self.store.release_key("public-reference"))
 
-    def release(self, items: Iterable[Item], recipient: str | Recipient,
-                channel: str = "export", *, delivery: str) -> Disclosure:
+    def release(
+        self, items: Iterable[Item], recipient: str | Recipient, channel: str = "export", *, delivery: str
+    ) -> Disclosure:
         """Run the gate and write the release to the disclosure log before returning it.
 
         ``delivery``: ``sent`` or ``file``.  A release that lets nothing through sends nothing
@@ -345,24 +383,32 @@ class Sharing:
         entry = None
         if verdict.released:
             entry = self.disclosures.record(
-                recipient=verdict.recipient.key, channel=verdict.recipient.channel,
-                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp))
-                         for r in verdict.released],
-                tlp=int(max(r.tlp for r in verdict.released)), delivery=delivery)
+                recipient=verdict.recipient.key,
+                channel=verdict.recipient.channel,
+                objects=[(r.obj["id"], version_of(dict(r.obj)), int(r.tlp)) for r in verdict.released],
+                tlp=int(max(r.tlp for r in verdict.released)),
+                delivery=delivery,
+            )
         return Disclosure(verdict, entry, delivery)
 
-    def serve(self, items: Sequence[T], recipient: Recipient,
-              versions: list[tuple[str, str, int]]) -> Served[T]:
+    def serve(
+        self, items: Sequence[T], recipient: Recipient, versions: list[tuple[str, str, int]]
+    ) -> Served[T]:
         """Log a TAXII page (``versions``: id, version and TLP of each item) before it is sent."""
         entry = None
         if versions:
-            entry = self.disclosures.record(recipient=recipient.key, channel=recipient.channel,
-                                            objects=versions, tlp=max(v[2] for v in versions),
-                                            delivery="sent")
+            entry = self.disclosures.record(
+                recipient=recipient.key,
+                channel=recipient.channel,
+                objects=versions,
+                tlp=max(v[2] for v in versions),
+                delivery="sent",
+            )
         return Served(tuple(items), entry)
 
-    def export_release(self, recipient: str | Recipient, incident_ref: str | None = None, *,
-                       delivery: str = "file") -> Disclosure:
+    def export_release(
+        self, recipient: str | Recipient, incident_ref: str | None = None, *, delivery: str = "file"
+    ) -> Disclosure:
         """What ``cirt export`` writes: everything (or one incident with what is attached to it)
         that the recipient may receive (``archive``: the national CIRT's own archive, all of
         it), logged as channel 'export'."""
@@ -376,8 +422,7 @@ class Sharing:
             items = list(self.store.latest_objects())
         return self.release(items, recipient, "export", delivery=delivery)
 
-    def export_for(self, recipient: str | Recipient,
-                   incident_ref: str | None = None) -> dict[str, Any]:
+    def export_for(self, recipient: str | Recipient, incident_ref: str | None = None) -> dict[str, Any]:
         """The bundle of :meth:`export_release`, written to a file."""
         return self.export_release(recipient, incident_ref).bundle(self.context.ids("bundle"))
 
@@ -393,14 +438,29 @@ class Sharing:
         reference = self._reference(stored)
         for sent in result.released:
             if sent.obj["id"] == stored.id:
-                return Check(stored.id, reference, result.recipient.key,
-                             result.recipient.channel, sent.tlp, True, sent.decision.rule,
-                             sent.decision.reason, sent.redacted)
+                return Check(
+                    stored.id,
+                    reference,
+                    result.recipient.key,
+                    result.recipient.channel,
+                    sent.tlp,
+                    True,
+                    sent.decision.rule,
+                    sent.decision.reason,
+                    sent.redacted,
+                )
         for held in result.withheld:
             if held.id == stored.id:
-                return Check(stored.id, reference, result.recipient.key,
-                             result.recipient.channel, held.tlp, False, held.decision.rule,
-                             held.decision.reason)
+                return Check(
+                    stored.id,
+                    reference,
+                    result.recipient.key,
+                    result.recipient.channel,
+                    held.tlp,
+                    False,
+                    held.decision.rule,
+                    held.decision.reason,
+                )
         raise NotFound(f"{stored.id} is a definition: it travels with the objects it marks")
 
     def who(self, ref: str, channel: str | None = None) -> list[Check]:
@@ -420,10 +480,20 @@ class Sharing:
             asked.append(Recipient("partner", partner.id, channel or own))
             asked += [Recipient("contact", c.email, channel or "email") for c in partner.contacts]
         asked.append(Recipient("public", "public", channel or "export"))
-        return [self._check(stored, release(offered, to, community,
-                                            default_tlp=community.default_tlp, context=context,
-                                            reference_key=self.reference_key))
-                for to in asked]
+        return [
+            self._check(
+                stored,
+                release(
+                    offered,
+                    to,
+                    community,
+                    default_tlp=community.default_tlp,
+                    context=context,
+                    reference_key=self.reference_key,
+                ),
+            )
+            for to in asked
+        ]
 
     # --- lowering a marking -----------------------------------------------------------------
 
@@ -437,28 +507,35 @@ class Sharing:
         obj = stored.obj
         community = self.context.community
         if stored.origin != LOCAL or obj.get("created_by_ref") != self.context.identity:
-            raise NotOriginator(f"{stored.id} was not created by the national CIRT: only its "
-                                "originator may lower its marking")
+            raise NotOriginator(
+                f"{stored.id} was not created by the national CIRT: only its originator may lower its marking"
+            )
         before = object_level(obj, community.default_tlp)
         if target >= before:
             raise InvalidValue(f"{target.label} is not lower than {before.label}")
         if "modified" not in obj:
-            raise InvalidValue(f"{stored.id} has no versions (a cyber-observable): it cannot be "
-                               "re-marked")
+            raise InvalidValue(f"{stored.id} has no versions (a cyber-observable): it cannot be re-marked")
         if stored.type == "incident":
             lowered = self._lower_incident(stored.id, target)
         else:
             lowered = copy.deepcopy(obj)
             lowered["object_marking_refs"] = [target.marking_id] + [
-                m for m in obj.get("object_marking_refs", ()) if level_of_marking(m) is None]
+                m for m in obj.get("object_marking_refs", ()) if level_of_marking(m) is None
+            ]
             lowered["modified"] = later_than(obj["modified"], self.context.clock())
         stamp = format_ts(self.context.clock())
         note: dict[str, Any] = {
-            "type": "note", "spec_version": "2.1", "id": self.context.ids("note"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
-            "authors": [self.context.analyst], "object_refs": [stored.id],
+            "type": "note",
+            "spec_version": "2.1",
+            "id": self.context.ids("note"),
+            "created": stamp,
+            "modified": stamp,
+            "created_by_ref": self.context.identity,
+            "authors": [self.context.analyst],
+            "object_refs": [stored.id],
             "abstract": f"Marking lowered from {before.label} to {target.label}",
-            "content": reason.strip(), "object_marking_refs": [before.marking_id],
+            "content": reason.strip(),
+            "object_marking_refs": [before.marking_id],
         }
         store = self.store
         provenance = Provenance(LOCAL, self.context.analyst)
@@ -471,7 +548,8 @@ class Sharing:
                 if members.get(kind):
                     store.add_audience(note["id"], kind, members[kind])
             for incident_id in store.incidents_linking(stored.id) or (
-                    [stored.id] if stored.type == "incident" else []):
+                [stored.id] if stored.type == "incident" else []
+            ):
                 store.link(incident_id, note["id"])
         return Lowered(lowered, note, before, target)
 
@@ -480,9 +558,13 @@ class Sharing:
         refuses, with the playbooks refreshed as on any update."""
         desk = self.incidents
         with desk.changing(incident_id) as incident:
-            revised = rules.revise(incident, analyst=self.context.analyst,
-                                   now=self.context.clock(),
-                                   change=f"marking lowered to {target.label}", tlp=target)
+            revised = rules.revise(
+                incident,
+                analyst=self.context.analyst,
+                now=self.context.clock(),
+                change=f"marking lowered to {target.label}",
+                tlp=target,
+            )
             revised = self.tasks.refresh(incident, revised).incident
             desk.save(revised)
         return revised.obj
@@ -507,13 +589,27 @@ def _pointed_at(cand: Candidate) -> set[str]:
 def released_summary(result: Release) -> dict[str, Any]:
     """What went and what was kept back, for people and for ``--json`` (never the content)."""
     return {
-        "recipient": result.recipient.key, "channel": result.recipient.channel,
+        "recipient": result.recipient.key,
+        "channel": result.recipient.channel,
         "tlp": result.max_tlp.slug if result.max_tlp is not None else None,
-        "released": [{"id": r.obj["id"], "type": r.obj["type"], "tlp": r.tlp.slug,
-                      "rule": r.decision.rule, "redacted": list(r.redacted)}
-                     for r in result.released],
-        "withheld": [{"id": w.id, "type": w.type, "tlp": w.tlp.slug if w.tlp else None,
-                      "rule": w.decision.rule, "reason": w.decision.reason}
-                     for w in result.withheld],
+        "released": [
+            {
+                "id": r.obj["id"],
+                "type": r.obj["type"],
+                "tlp": r.tlp.slug,
+                "rule": r.decision.rule,
+                "redacted": list(r.redacted),
+            }
+            for r in result.released
+        ],
+        "withheld": [
+            {
+                "id": w.id,
+                "type": w.type,
+                "tlp": w.tlp.slug if w.tlp else None,
+                "rule": w.decision.rule,
+                "reason": w.decision.reason,
+            }
+            for w in result.withheld
+        ],
     }
-

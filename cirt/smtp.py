@@ -55,8 +55,10 @@ class Mailer:
             if config.username:
                 if not self._password:
                     smtp.quit()
-                    raise RemoteError(f"{where}: a username is configured but no password "
-                                      "(set CIRT_SMTP_PASSWORD or smtp_password in secrets.toml)")
+                    raise RemoteError(
+                        f"{where}: a username is configured but no password "
+                        "(set CIRT_SMTP_PASSWORD or smtp_password in secrets.toml)"
+                    )
                 smtp.login(config.username, self._password)
         except (OSError, smtplib.SMTPException) as exc:
             raise RemoteError(f"{where}: {exc}") from None
@@ -74,8 +76,9 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:
             if not isinstance(exc, smtplib.SMTPRecipientsRefused):
                 self._drop()
-            raise RemoteError(f"SMTP server {self.config.host}:{self.config.port} refused the "
-                              f"message to {to}: {exc}") from None
+            raise RemoteError(
+                f"SMTP server {self.config.host}:{self.config.port} refused the message to {to}: {exc}"
+            ) from None
         if refused:
             raise RemoteError(f"SMTP server refused {to}: {refused[to]}")
 
@@ -94,8 +97,9 @@ class Mailer:
     def __enter__(self) -> Mailer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -119,20 +123,43 @@ class Outbox:
     means the same bytes are sent again, and nothing is released or logged a second time.
     """
 
-    def __init__(self, store: SQLStore, mailer: Mailer, *, sender: str,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: SQLStore, mailer: Mailer, *, sender: str, clock: Callable[[], datetime]
+    ) -> None:
         self.store, self.mailer, self.sender, self.clock = store, mailer, sender, clock
 
     def earlier(self, contact: str, key: str) -> OutboxRow | None:
         """What a run queued for this contact and this content, if any."""
         return self.store.outbox_message(contact, key)
 
-    def queue(self, message: EmailMessage, *, contact: str, organisation: str, recipient: str,
-              key: str, number: str, tlp: TLP) -> OutboxRow:
+    def queue(
+        self,
+        message: EmailMessage,
+        *,
+        contact: str,
+        organisation: str,
+        recipient: str,
+        key: str,
+        number: str,
+        tlp: TLP,
+    ) -> OutboxRow:
         """Record the message as pending before anything is sent (durable when this returns)."""
         when = format_ts_micro(self.clock())
-        row = OutboxRow(str(message["Message-ID"]), contact, organisation, recipient, key, number,
-                        int(tlp), PENDING, "", 0, when, when, message.as_bytes(policy=SMTP))
+        row = OutboxRow(
+            str(message["Message-ID"]),
+            contact,
+            organisation,
+            recipient,
+            key,
+            number,
+            int(tlp),
+            PENDING,
+            "",
+            0,
+            when,
+            when,
+            message.as_bytes(policy=SMTP),
+        )
         self.store.queue_message(row)
         return row
 
@@ -141,13 +168,16 @@ class Outbox:
 
         ``resumed``: the row was queued by an earlier run (found by :meth:`earlier`)."""
         if row.state == SENT:
-            return Delivery(row.contact, row.message_id, "already-sent",
-                            f"sent already at {row.updated} as {row.message_id}")
+            return Delivery(
+                row.contact,
+                row.message_id,
+                "already-sent",
+                f"sent already at {row.updated} as {row.message_id}",
+            )
         try:
             self.mailer.send_bytes(row.message, sender=self.sender, to=row.contact)
         except RemoteError as exc:
-            self.store.mark_message(row.message_id, FAILED, str(exc),
-                                    format_ts_micro(self.clock()))
+            self.store.mark_message(row.message_id, FAILED, str(exc), format_ts_micro(self.clock()))
             return Delivery(row.contact, row.message_id, "failed", str(exc))
         self.store.mark_message(row.message_id, SENT, "", format_ts_micro(self.clock()))
         again = f" (queued by an earlier run at {row.queued}, {row.state})" if resumed else ""

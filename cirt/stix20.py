@@ -33,8 +33,11 @@ from cirt.stix_refs import RefPath, walk_references
 
 # The vocabulary property a 2.0 object's ``labels`` became in 2.1.
 LABELS_BECAME = {
-    "indicator": "indicator_types", "malware": "malware_types", "report": "report_types",
-    "threat-actor": "threat_actor_types", "tool": "tool_types",
+    "indicator": "indicator_types",
+    "malware": "malware_types",
+    "report": "report_types",
+    "threat-actor": "threat_actor_types",
+    "tool": "tool_types",
 }
 
 # Cyber-observable properties 2.1 renamed.
@@ -67,8 +70,7 @@ def upgrade_stix20(objects: list[Any]) -> tuple[list[str], dict[int, str]]:
         if not isinstance(obj, dict):
             continue
         if "spec_version" in obj:
-            mismatched[index] = (f"spec_version '{str(obj['spec_version'])[:20]}'"
-                                 " inside a STIX 2.0 bundle")
+            mismatched[index] = f"spec_version '{str(obj['spec_version'])[:20]}' inside a STIX 2.0 bundle"
             continue
         obj["spec_version"] = "2.1"
         did("added spec_version '2.1' to {} object(s)")
@@ -87,14 +89,15 @@ def upgrade_stix20(objects: list[Any]) -> tuple[list[str], dict[int, str]]:
         elif kind == "malware" and "is_family" not in obj:
             obj["is_family"] = True
             did("added is_family true to {} malware object(s)")
-        elif kind == "observed-data" and isinstance(obj.get("objects"), dict) \
-                and "object_refs" not in obj:
+        elif kind == "observed-data" and isinstance(obj.get("objects"), dict) and "object_refs" not in obj:
             lifted.extend(_lift_observables(obj))
     objects.extend(lifted)
     changes = [change.format(count) for change, count in counts.items()]
     if lifted:
-        changes.append(f"lifted {len(lifted)} observable(s) out of observed-data into objects of"
-                       " their own, named in object_refs")
+        changes.append(
+            f"lifted {len(lifted)} observable(s) out of observed-data into objects of"
+            " their own, named in object_refs"
+        )
     return ["upgraded from STIX 2.0 to 2.1: " + "; ".join(changes)], mismatched
 
 
@@ -104,13 +107,19 @@ def _lift_observables(observed: dict[str, Any]) -> list[dict[str, Any]]:
     id.  Nothing is lifted when an entry is not an object with a type (the validator then says
     what is wrong)."""
     entries = observed["objects"]
-    if not all(isinstance(key, str) and isinstance(value, dict)
-               and isinstance(value.get("type"), str) and _TYPE.match(value["type"])
-               for key, value in entries.items()):
+    if not all(
+        isinstance(key, str)
+        and isinstance(value, dict)
+        and isinstance(value.get("type"), str)
+        and _TYPE.match(value["type"])
+        for key, value in entries.items()
+    ):
         return []
     owner = str(observed.get("id", ""))
-    ids = {key: f"{value['type']}--{_sco_uuid(value['type'], owner + '|' + key)}"
-           for key, value in entries.items()}
+    ids = {
+        key: f"{value['type']}--{_sco_uuid(value['type'], owner + '|' + key)}"
+        for key, value in entries.items()
+    }
     lifted = []
     for key, sco in entries.items():
         renamed = SCO_RENAMED.get(sco["type"], {})

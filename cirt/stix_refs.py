@@ -52,8 +52,11 @@ MARKING_KEYS = frozenset({"object_marking_refs", "granular_markings"})
 
 def content_references(obj: Mapping[str, Any]) -> list[str]:
     """Ids an object points at, except its markings and its ``created_by_ref``."""
-    return [ref for path, ref in walk_references(obj)
-            if path[0] not in MARKING_KEYS and path[0] != "created_by_ref"]
+    return [
+        ref
+        for path, ref in walk_references(obj)
+        if path[0] not in MARKING_KEYS and path[0] != "created_by_ref"
+    ]
 
 
 def marking_references(obj: Mapping[str, Any]) -> list[str]:

@@ -44,8 +44,7 @@ MAX_STRING = 1_000_000
 MAX_PATTERN_CACHE = 200_000
 _MEMO = 10_000
 
-_UUID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\Z")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\Z")
 _TYPE21 = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z\Z")
 _DICT_KEY = re.compile(r"[a-zA-Z0-9_-]{1,250}\Z")
@@ -60,10 +59,22 @@ _COMMON_REQUIRED = ("type", "spec_version", "id", "created", "modified")
 _MARKING_REQUIRED = ("type", "spec_version", "id", "created")
 
 # Object types whose ``_check_object_constraints`` are ported in ``_constraints`` below.
-_PORTED = frozenset({
-    "campaign", "indicator", "infrastructure", "intrusion-set", "location", "malware",
-    "malware-analysis", "observed-data", "relationship", "sighting", "threat-actor", "file",
-})
+_PORTED = frozenset(
+    {
+        "campaign",
+        "indicator",
+        "infrastructure",
+        "intrusion-set",
+        "location",
+        "malware",
+        "malware-analysis",
+        "observed-data",
+        "relationship",
+        "sighting",
+        "threat-actor",
+        "file",
+    }
+)
 
 
 class Invalid(Exception):
@@ -91,12 +102,12 @@ Checker = Callable[[Any, str, _Ctx], None]
 
 # --- scalar checks ----------------------------------------------------------------------------
 
+
 def check_string(value: Any, where: str) -> None:
     if not isinstance(value, str):
         raise Invalid(f"{where} must be a string")
     if len(value) > MAX_STRING:
-        raise Invalid(f"{where} is a string of {len(value):,} characters"
-                      f" (the limit is {MAX_STRING:,})")
+        raise Invalid(f"{where} is a string of {len(value):,} characters (the limit is {MAX_STRING:,})")
     bad = _CONTROL.search(value)
     if bad:
         raise Invalid(f"{where} contains the control character U+{ord(bad.group()):04X}")
@@ -122,8 +133,9 @@ def timestamp_key(value: Any, where: str) -> tuple[str, int]:
         raise Invalid(f"{where} must be a timestamp string")
     key = _moment(value) if len(value) <= 40 else None
     if key is None:
-        raise Invalid(f"{where} '{value[:40]}' is not an RFC 3339 UTC timestamp"
-                      " (YYYY-MM-DDTHH:MM:SS[.ssssss]Z)")
+        raise Invalid(
+            f"{where} '{value[:40]}' is not an RFC 3339 UTC timestamp (YYYY-MM-DDTHH:MM:SS[.ssssss]Z)"
+        )
     return key
 
 
@@ -131,8 +143,7 @@ def is_identifier(value: Any) -> bool:
     if not isinstance(value, str) or len(value) > 300:
         return False
     stix_type, sep, uuid_part = value.partition("--")
-    return bool(sep and _TYPE21.match(stix_type) and 3 <= len(stix_type) <= 250
-                and _UUID.match(uuid_part))
+    return bool(sep and _TYPE21.match(stix_type) and 3 <= len(stix_type) <= 250 and _UUID.match(uuid_part))
 
 
 def check_identifier(value: Any, where: str, prefix: str | None = None) -> str:
@@ -181,8 +192,14 @@ def walk_json(value: Any, where: str, depth: int = 0, *, custom: bool = False) -
 _IDENT = r"[a-z_][a-z0-9_]*"
 _QUOTED_KEY = r"'[A-Za-z0-9_-]+'"
 _SIMPLE_PATTERN = re.compile(
-    r"\[(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<path>" + _IDENT
-    + r"(?:\.(?:" + _IDENT + "|" + _QUOTED_KEY + r"))*) ?= ?'(?P<value>(?:[^'\\]|\\['\\])*)'\]\Z")
+    r"\[(?P<type>[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(?P<path>"
+    + _IDENT
+    + r"(?:\.(?:"
+    + _IDENT
+    + "|"
+    + _QUOTED_KEY
+    + r"))*) ?= ?'(?P<value>(?:[^'\\]|\\['\\])*)'\]\Z"
+)
 _KEYWORDS = frozenset({"true", "false"})
 _pattern_cache: dict[str, str] = {}
 
@@ -230,29 +247,39 @@ def over_limits(obj: Any, limits: ImportLimits) -> str:
     granular = obj.get("granular_markings")
     if isinstance(granular, list):
         if len(granular) > limits.max_granular_markings:
-            return (f"{len(granular):,} granular markings (the limit is"
-                    f" {limits.max_granular_markings:,}, [import] max_granular_markings)")
-        selectors = sum(len(g["selectors"]) for g in granular
-                        if isinstance(g, dict) and isinstance(g.get("selectors"), list))
+            return (
+                f"{len(granular):,} granular markings (the limit is"
+                f" {limits.max_granular_markings:,}, [import] max_granular_markings)"
+            )
+        selectors = sum(
+            len(g["selectors"])
+            for g in granular
+            if isinstance(g, dict) and isinstance(g.get("selectors"), list)
+        )
         if selectors > limits.max_selectors:
-            return (f"{selectors:,} granular marking selectors (the limit is"
-                    f" {limits.max_selectors:,}, [import] max_selectors)")
+            return (
+                f"{selectors:,} granular marking selectors (the limit is"
+                f" {limits.max_selectors:,}, [import] max_selectors)"
+            )
     references = 0
     for _ in walk_references(obj):  # every *_ref and *_refs entry, at any depth
         references += 1
     if references > limits.max_references:
-        return (f"{references:,} references (the limit is {limits.max_references:,},"
-                " [import] max_references)")
+        return f"{references:,} references (the limit is {limits.max_references:,}, [import] max_references)"
     pattern = obj.get("pattern")
     if type(pattern) is str and obj.get("type") == "indicator":
         if len(pattern) > limits.max_pattern_length:
-            return (f"a pattern of {len(pattern):,} characters (the limit is"
-                    f" {limits.max_pattern_length:,}, [import] max_pattern_length)")
+            return (
+                f"a pattern of {len(pattern):,} characters (the limit is"
+                f" {limits.max_pattern_length:,}, [import] max_pattern_length)"
+            )
         if pattern not in _pattern_cache and simple_pattern(pattern) is None:
             comparisons = pattern_comparisons(pattern)
             if comparisons > limits.max_pattern_comparisons:
-                return (f"a pattern of {comparisons:,} comparisons (the limit is"
-                        f" {limits.max_pattern_comparisons:,}, [import] max_pattern_comparisons)")
+                return (
+                    f"a pattern of {comparisons:,} comparisons (the limit is"
+                    f" {limits.max_pattern_comparisons:,}, [import] max_pattern_comparisons)"
+                )
     return ""
 
 
@@ -300,6 +327,7 @@ def _simple_hash_rule(path: list[str], value: str) -> str | None:
 
 
 # --- compiled schemas from the stix2 property definitions ---------------------------------------
+
 
 @dataclass
 class TypeSchema:
@@ -350,9 +378,13 @@ def schemas(allow_custom: bool) -> Schemas:
                 required = list(dict.fromkeys(["type", "id", *required]))
             own = "_check_object_constraints" in cls.__dict__
             types[stix_type] = TypeSchema(
-                stix_type, kind, tuple(r for r in required if r in props), props,
+                stix_type,
+                kind,
+                tuple(r for r in required if r in props),
+                props,
                 library=own and stix_type not in _PORTED,
-                ref_properties=tuple(n for n in props if n.endswith(("_ref", "_refs"))))
+                ref_properties=tuple(n for n in props if n.endswith(("_ref", "_refs"))),
+            )
     return Schemas(types, sdo, sco, sro, frozenset(types))
 
 
@@ -367,6 +399,7 @@ def _compile(prop: Any, name: str) -> Checker:
         def check_type(value: Any, where: str, ctx: _Ctx) -> None:
             if value != fixed:
                 raise Invalid(f"{where} must be '{fixed}'")
+
         check_type.fixed = fixed  # type: ignore[attr-defined]
         return check_type
     if kind is p.IDProperty:
@@ -374,6 +407,7 @@ def _compile(prop: Any, name: str) -> Checker:
 
         def check_id(value: Any, where: str, ctx: _Ctx) -> None:
             check_identifier(value, where, prefix)
+
         check_id.id_prefix = prefix + "--"  # type: ignore[attr-defined]
         return check_id
     if kind is p.ReferenceProperty:
@@ -381,9 +415,11 @@ def _compile(prop: Any, name: str) -> Checker:
     if kind is p.TimestampProperty:
         return _check_timestamp
     if kind is p.BooleanProperty:
+
         def check_bool(value: Any, where: str, ctx: _Ctx) -> None:
             if not isinstance(value, bool):
                 raise Invalid(f"{where} must be true or false")
+
         return check_bool
     if kind is p.IntegerProperty:
         return _number_checker(prop, (int,))
@@ -396,6 +432,7 @@ def _compile(prop: Any, name: str) -> Checker:
             check_string(value, where)
             if value not in allowed:
                 raise Invalid(f"{where} '{value[:80]}' is not one of: {', '.join(sorted(allowed))}")
+
         return check_enum
     if kind is p.StringProperty and getattr(prop, "_fixed_value", None) is not None:
         fixed_text = prop._fixed_value
@@ -403,20 +440,24 @@ def _compile(prop: Any, name: str) -> Checker:
         def check_fixed(value: Any, where: str, ctx: _Ctx) -> None:
             if value != fixed_text:
                 raise Invalid(f"{where} must be '{fixed_text}'")
+
         check_fixed.fixed = fixed_text  # type: ignore[attr-defined]
         return check_fixed
-    if kind in (p.StringProperty, p.OpenVocabProperty, p.PatternProperty,
-                p.ObjectReferenceProperty):
+    if kind in (p.StringProperty, p.OpenVocabProperty, p.PatternProperty, p.ObjectReferenceProperty):
         return _check_text
     if kind is p.HexProperty:
+
         def check_hex(value: Any, where: str, ctx: _Ctx) -> None:
             if not isinstance(value, str) or not _HEX.match(value):
                 raise Invalid(f"{where} must be an even number of hexadecimal digits")
+
         return check_hex
     if kind is p.SelectorProperty:
+
         def check_selector(value: Any, where: str, ctx: _Ctx) -> None:
             if not isinstance(value, str) or not _SELECTOR.match(value):
                 raise Invalid(f"{where} is not a selector")
+
         return check_selector
     if kind is p.ListProperty:
         return _list_checker(prop, name)
@@ -449,12 +490,12 @@ def _number_checker(prop: Any, kinds: tuple[type, ...]) -> Checker:
 
     def check_number(value: Any, where: str, ctx: _Ctx) -> None:
         if isinstance(value, bool) or not isinstance(value, kinds):
-            raise Invalid(f"{where} must be a number" if float in kinds else
-                          f"{where} must be an integer")
+            raise Invalid(f"{where} must be a number" if float in kinds else f"{where} must be an integer")
         if low is not None and value < low:
             raise Invalid(f"{where} is {value}, below the minimum {low}")
         if high is not None and value > high:
             raise Invalid(f"{where} is {value}, above the maximum {high}")
+
     return check_number
 
 
@@ -483,6 +524,7 @@ def _reference_checker(prop: Any) -> Checker:
         if len(accepted) > _MEMO:
             accepted.clear()
         accepted.add((value, ctx.allow_custom, ctx.extension_types))
+
     check_reference.accepted = accepted  # type: ignore[attr-defined]
     return check_reference
 
@@ -517,6 +559,7 @@ def _list_checker(prop: Any, name: str) -> Checker:
             if len(memo) > _MEMO:
                 memo.clear()
             memo.add(key)
+
     if memoable:
         check_list.memo = memo  # type: ignore[attr-defined]
     plain = _PLAIN_EMBEDDED.get(getattr(contained, "__name__", ""))
@@ -528,8 +571,12 @@ def _list_checker(prop: Any, name: str) -> Checker:
 def _plain_texts(value: dict[str, Any], allowed: frozenset[str]) -> bool:
     """Every property of ``value`` is one of ``allowed`` and text the general path accepts."""
     for key, text in value.items():
-        if key not in allowed or type(text) is not str or len(text) > MAX_STRING \
-                or _CONTROL.search(text) is not None:
+        if (
+            key not in allowed
+            or type(text) is not str
+            or len(text) > MAX_STRING
+            or _CONTROL.search(text) is not None
+        ):
             return False
     return True
 
@@ -545,9 +592,12 @@ def _plain_external_references(value: Any) -> bool:
     if type(value) is not list or not value:
         return False
     for ref in value:
-        if type(ref) is not dict or "source_name" not in ref or not (
-                "description" in ref or "external_id" in ref or "url" in ref) \
-                or not _plain_texts(ref, _EXTERNAL_REFERENCE_TEXTS):
+        if (
+            type(ref) is not dict
+            or "source_name" not in ref
+            or not ("description" in ref or "external_id" in ref or "url" in ref)
+            or not _plain_texts(ref, _EXTERNAL_REFERENCE_TEXTS)
+        ):
             return False
     return True
 
@@ -557,26 +607,28 @@ def _plain_kill_chain_phases(value: Any) -> bool:
     if type(value) is not list or not value:
         return False
     for phase in value:
-        if type(phase) is not dict or len(phase) != 2 \
-                or not _plain_texts(phase, _KILL_CHAIN_TEXTS):
+        if type(phase) is not dict or len(phase) != 2 or not _plain_texts(phase, _KILL_CHAIN_TEXTS):
             return False
     return True
 
 
 _PLAIN_EMBEDDED: dict[str, Callable[[Any], bool]] = {
-    "ExternalReference": _plain_external_references, "KillChainPhase": _plain_kill_chain_phases}
+    "ExternalReference": _plain_external_references,
+    "KillChainPhase": _plain_kill_chain_phases,
+}
 
 
 def _plain_custom_texts(value: Any) -> bool:
     """A custom property's list of text the general path accepts (empty lists too: custom
     content may hold them)."""
     return type(value) is list and all(
-        type(item) is str and len(item) <= MAX_STRING and _CONTROL.search(item) is None
-        for item in value)
+        type(item) is str and len(item) <= MAX_STRING and _CONTROL.search(item) is None for item in value
+    )
 
 
-_LEGAL_EXTREF_HASHES = frozenset({
-    "MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "TLSH"})
+_LEGAL_EXTREF_HASHES = frozenset(
+    {"MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "TLSH"}
+)
 
 
 def _embedded_checker(cls: Any, name: str) -> Checker:
@@ -612,6 +664,7 @@ def _embedded_checker(cls: Any, name: str) -> Checker:
                 raise Invalid(f"{where} needs exactly one of lang, marking_ref")
         elif own and not ported:
             ctx.library = True
+
     return check_embedded
 
 
@@ -627,14 +680,16 @@ def _dictionary_checker(prop: Any) -> Checker:
             raise Invalid(f"{where} is an empty dictionary")
         for key in value:
             if not _DICT_KEY.match(key):
-                raise Invalid(f"{where} key '{str(key)[:80]}' is not 1-250 characters"
-                              " of a-z, A-Z, 0-9, '-', '_'")
+                raise Invalid(
+                    f"{where} key '{str(key)[:80]}' is not 1-250 characters of a-z, A-Z, 0-9, '-', '_'"
+                )
         walk_json(value, where)
         if hashes:
             try:
                 prop.clean(value, ctx.allow_custom)
             except Exception as exc:
                 raise Invalid(f"{where}: {exc}") from None
+
     return check_dictionary
 
 
@@ -657,6 +712,7 @@ def _extensions_checker() -> Checker:
                 ctx.library = True
             elif not ctx.allow_custom:
                 raise Invalid(f"{here} is a custom extension (custom content is refused)")
+
     return check_extensions
 
 
@@ -664,15 +720,16 @@ def _custom_property(key: Any, value: Any, where: str, ctx: _Ctx) -> None:
     if not ctx.allow_custom and not ctx.toplevel_extension:
         raise Invalid(f"{where} is a custom property (custom content is refused)")
     if not isinstance(key, str) or not _CUSTOM_PROP.match(key):
-        raise Invalid(f"{where}: a custom property name is 1-250 of a-z, 0-9, '_',"
-                      " starting with a letter")
+        raise Invalid(f"{where}: a custom property name is 1-250 of a-z, 0-9, '_', starting with a letter")
     walk_json(value, where, 1, custom=True)
 
 
 # --- one object -------------------------------------------------------------------------------
 
-def check_object(obj: Any, *, allow_custom: bool = False,
-                 extension_types: frozenset[str] = EXTENSION_OBJECT_TYPES) -> str:
+
+def check_object(
+    obj: Any, *, allow_custom: bool = False, extension_types: frozenset[str] = EXTENSION_OBJECT_TYPES
+) -> str:
     """'' when ``obj`` is a valid STIX 2.1 object, else the reason it is not (one line)."""
     if type(obj) is dict and type(obj.get("type")) is str:
         key = (obj["type"], tuple(obj), allow_custom, extension_types)
@@ -707,8 +764,7 @@ _shapes: dict[tuple[Any, ...], Callable[[dict[str, Any]], bool] | None] = {}
 _sightings: dict[tuple[Any, ...], int] = {}
 
 
-def _fast_checker(key: tuple[Any, ...],
-                  obj: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
+def _fast_checker(key: tuple[Any, ...], obj: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
     """The shape's function once it has been seen often enough (and while there is room),
     else None: the general path."""
     seen = _sightings.get(key, 0) + 1
@@ -724,27 +780,39 @@ def _fast_checker(key: tuple[Any, ...],
     return fast
 
 
-def _shape_checker(obj: dict[str, Any], allow_custom: bool,
-                   extension_types: frozenset[str]) -> Callable[[dict[str, Any]], bool] | None:
+def _shape_checker(
+    obj: dict[str, Any], allow_custom: bool, extension_types: frozenset[str]
+) -> Callable[[dict[str, Any]], bool] | None:
     stix_type = obj.get("type")
     schema = schemas(allow_custom).types.get(stix_type) if isinstance(stix_type, str) else None
     if schema is None or schema.library:
         return None
     keys = list(obj)
     custom = [k for k in keys if k not in schema.properties]
-    if (custom and not (allow_custom and all(isinstance(k, str) and _CUSTOM_PROP.match(k)
-                                             for k in custom))) or any(
-            k not in obj for k in schema.required) or {"extensions", "granular_markings"} & set(
-            keys):
+    if (
+        (custom and not (allow_custom and all(isinstance(k, str) and _CUSTOM_PROP.match(k) for k in custom)))
+        or any(k not in obj for k in schema.required)
+        or {"extensions", "granular_markings"} & set(keys)
+    ):
         return None
     names: dict[str, Any] = {
-        "Invalid": Invalid, "_Ctx": _Ctx, "MAX_STRING": MAX_STRING, "SEARCH": _CONTROL.search,
-        "MOMENT": _moment, "ORDER": _modified_after_created, "CONSTRAINTS": _constraints,
-        "ALLOW": allow_custom, "EXT": extension_types, "TYPE": stix_type, "UUID": _UUID.match,
+        "Invalid": Invalid,
+        "_Ctx": _Ctx,
+        "MAX_STRING": MAX_STRING,
+        "SEARCH": _CONTROL.search,
+        "MOMENT": _moment,
+        "ORDER": _modified_after_created,
+        "CONSTRAINTS": _constraints,
+        "ALLOW": allow_custom,
+        "EXT": extension_types,
+        "TYPE": stix_type,
+        "UUID": _UUID.match,
     }
     lines = ["def fast(obj):", "    ctx = None", "    try:"]
-    generic = ("        if v is None: return False\n        if ctx is None: ctx = _Ctx(ALLOW, EXT)"
-               "\n        C{i}(v, {key!r}, ctx)")
+    generic = (
+        "        if v is None: return False\n        if ctx is None: ctx = _Ctx(ALLOW, EXT)"
+        "\n        C{i}(v, {key!r}, ctx)"
+    )
     for i, key in enumerate(keys):
         check = schema.properties.get(key)
         lines.append(f"        v = obj[{key!r}]")
@@ -752,8 +820,7 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
             # lists of text inline, anything else the general path's own check
             names["CUSTOM"], names["TEXTS"] = _custom_property, _plain_custom_texts
             lines.append("        if type(v) is str:")
-            lines.append("            if len(v) > MAX_STRING or SEARCH(v) is not None:"
-                         " return False")
+            lines.append("            if len(v) > MAX_STRING or SEARCH(v) is not None: return False")
             lines.append("        elif not TEXTS(v):")
             lines.append("            if ctx is None: ctx = _Ctx(ALLOW, EXT)")
             lines.append(f"            CUSTOM({key!r}, v, {key!r}, ctx)")
@@ -762,19 +829,21 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
             lines.append(f"        if not L{i}(v):")
             lines.append("    " + generic.format(i=i, key=key).replace("\n", "\n    "))
         elif check is _check_text:
-            lines.append("        if type(v) is not str or len(v) > MAX_STRING"
-                         " or SEARCH(v) is not None: return False")
+            lines.append(
+                "        if type(v) is not str or len(v) > MAX_STRING or SEARCH(v) is not None: return False"
+            )
         elif check is _check_timestamp:
-            lines.append("        if type(v) is not str or len(v) > 40 or MOMENT(v) is None:"
-                         " return False")
+            lines.append("        if type(v) is not str or len(v) > 40 or MOMENT(v) is None: return False")
         elif hasattr(check, "fixed"):
             names[f"F{i}"] = check.fixed
             lines.append(f"        if v != F{i}: return False")
         elif hasattr(check, "id_prefix"):
             names[f"P{i}"] = check.id_prefix
-            lines.append(f"        if type(v) is not str or not v.startswith(P{i})"
-                         f" or len(v) > 300 or not UUID(v, {len(check.id_prefix)}):"
-                         " return False")
+            lines.append(
+                f"        if type(v) is not str or not v.startswith(P{i})"
+                f" or len(v) > 300 or not UUID(v, {len(check.id_prefix)}):"
+                " return False"
+            )
         elif hasattr(check, "accepted"):
             names[f"A{i}"], names[f"C{i}"] = check.accepted, check
             lines.append(f"        if type(v) is not str or (v, ALLOW, EXT) not in A{i}:")
@@ -796,10 +865,12 @@ def _shape_checker(obj: dict[str, Any], allow_custom: bool,
         lines.append("        ORDER(obj)")
     if "confidence" in obj:
         lines.append("        if not 0 <= obj['confidence'] <= 100: return False")
-    lines += ["        CONSTRAINTS(TYPE, obj)",
-              "    except (Invalid, TypeError):",  # TypeError: a value of the wrong shape
-              "        return False",
-              "    return ctx is None or not (ctx.library or ctx.toplevel_extension)"]
+    lines += [
+        "        CONSTRAINTS(TYPE, obj)",
+        "    except (Invalid, TypeError):",  # TypeError: a value of the wrong shape
+        "        return False",
+        "    return ctx is None or not (ctx.library or ctx.toplevel_extension)",
+    ]
     exec("\n".join(lines), names)  # the source holds only schema names, as literals
     fast: Callable[[dict[str, Any]], bool] = names["fast"]
     return fast
@@ -834,8 +905,7 @@ def _check_object(obj: Any, allow_custom: bool, extension_types: frozenset[str])
     for key in schema.required:
         if key not in obj:
             if key == "spec_version":
-                raise Invalid("lacks spec_version (required on STIX 2.1 SDOs, SROs and"
-                              " marking definitions)")
+                raise Invalid("lacks spec_version (required on STIX 2.1 SDOs, SROs and marking definitions)")
             raise Invalid(f"lacks the required property '{key}'")
     ctx = _Ctx(allow_custom, extension_types)
     extensions = obj.get("extensions")
@@ -880,8 +950,9 @@ def _check_selectors(obj: dict[str, Any]) -> None:
     for i, marking in enumerate(obj["granular_markings"]):
         for selector in marking["selectors"]:
             if not _selected(obj, selector):
-                raise Invalid(f"granular_markings[{i}] selector '{selector[:80]}' names nothing"
-                              " in the object")
+                raise Invalid(
+                    f"granular_markings[{i}] selector '{selector[:80]}' names nothing in the object"
+                )
 
 
 def _selected(obj: dict[str, Any], selector: str) -> bool:
@@ -905,8 +976,7 @@ def new_object_kind(obj: dict[str, Any]) -> str | None:
     if not isinstance(extensions, dict):
         return None
     for key, ext in extensions.items():
-        if isinstance(key, str) and key.startswith("extension-definition--") \
-                and isinstance(ext, dict):
+        if isinstance(key, str) and key.startswith("extension-definition--") and isinstance(ext, dict):
             kind = _NEW_OBJECT_KINDS.get(ext.get("extension_type"))  # type: ignore[arg-type]
             if kind:
                 return kind
@@ -1052,8 +1122,7 @@ def _custom_marking_for_library(obj: dict[str, Any], allow_custom: bool) -> dict
     if not isinstance(kind, str) or kind in _STANDARD_MARKING_TYPES or "definition" not in obj:
         return obj
     if not allow_custom:
-        raise Invalid(f"definition_type '{kind[:40]}' is a custom marking type (custom content"
-                      " is refused)")
+        raise Invalid(f"definition_type '{kind[:40]}' is a custom marking type (custom content is refused)")
     if not isinstance(obj["definition"], dict):
         raise Invalid(f"definition of the custom marking type '{kind[:40]}' must be an object")
     return {**obj, "definition_type": "statement", "definition": {"statement": kind}}
@@ -1065,6 +1134,7 @@ def _library_message(exc: Exception) -> str:
 
 
 # --- a whole set of objects -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Rejected:
@@ -1088,7 +1158,9 @@ class Validation:
 
 
 def validate_objects(
-    objects: Sequence[Any], *, allow_custom: bool = False,
+    objects: Sequence[Any],
+    *,
+    allow_custom: bool = False,
     known_ids: Callable[[set[str]], set[str]] = lambda ids: set(),
     refused: dict[int, str] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -1107,15 +1179,21 @@ def validate_objects(
     result = Validation()
     candidates: dict[tuple[str, tuple[str, int]], tuple[int, dict[str, Any]]] = {}
 
-    declared = {o["type"] for o in objects if isinstance(o, dict) and "extensions" in o
-                and isinstance(o.get("type"), str) and new_object_kind(o)}
+    declared = {
+        o["type"]
+        for o in objects
+        if isinstance(o, dict) and "extensions" in o and isinstance(o.get("type"), str) and new_object_kind(o)
+    }
     extension_types = EXTENSION_OBJECT_TYPES | declared
     refused = refused or {}
     for index, obj in enumerate(objects):
         if progress is not None and index % 1000 == 0:
             progress(index)
-        reason = (refused.get(index) if refused else "") or over_limits(obj, limits) \
+        reason = (
+            (refused.get(index) if refused else "")
+            or over_limits(obj, limits)
             or check_object(obj, allow_custom=allow_custom, extension_types=extension_types)
+        )
         if reason:
             oid = obj.get("id") if isinstance(obj, dict) and is_identifier(obj.get("id")) else None
             result.rejected.append(Rejected(index, oid, reason))
@@ -1129,8 +1207,9 @@ def validate_objects(
         if same_version(previous[1], obj):
             result.duplicates_in_input += 1
         else:
-            result.rejected.append(Rejected(index, key[0], _CONFLICT.format(
-                v=version or "none: SCOs are not versioned")))
+            result.rejected.append(
+                Rejected(index, key[0], _CONFLICT.format(v=version or "none: SCOs are not versioned"))
+            )
     if progress is not None:
         progress(len(objects))
     _resolve_markings(candidates, result, known_ids)
@@ -1140,8 +1219,9 @@ def validate_objects(
     return result
 
 
-_CONFLICT = ("the same id and version ({v}) appears earlier in the input with other content"
-             " (the first is kept)")
+_CONFLICT = (
+    "the same id and version ({v}) appears earlier in the input with other content (the first is kept)"
+)
 
 
 def _marking_refs(obj: dict[str, Any]) -> list[str]:
@@ -1154,12 +1234,16 @@ def _marking_refs(obj: dict[str, Any]) -> list[str]:
     return refs
 
 
-def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any]]],
-                      result: Validation, known_ids: Callable[[set[str]], set[str]]) -> None:
+def _resolve_markings(
+    candidates: dict[Any, tuple[int, dict[str, Any]]],
+    result: Validation,
+    known_ids: Callable[[set[str]], set[str]],
+) -> None:
     markings_of = {key: _marking_refs(obj) for key, (_, obj) in candidates.items()}
     present = {key[0] for key in candidates}
-    wanted = {ref for refs in markings_of.values() for ref in refs
-              if ref not in present and not is_tlp_marking(ref)}
+    wanted = {
+        ref for refs in markings_of.values() for ref in refs if ref not in present and not is_tlp_marking(ref)
+    }
     stored = known_ids(wanted) if wanted else set()
     while True:
         dropped = []
@@ -1167,9 +1251,9 @@ def _resolve_markings(candidates: dict[Any, tuple[int, dict[str, Any]]],
             for ref in refs:
                 if ref in present or ref in stored or is_tlp_marking(ref):
                     continue
-                result.rejected.append(Rejected(candidates[key][0], key[0],
-                                                f"marked with {ref}, an unknown marking"
-                                                " definition"))
+                result.rejected.append(
+                    Rejected(candidates[key][0], key[0], f"marked with {ref}, an unknown marking definition")
+                )
                 dropped.append(key)
                 break
         if not dropped:

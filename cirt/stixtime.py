@@ -69,8 +69,9 @@ def time_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("config.toml", None, "cirt.timezone",
-                          f"'{name}' is not a time zone (e.g. America/Belize)") from None
+        raise ConfigError(
+            "config.toml", None, "cirt.timezone", f"'{name}' is not a time zone (e.g. America/Belize)"
+        ) from None
 
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
@@ -139,7 +140,8 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, past: bool = False) 
     except ValueError:
         raise InvalidValue(
             f"'{text}' is not a time: give a duration (4h, 1d12h), 'tomorrow 09:00', "
-            "'09:00' or a date and time such as 2026-03-10 02:00") from None
+            "'09:00' or a date and time such as 2026-03-10 02:00"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)

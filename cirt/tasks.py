@@ -59,10 +59,8 @@ from cirt.store.deadlines import DueRow
 
 # A waived duty (the regulator or party said no report is needed) is not carried out: STIX
 # records it as cancelled; our extension keeps the state and the reason.
-OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled",
-            "waived": "cancelled"}
+OUTCOMES = {"open": "pending", "done": "successful", "cancelled": "cancelled", "waived": "cancelled"}
 DEFAULT_SOON = timedelta(hours=24)
-
 
 
 @dataclass(frozen=True)
@@ -93,12 +91,29 @@ class TaskView:
 
     @classmethod
     def from_row(cls, row: DueRow) -> TaskView:
-        return cls(row.position, row.task_id, row.item_key, row.kind, row.title, row.phase,
-                   row.owner, tuple(p for p in row.parties.split(",") if p), row.role,
-                   row.playbook, row.level, parse_ts(row.due) if row.due else None,
-                   row.after_key, timedelta(minutes=row.offset_minutes), row.state,
-                   parse_ts(row.done_at) if row.done_at else None, row.done_by, row.note,
-                   bool(row.decision), row.answer, row.start_on)
+        return cls(
+            row.position,
+            row.task_id,
+            row.item_key,
+            row.kind,
+            row.title,
+            row.phase,
+            row.owner,
+            tuple(p for p in row.parties.split(",") if p),
+            row.role,
+            row.playbook,
+            row.level,
+            parse_ts(row.due) if row.due else None,
+            row.after_key,
+            timedelta(minutes=row.offset_minutes),
+            row.state,
+            parse_ts(row.done_at) if row.done_at else None,
+            row.done_by,
+            row.note,
+            bool(row.decision),
+            row.answer,
+            row.start_on,
+        )
 
     def status(self, now: datetime, soon: timedelta = DEFAULT_SOON) -> str:
         """done | cancelled | waiting (clock not started) | overdue | due-soon | open."""
@@ -112,16 +127,29 @@ class TaskView:
 
     def as_dict(self, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
         return {
-            "number": self.number, "id": self.id, "key": self.key, "kind": self.kind,
-            "title": self.title, "phase": self.phase, "owner": self.owner,
-            "parties": list(self.parties), "role": self.role, "playbook": self.playbook,
-            "level": self.level, "due": format_ts(self.due) if self.due else None,
+            "number": self.number,
+            "id": self.id,
+            "key": self.key,
+            "kind": self.kind,
+            "title": self.title,
+            "phase": self.phase,
+            "owner": self.owner,
+            "parties": list(self.parties),
+            "role": self.role,
+            "playbook": self.playbook,
+            "level": self.level,
+            "due": format_ts(self.due) if self.due else None,
             "due_local": local_text(self.due, zone) if self.due else None,
-            "after": self.after, "offset": format_duration(self.offset), "state": self.state,
+            "after": self.after,
+            "offset": format_duration(self.offset),
+            "state": self.state,
             "status": self.status(now),
             "done_at": format_ts(self.done_at) if self.done_at else None,
-            "done_by": self.done_by, "note": self.note, "decision": self.decision,
-            "answer": self.answer, "start_on": self.start_on,
+            "done_by": self.done_by,
+            "note": self.note,
+            "decision": self.decision,
+            "answer": self.answer,
+            "start_on": self.start_on,
         }
 
 
@@ -162,8 +190,9 @@ class TaskService:
 
         community = self.context.community
         parties = [community.national.id, *community.organisations, *community.partners]
-        return load_library(self.context.config.playbooks_path, parties=parties,
-                            organisations=list(community.organisations))
+        return load_library(
+            self.context.config.playbooks_path, parties=parties, organisations=list(community.organisations)
+        )
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -175,14 +204,18 @@ class TaskService:
         community = self.context.community
         hosts = self._indicator_hosts(incident)
         return build_facts(
-            severity=incident.severity, category=incident.category, status=incident.status,
+            severity=incident.severity,
+            category=incident.category,
+            status=incident.status,
             determination=incident.determination,
             tlp=incident.tlp(community.default_tlp).slug,
-            escalation_level=incident.escalation_level, organisations=incident.organisations,
+            escalation_level=incident.escalation_level,
+            organisations=incident.organisations,
             sector_of={o.id: o.sector for o in community.organisations.values()},
             critical_sectors=self.library.escalation.critical_sectors,
             foreign_infrastructure=any(not community.concerned_by(h) for h in hosts),
-            partner_constituency=any(community.partners_concerned_by(h) for h in hosts))
+            partner_constituency=any(community.partners_concerned_by(h) for h in hosts),
+        )
 
     def _indicator_hosts(self, incident: Incident) -> builtins.list[str]:
         """Addresses, domains and URL hosts named by the incident's indicators."""
@@ -205,8 +238,11 @@ class TaskService:
     def alternatives(self, incident: Incident) -> builtins.list[str]:
         """Other playbooks that match the incident, best first (offered, not applied)."""
         facts = self.facts(incident)
-        return [p.name for p in self.library.matching(facts.category, facts.sectors)
-                if p.name != incident.playbook]
+        return [
+            p.name
+            for p in self.library.matching(facts.category, facts.sectors)
+            if p.name != incident.playbook
+        ]
 
     def triggers(self, incident: Incident) -> list[Trigger]:
         """The triggers that apply to this incident: common ones and its playbook's."""
@@ -231,8 +267,11 @@ class TaskService:
         and referenced from that same first version, which names the playbook."""
         facts = self.facts(incident)
         matching = [p.name for p in self.library.matching(facts.category, facts.sectors)]
-        chosen = self.library.get(playbook) if playbook else (
-            self.library.playbooks[matching[0]] if matching else None)
+        chosen = (
+            self.library.get(playbook)
+            if playbook
+            else (self.library.playbooks[matching[0]] if matching else None)
+        )
         if chosen is None:
             return Applied(incident, (), (), self.proposal(incident))
         obj = copy.deepcopy(incident.obj)
@@ -240,8 +279,13 @@ class TaskService:
         items = without_repeated_duties(plan(chosen, facts, parse_ts(incident.reported_at)), ())
         audience = (*incident.organisations, self.context.community.national.id)
         opened_with, added = self._attach(Incident(obj), items, audience)
-        return Applied(opened_with, (chosen.name,), added, self.proposal(opened_with),
-                       tuple(n for n in matching if n != chosen.name))
+        return Applied(
+            opened_with,
+            (chosen.name,),
+            added,
+            self.proposal(opened_with),
+            tuple(n for n in matching if n != chosen.name),
+        )
 
     def refresh(self, before: Incident, after: Incident) -> Applied:
         """On an update, before the new version is saved: items that now apply (a second
@@ -252,16 +296,20 @@ class TaskService:
         playbooks = [playbook] if playbook else []
         rows = self.context.store.due_items(after.id)
         present = {row.item_key for row in rows}
-        told = {(row.item_key.split("@")[0], party) for row in rows
-                for party in row.parties.split(",") if party}
+        told = {
+            (row.item_key.split("@")[0], party) for row in rows for party in row.parties.split(",") if party
+        }
         items: builtins.list[PlannedItem] = []
         for item in (i for p in playbooks for i in plan(p, facts, parse_ts(after.modified))):
             if item.key not in present:
                 items.append(item)
             elif item.kind == "duty" and item.party == AFFECTED:
                 # A duty towards every affected organisation: one more for each newcomer.
-                items += [replace(item, key=f"{item.key}@{org}", parties=(org,))
-                          for org in item.parties if (item.key, org) not in told]
+                items += [
+                    replace(item, key=f"{item.key}@{org}", parties=(org,))
+                    for org in item.parties
+                    if (item.key, org) not in told
+                ]
         items = without_repeated_duties(items, _told(rows))
         audience = self._audience(after)
         self._follow_incident(after, audience)
@@ -279,8 +327,9 @@ class TaskService:
         records = incident.escalations
         at = parse_ts(records[-1]["at"]) if records else parse_ts(incident.modified)
         items = without_repeated_duties(
-            [i for i in plan_escalation(self.library.escalation, level, facts, at)
-             if i.key not in present], _told(rows))
+            [i for i in plan_escalation(self.library.escalation, level, facts, at) if i.key not in present],
+            _told(rows),
+        )
         revised, added = self._attach(incident, items, self._audience(incident))
         return Applied(revised, (), added, None)
 
@@ -299,11 +348,20 @@ class TaskService:
             rows = [r for r in self.context.store.due_items(incident.id) if r.state != "cancelled"]
             present = {r.item_key for r in self.context.store.due_items(incident.id)}
             items = without_repeated_duties(
-                [i for i in plan(playbook, self.facts(incident), parse_ts(incident.reported_at))
-                 if i.key not in present], _told(rows))
+                [
+                    i
+                    for i in plan(playbook, self.facts(incident), parse_ts(incident.reported_at))
+                    if i.key not in present
+                ],
+                _told(rows),
+            )
             revised = rules.revise(
-                incident, analyst=self.context.analyst, now=now, playbook=name,
-                change=f"playbook {name} applied instead of {incident.playbook or 'none'}")
+                incident,
+                analyst=self.context.analyst,
+                now=now,
+                playbook=name,
+                change=f"playbook {name} applied instead of {incident.playbook or 'none'}",
+            )
             revised, added = self._attach(revised, items, self._audience(revised))
             self.records.save(revised)
         return Applied(revised, (name,), added, self.proposal(revised, incident))
@@ -319,11 +377,11 @@ class TaskService:
     def _audience(self, incident: Incident) -> tuple[str, ...]:
         """Who may receive the incident, counting organisations this very version adds."""
         stored = self.context.store.audience_of(incident.id).get("org", ())
-        return tuple(dict.fromkeys([*stored, *incident.organisations,
-                                    self.context.community.national.id]))
+        return tuple(dict.fromkeys([*stored, *incident.organisations, self.context.community.national.id]))
 
-    def _attach(self, incident: Incident, items: builtins.list[PlannedItem],
-                audience: tuple[str, ...]) -> tuple[Incident, tuple[TaskView, ...]]:
+    def _attach(
+        self, incident: Incident, items: builtins.list[PlannedItem], audience: tuple[str, ...]
+    ) -> tuple[Incident, tuple[TaskView, ...]]:
         """Store ``items`` and reference them from ``incident`` itself (a version not yet
         saved), so that one change of the incident is one version."""
         if not items:
@@ -334,9 +392,17 @@ class TaskService:
         core["tasks"] = [*core.get("tasks", []), *refs]
         return Incident(obj), added
 
-    def add(self, ref: str, *, title: str, due: timedelta | None = None,
-            phase: str = "containment", owner: str | None = None,
-            description: str = "", due_at: datetime | None = None) -> TaskView:
+    def add(
+        self,
+        ref: str,
+        *,
+        title: str,
+        due: timedelta | None = None,
+        phase: str = "containment",
+        owner: str | None = None,
+        description: str = "",
+        due_at: datetime | None = None,
+    ) -> TaskView:
         """A task of the analyst's own, due ``due`` from now or at ``due_at`` (or without a
         deadline)."""
         if phase not in PHASES:
@@ -350,14 +416,24 @@ class TaskService:
             if due <= timedelta(0):
                 raise InvalidValue(f"the deadline {local_text(due_at, self.zone)} has passed")
         number = self.context.store.next_due_position(incident.id)
-        item = PlannedItem(f"own/{number}", "task", title.strip(), description, phase,
-                           due or timedelta(0), now + due if due else None, None,
-                           owner or self.context.analyst, 50)
+        item = PlannedItem(
+            f"own/{number}",
+            "task",
+            title.strip(),
+            description,
+            phase,
+            due or timedelta(0),
+            now + due if due else None,
+            None,
+            owner or self.context.analyst,
+            50,
+        )
         _, added = self._add(incident, [item], f"task added: {title.strip()}")
         return added[0]
 
-    def _add(self, incident: Incident, items: list[PlannedItem],
-             change: str) -> tuple[Incident, tuple[TaskView, ...]]:
+    def _add(
+        self, incident: Incident, items: list[PlannedItem], change: str
+    ) -> tuple[Incident, tuple[TaskView, ...]]:
         """Store ``items`` and reference them from a new version of the incident."""
         if not items:
             return incident, ()
@@ -365,14 +441,19 @@ class TaskService:
             audience = self.context.store.audience_of(current.id).get("org", ())
             created, refs = self._store(current, items, format_ts(self.context.clock()), audience)
             existing = current.obj["extensions"][rules.INCIDENT_CORE_ID].get("tasks", [])
-            revised = rules.revise(current, analyst=self.context.analyst, now=self.context.clock(),
-                                   change=f"{change} ({len(items)} tasks and duties)",
-                                   tasks=[*existing, *refs])
+            revised = rules.revise(
+                current,
+                analyst=self.context.analyst,
+                now=self.context.clock(),
+                change=f"{change} ({len(items)} tasks and duties)",
+                tasks=[*existing, *refs],
+            )
             self.records.save(revised)
         return revised, created
 
-    def _store(self, incident: Incident, items: list[PlannedItem], stamp: str,
-               audience: tuple[str, ...]) -> tuple[tuple[TaskView, ...], list[dict[str, str]]]:
+    def _store(
+        self, incident: Incident, items: list[PlannedItem], stamp: str, audience: tuple[str, ...]
+    ) -> tuple[tuple[TaskView, ...], list[dict[str, str]]]:
         """Task objects with the incident's marking and audience, indexed with their deadlines.
 
         They are not in ``incident_links`` (that is for attached intelligence: notes,
@@ -401,28 +482,42 @@ class TaskService:
         by_id = {s.id: s.obj for s in self.context.store.latest_many(ids)}
         return [by_id[i] for i in ids if i in by_id]
 
-    def _task_object(self, incident: Incident, item: PlannedItem, stamp: str,
-                     marking: str) -> dict[str, Any]:
+    def _task_object(self, incident: Incident, item: PlannedItem, stamp: str, marking: str) -> dict[str, Any]:
         ours: dict[str, Any] = {
-            "extension_type": "property-extension", "incident_ref": incident.id,
-            "key": item.key, "kind": item.kind, "phase": item.phase,
-            "offset": format_duration(item.offset), "owner": item.owner,
+            "extension_type": "property-extension",
+            "incident_ref": incident.id,
+            "key": item.key,
+            "kind": item.kind,
+            "phase": item.phase,
+            "offset": format_duration(item.offset),
+            "owner": item.owner,
         }
         if item.parties:
             ours["parties"] = list(item.parties)
         if item.due is not None:
             ours["due"] = format_ts(item.due)
-        for name, value in (("due_after", item.after), ("role", item.role),
-                            ("playbook", item.playbook), ("level", item.level),
-                            ("decision", item.decision), ("start_on", item.start_on)):
+        for name, value in (
+            ("due_after", item.after),
+            ("role", item.role),
+            ("playbook", item.playbook),
+            ("level", item.level),
+            ("decision", item.decision),
+            ("start_on", item.start_on),
+        ):
             if value:
                 ours[name] = value
         task: dict[str, Any] = {
-            "type": "task", "spec_version": "2.1", "id": self.context.ids("task"),
-            "created": stamp, "modified": stamp, "created_by_ref": self.context.identity,
-            "name": item.title, "outcome": "pending",
+            "type": "task",
+            "spec_version": "2.1",
+            "id": self.context.ids("task"),
+            "created": stamp,
+            "modified": stamp,
+            "created_by_ref": self.context.identity,
+            "name": item.title,
+            "outcome": "pending",
             "task_types": ["notification" if item.kind == "duty" else item.phase],
-            "priority": item.priority, "object_marking_refs": [marking],
+            "priority": item.priority,
+            "object_marking_refs": [marking],
             "extensions": {TASK_CORE_ID: {"extension_type": "new-sdo"}, TASK_EXTENSION_ID: ours},
         }
         if item.level:
@@ -485,14 +580,15 @@ class TaskService:
         if len(matches) == 1:
             return TaskView.from_row(matches[0])
         if not matches:
-            raise NotFound(f"{incident.reference} has no task '{which}' "
-                           f"(see 'cirt task list {incident.reference}')")
+            raise NotFound(
+                f"{incident.reference} has no task '{which}' (see 'cirt task list {incident.reference}')"
+            )
         keys = ", ".join(r.item_key for r in matches)
-        raise InvalidValue(f"'{which}' names several tasks of {incident.reference} ({keys}); "
-                           "give its number or full key")
+        raise InvalidValue(
+            f"'{which}' names several tasks of {incident.reference} ({keys}); give its number or full key"
+        )
 
-    def done(self, ref: str, which: str, *, note: str | None = None,
-             answer: str | None = None) -> Completed:
+    def done(self, ref: str, which: str, *, note: str | None = None, answer: str | None = None) -> Completed:
         """Mark a task or duty done; items counted from it get their deadline now.
 
         A decision task needs its ``answer`` (yes, no, not-applicable): an item waiting for it
@@ -513,26 +609,30 @@ class TaskService:
             raise InvalidValue("waiving a duty needs a reason (--reason)")
         incident = self.records.get(ref)
         if self.find(incident, which).kind != "duty":
-            raise InvalidValue(f"task {which} of {incident.reference} is not a notification "
-                               "duty: cancel it instead ('cirt task cancel')")
+            raise InvalidValue(
+                f"task {which} of {incident.reference} is not a notification "
+                "duty: cancel it instead ('cirt task cancel')"
+            )
         return self._finish(ref, which, "waived", reason)
 
-    def _finish(self, ref: str, which: str, state: str, note: str | None,
-                answer: str | None = None) -> Completed:
+    def _finish(
+        self, ref: str, which: str, state: str, note: str | None, answer: str | None = None
+    ) -> Completed:
         incident = self.records.get(ref)
         view = self.find(incident, which)
         if view.state != "open":
-            raise InvalidValue(f"task {view.number} of {incident.reference} is already "
-                               f"{view.state}")
+            raise InvalidValue(f"task {view.number} of {incident.reference} is already {view.state}")
         if state == "done" and view.decision and answer is None:
-            raise InvalidValue(f"task {view.number} of {incident.reference} is a decision: "
-                               f"give its answer (--answer {'|'.join(ANSWERS)})")
+            raise InvalidValue(
+                f"task {view.number} of {incident.reference} is a decision: "
+                f"give its answer (--answer {'|'.join(ANSWERS)})"
+            )
         if answer is not None and not view.decision:
-            raise InvalidValue(f"task {view.number} of {incident.reference} is not a decision; "
-                               "it takes no --answer")
+            raise InvalidValue(
+                f"task {view.number} of {incident.reference} is not a decision; it takes no --answer"
+            )
         if answer is not None and answer not in ANSWERS:
-            raise InvalidValue(f"'{answer}' is not an answer "
-                               f"(use one of: {', '.join(ANSWERS)})")
+            raise InvalidValue(f"'{answer}' is not an answer (use one of: {', '.join(ANSWERS)})")
         store = self.context.store
         now = self.context.clock()
         started: list[TaskView] = []
@@ -557,8 +657,9 @@ class TaskService:
             not_needed: list[TaskView] = []
             for waiting in store.waiting_for(incident.id, view.key):
                 if waiting.start_on is not None and waiting.start_on != answer:
-                    not_needed.append(self._cancel(
-                        waiting, f"not needed: task {view.number} answered {answer}", now))
+                    not_needed.append(
+                        self._cancel(waiting, f"not needed: task {view.number} answered {answer}", now)
+                    )
                 else:
                     started.append(self._start_clock(waiting, parse_ts(task["modified"]), now))
         return Completed(finished, tuple(started), tuple(not_needed))
@@ -586,7 +687,8 @@ class TaskService:
             raise NotFound(f"task object {row.task_id} is missing from the store")
         task = _next_version(stored.obj, now)
         task["extensions"][TASK_EXTENSION_ID]["due"] = format_ts(
-            due_after(timedelta(minutes=row.offset_minutes), anchor))
+            due_after(timedelta(minutes=row.offset_minutes), anchor)
+        )
         store.put(task, tlp=stored.tlp, provenance=self._provenance)
         new_row = _row(task, row.incident_id, row.position, state=row.state)
         store.index_due_item(new_row)
@@ -604,19 +706,33 @@ def _row(task: dict[str, Any], incident_id: str, position: int, state: str = "op
     ours = task["extensions"][TASK_EXTENSION_ID]
     offset = parse_duration(ours["offset"]) if ours.get("offset", "0m") != "0m" else None
     return DueRow(
-        task_id=task["id"], incident_id=incident_id, position=position, item_key=ours["key"],
-        kind=ours["kind"], title=task["name"], phase=ours["phase"], owner=ours.get("owner"),
-        parties=",".join(ours.get("parties", [])), role=ours.get("role"),
-        playbook=ours.get("playbook"), level=ours.get("level"), due=ours.get("due"),
+        task_id=task["id"],
+        incident_id=incident_id,
+        position=position,
+        item_key=ours["key"],
+        kind=ours["kind"],
+        title=task["name"],
+        phase=ours["phase"],
+        owner=ours.get("owner"),
+        parties=",".join(ours.get("parties", [])),
+        role=ours.get("role"),
+        playbook=ours.get("playbook"),
+        level=ours.get("level"),
+        due=ours.get("due"),
         after_key=ours.get("due_after"),
-        offset_minutes=int(offset.total_seconds() // 60) if offset else 0, state=state,
+        offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
+        state=state,
         done_at=task.get("end_time") if state != "open" else None,
-        done_by=ours.get("done_by"), note=ours.get("note"), decision=bool(ours.get("decision")),
-        answer=ours.get("answer"), start_on=ours.get("start_on"))
+        done_by=ours.get("done_by"),
+        note=ours.get("note"),
+        decision=bool(ours.get("decision")),
+        answer=ours.get("answer"),
+        start_on=ours.get("start_on"),
+    )
 
 
 def _told(rows: builtins.list[DueRow]) -> builtins.list[tuple[str, str | None]]:
     """(party, contact role) of every duty an incident already has."""
-    return [(party, row.role) for row in rows if row.kind == "duty"
-            for party in row.parties.split(",") if party]
-
+    return [
+        (party, row.role) for row in rows if row.kind == "duty" for party in row.parties.split(",") if party
+    ]

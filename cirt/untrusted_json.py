@@ -40,22 +40,23 @@ def _no_constants(name: str) -> Any:
 
 
 # RFC 7493 (I-JSON) §2.2: numbers beyond IEEE 754 double precision do not interchange.
-_EXACT_INTEGER = 2 ** 53 - 1
+_EXACT_INTEGER = 2**53 - 1
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _NotJson(f"the number {text[:40]} is beyond what JSON interchange allows"
-                       " (RFC 7493 §2.2)")
+        raise _NotJson(f"the number {text[:40]} is beyond what JSON interchange allows (RFC 7493 §2.2)")
     return value
 
 
 def _exact_int(text: str) -> int:
     value = int(text)
     if len(text) > 15 and abs(value) > _EXACT_INTEGER:
-        raise _NotJson(f"the integer {text[:40]}{'…' if len(text) > 40 else ''} is beyond what"
-                       " JSON interchange allows (RFC 7493 §2.2)")
+        raise _NotJson(
+            f"the integer {text[:40]}{'…' if len(text) > 40 else ''} is beyond what"
+            " JSON interchange allows (RFC 7493 §2.2)"
+        )
     return value
 
 
@@ -68,24 +69,31 @@ def parse_json(data: bytes, name: str, limits: ImportLimits | None = None) -> An
     """
     limits = limits or ImportLimits()
     if len(data) > limits.max_bytes:
-        raise InputRejected(f"{name}: {len(data):,} bytes (the limit is {limits.max_bytes:,},"
-                            " [import] max_bytes)")
+        raise InputRejected(
+            f"{name}: {len(data):,} bytes (the limit is {limits.max_bytes:,}, [import] max_bytes)"
+        )
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicate_keys,
-                          parse_constant=_no_constants, parse_float=_finite_float,
-                          parse_int=_exact_int)
+        return json.loads(
+            data,
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_no_constants,
+            parse_float=_finite_float,
+            parse_int=_exact_int,
+        )
     except _NotJson as exc:
         raise InputRejected(f"{name}: not valid JSON: {exc}") from None
     except _DuplicateKey as exc:
-        raise InputRejected(f"{name}: a JSON object has the key '{str(exc)[:80]}' twice;"
-                            " refusing to guess which one is meant") from None
+        raise InputRejected(
+            f"{name}: a JSON object has the key '{str(exc)[:80]}' twice; refusing to guess which one is meant"
+        ) from None
     except RecursionError:
         raise InputRejected(f"{name}: JSON nested too deeply to be STIX or MISP") from None
     except UnicodeDecodeError as exc:
         raise InputRejected(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise InputRejected(f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}"
-                            f" column {exc.colno}") from None
+        raise InputRejected(
+            f"{name}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 def read_bytes(path: Path, limits: ImportLimits) -> bytes:
@@ -93,8 +101,9 @@ def read_bytes(path: Path, limits: ImportLimits) -> bytes:
     try:
         size = path.stat().st_size
         if size > limits.max_bytes:
-            raise InputRejected(f"{path}: {size:,} bytes (the limit is {limits.max_bytes:,},"
-                                " [import] max_bytes)")
+            raise InputRejected(
+                f"{path}: {size:,} bytes (the limit is {limits.max_bytes:,}, [import] max_bytes)"
+            )
         return path.read_bytes()
     except OSError as exc:
         raise InputRejected(f"{path}: cannot be read ({exc.strerror})") from None

@@ -26,8 +26,8 @@ def version_instant(version: str) -> tuple[str, int]:
 def same_version(held: dict[str, Any], obj: dict[str, Any]) -> bool:
     """One version, however its timestamps are spelled (``…00Z`` is ``…00.000Z``)."""
     stamps = ("created", "modified")
-    if any(version_instant(str(held.get(k, ""))) != version_instant(str(obj.get(k, "")))
-           for k in stamps):
+    if any(version_instant(str(held.get(k, ""))) != version_instant(str(obj.get(k, ""))) for k in stamps):
         return False
-    return {k: v for k, v in held.items() if k not in stamps} == \
-        {k: v for k, v in obj.items() if k not in stamps}
+    return {k: v for k, v in held.items() if k not in stamps} == {
+        k: v for k, v in obj.items() if k not in stamps
+    }

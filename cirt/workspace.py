@@ -1,9 +1,9 @@
 """The library facade: everything the CLI does, a script can do through ``Workspace``.
 
-    from cirt import Workspace
-    with Workspace.open() as ws:
-        incident = ws.incidents.open(title="…", category="phishing", severity="high",
-                                     organisations=["cbb"])
+from cirt import Workspace
+with Workspace.open() as ws:
+    incident = ws.incidents.open(title="…", category="phishing", severity="high",
+                                 organisations=["cbb"])
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 
 
 class Workspace:
-    def __init__(self, config: Config, store: SQLStore, *, clock: Clock = utcnow,
-                 ids: IdFactory = new_id) -> None:
+    def __init__(
+        self, config: Config, store: SQLStore, *, clock: Clock = utcnow, ids: IdFactory = new_id
+    ) -> None:
         self.context = Context(config, store, clock=clock, ids=ids)
         self.config = config
         self.store = store
@@ -57,8 +58,9 @@ class Workspace:
         self.ids = ids
 
     @classmethod
-    def open(cls, home: str | Path | None = None, *, clock: Clock = utcnow,
-             ids: IdFactory = new_id) -> Workspace:
+    def open(
+        cls, home: str | Path | None = None, *, clock: Clock = utcnow, ids: IdFactory = new_id
+    ) -> Workspace:
         """Open an existing workspace; its schema is brought up to date first."""
         path = resolve_home(home)
         if not (path / CONFIG_FILE).exists():
@@ -70,9 +72,15 @@ class Workspace:
         return cls(config, store, clock=clock, ids=ids)
 
     @classmethod
-    def init(cls, home: str | Path | None = None, *, database_url: str | None = None,
-             clock: Clock = utcnow, ids: IdFactory = new_id,
-             analyst: str | None = None) -> Workspace:
+    def init(
+        cls,
+        home: str | Path | None = None,
+        *,
+        database_url: str | None = None,
+        clock: Clock = utcnow,
+        ids: IdFactory = new_id,
+        analyst: str | None = None,
+    ) -> Workspace:
         """Create (or re-open) a workspace with the shipped sectors.yaml and playbooks;
         ``analyst`` is the name every change made from it is recorded under."""
         path = resolve_home(home)
@@ -99,8 +107,7 @@ class Workspace:
     def analyst_configured(self) -> bool:
         """Whether the analyst's name was given (config.toml or CIRT_ANALYST), not guessed
         from the Unix user."""
-        return bool(os.environ.get("CIRT_ANALYST")
-                    or self.config.raw.get("cirt", {}).get("analyst"))
+        return bool(os.environ.get("CIRT_ANALYST") or self.config.raw.get("cirt", {}).get("analyst"))
 
     @property
     def community(self) -> Community:
@@ -117,8 +124,9 @@ class Workspace:
     def incidents(self) -> IncidentDesk:
         from cirt.incident_desk import IncidentDesk
 
-        return IncidentDesk(self.context, records=self.incident_records, tasks=self.tasks,
-                            evidence=self.evidence)
+        return IncidentDesk(
+            self.context, records=self.incident_records, tasks=self.tasks, evidence=self.evidence
+        )
 
     @cached_property
     def incident_records(self) -> IncidentRecords:
@@ -137,15 +145,15 @@ class Workspace:
         from cirt.audit import DisclosureLog
         from cirt.openpgp import OpenPGP, gpg_settings
 
-        return DisclosureLog(self.context, lambda: OpenPGP(
-            gpg_settings(self.config.gpg, self.secret("gpg_passphrase"))))
+        return DisclosureLog(
+            self.context, lambda: OpenPGP(gpg_settings(self.config.gpg, self.secret("gpg_passphrase")))
+        )
 
     @cached_property
     def sharing(self) -> Sharing:
         from cirt.sharing import Sharing
 
-        return Sharing(self.context, disclosures=self.audit, incidents=self.incidents,
-                       tasks=self.tasks)
+        return Sharing(self.context, disclosures=self.audit, incidents=self.incidents, tasks=self.tasks)
 
     @cached_property
     def bulletins(self) -> Bulletins:
@@ -198,8 +206,9 @@ class Workspace:
     def __enter__(self) -> Workspace:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 

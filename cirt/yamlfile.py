@@ -93,8 +93,9 @@ def _construct(node: Any, loc: Location, out: LocatedYaml, scalars: Any) -> Any:
             if not isinstance(key, str | int):
                 raise out.error(loc, "keys must be plain text")
             if key in result:
-                raise ConfigError(out.path, key_node.start_mark.line + 1, dotted((*loc, key)),
-                                  "duplicate key")
+                raise ConfigError(
+                    out.path, key_node.start_mark.line + 1, dotted((*loc, key)), "duplicate key"
+                )
             result[key] = _construct(value_node, (*loc, key), out, scalars)
             out.lines[(*loc, key)] = key_node.start_mark.line + 1
         return result

@@ -54,7 +54,8 @@ _pg_outcomes = {"passed": 0, "failed": 0, "skipped": 0}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "sqlite_only: works on the SQLite file itself, so it runs on SQLite only")
+        "markers", "sqlite_only: works on the SQLite file itself, so it runs on SQLite only"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -81,8 +82,7 @@ def pg_server() -> Iterator[PgServer]:
         server = start_server()
     except PgUnavailable as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL tests, but no server could start: {exc}",
-                        pytrace=False)
+            pytest.fail(f"CI must run the PostgreSQL tests, but no server could start: {exc}", pytrace=False)
         pytest.skip(f"no PostgreSQL server could be started: {exc}")
     yield server
     server.stop()
@@ -135,7 +135,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     ran = _pg_outcomes["passed"] + _pg_outcomes["failed"]
     terminalreporter.write_line(
         f"PostgreSQL tests run: {ran} ({_pg_outcomes['passed']} passed, "
-        f"{_pg_outcomes['failed']} failed, {_pg_outcomes['skipped']} skipped)")
+        f"{_pg_outcomes['failed']} failed, {_pg_outcomes['skipped']} skipped)"
+    )
 
 
 @pytest.fixture

@@ -35,12 +35,18 @@ _refusals = itertools.count()
 
 
 def indicator(n: int) -> dict[str, object]:
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--77770000-0000-4000-8000-{n:012d}",
-            "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-            "name": f"fresh {n}", "pattern_type": "stix",
-            "pattern": f"[ipv4-addr:value = '198.18.{n // 256 % 256}.{n % 256}']",
-            "valid_from": "2026-03-01T00:00:00Z", "object_marking_refs": [GREEN]}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--77770000-0000-4000-8000-{n:012d}",
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": "2026-03-01T00:00:00.000Z",
+        "name": f"fresh {n}",
+        "pattern_type": "stix",
+        "pattern": f"[ipv4-addr:value = '198.18.{n // 256 % 256}.{n % 256}']",
+        "valid_from": "2026-03-01T00:00:00Z",
+        "object_marking_refs": [GREEN],
+    }
 
 
 def gzip_bomb(inflated: int) -> bytes:
@@ -76,8 +82,13 @@ class Handler(BaseHTTPRequestHandler):
                 roots.append(f"http://127.0.0.1:{OTHER_PORT}/api1/")
             self._json({"title": "hostile", "default": f"{host}/api1/", "api_roots": roots})
         elif path == "/api1/":
-            self._json({"title": "hostile root", "versions": [TAXII_MEDIA],
-                        "max_content_length": 2_000 if self.mode == "push" else 10_000_000})
+            self._json(
+                {
+                    "title": "hostile root",
+                    "versions": [TAXII_MEDIA],
+                    "max_content_length": 2_000 if self.mode == "push" else 10_000_000,
+                }
+            )
         elif path == "/api1/collections/":
             self._collections()
         elif path == f"/api1/collections/{COLLECTION}/":
@@ -108,13 +119,17 @@ class Handler(BaseHTTPRequestHandler):
         bad = [o for o in body["objects"] if o not in ok]
         for o in ok:
             HELD[(o["id"], o.get("modified", ""))] = o
-        status = {"id": f"status-{posts}", "status": "complete",
-                  "request_timestamp": "2026-03-01T00:00:00.000000Z",
-                  "total_count": len(body["objects"]), "success_count": len(ok),
-                  "successes": [{"id": o["id"], "version": o.get("modified")} for o in ok],
-                  "failure_count": len(bad), "pending_count": 0,
-                  "failures": [{"id": o["id"], "version": o.get("modified"),
-                                "message": "refused"} for o in bad]}
+        status = {
+            "id": f"status-{posts}",
+            "status": "complete",
+            "request_timestamp": "2026-03-01T00:00:00.000000Z",
+            "total_count": len(body["objects"]),
+            "success_count": len(ok),
+            "successes": [{"id": o["id"], "version": o.get("modified")} for o in ok],
+            "failure_count": len(bad),
+            "pending_count": 0,
+            "failures": [{"id": o["id"], "version": o.get("modified"), "message": "refused"} for o in bad],
+        }
         STATUSES[f"status-{posts}"] = status
         payload = json.dumps(status).encode()
         self.send_response(202)
@@ -170,13 +185,20 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"more": False, "objects": [indicator(n) for n in range(10)]})
         else:  # same-next
             fresh = [indicator(next(_counter)) for _ in range(100)]
-            self._json({"more": True, "next": "always-the-same", "objects": fresh},
-                       {"X-TAXII-Date-Added-Last": "2026-03-01T00:00:00.000000Z"})
+            self._json(
+                {"more": True, "next": "always-the-same", "objects": fresh},
+                {"X-TAXII-Date-Added-Last": "2026-03-01T00:00:00.000000Z"},
+            )
 
 
 def _collection() -> dict[str, object]:
-    return {"id": COLLECTION, "title": "hostile collection", "can_read": True,
-            "can_write": True, "media_types": ["application/stix+json;version=2.1"]}
+    return {
+        "id": COLLECTION,
+        "title": "hostile collection",
+        "can_read": True,
+        "can_write": True,
+        "media_types": ["application/stix+json;version=2.1"],
+    }
 
 
 BOMB = b""

@@ -37,9 +37,11 @@ def find_bindir() -> Path | None:
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
     candidates.append(Path("/usr/local/bin"))
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
-                      key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-                      reverse=True)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
     candidates += versions
     for directory in candidates:
         if (directory / "initdb").exists() and (directory / "postgres").exists():
@@ -61,15 +63,15 @@ def _server_user() -> pwd.struct_passwd | None:
     for name in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
-    raise PgUnavailable("running as root and there is no 'postgres' or 'nobody' user to run "
-                        "the server as")
+    raise PgUnavailable("running as root and there is no 'postgres' or 'nobody' user to run the server as")
 
 
 class PgServer:
     """A running server and a superuser connection to it for creating and dropping databases."""
 
-    def __init__(self, admin_url: str, *, process: subprocess.Popen[bytes] | None = None,
-                 directory: Path | None = None) -> None:
+    def __init__(
+        self, admin_url: str, *, process: subprocess.Popen[bytes] | None = None, directory: Path | None = None
+    ) -> None:
         self.admin_url = admin_url
         self._process = process
         self._directory = directory
@@ -121,8 +123,9 @@ def start_server(*, timeout: float = 30.0) -> PgServer:
             raise PgUnavailable(f"CIRT_TEST_PG_URL is set but unusable: {exc}") from None
     bindir = find_bindir()
     if bindir is None:
-        raise PgUnavailable("no initdb/postgres binaries (install Debian's 'postgresql' package "
-                            "or run scripts/setup.sh)")
+        raise PgUnavailable(
+            "no initdb/postgres binaries (install Debian's 'postgresql' package or run scripts/setup.sh)"
+        )
     user = _server_user()
     directory = Path(tempfile.mkdtemp(prefix="cirt-pg-"))
     try:
@@ -130,9 +133,25 @@ def start_server(*, timeout: float = 30.0) -> PgServer:
             os.chown(directory, user.pw_uid, user.pw_gid)
         data = directory / "data"
         initdb = subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-             "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-            capture_output=True, cwd=directory, **_run_as(user), check=False)
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            capture_output=True,
+            cwd=directory,
+            **_run_as(user),
+            check=False,
+        )
         if initdb.returncode != 0:
             raise PgUnavailable(f"initdb failed: {initdb.stderr.decode(errors='replace')[-400:]}")
         last_error = ""
@@ -148,18 +167,40 @@ def start_server(*, timeout: float = 30.0) -> PgServer:
         raise
 
 
-def _launch(bindir: Path, directory: Path, data: Path, port: int,
-            user: pwd.struct_passwd | None, timeout: float) -> PgServer | str:
+def _launch(
+    bindir: Path, directory: Path, data: Path, port: int, user: pwd.struct_passwd | None, timeout: float
+) -> PgServer | str:
     """One start on one port: the server, or the tail of its log."""
     log = directory / f"postgres-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=200", "-c", "log_min_messages=warning"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=directory,
-            **_run_as(user))
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={directory}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "log_min_messages=warning",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=directory,
+            **_run_as(user),
+        )
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

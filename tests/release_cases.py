@@ -40,8 +40,7 @@ class Generated:
     def latest(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for obj, _, _ in self.versions:
-            if obj["id"] not in out or str(obj.get("modified", "")) > str(
-                    out[obj["id"]].get("modified", "")):
+            if obj["id"] not in out or str(obj.get("modified", "")) > str(out[obj["id"]].get("modified", "")):
                 out[obj["id"]] = obj
         return out
 
@@ -51,9 +50,11 @@ class Generator:
         self.rng = rng
         self.community = community
         self.parties = [*community.organisations, *community.partners]
-        self.identities = [community.national.identity,
-                           *(o.identity for o in community.organisations.values()),
-                           *(p.identity for p in community.partners.values())]
+        self.identities = [
+            community.national.identity,
+            *(o.identity for o in community.organisations.values()),
+            *(p.identity for p in community.partners.values()),
+        ]
         self.counter = 0
 
     def _id(self, kind: str) -> str:
@@ -72,8 +73,13 @@ class Generator:
         return [self.rng.choice(list(TLP)).marking_id]
 
     def _common(self, kind: str, stamp: str) -> dict[str, Any]:
-        obj: dict[str, Any] = {"type": kind, "spec_version": "2.1", "id": self._id(kind),
-                               "created": STAMPS[0], "modified": stamp}
+        obj: dict[str, Any] = {
+            "type": kind,
+            "spec_version": "2.1",
+            "id": self._id(kind),
+            "created": STAMPS[0],
+            "modified": stamp,
+        }
         marks = self._marks()
         if marks:
             obj["object_marking_refs"] = marks
@@ -92,15 +98,32 @@ class Generator:
             made.append(obj)
         # the identity objects of some parties, and the extension definition, stored too
         for identity in self.rng.sample(self.identities[1:], 2):
-            made.append({"type": "identity", "spec_version": "2.1", "id": identity,
-                         "created": STAMPS[0], "modified": STAMPS[0],
-                         "name": self._marker(), "identity_class": "organization",
-                         "object_marking_refs": [self.rng.choice(list(TLP)).marking_id]})
-        made.append({"type": "extension-definition", "spec_version": "2.1", "id": EXTENSION,
-                     "created": STAMPS[0], "modified": STAMPS[0], "name": self._marker(),
-                     "schema": "https://example.org/" + self._marker(), "version": "1.0",
-                     "extension_types": ["property-extension", "new-sdo"],
-                     "object_marking_refs": [self.rng.choice(list(TLP)).marking_id]})
+            made.append(
+                {
+                    "type": "identity",
+                    "spec_version": "2.1",
+                    "id": identity,
+                    "created": STAMPS[0],
+                    "modified": STAMPS[0],
+                    "name": self._marker(),
+                    "identity_class": "organization",
+                    "object_marking_refs": [self.rng.choice(list(TLP)).marking_id],
+                }
+            )
+        made.append(
+            {
+                "type": "extension-definition",
+                "spec_version": "2.1",
+                "id": EXTENSION,
+                "created": STAMPS[0],
+                "modified": STAMPS[0],
+                "name": self._marker(),
+                "schema": "https://example.org/" + self._marker(),
+                "version": "1.0",
+                "extension_types": ["property-extension", "new-sdo"],
+                "object_marking_refs": [self.rng.choice(list(TLP)).marking_id],
+            }
+        )
         for obj in made:
             received = self.rng.random() < 0.2 and obj["type"] != "extension-definition"
             versions = [obj]
@@ -115,9 +138,10 @@ class Generator:
             for version in versions:
                 level = _level(version, self.community)
                 kind = "taxii" if received else "local"
-                ws.store.put_many([(version, int(level))],
-                                  provenance=Provenance(kind, "csirtamericas" if received
-                                                        else "tester"))
+                ws.store.put_many(
+                    [(version, int(level))],
+                    provenance=Provenance(kind, "csirtamericas" if received else "tester"),
+                )
                 out.versions.append((version, kind, level))
             members = self.rng.sample(self.parties, self.rng.randint(0, 3))
             if members:
@@ -129,23 +153,48 @@ class Generator:
         rng = self.rng
         stamp = rng.choice(STAMPS[:2])
         targets = [o["id"] for o in made] or [UNKNOWN_IDENTITY]
-        kind = rng.choice(["indicator", "indicator", "indicator", "ipv4-addr", "relationship",
-                           "sighting", "report", "note", "incident", "task", "x-custom"])
+        kind = rng.choice(
+            [
+                "indicator",
+                "indicator",
+                "indicator",
+                "ipv4-addr",
+                "relationship",
+                "sighting",
+                "report",
+                "note",
+                "incident",
+                "task",
+                "x-custom",
+            ]
+        )
         if kind == "ipv4-addr":
-            obj: dict[str, Any] = {"type": kind, "spec_version": "2.1", "id": self._id(kind),
-                                   "value": f"198.51.100.{rng.randint(1, 254)}",
-                                   "x_label": self._marker()}
+            obj: dict[str, Any] = {
+                "type": kind,
+                "spec_version": "2.1",
+                "id": self._id(kind),
+                "value": f"198.51.100.{rng.randint(1, 254)}",
+                "x_label": self._marker(),
+            }
             marks = self._marks()
             if marks:
                 obj["object_marking_refs"] = marks
             return obj
         obj = self._common(kind, stamp)
         if kind == "indicator":
-            obj.update(name=self._marker(), pattern="[ipv4-addr:value = '192.0.2.1']",
-                       pattern_type="stix", valid_from=STAMPS[0])
+            obj.update(
+                name=self._marker(),
+                pattern="[ipv4-addr:value = '192.0.2.1']",
+                pattern_type="stix",
+                valid_from=STAMPS[0],
+            )
         elif kind == "relationship":
-            obj.update(relationship_type="related-to", source_ref=rng.choice(targets),
-                       target_ref=rng.choice(targets), description=self._marker())
+            obj.update(
+                relationship_type="related-to",
+                source_ref=rng.choice(targets),
+                target_ref=rng.choice(targets),
+                description=self._marker(),
+            )
         elif kind == "sighting":
             obj.update(sighting_of_ref=rng.choice(targets), description=self._marker())
         elif kind in ("report", "note"):
@@ -155,29 +204,44 @@ class Generator:
             else:
                 obj.update(content=self._marker(), object_refs=refs)
         elif kind == "incident":
-            obj.update(name=self._marker(), extensions={OUR_EXTENSION_ID: {
-                "extension_type": "property-extension",
-                "reference": f"BZ-2026-{rng.randint(1, 9999):04d}",
-                "affected_organisations": rng.sample(self.parties, rng.randint(1, 3))}})
+            obj.update(
+                name=self._marker(),
+                extensions={
+                    OUR_EXTENSION_ID: {
+                        "extension_type": "property-extension",
+                        "reference": f"BZ-2026-{rng.randint(1, 9999):04d}",
+                        "affected_organisations": rng.sample(self.parties, rng.randint(1, 3)),
+                    }
+                },
+            )
         elif kind == "task":
-            obj.update(name=self._marker(), extensions={TASK_EXTENSION_ID: {
-                "extension_type": "property-extension", "incident_ref": rng.choice(targets),
-                "parties": rng.sample(self.parties, rng.randint(1, 3))}})
+            obj.update(
+                name=self._marker(),
+                extensions={
+                    TASK_EXTENSION_ID: {
+                        "extension_type": "property-extension",
+                        "incident_ref": rng.choice(targets),
+                        "parties": rng.sample(self.parties, rng.randint(1, 3)),
+                    }
+                },
+            )
         else:
             obj.update(name=self._marker())
         roll = rng.random()
         if roll < 0.15:  # a custom reference, nested
-            obj["x_links"] = {"seen": [{"where_ref": rng.choice(targets)}],
-                              "x_marker": self._marker()}
+            obj["x_links"] = {"seen": [{"where_ref": rng.choice(targets)}], "x_marker": self._marker()}
         elif roll < 0.25:  # a value naming a party
             obj["x_told"] = rng.sample(self.parties, 2)
         elif roll < 0.32:  # an extension
             obj.setdefault("extensions", {})[EXTENSION] = {
-                "extension_type": "property-extension", "x_codename": self._marker()}
+                "extension_type": "property-extension",
+                "x_codename": self._marker(),
+            }
         elif roll < 0.4 and kind == "indicator":  # a granular marking
             obj["description"] = self._marker()
-            obj["granular_markings"] = [{"marking_ref": rng.choice(list(TLP)).marking_id,
-                                         "selectors": ["description"]}]
+            obj["granular_markings"] = [
+                {"marking_ref": rng.choice(list(TLP)).marking_id, "selectors": ["description"]}
+            ]
         return obj
 
 

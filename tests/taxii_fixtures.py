@@ -63,19 +63,32 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 # -- STIX objects --------------------------------------------------------------------------
 
 
-def indicator(n: int, tlp: TLP = TLP.GREEN, *, modified: str = "2026-03-01T00:00:00.000Z",
-              prefix: str = "0000", name: str | None = None) -> dict[str, Any]:
+def indicator(
+    n: int,
+    tlp: TLP = TLP.GREEN,
+    *,
+    modified: str = "2026-03-01T00:00:00.000Z",
+    prefix: str = "0000",
+    name: str | None = None,
+) -> dict[str, Any]:
     """A valid indicator with a predictable id (``prefix`` keeps sets apart)."""
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{prefix}0000-0000-4000-8000-{n:012d}",
-            "created": "2026-03-01T00:00:00.000Z", "modified": modified,
-            "name": name or f"indicator {n}", "pattern_type": "stix",
-            "pattern": f"[ipv4-addr:value = '198.51.{n // 256 % 256}.{n % 256}']",
-            "valid_from": "2026-03-01T00:00:00Z", "object_marking_refs": [tlp.marking_id]}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{prefix}0000-0000-4000-8000-{n:012d}",
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": modified,
+        "name": name or f"indicator {n}",
+        "pattern_type": "stix",
+        "pattern": f"[ipv4-addr:value = '198.51.{n // 256 % 256}.{n % 256}']",
+        "valid_from": "2026-03-01T00:00:00Z",
+        "object_marking_refs": [tlp.marking_id],
+    }
 
 
-def seed(ws: Workspace, objects: list[tuple[dict[str, Any], TLP]], *,
-         audience: dict[str, list[str]] | None = None) -> None:
+def seed(
+    ws: Workspace, objects: list[tuple[dict[str, Any], TLP]], *, audience: dict[str, list[str]] | None = None
+) -> None:
     """Store objects as ours (local analyst), with the given TLP and organisation audiences."""
     ws.store.put_many([(o, int(t)) for o, t in objects], provenance=Provenance("local", "tester"))
     for object_id, members in (audience or {}).items():
@@ -85,15 +98,26 @@ def seed(ws: Workspace, objects: list[tuple[dict[str, Any], TLP]], *,
 # -- sectors.yaml pointing a partner at a local server -------------------------------------
 
 
-def point_partner(ws_home: Path, peer: str, *, discovery: str, api_root: str,
-                  pull: list[str] | None = None, push: str | None = None) -> None:
+def point_partner(
+    ws_home: Path,
+    peer: str,
+    *,
+    discovery: str,
+    api_root: str,
+    pull: list[str] | None = None,
+    push: str | None = None,
+) -> None:
     """Rewrite the workspace's own sectors.yaml (never the shipped one) for a local server."""
     path = ws_home / "sectors.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     for partner in data["partners"]:
         if partner["id"] == peer:
-            partner["taxii"] = {"discovery": discovery, "api_root": api_root,
-                                "pull_collections": pull or [], "push_collection": push}
+            partner["taxii"] = {
+                "discovery": discovery,
+                "api_root": api_root,
+                "pull_collections": pull or [],
+                "push_collection": push,
+            }
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
@@ -133,9 +157,26 @@ def cirt_server(home: Path, *extra: str, workers: int = 1) -> Iterator[CirtServe
     port = free_port()
     env = {**os.environ, "CIRT_HOME": str(home)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cirt", "--home", str(home), "taxii", "serve", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(workers), *extra],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "cirt",
+            "--home",
+            str(home),
+            "taxii",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_port(port, process)
         yield LocalServer(port, process, "cirt")
@@ -146,58 +187,103 @@ def cirt_server(home: Path, *extra: str, workers: int = 1) -> Iterator[CirtServe
 # -- medallion -----------------------------------------------------------------------------
 
 
-
-def medallion_data(port: int, objects: list[dict[str, Any]], *, max_content_length: int,
-                   start: str = "2026-03-01T00:00:00") -> dict[str, Any]:
+def medallion_data(
+    port: int, objects: list[dict[str, Any]], *, max_content_length: int, start: str = "2026-03-01T00:00:00"
+) -> dict[str, Any]:
     """A memory-backend data file: one readable collection holding ``objects`` (one distinct
     date_added each, as a real server gives them) and one writable inbox."""
-    manifest = [{"id": o["id"], "date_added": f"{start}.{i + 1:06d}Z", "version": o["modified"],
-                 "media_type": "application/stix+json;version=2.1"}
-                for i, o in enumerate(objects)]
+    manifest = [
+        {
+            "id": o["id"],
+            "date_added": f"{start}.{i + 1:06d}Z",
+            "version": o["modified"],
+            "media_type": "application/stix+json;version=2.1",
+        }
+        for i, o in enumerate(objects)
+    ]
     root = f"http://127.0.0.1:{port}/api1/"
     return {
-        "/discovery": {"title": "CSIRTAmericas (stand-in)", "description": "medallion",
-                       "contact": "ops@csirtamericas.example", "default": root,
-                       "api_roots": [root]},
+        "/discovery": {
+            "title": "CSIRTAmericas (stand-in)",
+            "description": "medallion",
+            "contact": "ops@csirtamericas.example",
+            "default": root,
+            "api_roots": [root],
+        },
         "api1": {
-            "information": {"title": "CSIRTAmericas sharing", "description": "",
-                            "versions": [TAXII_MEDIA], "max_content_length": max_content_length},
+            "information": {
+                "title": "CSIRTAmericas sharing",
+                "description": "",
+                "versions": [TAXII_MEDIA],
+                "max_content_length": max_content_length,
+            },
             "status": [],
             "collections": [
-                {"id": PULL_COLLECTION, "title": "Regional indicators", "description": "",
-                 "can_read": True, "can_write": False,
-                 "media_types": ["application/stix+json;version=2.1"],
-                 "objects": objects, "manifest": manifest},
-                {"id": PUSH_COLLECTION, "title": "Member submissions", "description": "",
-                 "can_read": True, "can_write": True,
-                 "media_types": ["application/stix+json;version=2.1"],
-                 "objects": [], "manifest": []},
+                {
+                    "id": PULL_COLLECTION,
+                    "title": "Regional indicators",
+                    "description": "",
+                    "can_read": True,
+                    "can_write": False,
+                    "media_types": ["application/stix+json;version=2.1"],
+                    "objects": objects,
+                    "manifest": manifest,
+                },
+                {
+                    "id": PUSH_COLLECTION,
+                    "title": "Member submissions",
+                    "description": "",
+                    "can_read": True,
+                    "can_write": True,
+                    "media_types": ["application/stix+json;version=2.1"],
+                    "objects": [],
+                    "manifest": [],
+                },
             ],
         },
     }
 
 
 @contextmanager
-def medallion(tmp: Path, objects: list[dict[str, Any]], *, page_size: int = 100,
-              max_content_length: int = 10_000_000) -> Iterator[Medallion]:
+def medallion(
+    tmp: Path, objects: list[dict[str, Any]], *, page_size: int = 100, max_content_length: int = 10_000_000
+) -> Iterator[Medallion]:
     """medallion (memory backend) on a free loopback port, seeded with ``objects``."""
     port = free_port()
     data_file = tmp / f"medallion-data-{port}.json"
-    data_file.write_text(json.dumps(medallion_data(port, objects,
-                                                   max_content_length=max_content_length)))
+    data_file.write_text(json.dumps(medallion_data(port, objects, max_content_length=max_content_length)))
     config = tmp / f"medallion-config-{port}.json"
-    config.write_text(json.dumps({
-        "backend": {"module": "medallion.backends.memory_backend",
-                    "module_class": "MemoryBackend", "filename": str(data_file),
-                    "session_timeout": 300},
-        "users": {MEDALLION_USER: MEDALLION_PASSWORD},
-        "taxii": {"max_page_size": page_size},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "backend": {
+                    "module": "medallion.backends.memory_backend",
+                    "module_class": "MemoryBackend",
+                    "filename": str(data_file),
+                    "session_timeout": 300,
+                },
+                "users": {MEDALLION_USER: MEDALLION_PASSWORD},
+                "taxii": {"max_page_size": page_size},
+            }
+        )
+    )
     script = "from medallion.scripts.run import main; main()"
     process = subprocess.Popen(
-        [sys.executable, "-c", script, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "ERROR", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-c",
+            script,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "ERROR",
+            str(config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, process)
         yield LocalServer(port, process, "api1")

@@ -45,13 +45,32 @@ def gnupg_home(*names: str) -> tuple[Path, dict[str, str]]:
     fingerprints = {}
     for name in names:
         uid = f"{name} <{name}@cirt-test.example>"
-        subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "",
-                        "--quick-gen-key", uid, "future-default", "default", "never"],
-                       check=True, capture_output=True)
-        listing = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--with-colons",
-                                  "--list-keys", uid], check=True, capture_output=True, text=True)
-        fingerprints[name] = next(line.split(":")[9] for line in listing.stdout.splitlines()
-                                  if line.startswith("fpr:"))
+        subprocess.run(
+            [
+                "gpg",
+                "--batch",
+                "--homedir",
+                str(home),
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                uid,
+                "future-default",
+                "default",
+                "never",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        listing = subprocess.run(
+            ["gpg", "--batch", "--homedir", str(home), "--with-colons", "--list-keys", uid],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        fingerprints[name] = next(
+            line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:")
+        )
     return home, fingerprints
 
 
@@ -77,12 +96,16 @@ def cirt_key(keyring: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPat
 
 def release(ws: Workspace, n: int) -> list[Entry]:
     """``n`` releases to alternating recipients, as the gate would record them."""
-    recipients = ["org:cbb", "contact:soc@cbb.bz.example", "org:bel", "partner:csirtamericas",
-                  "public"]
-    return [ws.audit.record(recipient=recipients[i % len(recipients)], channel="email",
-                            objects=[(INCIDENT, V1, 2),
-                                     (INDICATOR, f"2026-03-10T13:00:0{i}.000Z", 2)],
-                            tlp=2) for i in range(n)]
+    recipients = ["org:cbb", "contact:soc@cbb.bz.example", "org:bel", "partner:csirtamericas", "public"]
+    return [
+        ws.audit.record(
+            recipient=recipients[i % len(recipients)],
+            channel="email",
+            objects=[(INCIDENT, V1, 2), (INDICATOR, f"2026-03-10T13:00:0{i}.000Z", 2)],
+            tlp=2,
+        )
+        for i in range(n)
+    ]
 
 
 def tamper(home: Path, *statements: str) -> None:
@@ -93,16 +116,24 @@ def tamper(home: Path, *statements: str) -> None:
 
 # --- what an entry is -------------------------------------------------------------------------
 
+
 def test_an_entry_records_when_who_to_whom_how_what_and_tlp(ws: Workspace) -> None:
-    entry = ws.audit.record(recipient="org:cbb", channel="email",
-                            objects=[(INCIDENT, V1, 2), (INDICATOR, V1, 1)], tlp=2)
+    entry = ws.audit.record(
+        recipient="org:cbb", channel="email", objects=[(INCIDENT, V1, 2), (INDICATOR, V1, 1)], tlp=2
+    )
     assert (entry.seq, entry.analyst, entry.recipient, entry.channel, entry.tlp) == (
-        1, "tester", "org:cbb", "email", 2)
+        1,
+        "tester",
+        "org:cbb",
+        "email",
+        2,
+    )
     assert entry.when.startswith("2026-03-10T14:00:00.")
     assert entry.objects == ((INCIDENT, V1, 2), (INDICATOR, V1, 1))
     assert entry.prev_hash == GENESIS
-    assert entry.hash == entry_hash(GENESIS, canonical_entry(
-        1, entry.when, "tester", "org:cbb", "email", entry.objects, 2, "sent"))
+    assert entry.hash == entry_hash(
+        GENESIS, canonical_entry(1, entry.when, "tester", "org:cbb", "email", entry.objects, 2, "sent")
+    )
     assert entry.delivery == "sent"
     assert ws.audit.entries() == [entry]
 
@@ -123,8 +154,7 @@ def test_a_malformed_release_is_refused_and_nothing_is_written(ws: Workspace) ->
     assert ws.audit.entries() == []
 
 
-def test_log_filters_by_recipient_organisation_with_its_contacts_and_by_object(
-        ws: Workspace, cli) -> None:
+def test_log_filters_by_recipient_organisation_with_its_contacts_and_by_object(ws: Workspace, cli) -> None:
     release(ws, 5)
     ws.audit.record(recipient="org:bws", channel="export", objects=[(INCIDENT, V1, 2)], tlp=2)
     to_cbb = ws.audit.entries(to="cbb")
@@ -143,8 +173,9 @@ def test_concurrent_writers_keep_one_linear_chain(home: Path) -> None:
     def writer(k: int) -> None:
         with Workspace.open(home) as ws:
             for i in range(15):
-                ws.audit.record(recipient=f"org:w{k}", channel="email",
-                                objects=[(INDICATOR, f"v{i}", 1)], tlp=1)
+                ws.audit.record(
+                    recipient=f"org:w{k}", channel="email", objects=[(INDICATOR, f"v{i}", 1)], tlp=1
+                )
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
     for t in threads:
@@ -158,6 +189,7 @@ def test_concurrent_writers_keep_one_linear_chain(home: Path) -> None:
 
 
 # --- verify: tampering with the SQLite file ---------------------------------------------------
+
 
 def test_an_untouched_log_verifies(ws: Workspace, cli) -> None:
     release(ws, 4)
@@ -181,8 +213,9 @@ def test_an_edited_entry_is_named(ws: Workspace, home: Path, cli) -> None:
 @pytest.mark.sqlite_only
 def test_an_edited_object_version_is_detected(ws: Workspace, home: Path) -> None:
     release(ws, 3)
-    tamper(home, "UPDATE disclosures SET objects = replace(objects, '.000Z\",2]', "
-                 "'.000Z\",1]') WHERE seq = 2")
+    tamper(
+        home, "UPDATE disclosures SET objects = replace(objects, '.000Z\",2]', '.000Z\",1]') WHERE seq = 2"
+    )
     report = ws.audit.verify()
     assert report.broken is not None and report.broken.seq == 2
 
@@ -202,8 +235,9 @@ def test_a_deleted_entry_is_named(ws: Workspace, home: Path, cli) -> None:
 @pytest.mark.sqlite_only
 def test_deleting_and_renumbering_is_still_detected(ws: Workspace, home: Path) -> None:
     release(ws, 4)
-    tamper(home, "DELETE FROM disclosures WHERE seq = 2",
-           "UPDATE disclosures SET seq = seq - 1 WHERE seq > 2")
+    tamper(
+        home, "DELETE FROM disclosures WHERE seq = 2", "UPDATE disclosures SET seq = seq - 1 WHERE seq > 2"
+    )
     report = ws.audit.verify()
     assert report.broken is not None and report.broken.seq == 2
     assert "does not follow entry #1" in report.broken.reason
@@ -212,9 +246,12 @@ def test_deleting_and_renumbering_is_still_detected(ws: Workspace, home: Path) -
 @pytest.mark.sqlite_only
 def test_reordered_entries_are_detected(ws: Workspace, home: Path) -> None:
     release(ws, 5)
-    tamper(home, "UPDATE disclosures SET seq = -1 WHERE seq = 2",
-           "UPDATE disclosures SET seq = 2 WHERE seq = 4",
-           "UPDATE disclosures SET seq = 4 WHERE seq = -1")
+    tamper(
+        home,
+        "UPDATE disclosures SET seq = -1 WHERE seq = 2",
+        "UPDATE disclosures SET seq = 2 WHERE seq = 4",
+        "UPDATE disclosures SET seq = 4 WHERE seq = -1",
+    )
     report = ws.audit.verify()
     assert report.broken is not None and report.broken.seq == 2
 
@@ -223,19 +260,22 @@ def test_reordered_entries_are_detected(ws: Workspace, home: Path) -> None:
 def test_swapped_contents_are_detected(ws: Workspace, home: Path) -> None:
     release(ws, 4)
     columns = "recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash"
-    tamper(home,
-           f"CREATE TEMP TABLE two AS SELECT {columns} FROM disclosures WHERE seq = 2",
-           f"CREATE TEMP TABLE three AS SELECT {columns} FROM disclosures WHERE seq = 3",
-           "DELETE FROM disclosures WHERE seq IN (2, 3)",
-           f"INSERT INTO disclosures (seq, {columns}) SELECT 2, {columns} FROM three",
-           f"INSERT INTO disclosures (seq, {columns}) SELECT 3, {columns} FROM two")
+    tamper(
+        home,
+        f"CREATE TEMP TABLE two AS SELECT {columns} FROM disclosures WHERE seq = 2",
+        f"CREATE TEMP TABLE three AS SELECT {columns} FROM disclosures WHERE seq = 3",
+        "DELETE FROM disclosures WHERE seq IN (2, 3)",
+        f"INSERT INTO disclosures (seq, {columns}) SELECT 2, {columns} FROM three",
+        f"INSERT INTO disclosures (seq, {columns}) SELECT 3, {columns} FROM two",
+    )
     report = ws.audit.verify()
     assert report.broken is not None and report.broken.seq == 2
 
 
 @pytest.mark.sqlite_only
 def test_a_truncated_log_passes_alone_but_fails_against_a_checkpoint(
-        ws: Workspace, home: Path, cirt_key: str, tmp_path: Path, cli) -> None:
+    ws: Workspace, home: Path, cirt_key: str, tmp_path: Path, cli
+) -> None:
     release(ws, 5)
     checkpoint = ws.audit.checkpoint(tmp_path / "head.asc")
     assert checkpoint.head.seq == 5 and checkpoint.fingerprint == cirt_key
@@ -250,7 +290,8 @@ def test_a_truncated_log_passes_alone_but_fails_against_a_checkpoint(
 
 @pytest.mark.sqlite_only
 def test_a_recomputed_chain_is_caught_by_the_checkpoint(
-        ws: Workspace, home: Path, cirt_key: str, tmp_path: Path) -> None:
+    ws: Workspace, home: Path, cirt_key: str, tmp_path: Path
+) -> None:
     """An insider who edits entry 1 and recomputes every hash fools the chain, not a checkpoint."""
     release(ws, 3)
     ws.audit.checkpoint(tmp_path / "head.asc")
@@ -258,14 +299,31 @@ def test_a_recomputed_chain_is_caught_by_the_checkpoint(
     head = EMPTY
     for e in ws.audit.entries():
         recipient = "org:bel" if e.seq == 1 else e.recipient
-        forged.append(make_entry(head, when=e.when, analyst=e.analyst, recipient=recipient,
-                                 channel=e.channel, objects=e.objects, tlp=e.tlp,
-                                 delivery=e.delivery))
+        forged.append(
+            make_entry(
+                head,
+                when=e.when,
+                analyst=e.analyst,
+                recipient=recipient,
+                channel=e.channel,
+                objects=e.objects,
+                tlp=e.tlp,
+                delivery=e.delivery,
+            )
+        )
         head = dataclasses.replace(head, seq=forged[-1].seq, hash=forged[-1].hash)
-    tamper(home, *(f"UPDATE disclosures SET recipient = '{f.recipient}', prev_hash = "
-                   f"'x{f.seq}', hash = 'y{f.seq}' WHERE seq = {f.seq}" for f in forged),
-           *(f"UPDATE disclosures SET prev_hash = '{f.prev_hash}', hash = '{f.hash}' "
-             f"WHERE seq = {f.seq}" for f in forged))
+    tamper(
+        home,
+        *(
+            f"UPDATE disclosures SET recipient = '{f.recipient}', prev_hash = "
+            f"'x{f.seq}', hash = 'y{f.seq}' WHERE seq = {f.seq}"
+            for f in forged
+        ),
+        *(
+            f"UPDATE disclosures SET prev_hash = '{f.prev_hash}', hash = '{f.hash}' WHERE seq = {f.seq}"
+            for f in forged
+        ),
+    )
     assert ws.audit.verify().ok
     report = ws.audit.verify(tmp_path / "head.asc")
     assert report.broken is not None and report.broken.seq == 3
@@ -273,7 +331,8 @@ def test_a_recomputed_chain_is_caught_by_the_checkpoint(
 
 
 def test_entries_after_a_checkpoint_still_verify_against_it(
-        ws: Workspace, cirt_key: str, tmp_path: Path, cli) -> None:
+    ws: Workspace, cirt_key: str, tmp_path: Path, cli
+) -> None:
     release(ws, 2)
     result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"), "--json")
     assert result.code == 0 and result.json()["head"]["seq"] == 2
@@ -301,8 +360,12 @@ def test_an_edited_checkpoint_is_refused(ws: Workspace, cirt_key: str, tmp_path:
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(
-        ws: Workspace, keyring: tuple[Path, dict[str, str]], cirt_key: str,
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws: Workspace,
+    keyring: tuple[Path, dict[str, str]],
+    cirt_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     release(ws, 1)
     monkeypatch.setenv("CIRT_GPG_KEY", keyring[1]["intruder"])
     ws.audit.checkpoint(tmp_path / "forged.asc")
@@ -312,8 +375,9 @@ def test_a_checkpoint_signed_by_another_key_is_refused(
 
 
 @pytest.mark.sqlite_only
-def test_a_broken_log_is_not_checkpointed(ws: Workspace, home: Path, cirt_key: str,
-                                          tmp_path: Path, cli) -> None:
+def test_a_broken_log_is_not_checkpointed(
+    ws: Workspace, home: Path, cirt_key: str, tmp_path: Path, cli
+) -> None:
     release(ws, 3)
     tamper(home, "UPDATE disclosures SET tlp = 0 WHERE seq = 1")
     result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"))
@@ -322,8 +386,8 @@ def test_a_broken_log_is_not_checkpointed(ws: Workspace, home: Path, cirt_key: s
 
 
 def test_the_key_comes_from_the_gpg_section_of_config_toml(
-        ws: Workspace, home: Path, keyring: tuple[Path, dict[str, str]], tmp_path: Path,
-        cli) -> None:
+    ws: Workspace, home: Path, keyring: tuple[Path, dict[str, str]], tmp_path: Path, cli
+) -> None:
     release(ws, 1)
     gpg_home, fingerprints = keyring
     with (home / "config.toml").open("a") as config:
@@ -333,23 +397,25 @@ def test_the_key_comes_from_the_gpg_section_of_config_toml(
     assert result.json()["fingerprint"] == fingerprints["cirt"]
 
 
-def test_without_a_key_checkpoint_says_how_to_configure_one(ws: Workspace, tmp_path: Path,
-                                                            cli) -> None:
+def test_without_a_key_checkpoint_says_how_to_configure_one(ws: Workspace, tmp_path: Path, cli) -> None:
     result = cli("audit", "checkpoint", "-o", str(tmp_path / "head.asc"))
     assert result.code == 1 and "CIRT_GPG_KEY" in result.err
 
 
 # --- the chain rules, pure --------------------------------------------------------------------
 
-entry_fields = st.fixed_dictionaries({
-    "when": st.text(min_size=1, max_size=30),
-    "analyst": st.text(min_size=1, max_size=10),
-    "recipient": st.sampled_from(["org:cbb", "org:bel", "public", "contact:a@b.example"]),
-    "channel": st.sampled_from(["email", "taxii", "export"]),
-    "objects": st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12),
-                                  st.integers(0, 4)), max_size=3),
-    "tlp": st.integers(0, 4),
-})
+entry_fields = st.fixed_dictionaries(
+    {
+        "when": st.text(min_size=1, max_size=30),
+        "analyst": st.text(min_size=1, max_size=10),
+        "recipient": st.sampled_from(["org:cbb", "org:bel", "public", "contact:a@b.example"]),
+        "channel": st.sampled_from(["email", "taxii", "export"]),
+        "objects": st.lists(
+            st.tuples(st.text(max_size=12), st.text(max_size=12), st.integers(0, 4)), max_size=3
+        ),
+        "tlp": st.integers(0, 4),
+    }
+)
 
 
 def chain_of(fields: list[dict[str, object]]) -> list[Entry]:
@@ -364,17 +430,20 @@ def chain_of(fields: list[dict[str, object]]) -> list[Entry]:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(entry_fields, min_size=1, max_size=8), st.data())
 def test_any_change_to_any_entry_is_detected_at_that_entry(
-        fields: list[dict[str, object]], data: st.DataObject) -> None:
+    fields: list[dict[str, object]], data: st.DataObject
+) -> None:
     entries = chain_of(fields)
     assert verify_chain(entries).ok
     victim = data.draw(st.integers(0, len(entries) - 1))
-    field = data.draw(st.sampled_from(["when", "analyst", "recipient", "channel", "objects",
-                                       "tlp"]))
+    field = data.draw(st.sampled_from(["when", "analyst", "recipient", "channel", "objects", "tlp"]))
     original = entries[victim]
     changed = {
-        "when": original.when + "x", "analyst": original.analyst + "x",
-        "recipient": original.recipient + "x", "channel": original.channel + "x",
-        "objects": (*original.objects, ("x--1", "v", 0)), "tlp": (original.tlp + 1) % 5,
+        "when": original.when + "x",
+        "analyst": original.analyst + "x",
+        "recipient": original.recipient + "x",
+        "channel": original.channel + "x",
+        "objects": (*original.objects, ("x--1", "v", 0)),
+        "tlp": (original.tlp + 1) % 5,
     }[field]
     change: dict[str, Any] = {field: changed}
     entries[victim] = dataclasses.replace(original, **change)
@@ -384,8 +453,7 @@ def test_any_change_to_any_entry_is_detected_at_that_entry(
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(entry_fields, min_size=2, max_size=8), st.data())
-def test_any_removal_or_swap_is_detected(fields: list[dict[str, object]],
-                                         data: st.DataObject) -> None:
+def test_any_removal_or_swap_is_detected(fields: list[dict[str, object]], data: st.DataObject) -> None:
     entries = chain_of(fields)
     i = data.draw(st.integers(0, len(entries) - 2))
     if data.draw(st.booleans()):

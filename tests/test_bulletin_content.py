@@ -11,17 +11,39 @@ import pytest
 
 @pytest.fixture
 def ransomware(cli: Any) -> str:
-    ref: str = cli("incident", "open", "--title", "Ransomware at BWS", "--category",
-                   "availability:sabotage", "--severity", "critical", "--sector", "bws",
-                   "--tlp", "green", "--summary", "Billing systems encrypted; water supply safe",
-                   "--json").json()["reference"]
+    ref: str = cli(
+        "incident",
+        "open",
+        "--title",
+        "Ransomware at BWS",
+        "--category",
+        "availability:sabotage",
+        "--severity",
+        "critical",
+        "--sector",
+        "bws",
+        "--tlp",
+        "green",
+        "--summary",
+        "Billing systems encrypted; water supply safe",
+        "--json",
+    ).json()["reference"]
     for tlp in ("green", "amber"):
-        assert cli("indicator", "add", "--incident", ref, "--ip", "203.0.113.7", "--tlp",
-                   tlp).code == 0
-    assert cli("indicator", "add", "--incident", ref, "--url",
-               "https://pay.evil.example/locker", "--tlp", "green").code == 0
-    assert cli("indicator", "add", "--ip", "198.51.100.23", "--tlp", "clear",
-               "--name", "scanner").code == 0
+        assert cli("indicator", "add", "--incident", ref, "--ip", "203.0.113.7", "--tlp", tlp).code == 0
+    assert (
+        cli(
+            "indicator",
+            "add",
+            "--incident",
+            ref,
+            "--url",
+            "https://pay.evil.example/locker",
+            "--tlp",
+            "green",
+        ).code
+        == 0
+    )
+    assert cli("indicator", "add", "--ip", "198.51.100.23", "--tlp", "clear", "--name", "scanner").code == 0
     return ref
 
 
@@ -39,11 +61,13 @@ def test_advice_comes_from_the_incidents_playbook(cli: Any, ransomware: str) -> 
 
 
 def test_an_indicator_released_at_two_tlps_appears_once_under_the_stricter_label(
-        cli: Any, ransomware: str) -> None:
+    cli: Any, ransomware: str
+) -> None:
     text = _build(cli, "bws", "txt")
     lines = text.splitlines()
-    rows = [i for i, line in enumerate(lines) if line.startswith("  Pattern:")
-            and "203[.]0[.]113[.]7" in line]
+    rows = [
+        i for i, line in enumerate(lines) if line.startswith("  Pattern:") and "203[.]0[.]113[.]7" in line
+    ]
     assert len(rows) == 1
     assert lines[rows[0] - 1].startswith("* [TLP:AMBER]")
 

@@ -46,6 +46,7 @@ NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 # --- a real SMTP server -------------------------------------------------------------------------
 
+
 @dataclass
 class Received:
     sender: str
@@ -62,8 +63,7 @@ class Inbox:
     received: list[Received] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                      envelope.original_content))
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
 
 
@@ -85,9 +85,11 @@ def smtp_server() -> Iterator[tuple[Inbox, SmtpConfig]]:
 
 # --- throwaway GnuPG homes ------------------------------------------------------------------------
 
+
 def _gpg(home: Path, *args: str, data: bytes | None = None) -> bytes:
-    return subprocess.run(["gpg", "--batch", "--homedir", str(home), *args], input=data,
-                          check=True, capture_output=True).stdout
+    return subprocess.run(
+        ["gpg", "--batch", "--homedir", str(home), *args], input=data, check=True, capture_output=True
+    ).stdout
 
 
 def _new_home() -> Path:
@@ -124,6 +126,7 @@ def keys() -> Iterator[Keys]:
 
 
 # --- reading a message the way the contact's client does ------------------------------------------
+
 
 def signed_part_bytes(raw: bytes, boundary: str) -> bytes:
     """The exact bytes of the first body part of a multipart/signed message (RFC 3156 5)."""
@@ -198,6 +201,7 @@ def readable(entity: EmailMessage) -> tuple[str, dict[str, Any]]:
 
 # --- a bulletin -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Item:
     obj: dict[str, Any]
@@ -205,17 +209,36 @@ class Item:
 
 
 def a_bulletin(tlp: TLP, title: str = "Phishing campaign imitating online banking") -> Any:
-    item = Item({"type": "incident", "spec_version": "2.1",
-                 "id": "incident--00000000-0000-4000-8000-000000000001",
-                 "created": "2026-03-09T10:00:00.000Z", "modified": "2026-03-10T10:00:00.000Z",
-                 "name": title, "object_marking_refs": [tlp.marking_id],
-                 "extensions": {OUR_EXTENSION_ID: {"extension_type": "property-extension",
-                                                   "reference": "BZ-2026-0001",
-                                                   "category": "fraud:phishing"}}}, tlp)
-    return compose([item], definitions=[marking_definition(tlp)],
-                   recipient="Central Bank of Belize", issuer="National CIRT of Belize",
-                   contact="duty@cirt.bz.example", number="BZ-20260310-K7QD2", issued=NOW,
-                   since=NOW, bundle_id="bundle--6c8b3c43-4a3b-4f7e-9d52-0d3e8d0e1a11")
+    item = Item(
+        {
+            "type": "incident",
+            "spec_version": "2.1",
+            "id": "incident--00000000-0000-4000-8000-000000000001",
+            "created": "2026-03-09T10:00:00.000Z",
+            "modified": "2026-03-10T10:00:00.000Z",
+            "name": title,
+            "object_marking_refs": [tlp.marking_id],
+            "extensions": {
+                OUR_EXTENSION_ID: {
+                    "extension_type": "property-extension",
+                    "reference": "BZ-2026-0001",
+                    "category": "fraud:phishing",
+                }
+            },
+        },
+        tlp,
+    )
+    return compose(
+        [item],
+        definitions=[marking_definition(tlp)],
+        recipient="Central Bank of Belize",
+        issuer="National CIRT of Belize",
+        contact="duty@cirt.bz.example",
+        number="BZ-20260310-K7QD2",
+        issued=NOW,
+        since=NOW,
+        bundle_id="bundle--6c8b3c43-4a3b-4f7e-9d52-0d3e8d0e1a11",
+    )
 
 
 def cirt_pgp(keys: Keys) -> OpenPGP:
@@ -229,13 +252,21 @@ def send(smtp: SmtpConfig, message: EmailMessage, to: str) -> None:
 
 # --- tests ------------------------------------------------------------------------------------------
 
+
 def test_an_encrypted_bulletin_is_signed_encrypted_and_readable_by_the_contact(
-        keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+    keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]
+) -> None:
     inbox, smtp = smtp_server
     bulletin = a_bulletin(TLP.AMBER)
-    message = build_message(bulletin, sender=smtp.sender, to="soc@cbb.bz.example",
-                            how="encrypted", pgp=cirt_pgp(keys), encrypt_to=keys.contact,
-                            now=NOW)
+    message = build_message(
+        bulletin,
+        sender=smtp.sender,
+        to="soc@cbb.bz.example",
+        how="encrypted",
+        pgp=cirt_pgp(keys),
+        encrypt_to=keys.contact,
+        now=NOW,
+    )
     send(smtp, message, "soc@cbb.bz.example")
     [got] = inbox.received
     assert got.sender == "bulletins@cirt.bz.example" and got.recipients == ["soc@cbb.bz.example"]
@@ -250,10 +281,18 @@ def test_an_encrypted_bulletin_is_signed_encrypted_and_readable_by_the_contact(
 
 
 def test_a_green_bulletin_without_a_key_is_signed_and_the_signature_verifies(
-        keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+    keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]
+) -> None:
     inbox, smtp = smtp_server
-    message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender, to="cirt@bel.bz.example",
-                            how="signed", pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+    message = build_message(
+        a_bulletin(TLP.GREEN),
+        sender=smtp.sender,
+        to="cirt@bel.bz.example",
+        how="signed",
+        pgp=cirt_pgp(keys),
+        encrypt_to=None,
+        now=NOW,
+    )
     send(smtp, message, "cirt@bel.bz.example")
     [got] = inbox.received
     entity, signer = verify_signed(got.raw, keys.contact_home)
@@ -262,11 +301,17 @@ def test_a_green_bulletin_without_a_key_is_signed_and_the_signature_verifies(
     assert text.startswith("TLP:GREEN") and bundle["objects"][1]["type"] == "incident"
 
 
-def test_a_changed_byte_breaks_the_signature(keys: Keys,
-                                             smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+def test_a_changed_byte_breaks_the_signature(keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]) -> None:
     inbox, smtp = smtp_server
-    message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender, to="cirt@bel.bz.example",
-                            how="signed", pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+    message = build_message(
+        a_bulletin(TLP.GREEN),
+        sender=smtp.sender,
+        to="cirt@bel.bz.example",
+        how="signed",
+        pgp=cirt_pgp(keys),
+        encrypt_to=None,
+        now=NOW,
+    )
     send(smtp, message, "cirt@bel.bz.example")
     raw = inbox.received[0].raw.replace(b"BZ-2026-0001", b"BZ-2026-0002", 1)
     with pytest.raises(AssertionError, match="signature bad"):
@@ -274,17 +319,32 @@ def test_a_changed_byte_breaks_the_signature(keys: Keys,
 
 
 def test_an_incident_title_cannot_inject_headers_or_recipients(
-        keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]) -> None:
+    keys: Keys, smtp_server: tuple[Inbox, SmtpConfig]
+) -> None:
     inbox, smtp = smtp_server
     hostile = "Outage\r\nBcc: attacker@evil.example\r\nSubject: fake\r\n\r\nbody"
     bulletin = a_bulletin(TLP.GREEN, title=hostile)
-    hostile_name = compose([], definitions=[], recipient="Central Bank\r\nBcc: x@evil.example",
-                           issuer="National CIRT of Belize", contact="duty@cirt.bz.example",
-                           number="BZ-20260310-K7QD2", issued=NOW, since=NOW,
-                           bundle_id="bundle--6c8b3c43-4a3b-4f7e-9d52-0d3e8d0e1a11")
+    hostile_name = compose(
+        [],
+        definitions=[],
+        recipient="Central Bank\r\nBcc: x@evil.example",
+        issuer="National CIRT of Belize",
+        contact="duty@cirt.bz.example",
+        number="BZ-20260310-K7QD2",
+        issued=NOW,
+        since=NOW,
+        bundle_id="bundle--6c8b3c43-4a3b-4f7e-9d52-0d3e8d0e1a11",
+    )
     for b in (bulletin, hostile_name):
-        message = build_message(b, sender=smtp.sender, to="cirt@bel.bz.example", how="signed",
-                                pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+        message = build_message(
+            b,
+            sender=smtp.sender,
+            to="cirt@bel.bz.example",
+            how="signed",
+            pgp=cirt_pgp(keys),
+            encrypt_to=None,
+            now=NOW,
+        )
         send(smtp, message, "cirt@bel.bz.example")
     for got in inbox.received:
         assert got.recipients == ["cirt@bel.bz.example"]
@@ -298,12 +358,13 @@ def test_an_incident_title_cannot_inject_headers_or_recipients(
 
 
 def test_protection_follows_the_key_the_level_and_plain_mail() -> None:
-    with_key = Contact(name="Maria Chan", email="soc@cbb.bz.example", role="sector-cirt",
-                       pgp_fingerprint="A" * 40)
+    with_key = Contact(
+        name="Maria Chan", email="soc@cbb.bz.example", role="sector-cirt", pgp_fingerprint="A" * 40
+    )
     without = Contact(name="Jorge Castillo", email="cirt@bel.bz.example", role="sector-cirt")
-    org = Organisation(id="bel", name="BEL",
-                       identity="identity--7b614f76-66fb-5eb2-b6d2-4c7d5bb317e3",
-                       sector="utilities")
+    org = Organisation(
+        id="bel", name="BEL", identity="identity--7b614f76-66fb-5eb2-b6d2-4c7d5bb317e3", sector="utilities"
+    )
     lenient = dataclasses.replace(org, plain_mail=True)
     assert protection_for(with_key, org, TLP.RED).how == "encrypted"
     assert protection_for(without, org, TLP.GREEN).how == "signed"
@@ -315,33 +376,51 @@ def test_protection_follows_the_key_the_level_and_plain_mail() -> None:
 
 def test_a_server_that_is_down_is_a_clear_remote_error(keys: Keys) -> None:
     smtp = SmtpConfig(host="127.0.0.1", port=free_port(), sender="bulletins@cirt.bz.example")
-    message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender, to="cirt@bel.bz.example",
-                            how="signed", pgp=cirt_pgp(keys), encrypt_to=None, now=NOW)
+    message = build_message(
+        a_bulletin(TLP.GREEN),
+        sender=smtp.sender,
+        to="cirt@bel.bz.example",
+        how="signed",
+        pgp=cirt_pgp(keys),
+        encrypt_to=None,
+        now=NOW,
+    )
     with pytest.raises(RemoteError, match=f"SMTP server 127.0.0.1:{smtp.port}"):
         send(smtp, message, "cirt@bel.bz.example")
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_error(
-        keys: Keys) -> None:
-    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
-                      auth_data: Any) -> AuthResult:
+def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_error(keys: Keys) -> None:
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-            b"cirt", b"s3cret")
+            b"cirt",
+            b"s3cret",
+        )
         return AuthResult(success=ok, handled=False)
 
     inbox = Inbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_required=True, auth_require_tls=False,
-                            auth_exclude_mechanism=["LOGIN"])
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN"],
+    )
     controller.start()
     try:
-        smtp = SmtpConfig(host="127.0.0.1", port=port, username="cirt",
-                          sender="bulletins@cirt.bz.example")
-        message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender,
-                                to="cirt@bel.bz.example", how="signed", pgp=cirt_pgp(keys),
-                                encrypt_to=None, now=NOW)
+        smtp = SmtpConfig(host="127.0.0.1", port=port, username="cirt", sender="bulletins@cirt.bz.example")
+        message = build_message(
+            a_bulletin(TLP.GREEN),
+            sender=smtp.sender,
+            to="cirt@bel.bz.example",
+            how="signed",
+            pgp=cirt_pgp(keys),
+            encrypt_to=None,
+            now=NOW,
+        )
         with Mailer(smtp, "s3cret") as mailer:
             mailer.send(message, sender=smtp.sender, to="cirt@bel.bz.example")
         assert len(inbox.received) == 1
@@ -354,26 +433,53 @@ def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_er
         controller.stop()
 
 
-def test_starttls_verifies_the_server_certificate(keys: Keys, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_starttls_verifies_the_server_certificate(
+    keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     inbox = Inbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True)
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
     controller.start()
     try:
-        smtp = SmtpConfig(host="127.0.0.1", port=port, starttls=True,
-                          sender="bulletins@cirt.bz.example")
-        message = build_message(a_bulletin(TLP.GREEN), sender=smtp.sender,
-                                to="cirt@bel.bz.example", how="signed", pgp=cirt_pgp(keys),
-                                encrypt_to=None, now=NOW)
+        smtp = SmtpConfig(host="127.0.0.1", port=port, starttls=True, sender="bulletins@cirt.bz.example")
+        message = build_message(
+            a_bulletin(TLP.GREEN),
+            sender=smtp.sender,
+            to="cirt@bel.bz.example",
+            how="signed",
+            pgp=cirt_pgp(keys),
+            encrypt_to=None,
+            now=NOW,
+        )
         with pytest.raises(RemoteError, match="CERTIFICATE_VERIFY_FAILED"), Mailer(smtp, None) as m:
             m.connect()
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
@@ -400,34 +506,47 @@ class Scene:
 
 
 @pytest.fixture
-def scene(home: Path, keys: Keys, smtp_server: tuple[Inbox, SmtpConfig],
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
+def scene(
+    home: Path, keys: Keys, smtp_server: tuple[Inbox, SmtpConfig], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Scene]:
     """cbb: an AMBER phishing incident, an AMBER and a GREEN indicator, a RED hash named for
     soc@cbb (the only contact with a key); bel: a GREEN incident with a hostile title."""
     inbox, smtp = smtp_server
     sectors = home / "sectors.yaml"
-    sectors.write_text(sectors.read_text().replace(
-        f"        email: {CONTACT_WITH_KEY}\n",
-        f"        email: {CONTACT_WITH_KEY}\n        pgp_fingerprint: {keys.contact}\n", 1))
+    sectors.write_text(
+        sectors.read_text().replace(
+            f"        email: {CONTACT_WITH_KEY}\n",
+            f"        email: {CONTACT_WITH_KEY}\n        pgp_fingerprint: {keys.contact}\n",
+            1,
+        )
+    )
     config = home / "config.toml"
-    config.write_text(config.read_text().replace("port = 25", f"port = {smtp.port}").replace(
-        'sender = "cirt@localhost"', f'sender = "{smtp.sender}"'))
+    config.write_text(
+        config.read_text()
+        .replace("port = 25", f"port = {smtp.port}")
+        .replace('sender = "cirt@localhost"', f'sender = "{smtp.sender}"')
+    )
     monkeypatch.setenv("CIRT_GPG_HOME", str(keys.cirt_home))
     monkeypatch.setenv("CIRT_GPG_KEY", keys.cirt)
 
     with Workspace.open(home) as ws:
         phishing = ws.incidents.open(
-            title="Phishing campaign imitating online banking", category="phishing",
-            severity="high", organisations=["cbb"], tlp="amber",
-            description="Look-alike login page harvesting one-time codes.")
-        ws.indicators.add(form="domain", value="centralbank-online-login.example",
-                          incident=phishing.reference)
-        ws.indicators.add(form="ip", value="203.0.113.45", incident=phishing.reference,
-                          tlp="green")
+            title="Phishing campaign imitating online banking",
+            category="phishing",
+            severity="high",
+            organisations=["cbb"],
+            tlp="amber",
+            description="Look-alike login page harvesting one-time codes.",
+        )
+        ws.indicators.add(
+            form="domain", value="centralbank-online-login.example", incident=phishing.reference
+        )
+        ws.indicators.add(form="ip", value="203.0.113.45", incident=phishing.reference, tlp="green")
         red = ws.indicators.add(form="sha256", value=RED_HASH, tlp="red")
         ws.store.add_audience(red["id"], "contact", [CONTACT_WITH_KEY])
-        ws.incidents.open(title=HOSTILE_TITLE, category="outage", severity="low",
-                          organisations=["bel"], tlp="green")
+        ws.incidents.open(
+            title=HOSTILE_TITLE, category="outage", severity="low", organisations=["bel"], tlp="green"
+        )
     yield Scene(home, inbox, keys, phishing.reference)
 
 
@@ -436,13 +555,11 @@ def log_of(home: Path) -> list[Any]:
         return ws.audit.entries()
 
 
-def test_send_encrypts_to_the_keyed_contact_refuses_the_other_and_logs_only_what_went(
-        scene: Scene) -> None:
+def test_send_encrypts_to_the_keyed_contact_refuses_the_other_and_logs_only_what_went(scene: Scene) -> None:
     with Workspace.open(scene.home) as ws:
         outcomes = {o.contact: o for o in ws.bulletins.send("cbb")}
     keyed, plain = outcomes[CONTACT_WITH_KEY], outcomes["supervision@cbb.bz.example"]
-    assert (keyed.status, keyed.recipient, keyed.tlp) == (
-        "sent", f"contact:{CONTACT_WITH_KEY}", "red")
+    assert (keyed.status, keyed.recipient, keyed.tlp) == ("sent", f"contact:{CONTACT_WITH_KEY}", "red")
     assert plain.status == "refused" and "no pgp_fingerprint" in plain.detail
     [got] = scene.inbox.received
     assert got.recipients == [CONTACT_WITH_KEY]
@@ -455,30 +572,35 @@ def test_send_encrypts_to_the_keyed_contact_refuses_the_other_and_logs_only_what
     assert any(o.get("pattern", "").find(RED_HASH) > 0 for o in bundle["objects"])
     [entry] = log_of(scene.home)
     assert (entry.recipient, entry.channel, entry.tlp) == (
-        f"contact:{CONTACT_WITH_KEY}", "email", int(TLP.RED))
+        f"contact:{CONTACT_WITH_KEY}",
+        "email",
+        int(TLP.RED),
+    )
     assert {i for i, _, _ in entry.objects} == {
-        o["id"] for o in bundle["objects"] if o["type"] not in (
-            "marking-definition", "extension-definition", "identity")}
+        o["id"]
+        for o in bundle["objects"]
+        if o["type"] not in ("marking-definition", "extension-definition", "identity")
+    }
 
 
 def test_with_plain_mail_the_other_contact_gets_amber_signed_but_never_red(scene: Scene) -> None:
     sectors = scene.home / "sectors.yaml"
-    sectors.write_text(sectors.read_text().replace("  - id: cbb\n",
-                                                   "  - id: cbb\n    plain_mail: true\n", 1))
+    sectors.write_text(sectors.read_text().replace("  - id: cbb\n", "  - id: cbb\n    plain_mail: true\n", 1))
 
     with Workspace.open(scene.home) as ws:
         outcomes = {o.contact: o for o in ws.bulletins.send("cbb")}
     assert outcomes["supervision@cbb.bz.example"].status == "sent"
     assert outcomes["supervision@cbb.bz.example"].recipient == "org:cbb"
-    plain = next(r for r in scene.inbox.received
-                 if r.recipients == ["supervision@cbb.bz.example"])
+    plain = next(r for r in scene.inbox.received if r.recipients == ["supervision@cbb.bz.example"])
     entity, _ = verify_signed(plain.raw, scene.keys.contact_home)
     text, _ = readable(entity)
     assert text.startswith("TLP:AMBER") and "Phishing campaign imitating online banking" in text
     assert RED_HASH not in text and RED_HASH.encode() not in plain.raw
     # the log names each contact it went to, the organisation's bulletin included
-    assert [e.recipient for e in log_of(scene.home)] == [f"contact:{CONTACT_WITH_KEY}",
-                                                          "contact:supervision@cbb.bz.example"]
+    assert [e.recipient for e in log_of(scene.home)] == [
+        f"contact:{CONTACT_WITH_KEY}",
+        "contact:supervision@cbb.bz.example",
+    ]
 
 
 def test_bel_gets_only_green_content_signed_and_no_header_from_a_title(scene: Scene) -> None:
@@ -515,19 +637,22 @@ def test_send_exits_1_naming_the_refused_contact(scene: Scene, cli: Any) -> None
 
 
 def test_build_writes_the_bulletin_for_an_organisation_and_logs_it(
-        scene: Scene, cli: Any, tmp_path: Path) -> None:
+    scene: Scene, cli: Any, tmp_path: Path
+) -> None:
     result = cli("bulletin", "build", "--for", "cbb", "--format", "md")
     assert result.code == 0, result.err
     assert result.out.startswith("**TLP:AMBER**") and RED_HASH not in result.out
     assert "Phishing campaign imitating online banking" in result.out
-    bel = cli("bulletin", "build", "--for", "bel", "--format", "stix", "-o",
-              str(tmp_path / "bel.json"), "--json")
+    bel = cli(
+        "bulletin", "build", "--for", "bel", "--format", "stix", "-o", str(tmp_path / "bel.json"), "--json"
+    )
     assert bel.code == 0 and bel.json()["tlp"] == "green"
     bundle = json.loads((tmp_path / "bel.json").read_text())
     assert "Phishing" not in json.dumps(bundle)
     # on the terminal it is a preview (not logged); written to a file, a logged release
     assert [(e.recipient, e.channel, e.delivery) for e in log_of(scene.home)] == [
-        ("org:bel", "bulletin", "file")]
+        ("org:bel", "bulletin", "file")
+    ]
 
 
 def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(cli: Any) -> None:
@@ -537,8 +662,7 @@ def test_a_bulletin_for_an_unknown_organisation_is_a_clear_error(cli: Any) -> No
     assert bad.code == 2 and "not a period" in bad.err  # a usage error
 
 
-def test_the_demo_chapter_shows_bel_less_than_the_central_bank_and_a_verified_log(
-        home: Path) -> None:
+def test_the_demo_chapter_shows_bel_less_than_the_central_bank_and_a_verified_log(home: Path) -> None:
     said: list[str] = []
     with Workspace.open(home) as ws:
         run_chapter(ws, said.append)

@@ -64,35 +64,55 @@ def inbox() -> Iterator[tuple[StallingInbox, int]]:
 
 
 @pytest.fixture
-def cbb_home(home: Path, keys: Keys, inbox: tuple[StallingInbox, int],  # noqa: F811
-             monkeypatch: pytest.MonkeyPatch) -> Path:
+def cbb_home(
+    home: Path,
+    keys: Keys,  # noqa: F811
+    inbox: tuple[StallingInbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
     """cbb with plain mail allowed: both contacts get the AMBER incident (the keyed one
     encrypted), so one run sends two messages."""
     _, port = inbox
     sectors = home / "sectors.yaml"
-    sectors.write_text(sectors.read_text().replace(
-        f"        email: {CONTACT_WITH_KEY}\n",
-        f"        email: {CONTACT_WITH_KEY}\n        pgp_fingerprint: {keys.contact}\n", 1)
-        .replace("  - id: cbb\n", "  - id: cbb\n    plain_mail: true\n", 1))
+    sectors.write_text(
+        sectors.read_text()
+        .replace(
+            f"        email: {CONTACT_WITH_KEY}\n",
+            f"        email: {CONTACT_WITH_KEY}\n        pgp_fingerprint: {keys.contact}\n",
+            1,
+        )
+        .replace("  - id: cbb\n", "  - id: cbb\n    plain_mail: true\n", 1)
+    )
     config = home / "config.toml"
-    config.write_text(config.read_text().replace("port = 25", f"port = {port}").replace(
-        'sender = "cirt@localhost"', 'sender = "bulletins@cirt.bz.example"'))
+    config.write_text(
+        config.read_text()
+        .replace("port = 25", f"port = {port}")
+        .replace('sender = "cirt@localhost"', 'sender = "bulletins@cirt.bz.example"')
+    )
     monkeypatch.setenv("CIRT_GPG_HOME", str(keys.cirt_home))
     monkeypatch.setenv("CIRT_GPG_KEY", keys.cirt)
     with Workspace.open(home) as ws:
         phishing = ws.incidents.open(
-            title="Phishing campaign imitating online banking", category="phishing",
-            severity="high", organisations=["cbb"], tlp="amber")
-        ws.indicators.add(form="domain", value="centralbank-online-login.example",
-                          incident=phishing.reference)
+            title="Phishing campaign imitating online banking",
+            category="phishing",
+            severity="high",
+            organisations=["cbb"],
+            tlp="amber",
+        )
+        ws.indicators.add(
+            form="domain", value="centralbank-online-login.example", incident=phishing.reference
+        )
     return home
 
 
 def _send(home: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cirt", "--home", str(home), "bulletin",
-                             "send", "--for", "cbb", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ})
+    return subprocess.Popen(
+        [sys.executable, "-m", "cirt", "--home", str(home), "bulletin", "send", "--for", "cbb", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
 
 
 def _outbox(home: Path) -> dict[str, tuple[str, str]]:
@@ -101,7 +121,8 @@ def _outbox(home: Path) -> dict[str, tuple[str, str]]:
 
 
 def test_kill_9_during_send_then_a_rerun_sends_nothing_twice(
-        cbb_home: Path, inbox: tuple[StallingInbox, int]) -> None:
+    cbb_home: Path, inbox: tuple[StallingInbox, int]
+) -> None:
     server, _ = inbox
     server.stall_after = 1
     run = _send(cbb_home)
@@ -146,7 +167,8 @@ def test_kill_9_during_send_then_a_rerun_sends_nothing_twice(
 
 
 def test_a_refused_message_is_failed_named_and_sent_on_the_next_run(
-        cbb_home: Path, inbox: tuple[StallingInbox, int]) -> None:
+    cbb_home: Path, inbox: tuple[StallingInbox, int]
+) -> None:
     server, _ = inbox
     server.stall_after = 1
     server.release.set()  # the second message is answered 451 at once

@@ -19,15 +19,15 @@ def test_every_broken_part_is_reported_not_just_the_first(cli: Any, home: Path) 
     sectors.write_text(sectors.read_text().replace("sector: water", "sector: aqua"))
     (home / "playbooks" / "zz-broken.yaml").write_text("title: [unclosed\n")
     config = home / "config.toml"
-    config.write_text(config.read_text().replace('timezone = "America/Belize"',
-                                                 'timezone = "Mars/Olympus"'))
+    config.write_text(config.read_text().replace('timezone = "America/Belize"', 'timezone = "Mars/Olympus"'))
     result = cli("check", "--json")
     assert result.code == 1
     bad = {f["area"]: f["message"] for f in result.json() if not f["ok"]}
     assert "organisations[2].sector" in bad["sectors"]
     assert "'Mars/Olympus' is not a time zone" in bad["timezone"]
-    assert "zz-broken.yaml" in " ".join(f["message"] for f in result.json()
-                                         if f["area"] == "playbooks" and not f["ok"])
+    assert "zz-broken.yaml" in " ".join(
+        f["message"] for f in result.json() if f["area"] == "playbooks" and not f["ok"]
+    )
     text = cli("check")
     assert text.code == 1 and text.err.count("✗") == 4
 

@@ -11,8 +11,19 @@ from typing import Any
 
 
 def _open_bank_phishing(cli: Any) -> str:
-    opened = cli("incident", "open", "--title", "Phishing against CBB customers", "--category",
-                 "phishing", "--severity", "medium", "--sector", "cbb", "--json")
+    opened = cli(
+        "incident",
+        "open",
+        "--title",
+        "Phishing against CBB customers",
+        "--category",
+        "phishing",
+        "--severity",
+        "medium",
+        "--sector",
+        "cbb",
+        "--json",
+    )
     assert opened.code == 0, opened.err
     ref: str = opened.json()["reference"]
     return ref
@@ -49,8 +60,14 @@ def test_duties_done_or_waived_then_close_and_history_shows_each_waiver(cli: Any
     first, *rest = _open_duties(cli, ref)
     assert cli("task", "done", ref, str(first["number"]), "--note", "phoned the SOC").code == 0
     for duty in rest:
-        waived = cli("task", "waive", ref, str(duty["number"]), "--reason",
-                     "CBB supervision: no report for a blocked kit")
+        waived = cli(
+            "task",
+            "waive",
+            ref,
+            str(duty["number"]),
+            "--reason",
+            "CBB supervision: no report for a blocked kit",
+        )
         assert waived.code == 0, waived.err
     assert cli("task", "waive", ref, str(first["number"]), "--reason", "x").code == 1
     closed = cli("incident", "close", ref, "--resolution", "site taken down", "--json")
@@ -58,8 +75,9 @@ def test_duties_done_or_waived_then_close_and_history_shows_each_waiver(cli: Any
     assert closed.json()["status"] == "closed" and closed.json()["resolution"] == "site taken down"
     history = [h["what"] for h in cli("incident", "history", ref, "--json").json()]
     for duty in rest:
-        assert (f"duty {duty['number']} waived: {duty['title']} — CBB supervision: no report "
-                "for a blocked kit") in history
+        assert (
+            f"duty {duty['number']} waived: {duty['title']} — CBB supervision: no report for a blocked kit"
+        ) in history
     tasks = {t["number"]: t for t in cli("task", "list", ref, "--json").json()["tasks"]}
     assert tasks[first["number"]]["state"] == "done"
     assert all(tasks[d["number"]]["state"] == "waived" for d in rest)

@@ -49,18 +49,37 @@ def _line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
-@pytest.mark.parametrize("old,new,field,reason,needle", [
-    ("    cirt: BEL-CIRT\n", "    cirt: BEL-CIRT\n    colour: blue\n",
-     "organisations[1].colour", "unknown key", "colour: blue"),
-    ("    sector: water\n", "", "organisations[2].sector", "missing required field", "id: bws"),
-    ("id: bws", "id: bel", "organisations[2].id", "duplicate id 'bel'", "id: bel\n"),
-    ("soc@cbb.bz.example", "soc-at-cbb", "organisations[0].contacts[0].email",
-     "'soc-at-cbb' is not an e-mail address", "soc-at-cbb"),
-    ("max_tlp: clear", "max_tlp: purple", "partners[2].max_tlp", "'purple' is not a TLP label",
-     "max_tlp: purple"),
-])
-def test_a_wrong_file_names_file_line_and_field(tmp_path: Path, old: str, new: str, field: str,
-                                                reason: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    "old,new,field,reason,needle",
+    [
+        (
+            "    cirt: BEL-CIRT\n",
+            "    cirt: BEL-CIRT\n    colour: blue\n",
+            "organisations[1].colour",
+            "unknown key",
+            "colour: blue",
+        ),
+        ("    sector: water\n", "", "organisations[2].sector", "missing required field", "id: bws"),
+        ("id: bws", "id: bel", "organisations[2].id", "duplicate id 'bel'", "id: bel\n"),
+        (
+            "soc@cbb.bz.example",
+            "soc-at-cbb",
+            "organisations[0].contacts[0].email",
+            "'soc-at-cbb' is not an e-mail address",
+            "soc-at-cbb",
+        ),
+        (
+            "max_tlp: clear",
+            "max_tlp: purple",
+            "partners[2].max_tlp",
+            "'purple' is not a TLP label",
+            "max_tlp: purple",
+        ),
+    ],
+)
+def test_a_wrong_file_names_file_line_and_field(
+    tmp_path: Path, old: str, new: str, field: str, reason: str, needle: str
+) -> None:
     path = _broken(tmp_path, old, new)
     with pytest.raises(ConfigError) as caught:
         load_community(path)

@@ -58,46 +58,97 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     made = _cirt("init", "--analyst", "Maria Chan", home=home)
     assert made.returncode == 0, made.stderr
     (home / "config.toml").write_text(INIT_CONFIG, encoding="utf-8")
-    opened = _cirt("incident", "open", "--title", "Defacement", "--category",
-                   "application-compromise", "--severity", "high", "--sector", "btl", home=home)
+    opened = _cirt(
+        "incident",
+        "open",
+        "--title",
+        "Defacement",
+        "--category",
+        "application-compromise",
+        "--severity",
+        "high",
+        "--sector",
+        "btl",
+        home=home,
+    )
     assert opened.returncode == 0, opened.stderr
     return home
 
 
 def _store(home: Path) -> dict[str, str]:
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(home.glob("cirt.db*"))}
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(home.glob("cirt.db*"))
+    }
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    pytest.param(('[smtp]', '[smpt]'),
-                 "config.toml:7: smpt: unknown section (did you mean 'smtp'?)", id="unknown section"),
-    pytest.param(('port = 25', 'prot = 25'),
-                 "config.toml:9: smtp.prot: unknown key (did you mean 'port'?)", id="typo'd key"),
-    pytest.param(('port = 25', 'port = "25"'),
-                 'config.toml:9: smtp.port: must be a whole number, not "25"', id="wrong type"),
-    pytest.param(('starttls = false', 'starttls = "no"'),
-                 'config.toml:10: smtp.starttls: must be true or false, not "no"', id="not a bool"),
-    pytest.param(('port = 25', 'port = 70000'),
-                 "config.toml:9: smtp.port: must be at most 65535, not 70000", id="out of range"),
-    pytest.param(('sender = "cirt@localhost"', 'password = "hunter2"'),
-                 "config.toml:11: smtp.password: secrets do not belong in config.toml: set "
-                 "CIRT_SMTP_PASSWORD or smtp_password in {home}/secrets.toml", id="secret"),
-    pytest.param(('port = 25', 'port = 25 25'),
-                 "config.toml:9: (syntax): Expected newline or end of document after a statement",
-                 id="invalid TOML"),
-    pytest.param(('# cirt', 'taxii = "on"\n# cirt'),
-                 "config.toml:1: taxii: unknown section (known: cirt, database, smtp, gpg, import, "
-                 "intake)", id="top-level key"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            ("[smtp]", "[smpt]"),
+            "config.toml:7: smpt: unknown section (did you mean 'smtp'?)",
+            id="unknown section",
+        ),
+        pytest.param(
+            ("port = 25", "prot = 25"),
+            "config.toml:9: smtp.prot: unknown key (did you mean 'port'?)",
+            id="typo'd key",
+        ),
+        pytest.param(
+            ("port = 25", 'port = "25"'),
+            'config.toml:9: smtp.port: must be a whole number, not "25"',
+            id="wrong type",
+        ),
+        pytest.param(
+            ("starttls = false", 'starttls = "no"'),
+            'config.toml:10: smtp.starttls: must be true or false, not "no"',
+            id="not a bool",
+        ),
+        pytest.param(
+            ("port = 25", "port = 70000"),
+            "config.toml:9: smtp.port: must be at most 65535, not 70000",
+            id="out of range",
+        ),
+        pytest.param(
+            ('sender = "cirt@localhost"', 'password = "hunter2"'),
+            "config.toml:11: smtp.password: secrets do not belong in config.toml: set "
+            "CIRT_SMTP_PASSWORD or smtp_password in {home}/secrets.toml",
+            id="secret",
+        ),
+        pytest.param(
+            ("port = 25", "port = 25 25"),
+            "config.toml:9: (syntax): Expected newline or end of document after a statement",
+            id="invalid TOML",
+        ),
+        pytest.param(
+            ("# cirt", 'taxii = "on"\n# cirt'),
+            "config.toml:1: taxii: unknown section (known: cirt, database, smtp, gpg, import, intake)",
+            id="top-level key",
+        ),
+    ],
+)
 def test_a_bad_config_is_one_line_exit_1_and_the_store_untouched(
-        workspace: Path, change: tuple[str, str], message: str) -> None:
+    workspace: Path, change: tuple[str, str], message: str
+) -> None:
     config = workspace / "config.toml"
     before = _store(workspace)
     config.write_text(INIT_CONFIG.replace(*change, 1), encoding="utf-8")
     try:
-        for command in (("incident", "list"), ("incident", "open", "--title", "x", "--category",
-                                                "phishing", "--severity", "low", "--sector", "btl")):
+        for command in (
+            ("incident", "list"),
+            (
+                "incident",
+                "open",
+                "--title",
+                "x",
+                "--category",
+                "phishing",
+                "--severity",
+                "low",
+                "--sector",
+                "btl",
+            ),
+        ):
             result = _cirt(*command, home=workspace)
             assert result.returncode == 1
             assert result.stderr == f"cirt: {workspace}/{message.format(home=workspace)}\n"
@@ -115,8 +166,11 @@ def test_check_lists_every_config_problem_with_the_others(workspace: Path) -> No
     config = workspace / "config.toml"
     sectors = workspace / "sectors.yaml"
     original = sectors.read_text()
-    config.write_text(INIT_CONFIG.replace("port = 25", "port = true")
-                      + '\n[intake]\nimap_security = "tls"\nrate_limitt = 3\n', encoding="utf-8")
+    config.write_text(
+        INIT_CONFIG.replace("port = 25", "port = true")
+        + '\n[intake]\nimap_security = "tls"\nrate_limitt = 3\n',
+        encoding="utf-8",
+    )
     sectors.write_text(original.replace("sector: water", "sector: aqua"))
     try:
         result = _cirt("check", "--json", home=workspace)
@@ -124,12 +178,17 @@ def test_check_lists_every_config_problem_with_the_others(workspace: Path) -> No
         config.write_text(INIT_CONFIG, encoding="utf-8")
         sectors.write_text(original)
     assert result.returncode == 1
-    bad = [(f["area"], f["message"].removeprefix(f"{workspace}/"))
-           for f in json.loads(result.stdout) if not f["ok"]]
+    bad = [
+        (f["area"], f["message"].removeprefix(f"{workspace}/"))
+        for f in json.loads(result.stdout)
+        if not f["ok"]
+    ]
     assert bad[:3] == [
         ("config", "config.toml:9: smtp.port: must be a whole number, not true"),
-        ("config", "config.toml:14: intake.imap_security: must be one of 'ssl', 'starttls' or "
-                   "'none', not \"tls\""),
+        (
+            "config",
+            "config.toml:14: intake.imap_security: must be one of 'ssl', 'starttls' or 'none', not \"tls\"",
+        ),
         ("config", "config.toml:15: intake.rate_limitt: unknown key (did you mean 'rate_limit'?)"),
     ]
     assert any(area == "sectors" and "organisations[2].sector" in text for area, text in bad)
@@ -137,15 +196,17 @@ def test_check_lists_every_config_problem_with_the_others(workspace: Path) -> No
 
 
 def test_a_broken_database_section_is_never_guessed_at(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text('[database]\nurl = 5\n', encoding="utf-8")
+    (tmp_path / "config.toml").write_text("[database]\nurl = 5\n", encoding="utf-8")
     reading = read_config(tmp_path)
     assert [str(p) for p in reading.problems] == [
-        f"{tmp_path}/config.toml:2: database.url: must be text in quotes, not 5"]
+        f"{tmp_path}/config.toml:2: database.url: must be text in quotes, not 5"
+    ]
     assert reading.broken == {"database"}
 
 
 def test_environment_overrides_the_file_which_overrides_defaults(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("CIRT_TIMEZONE", "CIRT_DB_URL", "CIRT_ANALYST"):
         monkeypatch.delenv(name, raising=False)
     assert load_config(tmp_path).timezone == "America/Belize"
@@ -167,7 +228,9 @@ def test_a_secret_in_secrets_toml_with_broken_syntax_names_its_line(tmp_path: Pa
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20)
 _VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "str": _TEXT, "int": st.integers(1, 65535), "bool": st.booleans(),
+    "str": _TEXT,
+    "int": st.integers(1, 65535),
+    "bool": st.booleans(),
 }
 
 
@@ -201,7 +264,8 @@ def _toml(config: dict[str, dict[str, Any]]) -> str:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(config=_CONFIGS)
 def test_any_valid_config_reads_back_as_written(
-        config: dict[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config: dict[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("CIRT_TIMEZONE", "CIRT_DB_URL", "CIRT_ANALYST", "CIRT_SECTORS", "CIRT_PLAYBOOKS"):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "config.toml").write_text(_toml(config), encoding="utf-8")

@@ -29,12 +29,12 @@ from tests.taxii_fixtures import (
 
 
 def _incident(ws: Workspace, title: str, tlp: str = "amber") -> str:
-    return ws.incidents.open(title=title, category="phishing", severity="medium",
-                             organisations=["cbb"], tlp=tlp).reference
+    return ws.incidents.open(
+        title=title, category="phishing", severity="medium", organisations=["cbb"], tlp=tlp
+    ).reference
 
 
-def test_a_value_added_to_a_third_incident_names_the_first_two(
-        ws: Workspace, clock: FixedClock) -> None:
+def test_a_value_added_to_a_third_incident_names_the_first_two(ws: Workspace, clock: FixedClock) -> None:
     first = _incident(ws, "Kit on a VPS")
     second = _incident(ws, "Scans", tlp="green")
     third = _incident(ws, "Bank phishing again")
@@ -47,7 +47,8 @@ def test_a_value_added_to_a_third_incident_names_the_first_two(
     now = clock()
     assert [m.line(now) for m in found] == [
         f"203.0.113.45 seen in {first} (TLP:AMBER) (as 203.0.113.0/24), 2 days ago",
-        f"203.0.113.45 seen in {second} (TLP:GREEN), 2 days ago"]
+        f"203.0.113.45 seen in {second} (TLP:GREEN), 2 days ago",
+    ]
     assert {m.object_id for m in found} == {added["id"]}
     assert found[0].new_incidents == (third,)
 
@@ -62,16 +63,19 @@ def test_values_within_one_incident_and_unrelated_values_say_nothing(ws: Workspa
 
 
 def test_indicator_add_and_import_print_where_a_value_was_seen(
-        ws: Workspace, cli: Any, tmp_path: Path) -> None:
+    ws: Workspace, cli: Any, tmp_path: Path
+) -> None:
     reference = _incident(ws, "Phishing kit")
     ws.indicators.add(form="domain", value="login-cbb.example", incident=reference)
     added = cli("indicator", "add", "--domain", "secure.login-cbb.example", "--json")
     assert added.code == 0
     assert json.loads(added.out)["type"] == "indicator"  # the JSON stays the indicator
-    assert f"secure.login-cbb.example seen in {reference} (TLP:AMBER) (as login-cbb.example)" \
-        in added.err
-    bundle: dict[str, Any] = {"type": "bundle", "id": "bundle--11111111-1111-4111-8111-111111111111",
-              "objects": [indicator(7, TLP.GREEN, name="partner view")]}
+    assert f"secure.login-cbb.example seen in {reference} (TLP:AMBER) (as login-cbb.example)" in added.err
+    bundle: dict[str, Any] = {
+        "type": "bundle",
+        "id": "bundle--11111111-1111-4111-8111-111111111111",
+        "objects": [indicator(7, TLP.GREEN, name="partner view")],
+    }
     bundle["objects"][0]["pattern"] = "[domain-name:value = 'LOGIN-CBB.example']"
     path = tmp_path / "partner.json"
     path.write_text(json.dumps(bundle))
@@ -94,8 +98,7 @@ def test_correlate_lists_new_matches_once_and_exits_1_for_cron(ws: Workspace, cl
     third = _incident(ws, "Third")
     ws.indicators.add(form="sha256", value="a" * 64, incident=third)
     preview = cli("correlate", "--dry-run", "--json")
-    assert preview.code == 1 and {m["seen_in"]["reference"] for m in preview.json()} == {
-        first, second}
+    assert preview.code == 1 and {m["seen_in"]["reference"] for m in preview.json()} == {first, second}
     again = cli("correlate")
     assert again.code == 1 and f"seen in {first}" in again.out and f"seen in {second}" in again.out
     assert cli("correlate").code == 0
@@ -108,15 +111,20 @@ def server(tmp_path: Path) -> Iterator[Medallion]:
 
 
 def test_taxii_pull_says_where_pulled_values_were_seen(
-        home: Path, server: Medallion, clock: FixedClock, cli: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    point_partner(home, "csirtamericas", discovery=server.discovery, api_root=server.api_root,
-                  pull=[PULL_COLLECTION], push=PUSH_COLLECTION)
+    home: Path, server: Medallion, clock: FixedClock, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_partner(
+        home,
+        "csirtamericas",
+        discovery=server.discovery,
+        api_root=server.api_root,
+        pull=[PULL_COLLECTION],
+        push=PUSH_COLLECTION,
+    )
     set_peer_secret(monkeypatch, "csirtamericas", MEDALLION_USER, MEDALLION_PASSWORD)
     with Workspace.open(home, clock=clock) as ws:
         reference = _incident(ws, "Botnet controller")
-        ws.indicators.add(pattern="[ipv4-addr:value ISSUBSET '198.51.0.0/24']",
-                          incident=reference)
+        ws.indicators.add(pattern="[ipv4-addr:value ISSUBSET '198.51.0.0/24']", incident=reference)
     pulled = cli("taxii", "pull", "csirtamericas")
     assert pulled.code == 0, pulled.err
     assert f"198.51.0.3 seen in {reference} (TLP:AMBER) (as 198.51.0.0/24)" in pulled.err
@@ -136,7 +144,8 @@ def test_a_large_batch_finds_what_one_value_at_a_time_finds(ws: Workspace) -> No
     ws.indicators.add(form="domain", value="a.b.c2.example")
     found = seen_since(ws.context, before)
     assert sorted(m.value for m in found) == sorted(
-        [f"198.51.100.{n}" for n in range(60)] + ["2001:db8::beef", "a.b.c2.example"])
+        [f"198.51.100.{n}" for n in range(60)] + ["2001:db8::beef", "a.b.c2.example"]
+    )
     assert {m.incident.reference for m in found} == {reference}
 
 
@@ -145,14 +154,14 @@ def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispSe
     key = "test-key-0123456789"
     with running(key) as misp:
         sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
-                                                       misp.url))
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/", misp.url))
         monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", key)
         yield misp
 
 
 def test_misp_pull_says_where_pulled_values_were_seen(
-        ws: Workspace, cli: Any, partner_misp: MispServer) -> None:
+    ws: Workspace, cli: Any, partner_misp: MispServer
+) -> None:
     reference = _incident(ws, "C2 on a VPS")
     ws.indicators.add(form="domain", value="c2.example", incident=reference)
     event = MISPEvent()

@@ -14,8 +14,17 @@ from cirt.csv_cells import FORMULA_STARTS, neutralise, restore
 from cirt.csv_export import INCIDENT_COLUMNS, INDICATOR_COLUMNS, export_csv, read_back, write
 from cirt.workspace import Workspace
 
-HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)",
-           "\t=1", "\r=1", "'already quoted", "plain, with \"quotes\"\nand a new line", ""]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example","click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1",
+    "\r=1",
+    "'already quoted",
+    'plain, with "quotes"\nand a new line',
+    "",
+]
 
 
 @given(st.text())
@@ -25,21 +34,23 @@ def test_neutralising_is_undone_exactly_and_leaves_no_formula(text: str) -> None
     assert not cell.startswith(FORMULA_STARTS[:-1])  # an apostrophe first is the safe form
 
 
-@given(st.lists(st.fixed_dictionaries({"a": st.text(), "b": st.lists(st.text(), max_size=3)}),
-                max_size=5))
+@given(st.lists(st.fixed_dictionaries({"a": st.text(), "b": st.lists(st.text(), max_size=3)}), max_size=5))
 def test_records_survive_a_round_trip(records: list[dict[str, Any]]) -> None:
     text = write(("a", "labels"), [{"a": r["a"], "labels": r["b"]} for r in records])
     back = read_back(text)
-    assert [(r["a"] or "", r["labels"] or []) for r in back] == [
-        (r["a"], r["b"]) for r in records]
+    assert [(r["a"] or "", r["labels"] or []) for r in back] == [(r["a"], r["b"]) for r in records]
 
 
 def test_incidents_read_back_as_they_are_stored(ws: Workspace) -> None:
     references = []
     for n, title in enumerate(HOSTILE[:-1]):
-        incident = ws.incidents.open(title=title, category="phishing", severity="medium",
-                                     organisations=["cbb", "bel"] if n % 2 else ["btl"],
-                                     description=HOSTILE[(n + 3) % len(HOSTILE)] or None)
+        incident = ws.incidents.open(
+            title=title,
+            category="phishing",
+            severity="medium",
+            organisations=["cbb", "bel"] if n % 2 else ["btl"],
+            description=HOSTILE[(n + 3) % len(HOSTILE)] or None,
+        )
         references.append(incident.reference)
     ws.incidents.assign(references[0], "=cmd|' /C calc'!A0")
     for duty in ws.tasks.open_duties(references[1]):
@@ -60,17 +71,23 @@ def test_incidents_read_back_as_they_are_stored(ws: Workspace) -> None:
         assert row["summary"] == summary["summary"]
         assert row["resolution"] == summary["resolution"]
         assert (row["status"], row["severity"], row["category"], row["tlp"]) == (
-            incident.status, incident.severity, incident.category, "amber")
+            incident.status,
+            incident.severity,
+            incident.category,
+            "amber",
+        )
     assert back[0]["assignee"] == "=cmd|' /C calc'!A0" and back[0]["acknowledged"]
     assert back[1]["closed"] and back[1]["resolution"] == "-taken down"
     assert text.splitlines()[0] == ",".join(INCIDENT_COLUMNS)
 
 
 def test_indicators_read_back_with_incidents_and_lifecycle(ws: Workspace) -> None:
-    reference = ws.incidents.open(title="Kit", category="phishing", severity="low",
-                                  organisations=["cbb"]).reference
-    first = ws.indicators.add(form="url", value="http://evil.example/=1?a=-2",
-                              incident=reference, name="=evil")
+    reference = ws.incidents.open(
+        title="Kit", category="phishing", severity="low", organisations=["cbb"]
+    ).reference
+    first = ws.indicators.add(
+        form="url", value="http://evil.example/=1?a=-2", incident=reference, name="=evil"
+    )
     second = ws.indicators.add(form="ip", value="203.0.113.45")
     ws.indicators.retire(second["id"], "false-positive", reason="a customer's NAT")
     back = {r["id"]: r for r in read_back(export_csv(ws.context, ws.sharing, "indicators"))}
@@ -82,12 +99,13 @@ def test_indicators_read_back_with_incidents_and_lifecycle(ws: Workspace) -> Non
     assert set(back[first["id"]]) == set(INDICATOR_COLUMNS)
 
 
-def test_for_a_recipient_only_what_the_gate_releases_and_the_release_is_logged(
-        ws: Workspace) -> None:
-    ours = ws.incidents.open(title="BTL outage", category="ddos", severity="high",
-                             organisations=["btl", "cbb"], tlp="amber").reference
-    ws.incidents.open(title="Bank only", category="phishing", severity="high",
-                      organisations=["cbb"], tlp="amber")
+def test_for_a_recipient_only_what_the_gate_releases_and_the_release_is_logged(ws: Workspace) -> None:
+    ours = ws.incidents.open(
+        title="BTL outage", category="ddos", severity="high", organisations=["btl", "cbb"], tlp="amber"
+    ).reference
+    ws.incidents.open(
+        title="Bank only", category="phishing", severity="high", organisations=["cbb"], tlp="amber"
+    )
     back = read_back(export_csv(ws.context, ws.sharing, "incidents", recipient="btl"))
     # a recipient sees the public reference, never the internal, sequential one (issue 11)
     assert [r["title"] for r in back] == ["BTL outage"] and back[0]["reference"] != ours
@@ -97,14 +115,14 @@ def test_for_a_recipient_only_what_the_gate_releases_and_the_release_is_logged(
 
 
 def test_the_export_command_writes_csv_files(ws: Workspace, cli: Any, tmp_path: Path) -> None:
-    reference = ws.incidents.open(title="@evil", category="phishing", severity="low",
-                                  organisations=["cbb"]).reference
+    reference = ws.incidents.open(
+        title="@evil", category="phishing", severity="low", organisations=["cbb"]
+    ).reference
     ws.indicators.add(form="domain", value="evil.example", incident=reference)
     path = tmp_path / "incidents.csv"
     written = cli("export", "--format", "csv", "-o", str(path), "--json")
     assert written.code == 0, written.err
-    assert [(r["reference"], r["title"]) for r in read_back(path.read_text())] == [
-        (reference, "@evil")]
+    assert [(r["reference"], r["title"]) for r in read_back(path.read_text())] == [(reference, "@evil")]
     indicators = cli("export", "--format", "csv", "--of", "indicators")
     assert read_back(indicators.out)[0]["incidents"] == [reference]
     assert cli("export", "--format", "csv", "--of", "tasks").code == 1

@@ -35,8 +35,9 @@ def open_in(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def open_phishing(ws: Workspace, orgs: tuple[str, ...] = ("cbb",)) -> Any:
-    return ws.incidents.open(title="Phishing", category="phishing", severity="medium",
-                             organisations=list(orgs))
+    return ws.incidents.open(
+        title="Phishing", category="phishing", severity="medium", organisations=list(orgs)
+    )
 
 
 def local_due(ws: Workspace, reference: str, key: str) -> tuple[str, str]:
@@ -51,9 +52,12 @@ def test_belize_by_default_no_daylight_saving(open_in: Any) -> None:
     incident = open_phishing(ws)
     assert ws.tasks.zone.key == "America/Belize"
     assert local_due(ws, incident.reference, "phishing/central-bank") == (
-        "2026-03-11T14:00:00.000Z", "2026-03-11 08:00 CST")
-    stored = ws.store.get(next(t.id for t in ws.tasks.list(incident.reference)[1]
-                               if t.key == "phishing/central-bank"))
+        "2026-03-11T14:00:00.000Z",
+        "2026-03-11 08:00 CST",
+    )
+    stored = ws.store.get(
+        next(t.id for t in ws.tasks.list(incident.reference)[1] if t.key == "phishing/central-bank")
+    )
     assert stored is not None
     assert stored.obj["extensions"][TASK_EXTENSION_ID]["due"] == "2026-03-11T14:00:00.000Z"
 
@@ -62,7 +66,9 @@ def test_a_deadline_across_midnight_lands_on_the_next_local_day(open_in: Any) ->
     ws, _ = open_in(None, datetime(2026, 3, 11, 5, 30, tzinfo=UTC))  # 23:30 CST on the 10th
     incident = open_phishing(ws)
     assert local_due(ws, incident.reference, "phishing/collect-sample") == (
-        "2026-03-11T06:30:00.000Z", "2026-03-11 00:30 CST")
+        "2026-03-11T06:30:00.000Z",
+        "2026-03-11 00:30 CST",
+    )
 
 
 def test_24_hours_across_the_spring_forward_in_new_york_is_25_on_the_wall(open_in: Any) -> None:
@@ -70,22 +76,33 @@ def test_24_hours_across_the_spring_forward_in_new_york_is_25_on_the_wall(open_i
     ws, _ = open_in("America/New_York", datetime(2026, 3, 8, 4, 30, tzinfo=UTC))
     incident = open_phishing(ws)
     assert local_due(ws, incident.reference, "phishing/central-bank") == (
-        "2026-03-09T04:30:00.000Z", "2026-03-09 00:30 EDT")
+        "2026-03-09T04:30:00.000Z",
+        "2026-03-09 00:30 EDT",
+    )
     assert local_due(ws, incident.reference, "phishing/scope") == (
-        "2026-03-08T08:30:00.000Z", "2026-03-08 04:30 EDT")
+        "2026-03-08T08:30:00.000Z",
+        "2026-03-08 04:30 EDT",
+    )
     assert local_due(ws, incident.reference, "phishing/collect-sample") == (
-        "2026-03-08T05:30:00.000Z", "2026-03-08 00:30 EST")
+        "2026-03-08T05:30:00.000Z",
+        "2026-03-08 00:30 EST",
+    )
 
 
 def test_two_hours_across_the_fall_back_in_london(open_in: Any) -> None:
     # 2026-10-25 00:30 BST; at 02:00 BST (01:00 UTC) clocks go back to 01:00 GMT.
     ws, _ = open_in("Europe/London", datetime(2026, 10, 24, 23, 30, tzinfo=UTC))
-    incident = ws.incidents.open(title="Defaced", category="intrusions:application-compromise",
-                                 severity="low", organisations=["btl"])
+    incident = ws.incidents.open(
+        title="Defaced", category="intrusions:application-compromise", severity="low", organisations=["btl"]
+    )
     assert local_due(ws, incident.reference, "defacement/maintenance-page") == (
-        "2026-10-25T01:30:00.000Z", "2026-10-25 01:30 GMT")
+        "2026-10-25T01:30:00.000Z",
+        "2026-10-25 01:30 GMT",
+    )
     assert local_due(ws, incident.reference, "defacement/capture") == (
-        "2026-10-25T00:00:00.000Z", "2026-10-25 01:00 BST")
+        "2026-10-25T00:00:00.000Z",
+        "2026-10-25 01:00 BST",
+    )
 
 
 def test_a_deadline_is_overdue_from_its_instant_and_due_soon_before(open_in: Any) -> None:
@@ -119,8 +136,7 @@ def test_done_and_closed_are_never_overdue(open_in: Any) -> None:
     ws.tasks.done(first.reference, "central-bank", note="reported by phone")
     for duty in ws.tasks.open_duties(second.reference):
         ws.tasks.waive(second.reference, str(duty.number), reason="false alarm")
-    ws.incidents.close(second.reference, resolution="false alarm",
-                       determination="false-positive")
+    ws.incidents.close(second.reference, resolution="false alarm", determination="false-positive")
     view = Deadlines(ws.context).overdue(now=start + timedelta(days=30))
     keys = {(e.reference, e.task.key) for e in view.overdue}
     assert (first.reference, "phishing/central-bank") not in keys

@@ -19,19 +19,31 @@ def test_when_bel_may_not_see_the_incident_the_narration_says_so(ws: Workspace) 
     bel = next(s for s in said if s.startswith("**TLP:GREEN**"))
     assert "Phishing campaign" not in bel
     # bulletins show the incident's public reference (issue 11), the same to every recipient
-    assert any(re.match(r"Belize Electricity Limited got no incident BZ-[A-Z0-9]{8} "
-                        "'Phishing campaign imitating Central Bank online banking'", s)
-               for s in said)
+    assert any(
+        re.match(
+            r"Belize Electricity Limited got no incident BZ-[A-Z0-9]{8} "
+            "'Phishing campaign imitating Central Bank online banking'",
+            s,
+        )
+        for s in said
+    )
 
 
 def test_when_bel_is_shared_the_incident_the_narration_does_not_deny_it(ws: Workspace) -> None:
-    incident = ws.incidents.open(title="Phishing campaign imitating Central Bank online banking",
-                                 category="phishing", severity="high", organisations=["cbb"],
-                                 tlp="amber")
+    incident = ws.incidents.open(
+        title="Phishing campaign imitating Central Bank online banking",
+        category="phishing",
+        severity="high",
+        organisations=["cbb"],
+        tlp="amber",
+    )
     ws.sharing.add(incident.reference, orgs=["bel"], linked=True)
     said = _narrate(ws)
-    bel = next(s for s in said if s.startswith("# National CIRT") is False
-               and "For** | Belize Electricity Limited" in s)
+    bel = next(
+        s
+        for s in said
+        if s.startswith("# National CIRT") is False and "For** | Belize Electricity Limited" in s
+    )
     assert "Phishing campaign imitating Central Bank online banking" in bel
     summary = next(s for s in said if s.startswith("Belize Electricity Limited's bulletin"))
     assert re.search(r"incident BZ-[A-Z0-9]{8} 'Phishing campaign", summary)

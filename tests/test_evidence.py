@@ -26,12 +26,17 @@ def message(tmp_path: Path) -> Path:
 
 
 def open_incident(ws: Workspace) -> Any:
-    return ws.incidents.open(title="Sextortion of a student", category="abusive-content:violence",
-                             severity="high", organisations=["btl"])
+    return ws.incidents.open(
+        title="Sextortion of a student",
+        category="abusive-content:violence",
+        severity="high",
+        organisations=["btl"],
+    )
 
 
 def test_adding_evidence_records_hash_size_collector_and_time(
-        ws: Workspace, clock: FixedClock, message: Path) -> None:
+    ws: Workspace, clock: FixedClock, message: Path
+) -> None:
     incident = open_incident(ws)
     clock.advance(minutes=20)
     item = ws.evidence.add(incident.reference, message, note="exported from the mail gateway")
@@ -63,18 +68,19 @@ def test_the_file_observable_has_the_stix_deterministic_id() -> None:
 
 
 def test_every_handover_is_a_new_record_and_the_chain_reads_back_in_order(
-        ws: Workspace, clock: FixedClock, message: Path) -> None:
+    ws: Workspace, clock: FixedClock, message: Path
+) -> None:
     incident = open_incident(ws)
     ws.evidence.add(incident.reference, message, collected_by="Maria Chan (BTL)")
     clock.advance(hours=3)
     ws.evidence.handover(incident.reference, "E1", to="Duty analyst, national CIRT")
     clock.advance(days=1)
-    item = ws.evidence.handover(incident.reference, "1", to="Cpl. Usher, PITCU",
-                                note="sealed bag 0042")
+    item = ws.evidence.handover(incident.reference, "1", to="Cpl. Usher, PITCU", note="sealed bag 0042")
     assert [(e.action, e.by, e.to) for e in item.events] == [
         ("collected", "Maria Chan (BTL)", None),
         ("handover", "Maria Chan (BTL)", "Duty analyst, national CIRT"),
-        ("handover", "Duty analyst, national CIRT", "Cpl. Usher, PITCU")]
+        ("handover", "Duty analyst, national CIRT", "Cpl. Usher, PITCU"),
+    ]
     assert item.custodian == "Cpl. Usher, PITCU"
     assert [e.at for e in item.events] == sorted(e.at for e in item.events)
     with pytest.raises(InvalidValue, match="already held by"):
@@ -87,7 +93,8 @@ def test_every_handover_is_a_new_record_and_the_chain_reads_back_in_order(
 
 
 def test_the_same_file_twice_is_refused_and_a_missing_file_is_one_line(
-        ws: Workspace, message: Path, tmp_path: Path) -> None:
+    ws: Workspace, message: Path, tmp_path: Path
+) -> None:
     incident = open_incident(ws)
     ws.evidence.add(incident.reference, message)
     with pytest.raises(InvalidValue, match="already evidence E1"):
@@ -100,14 +107,23 @@ def test_the_same_file_twice_is_refused_and_a_missing_file_is_one_line(
 
 
 def test_evidence_commands(cli: Any, message: Path) -> None:
-    ref = cli("incident", "open", "--title", "Sextortion", "--category",
-              "abusive-content:violence", "--severity", "high", "--sector", "btl",
-              "--json").json()["reference"]
+    ref = cli(
+        "incident",
+        "open",
+        "--title",
+        "Sextortion",
+        "--category",
+        "abusive-content:violence",
+        "--severity",
+        "high",
+        "--sector",
+        "btl",
+        "--json",
+    ).json()["reference"]
     added = cli("evidence", "add", ref, str(message), "--note", "from the victim", "--json")
     assert added.code == 0, added.err
     sha = added.json()["sha256"]
-    moved = cli("evidence", "handover", ref, sha[:12], "--to", "PITCU cybercrime desk",
-                "--json").json()
+    moved = cli("evidence", "handover", ref, sha[:12], "--to", "PITCU cybercrime desk", "--json").json()
     assert moved["custodian"] == "PITCU cybercrime desk" and len(moved["events"]) == 2
     assert cli("evidence", "verify", ref, "E1", str(message)).code == 0
     message.write_bytes(message.read_bytes() + b"tampered")
@@ -121,7 +137,8 @@ def test_evidence_commands(cli: Any, message: Path) -> None:
 
 
 def test_objects_for_export_include_the_files_and_the_custody_notes(
-        ws: Workspace, clock: FixedClock, message: Path) -> None:
+    ws: Workspace, clock: FixedClock, message: Path
+) -> None:
     incident = open_incident(ws)
     item = ws.evidence.add(incident.reference, message)
     clock.advance(hours=1)

@@ -51,9 +51,11 @@ print(json.dumps({"code": code, "peak_mib": peak}), file=sys.stderr)
 @contextmanager
 def hostile(mode: str, *extra: str) -> Iterator[int]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("hostile_peers.py")),
-                                mode, str(port), *extra], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("hostile_peers.py")), mode, str(port), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, process, timeout=60)
         yield port
@@ -61,15 +63,23 @@ def hostile(mode: str, *extra: str) -> Iterator[int]:
         stop(process)
 
 
-def pull(home: Path, port: int, *extra: str,
-         command: str = "pull") -> tuple[int, float, float, str, Any]:
+def pull(home: Path, port: int, *extra: str, command: str = "pull") -> tuple[int, float, float, str, Any]:
     """``cirt taxii pull`` against the peer: exit code, peak MiB, seconds, stderr, JSON out."""
-    point_partner(home, PEER, discovery=f"http://127.0.0.1:{port}/taxii2/",
-                  api_root=f"http://127.0.0.1:{port}/api1/", pull=[COLLECTION])
+    point_partner(
+        home,
+        PEER,
+        discovery=f"http://127.0.0.1:{port}/taxii2/",
+        api_root=f"http://127.0.0.1:{port}/api1/",
+        pull=[COLLECTION],
+    )
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", RUNNER, "--home", str(home), "taxii", command,
-                           PEER, "--json", *extra], capture_output=True, text=True, timeout=300,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, "--home", str(home), "taxii", command, PEER, "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     seconds = time.monotonic() - started
     *lines, report = done.stderr.strip().splitlines()
     measured = json.loads(report)
@@ -86,7 +96,8 @@ def peer_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("mode", ["gzip-bomb", "huge"])
 def test_a_page_too_big_once_inflated_is_refused_in_bounded_memory(
-        peer_home: Path, engine: str, mode: str) -> None:
+    peer_home: Path, engine: str, mode: str
+) -> None:
     with hostile(mode) as port:
         code, peak, _, err, _ = pull(peer_home, port)
     assert code == 1
@@ -114,8 +125,7 @@ def test_a_peer_that_never_answers_is_a_timeout(peer_home: Path, engine: str) ->
 
 
 @pytest.mark.sqlite_only
-def test_a_busy_answer_to_a_read_is_retried_after_retry_after(peer_home: Path,
-                                                              engine: str) -> None:
+def test_a_busy_answer_to_a_read_is_retried_after_retry_after(peer_home: Path, engine: str) -> None:
     with hostile("flaky") as port:
         code, _, seconds, err, out = pull(peer_home, port)
     assert code == 0, err
@@ -126,13 +136,13 @@ def test_a_busy_answer_to_a_read_is_retried_after_retry_after(peer_home: Path,
 @pytest.mark.sqlite_only
 def test_a_peer_that_drips_bytes_is_stopped_by_the_deadline(peer_home: Path, engine: str) -> None:
     with hostile("drip") as port:
-        code, _, seconds, err, _ = pull(peer_home, port, "--read-timeout", "3",
-                                        "--deadline", "6")
+        code, _, seconds, err, _ = pull(peer_home, port, "--read-timeout", "3", "--deadline", "6")
     assert code == 1 and "deadline" in err, err
     assert seconds < 30
 
 
 # --- credentials and transport ----------------------------------------------------------------
+
 
 class _Counter(BaseHTTPRequestHandler):
     hits: ClassVar[list[str]] = []
@@ -146,8 +156,7 @@ class _Counter(BaseHTTPRequestHandler):
 
 
 @pytest.mark.sqlite_only
-def test_credentials_go_only_to_the_origin_sectors_yaml_declares(
-        peer_home: Path, engine: str) -> None:
+def test_credentials_go_only_to_the_origin_sectors_yaml_declares(peer_home: Path, engine: str) -> None:
     other = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
     threading.Thread(target=other.serve_forever, daemon=True).start()
     try:
@@ -164,9 +173,15 @@ def test_credentials_go_only_to_the_origin_sectors_yaml_declares(
 
 @pytest.mark.sqlite_only
 def test_plain_http_to_another_machine_is_refused_unless_insecure_which_check_reports(
-        peer_home: Path, engine: str, cli: Any) -> None:
-    point_partner(peer_home, PEER, discovery="http://192.0.2.10/taxii2/",
-                  api_root="http://192.0.2.10/api1/", pull=[COLLECTION])
+    peer_home: Path, engine: str, cli: Any
+) -> None:
+    point_partner(
+        peer_home,
+        PEER,
+        discovery="http://192.0.2.10/taxii2/",
+        api_root="http://192.0.2.10/api1/",
+        pull=[COLLECTION],
+    )
     refused = cli("taxii", "pull", PEER)
     assert refused.code == 1
     assert "plain HTTP to another machine" in refused.err and "insecure: true" in refused.err
@@ -179,10 +194,9 @@ def test_plain_http_to_another_machine_is_refused_unless_insecure_which_check_re
     checked = cli("check", "--json")
     assert checked.code == 1
     assert [f["message"] for f in checked.json() if not f["ok"]] == [
-        f"partner {PEER}: insecure: true sends its TAXII password in clear to "
-        "http://192.0.2.10/taxii2/",
-        f"partner {PEER}: insecure: true sends its TAXII password in clear to "
-        "http://192.0.2.10/api1/"]
+        f"partner {PEER}: insecure: true sends its TAXII password in clear to http://192.0.2.10/taxii2/",
+        f"partner {PEER}: insecure: true sends its TAXII password in clear to http://192.0.2.10/api1/",
+    ]
 
 
 # --- a MISP server that ignores paging --------------------------------------------------------
@@ -201,28 +215,43 @@ class Ran:
     stdout: str
 
 
-def run_against_misp(home: Path, monkeypatch: pytest.MonkeyPatch, server_script: str,
-                     server_args: list[str], command: list[str], runner: str = RUNNER) -> Ran:
+def run_against_misp(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server_script: str,
+    server_args: list[str],
+    command: list[str],
+    runner: str = RUNNER,
+) -> Ran:
     """Start the MISP peer (it prints its URL), point the partner at it, run the command."""
-    server = subprocess.Popen([sys.executable, "-c", server_script, *server_args],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              cwd=Path(__file__).resolve().parents[1])
+    server = subprocess.Popen(
+        [sys.executable, "-c", server_script, *server_args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/",
-                                                       url))
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/", url))
         monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", MISP_KEY)
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-c", runner, "--home", str(home), *command],
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", runner, "--home", str(home), *command],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         seconds = time.monotonic() - started
     finally:
         stop(server)  # type: ignore[arg-type]
     *lines, report = done.stderr.strip().splitlines()
     measured = json.loads(report)
     return Ran(measured["code"], measured["peak_mib"], seconds, lines, done.stdout)
+
 
 MISP_IGNORING_PAGES = r"""
 import sys, time
@@ -246,9 +275,11 @@ time.sleep(3600)
 
 @pytest.mark.sqlite_only
 def test_misp_pull_from_a_server_ignoring_page_stops_and_keeps_what_came(
-        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    ran = run_against_misp(home, monkeypatch, MISP_IGNORING_PAGES, [MISP_KEY],
-                           ["misp", "pull", PEER, "--json"])
+    home: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = run_against_misp(
+        home, monkeypatch, MISP_IGNORING_PAGES, [MISP_KEY], ["misp", "pull", PEER, "--json"]
+    )
     seconds, measured = ran.seconds, {"code": ran.code, "peak_mib": ran.peak_mib}
     assert measured["code"] == 0, ran.lines
     out = json.loads(ran.stdout)
@@ -261,28 +292,37 @@ def test_misp_pull_from_a_server_ignoring_page_stops_and_keeps_what_came(
 
 # --- push: each envelope's outcome kept as it completes ---------------------------------------
 
+
 def _push(home: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cirt", "--home", str(home), "taxii", "push",
-                             PEER, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cirt", "--home", str(home), "taxii", "push", PEER, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _states(home: Path) -> dict[str, str]:
     with Workspace.open(home) as ws:
-        return {object_id: record.state
-                for (object_id, _), record in ws.store.push_records(PEER).items()}
+        return {object_id: record.state for (object_id, _), record in ws.store.push_records(PEER).items()}
 
 
 @pytest.mark.sqlite_only
 def test_kill_9_during_push_then_a_rerun_sends_nothing_acknowledged_again(
-        peer_home: Path, engine: str, tmp_path: Path) -> None:
+    peer_home: Path, engine: str, tmp_path: Path
+) -> None:
     with Workspace.open(peer_home) as ws:
         seed(ws, [(indicator(i, TLP.GREEN, prefix="abcd"), TLP.GREEN) for i in range(12)])
     log = tmp_path / "received.log"
     (tmp_path / "received.log.stall").touch()
     with hostile("push", str(log)) as port:
-        point_partner(peer_home, PEER, discovery=f"http://127.0.0.1:{port}/taxii2/",
-                      api_root=f"http://127.0.0.1:{port}/api1/", push=COLLECTION)
+        point_partner(
+            peer_home,
+            PEER,
+            discovery=f"http://127.0.0.1:{port}/taxii2/",
+            api_root=f"http://127.0.0.1:{port}/api1/",
+            push=COLLECTION,
+        )
         run = _push(peer_home)
         try:
             deadline = time.monotonic() + 120
@@ -314,14 +354,23 @@ def test_kill_9_during_push_then_a_rerun_sends_nothing_acknowledged_again(
 
 
 @pytest.mark.sqlite_only
-def test_push_exits_1_naming_what_failed_or_waits(peer_home: Path, engine: str,
-                                                  tmp_path: Path) -> None:
+def test_push_exits_1_naming_what_failed_or_waits(peer_home: Path, engine: str, tmp_path: Path) -> None:
     with Workspace.open(peer_home) as ws:
-        seed(ws, [(indicator(1, TLP.GREEN, prefix="abce"), TLP.GREEN),
-                  (indicator(2, TLP.GREEN, prefix="abce", name="refuse me"), TLP.GREEN)])
+        seed(
+            ws,
+            [
+                (indicator(1, TLP.GREEN, prefix="abce"), TLP.GREEN),
+                (indicator(2, TLP.GREEN, prefix="abce", name="refuse me"), TLP.GREEN),
+            ],
+        )
     with hostile("push", str(tmp_path / "received.log")) as port:
-        point_partner(peer_home, PEER, discovery=f"http://127.0.0.1:{port}/taxii2/",
-                      api_root=f"http://127.0.0.1:{port}/api1/", push=COLLECTION)
+        point_partner(
+            peer_home,
+            PEER,
+            discovery=f"http://127.0.0.1:{port}/taxii2/",
+            api_root=f"http://127.0.0.1:{port}/api1/",
+            push=COLLECTION,
+        )
         out, err = _push(peer_home).communicate(timeout=120)
     result = json.loads(out)
     assert result["failed"] == 1 and result["sent"] >= 1
@@ -361,9 +410,11 @@ server.serve_forever()
 
 @pytest.mark.sqlite_only
 def test_misp_pull_refuses_a_search_answer_past_the_byte_cap_with_memory_bounded(
-        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    (home / "config.toml").write_text((home / "config.toml").read_text()
-                                      + "\n[import]\nmax_bytes = 16777216\n")
+    home: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (home / "config.toml").write_text(
+        (home / "config.toml").read_text() + "\n[import]\nmax_bytes = 16777216\n"
+    )
     ran = run_against_misp(home, monkeypatch, MISP_GZIP_BOMB, [], ["misp", "pull", PEER])
     lines = ran.lines
     assert ran.code == 1 and len(lines) == 1, lines  # one line, no traceback
@@ -417,20 +468,31 @@ time.sleep(3600)
 READ_TIMEOUT_FOR_TEST_S = 2  # set through cirt.misp.connection.READ_TIMEOUT_S in the subprocess
 
 
-def _push_to_hostile_misp(home: Path, monkeypatch: pytest.MonkeyPatch,
-                          mode: str) -> tuple[int, float, float, list[str]]:
+def _push_to_hostile_misp(
+    home: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> tuple[int, float, float, list[str]]:
     """``cirt misp push`` of one GREEN incident: exit code, peak MiB, seconds, stderr lines."""
-    (home / "config.toml").write_text((home / "config.toml").read_text()
-                                      + "\n[import]\nmax_bytes = 16777216\n")
+    (home / "config.toml").write_text(
+        (home / "config.toml").read_text() + "\n[import]\nmax_bytes = 16777216\n"
+    )
     with Workspace.open(home) as ws:
-        opened = ws.incidents.open(title="Phishing wave", category="fraud:phishing",
-                                   severity="high", organisations=["cbb"], tlp="green")
-        ws.indicators.add(form="ip", value="203.0.113.50", name="sender",
-                          incident=opened.reference, tlp="green")
-    runner = (f"import cirt.misp.connection\ncirt.misp.connection.READ_TIMEOUT_S = "
-              f"{READ_TIMEOUT_FOR_TEST_S}\n{RUNNER}")
-    ran = run_against_misp(home, monkeypatch, MISP_HOSTILE_TO_PUSH, [MISP_KEY, mode],
-                           ["misp", "push", PEER], runner)
+        opened = ws.incidents.open(
+            title="Phishing wave",
+            category="fraud:phishing",
+            severity="high",
+            organisations=["cbb"],
+            tlp="green",
+        )
+        ws.indicators.add(
+            form="ip", value="203.0.113.50", name="sender", incident=opened.reference, tlp="green"
+        )
+    runner = (
+        f"import cirt.misp.connection\ncirt.misp.connection.READ_TIMEOUT_S = "
+        f"{READ_TIMEOUT_FOR_TEST_S}\n{RUNNER}"
+    )
+    ran = run_against_misp(
+        home, monkeypatch, MISP_HOSTILE_TO_PUSH, [MISP_KEY, mode], ["misp", "push", PEER], runner
+    )
     return ran.code, ran.peak_mib, ran.seconds, ran.lines
 
 
@@ -443,7 +505,8 @@ def _nothing_recorded_as_pushed(home: Path) -> bool:
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("mode", ["bomb-at-connect", "bomb"])
 def test_misp_push_refuses_an_answer_past_the_byte_cap_with_memory_bounded(
-        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    home: Path, engine: str, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
     code, peak, _, lines = _push_to_hostile_misp(home, monkeypatch, mode)
     assert code == 1 and len(lines) == 1, lines  # one line, no traceback
     assert "MISP of 'csirtamericas'" in lines[0] and "sent more than 16,777,216 bytes" in lines[0]
@@ -453,7 +516,8 @@ def test_misp_push_refuses_an_answer_past_the_byte_cap_with_memory_bounded(
 
 @pytest.mark.sqlite_only
 def test_misp_push_to_a_server_that_never_answers_stops_at_the_read_timeout(
-        home: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, seconds, lines = _push_to_hostile_misp(home, monkeypatch, "silent")
     assert code == 1 and len(lines) == 1, lines
     assert "MISP of 'csirtamericas'" in lines[0] and "timed out" in lines[0]

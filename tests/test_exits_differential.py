@@ -46,8 +46,9 @@ SINCE = "2000-01-01T00:00:00Z"
 # --- the README's table, read independently ---------------------------------------------------
 
 
-def may_receive(level: TLP, received: bool, audience: list[str], recipient: str,
-                community: Community, machine: bool) -> bool:
+def may_receive(
+    level: TLP, received: bool, audience: list[str], recipient: str, community: Community, machine: bool
+) -> bool:
     """The README's table: CLEAR anyone; GREEN community members, never public; AMBER and
     AMBER+STRICT organisations in the audience; RED named contacts in the audience, never by
     TAXII or MISP, never to an organisation as a whole.  Received: AMBER+STRICT and RED never
@@ -86,8 +87,7 @@ def level_of(obj: dict[str, Any], community: Community) -> TLP | None:
 class Oracle:
     """What must not show in what one recipient gets, by the table alone."""
 
-    def __init__(self, store: Generated, community: Community, recipient: str,
-                 machine: bool) -> None:
+    def __init__(self, store: Generated, community: Community, recipient: str, machine: bool) -> None:
         latest = store.latest
         allowed_ids: set[str] = set()
         allowed_values: set[str] = set()
@@ -101,8 +101,11 @@ class Oracle:
             ok = True
             for version in (obj, latest[obj["id"]]):
                 level = level_of(version, community)
-                ok = ok and level is not None and may_receive(
-                    level, kind != "local", audience, recipient, community, machine)
+                ok = (
+                    ok
+                    and level is not None
+                    and may_receive(level, kind != "local", audience, recipient, community, machine)
+                )
             values = {v for v in _strings(obj) if v.startswith("secret-")}
             self.cases += 1
             if ok:
@@ -113,16 +116,22 @@ class Oracle:
                 self.values |= values
         self.ids -= allowed_ids
         self.values -= allowed_values
-        self.references = {o["extensions"][OUR_EXTENSION_ID]["reference"]
-                           for o, _, _ in store.versions if o["type"] == "incident"}
+        self.references = {
+            o["extensions"][OUR_EXTENSION_ID]["reference"]
+            for o, _, _ in store.versions
+            if o["type"] == "incident"
+        }
         if recipient.startswith(("org:", "contact:")):
             kind, _, who = recipient.partition(":")
             own = community.contact(who).party_id if kind == "contact" else who
         else:
             own = recipient.partition(":")[2]
-        self.others = {name for p in (*community.organisations.values(),
-                                      *community.partners.values()) if p.id != own
-                       for name in (p.id, p.identity)}
+        self.others = {
+            name
+            for p in (*community.organisations.values(), *community.partners.values())
+            if p.id != own
+            for name in (p.id, p.identity)
+        }
 
     def check(self, text: str, what: str) -> None:
         for object_id in self.ids:
@@ -134,7 +143,7 @@ class Oracle:
         for name in self.others:
             # attribution (created_by_ref) and an identity object of its own are not audience
             for found in re.finditer(re.escape(json.dumps(name)), text):
-                before = text[max(0, found.start() - 20):found.start()]
+                before = text[max(0, found.start() - 20) : found.start()]
                 assert re.search(r'"(created_by_ref|id)": ?$', before), f"{what}: names {name}"
 
 
@@ -160,11 +169,22 @@ def _index_incidents(ws: Workspace, store: Generated, rng: random.Random) -> lis
         if obj["type"] != "incident":
             continue
         ours = obj["extensions"][OUR_EXTENSION_ID]
-        ws.store.index_incident(IncidentRow(
-            id=obj["id"], reference=ours["reference"], title=obj["name"], status="open",
-            severity="low", category="fraud:phishing", tlp=int(TLP.GREEN), escalation="sector",
-            assignee=None, created=obj["created"], modified=obj["modified"],
-            organisations=tuple(ours["affected_organisations"])))
+        ws.store.index_incident(
+            IncidentRow(
+                id=obj["id"],
+                reference=ours["reference"],
+                title=obj["name"],
+                status="open",
+                severity="low",
+                category="fraud:phishing",
+                tlp=int(TLP.GREEN),
+                escalation="sector",
+                assignee=None,
+                created=obj["created"],
+                modified=obj["modified"],
+                organisations=tuple(ours["affected_organisations"]),
+            )
+        )
         for linked in rng.sample(others, min(len(others), 3)):
             ws.store.link(obj["id"], linked)
         ids.append(obj["id"])
@@ -177,15 +197,28 @@ def _taxii(app: TaxiiApp, auth: str, path: str, query: str = "") -> str:
     def start(status: str, headers: list[tuple[str, str]]) -> None:
         out["headers"] = headers
 
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
-               "HTTP_AUTHORIZATION": auth, "wsgi.input": io.BytesIO(b""),
-               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "1"}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "HTTP_AUTHORIZATION": auth,
+        "wsgi.input": io.BytesIO(b""),
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "1",
+    }
     body = b"".join(app(environ, start)).decode()
     return body + json.dumps(out["headers"])
 
 
-def _exits(ws: Workspace, store: Generated, recipient: str, incidents: list[str], app: TaxiiApp,
-           auth: dict[str, str], tmp: Path) -> Iterator[tuple[str, str, bool]]:
+def _exits(
+    ws: Workspace,
+    store: Generated,
+    recipient: str,
+    incidents: list[str],
+    app: TaxiiApp,
+    auth: dict[str, str],
+    tmp: Path,
+) -> Iterator[tuple[str, str, bool]]:
     """(exit, text sent or written, machine channel) for one recipient."""
     kind, _, who = recipient.partition(":")
     bundle = ws.sharing.export_release(recipient).bundle("bundle--0")
@@ -209,17 +242,27 @@ def _exits(ws: Workspace, store: Generated, recipient: str, incidents: list[str]
         assert feed.directory
         root = "/cirt/collections"
         for collection in ("indicators", "incidents"):
-            for query in ("", "match[version]=all", "match[version]=first",
-                          "match[version]=2026-03-01T00:00:00.000Z", "match[type]=indicator",
-                          "match[spec_version]=2.1&limit=3"):
+            for query in (
+                "",
+                "match[version]=all",
+                "match[version]=first",
+                "match[version]=2026-03-01T00:00:00.000Z",
+                "match[type]=indicator",
+                "match[spec_version]=2.1&limit=3",
+            ):
                 for endpoint in ("objects", "manifest"):
-                    yield (f"taxii {endpoint} {query}",
-                           _taxii(app, auth[who], f"{root}/{collection}/{endpoint}/", query), True)
+                    yield (
+                        f"taxii {endpoint} {query}",
+                        _taxii(app, auth[who], f"{root}/{collection}/{endpoint}/", query),
+                        True,
+                    )
             for object_id in list(store.latest)[:8]:
                 for tail, query in (("", ""), ("", "match[version]=all"), ("versions/", "")):
-                    yield (f"taxii object {tail}{query}",
-                           _taxii(app, auth[who], f"{root}/{collection}/objects/{object_id}/"
-                                  f"{tail}", query), True)
+                    yield (
+                        f"taxii object {tail}{query}",
+                        _taxii(app, auth[who], f"{root}/{collection}/objects/{object_id}/{tail}", query),
+                        True,
+                    )
         if kind == "partner":
             rows = list(ws.store.latest_objects())
             pushed = Gatekeeper(ws.context, ws.sharing).release_for_push(rows, who)
@@ -241,20 +284,26 @@ def test_every_exit_holds_back_what_the_table_withholds(tmp_path: Path) -> None:
             auth = {}
             for party in parties:
                 cred = issue_credential(ws, party)
-                auth[party] = "Basic " + base64.b64encode(
-                    f"{cred.username}:{cred.password}".encode()).decode()
+                auth[party] = (
+                    "Basic " + base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
+                )
+
             def this_workspace(ws: Workspace = ws) -> Workspace:
                 return ws
 
             app = TaxiiApp(this_workspace)
-            recipients = [*(f"org:{o}" for o in community.organisations),
-                          *(f"partner:{p}" for p in community.partners), "public",
-                          "contact:soc@cbb.bz.example", "contact:cirt@bel.bz.example"]
+            recipients = [
+                *(f"org:{o}" for o in community.organisations),
+                *(f"partner:{p}" for p in community.partners),
+                "public",
+                "contact:soc@cbb.bz.example",
+                "contact:cirt@bel.bz.example",
+            ]
             for recipient in recipients:
-                oracles = {machine: Oracle(store, community, recipient, machine)
-                           for machine in (False, True)}
-                for exit_, text, machine in _exits(ws, store, recipient, incidents, app, auth,
-                                                   tmp_path / f"out{round_}"):
+                oracles = {machine: Oracle(store, community, recipient, machine) for machine in (False, True)}
+                for exit_, text, machine in _exits(
+                    ws, store, recipient, incidents, app, auth, tmp_path / f"out{round_}"
+                ):
                     oracle = oracles[machine]
                     oracle.check(text, f"seed {seed} round {round_} {recipient} {exit_}")
                     cases += oracle.cases
@@ -271,10 +320,11 @@ def test_the_reference_table_is_the_readmes(tmp_path: Path) -> None:
     assert not may_receive(TLP.AMBER, False, ["cbb"], "org:bel", community, False)
     assert may_receive(TLP.AMBER, False, ["bel"], "org:bel", community, False)
     assert not may_receive(TLP.RED, False, ["cbb"], "org:cbb", community, False)
-    assert may_receive(TLP.RED, False, ["soc@cbb.bz.example"], "contact:soc@cbb.bz.example",
-                       community, False)
-    assert not may_receive(TLP.RED, False, ["soc@cbb.bz.example"],
-                           "contact:soc@cbb.bz.example", community, True)
+    assert may_receive(TLP.RED, False, ["soc@cbb.bz.example"], "contact:soc@cbb.bz.example", community, False)
+    assert not may_receive(
+        TLP.RED, False, ["soc@cbb.bz.example"], "contact:soc@cbb.bz.example", community, True
+    )
     assert not may_receive(TLP.AMBER_STRICT, True, ["cbb"], "org:cbb", community, False)
-    assert not may_receive(TLP.AMBER, False, ["csirtamericas"], "partner:csirtamericas",
-                           community, True)  # above its max_tlp
+    assert not may_receive(
+        TLP.AMBER, False, ["csirtamericas"], "partner:csirtamericas", community, True
+    )  # above its max_tlp

@@ -13,12 +13,23 @@ from cirt.tlp import TLP2_MARKING_IDS
 
 
 def _scenario(cli: Any) -> str:
-    ref: str = cli("incident", "open", "--title", "Ransomware at BEL", "--category",
-                   "malicious-code:infected-system", "--severity", "critical", "--sector", "bel",
-                   "--tlp", "amber+strict", "--json").json()["reference"]
+    ref: str = cli(
+        "incident",
+        "open",
+        "--title",
+        "Ransomware at BEL",
+        "--category",
+        "malicious-code:infected-system",
+        "--severity",
+        "critical",
+        "--sector",
+        "bel",
+        "--tlp",
+        "amber+strict",
+        "--json",
+    ).json()["reference"]
     cli("indicator", "add", "--incident", ref, "--sha256", "c" * 64)
-    cli("indicator", "add", "--incident", ref, "--url", "http://pay-now.example/?id='1'", "--tlp",
-        "red")
+    cli("indicator", "add", "--incident", ref, "--url", "http://pay-now.example/?id='1'", "--tlp", "red")
     cli("indicator", "add", "--ip", "203.0.113.9", "--tlp", "clear")
     cli("incident", "note", ref, "Backups intact")
     cli("incident", "escalate", ref, "--to", "national", "--reason", "critical infrastructure")
@@ -59,9 +70,14 @@ def test_export_of_one_incident_holds_it_and_its_links_only(cli: Any, tmp_path: 
     assert any(o["type"] == "file" for o in bundle["objects"])
     indicators = [o for o in bundle["objects"] if o["type"] == "indicator"]
     assert len(indicators) == 2
-    assert {o["type"] for o in bundle["objects"]} >= {"incident", "note", "relationship",
-                                                      "identity", "marking-definition",
-                                                      "extension-definition"}
+    assert {o["type"] for o in bundle["objects"]} >= {
+        "incident",
+        "note",
+        "relationship",
+        "identity",
+        "marking-definition",
+        "extension-definition",
+    }
 
 
 def test_the_cirts_own_export_is_in_the_disclosure_log(cli: Any, tmp_path: Path) -> None:

@@ -13,13 +13,22 @@ from cirt.tlp import TLP
 
 
 def _offer(n: int) -> list[Candidate]:
-    return [Candidate({"type": "indicator", "spec_version": "2.1",
-                       "id": f"indicator--{i:08d}-0000-4000-8000-000000000000",
-                       "created": "2026-03-01T00:00:00.000Z",
-                       "modified": "2026-03-01T00:00:00.000Z",
-                       "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-                       "valid_from": "2026-03-01T00:00:00Z",
-                       "object_marking_refs": [TLP.GREEN.marking_id]}) for i in range(n)]
+    return [
+        Candidate(
+            {
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": f"indicator--{i:08d}-0000-4000-8000-000000000000",
+                "created": "2026-03-01T00:00:00.000Z",
+                "modified": "2026-03-01T00:00:00.000Z",
+                "pattern": "[ipv4-addr:value = '192.0.2.1']",
+                "pattern_type": "stix",
+                "valid_from": "2026-03-01T00:00:00Z",
+                "object_marking_refs": [TLP.GREEN.marking_id],
+            }
+        )
+        for i in range(n)
+    ]
 
 
 def test_concurrent_large_releases_leave_the_collector_as_they_found_it() -> None:
@@ -31,8 +40,7 @@ def test_concurrent_large_releases_leave_the_collector_as_they_found_it() -> Non
     def run() -> None:
         try:
             for _ in range(3):
-                result = release(offered, Recipient("org", "bel"), community,
-                                 default_tlp=TLP.AMBER)
+                result = release(offered, Recipient("org", "bel"), community, default_tlp=TLP.AMBER)
                 assert len(result.released) == len(offered)
         except Exception as exc:  # reported below, with the thread's failure
             errors.append(exc)

@@ -25,9 +25,14 @@ from cirt.tlp import TLP
 
 STAMP = "2026-03-10T14:00:00.000Z"
 OTHER_MARKING = "marking-definition--0a0b0c0d-0000-4000-8000-0000000000aa"
-OTHER_DEFINITION = {"type": "marking-definition", "spec_version": "2.1", "id": OTHER_MARKING,
-                    "created": STAMP, "definition_type": "statement",
-                    "definition": {"statement": "PAP:AMBER"}}
+OTHER_DEFINITION = {
+    "type": "marking-definition",
+    "spec_version": "2.1",
+    "id": OTHER_MARKING,
+    "created": STAMP,
+    "definition_type": "statement",
+    "definition": {"statement": "PAP:AMBER"},
+}
 CHANNELS = ("email", "bulletin", "export", "taxii", "misp")
 
 
@@ -37,32 +42,50 @@ def _uuid(kind: str, n: int) -> str:
 
 # --- Communities -------------------------------------------------------------------------------
 
+
 @st.composite
 def communities(draw: st.DrawFn) -> Community:
     orgs = []
     for i in range(draw(st.integers(1, 4))):
-        orgs.append({
-            "id": f"org{i}", "name": f"Organisation {i}", "identity": _uuid("identity", 100 + i),
-            "sector": "financial-services", "community": draw(st.booleans()),
-            "role": draw(st.sampled_from(["constituent", "referral"])),
-            "contacts": [{"name": f"C{i}{j}", "email": f"c{j}@org{i}.example", "role": "soc"}
-                         for j in range(draw(st.integers(0, 2)))],
-        })
+        orgs.append(
+            {
+                "id": f"org{i}",
+                "name": f"Organisation {i}",
+                "identity": _uuid("identity", 100 + i),
+                "sector": "financial-services",
+                "community": draw(st.booleans()),
+                "role": draw(st.sampled_from(["constituent", "referral"])),
+                "contacts": [
+                    {"name": f"C{i}{j}", "email": f"c{j}@org{i}.example", "role": "soc"}
+                    for j in range(draw(st.integers(0, 2)))
+                ],
+            }
+        )
     partners = []
     for i in range(draw(st.integers(0, 2))):
-        partners.append({
-            "id": f"partner{i}", "name": f"Partner {i}", "identity": _uuid("identity", 200 + i),
-            "community": draw(st.booleans()),
-            "max_tlp": draw(st.sampled_from([t.slug for t in TLP])),
-            "contacts": [{"name": f"P{i}", "email": f"ops@partner{i}.example", "role": "ops"}],
-        })
-    markings = ([{"id": OTHER_MARKING, "name": "PAP:AMBER",
-                  "treat_as": draw(st.sampled_from([t.slug for t in TLP]))}]
-                if draw(st.booleans()) else [])
-    return CommunityFile.model_validate({
-        "national_cirt": {"id": "national", "name": "National CIRT",
-                          "identity": _uuid("identity", 999)},
-        "organisations": orgs, "partners": partners, "markings": markings}).community()
+        partners.append(
+            {
+                "id": f"partner{i}",
+                "name": f"Partner {i}",
+                "identity": _uuid("identity", 200 + i),
+                "community": draw(st.booleans()),
+                "max_tlp": draw(st.sampled_from([t.slug for t in TLP])),
+                "contacts": [{"name": f"P{i}", "email": f"ops@partner{i}.example", "role": "ops"}],
+            }
+        )
+    markings = (
+        [{"id": OTHER_MARKING, "name": "PAP:AMBER", "treat_as": draw(st.sampled_from([t.slug for t in TLP]))}]
+        if draw(st.booleans())
+        else []
+    )
+    return CommunityFile.model_validate(
+        {
+            "national_cirt": {"id": "national", "name": "National CIRT", "identity": _uuid("identity", 999)},
+            "organisations": orgs,
+            "partners": partners,
+            "markings": markings,
+        }
+    ).community()
 
 
 def recipients_of(community: Community) -> list[Recipient]:
@@ -96,39 +119,63 @@ class World:
 def worlds(draw: st.DrawFn) -> World:
     community = draw(communities())
     parties = [*community.organisations, *community.partners, "national"]
-    emails = [c.email for p in (*community.organisations.values(),
-                                *community.partners.values()) for c in p.contacts]
+    emails = [
+        c.email for p in (*community.organisations.values(), *community.partners.values()) for c in p.contacts
+    ]
     candidates: list[Candidate] = []
     secrets: dict[str, tuple[str, str | None, Candidate]] = {}
     ids: list[str] = []
     for n in range(draw(st.integers(1, 12))):
-        kind = draw(st.sampled_from(
-            ["indicator", "indicator", "identity", "incident"] +
-            (["relationship", "report", "sighting", "note"] if ids else [])))
+        kind = draw(
+            st.sampled_from(
+                ["indicator", "indicator", "identity", "incident"]
+                + (["relationship", "report", "sighting", "note"] if ids else [])
+            )
+        )
         oid = _uuid(kind, n)
-        obj: dict[str, Any] = {"type": kind, "spec_version": "2.1", "id": oid,
-                               "created": STAMP, "modified": STAMP}
+        obj: dict[str, Any] = {
+            "type": kind,
+            "spec_version": "2.1",
+            "id": oid,
+            "created": STAMP,
+            "modified": STAMP,
+        }
         if kind == "indicator":
-            obj.update(name=f"name-{n}", pattern=f"[ipv4-addr:value = '198.51.100.{n}']",
-                       pattern_type="stix", valid_from=STAMP)
+            obj.update(
+                name=f"name-{n}",
+                pattern=f"[ipv4-addr:value = '198.51.100.{n}']",
+                pattern_type="stix",
+                valid_from=STAMP,
+            )
         elif kind == "identity":
             obj.update(name=f"identity-{n}", identity_class="organization")
         elif kind == "incident":
-            obj.update(name=f"incident-{n}", extensions={OUR_EXTENSION_ID: {
-                "extension_type": "property-extension",
-                "affected_organisations": draw(st.lists(st.sampled_from(parties[:-1]),
-                                                        unique=True, min_size=1))}})
+            obj.update(
+                name=f"incident-{n}",
+                extensions={
+                    OUR_EXTENSION_ID: {
+                        "extension_type": "property-extension",
+                        "affected_organisations": draw(
+                            st.lists(st.sampled_from(parties[:-1]), unique=True, min_size=1)
+                        ),
+                    }
+                },
+            )
         elif kind == "relationship":
             sdos = [i for i in ids if not i.startswith(("relationship", "sighting"))] or ids
-            obj.update(relationship_type="related-to", source_ref=draw(st.sampled_from(sdos)),
-                       target_ref=draw(st.sampled_from(sdos)))
+            obj.update(
+                relationship_type="related-to",
+                source_ref=draw(st.sampled_from(sdos)),
+                target_ref=draw(st.sampled_from(sdos)),
+            )
         elif kind == "sighting":
             sdos = [i for i in ids if not i.startswith(("relationship", "sighting"))] or ids
             obj.update(sighting_of_ref=draw(st.sampled_from(sdos)))
             places = [i for i in ids if i.startswith("identity")]
             if places:
-                obj["where_sighted_refs"] = draw(st.lists(st.sampled_from(places), min_size=1,
-                                                          max_size=2, unique=True))
+                obj["where_sighted_refs"] = draw(
+                    st.lists(st.sampled_from(places), min_size=1, max_size=2, unique=True)
+                )
         else:
             refs = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True))
             if kind == "report":
@@ -136,8 +183,9 @@ def worlds(draw: st.DrawFn) -> World:
             else:
                 obj.update(content=f"note-{n}", object_refs=refs)
         if draw(st.booleans()) and ids:
-            obj["created_by_ref"] = draw(st.sampled_from(
-                [i for i in ids if i.startswith("identity")] or [_uuid("identity", 999)]))
+            obj["created_by_ref"] = draw(
+                st.sampled_from([i for i in ids if i.startswith("identity")] or [_uuid("identity", 999)])
+            )
         marks = draw(MARKINGS)
         if marks:
             obj["object_marking_refs"] = marks
@@ -147,14 +195,18 @@ def worlds(draw: st.DrawFn) -> World:
         if granular is not None:
             obj["granular_markings"] = [{"marking_ref": granular, "selectors": ["description"]}]
         if "object_refs" in obj and draw(st.booleans()):
-            obj.setdefault("granular_markings", []).append({
-                "marking_ref": draw(st.sampled_from([t.marking_id for t in TLP])),
-                "selectors": [f"object_refs.[{len(obj['object_refs']) - 1}]"]})
-        cand = Candidate(obj,
-                         frozenset(draw(st.lists(st.sampled_from(parties), unique=True))),
-                         frozenset(draw(st.lists(st.sampled_from(emails), unique=True)))
-                         if emails else frozenset(),
-                         draw(st.sampled_from([None, None, "taxii:peer"])))
+            obj.setdefault("granular_markings", []).append(
+                {
+                    "marking_ref": draw(st.sampled_from([t.marking_id for t in TLP])),
+                    "selectors": [f"object_refs.[{len(obj['object_refs']) - 1}]"],
+                }
+            )
+        cand = Candidate(
+            obj,
+            frozenset(draw(st.lists(st.sampled_from(parties), unique=True))),
+            frozenset(draw(st.lists(st.sampled_from(emails), unique=True))) if emails else frozenset(),
+            draw(st.sampled_from([None, None, "taxii:peer"])),
+        )
         secrets[secret] = (oid, granular, cand)
         candidates.append(cand)
         ids.append(oid)
@@ -164,6 +216,7 @@ def worlds(draw: st.DrawFn) -> World:
 
 
 # --- The oracle: the rules restated --------------------------------------------------------------
+
 
 def level_of(refs: list[str], community: Community, definitions: set[str]) -> TLP | None:
     """Most restrictive of the markings, default AMBER when none, None when one is unknown
@@ -197,8 +250,7 @@ def may_see(level: TLP | None, cand: Candidate, to: Recipient, community: Commun
     if cand.received and level >= TLP.AMBER_STRICT:
         return False
     if level is TLP.RED:
-        return to.kind == "contact" and to.channel not in ("taxii", "misp") \
-            and to.id in cand.contacts
+        return to.kind == "contact" and to.channel not in ("taxii", "misp") and to.id in cand.contacts
     in_audience = party in cand.orgs or (to.kind == "contact" and to.id in cand.contacts)
     if cand.received:
         org = community.organisations.get(party)
@@ -224,8 +276,7 @@ def all_refs(value: Any) -> list[str]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds(), channel=st.sampled_from(CHANNELS))
-def test_nothing_forbidden_leaves_and_every_bundle_is_valid_stix(world: World,
-                                                                 channel: str) -> None:
+def test_nothing_forbidden_leaves_and_every_bundle_is_valid_stix(world: World, channel: str) -> None:
     community = world.community
     definitions = {c.obj["id"] for c in world.candidates if c.obj["type"] == "marking-definition"}
     objects = [c for c in world.candidates if c.obj["type"] != "marking-definition"]
@@ -246,26 +297,32 @@ def test_nothing_forbidden_leaves_and_every_bundle_is_valid_stix(world: World,
             if oid in released:
                 assert may_see(level, cand, to, community), (to, cand.obj)
                 assert released[oid].tlp is level
-            elif (cand.obj["type"] in ("indicator", "identity", "incident")
-                  and "granular_markings" not in cand.obj and "created_by_ref" not in cand.obj):
+            elif (
+                cand.obj["type"] in ("indicator", "identity", "incident")
+                and "granular_markings" not in cand.obj
+                and "created_by_ref" not in cand.obj
+            ):
                 assert not may_see(level, cand, to, community), (to, cand.obj)
         for secret, (oid, granular, cand) in world.secrets.items():
-            visible = oid in released and (granular is None or may_see(
-                level_of([granular], community, definitions), cand, to, community))
+            visible = oid in released and (
+                granular is None or may_see(level_of([granular], community, definitions), cand, to, community)
+            )
             assert (secret in text) == visible, (to, secret, granular)
 
         # references resolve inside the bundle (or to a known identity)
         present = {o["id"] for o in bundle.get("objects", [])}
-        known = {community.national.identity,
-                 *(o.identity for o in community.organisations.values()),
-                 *(p.identity for p in community.partners.values())}
+        known = {
+            community.national.identity,
+            *(o.identity for o in community.organisations.values()),
+            *(p.identity for p in community.partners.values()),
+        }
         for sent in result.released:
             for ref in all_refs(sent.obj):
                 assert ref in present or ref in known, (to, sent.obj, ref)
             for mark in sent.obj.get("object_marking_refs", []):
                 assert mark in present, (to, mark)
             ours = sent.obj.get("extensions", {}).get(OUR_EXTENSION_ID, {})
-            party = (community.contact(to.id).party_id if to.kind == "contact" else to.id)
+            party = community.contact(to.id).party_id if to.kind == "contact" else to.id
             assert set(ours.get("affected_organisations", [])) <= {party}
 
         if "objects" in bundle:

@@ -30,8 +30,10 @@ def snapshot(home: Path) -> tuple[int, str]:
         for stored in ws.store.latest_objects():
             for version in ws.store.history(stored.id):
                 prov = ws.store.provenance_of(version.id, version.modified)
-                digest.update(f"{version.id}|{version.modified}|{version.tlp}|{version.origin}|"
-                              f"{version.body}|{prov}\n".encode())
+                digest.update(
+                    f"{version.id}|{version.modified}|{version.tlp}|{version.origin}|"
+                    f"{version.body}|{prov}\n".encode()
+                )
                 rows += 1
         return rows, digest.hexdigest()
     finally:
@@ -51,7 +53,8 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 def test_each_hostile_file_gets_its_message_and_leaves_the_store_unchanged(
-        cli, home: Path, seeded: tuple[int, str]) -> None:
+    cli, home: Path, seeded: tuple[int, str]
+) -> None:
     """One workspace for the whole corpus (a fresh one per case costs minutes): every case is
     checked against the same seeded snapshot, so a case that changed the store is named."""
     failures = []
@@ -77,8 +80,7 @@ def test_each_hostile_file_gets_its_message_and_leaves_the_store_unchanged(
     assert failures == []
 
 
-def test_json_nested_thousands_deep(cli, home: Path, seeded: tuple[int, str],
-                                    tmp_path: Path) -> None:
+def test_json_nested_thousands_deep(cli, home: Path, seeded: tuple[int, str], tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text('{"type": "bundle", "objects": ' + "[" * 100_000 + "]" * 100_000 + "}")
     result = cli("import", str(path))
@@ -86,9 +88,9 @@ def test_json_nested_thousands_deep(cli, home: Path, seeded: tuple[int, str],
     assert snapshot(home) == seeded
 
 
-def test_nesting_inside_a_kept_custom_property_is_bounded(cli, home: Path,
-                                                          seeded: tuple[int, str],
-                                                          tmp_path: Path) -> None:
+def test_nesting_inside_a_kept_custom_property_is_bounded(
+    cli, home: Path, seeded: tuple[int, str], tmp_path: Path
+) -> None:
     corpus = json.loads((HOSTILE / "custom-property.json").read_text())
     deep: Any = "bottom"
     for _ in range(200):
@@ -111,9 +113,11 @@ def test_a_200_mb_string(cli, home: Path, seeded: tuple[int, str], tmp_path: Pat
     size = 200 * 1024 * 1024
     path = tmp_path / "huge.json"
     with path.open("w") as out:
-        head = json.dumps({**obj, "description": ""})[:-len('""}')]
-        out.write('{"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",'
-                  ' "objects": [' + head + '"')
+        head = json.dumps({**obj, "description": ""})[: -len('""}')]
+        out.write(
+            '{"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",'
+            ' "objects": [' + head + '"'
+        )
         chunk = "A" * (1024 * 1024)
         for _ in range(size // len(chunk)):
             out.write(chunk)
@@ -121,35 +125,62 @@ def test_a_200_mb_string(cli, home: Path, seeded: tuple[int, str], tmp_path: Pat
     result = cli("import", str(path), "--json")
     assert result.code == 1
     assert result.json()["rejected"][0]["reason"] == (
-        "description is a string of 209,715,200 characters (the limit is 1,000,000)")
+        "description is a string of 209,715,200 characters (the limit is 1,000,000)"
+    )
     assert snapshot(home) == seeded
 
 
 def test_a_misp_event_with_contradicting_tlp_tags_is_held_at_the_most_restrictive(
-        cli, ws: Workspace, tmp_path: Path) -> None:
-    event = {"Event": {
-        "uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000001", "info": "Mixed signals",
-        "timestamp": "1767225600", "distribution": "1",
-        "Tag": [{"name": "tlp:clear"}, {"name": "tlp:red"}],
-        "Attribute": [{"uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000002", "type": "ip-dst",
-                       "value": "198.51.100.77", "to_ids": True, "timestamp": "1767225600"}]}}
+    cli, ws: Workspace, tmp_path: Path
+) -> None:
+    event = {
+        "Event": {
+            "uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000001",
+            "info": "Mixed signals",
+            "timestamp": "1767225600",
+            "distribution": "1",
+            "Tag": [{"name": "tlp:clear"}, {"name": "tlp:red"}],
+            "Attribute": [
+                {
+                    "uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000002",
+                    "type": "ip-dst",
+                    "value": "198.51.100.77",
+                    "to_ids": True,
+                    "timestamp": "1767225600",
+                }
+            ],
+        }
+    }
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
     result = cli("import", str(path), "--json")
     assert result.code == 0
     data = result.json()
     assert data["kind"] == "misp-event" and data["new"] == 2
-    assert ("MISP event 7c1d2e3f-4a5b-4c6d-8e7f-000000000001 carries contradicting TLP tags"
-            " tlp:clear, tlp:red: treated as TLP:RED") in data["notes"]
+    assert (
+        "MISP event 7c1d2e3f-4a5b-4c6d-8e7f-000000000001 carries contradicting TLP tags"
+        " tlp:clear, tlp:red: treated as TLP:RED"
+    ) in data["notes"]
     stored = ws.store.get("indicator--7c1d2e3f-4a5b-4c6d-8e7f-000000000002")
     assert stored is not None and stored.tlp == TLP.RED
 
 
 def test_a_misp_event_without_tlp_gets_the_default(cli, ws: Workspace, tmp_path: Path) -> None:
-    event = {"Event": {"uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000003", "info": "No label",
-                       "timestamp": "1767225600",
-                       "Attribute": [{"uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000004",
-                                      "type": "domain", "value": "x.example", "to_ids": True}]}}
+    event = {
+        "Event": {
+            "uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000003",
+            "info": "No label",
+            "timestamp": "1767225600",
+            "Attribute": [
+                {
+                    "uuid": "7c1d2e3f-4a5b-4c6d-8e7f-000000000004",
+                    "type": "domain",
+                    "value": "x.example",
+                    "to_ids": True,
+                }
+            ],
+        }
+    }
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
     data = cli("import", str(path), "--json").json()

@@ -49,58 +49,120 @@ LATER = "2026-04-01T00:00:00.000Z"
 
 OURS = {**indicator(1, TLP.AMBER, prefix="0a0a"), "created_by_ref": NATIONAL}
 BELS = {**indicator(2, TLP.AMBER, prefix="0b0b"), "created_by_ref": BEL}
-STATEMENT = {"type": "marking-definition", "spec_version": "2.1",
-             "id": "marking-definition--7c6f6a4e-1d1b-4c39-9d0e-2f4b6a8c0e12",
-             "created": "2026-01-01T00:00:00.000Z", "created_by_ref": CSIRTAMERICAS,
-             "definition_type": "statement",
-             "definition": {"statement": "Copyright CSIRTAmericas"}}
+STATEMENT = {
+    "type": "marking-definition",
+    "spec_version": "2.1",
+    "id": "marking-definition--7c6f6a4e-1d1b-4c39-9d0e-2f4b6a8c0e12",
+    "created": "2026-01-01T00:00:00.000Z",
+    "created_by_ref": CSIRTAMERICAS,
+    "definition_type": "statement",
+    "definition": {"statement": "Copyright CSIRTAmericas"},
+}
 HEX64 = "0123456789abcdef" * 4
 
 
 def _granular(count: int) -> dict[str, Any]:
-    return {**indicator(9, prefix="0c0c"), "created_by_ref": CSIRTAMERICAS,
-            "granular_markings": [{"marking_ref": RED, "selectors": ["name"]}] * count}
+    return {
+        **indicator(9, prefix="0c0c"),
+        "created_by_ref": CSIRTAMERICAS,
+        "granular_markings": [{"marking_ref": RED, "selectors": ["name"]}] * count,
+    }
 
 
 # (name, the objects array as JSON text, what the refusal says)
 STIX_ATTACKS: list[tuple[str, str, str]] = [
-    ("overwrite the CIRT's object",
-     json.dumps([{**OURS, "modified": LATER, "name": "pwned"}]), "the national CIRT's"),
-    ("overwrite the CIRT's object, unsigned",
-     json.dumps([{k: v for k, v in {**OURS, "modified": LATER}.items()
-                  if k != "created_by_ref"}]), "is the national CIRT's own object"),
-    ("a lower-marked newer version of another party's object",
-     json.dumps([{**BELS, "modified": LATER, "object_marking_refs": [TLP.CLEAR.marking_id]}]),
-     f"created_by_ref {BEL} is not an identity"),
-    ("assert another identity",
-     json.dumps([{**indicator(3, prefix="0d0d"), "created_by_ref": CBB}]),
-     f"created_by_ref {CBB} is not an identity"),
-    ("spoof a TLP definition",
-     json.dumps([{"type": "marking-definition", "spec_version": "2.1", "id": RED,
-                  "created": "2022-10-01T00:00:00.000Z", "name": "TLP:RED",
-                  "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {
-                      "extension_type": "property-extension", "tlp_2_0": "clear"}}}]),
-     "uses the id of the OASIS TLP:RED marking definition"),
-    ("version a marking definition",
-     json.dumps([{**STATEMENT, "created": "2026-02-01T00:00:00.000Z",
-                  "definition": {"statement": "Public domain"}}]),
-     "a marking definition never changes"),
-    ("duplicate keys",
-     json.dumps([indicator(4, TLP.RED, prefix="0e0e")])[:-2]
-     + f', "object_marking_refs": ["{TLP.CLEAR.marking_id}"]}}]',
-     "has the key 'object_marking_refs' twice"),
-    ("NaN", json.dumps([{**indicator(5, prefix="0e0e"), "confidence": float("nan")}]),
-     "NaN is not a JSON value"),
-    ("Infinity", json.dumps([{**indicator(5, prefix="0e0e"), "confidence": float("inf")}]),
-     "Infinity is not a JSON value"),
-    ("1e400", json.dumps([indicator(5, prefix="0e0e")])[:-2] + ', "confidence": 1e400}]',
-     "the number 1e400 is beyond what JSON interchange allows"),
-    ("a backtracking pattern",
-     json.dumps([{**indicator(6, prefix="0e0e"),
-                  "pattern": f"[file:hashes.'SHA-256' = '{HEX64}' AND file:name = 'a.exe'"}]),
-     "pattern:"),
-    ("10,000 granular markings", json.dumps([_granular(10_000)]),
-     "10,000 granular markings (the limit is 1,000"),
+    (
+        "overwrite the CIRT's object",
+        json.dumps([{**OURS, "modified": LATER, "name": "pwned"}]),
+        "the national CIRT's",
+    ),
+    (
+        "overwrite the CIRT's object, unsigned",
+        json.dumps([{k: v for k, v in {**OURS, "modified": LATER}.items() if k != "created_by_ref"}]),
+        "is the national CIRT's own object",
+    ),
+    (
+        "a lower-marked newer version of another party's object",
+        json.dumps([{**BELS, "modified": LATER, "object_marking_refs": [TLP.CLEAR.marking_id]}]),
+        f"created_by_ref {BEL} is not an identity",
+    ),
+    (
+        "assert another identity",
+        json.dumps([{**indicator(3, prefix="0d0d"), "created_by_ref": CBB}]),
+        f"created_by_ref {CBB} is not an identity",
+    ),
+    (
+        "spoof a TLP definition",
+        json.dumps(
+            [
+                {
+                    "type": "marking-definition",
+                    "spec_version": "2.1",
+                    "id": RED,
+                    "created": "2022-10-01T00:00:00.000Z",
+                    "name": "TLP:RED",
+                    "extensions": {
+                        "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {
+                            "extension_type": "property-extension",
+                            "tlp_2_0": "clear",
+                        }
+                    },
+                }
+            ]
+        ),
+        "uses the id of the OASIS TLP:RED marking definition",
+    ),
+    (
+        "version a marking definition",
+        json.dumps(
+            [
+                {
+                    **STATEMENT,
+                    "created": "2026-02-01T00:00:00.000Z",
+                    "definition": {"statement": "Public domain"},
+                }
+            ]
+        ),
+        "a marking definition never changes",
+    ),
+    (
+        "duplicate keys",
+        json.dumps([indicator(4, TLP.RED, prefix="0e0e")])[:-2]
+        + f', "object_marking_refs": ["{TLP.CLEAR.marking_id}"]}}]',
+        "has the key 'object_marking_refs' twice",
+    ),
+    (
+        "NaN",
+        json.dumps([{**indicator(5, prefix="0e0e"), "confidence": float("nan")}]),
+        "NaN is not a JSON value",
+    ),
+    (
+        "Infinity",
+        json.dumps([{**indicator(5, prefix="0e0e"), "confidence": float("inf")}]),
+        "Infinity is not a JSON value",
+    ),
+    (
+        "1e400",
+        json.dumps([indicator(5, prefix="0e0e")])[:-2] + ', "confidence": 1e400}]',
+        "the number 1e400 is beyond what JSON interchange allows",
+    ),
+    (
+        "a backtracking pattern",
+        json.dumps(
+            [
+                {
+                    **indicator(6, prefix="0e0e"),
+                    "pattern": f"[file:hashes.'SHA-256' = '{HEX64}' AND file:name = 'a.exe'",
+                }
+            ]
+        ),
+        "pattern:",
+    ),
+    (
+        "10,000 granular markings",
+        json.dumps([_granular(10_000)]),
+        "10,000 granular markings (the limit is 1,000",
+    ),
 ]
 
 
@@ -116,41 +178,69 @@ class _Twice(dict):
 
 
 def _event(n: int, attributes: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"uuid": f"5e5e5e5e-0000-4000-8000-00000000000{n}", "info": f"hostile {n}",
-            "distribution": "1", "timestamp": str(1775000000 + n),
-            "Tag": [{"name": "tlp:clear"}], "Attribute": attributes, **extra}
+    return {
+        "uuid": f"5e5e5e5e-0000-4000-8000-00000000000{n}",
+        "info": f"hostile {n}",
+        "distribution": "1",
+        "timestamp": str(1775000000 + n),
+        "Tag": [{"name": "tlp:clear"}],
+        "Attribute": attributes,
+        **extra,
+    }
 
 
 def _attribute(uuid: str, value: str, kind: str = "ip-dst", **extra: Any) -> dict[str, Any]:
-    return {"uuid": uuid, "type": kind, "value": value, "to_ids": True,
-            "timestamp": "1775000000", **extra}
+    return {"uuid": uuid, "type": kind, "value": value, "to_ids": True, "timestamp": "1775000000", **extra}
 
 
 # MISP events carry no created_by_ref and no marking definitions: the attacks that exist there.
 MISP_ATTACKS: list[tuple[str, dict[str, Any], str]] = [
-    ("overwrite the CIRT's object",
-     _event(1, [_attribute(OURS["id"].split("--")[1], "198.51.100.66")]),
-     "is the national CIRT's own object"),
-    ("a lower-marked newer version of another party's object",
-     _event(2, [_attribute(BELS["id"].split("--")[1], "198.51.100.67")]),
-     f"a new version must keep created_by_ref {BEL}"),
-    ("duplicate keys",
-     _Twice(_event(3, [_attribute("5e5e5e5e-0000-4000-8000-0000000000a3", "192.0.2.9")]),
-            "Tag", [{"name": "tlp:red"}]), "has the key 'Tag' twice"),
+    (
+        "overwrite the CIRT's object",
+        _event(1, [_attribute(OURS["id"].split("--")[1], "198.51.100.66")]),
+        "is the national CIRT's own object",
+    ),
+    (
+        "a lower-marked newer version of another party's object",
+        _event(2, [_attribute(BELS["id"].split("--")[1], "198.51.100.67")]),
+        f"a new version must keep created_by_ref {BEL}",
+    ),
+    (
+        "duplicate keys",
+        _Twice(
+            _event(3, [_attribute("5e5e5e5e-0000-4000-8000-0000000000a3", "192.0.2.9")]),
+            "Tag",
+            [{"name": "tlp:red"}],
+        ),
+        "has the key 'Tag' twice",
+    ),
     ("NaN", _event(4, [], threat_level_id=float("nan")), "NaN is not a JSON value"),
-    ("a number beyond JSON interchange", _event(5, [], threat_level_id=10 ** 400),
-     "is beyond what JSON interchange allows"),
-    ("a backtracking pattern",
-     _event(6, [_attribute("5e5e5e5e-0000-4000-8000-0000000000a6",
-                           f"[file:hashes.'SHA-256' = '{HEX64}' AND file:name = 'a.exe'",
-                           "stix2-pattern")]), "pattern:"),
+    (
+        "a number beyond JSON interchange",
+        _event(5, [], threat_level_id=10**400),
+        "is beyond what JSON interchange allows",
+    ),
+    (
+        "a backtracking pattern",
+        _event(
+            6,
+            [
+                _attribute(
+                    "5e5e5e5e-0000-4000-8000-0000000000a6",
+                    f"[file:hashes.'SHA-256' = '{HEX64}' AND file:name = 'a.exe'",
+                    "stix2-pattern",
+                )
+            ],
+        ),
+        "pattern:",
+    ),
 ]
 
 
 # --- the state every attack must leave as it was ----------------------------------------------
 
-def snapshot(home: Path, cli: Callable[..., Any], besides: str = "report--5e5e5e5e"
-             ) -> tuple[str, str]:
+
+def snapshot(home: Path, cli: Callable[..., Any], besides: str = "report--5e5e5e5e") -> tuple[str, str]:
     """Every stored version with its TLP and provenance, and the CIRT's own export.
 
     Besides the reports of the hostile MISP events: an event is a new object of the partner's,
@@ -160,15 +250,19 @@ def snapshot(home: Path, cli: Callable[..., Any], besides: str = "report--5e5e5e
     digest = hashlib.sha256()
     with Workspace.open(home) as ws:
         for row in ws.store.db.query(
-                "SELECT o.id, o.modified, o.tlp, o.latest, o.body, p.source FROM objects o"
-                " JOIN provenance p ON p.object_id = o.id AND p.modified = o.modified"
-                " ORDER BY o.id, o.modified"):
+            "SELECT o.id, o.modified, o.tlp, o.latest, o.body, p.source FROM objects o"
+            " JOIN provenance p ON p.object_id = o.id AND p.modified = o.modified"
+            " ORDER BY o.id, o.modified"
+        ):
             if not row[0].startswith(besides):
                 digest.update(repr(tuple(row)).encode())
     exported = cli("export")
     assert exported.code == 0, exported.err
-    objects = sorted(json.dumps(o, sort_keys=True) for o in json.loads(exported.out)["objects"]
-                     if not o["id"].startswith(besides))
+    objects = sorted(
+        json.dumps(o, sort_keys=True)
+        for o in json.loads(exported.out)["objects"]
+        if not o["id"].startswith(besides)
+    )
     return digest.hexdigest(), hashlib.sha256("\n".join(objects).encode()).hexdigest()
 
 
@@ -189,6 +283,7 @@ def logged_reasons(home: Path) -> list[str]:
 
 # --- how each path delivers the objects text ----------------------------------------------------
 
+
 @dataclass
 class Delivered:
     refused_whole: str  # the one-line refusal of the document, or ''
@@ -207,12 +302,22 @@ class _RawTaxii(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
         if path == "/api1/":
-            body = json.dumps({"title": "raw", "versions": [TAXII_MEDIA],
-                               "max_content_length": 10_000_000}).encode()
+            body = json.dumps(
+                {"title": "raw", "versions": [TAXII_MEDIA], "max_content_length": 10_000_000}
+            ).encode()
         elif path == "/api1/collections/":
-            body = json.dumps({"collections": [{
-                "id": PULL_COLLECTION, "title": "hostile", "can_read": True,
-                "can_write": False, "media_types": ["application/stix+json;version=2.1"]}]}
+            body = json.dumps(
+                {
+                    "collections": [
+                        {
+                            "id": PULL_COLLECTION,
+                            "title": "hostile",
+                            "can_read": True,
+                            "can_write": False,
+                            "media_types": ["application/stix+json;version=2.1"],
+                        }
+                    ]
+                }
             ).encode()
         elif path == f"/api1/collections/{PULL_COLLECTION}/objects/":
             body = self.page
@@ -242,14 +347,17 @@ def raw_taxii(page: bytes) -> Iterator[str]:
 
 def by_file(home: Path, cli: Callable[..., Any], tmp: Path, text: str) -> Delivered:
     path = tmp / "partner.json"
-    path.write_text('{"type": "bundle", "id": "bundle--6b9c2f1e-4a3d-4e5f-8a7b-0c1d2e3f4a5b",'
-                    f' "objects": {text}}}', encoding="utf-8")
+    path.write_text(
+        f'{{"type": "bundle", "id": "bundle--6b9c2f1e-4a3d-4e5f-8a7b-0c1d2e3f4a5b", "objects": {text}}}',
+        encoding="utf-8",
+    )
     result = cli("import", str(path), "--source", PARTNER, "--json")
     if not result.out:
         return Delivered(result.err.strip(), [], 0)
     data = result.json()
-    return Delivered("", [r["reason"] for r in data["rejected"] + data["conflicts"]],
-                     data["new"] + data["updated"])
+    return Delivered(
+        "", [r["reason"] for r in data["rejected"] + data["conflicts"]], data["new"] + data["updated"]
+    )
 
 
 @contextmanager
@@ -257,36 +365,45 @@ def inbox(home: Path) -> Iterator[Callable[[str], Delivered]]:
     with Workspace.open(home) as ws:
         cred = issue_credential(ws, PARTNER)
     with cirt_server(home) as server:
+
         def post(text: str) -> Delivered:
             body = f'{{"objects": {text}}}'.encode()
-            answer = requests.post(f"{server.api_root}collections/inbox/objects/", data=body,
-                                   auth=(cred.username, cred.password), timeout=60,
-                                   headers={"Content-Type": TAXII_MEDIA, "Accept": TAXII_MEDIA})
+            answer = requests.post(
+                f"{server.api_root}collections/inbox/objects/",
+                data=body,
+                auth=(cred.username, cred.password),
+                timeout=60,
+                headers={"Content-Type": TAXII_MEDIA, "Accept": TAXII_MEDIA},
+            )
             if answer.status_code == 400:
                 return Delivered(answer.json()["description"], [], 0)
             assert answer.status_code == 202, answer.text
             status = answer.json()
-            return Delivered("", [f["message"] for f in status["failures"]],
-                             status["success_count"])
+            return Delivered("", [f["message"] for f in status["failures"]], status["success_count"])
+
         yield post
 
 
-def by_pull(home: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
-            text: str) -> Delivered:
+def by_pull(home: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, text: str) -> Delivered:
     with raw_taxii(f'{{"more": false, "objects": {text}}}'.encode()) as url:
-        point_partner(home, PARTNER, discovery=f"{url}/taxii2/", api_root=f"{url}/api1/",
-                      pull=[PULL_COLLECTION])
+        point_partner(
+            home, PARTNER, discovery=f"{url}/taxii2/", api_root=f"{url}/api1/", pull=[PULL_COLLECTION]
+        )
         set_peer_secret(monkeypatch, PARTNER, "user", "password")
         result = cli("taxii", "pull", PARTNER, "--json")
     if result.code != 0:
         return Delivered(result.err.strip(), [], 0)
     (collection,) = result.json()["collections"]
-    return Delivered("", [r["reason"] for r in collection["rejected"] + collection["conflicts"]],
-                     collection["new"] + collection["updated"])
+    return Delivered(
+        "",
+        [r["reason"] for r in collection["rejected"] + collection["conflicts"]],
+        collection["new"] + collection["updated"],
+    )
 
 
-def by_misp(home: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
-            event: dict[str, Any]) -> Delivered:
+def by_misp(
+    home: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, event: dict[str, Any]
+) -> Delivered:
     key = "hostile-test-key-0123456789"
     with running(key) as server:
         event = event if isinstance(event, _Twice) else dict(event)
@@ -303,15 +420,24 @@ def by_misp(home: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
     if result.code != 0 and not result.out:
         return Delivered(result.err.strip(), [], 0)
     data = result.json()
-    return Delivered("", [r["reason"] for r in data["rejected"] + data["conflicts"]],
-                     data["new"] + data["updated"])
+    return Delivered(
+        "", [r["reason"] for r in data["rejected"] + data["conflicts"]], data["new"] + data["updated"]
+    )
 
 
 # --- the suite ------------------------------------------------------------------------------------
 
-def _check(name: str, delivered: Delivered, expected: str, home: Path,
-           before: tuple[str, str], cli: Callable[..., Any], log_size: int,
-           misp: bool = False) -> list[str]:
+
+def _check(
+    name: str,
+    delivered: Delivered,
+    expected: str,
+    home: Path,
+    before: tuple[str, str],
+    cli: Callable[..., Any],
+    log_size: int,
+    misp: bool = False,
+) -> list[str]:
     problems = []
     said = delivered.refused_whole or " | ".join(delivered.reasons)
     if expected not in said:
@@ -332,15 +458,14 @@ def _check(name: str, delivered: Delivered, expected: str, home: Path,
 
 @pytest.mark.parametrize("path", ["file", "taxii-inbox", "taxii-pull", "misp-pull"])
 def test_every_attack_is_refused_logged_and_changes_nothing(
-        path: str, held: Path, cli: Callable[..., Any], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    path: str, held: Path, cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every attack the path can carry (a MISP event has no created_by_ref and no marking
     definitions, so four of the attacks do not exist there)."""
     home = held
     before = snapshot(home, cli)
     problems: list[str] = []
-    attacks: list[tuple[str, Any, str]] = list(MISP_ATTACKS if path == "misp-pull"
-                                               else STIX_ATTACKS)
+    attacks: list[tuple[str, Any, str]] = list(MISP_ATTACKS if path == "misp-pull" else STIX_ATTACKS)
     with inbox(home) if path == "taxii-inbox" else nullcontext() as post:
         for name, payload, expected in attacks:
             log_size = len(logged_reasons(home))
@@ -353,8 +478,9 @@ def test_every_attack_is_refused_logged_and_changes_nothing(
                 delivered = by_pull(home, cli, monkeypatch, payload)
             else:
                 delivered = by_misp(home, cli, monkeypatch, payload)
-            problems += _check(name, delivered, expected, home, before, cli, log_size,
-                               misp=path == "misp-pull")
+            problems += _check(
+                name, delivered, expected, home, before, cli, log_size, misp=path == "misp-pull"
+            )
     assert problems == []
 
 

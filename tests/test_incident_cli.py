@@ -12,9 +12,22 @@ from cirt.tlp import TLP
 
 
 def _open(cli: Any, *extra: str) -> dict[str, Any]:
-    result = cli("incident", "open", "--title", "Phishing against CBB customers",
-                 "--category", "phishing", "--severity", "medium", "--sector", "cbb",
-                 "--description", "Look-alike login page", "--json", *extra)
+    result = cli(
+        "incident",
+        "open",
+        "--title",
+        "Phishing against CBB customers",
+        "--category",
+        "phishing",
+        "--severity",
+        "medium",
+        "--sector",
+        "cbb",
+        "--description",
+        "Look-alike login page",
+        "--json",
+        *extra,
+    )
     assert result.code == 0, result.err
     data: dict[str, Any] = result.json()
     return data
@@ -31,8 +44,20 @@ def test_open_then_list_round_trips_every_field(cli: Any) -> None:
     listed = cli("incident", "list", "--json").json()
     assert len(listed) == 1
     row = listed[0]
-    for key in ("id", "reference", "title", "category", "severity", "status", "tlp",
-                "organisations", "escalation_level", "assignee", "created", "modified"):
+    for key in (
+        "id",
+        "reference",
+        "title",
+        "category",
+        "severity",
+        "status",
+        "tlp",
+        "organisations",
+        "escalation_level",
+        "assignee",
+        "created",
+        "modified",
+    ):
         assert row[key] == opened[key], key
     assert opened["reference"].startswith("BZ-2026-")
     assert opened["category"] == "fraud:phishing"
@@ -44,25 +69,44 @@ def test_open_then_list_round_trips_every_field(cli: Any) -> None:
 
 def test_list_filters_and_orders_newest_first(cli: Any) -> None:
     first = _open(cli)
-    second = cli("incident", "open", "--title", "DDoS on BTL", "--category", "ddos",
-                 "--severity", "high", "--sector", "btl", "--tlp", "green", "--json").json()
+    second = cli(
+        "incident",
+        "open",
+        "--title",
+        "DDoS on BTL",
+        "--category",
+        "ddos",
+        "--severity",
+        "high",
+        "--sector",
+        "btl",
+        "--tlp",
+        "green",
+        "--json",
+    ).json()
     refs = [r["reference"] for r in cli("incident", "list", "--json").json()]
     assert refs == [second["reference"], first["reference"]]
-    assert [r["reference"] for r in cli("incident", "list", "--sector", "btl", "--json").json()] \
-        == [second["reference"]]
-    assert [r["reference"] for r in cli("incident", "list", "--severity", "medium", "--json")
-            .json()] == [first["reference"]]
-    assert [r["reference"] for r in cli("incident", "list", "--tlp", "green", "--json")
-            .json()] == [second["reference"]]
-    assert [r["reference"] for r in cli("incident", "list", "--category", "availability:ddos",
-                                        "--json").json()] == [second["reference"]]
+    assert [r["reference"] for r in cli("incident", "list", "--sector", "btl", "--json").json()] == [
+        second["reference"]
+    ]
+    assert [r["reference"] for r in cli("incident", "list", "--severity", "medium", "--json").json()] == [
+        first["reference"]
+    ]
+    assert [r["reference"] for r in cli("incident", "list", "--tlp", "green", "--json").json()] == [
+        second["reference"]
+    ]
+    assert [
+        r["reference"] for r in cli("incident", "list", "--category", "availability:ddos", "--json").json()
+    ] == [second["reference"]]
     assert cli("incident", "list", "--status", "closed", "--json").json() == []
 
 
 def test_escalation_and_close_show_in_history(cli: Any) -> None:
     ref = _open(cli)["reference"]
-    assert cli("incident", "escalate", ref, "--to", "national", "--reason",
-               "nation-wide bank customers").code == 0
+    assert (
+        cli("incident", "escalate", ref, "--to", "national", "--reason", "nation-wide bank customers").code
+        == 0
+    )
     _waive_duties(cli, ref)
     assert cli("incident", "close", ref, "--resolution", "site taken down").code == 0
     history = cli("incident", "history", ref, "--json").json()
@@ -80,8 +124,9 @@ def test_escalation_moves_upward_only_unless_de_escalated_with_a_reason(cli: Any
     assert cli("incident", "escalate", ref, "--to", "coordinator", "--reason", "r").code == 0
     down = cli("incident", "escalate", ref, "--to", "national", "--reason", "r")
     assert down.code == 1 and "--de-escalate" in down.err
-    ok = cli("incident", "escalate", ref, "--to", "national", "--reason", "contained",
-             "--de-escalate", "--json")
+    ok = cli(
+        "incident", "escalate", ref, "--to", "national", "--reason", "contained", "--de-escalate", "--json"
+    )
     assert ok.code == 0 and ok.json()["escalation_level"] == "national"
 
 
@@ -117,15 +162,44 @@ def test_the_incident_carries_the_incident_core_extension(cli: Any) -> None:
     assert stix["object_marking_refs"] == [TLP.AMBER.marking_id]
 
 
-@pytest.mark.parametrize("args,message", [
-    (("incident", "show", "BZ-2026-9999"), "no incident 'BZ-2026-9999'"),
-    (("incident", "open", "--title", "t", "--category", "nonsense", "--severity", "high",
-      "--sector", "cbb"), "'nonsense' is not an RSIT category"),
-    (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "high",
-      "--sector", "energy"), "organisation 'energy' is not in"),
-    (("indicator", "add", "--pattern", "[ipv4-addr:value = '1.2.3.4'"), "invalid STIX pattern"),
-    (("indicator", "add", "--ip", "999.1.1.1"), "is not an IP address"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("incident", "show", "BZ-2026-9999"), "no incident 'BZ-2026-9999'"),
+        (
+            (
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--category",
+                "nonsense",
+                "--severity",
+                "high",
+                "--sector",
+                "cbb",
+            ),
+            "'nonsense' is not an RSIT category",
+        ),
+        (
+            (
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--category",
+                "phishing",
+                "--severity",
+                "high",
+                "--sector",
+                "energy",
+            ),
+            "organisation 'energy' is not in",
+        ),
+        (("indicator", "add", "--pattern", "[ipv4-addr:value = '1.2.3.4'"), "invalid STIX pattern"),
+        (("indicator", "add", "--ip", "999.1.1.1"), "is not an IP address"),
+    ],
+)
 def test_errors_are_one_line_and_exit_1(cli: Any, args: tuple[str, ...], message: str) -> None:
     result = cli(*args)
     assert result.code == 1
@@ -133,17 +207,50 @@ def test_errors_are_one_line_and_exit_1(cli: Any, args: tuple[str, ...], message
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
 
 
-@pytest.mark.parametrize("args,message", [
-    (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "high",
-      "--sector", "cbb", "--tlp", "purple"), "'purple' is not a TLP label"),
-    (("incident", "open", "--title", "t", "--category", "phishing", "--severity", "urgent",
-      "--sector", "cbb"), "'urgent' is not one of 'low', 'medium', 'high', 'critical'"),
-    (("incident", "escalate", "BZ-2026-0001", "--to", "galactic", "--reason", "r"),
-     "'galactic' is not one of"),
-    (("task", "add", "BZ-2026-0001", "--title", "t", "--phase", "later"), "'later' is not one"),
-    (("bulletin", "build", "--for", "cbb", "--since", "forever"), "'forever' is not a period"),
-    (("bulletin", "build", "--for", "cbb", "--format", "pdf"), "'pdf' is not one of"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            (
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--category",
+                "phishing",
+                "--severity",
+                "high",
+                "--sector",
+                "cbb",
+                "--tlp",
+                "purple",
+            ),
+            "'purple' is not a TLP label",
+        ),
+        (
+            (
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--category",
+                "phishing",
+                "--severity",
+                "urgent",
+                "--sector",
+                "cbb",
+            ),
+            "'urgent' is not one of 'low', 'medium', 'high', 'critical'",
+        ),
+        (
+            ("incident", "escalate", "BZ-2026-0001", "--to", "galactic", "--reason", "r"),
+            "'galactic' is not one of",
+        ),
+        (("task", "add", "BZ-2026-0001", "--title", "t", "--phase", "later"), "'later' is not one"),
+        (("bulletin", "build", "--for", "cbb", "--since", "forever"), "'forever' is not a period"),
+        (("bulletin", "build", "--for", "cbb", "--format", "pdf"), "'pdf' is not one of"),
+    ],
+)
 def test_invalid_option_values_exit_2(cli: Any, args: tuple[str, ...], message: str) -> None:
     result = cli(*args)
     assert result.code == 2, result.err
@@ -160,16 +267,19 @@ def test_a_missing_workspace_says_how_to_create_one(cli: Any, tmp_path: Path) ->
     assert result.code == 1 and "run 'cirt init'" in result.err
 
 
-@pytest.mark.parametrize("flag,value,pattern", [
-    ("--ip", "203.0.113.45", "[ipv4-addr:value = '203.0.113.45']"),
-    ("--ip", "2001:db8::1", "[ipv6-addr:value = '2001:db8::1']"),
-    ("--ip", "198.51.100.0/24", "[ipv4-addr:value = '198.51.100.0/24']"),
-    ("--domain", "Evil.Example.", "[domain-name:value = 'evil.example']"),
-    ("--url", "http://x.example/it's\\here", "[url:value = 'http://x.example/it\\'s\\\\here']"),
-    ("--sha256", "A" * 64, "[file:hashes.'SHA-256' = '" + "a" * 64 + "']"),
-    ("--md5", "b" * 32, "[file:hashes.MD5 = '" + "b" * 32 + "']"),
-    ("--email", "boss@ceo-fraud.example", "[email-addr:value = 'boss@ceo-fraud.example']"),
-])
+@pytest.mark.parametrize(
+    "flag,value,pattern",
+    [
+        ("--ip", "203.0.113.45", "[ipv4-addr:value = '203.0.113.45']"),
+        ("--ip", "2001:db8::1", "[ipv6-addr:value = '2001:db8::1']"),
+        ("--ip", "198.51.100.0/24", "[ipv4-addr:value = '198.51.100.0/24']"),
+        ("--domain", "Evil.Example.", "[domain-name:value = 'evil.example']"),
+        ("--url", "http://x.example/it's\\here", "[url:value = 'http://x.example/it\\'s\\\\here']"),
+        ("--sha256", "A" * 64, "[file:hashes.'SHA-256' = '" + "a" * 64 + "']"),
+        ("--md5", "b" * 32, "[file:hashes.MD5 = '" + "b" * 32 + "']"),
+        ("--email", "boss@ceo-fraud.example", "[email-addr:value = 'boss@ceo-fraud.example']"),
+    ],
+)
 def test_quick_forms_build_correct_patterns(cli: Any, flag: str, value: str, pattern: str) -> None:
     result = cli("indicator", "add", flag, value, "--json")
     assert result.code == 0, result.err
@@ -189,18 +299,25 @@ def test_an_indicator_on_an_incident_takes_its_tlp_and_is_listed(cli: Any) -> No
 def test_a_change_based_on_an_old_version_is_a_conflict(ws: Any) -> None:
     from cirt.errors import ConflictError
 
-    incident = ws.incidents.open(title="t", category="phishing", severity="low",
-                                 organisations=["cbb"])
+    incident = ws.incidents.open(title="t", category="phishing", severity="low", organisations=["cbb"])
     ws.incidents.update(incident.reference, severity="high")
     with pytest.raises(ConflictError, match=r"was changed by tester .*updated severity"):
-        ws.incidents.escalate(incident.reference, level="national", reason="r",
-                              if_version=incident.modified)
+        ws.incidents.escalate(incident.reference, level="national", reason="r", if_version=incident.modified)
     assert ws.incidents.get(incident.reference).escalation_level == "sector"
 
 
 def test_if_version_on_the_command_line_reports_a_conflict(cli: Any) -> None:
     opened = _open(cli)
     cli("incident", "update", opened["reference"], "--severity", "high")
-    stale = cli("incident", "escalate", opened["reference"], "--to", "national", "--reason", "r",
-                "--if-version", opened["modified"])
+    stale = cli(
+        "incident",
+        "escalate",
+        opened["reference"],
+        "--to",
+        "national",
+        "--reason",
+        "r",
+        "--if-version",
+        opened["modified"],
+    )
     assert stale.code == 1 and "show it again and retry" in stale.err

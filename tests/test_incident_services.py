@@ -26,9 +26,18 @@ from cirt.incident_records import IncidentRecords
 from cirt.store.engines import open_store
 from cirt.tasks import TaskService
 
-INCIDENT_SIDE = ("cirt.incident_desk", "cirt.incident_records", "cirt.tasks", "cirt.evidence",
-                 "cirt.indicator_desk", "cirt.linking", "cirt.listing", "cirt.search",
-                 "cirt.correlation", "cirt.dashboard")
+INCIDENT_SIDE = (
+    "cirt.incident_desk",
+    "cirt.incident_records",
+    "cirt.tasks",
+    "cirt.evidence",
+    "cirt.indicator_desk",
+    "cirt.linking",
+    "cirt.listing",
+    "cirt.search",
+    "cirt.correlation",
+    "cirt.dashboard",
+)
 
 
 @dataclass
@@ -48,16 +57,24 @@ def services(home: Path, clock: FixedClock) -> Iterator[Services]:
     records = IncidentRecords(context)
     tasks = TaskService(context, records=records)
     evidence = EvidenceLocker(context, records=records)
-    yield Services(context, records, tasks, evidence,
-                   IncidentDesk(context, records=records, tasks=tasks, evidence=evidence))
+    yield Services(
+        context,
+        records,
+        tasks,
+        evidence,
+        IncidentDesk(context, records=records, tasks=tasks, evidence=evidence),
+    )
     store.close()
 
 
-def test_services_wired_by_hand_keep_one_incident_record(services: Services,
-                                                         tmp_path: Path) -> None:
-    incident = services.incidents.open(title="Phishing imitating online banking",
-                                       category="phishing", severity="medium",
-                                       organisations=["cbb"], tlp="amber")
+def test_services_wired_by_hand_keep_one_incident_record(services: Services, tmp_path: Path) -> None:
+    incident = services.incidents.open(
+        title="Phishing imitating online banking",
+        category="phishing",
+        severity="medium",
+        organisations=["cbb"],
+        tlp="amber",
+    )
     _, planned = services.tasks.list(incident.reference)
     assert planned and incident.playbook == "phishing"
     first = next(t for t in planned if t.kind == "task" and not t.decision)
@@ -71,25 +88,27 @@ def test_services_wired_by_hand_keep_one_incident_record(services: Services,
     assert any(what.startswith("internal note: Evidence E1 collected") for what in history)
     held = services.incidents.attached_ids(incident.reference)
     assert {t.id for t in planned} <= set(held) and item.file_id in held
-    assert services.records.get(incident.reference).modified == \
-        services.incidents.get(incident.reference).modified
+    assert (
+        services.records.get(incident.reference).modified
+        == services.incidents.get(incident.reference).modified
+    )
 
 
-def test_a_task_added_in_between_is_a_conflict_for_an_incident_change(
-        services: Services) -> None:
-    incident = services.incidents.open(title="Defaced bank site", category="defacement",
-                                       severity="low", organisations=["cbb"])
+def test_a_task_added_in_between_is_a_conflict_for_an_incident_change(services: Services) -> None:
+    incident = services.incidents.open(
+        title="Defaced bank site", category="defacement", severity="low", organisations=["cbb"]
+    )
     services.tasks.add(incident.reference, title="Call the web host")
     with pytest.raises(ConflictError, match="task added: Call the web host"):
-        services.incidents.update(incident.reference, severity="high",
-                                  if_version=incident.modified)
+        services.incidents.update(incident.reference, severity="high", if_version=incident.modified)
 
 
 def test_the_incident_side_services_load_no_workspace() -> None:
-    code = (f"import json, sys, {', '.join(INCIDENT_SIDE)}; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cirt'))))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        f"import json, sys, {', '.join(INCIDENT_SIDE)}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cirt'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = json.loads(done.stdout)
     assert set(INCIDENT_SIDE) <= set(loaded)
     assert [m for m in loaded if m.startswith(("cirt.workspace", "cirt.cli"))] == []

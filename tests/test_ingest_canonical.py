@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 from cirt.store import canonical_json
 
 _SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
-_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
-                     | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)

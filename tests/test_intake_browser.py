@@ -14,8 +14,10 @@ from cirt.demos.servers import intake_form
 from cirt.workspace import Workspace
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
-                                reason="Chromium and chromedriver come from scripts/setup.sh")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
+    reason="Chromium and chromedriver come from scripts/setup.sh",
+)
 
 
 @pytest.fixture
@@ -25,9 +27,18 @@ def chromium() -> Iterator[object]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage", "--ignore-certificate-errors", "--lang=en-GB"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--ignore-certificate-errors",
+        "--lang=en-GB",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -38,16 +49,36 @@ def chromium() -> Iterator[object]:
 
 
 def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
-        chromium: object, tmp_path: Path) -> None:
+    chromium: object, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.support.ui import WebDriverWait
 
     assert isinstance(chromium, WebDriver)
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     screenshot = tmp_path / "sms.png"
     screenshot.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
     home = tmp_path / "ws"
@@ -61,7 +92,8 @@ def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
         assert chromium.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
         chromium.find_element(By.CSS_SELECTOR, "input[name=category][value=phishing]").click()
         chromium.find_element(By.ID, "what").send_keys(
-            "An SMS said my card was blocked and sent me to hxxps://cbb-cards[.]example")
+            "An SMS said my card was blocked and sent me to hxxps://cbb-cards[.]example"
+        )
         chromium.find_element(By.ID, "occurred").send_keys("this morning")
         chromium.find_element(By.ID, "reporter_contact").send_keys("citizen@example.org")
         chromium.find_element(By.ID, "files").send_keys(str(screenshot))

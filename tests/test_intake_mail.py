@@ -37,21 +37,30 @@ def phishing() -> EmailMessage:
     original["To"] = "customer@example.org"
     original["Subject"] = "Your account is suspended"
     original["Message-ID"] = "<phish-1@cbb-secure-login.example>"
-    original.set_content("Dear customer, verify now at https://cbb-secure-login.example/verify "
-                         "or your card is blocked. Official site: https://www.centralbank.org.bz/")
+    original.set_content(
+        "Dear customer, verify now at https://cbb-secure-login.example/verify "
+        "or your card is blocked. Official site: https://www.centralbank.org.bz/"
+    )
     return original
 
 
-def forward(original: EmailMessage, *, sender: str = "Maria Chan <maria@example.org>",
-            subject: str = "Fwd: Your account is suspended", message_id: str = "<fwd-1@example.org>",
-            extra: Sequence[tuple[bytes, str, str]] = ()) -> EmailMessage:
+def forward(
+    original: EmailMessage,
+    *,
+    sender: str = "Maria Chan <maria@example.org>",
+    subject: str = "Fwd: Your account is suspended",
+    message_id: str = "<fwd-1@example.org>",
+    extra: Sequence[tuple[bytes, str, str]] = (),
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = "report@cirt.bz.example"
     message["Subject"] = subject
     message["Message-ID"] = message_id
-    message.set_content("I got this, the link was hxxps://cbb-secure-login[.]example/verify and the"
-                        " page posted to 203.0.113[.]45. Is it real?")
+    message.set_content(
+        "I got this, the link was hxxps://cbb-secure-login[.]example/verify and the"
+        " page posted to 203.0.113[.]45. Is it real?"
+    )
     message.add_attachment(original)
     for data, name, kind in extra:
         maintype, subtype = kind.split("/")
@@ -60,11 +69,18 @@ def forward(original: EmailMessage, *, sender: str = "Maria Chan <maria@example.
 
 
 def test_a_forwarded_phishing_message_becomes_a_report_with_candidates_and_evidence(
-        cli: Any, tmp_path: Path, home: Path) -> None:
+    cli: Any, tmp_path: Path, home: Path
+) -> None:
     eml = tmp_path / "report.eml"
-    eml.write_bytes(forward(phishing(), extra=[(PNG, "screen.png", "image/png"),
-                                               (b"MZ\x90\x00" + bytes(64), "invoice.pdf",
-                                                "application/pdf")]).as_bytes())
+    eml.write_bytes(
+        forward(
+            phishing(),
+            extra=[
+                (PNG, "screen.png", "image/png"),
+                (b"MZ\x90\x00" + bytes(64), "invoice.pdf", "application/pdf"),
+            ],
+        ).as_bytes()
+    )
     result = cli("intake", "mail", str(eml), "--json")
     assert result.code == 0, result.err
     [outcome] = result.json()
@@ -75,17 +91,24 @@ def test_a_forwarded_phishing_message_becomes_a_report_with_candidates_and_evide
     assert report["reporter_contact"] == "maria@example.org" and report["reporter_name"] == "Maria Chan"
     assert report["reporter_kind"] == "citizen"
     assert [(a["name"], a["media_type"]) for a in report["attachments"]] == [
-        ("forwarded.eml", "message/rfc822"), ("screen.png", "image/png")]
+        ("forwarded.eml", "message/rfc822"),
+        ("screen.png", "image/png"),
+    ]
     assert report["attachments"][1]["sha256"] == hashlib.sha256(PNG).hexdigest()
     found = {(i["kind"], i["value"]) for i in report["indicators"]}
-    assert {("email", "alerts@cbb-secure-login.example"), ("domain", "cbb-secure-login.example"),
-            ("url", "https://cbb-secure-login.example/verify"), ("ip", "203.0.113.45")} <= found
+    assert {
+        ("email", "alerts@cbb-secure-login.example"),
+        ("domain", "cbb-secure-login.example"),
+        ("url", "https://cbb-secure-login.example/verify"),
+        ("ip", "203.0.113.45"),
+    } <= found
     assert not any("centralbank.org.bz" in v for _, v in found), "our own domains are no candidates"
     assert ("email", "maria@example.org") not in found, "the reporter is not an indicator"
 
 
 def test_a_message_read_twice_is_one_report_and_an_mbox_gives_one_report_each(
-        cli: Any, tmp_path: Path) -> None:
+    cli: Any, tmp_path: Path
+) -> None:
     box_path = tmp_path / "reports.mbox"
     box = mailbox.mbox(str(box_path))
     box.add(forward(phishing()))
@@ -101,11 +124,13 @@ def test_a_message_read_twice_is_one_report_and_an_mbox_gives_one_report_each(
 
 
 def test_header_injection_cannot_add_lines_or_headers(cli: Any, tmp_path: Path) -> None:
-    raw = (b"From: =?utf-8?q?Eve=0D=0ABcc=3A_all=40example=2Eorg?= <eve@example.org>\r\n"
-           b"Subject: =?utf-8?q?Hello=0D=0AX-Injected=3A_yes=0A=1B[31mred=E2=80=AE?=\r\n"
-           b"Message-ID: <inject@example.org>\r\n"
-           b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
-           b"<script>alert(1)</script> see http://203.0.113.7/x\r\n")
+    raw = (
+        b"From: =?utf-8?q?Eve=0D=0ABcc=3A_all=40example=2Eorg?= <eve@example.org>\r\n"
+        b"Subject: =?utf-8?q?Hello=0D=0AX-Injected=3A_yes=0A=1B[31mred=E2=80=AE?=\r\n"
+        b"Message-ID: <inject@example.org>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"<script>alert(1)</script> see http://203.0.113.7/x\r\n"
+    )
     eml = tmp_path / "inject.eml"
     eml.write_bytes(raw)
     [outcome] = cli("intake", "mail", str(eml), "--json").json()
@@ -122,7 +147,8 @@ def test_header_injection_cannot_add_lines_or_headers(cli: Any, tmp_path: Path) 
 
 
 def test_unusable_files_are_refused_in_one_line_and_store_nothing(
-        cli: Any, tmp_path: Path, home: Path) -> None:
+    cli: Any, tmp_path: Path, home: Path
+) -> None:
     missing = cli("intake", "mail", str(tmp_path / "nope.eml"))
     assert missing.code == 1 and "no such file" in missing.err and "Traceback" not in missing.err
     big = tmp_path / "big.eml"
@@ -172,15 +198,35 @@ def dovecot() -> Iterator[Imap]:
         login_user = internal_user = owner.pw_name
     port, tls_port = free_port(), free_port()
     cert, key = root / "cert.pem", root / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (root / "passwd").write_text(
-        f"reports:{{PLAIN}}imap-s3cret:{owner.pw_uid}:{owner.pw_gid}::{root / 'mail' / 'reports'}\n")
+        f"reports:{{PLAIN}}imap-s3cret:{owner.pw_uid}:{owner.pw_gid}::{root / 'mail' / 'reports'}\n"
+    )
     (root / "dovecot.conf").write_text(f"""
-base_dir = {root / 'run'}
-state_dir = {root / 'state'}
-log_path = {root / 'dovecot.log'}
+base_dir = {root / "run"}
+state_dir = {root / "state"}
+log_path = {root / "dovecot.log"}
 instance_name = cirt-test-{port}
 protocols = imap
 listen = 127.0.0.1
@@ -190,16 +236,16 @@ ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 0
-mail_location = maildir:{root / 'mail'}/%u
+mail_location = maildir:{root / "mail"}/%u
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root / 'passwd'}
+  args = scheme=PLAIN username_format=%u {root / "passwd"}
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {root / 'passwd'}
+  args = username_format=%u {root / "passwd"}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -217,8 +263,11 @@ service anvil {{
   chroot =
 }}
 """)
-    process = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -242,10 +291,13 @@ service anvil {{
 
 
 def test_unread_messages_of_the_mailbox_become_reports_once(
-        cli: Any, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli: Any, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with (home / "config.toml").open("a") as config:
-        config.write(f'\n[intake]\nimap_host = "127.0.0.1"\nimap_port = {dovecot.port}\n'
-                     f'imap_user = "{dovecot.user}"\nimap_security = "none"\n')
+        config.write(
+            f'\n[intake]\nimap_host = "127.0.0.1"\nimap_port = {dovecot.port}\n'
+            f'imap_user = "{dovecot.user}"\nimap_security = "none"\n'
+        )
     not_set = cli("intake", "imap")
     assert not_set.code == 1 and "CIRT_INTAKE_IMAP_PASSWORD" in not_set.err
     monkeypatch.setenv("CIRT_INTAKE_IMAP_PASSWORD", "wrong")
@@ -254,8 +306,14 @@ def test_unread_messages_of_the_mailbox_become_reports_once(
 
     monkeypatch.setenv("CIRT_INTAKE_IMAP_PASSWORD", dovecot.password)
     dovecot.append(forward(phishing()))
-    dovecot.append(forward(phishing(), sender="bws <security@bws.bz.example>",
-                           message_id="<fwd-9@bws>", extra=[(PNG, "scada.png", "image/png")]))
+    dovecot.append(
+        forward(
+            phishing(),
+            sender="bws <security@bws.bz.example>",
+            message_id="<fwd-9@bws>",
+            extra=[(PNG, "scada.png", "image/png")],
+        )
+    )
     first = cli("intake", "imap", "--json")
     assert first.code == 0, first.err
     assert [o["status"] for o in first.json()] == ["new", "new"]
@@ -263,15 +321,17 @@ def test_unread_messages_of_the_mailbox_become_reports_once(
     dovecot.append(forward(phishing()))  # the same message delivered again
     assert [o["status"] for o in cli("intake", "imap", "--json").json()] == ["duplicate"]
     reports = cli("triage", "list", "--json").json()
-    assert [r["reporter_contact"] for r in reports] == ["maria@example.org",
-                                                        "security@bws.bz.example"]
+    assert [r["reporter_contact"] for r in reports] == ["maria@example.org", "security@bws.bz.example"]
 
 
 def test_the_mailbox_over_tls_is_read_only_when_its_certificate_is_trusted(
-        cli: Any, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli: Any, home: Path, dovecot: Imap, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with (home / "config.toml").open("a") as config:
-        config.write(f'\n[intake]\nimap_host = "127.0.0.1"\nimap_port = {dovecot.tls_port}\n'
-                     f'imap_user = "{dovecot.user}"\nimap_security = "ssl"\n')
+        config.write(
+            f'\n[intake]\nimap_host = "127.0.0.1"\nimap_port = {dovecot.tls_port}\n'
+            f'imap_user = "{dovecot.user}"\nimap_security = "ssl"\n'
+        )
     monkeypatch.setenv("CIRT_INTAKE_IMAP_PASSWORD", dovecot.password)
     dovecot.append(forward(phishing()))
     untrusted = cli("intake", "imap")

@@ -18,7 +18,7 @@ from cirt.servers.intake_form import CSP, IntakeApp
 from cirt.workspace import Workspace
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
-HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&\u202e\x00\x1b[31m'
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&\u202e\x00\x1b[31m"
 
 
 @pytest.fixture
@@ -37,16 +37,30 @@ def csrf_of(page: TestResponse) -> str:
     return found[1]
 
 
-def send(browser: Client, *, files: list[tuple[bytes, str, str]] = (),  # type: ignore[assignment]
-         token: str | None = None, lang: str = "en", **fields: str) -> TestResponse:
+def send(
+    browser: Client,
+    *,
+    files: list[tuple[bytes, str, str]] = (),  # type: ignore[assignment]
+    token: str | None = None,
+    lang: str = "en",
+    **fields: str,
+) -> TestResponse:
     if token is None:
         token = csrf_of(browser.get(f"/?lang={lang}"))
-    data: dict[str, object] = {"csrf": token, "category": "phishing",
-                               "what": "A message asked for my bank PIN", **fields}
+    data: dict[str, object] = {
+        "csrf": token,
+        "category": "phishing",
+        "what": "A message asked for my bank PIN",
+        **fields,
+    }
     if files:
         data["files"] = [(io.BytesIO(body), name, kind) for body, name, kind in files]
-    return browser.post(f"/report?lang={lang}", data=data, content_type="multipart/form-data",
-                        environ_base={"REMOTE_ADDR": "198.51.100.77"})
+    return browser.post(
+        f"/report?lang={lang}",
+        data=data,
+        content_type="multipart/form-data",
+        environ_base={"REMOTE_ADDR": "198.51.100.77"},
+    )
 
 
 def stored(home: Path) -> tuple[int, list[Path]]:
@@ -73,10 +87,16 @@ def test_the_form_is_english_or_spanish_with_no_script_and_a_strict_policy(brows
 
 
 def test_a_report_with_a_picture_gets_a_reference_and_its_own_status_page(
-        browser: Client, home: Path) -> None:
-    answer = send(browser, files=[(PNG, "screen shot.png", "image/png")],
-                  what="Got an SMS: verify at hxxps://cbb-verify[.]example/login from +501 600 0000",
-                  occurred="yesterday 18:00", reporter_contact="maria@example.org", lang="es")
+    browser: Client, home: Path
+) -> None:
+    answer = send(
+        browser,
+        files=[(PNG, "screen shot.png", "image/png")],
+        what="Got an SMS: verify at hxxps://cbb-verify[.]example/login from +501 600 0000",
+        occurred="yesterday 18:00",
+        reporter_contact="maria@example.org",
+        lang="es",
+    )
     assert answer.status_code == 303
     status = browser.get(answer.headers["Location"])
     page = status.get_data(as_text=True)
@@ -95,10 +115,8 @@ def test_a_report_with_a_picture_gets_a_reference_and_its_own_status_page(
     assert other.status_code == 404 and reference[1] not in other.get_data(as_text=True)
 
 
-def test_html_and_script_in_every_field_are_kept_as_text_and_never_run(
-        browser: Client, home: Path) -> None:
-    answer = send(browser, what=HOSTILE, occurred=HOSTILE, reporter_name=HOSTILE,
-                  reporter_contact=HOSTILE)
+def test_html_and_script_in_every_field_are_kept_as_text_and_never_run(browser: Client, home: Path) -> None:
+    answer = send(browser, what=HOSTILE, occurred=HOSTILE, reporter_name=HOSTILE, reporter_contact=HOSTILE)
     assert answer.status_code == 303
     with Workspace.open(home) as ws:
         [row] = ws.intake.list()
@@ -113,33 +131,38 @@ def test_html_and_script_in_every_field_are_kept_as_text_and_never_run(
 
 
 def test_a_post_without_the_forms_token_is_refused_and_nothing_is_stored(
-        browser: Client, app: IntakeApp, home: Path) -> None:
+    browser: Client, app: IntakeApp, home: Path
+) -> None:
     assert send(browser, token="").status_code == 403
     forged = "abc.1700000000." + "0" * 32
     assert send(browser, token=forged).status_code == 403
     stranger = Client(app)  # another site's page posting into ours: no cookie of ours
     token = csrf_of(browser.get("/"))
-    posted = stranger.post("/report", data={"csrf": token, "category": "fraud", "what": "x"},
-                           content_type="multipart/form-data")
+    posted = stranger.post(
+        "/report", data={"csrf": token, "category": "fraud", "what": "x"}, content_type="multipart/form-data"
+    )
     assert posted.status_code == 403
     assert stored(home) == (0, [])
 
 
-@pytest.mark.parametrize(("files", "why"), [
-    ([(b"MZ\x90\x00" + bytes(100), "invoice.png", "image/png")], "not a picture"),
-    ([(PNG, "photo.pdf", "application/pdf")], "says it is application/pdf"),
-    ([(b"", "empty.txt", "text/plain")], "is empty"),
-    ([(PNG, f"p{i}.png", "image/png") for i in range(6)], "at most 5 files"),
-])
+@pytest.mark.parametrize(
+    ("files", "why"),
+    [
+        ([(b"MZ\x90\x00" + bytes(100), "invoice.png", "image/png")], "not a picture"),
+        ([(PNG, "photo.pdf", "application/pdf")], "says it is application/pdf"),
+        ([(b"", "empty.txt", "text/plain")], "is empty"),
+        ([(PNG, f"p{i}.png", "image/png") for i in range(6)], "at most 5 files"),
+    ],
+)
 def test_mistyped_and_too_many_attachments_refuse_the_whole_report(
-        browser: Client, home: Path, files: list[tuple[bytes, str, str]], why: str) -> None:
-    answer = send(browser, files=[(PNG, "good.png", "image/png"), *files][:max(len(files), 2)])
+    browser: Client, home: Path, files: list[tuple[bytes, str, str]], why: str
+) -> None:
+    answer = send(browser, files=[(PNG, "good.png", "image/png"), *files][: max(len(files), 2)])
     assert answer.status_code == 400 and why in answer.get_data(as_text=True)
     assert stored(home) == (0, [])
 
 
-def test_an_oversized_attachment_is_refused_before_it_is_read_whole(
-        browser: Client, home: Path) -> None:
+def test_an_oversized_attachment_is_refused_before_it_is_read_whole(browser: Client, home: Path) -> None:
     big = PNG + bytes(5 * 1024 * 1024)
     assert send(browser, files=[(big, "big.png", "image/png")]).status_code == 400
     huge = PNG + bytes(30 * 1024 * 1024)
@@ -148,7 +171,8 @@ def test_an_oversized_attachment_is_refused_before_it_is_read_whole(
 
 
 def test_child_abuse_material_is_never_uploaded_and_the_reporter_is_sent_to_iwf_and_pitcu(
-        browser: Client, home: Path) -> None:
+    browser: Client, home: Path
+) -> None:
     answer = send(browser, category="csam", files=[(PNG, "x.png", "image/png")])
     page = answer.get_data(as_text=True)
     assert answer.status_code == 400 and "https://report.iwf.org.uk/bz" in page and "PITCU" in page
@@ -176,7 +200,8 @@ def test_the_status_page_follows_triage(browser: Client, home: Path) -> None:
 
 
 def test_a_failure_while_storing_leaves_neither_rows_nor_files(
-        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Workspace.open(home) as ws:
         real = ws.store.insert_report
 
@@ -185,15 +210,20 @@ def test_a_failure_while_storing_leaves_neither_rows_nor_files(
             raise StoreError("disk full")
 
         monkeypatch.setattr(ws.store, "insert_report", insert_then_fail)
-        sub = submission(channel="web", category="fraud", what="paid for a phone never sent",
-                         files=(attachment("receipt.png", "image/png", PNG),))
+        sub = submission(
+            channel="web",
+            category="fraud",
+            what="paid for a phone never sent",
+            files=(attachment("receipt.png", "image/png", PNG),),
+        )
         with pytest.raises(StoreError):
             ws.intake.submit(sub)
     assert stored(home) == (0, [])
 
 
 def test_a_store_that_fails_gets_a_plain_503_and_stores_nothing(
-        app: IntakeApp, browser: Client, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: IntakeApp, browser: Client, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = csrf_of(browser.get("/"))
 
     def locked(*_: object, **__: object) -> None:

@@ -9,15 +9,26 @@ import subprocess
 import sys
 from typing import Any
 
-ADAPTERS = ("cirt.store", "cirt.workspace", "cirt.taxii", "cirt.misp", "cirt.bulletin",
-            "cirt.openpgp", "cirt.config", "cirt.intake", "cirt.cli", "cirt.sharing")
+ADAPTERS = (
+    "cirt.store",
+    "cirt.workspace",
+    "cirt.taxii",
+    "cirt.misp",
+    "cirt.bulletin",
+    "cirt.openpgp",
+    "cirt.config",
+    "cirt.intake",
+    "cirt.cli",
+    "cirt.sharing",
+)
 
 
 def loaded_by(module: str) -> list[str]:
-    code = (f"import json, sys, {module}; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cirt'))))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        f"import json, sys, {module}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cirt'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     found: list[str] = json.loads(done.stdout)
     return found
 
@@ -38,10 +49,8 @@ def _layer_entries() -> list[list[str]]:
     from pathlib import Path
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    contract = next(c for c in pyproject["tool"]["importlinter"]["contracts"]
-                    if c["type"] == "layers")
-    return [[m.strip() for m in layer.replace("|", ":").split(":")]
-            for layer in contract["layers"]]
+    contract = next(c for c in pyproject["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    return [[m.strip() for m in layer.replace("|", ":").split(":")] for layer in contract["layers"]]
 
 
 def _split_package_without_code(info: Any) -> bool:
@@ -62,12 +71,18 @@ def test_every_module_of_cirt_sits_in_exactly_one_layer_of_the_contract() -> Non
 
     import cirt
 
-    modules = [info.name for info in pkgutil.walk_packages(cirt.__path__, "cirt.")
-               if ".migrations." not in info.name and not _split_package_without_code(info)]
+    modules = [
+        info.name
+        for info in pkgutil.walk_packages(cirt.__path__, "cirt.")
+        if ".migrations." not in info.name and not _split_package_without_code(info)
+    ]
     layers = _layer_entries()
 
     def homes(module: str) -> list[int]:
-        return [i for i, layer in enumerate(layers)
-                if any(module == entry or module.startswith(entry + ".") for entry in layer)]
+        return [
+            i
+            for i, layer in enumerate(layers)
+            if any(module == entry or module.startswith(entry + ".") for entry in layer)
+        ]
 
     assert {m: homes(m) for m in modules if len(homes(m)) != 1} == {}

@@ -11,8 +11,9 @@ from cirt.workspace import Workspace
 
 
 def _incident(ws: Workspace, title: str, tlp: str = "amber", org: str = "cbb") -> str:
-    return ws.incidents.open(title=title, category="phishing", severity="medium",
-                             organisations=[org], tlp=tlp).reference
+    return ws.incidents.open(
+        title=title, category="phishing", severity="medium", organisations=[org], tlp=tlp
+    ).reference
 
 
 def test_link_records_a_relationship_both_incidents_show(ws: Workspace, cli: Any) -> None:
@@ -25,7 +26,8 @@ def test_link_records_a_relationship_both_incidents_show(ws: Workspace, cli: Any
     assert relationship["object_marking_refs"] == [TLP.AMBER_STRICT.marking_id]  # the stricter
     shown = cli("incident", "show", second, "--json").json()
     assert [(r["type"], r["direction"], r["reference"]) for r in shown["related"]] == [
-        ("derived-from", "to", first)]
+        ("derived-from", "to", first)
+    ]
     assert shown["related"][0]["source"] == "tester"
     other = cli("incident", "show", first, "--json").json()
     assert [(r["direction"], r["reference"]) for r in other["related"]] == [("from", second)]
@@ -46,8 +48,7 @@ def test_bad_links_are_refused_in_one_line(ws: Workspace, cli: Any) -> None:
     assert cli("incident", "link", first, "BZ-2099-0001").code == 1
 
 
-def test_merge_closes_the_duplicate_and_moves_what_it_held(
-        ws: Workspace, cli: Any, tmp_path: Path) -> None:
+def test_merge_closes_the_duplicate_and_moves_what_it_held(ws: Workspace, cli: Any, tmp_path: Path) -> None:
     into = _incident(ws, "Phishing imitating CBB")
     duplicate = _incident(ws, "Reported twice: CBB phishing")
     indicator = ws.indicators.add(form="domain", value="cbb-login.example", incident=duplicate)
@@ -77,33 +78,63 @@ def test_merge_closes_the_duplicate_and_moves_what_it_held(
     assert again.code == 1 and "closed" in again.err
 
 
-def test_show_lists_relationships_received_from_partners(
-        ws: Workspace, cli: Any, tmp_path: Path) -> None:
+def test_show_lists_relationships_received_from_partners(ws: Workspace, cli: Any, tmp_path: Path) -> None:
     ours = _incident(ws, "Card fraud at ATMs")
     our_id = ws.incidents.get(ours).id
     partner_identity = "identity--5a0a5b3c-1111-4c1c-9d2e-000000000001"
-    theirs = {"type": "incident", "spec_version": "2.1",
-              "id": "incident--7f3e1a52-2222-4a4a-8b8b-000000000002",
-              "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-              "name": "Skimming campaign in the region", "created_by_ref": partner_identity,
-              "object_marking_refs": [TLP.GREEN.marking_id]}
-    relation = {"type": "relationship", "spec_version": "2.1",
-                "id": "relationship--7f3e1a52-3333-4a4a-8b8b-000000000003",
-                "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-                "relationship_type": "related-to", "source_ref": theirs["id"],
-                "target_ref": our_id, "created_by_ref": partner_identity,
-                "object_marking_refs": [TLP.GREEN.marking_id]}
-    identity = {"type": "identity", "spec_version": "2.1", "id": partner_identity,
-                "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-                "name": "Regional partner", "identity_class": "organization"}
+    theirs = {
+        "type": "incident",
+        "spec_version": "2.1",
+        "id": "incident--7f3e1a52-2222-4a4a-8b8b-000000000002",
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": "2026-03-01T00:00:00.000Z",
+        "name": "Skimming campaign in the region",
+        "created_by_ref": partner_identity,
+        "object_marking_refs": [TLP.GREEN.marking_id],
+    }
+    relation = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": "relationship--7f3e1a52-3333-4a4a-8b8b-000000000003",
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": "2026-03-01T00:00:00.000Z",
+        "relationship_type": "related-to",
+        "source_ref": theirs["id"],
+        "target_ref": our_id,
+        "created_by_ref": partner_identity,
+        "object_marking_refs": [TLP.GREEN.marking_id],
+    }
+    identity = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": partner_identity,
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": "2026-03-01T00:00:00.000Z",
+        "name": "Regional partner",
+        "identity_class": "organization",
+    }
     path = tmp_path / "partner.json"
-    path.write_text(json.dumps({"type": "bundle",
-                                "id": "bundle--7f3e1a52-4444-4a4a-8b8b-000000000004",
-                                "objects": [identity, theirs, relation]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "bundle",
+                "id": "bundle--7f3e1a52-4444-4a4a-8b8b-000000000004",
+                "objects": [identity, theirs, relation],
+            }
+        )
+    )
     imported = cli("import", str(path), "--source", "regional-partner", "--json")
     assert imported.code == 0, imported.err
     assert imported.json()["new"] == 3, imported.out
     related = cli("incident", "show", ours, "--json").json()["related"]
-    assert related == [{"relationship": relation["id"], "type": "related-to", "direction": "from",
-                        "reference": theirs["id"], "title": "Skimming campaign in the region",
-                        "tlp": "green", "source": "regional-partner"}]
+    assert related == [
+        {
+            "relationship": relation["id"],
+            "type": "related-to",
+            "direction": "from",
+            "reference": theirs["id"],
+            "title": "Skimming campaign in the region",
+            "tlp": "green",
+            "source": "regional-partner",
+        }
+    ]

@@ -18,12 +18,29 @@ def narrow(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def day(cli: Any, tmp_path: Path) -> str:
-    ref: str = cli("incident", "open", "--title", "Ransomware at BWS: billing servers encrypted, "
-                   "ransom note demands payment within 72 hours", "--category",
-                   "availability:sabotage", "--severity", "critical", "--sector", "bws",
-                   "--sector", "bel", "--json").json()["reference"]
-    cli("indicator", "add", "--incident", ref, "--url",
-        "https://a-very-long-host-name.pay-now.example/locker/instructions?id=12345678")
+    ref: str = cli(
+        "incident",
+        "open",
+        "--title",
+        "Ransomware at BWS: billing servers encrypted, ransom note demands payment within 72 hours",
+        "--category",
+        "availability:sabotage",
+        "--severity",
+        "critical",
+        "--sector",
+        "bws",
+        "--sector",
+        "bel",
+        "--json",
+    ).json()["reference"]
+    cli(
+        "indicator",
+        "add",
+        "--incident",
+        ref,
+        "--url",
+        "https://a-very-long-host-name.pay-now.example/locker/instructions?id=12345678",
+    )
     evidence = tmp_path / "ransom-note-from-the-billing-server-of-bws.txt"
     evidence.write_text("pay 2 BTC")
     cli("evidence", "add", ref, str(evidence), "--note", "copied by the BWS duty engineer")
@@ -65,15 +82,18 @@ def test_indicator_list_pages(cli: Any) -> None:
     assert cli("indicator", "list", "--tlp", "amber", "--json").json()["total"] == 0
 
 
-@pytest.mark.parametrize("args", [
-    ("incident", "list", "--status", "bogus"),
-    ("incident", "list", "--sector", "nowhere"),
-    ("incident", "list", "--severity", "urgent"),
-    ("incident", "list", "--tlp", "purple"),
-    ("incident", "list", "--category", "nonsense"),
-    ("indicator", "list", "--tlp", "purple"),
-    ("indicator", "list", "--limit", "0"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("incident", "list", "--status", "bogus"),
+        ("incident", "list", "--sector", "nowhere"),
+        ("incident", "list", "--severity", "urgent"),
+        ("incident", "list", "--tlp", "purple"),
+        ("incident", "list", "--category", "nonsense"),
+        ("indicator", "list", "--tlp", "purple"),
+        ("indicator", "list", "--limit", "0"),
+    ],
+)
 def test_an_unknown_filter_value_is_a_usage_error(cli: Any, args: tuple[str, ...]) -> None:
     result = cli(*args)
     assert result.code == 2, result.err

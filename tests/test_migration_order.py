@@ -12,8 +12,7 @@ from cirt.store.sql import SQLStore
 EVERY = [m.version for m in all_migrations()]
 
 
-def test_a_step_numbered_below_the_schema_version_is_applied_when_it_arrives(
-        tmp_path: Path) -> None:
+def test_a_step_numbered_below_the_schema_version_is_applied_when_it_arrives(tmp_path: Path) -> None:
     store = SQLStore(SQLiteDatabase(tmp_path / "late.db"))
     assert store.migrate() == EVERY
     late = 17  # the bulletin outbox, merged after m0019 and m0020 in this session

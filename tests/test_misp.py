@@ -37,12 +37,19 @@ PARTNER_URL = "https://misp.csirtamericas.example/"
 
 # --- the translation table ---
 
+
 def test_every_misp_tlp_tag_has_one_level() -> None:
-    assert [tag_level(t) for t in ("tlp:clear", "tlp:white", "TLP:GREEN", "tlp:amber",
-                                   "tlp:amber+strict", "tlp:red")] == [
-        TLP.CLEAR, TLP.CLEAR, TLP.GREEN, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED]
+    assert [
+        tag_level(t)
+        for t in ("tlp:clear", "tlp:white", "TLP:GREEN", "tlp:amber", "tlp:amber+strict", "tlp:red")
+    ] == [TLP.CLEAR, TLP.CLEAR, TLP.GREEN, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED]
     assert [misp_tag(level) for level in TLP] == [
-        "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"]
+        "tlp:clear",
+        "tlp:green",
+        "tlp:amber",
+        "tlp:amber+strict",
+        "tlp:red",
+    ]
 
 
 def test_an_unknown_tlp_tag_counts_as_red() -> None:
@@ -51,11 +58,11 @@ def test_an_unknown_tlp_tag_counts_as_red() -> None:
 
 
 def test_contradicting_tags_resolve_to_the_most_restrictive_and_are_reported() -> None:
-    resolved = resolve_tags(["tlp:green", "tlp:red", "osint:source-type=\"blog-post\""],
-                            TLP.AMBER, what="event X")
+    resolved = resolve_tags(
+        ["tlp:green", "tlp:red", 'osint:source-type="blog-post"'], TLP.AMBER, what="event X"
+    )
     assert resolved.level is TLP.RED
-    assert resolved.note == "event X carries contradicting TLP tags tlp:green, tlp:red:" \
-                            " treated as TLP:RED"
+    assert resolved.note == "event X carries contradicting TLP tags tlp:green, tlp:red: treated as TLP:RED"
 
 
 def test_no_tag_means_the_default_and_a_closed_distribution_raises_the_floor() -> None:
@@ -85,12 +92,20 @@ def test_distribution_follows_the_level_and_red_never_leaves() -> None:
 
 # --- STIX -> MISP -> STIX ---
 
+
 def indicator(n: int, pattern: str, level: TLP) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--0000000{n}-1111-4111-8111-111111111111",
-            "created": "2026-02-01T10:00:00.000Z", "modified": "2026-02-01T10:00:00.000Z",
-            "name": f"indicator {n}", "pattern": pattern, "pattern_type": "stix",
-            "valid_from": "2026-02-01T10:00:00Z", "object_marking_refs": [level.marking_id]}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--0000000{n}-1111-4111-8111-111111111111",
+        "created": "2026-02-01T10:00:00.000Z",
+        "modified": "2026-02-01T10:00:00.000Z",
+        "name": f"indicator {n}",
+        "pattern": pattern,
+        "pattern_type": "stix",
+        "valid_from": "2026-02-01T10:00:00Z",
+        "object_marking_refs": [level.marking_id],
+    }
 
 
 ROUND_TRIP = [
@@ -98,19 +113,23 @@ ROUND_TRIP = [
     indicator(2, "[domain-name:value = 'evil.example']", TLP.GREEN),
     indicator(3, "[file:hashes.'SHA-256' = '" + "ab" * 32 + "']", TLP.AMBER),
     indicator(4, "[url:value = 'http://evil.example/a\\'b']", TLP.AMBER_STRICT),
-    indicator(5, "[ipv4-addr:value = '203.0.113.1'] AND [domain-name:value = 'x.example']",
-              TLP.GREEN),
+    indicator(5, "[ipv4-addr:value = '203.0.113.1'] AND [domain-name:value = 'x.example']", TLP.GREEN),
     indicator(6, "[email-addr:value = 'ceo@evil.example']", TLP.CLEAR),
 ]
 
 
 def _event(content: list[dict[str, Any]]) -> MISPEvent:
-    return build_event([Offered(o, TLP(max(resolve_markings(o["object_marking_refs"],
-                                                            TLP.AMBER).level, TLP.CLEAR)))
-                        for o in content],
-                       event_uuid="5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b12", info="round trip",
-                       date=datetime(2026, 2, 1, tzinfo=UTC), org_name="National CIRT",
-                       org_uuid="e33b703c-a631-5672-a1bc-d5c26b3e3afa")
+    return build_event(
+        [
+            Offered(o, TLP(max(resolve_markings(o["object_marking_refs"], TLP.AMBER).level, TLP.CLEAR)))
+            for o in content
+        ],
+        event_uuid="5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b12",
+        info="round trip",
+        date=datetime(2026, 2, 1, tzinfo=UTC),
+        org_name="National CIRT",
+        org_uuid="e33b703c-a631-5672-a1bc-d5c26b3e3afa",
+    )
 
 
 def test_stix_to_misp_to_stix_keeps_every_indicator_at_its_events_level() -> None:
@@ -138,46 +157,67 @@ def test_an_event_with_red_content_cannot_be_built() -> None:
 
 
 def test_observables_become_attributes_and_file_objects_without_ids() -> None:
-    file_sco = {"type": "file", "spec_version": "2.1",
-                "id": "file--5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b11", "name": "invoice.exe",
-                "hashes": {"MD5": "d41d8cd98f00b204e9800998ecf8427e"}}
-    ip_sco = {"type": "ipv4-addr", "spec_version": "2.1",
-              "id": "ipv4-addr--5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b13", "value": "192.0.2.9"}
-    event = build_event([Offered(file_sco, TLP.GREEN), Offered(ip_sco, TLP.GREEN)],
-                        event_uuid="5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b12", info="obs",
-                        date=datetime(2026, 2, 1, tzinfo=UTC), org_name="N",
-                        org_uuid="e33b703c-a631-5672-a1bc-d5c26b3e3afa")
+    file_sco = {
+        "type": "file",
+        "spec_version": "2.1",
+        "id": "file--5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b11",
+        "name": "invoice.exe",
+        "hashes": {"MD5": "d41d8cd98f00b204e9800998ecf8427e"},
+    }
+    ip_sco = {
+        "type": "ipv4-addr",
+        "spec_version": "2.1",
+        "id": "ipv4-addr--5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b13",
+        "value": "192.0.2.9",
+    }
+    event = build_event(
+        [Offered(file_sco, TLP.GREEN), Offered(ip_sco, TLP.GREEN)],
+        event_uuid="5a0f4b0b-0e1c-4c5b-9a43-7f9f1f6c2b12",
+        info="obs",
+        date=datetime(2026, 2, 1, tzinfo=UTC),
+        org_name="N",
+        org_uuid="e33b703c-a631-5672-a1bc-d5c26b3e3afa",
+    )
     assert [o.name for o in event.objects] == ["file"]
     assert [(a.type, a.to_ids) for a in event.attributes] == [("ip-dst", False)]
     back = events_to_stix(events_in(event_dict(event), "x")).objects
-    assert {k: v for k, v in next(o for o in back if o["type"] == "file").items()
-            if k != "object_marking_refs"} == file_sco
-    assert {k: v for k, v in next(o for o in back if o["type"] == "ipv4-addr").items()
-            if k != "object_marking_refs"} == ip_sco
+    assert {
+        k: v for k, v in next(o for o in back if o["type"] == "file").items() if k != "object_marking_refs"
+    } == file_sco
+    assert {
+        k: v
+        for k, v in next(o for o in back if o["type"] == "ipv4-addr").items()
+        if k != "object_marking_refs"
+    } == ip_sco
 
 
 # --- through the gate, from the command line ---
 
+
 @pytest.fixture
 def incident(ws: Workspace) -> str:
-    opened = ws.incidents.open(title="Phishing wave", category="fraud:phishing", severity="high",
-                               organisations=["cbb"], tlp="green")
-    ws.indicators.add(pattern="[domain-name:value = 'login-cbb.example']", name="lure domain",
-                      incident=opened.reference, tlp="clear")
-    ws.indicators.add(form="ip", value="203.0.113.50", name="sender", incident=opened.reference,
-                      tlp="green")
-    ws.indicators.add(form="ip", value="203.0.113.51", name="internal", incident=opened.reference,
-                      tlp="amber+strict")
-    ws.indicators.add(form="ip", value="203.0.113.52", name="red", incident=opened.reference,
-                      tlp="red")
+    opened = ws.incidents.open(
+        title="Phishing wave", category="fraud:phishing", severity="high", organisations=["cbb"], tlp="green"
+    )
+    ws.indicators.add(
+        pattern="[domain-name:value = 'login-cbb.example']",
+        name="lure domain",
+        incident=opened.reference,
+        tlp="clear",
+    )
+    ws.indicators.add(form="ip", value="203.0.113.50", name="sender", incident=opened.reference, tlp="green")
+    ws.indicators.add(
+        form="ip", value="203.0.113.51", name="internal", incident=opened.reference, tlp="amber+strict"
+    )
+    ws.indicators.add(form="ip", value="203.0.113.52", name="red", incident=opened.reference, tlp="red")
     return opened.reference
 
 
-def test_export_to_a_partner_passes_the_gate_and_is_logged(cli, ws: Workspace, incident: str,
-                                                            tmp_path: Path) -> None:
+def test_export_to_a_partner_passes_the_gate_and_is_logged(
+    cli, ws: Workspace, incident: str, tmp_path: Path
+) -> None:
     out = tmp_path / "event.json"
-    result = cli("misp", "export", "--incident", incident, "--for", "csirtamericas", "-o",
-                 str(out), "--json")
+    result = cli("misp", "export", "--incident", incident, "--for", "csirtamericas", "-o", str(out), "--json")
     assert result.code == 0, result.err
     event = MISPEvent()
     event.load(json.loads(out.read_text()))
@@ -190,7 +230,8 @@ def test_export_to_a_partner_passes_the_gate_and_is_logged(cli, ws: Workspace, i
 
 
 def test_export_to_an_organisation_keeps_amber_strict_inside_the_organisation(
-        cli, incident: str, tmp_path: Path) -> None:
+    cli, incident: str, tmp_path: Path
+) -> None:
     out = tmp_path / "event.json"
     assert cli("misp", "export", "--incident", incident, "--for", "cbb", "-o", str(out)).code == 0
     event = MISPEvent()
@@ -208,8 +249,7 @@ def test_export_needs_incident_or_since(cli) -> None:
     assert result.code == 1 and "exactly one of --incident and --since" in result.err
 
 
-def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path: Path,
-                                                   ws: Workspace) -> None:
+def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path: Path, ws: Workspace) -> None:
     feed = tmp_path / "feed"
     result = cli("misp", "feed", str(feed), "--for", "cbb", "--json")
     assert result.code == 0, result.err
@@ -218,8 +258,7 @@ def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path:
     (event_uuid,) = manifest
     event = MISPEvent()
     event.load_file(str(feed / f"{event_uuid}.json"))
-    assert {a.value for a in event.attributes} == {"login-cbb.example", "203.0.113.50",
-                                                   "203.0.113.51"}
+    assert {a.value for a in event.attributes} == {"login-cbb.example", "203.0.113.50", "203.0.113.51"}
     hashes = (feed / "hashes.csv").read_text().splitlines()
     assert len(hashes) == 3 and all(line.endswith("," + event_uuid) for line in hashes)
     other = Workspace.init(tmp_path / "other")
@@ -228,14 +267,16 @@ def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path:
 
         imported = import_file(other.context, str(feed))
         assert imported.kind == "misp-feed" and imported.summary.new == 4
-        strict = next(s for s in other.store.latest_objects(types=["indicator"])
-                      if "203.0.113.51" in s.obj["pattern"])
+        strict = next(
+            s for s in other.store.latest_objects(types=["indicator"]) if "203.0.113.51" in s.obj["pattern"]
+        )
         assert strict.tlp == TLP.AMBER_STRICT
     finally:
         other.close()
 
 
 # --- live: push and pull against a MISP-compatible server ---
+
 
 @pytest.fixture
 def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispServer]:
@@ -246,8 +287,9 @@ def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispSe
         yield server
 
 
-def test_push_sends_once_and_pull_returns_the_same_event(cli, home: Path, incident: str,
-                                                          partner_misp: MispServer) -> None:
+def test_push_sends_once_and_pull_returns_the_same_event(
+    cli, home: Path, incident: str, partner_misp: MispServer
+) -> None:
     first = cli("misp", "push", "csirtamericas", "--json")
     assert first.code == 0, first.err
     (sent,) = first.json()["sent"]
@@ -268,9 +310,15 @@ def test_push_sends_once_and_pull_returns_the_same_event(cli, home: Path, incide
     assert built is not None and str(built.event.uuid) == sent
 
     def content(event: MISPEvent) -> tuple[Any, ...]:
-        return (event.info, sorted(t.name for t in event.tags), int(event.distribution),
-                sorted((a.uuid, a.type, a.value, bool(a.to_ids), int(a.distribution),
-                        tuple(t.name for t in a.tags)) for a in event.attributes))
+        return (
+            event.info,
+            sorted(t.name for t in event.tags),
+            int(event.distribution),
+            sorted(
+                (a.uuid, a.type, a.value, bool(a.to_ids), int(a.distribution), tuple(t.name for t in a.tags))
+                for a in event.attributes
+            ),
+        )
 
     assert content(fetched) == content(built.event)
     pulled = cli("misp", "pull", "csirtamericas", "--json").json()
@@ -291,7 +339,8 @@ def partner_event(n: int, tags: list[str], distribution: int = 1) -> MISPEvent:
 
 
 def test_pull_stores_partner_events_with_provenance_and_tlp_once(
-        cli, ws: Workspace, partner_misp: MispServer) -> None:
+    cli, ws: Workspace, partner_misp: MispServer
+) -> None:
     client = PyMISP(partner_misp.url, KEY, ssl=False)
     client.add_event(partner_event(1, ["tlp:green"]))
     client.add_event(partner_event(2, ["tlp:green", "tlp:amber"]))
@@ -303,19 +352,21 @@ def test_pull_stores_partner_events_with_provenance_and_tlp_once(
     assert any("contradicting TLP tags tlp:green, tlp:amber" in n for n in data["notes"])
     assert any("text (1)" in n for n in data["notes"])
     levels = {s.obj["pattern"]: s.tlp for s in ws.store.latest_objects(types=["indicator"])}
-    assert levels == {"[ipv4-addr:value = '198.51.100.1']": TLP.GREEN,
-                      "[ipv4-addr:value = '198.51.100.2']": TLP.AMBER,
-                      "[ipv4-addr:value = '198.51.100.3']": TLP.AMBER}
+    assert levels == {
+        "[ipv4-addr:value = '198.51.100.1']": TLP.GREEN,
+        "[ipv4-addr:value = '198.51.100.2']": TLP.AMBER,
+        "[ipv4-addr:value = '198.51.100.3']": TLP.AMBER,
+    }
     some = next(ws.store.latest_objects(types=["indicator"]))
     provenance = ws.store.provenance_of(some.id, some.modified)
-    assert provenance is not None and (provenance.source_kind, provenance.source) == (
-        "misp", "csirtamericas")
+    assert provenance is not None and (provenance.source_kind, provenance.source) == ("misp", "csirtamericas")
     again = cli("misp", "pull", "csirtamericas", "--json").json()
     assert again["new"] == 0 and again["updated"] == 0
 
 
-def test_missing_key_and_unreachable_server_are_clear_errors(cli, home: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_and_unreachable_server_are_clear_errors(
+    cli, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CIRT_MISP_CSIRTAMERICAS_KEY", raising=False)
     result = cli("misp", "pull", "csirtamericas")
     assert result.code == 1 and "set CIRT_MISP_CSIRTAMERICAS_KEY" in result.err
@@ -327,24 +378,29 @@ def test_missing_key_and_unreachable_server_are_clear_errors(cli, home: Path,
     assert cli("misp", "pull", "lacnic-warp").err.strip().endswith("has no misp: url in sectors.yaml")
 
 
-def test_a_wrong_key_is_refused(cli, partner_misp: MispServer,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_key_is_refused(cli, partner_misp: MispServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", "wrong")
     result = cli("misp", "pull", "csirtamericas")
     assert result.code == 1 and "refused the key" in result.err
 
 
 def test_green_indicators_of_an_amber_incident_leave_without_any_incident_field(
-        cli, ws: Workspace, tmp_path: Path) -> None:
-    amber = ws.incidents.open(title="Bank core system intrusion", category="intrusions:system-compromise",
-                              severity="critical", organisations=["cbb"], tlp="amber")
-    ws.indicators.add(form="ip", value="192.0.2.200", incident=amber.reference, tlp="green",
-                      name="scanner")
-    ws.indicators.add(form="ip", value="192.0.2.201", incident=amber.reference, tlp="amber",
-                      name="implant")
+    cli, ws: Workspace, tmp_path: Path
+) -> None:
+    amber = ws.incidents.open(
+        title="Bank core system intrusion",
+        category="intrusions:system-compromise",
+        severity="critical",
+        organisations=["cbb"],
+        tlp="amber",
+    )
+    ws.indicators.add(form="ip", value="192.0.2.200", incident=amber.reference, tlp="green", name="scanner")
+    ws.indicators.add(form="ip", value="192.0.2.201", incident=amber.reference, tlp="amber", name="implant")
     out = tmp_path / "event.json"
-    assert cli("misp", "export", "--incident", amber.reference, "--for", "csirtamericas", "-o",
-               str(out)).code == 0
+    assert (
+        cli("misp", "export", "--incident", amber.reference, "--for", "csirtamericas", "-o", str(out)).code
+        == 0
+    )
     text = out.read_text()
     event = MISPEvent()
     event.load(json.loads(text))
@@ -371,6 +427,11 @@ def test_demo_chapter_imports_pushes_and_writes_a_feed(ws: Workspace) -> None:
 def test_the_translation_table_is_shown(cli) -> None:
     data = cli("misp", "tlp", "--json").json()
     assert [row["misp_tags"][0] for row in data["levels"]] == [
-        "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"]
+        "tlp:clear",
+        "tlp:green",
+        "tlp:amber",
+        "tlp:amber+strict",
+        "tlp:red",
+    ]
     assert data["levels"][-1]["misp_distribution_out"] is None
     assert data["received_distribution_floor"]["0 (your organisation only)"] == "TLP:AMBER"

@@ -23,9 +23,13 @@ from cirt.yamlfile import LocatedYaml
 
 
 def _ransomware_at_bws(ws: Workspace, playbook: str | None = None) -> str:
-    return ws.incidents.open(title="Ransomware at BWS", category="availability:sabotage",
-                             severity="critical", organisations=["bws"],
-                             playbook=playbook).reference
+    return ws.incidents.open(
+        title="Ransomware at BWS",
+        category="availability:sabotage",
+        severity="critical",
+        organisations=["bws"],
+        playbook=playbook,
+    ).reference
 
 
 def _told(ws: Workspace, ref: str) -> Counter[tuple[str, str | None]]:
@@ -33,8 +37,7 @@ def _told(ws: Workspace, ref: str) -> Counter[tuple[str, str | None]]:
     return Counter((p, t.role) for t in tasks if t.kind == "duty" for p in t.parties)
 
 
-def test_the_best_matching_playbook_applies_alone_and_the_others_are_offered(
-        ws: Workspace) -> None:
+def test_the_best_matching_playbook_applies_alone_and_the_others_are_offered(ws: Workspace) -> None:
     ref = _ransomware_at_bws(ws)
     incident = ws.incidents.get(ref)
     assert incident.playbook == "ransomware"
@@ -53,13 +56,38 @@ def test_the_analyst_chooses_another_playbook(ws: Workspace, cli: Any) -> None:
     assert ws.incidents.get(ref).playbook == "ot-incident"
     _, tasks = ws.tasks.list(ref)
     assert {t.playbook for t in tasks} == {"ot-incident"}
-    opened = cli("incident", "open", "--title", "Ransomware at BWS", "--category",
-                 "availability:sabotage", "--severity", "critical", "--sector", "bws")
+    opened = cli(
+        "incident",
+        "open",
+        "--title",
+        "Ransomware at BWS",
+        "--category",
+        "availability:sabotage",
+        "--severity",
+        "critical",
+        "--sector",
+        "bws",
+    )
     assert opened.code == 0
     assert "playbook ransomware applied" in opened.out
     assert "also matching: ot-incident" in opened.err and "--playbook NAME" in opened.err
-    assert cli("incident", "open", "--title", "x", "--category", "phishing", "--severity",
-               "low", "--sector", "cbb", "--playbook", "nonesuch").code == 1
+    assert (
+        cli(
+            "incident",
+            "open",
+            "--title",
+            "x",
+            "--category",
+            "phishing",
+            "--severity",
+            "low",
+            "--sector",
+            "cbb",
+            "--playbook",
+            "nonesuch",
+        ).code
+        == 1
+    )
 
 
 def test_escalation_levels_add_no_duty_the_incident_already_has(ws: Workspace) -> None:
@@ -69,10 +97,12 @@ def test_escalation_levels_add_no_duty_the_incident_already_has(ws: Workspace) -
     ws.incidents.escalate(ref, level="coordinator", reason="two utilities")
     _, tasks = ws.tasks.list(ref)
     keys = {t.key for t in tasks}
-    repeats = {"escalation:national/confirm-lead", "escalation:coordinator/convene",
-               "escalation:coordinator/inform-affected"}  # new messages: repeat: true
-    told = Counter((p, t.role) for t in tasks if t.kind == "duty" and t.key not in repeats
-                   for p in t.parties)
+    repeats = {
+        "escalation:national/confirm-lead",
+        "escalation:coordinator/convene",
+        "escalation:coordinator/inform-affected",
+    }  # new messages: repeat: true
+    told = Counter((p, t.role) for t in tasks if t.kind == "duty" and t.key not in repeats for p in t.parties)
     assert all(count == 1 for count in told.values()), told
     assert "escalation:national/brief-coordinator" not in keys, "ot-incident/coordinator does it"
     assert "escalation:coordinator/inform-puc" not in keys, "ot-incident/puc does it"
@@ -103,9 +133,11 @@ def test_a_yes_starts_the_clock(ws: Workspace) -> None:
 
 
 def test_an_answer_names_a_decision_task(tmp_path: Any) -> None:
-    text = ("title: T\nsummary: S\napplies_to: {categories: [fraud]}\n"
-            "tasks:\n  - {id: a, phase: triage, title: A, due: 1h}\n"
-            "duties:\n  - {id: d, party: pitcu, title: D, due: 1h, after: a, on_answer: yes}\n")
+    text = (
+        "title: T\nsummary: S\napplies_to: {categories: [fraud]}\n"
+        "tasks:\n  - {id: a, phase: triage, title: A, due: 1h}\n"
+        "duties:\n  - {id: d, party: pitcu, title: D, due: 1h, after: a, on_answer: yes}\n"
+    )
     path = tmp_path / "t.yaml"
     path.write_text(text)
     from cirt.yamlfile import load_yaml
@@ -119,8 +151,19 @@ def test_an_answer_names_a_decision_task(tmp_path: Any) -> None:
 
 
 def test_task_done_takes_the_answer_on_the_command_line(cli: Any) -> None:
-    ref = cli("incident", "open", "--title", "Card skimming", "--category", "phishing",
-              "--severity", "medium", "--sector", "cbb", "--json").json()["reference"]
+    ref = cli(
+        "incident",
+        "open",
+        "--title",
+        "Card skimming",
+        "--category",
+        "phishing",
+        "--severity",
+        "medium",
+        "--sector",
+        "cbb",
+        "--json",
+    ).json()["reference"]
     refused = cli("task", "done", ref, "confirm-fraud", "--answer", "maybe")
     assert refused.code == 2
     done = cli("task", "done", ref, "confirm-fraud", "--answer", "no")
@@ -128,8 +171,7 @@ def test_task_done_takes_the_answer_on_the_command_line(cli: Any) -> None:
     assert "— no" in done.out and "not needed: Refer the confirmed fraud" in done.out
 
 
-def test_switching_playbook_replaces_open_items_and_keeps_what_is_done(ws: Workspace,
-                                                                       cli: Any) -> None:
+def test_switching_playbook_replaces_open_items_and_keeps_what_is_done(ws: Workspace, cli: Any) -> None:
     ref = _ransomware_at_bws(ws)
     ws.tasks.done(ref, "isolate", note="VLAN cut")
     ws.tasks.done(ref, "puc", note="PUC told by phone")
@@ -143,8 +185,7 @@ def test_switching_playbook_replaces_open_items_and_keeps_what_is_done(ws: Works
     assert by_key["ransomware/scope"].note == "playbook changed to ot-incident"
     assert "ot-incident/puc" not in by_key, "PUC was already told: not a second duty"
     assert by_key["ot-incident/ot-affected"].state == "open"
-    assert by_key["ot-incident/safety"].due == \
-        parse_ts(applied.incident.reported_at) + timedelta(hours=1)
+    assert by_key["ot-incident/safety"].due == parse_ts(applied.incident.reported_at) + timedelta(hours=1)
     history = [h["what"] for h in cli("incident", "history", ref, "--json").json()]
     assert any(w.startswith("playbook ot-incident applied instead of ransomware") for w in history)
     again = cli("incident", "update", ref, "--playbook", "ot-incident")
@@ -156,8 +197,9 @@ def test_switching_playbook_replaces_open_items_and_keeps_what_is_done(ws: Works
 def test_a_playbook_name_is_a_category_word_and_unknown_words_list_them(ws: Workspace) -> None:
     """An analyst types ``ransomware``, not ``availability:sabotage``: it opens as the first
     category its playbook handles, and that playbook applies."""
-    incident = ws.incidents.open(title="Ransomware at BWS", category="ransomware",
-                                 severity="high", organisations=["bws"])
+    incident = ws.incidents.open(
+        title="Ransomware at BWS", category="ransomware", severity="high", organisations=["bws"]
+    )
     assert incident.category == "availability:sabotage"
     assert incident.playbook == "ransomware"
     with pytest.raises(InvalidValue, match=r"or one of: .*ransomware"):

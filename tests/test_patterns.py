@@ -34,8 +34,7 @@ def test_any_text_quoted_reads_back_unchanged(value: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1,
-               max_size=30))
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=30))
 def test_urls_with_quotes_and_backslashes_stay_one_literal(path: str) -> None:
     url = f"https://evil.example/{path}"
     if any(c.isspace() for c in url):
@@ -51,22 +50,24 @@ def test_malformed_email_addresses_are_refused(bad: str) -> None:
         email_pattern(bad)
 
 
-@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2999, 12, 31),
-                    timezones=st.just(UTC)))
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2999, 12, 31), timezones=st.just(UTC)))
 def test_stix_timestamps_round_trip_at_millisecond_precision(moment: datetime) -> None:
     text = format_ts(moment)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text)
     assert parse_ts(text) == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-@pytest.mark.parametrize("text", ["2023-04-07T20:00:00.0002Z", "2023-04-07T20:00:00Z",
-                                  "2023-04-07T20:00:00.123456789Z"])
+@pytest.mark.parametrize(
+    "text", ["2023-04-07T20:00:00.0002Z", "2023-04-07T20:00:00Z", "2023-04-07T20:00:00.123456789Z"]
+)
 def test_any_number_of_fractional_digits_is_accepted(text: str) -> None:
     assert parse_ts(text).year == 2023
 
 
-@pytest.mark.parametrize("text", ["2023-04-07 20:00:00Z", "2023-04-07T20:00:00+01:00",
-                                  "2023-13-07T20:00:00Z", "2023-04-07T20:00:00.x1Z"])
+@pytest.mark.parametrize(
+    "text",
+    ["2023-04-07 20:00:00Z", "2023-04-07T20:00:00+01:00", "2023-13-07T20:00:00Z", "2023-04-07T20:00:00.x1Z"],
+)
 def test_malformed_timestamps_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_ts(text)

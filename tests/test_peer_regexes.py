@@ -45,19 +45,47 @@ PEER_EXPRESSIONS: dict[str, tuple[re.Pattern[str], str]] = {
     "e-mail": (observables._EMAIL, "match"),
 }
 
-FRAGMENTS = ["a", "0", "-", ".", "'", "\\", "\\'", " ", ":", "[", "]", "_", "aa.", "a-",
-             "[0].", "hashes.'SHA-256'", "0123456789abcdef", "' AND file:name = '", "--",
-             "2026-01-01T00:00:00", ".1", "x_", "extension-definition--a."]
-HEAD = ["", "[file:hashes.'SHA-256' = '", "[ipv4-addr:value = '", "indicator--",
-        "extensions.extension-definition--", "external_references.", "2026-01-01T00:00:00."]
+FRAGMENTS = [
+    "a",
+    "0",
+    "-",
+    ".",
+    "'",
+    "\\",
+    "\\'",
+    " ",
+    ":",
+    "[",
+    "]",
+    "_",
+    "aa.",
+    "a-",
+    "[0].",
+    "hashes.'SHA-256'",
+    "0123456789abcdef",
+    "' AND file:name = '",
+    "--",
+    "2026-01-01T00:00:00",
+    ".1",
+    "x_",
+    "extension-definition--a.",
+]
+HEAD = [
+    "",
+    "[file:hashes.'SHA-256' = '",
+    "[ipv4-addr:value = '",
+    "indicator--",
+    "extensions.extension-definition--",
+    "external_references.",
+    "2026-01-01T00:00:00.",
+]
 TAIL = ["", "'", "' AND", "!", "]", "\x01", "Z!", "'] X"]
 
 
 @st.composite
 def adversarial(draw: st.DrawFn) -> str:
     unit = "".join(draw(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=3)))
-    return (draw(st.sampled_from(HEAD)) + unit * draw(st.integers(1_000, 6_000))
-            + draw(st.sampled_from(TAIL)))
+    return draw(st.sampled_from(HEAD)) + unit * draw(st.integers(1_000, 6_000)) + draw(st.sampled_from(TAIL))
 
 
 def _elapsed(call: object, *args: object) -> float:
@@ -69,8 +97,11 @@ def _elapsed(call: object, *args: object) -> float:
 @settings(max_examples=60, deadline=None)
 @given(adversarial())
 def test_no_expression_applied_to_peer_data_backtracks(text: str) -> None:
-    slow = {name: seconds for name, (expression, how) in PEER_EXPRESSIONS.items()
-            if (seconds := _elapsed(getattr(expression, how), text)) > 0.5}
+    slow = {
+        name: seconds
+        for name, (expression, how) in PEER_EXPRESSIONS.items()
+        if (seconds := _elapsed(getattr(expression, how), text)) > 0.5
+    }
     assert slow == {}
 
 
@@ -79,11 +110,17 @@ def test_no_expression_applied_to_peer_data_backtracks(text: str) -> None:
 def test_the_pattern_fast_path_and_the_validator_answer_at_once(text: str) -> None:
     pattern = text if text.startswith("[") else f"[file:name = '{text}']"
     assert _elapsed(simple_pattern, pattern) < 0.5
-    indicator = {"type": "indicator", "spec_version": "2.1",
-                 "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-                 "created": "2026-02-01T10:00:00.000Z", "modified": "2026-02-01T10:00:00.000Z",
-                 "pattern": pattern[:2_000], "pattern_type": "stix",
-                 "valid_from": "2026-02-01T10:00:00Z", "name": text}
+    indicator = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        "created": "2026-02-01T10:00:00.000Z",
+        "modified": "2026-02-01T10:00:00.000Z",
+        "pattern": pattern[:2_000],
+        "pattern_type": "stix",
+        "valid_from": "2026-02-01T10:00:00Z",
+        "name": text,
+    }
     assert _elapsed(check_object, indicator) < 5.0
 
 

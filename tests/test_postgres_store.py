@@ -45,9 +45,12 @@ def pg_db(pg_url: str) -> Iterator[PostgresDatabase]:
 
 # --- SQL and values ---------------------------------------------------------------------------
 
+
 def test_question_marks_become_placeholders_but_not_inside_quotes() -> None:
-    assert translate("SELECT a FROM t WHERE b = ? AND c IN (?, ?)") == \
-        "SELECT a FROM t WHERE b = %s AND c IN (%s, %s)"
+    assert (
+        translate("SELECT a FROM t WHERE b = ? AND c IN (?, ?)")
+        == "SELECT a FROM t WHERE b = %s AND c IN (%s, %s)"
+    )
     assert translate("SELECT '?', \"x?\", ? FROM t") == "SELECT '?', \"x?\", %s FROM t"
     assert translate("SELECT 'it''s ?', ?") == "SELECT 'it''s ?', %s"
     assert translate("SELECT 5 % 3, '100%'") == "SELECT 5 %% 3, '100%%'"
@@ -78,24 +81,27 @@ def test_nested_transactions_join_and_an_error_undoes_all_of_it(pg_db: PostgresD
 
 
 def test_a_refused_statement_is_a_store_error_and_the_connection_stays_usable(
-        pg_db: PostgresDatabase) -> None:
+    pg_db: PostgresDatabase,
+) -> None:
     pg_db.execute("INSERT INTO t (k, n) VALUES ('a', 1)")
     with pytest.raises(StoreError, match="duplicate key"), pg_db.transaction():
         pg_db.execute("INSERT INTO t (k, n) VALUES ('a', 2)")
     assert pg_db.query("SELECT k, n FROM t") == [("a", 1)]
 
 
-def test_many_rows_at_once_land_exactly_and_one_duplicate_refuses_them_all(
-        pg_db: PostgresDatabase) -> None:
+def test_many_rows_at_once_land_exactly_and_one_duplicate_refuses_them_all(pg_db: PostgresDatabase) -> None:
     rows = [(f"k{i:03d}", i) for i in range(200)]  # past the COPY threshold
     pg_db.executemany("INSERT INTO t (k, n) VALUES (?, ?)", rows)
     assert pg_db.query("SELECT k, n FROM t ORDER BY k") == rows
     with pytest.raises(StoreError, match="duplicate key"), pg_db.transaction():
-        pg_db.executemany("INSERT INTO t (k, n) VALUES (?, ?)",
-                          [(f"x{i:03d}", i) for i in range(100)] + [("k000", 0)])
+        pg_db.executemany(
+            "INSERT INTO t (k, n) VALUES (?, ?)", [(f"x{i:03d}", i) for i in range(100)] + [("k000", 0)]
+        )
     assert pg_db.query_one("SELECT COUNT(*) FROM t") == (200,)
-    pg_db.executemany("INSERT INTO t (k, n) VALUES (?, ?) ON CONFLICT (k) DO NOTHING",
-                      [(f"k{i:03d}", -1) for i in range(150, 260)])
+    pg_db.executemany(
+        "INSERT INTO t (k, n) VALUES (?, ?) ON CONFLICT (k) DO NOTHING",
+        [(f"k{i:03d}", -1) for i in range(150, 260)],
+    )
     assert pg_db.query_one("SELECT COUNT(*), MIN(n) FROM t") == (260, -1)
 
 
@@ -104,8 +110,7 @@ def test_a_writer_waiting_too_long_for_another_gets_store_locked(pg_url: str) ->
     waiter = PostgresDatabase(pg_url, lock_timeout_ms=200)
     try:
         with holder.transaction():
-            with pytest.raises(StoreLocked, match="locked by another cirt process"), \
-                    waiter.transaction():
+            with pytest.raises(StoreLocked, match="locked by another cirt process"), waiter.transaction():
                 pass
             assert waiter.query_one("SELECT 1") == (1,)  # reading never waits for a writer
     finally:
@@ -114,11 +119,17 @@ def test_a_writer_waiting_too_long_for_another_gets_store_locked(pg_url: str) ->
 
 
 def _version(day: int, name: str) -> dict[str, Any]:
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": "indicator--11111111-1111-4111-8111-111111111111",
-            "created": "2026-01-01T00:00:00.000Z", "modified": f"2026-01-0{day}T00:00:00.000Z",
-            "name": name, "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-            "valid_from": "2026-01-01T00:00:00.000Z"}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": "indicator--11111111-1111-4111-8111-111111111111",
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": f"2026-01-0{day}T00:00:00.000Z",
+        "name": name,
+        "pattern": "[ipv4-addr:value = '192.0.2.1']",
+        "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00.000Z",
+    }
 
 
 def test_the_object_store_keeps_its_rules_on_postgres(pg_url: str) -> None:
@@ -150,6 +161,7 @@ def test_the_object_store_keeps_its_rules_on_postgres(pg_url: str) -> None:
 
 # --- URLs -------------------------------------------------------------------------------------
 
+
 def test_both_postgres_schemes_open_and_other_schemes_are_refused(pg_url: str) -> None:
     for url in (pg_url, pg_url.replace("postgresql://", "postgres://")):
         db = open_database(url)
@@ -160,8 +172,10 @@ def test_both_postgres_schemes_open_and_other_schemes_are_refused(pg_url: str) -
 
 
 def test_passwords_never_show(pg_server: PgServer) -> None:
-    assert redact_url("postgresql://cirt:s3cret@db.example:5432/cirt") == \
-        "postgresql://cirt:***@db.example:5432/cirt"
+    assert (
+        redact_url("postgresql://cirt:s3cret@db.example:5432/cirt")
+        == "postgresql://cirt:***@db.example:5432/cirt"
+    )
     assert redact_url("postgresql://cirt@db.example/cirt") == "postgresql://cirt@db.example/cirt"
     wrong = pg_server.url("no_such_database").replace("postgres@", "postgres:s3cret@")
     with pytest.raises(StoreError) as raised:
@@ -171,8 +185,8 @@ def test_passwords_never_show(pg_server: PgServer) -> None:
 
 # --- migrations and cirt db -------------------------------------------------------------------
 
-def test_one_schema_definition_gives_the_same_tables_on_both_engines(pg_url: str,
-                                                                    tmp_path: Path) -> None:
+
+def test_one_schema_definition_gives_the_same_tables_on_both_engines(pg_url: str, tmp_path: Path) -> None:
     pg, lite = open_store(pg_url), open_store(f"sqlite:///{tmp_path / 'c.db'}")
     try:
         assert pg.pending_migrations() == [m.version for m in all_migrations()]
@@ -186,9 +200,9 @@ def test_one_schema_definition_gives_the_same_tables_on_both_engines(pg_url: str
 
 
 @pytest.mark.sqlite_only  # one run: the workspace it makes is on PostgreSQL
-def test_db_status_and_migrate_on_a_new_postgres_database(pg_url: str, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          cli: Any) -> None:
+def test_db_status_and_migrate_on_a_new_postgres_database(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
     home = tmp_path / "team"
     home.mkdir()
     (home / "config.toml").write_text(f'[database]\nurl = "{pg_url}"\n', encoding="utf-8")
@@ -196,9 +210,13 @@ def test_db_status_and_migrate_on_a_new_postgres_database(pg_url: str, tmp_path:
     before = cli("db", "status", "--json")
     assert before.code == 0, before.err
     assert before.json() == {
-        "engine": "postgresql", "url": pg_url, "schema_version": 0, "latest_version": LATEST,
+        "engine": "postgresql",
+        "url": pg_url,
+        "schema_version": 0,
+        "latest_version": LATEST,
         "pending_migrations": [m.version for m in all_migrations()],
-        "counts": {"object_versions": 0, "objects": 0, "incidents": 0, "disclosures": 0}}
+        "counts": {"object_versions": 0, "objects": 0, "incidents": 0, "disclosures": 0},
+    }
     migrated = cli("db", "migrate", "--json").json()
     assert migrated["applied"] == [m.version for m in all_migrations()]
     assert cli("db", "migrate", "--json").json()["applied"] == []
@@ -206,19 +224,29 @@ def test_db_status_and_migrate_on_a_new_postgres_database(pg_url: str, tmp_path:
 
 
 @pytest.mark.sqlite_only  # one run: the workspace it makes is on PostgreSQL
-def test_init_with_db_puts_every_command_on_postgres(pg_url: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     cli: Any) -> None:
+def test_init_with_db_puts_every_command_on_postgres(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
     home = tmp_path / "team"
     monkeypatch.setenv("CIRT_HOME", str(home))
     password_url = pg_url.replace("postgres@", "postgres:anything@")  # trust auth ignores it
     assert cli("init", "--db", password_url).code == 0
-    opened = cli("incident", "open", "--title", "Defacement of a ministry site", "--category",
-                 "phishing", "--severity", "medium", "--sector", "cbb", "--json")
+    opened = cli(
+        "incident",
+        "open",
+        "--title",
+        "Defacement of a ministry site",
+        "--category",
+        "phishing",
+        "--severity",
+        "medium",
+        "--sector",
+        "cbb",
+        "--json",
+    )
     assert opened.code == 0, opened.err
     status = cli("db", "status", "--json").json()
-    assert status["engine"] == "postgresql" and status["url"] == pg_url.replace(
-        "postgres@", "postgres:***@")
+    assert status["engine"] == "postgresql" and status["url"] == pg_url.replace("postgres@", "postgres:***@")
     assert status["counts"]["incidents"] == 1
     assert not (home / "cirt.db").exists()
     store = open_store(pg_url)
@@ -228,15 +256,25 @@ def test_init_with_db_puts_every_command_on_postgres(pg_url: str, tmp_path: Path
         store.close()
 
 
-def test_db_status_for_people_names_the_engine_and_what_it_holds(home: Path, engine: str,
-                                                                  cli: Any) -> None:
-    opened = cli("incident", "open", "--title", "Scam calls", "--category", "phishing",
-                 "--severity", "low", "--sector", "btl")
+def test_db_status_for_people_names_the_engine_and_what_it_holds(home: Path, engine: str, cli: Any) -> None:
+    opened = cli(
+        "incident",
+        "open",
+        "--title",
+        "Scam calls",
+        "--category",
+        "phishing",
+        "--severity",
+        "low",
+        "--sector",
+        "btl",
+    )
     assert opened.code == 0, opened.err
     shown = cli("db", "status")
     assert shown.code == 0, shown.err
-    lines = {line.split("  ")[0]: line.split("  ", 1)[1].strip() for line in shown.out.splitlines()
-             if "  " in line}
+    lines = {
+        line.split("  ")[0]: line.split("  ", 1)[1].strip() for line in shown.out.splitlines() if "  " in line
+    }
     assert lines["Engine"] == engine
     assert lines["Schema version"] == f"{LATEST} (latest {LATEST})"
     assert lines["Pending migrations"] == "none"
@@ -244,8 +282,9 @@ def test_db_status_for_people_names_the_engine_and_what_it_holds(home: Path, eng
 
 
 @pytest.mark.sqlite_only
-def test_cirt_db_url_overrides_the_config(pg_url: str, home: Path, monkeypatch: pytest.MonkeyPatch,
-                                          cli: Any) -> None:
+def test_cirt_db_url_overrides_the_config(
+    pg_url: str, home: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
     monkeypatch.setenv("CIRT_DB_URL", pg_url)
     assert cli("db", "status", "--json").json()["engine"] == "postgresql"
     monkeypatch.delenv("CIRT_DB_URL")
@@ -253,6 +292,7 @@ def test_cirt_db_url_overrides_the_config(pg_url: str, home: Path, monkeypatch: 
 
 
 # --- cirt db copy -----------------------------------------------------------------------------
+
 
 def _rows(store: Any, table: str) -> list[tuple[Any, ...]]:
     return sorted(store.db.query(f"SELECT * FROM {table}"), key=repr)
@@ -262,27 +302,39 @@ def _busy_workspace(ws: Workspace) -> str:
     """Incidents with several versions, notes, a release log, a pull cursor, a credential."""
     from cirt.taxii.auth import issue_credential
 
-    incident = ws.incidents.open(title="Phishing against CBB customers", category="phishing",
-                                 severity="medium", organisations=["cbb"])
+    incident = ws.incidents.open(
+        title="Phishing against CBB customers", category="phishing", severity="medium", organisations=["cbb"]
+    )
     ws.incidents.update(incident.reference, severity="high")
     ws.incidents.escalate(incident.reference, level="national", reason="bank customers")
     ws.incidents.note(incident.reference, "Takedown requested from the registrar")
-    ws.incidents.open(title="DDoS on BTL", category="ddos", severity="low",
-                      organisations=["btl"], tlp="green")
+    ws.incidents.open(
+        title="DDoS on BTL", category="ddos", severity="low", organisations=["btl"], tlp="green"
+    )
     stored = ws.store.get(incident.id)
     assert stored is not None
     for recipient in ("org:cbb", "org:bel", "partner:csirtamericas"):
-        ws.audit.record(recipient=recipient, channel="email",
-                        objects=[(incident.id, stored.modified, stored.tlp)], tlp=stored.tlp)
-    ws.store.set_taxii_cursor("csirtamericas", "c0ffee", "2026-03-10T14:00:00.123456Z",
-                              complete=False, now="2026-03-10T14:05:00.000000Z")
+        ws.audit.record(
+            recipient=recipient,
+            channel="email",
+            objects=[(incident.id, stored.modified, stored.tlp)],
+            tlp=stored.tlp,
+        )
+    ws.store.set_taxii_cursor(
+        "csirtamericas",
+        "c0ffee",
+        "2026-03-10T14:00:00.123456Z",
+        complete=False,
+        now="2026-03-10T14:05:00.000000Z",
+    )
     issue_credential(ws, "cbb")
     return incident.reference
 
 
 @pytest.mark.sqlite_only
 def test_copy_moves_everything_and_the_log_still_verifies(
-        ws: Workspace, pg_url: str, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws: Workspace, pg_url: str, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reference = _busy_workspace(ws)
     copied = cli("db", "copy", "--to", pg_url, "--json")
     assert copied.code == 0, copied.err
@@ -304,24 +356,31 @@ def test_copy_moves_everything_and_the_log_still_verifies(
         assert moved.store.db.dialect == "postgresql"
         last = max(s.seq for s in moved.store.latest_objects())
         last_added = max(s.added for s in moved.store.latest_objects())
-        moved.store.put({"type": "identity", "spec_version": "2.1", "id": f"identity--{uuid.uuid4()}",
-                         "created": "2026-03-11T00:00:00.000Z",
-                         "modified": "2026-03-11T00:00:00.000Z", "name": "After the move"},
-                        tlp=0, provenance=Provenance("local", "tester"))
+        moved.store.put(
+            {
+                "type": "identity",
+                "spec_version": "2.1",
+                "id": f"identity--{uuid.uuid4()}",
+                "created": "2026-03-11T00:00:00.000Z",
+                "modified": "2026-03-11T00:00:00.000Z",
+                "name": "After the move",
+            },
+            tlp=0,
+            provenance=Provenance("local", "tester"),
+        )
         newest = list(moved.store.latest_objects())[-1]
         assert newest.seq > last and newest.added > last_added  # numbering continues
-        assert moved.audit.record(recipient="org:cbb", channel="email", objects=[],
-                                  tlp=0).seq == 4
+        assert moved.audit.record(recipient="org:cbb", channel="email", objects=[], tlp=0).seq == 4
         assert moved.audit.verify().ok
 
 
 @pytest.mark.sqlite_only
-def test_copy_refuses_a_target_that_holds_rows_unless_forced(ws: Workspace, pg_url: str,
-                                                             cli: Any) -> None:
+def test_copy_refuses_a_target_that_holds_rows_unless_forced(ws: Workspace, pg_url: str, cli: Any) -> None:
     _busy_workspace(ws)
     assert cli("db", "copy", "--to", pg_url).code == 0
-    ws.incidents.open(title="Ransomware at BEL", category="infected-system", severity="critical",
-                      organisations=["bel"])
+    ws.incidents.open(
+        title="Ransomware at BEL", category="infected-system", severity="critical", organisations=["bel"]
+    )
     again = cli("db", "copy", "--to", pg_url)
     assert again.code == 1
     assert "not empty" in again.err and "--force" in again.err
@@ -337,8 +396,9 @@ def test_copy_refuses_a_target_that_holds_rows_unless_forced(ws: Workspace, pg_u
 
 
 @pytest.mark.sqlite_only
-def test_copy_back_to_sqlite_gives_the_same_rows(ws: Workspace, pg_url: str, tmp_path: Path,
-                                                 cli: Any) -> None:
+def test_copy_back_to_sqlite_gives_the_same_rows(
+    ws: Workspace, pg_url: str, tmp_path: Path, cli: Any
+) -> None:
     from cirt.store.copy import copy_store
 
     _busy_workspace(ws)
@@ -359,4 +419,3 @@ def test_copy_to_its_own_database_is_refused(home: Path, cli: Any) -> None:
         url = ws.config.database_url
     refused = cli("db", "copy", "--to", url)
     assert refused.code == 1 and "already uses" in refused.err
-

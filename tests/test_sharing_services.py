@@ -32,9 +32,19 @@ from cirt.sharing import Sharing
 from cirt.store.engines import open_store
 from cirt.tasks import TaskService
 
-SHARING_SIDE = ("cirt.sharing", "cirt.bulletin", "cirt.route_desk", "cirt.intake.desk",
-                "cirt.intake.mail", "cirt.export", "cirt.csv_export", "cirt.report", "cirt.smtp",
-                "cirt.imap", "cirt.openpgp")
+SHARING_SIDE = (
+    "cirt.sharing",
+    "cirt.bulletin",
+    "cirt.route_desk",
+    "cirt.intake.desk",
+    "cirt.intake.mail",
+    "cirt.export",
+    "cirt.csv_export",
+    "cirt.report",
+    "cirt.smtp",
+    "cirt.imap",
+    "cirt.openpgp",
+)
 
 
 @dataclass
@@ -60,17 +70,29 @@ def services(home: Path, clock: FixedClock) -> Iterator[Services]:
     disclosures = DisclosureLog(context, lambda: OpenPGP(gpg_settings(config.gpg, None)))
     sharing = Sharing(context, disclosures=disclosures, incidents=incidents, tasks=tasks)
     bulletins = Bulletins(context, sharing=sharing, tasks=tasks)
-    yield Services(context, disclosures, incidents, sharing, bulletins,
-                   RouteDesk(context, sharing=sharing, bulletins=bulletins),
-                   IntakeDesk(context, incidents=incidents, evidence=evidence))
+    yield Services(
+        context,
+        disclosures,
+        incidents,
+        sharing,
+        bulletins,
+        RouteDesk(context, sharing=sharing, bulletins=bulletins),
+        IntakeDesk(context, incidents=incidents, evidence=evidence),
+    )
     store.close()
 
 
 def test_a_report_accepted_routed_and_released_by_services_wired_by_hand(
-        services: Services, tmp_path: Path) -> None:
-    receipt = services.intake.submit(submission(
-        channel="web", category="phishing", what="A page at 192.0.2.80 asks for BEL logins",
-        indicators=(("ip", "192.0.2.80"),)))
+    services: Services, tmp_path: Path
+) -> None:
+    receipt = services.intake.submit(
+        submission(
+            channel="web",
+            category="phishing",
+            what="A page at 192.0.2.80 asks for BEL logins",
+            indicators=(("ip", "192.0.2.80"),),
+        )
+    )
     accepted = services.intake.accept(receipt.reference, severity="high", tlp="green")
     assert accepted.created and accepted.indicators == 1
 
@@ -87,21 +109,26 @@ def test_a_report_accepted_routed_and_released_by_services_wired_by_hand(
     assert [r["id"] for r in rows] == [incident_id]
     assert rows[0]["reference"] != accepted.incident  # the internal reference stays inside
     report = Reporter(services.context, services.sharing).build(
-        parse_period(since="2026-03-01", now=services.context.clock()), for_org="bel",
-        release=True)
+        parse_period(since="2026-03-01", now=services.context.clock()), for_org="bel", release=True
+    )
     assert report.current.incidents == 1
 
     logged = [(e.recipient, e.channel) for e in services.disclosures.entries()]
-    assert logged == [("org:bel", "bulletin"), ("org:bel", "export"), ("org:bel", "export"),
-                      ("org:bel", "export")]
+    assert logged == [
+        ("org:bel", "bulletin"),
+        ("org:bel", "export"),
+        ("org:bel", "export"),
+        ("org:bel", "export"),
+    ]
     assert services.disclosures.verify().ok
 
 
 def test_the_sharing_side_services_load_no_workspace() -> None:
-    code = (f"import json, sys, {', '.join(SHARING_SIDE)}; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cirt'))))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        f"import json, sys, {', '.join(SHARING_SIDE)}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cirt'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = json.loads(done.stdout)
     assert set(SHARING_SIDE) <= set(loaded)
     assert [m for m in loaded if m.startswith(("cirt.workspace", "cirt.cli", "cirt.servers"))] == []

@@ -40,8 +40,10 @@ from tests.taxii_fixtures import (
 from tests.test_hostile_sources import raw_taxii
 
 TIGHT, LOOSE = "csirtamericas", "lacnic-warp"
-IDENTITY = {TIGHT: "identity--b960b001-fd33-513f-b191-b35fc53c8f24",
-            LOOSE: "identity--bcf28b5c-bc70-53c2-8131-4fb5b6329756"}
+IDENTITY = {
+    TIGHT: "identity--b960b001-fd33-513f-b191-b35fc53c8f24",
+    LOOSE: "identity--bcf28b5c-bc70-53c2-8131-4fb5b6329756",
+}
 LIMIT = 80
 PATTERN = "[domain-name:value = '" + "a" * 60 + ".example']"  # 83 characters
 REFUSAL = f"a pattern of {len(PATTERN)} characters (the limit is {LIMIT}"
@@ -73,12 +75,19 @@ def limited(home: Path) -> Path:
 
 def _indicator(party: str) -> dict[str, Any]:
     n = 1 if party == TIGHT else 2
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--5a5a0000-0000-4000-8000-{n:012d}",
-            "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-            "created_by_ref": IDENTITY[party], "name": "long pattern", "pattern_type": "stix",
-            "pattern": PATTERN, "valid_from": "2026-03-01T00:00:00Z",
-            "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--5a5a0000-0000-4000-8000-{n:012d}",
+        "created": "2026-03-01T00:00:00.000Z",
+        "modified": "2026-03-01T00:00:00.000Z",
+        "created_by_ref": IDENTITY[party],
+        "name": "long pattern",
+        "pattern_type": "stix",
+        "pattern": PATTERN,
+        "valid_from": "2026-03-01T00:00:00Z",
+        "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"],
+    }
 
 
 def _refusals(home: Path, party: str) -> list[str]:
@@ -103,6 +112,7 @@ def _assert_tight_refused_loose_stored(home: Path, said: dict[str, str]) -> None
 
 
 # --- sectors.yaml -------------------------------------------------------------------------------
+
 
 def _line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
@@ -142,20 +152,27 @@ def test_cirt_check_reports_a_looser_limit(home: Path, cli: Callable[..., Any]) 
     assert result.code == 1
     sectors = [f for f in result.json() if f["area"] == "sectors"]
     assert not sectors[0]["ok"]
-    assert "import_limits.max_pattern_length: 2,000 is looser than config.toml" \
-        in sectors[0]["message"]
+    assert "import_limits.max_pattern_length: 2,000 is looser than config.toml" in sectors[0]["message"]
     assert cli("sector", "check").code == 1
 
 
 SHIPPED = yaml.safe_load(shipped_path("sectors.yaml").read_text(encoding="utf-8"))
 
 
-@given(name=st.sampled_from(sorted(LIMIT_NAMES)),
-       configured=st.integers(1, 10**9), declared=st.integers(1, 10**9))
+@given(
+    name=st.sampled_from(sorted(LIMIT_NAMES)),
+    configured=st.integers(1, 10**9),
+    declared=st.integers(1, 10**9),
+)
 def test_a_declared_limit_is_taken_exactly_when_it_is_no_looser(
-        name: str, configured: int, declared: int) -> None:
-    data = {**SHIPPED, "partners": [{**p, "import_limits": {name: declared}} if p["id"] == TIGHT
-                                    else p for p in SHIPPED["partners"]]}
+    name: str, configured: int, declared: int
+) -> None:
+    data = {
+        **SHIPPED,
+        "partners": [
+            {**p, "import_limits": {name: declared}} if p["id"] == TIGHT else p for p in SHIPPED["partners"]
+        ],
+    }
     limits = ImportLimits(**{name: configured})
     if declared > configured:
         with pytest.raises(ValueError, match=r"looser than config\.toml"):
@@ -177,13 +194,18 @@ def test_the_effective_limits_are_config_tomls_tightened_by_the_party(limited: P
 
 # --- every inbound path -------------------------------------------------------------------------
 
-def test_import_file_holds_the_source_to_its_limits(limited: Path, cli: Callable[..., Any],
-                                                    tmp_path: Path) -> None:
+
+def test_import_file_holds_the_source_to_its_limits(
+    limited: Path, cli: Callable[..., Any], tmp_path: Path
+) -> None:
     said = {}
     for party in (TIGHT, LOOSE):
         path = tmp_path / f"{party}.json"
-        bundle = {"type": "bundle", "id": "bundle--6b9c2f1e-4a3d-4e5f-8a7b-0c1d2e3f4a5b",
-                  "objects": [_indicator(party)]}
+        bundle = {
+            "type": "bundle",
+            "id": "bundle--6b9c2f1e-4a3d-4e5f-8a7b-0c1d2e3f4a5b",
+            "objects": [_indicator(party)],
+        }
         path.write_text(json.dumps(bundle), encoding="utf-8")
         result = cli("import", str(path), "--source", party, "--json")
         assert result.code == (1 if party == TIGHT else 0), result.err  # 1: something refused
@@ -198,22 +220,28 @@ def test_the_taxii_inbox_holds_each_credential_to_its_partys_limits(limited: Pat
     with cirt_server(limited) as server:
         for party, cred in credentials.items():
             body = json.dumps({"objects": [_indicator(party)]}).encode()
-            answer = requests.post(f"{server.api_root}collections/inbox/objects/", data=body,
-                                   auth=(cred.username, cred.password), timeout=60,
-                                   headers={"Content-Type": TAXII_MEDIA, "Accept": TAXII_MEDIA})
+            answer = requests.post(
+                f"{server.api_root}collections/inbox/objects/",
+                data=body,
+                auth=(cred.username, cred.password),
+                timeout=60,
+                headers={"Content-Type": TAXII_MEDIA, "Accept": TAXII_MEDIA},
+            )
             assert answer.status_code == 202, answer.text
             said[party] = " | ".join(f["message"] for f in answer.json()["failures"])
     _assert_tight_refused_loose_stored(limited, said)
 
 
-def test_a_taxii_pull_holds_the_peer_to_its_limits(limited: Path, cli: Callable[..., Any],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_taxii_pull_holds_the_peer_to_its_limits(
+    limited: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     said = {}
     for party in (TIGHT, LOOSE):
         page = json.dumps({"more": False, "objects": [_indicator(party)]}).encode()
         with raw_taxii(page) as url:
-            point_partner(limited, party, discovery=f"{url}/taxii2/", api_root=f"{url}/api1/",
-                          pull=[PULL_COLLECTION])
+            point_partner(
+                limited, party, discovery=f"{url}/taxii2/", api_root=f"{url}/api1/", pull=[PULL_COLLECTION]
+            )
             set_peer_secret(monkeypatch, party, "user", "password")
             result = cli("taxii", "pull", party, "--json")
         assert result.out, result.err
@@ -222,8 +250,9 @@ def test_a_taxii_pull_holds_the_peer_to_its_limits(limited: Path, cli: Callable[
     _assert_tight_refused_loose_stored(limited, said)
 
 
-def test_a_misp_pull_holds_the_peer_to_its_limits(limited: Path, cli: Callable[..., Any],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_misp_pull_holds_the_peer_to_its_limits(
+    limited: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     said = {}
     with running(MISP_KEY) as server:
         data = _sectors(limited)
@@ -235,10 +264,22 @@ def test_a_misp_pull_holds_the_peer_to_its_limits(limited: Path, cli: Callable[.
             uuid = f"5b5b5b5b-0000-4000-8000-00000000000{n}"
             server.state.events.clear()
             server.state.events[uuid] = {
-                "id": str(n), "uuid": uuid, "info": f"from {party}", "distribution": "1",
-                "timestamp": str(1775000000 + n), "Tag": [{"name": "tlp:clear"}],
-                "Attribute": [{"uuid": _indicator(party)["id"][11:], "type": "stix2-pattern",
-                               "value": PATTERN, "to_ids": True, "timestamp": "1775000000"}]}
+                "id": str(n),
+                "uuid": uuid,
+                "info": f"from {party}",
+                "distribution": "1",
+                "timestamp": str(1775000000 + n),
+                "Tag": [{"name": "tlp:clear"}],
+                "Attribute": [
+                    {
+                        "uuid": _indicator(party)["id"][11:],
+                        "type": "stix2-pattern",
+                        "value": PATTERN,
+                        "to_ids": True,
+                        "timestamp": "1775000000",
+                    }
+                ],
+            }
             result = cli("misp", "pull", party, "--since", "2020-01-01T00:00:00Z", "--json")
             assert result.out, result.err
             said[party] = " | ".join(r["reason"] for r in result.json()["rejected"])

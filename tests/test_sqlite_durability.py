@@ -22,8 +22,11 @@ def test_every_commit_is_synced_to_disk(home: Path, engine: str) -> None:
     with Workspace.open(home) as ws:
         assert ws.store.db.query_one("PRAGMA synchronous") == (FULL,)
         assert ws.store.db.query_one("PRAGMA journal_mode") == ("wal",)
-        entry = ws.audit.record(recipient="org:cbb", channel="email", tlp=1,
-                                objects=[("indicator--00000000-0000-4000-8000-000000000001",
-                                          "2026-03-10T14:00:00.000Z", 1)])
+        entry = ws.audit.record(
+            recipient="org:cbb",
+            channel="email",
+            tlp=1,
+            objects=[("indicator--00000000-0000-4000-8000-000000000001", "2026-03-10T14:00:00.000Z", 1)],
+        )
     with Workspace.open(home) as again:
         assert [e.hash for e in again.audit.entries()] == [entry.hash]

@@ -37,15 +37,22 @@ WRITERS = 16
 ROUNDS = 3
 
 
-def _run_together(tmp_path: Path, commands: list[list[list[str]]],
-                  timeout: float = 240.0) -> list[subprocess.CompletedProcess[str]]:
+def _run_together(
+    tmp_path: Path, commands: list[list[list[str]]], timeout: float = 240.0
+) -> list[subprocess.CompletedProcess[str]]:
     signals = tmp_path / "signals"
     signals.mkdir()
     go = signals / "go"
-    processes = [subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(signals / f"ready-{n}"), str(go), json.dumps(args)],
-        env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for n, args in enumerate(commands)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(signals / f"ready-{n}"), str(go), json.dumps(args)],
+            env={**os.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, args in enumerate(commands)
+    ]
     deadline = time.monotonic() + timeout
     try:
         while not all((signals / f"ready-{n}").exists() for n in range(len(commands))):
@@ -66,19 +73,33 @@ def _run_together(tmp_path: Path, commands: list[list[list[str]]],
 
 
 @pytest.mark.sqlite_only
-def test_sixteen_concurrent_cli_writers_on_sqlite_all_succeed(home: Path, tmp_path: Path,
-                                                              engine: str) -> None:
+def test_sixteen_concurrent_cli_writers_on_sqlite_all_succeed(
+    home: Path, tmp_path: Path, engine: str
+) -> None:
     with Workspace.open(home) as ws:
-        refs = [ws.incidents.open(title=f"Phishing wave {n}", category="phishing",
-                                  severity="medium", organisations=["cbb"]).reference
-                for n in range(4)]
+        refs = [
+            ws.incidents.open(
+                title=f"Phishing wave {n}", category="phishing", severity="medium", organisations=["cbb"]
+            ).reference
+            for n in range(4)
+        ]
     # Writer n works on incident n // 4; the four writers of an incident do four kinds of change.
     kinds = [
         lambda ref, n, r: ["incident", "update", ref, "--severity", ["high", "critical", "high"][r]],
         lambda ref, n, r: ["incident", "note", ref, f"writer {n}, round {r}"],
         lambda ref, n, r: ["incident", "update", ref, "--sector", ["bel", "bws", "btl"][r]],
-        lambda ref, n, r: ["incident", "open", "--title", f"DDoS {n}.{r}", "--category", "ddos",
-                           "--severity", "high", "--sector", "btl"],
+        lambda ref, n, r: [
+            "incident",
+            "open",
+            "--title",
+            f"DDoS {n}.{r}",
+            "--category",
+            "ddos",
+            "--severity",
+            "high",
+            "--sector",
+            "btl",
+        ],
     ]
     commands = [[kinds[n % 4](refs[n // 4], n, r) for r in range(ROUNDS)] for n in range(WRITERS)]
     results = _run_together(tmp_path, commands)

@@ -38,32 +38,65 @@ def oasis_errors(obj: dict[str, Any]) -> list[str]:
 
 
 def _common(kind: str, n: int, **properties: Any) -> dict[str, Any]:
-    return {"type": kind, "id": f"{kind}--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd{n:02d}",
-            "created": CREATED, "modified": CREATED,
-            "created_by_ref": "identity--f431f809-377b-45e0-aa1c-6a4751cae5ff",
-            "object_marking_refs": ["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"],
-            **properties}
+    return {
+        "type": kind,
+        "id": f"{kind}--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd{n:02d}",
+        "created": CREATED,
+        "modified": CREATED,
+        "created_by_ref": "identity--f431f809-377b-45e0-aa1c-6a4751cae5ff",
+        "object_marking_refs": ["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"],
+        **properties,
+    }
 
 
-INDICATOR = _common("indicator", 1, name="Poison Ivy Malware", labels=["malicious-activity"],
-                    pattern="[file:hashes.'SHA-256' = '" + "ab" * 32 + "']",
-                    valid_from="2016-01-01T00:00:00Z")
-UNDATED_INDICATOR = _common("indicator", 2, labels=["anomalous-activity"],
-                            pattern="[ipv4-addr:value = '198.51.100.1']")
+INDICATOR = _common(
+    "indicator",
+    1,
+    name="Poison Ivy Malware",
+    labels=["malicious-activity"],
+    pattern="[file:hashes.'SHA-256' = '" + "ab" * 32 + "']",
+    valid_from="2016-01-01T00:00:00Z",
+)
+UNDATED_INDICATOR = _common(
+    "indicator", 2, labels=["anomalous-activity"], pattern="[ipv4-addr:value = '198.51.100.1']"
+)
 THREAT_ACTOR = _common("threat-actor", 3, name="Evil Org", labels=["crime-syndicate"])
-REPORT = _common("report", 4, name="The Black Vine Cyberespionage Group", labels=["campaign"],
-                 published="2016-01-20T17:00:00Z", object_refs=[INDICATOR["id"]])
-OBSERVED = _common("observed-data", 5, first_observed="2015-12-21T19:00:00Z",
-                   last_observed="2015-12-21T19:00:00Z", number_observed=1, objects={
-                       "0": {"type": "file", "name": "a.exe", "created": "2015-12-21T19:00:00Z",
-                             "modified": "2015-12-21T19:00:00Z",
-                             "hashes": {"SHA-256": "cd" * 32}},
-                       "1": {"type": "directory", "path": "C:\\Windows",
-                             "accessed": "2015-12-21T19:00:00Z", "contains_refs": ["0"]},
-                       "2": {"type": "process", "pid": 1221, "created": "2015-12-21T19:00:00Z",
-                             "binary_ref": "0"},
-                       "3": {"type": "windows-registry-key", "key": "HKEY_LOCAL_MACHINE\\Run",
-                             "modified": "2015-12-21T19:00:00Z"}})
+REPORT = _common(
+    "report",
+    4,
+    name="The Black Vine Cyberespionage Group",
+    labels=["campaign"],
+    published="2016-01-20T17:00:00Z",
+    object_refs=[INDICATOR["id"]],
+)
+OBSERVED = _common(
+    "observed-data",
+    5,
+    first_observed="2015-12-21T19:00:00Z",
+    last_observed="2015-12-21T19:00:00Z",
+    number_observed=1,
+    objects={
+        "0": {
+            "type": "file",
+            "name": "a.exe",
+            "created": "2015-12-21T19:00:00Z",
+            "modified": "2015-12-21T19:00:00Z",
+            "hashes": {"SHA-256": "cd" * 32},
+        },
+        "1": {
+            "type": "directory",
+            "path": "C:\\Windows",
+            "accessed": "2015-12-21T19:00:00Z",
+            "contains_refs": ["0"],
+        },
+        "2": {"type": "process", "pid": 1221, "created": "2015-12-21T19:00:00Z", "binary_ref": "0"},
+        "3": {
+            "type": "windows-registry-key",
+            "key": "HKEY_LOCAL_MACHINE\\Run",
+            "modified": "2015-12-21T19:00:00Z",
+        },
+    },
+)
 WRITTEN = [INDICATOR, UNDATED_INDICATOR, THREAT_ACTOR, REPORT, OBSERVED]
 
 
@@ -93,8 +126,14 @@ def test_every_upgraded_attack_object_is_valid_21_for_the_oasis_validator() -> N
 
 def test_the_attack_slice_is_stored_whole(ws: Workspace) -> None:
     incoming = classify(json.loads(ATTACK.read_text(encoding="utf-8")), ATTACK.name)
-    summary = ingest(ws.context, incoming.objects, Provenance("import", ATTACK.name), allow_custom=True,
-                     refused=incoming.refused, notes=incoming.notes)
+    summary = ingest(
+        ws.context,
+        incoming.objects,
+        Provenance("import", ATTACK.name),
+        allow_custom=True,
+        refused=incoming.refused,
+        notes=incoming.notes,
+    )
     assert summary.rejected == [] and summary.new == 11
     assert incoming.kind == "stix-2.0"
 

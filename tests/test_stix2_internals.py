@@ -33,27 +33,31 @@ def test_the_registry_maps_every_21_type_to_a_class_with_its_properties() -> Non
     assert "pattern" in maps["objects"]["indicator"]._properties
 
 
-@pytest.mark.parametrize(("kind", "group", "stix_type", "name", "attribute", "expected"), [
-    (p.TypeProperty, "objects", "indicator", "type", "_fixed_value", "indicator"),
-    (p.IDProperty, "objects", "indicator", "id", "required_prefix", "indicator--"),
-    (p.StringProperty, "objects", "indicator", "spec_version", "_fixed_value", "2.1"),
-    (p.EnumProperty, "objects", "opinion", "opinion", "allowed", None),
-    (p.OpenVocabProperty, "objects", "grouping", "context", None, None),
-    (p.IntegerProperty, "objects", "indicator", "confidence", "max", None),
-    (p.FloatProperty, "objects", "location", "latitude", "min", -90.0),
-    (p.TimestampProperty, "objects", "indicator", "valid_from", None, None),
-    (p.ReferenceProperty, "objects", "indicator", "created_by_ref", None, None),
-    (p.PatternProperty, "objects", "indicator", "pattern", None, None),
-    (p.BooleanProperty, "objects", "indicator", "revoked", None, None),
-    (p.ListProperty, "objects", "report", "object_refs", "contained", None),
-    (p.ExtensionsProperty, "objects", "indicator", "extensions", None, None),
-    (p.DictionaryProperty, "objects", "language-content", "contents", None, None),
-    (p.HashesProperty, "observables", "file", "hashes", None, None),
-    (p.HexProperty, "observables", "file", "magic_number_hex", None, None),
-    (p.EmbeddedObjectProperty, "observables", "x509-certificate", "x509_v3_extensions", "type", None),
-])
+@pytest.mark.parametrize(
+    ("kind", "group", "stix_type", "name", "attribute", "expected"),
+    [
+        (p.TypeProperty, "objects", "indicator", "type", "_fixed_value", "indicator"),
+        (p.IDProperty, "objects", "indicator", "id", "required_prefix", "indicator--"),
+        (p.StringProperty, "objects", "indicator", "spec_version", "_fixed_value", "2.1"),
+        (p.EnumProperty, "objects", "opinion", "opinion", "allowed", None),
+        (p.OpenVocabProperty, "objects", "grouping", "context", None, None),
+        (p.IntegerProperty, "objects", "indicator", "confidence", "max", None),
+        (p.FloatProperty, "objects", "location", "latitude", "min", -90.0),
+        (p.TimestampProperty, "objects", "indicator", "valid_from", None, None),
+        (p.ReferenceProperty, "objects", "indicator", "created_by_ref", None, None),
+        (p.PatternProperty, "objects", "indicator", "pattern", None, None),
+        (p.BooleanProperty, "objects", "indicator", "revoked", None, None),
+        (p.ListProperty, "objects", "report", "object_refs", "contained", None),
+        (p.ExtensionsProperty, "objects", "indicator", "extensions", None, None),
+        (p.DictionaryProperty, "objects", "language-content", "contents", None, None),
+        (p.HashesProperty, "observables", "file", "hashes", None, None),
+        (p.HexProperty, "observables", "file", "magic_number_hex", None, None),
+        (p.EmbeddedObjectProperty, "observables", "x509-certificate", "x509_v3_extensions", "type", None),
+    ],
+)
 def test_each_property_kind_keeps_the_shape_the_validator_reads(
-        kind: type[Any], group: str, stix_type: str, name: str, attribute: str | None, expected: Any) -> None:
+    kind: type[Any], group: str, stix_type: str, name: str, attribute: str | None, expected: Any
+) -> None:
     prop = _property(stix_type, name, group)
     assert type(prop) is kind, f"stix2 internals changed: {stix_type}.{name} is {type(prop)}"
     assert isinstance(prop.required, bool)

@@ -35,13 +35,23 @@ def test_references_in_extensions_kill_chains_external_references_and_lists() ->
         "granular_markings": [{"marking_ref": "marking-definition--m2", "selectors": ["name"]}],
         "kill_chain_phases": [{"kill_chain_name": "k", "phase_name": "p", "x_actor_ref": "threat-actor--k"}],
         "external_references": [{"source_name": "s", "x_report_refs": ["report--e"]}],
-        "extensions": {"extension-definition--1": {"extension_type": "property-extension",
-                                                   "victim_refs": ["identity--v1", "identity--v2"],
-                                                   "nested": [[{"owner_ref": "identity--o"}]]}},
+        "extensions": {
+            "extension-definition--1": {
+                "extension_type": "property-extension",
+                "victim_refs": ["identity--v1", "identity--v2"],
+                "nested": [[{"owner_ref": "identity--o"}]],
+            }
+        },
         "x_custom_ref": "malware--c",
     }
-    assert content_references(obj) == ["threat-actor--k", "report--e", "identity--v1", "identity--v2",
-                                       "identity--o", "malware--c"]
+    assert content_references(obj) == [
+        "threat-actor--k",
+        "report--e",
+        "identity--v1",
+        "identity--v2",
+        "identity--o",
+        "malware--c",
+    ]
     assert marking_references(obj) == ["marking-definition--m1", "marking-definition--m2"]
     paths = dict((ref, path) for path, ref in walk_references(obj))
     assert paths["identity--v2"] == ("extensions", "extension-definition--1", "victim_refs", 1)

@@ -49,20 +49,55 @@ def test_every_example_object_is_valid_for_both(path: Path) -> None:
         assert not stix2_rejects(obj), obj["id"]
 
 
-SEEDS = [o for o in example_objects() if o["type"] in (
-    "indicator", "malware", "relationship", "sighting", "identity", "report", "campaign",
-    "threat-actor", "attack-pattern", "observed-data", "infrastructure", "tool", "intrusion-set",
-    "course-of-action", "location", "marking-definition", "vulnerability")]
+SEEDS = [
+    o
+    for o in example_objects()
+    if o["type"]
+    in (
+        "indicator",
+        "malware",
+        "relationship",
+        "sighting",
+        "identity",
+        "report",
+        "campaign",
+        "threat-actor",
+        "attack-pattern",
+        "observed-data",
+        "infrastructure",
+        "tool",
+        "intrusion-set",
+        "course-of-action",
+        "location",
+        "marking-definition",
+        "vulnerability",
+    )
+]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 2000) | st.floats(allow_nan=False)
-    | st.text(max_size=12) | st.sampled_from([
-        "2026-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "indicator--1234",
-        "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa", "[ipv4-addr:value = '1.2.3.4']",
-        "[file:hashes.MD5 = 'zz']", "stix", "malicious-activity", "2.0", "2.1", "x-custom"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                               max_size=3),
-    max_leaves=6)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 2000)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "2026-01-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "indicator--1234",
+            "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa",
+            "[ipv4-addr:value = '1.2.3.4']",
+            "[file:hashes.MD5 = 'zz']",
+            "stix",
+            "malicious-activity",
+            "2.0",
+            "2.1",
+            "x-custom",
+        ]
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -76,10 +111,23 @@ def mutated_objects(draw: st.DrawFn) -> dict[str, Any]:
         elif action == "set" and keys:
             obj[draw(st.sampled_from(keys))] = draw(json_values)
         else:
-            obj[draw(st.sampled_from(["x_custom", "labels", "revoked", "confidence",
-                                      "valid_until", "created_by_ref", "lang",
-                                      "object_marking_refs", "external_references"]))] = draw(
-                json_values)
+            obj[
+                draw(
+                    st.sampled_from(
+                        [
+                            "x_custom",
+                            "labels",
+                            "revoked",
+                            "confidence",
+                            "valid_until",
+                            "created_by_ref",
+                            "lang",
+                            "object_marking_refs",
+                            "external_references",
+                        ]
+                    )
+                )
+            ] = draw(json_values)
     return obj
 
 
@@ -99,14 +147,26 @@ values = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"
 
 @st.composite
 def near_simple_patterns(draw: st.DrawFn) -> str:
-    path = [draw(idents | st.sampled_from(["true", "false", "hashes", "MD5", "'SHA-256'"]))
-            for _ in range(draw(st.integers(1, 3)))]
+    path = [
+        draw(idents | st.sampled_from(["true", "false", "hashes", "MD5", "'SHA-256'"]))
+        for _ in range(draw(st.integers(1, 3)))
+    ]
     value = draw(values | st.sampled_from(["d41d8cd98f00b204e9800998ecf8427e", "x'y", "a\\b"]))
     escaped = value.replace("\\", "\\\\").replace("'", "\\'") if draw(st.booleans()) else value
     space = draw(st.sampled_from(["", " ", "  "]))
     # Compound tails: the fast path must step aside (they once made it backtrack exponentially).
-    tail = draw(st.sampled_from(["", "", " AND file:name = 'a.exe'", "' AND x:y = '1",
-                                 " OR [url:value = 'x']", "'] AND [url:value = 'x"]))
+    tail = draw(
+        st.sampled_from(
+            [
+                "",
+                "",
+                " AND file:name = 'a.exe'",
+                "' AND x:y = '1",
+                " OR [url:value = 'x']",
+                "'] AND [url:value = 'x",
+            ]
+        )
+    )
     return f"[{draw(types)}:{'.'.join(path)}{space}={space}'{escaped}{tail}']"
 
 
@@ -119,9 +179,12 @@ def test_fast_path_agrees_with_stix2_patterns(pattern: str) -> None:
 
 
 def test_fast_path_covers_the_common_forms() -> None:
-    for pattern in ("[ipv4-addr:value = '198.51.100.7']", "[domain-name:value = 'evil.example']",
-                    "[url:value = 'http://x.example/a?b=c']",
-                    "[file:hashes.'SHA-256' = '" + "a" * 64 + "']"):
+    for pattern in (
+        "[ipv4-addr:value = '198.51.100.7']",
+        "[domain-name:value = 'evil.example']",
+        "[url:value = 'http://x.example/a?b=c']",
+        "[file:hashes.'SHA-256' = '" + "a" * 64 + "']",
+    ):
         assert simple_pattern(pattern) is not None
         assert pattern_errors(pattern) == ""
     assert simple_pattern("[ipv4-addr:value = '1.2.3.4'] AND [url:value = 'x']") is None
@@ -130,11 +193,16 @@ def test_fast_path_covers_the_common_forms() -> None:
 
 # --- bundle-level rules ---
 
-IND = {"type": "indicator", "spec_version": "2.1",
-       "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-       "created": "2026-02-01T10:00:00.000Z", "modified": "2026-02-01T10:00:00.000Z",
-       "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
-       "valid_from": "2026-02-01T10:00:00Z"}
+IND = {
+    "type": "indicator",
+    "spec_version": "2.1",
+    "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+    "created": "2026-02-01T10:00:00.000Z",
+    "modified": "2026-02-01T10:00:00.000Z",
+    "pattern": "[ipv4-addr:value = '198.51.100.7']",
+    "pattern_type": "stix",
+    "valid_from": "2026-02-01T10:00:00Z",
+}
 
 
 def test_modified_before_created_is_refused_though_stix2_accepts_it() -> None:
@@ -147,11 +215,16 @@ def test_a_rejected_object_does_not_take_its_referrers_along() -> None:
     """STIX 2.1 §8: a bundle has no meaning of its own, so a reference to an object that is
     not there (rejected, or never sent) is kept as it is, as stix2 and the OASIS validator do."""
     bad = {**IND, "pattern": "[broken"}
-    rel = {"type": "relationship", "spec_version": "2.1",
-           "id": "relationship--6f9a5c1e-7a39-4f5b-9d5e-1b2f37c2d0a1",
-           "created": "2026-02-01T10:00:00.000Z", "modified": "2026-02-01T10:00:00.000Z",
-           "relationship_type": "related-to", "source_ref": IND["id"],
-           "target_ref": "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa"}
+    rel = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": "relationship--6f9a5c1e-7a39-4f5b-9d5e-1b2f37c2d0a1",
+        "created": "2026-02-01T10:00:00.000Z",
+        "modified": "2026-02-01T10:00:00.000Z",
+        "relationship_type": "related-to",
+        "source_ref": IND["id"],
+        "target_ref": "identity--e33b703c-a631-5672-a1bc-d5c26b3e3afa",
+    }
     result = validate_objects([bad, rel])
     assert [o["id"] for _, o in result.accepted] == [rel["id"]]
     assert [r.id for r in result.rejected] == [IND["id"]]
@@ -189,8 +262,7 @@ def test_custom_content_is_kept_only_when_allowed_and_never_changed() -> None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_objects())
-def test_the_shape_fast_path_never_accepts_what_the_general_path_refuses(
-        obj: dict[str, Any]) -> None:
+def test_the_shape_fast_path_never_accepts_what_the_general_path_refuses(obj: dict[str, Any]) -> None:
     from cirt.stix_validation import EXTENSION_OBJECT_TYPES, Invalid, _check_object, _shape_checker
 
     fast = _shape_checker(obj, False, EXTENSION_OBJECT_TYPES)
@@ -203,31 +275,63 @@ def test_the_shape_fast_path_never_accepts_what_the_general_path_refuses(
 
 # An ATT&CK technique's shape: external references, kill-chain phases, custom x_mitre_ text.
 ATTACK_PATTERN = {
-    "type": "attack-pattern", "spec_version": "2.1",
+    "type": "attack-pattern",
+    "spec_version": "2.1",
     "id": "attack-pattern--0a3ead4e-6d47-4ccb-854c-a6a4f9d96b22",
-    "created": "2020-02-11T18:23:26.059Z", "modified": "2023-03-30T21:01:47.762Z",
-    "name": "Credentials from Password Stores", "description": "Adversaries may search…",
+    "created": "2020-02-11T18:23:26.059Z",
+    "modified": "2023-03-30T21:01:47.762Z",
+    "name": "Credentials from Password Stores",
+    "description": "Adversaries may search…",
     "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "credential-access"}],
     "external_references": [
-        {"source_name": "mitre-attack", "external_id": "T1555",
-         "url": "https://attack.mitre.org/techniques/T1555"},
-        {"source_name": "Malwarebytes", "description": "A blog post", "url": "https://example.org/"}],
-    "x_mitre_platforms": ["Linux", "macOS", "Windows"], "x_mitre_version": "1.1",
+        {
+            "source_name": "mitre-attack",
+            "external_id": "T1555",
+            "url": "https://attack.mitre.org/techniques/T1555",
+        },
+        {"source_name": "Malwarebytes", "description": "A blog post", "url": "https://example.org/"},
+    ],
+    "x_mitre_platforms": ["Linux", "macOS", "Windows"],
+    "x_mitre_version": "1.1",
     "x_mitre_is_subtechnique": False,
 }
 embedded_values = st.one_of(
-    json_values, st.sampled_from(["", "ok", "bad\x01", "mitre-attack"]),
-    st.dictionaries(st.sampled_from(["source_name", "description", "url", "external_id",
-                                     "hashes", "x_custom", "kill_chain_name", "phase_name"]),
-                    st.one_of(st.sampled_from(["text", "bad\x07", ""]), json_values), max_size=4))
+    json_values,
+    st.sampled_from(["", "ok", "bad\x01", "mitre-attack"]),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "source_name",
+                "description",
+                "url",
+                "external_id",
+                "hashes",
+                "x_custom",
+                "kill_chain_name",
+                "phase_name",
+            ]
+        ),
+        st.one_of(st.sampled_from(["text", "bad\x07", ""]), json_values),
+        max_size=4,
+    ),
+)
 
 
 @st.composite
 def mutated_techniques(draw: st.DrawFn) -> dict[str, Any]:
     obj = copy.deepcopy(ATTACK_PATTERN)
     for _ in range(draw(st.integers(1, 3))):
-        key = draw(st.sampled_from(["external_references", "kill_chain_phases",
-                                    "x_mitre_platforms", "x_mitre_version", "x_mitre_extra"]))
+        key = draw(
+            st.sampled_from(
+                [
+                    "external_references",
+                    "kill_chain_phases",
+                    "x_mitre_platforms",
+                    "x_mitre_version",
+                    "x_mitre_extra",
+                ]
+            )
+        )
         entries = obj.get(key)
         if isinstance(entries, list) and entries and draw(st.booleans()):
             index = draw(st.integers(0, len(entries) - 1))
@@ -236,9 +340,21 @@ def mutated_techniques(draw: st.DrawFn) -> dict[str, Any]:
             if action == "drop" and isinstance(entry, dict) and entry:
                 entry.pop(draw(st.sampled_from(sorted(entry))))
             elif action == "set" and isinstance(entry, dict):
-                entry[draw(st.sampled_from(["source_name", "description", "url", "external_id",
-                                            "hashes", "x_custom", "phase_name"]))] = draw(
-                    embedded_values)
+                entry[
+                    draw(
+                        st.sampled_from(
+                            [
+                                "source_name",
+                                "description",
+                                "url",
+                                "external_id",
+                                "hashes",
+                                "x_custom",
+                                "phase_name",
+                            ]
+                        )
+                    )
+                ] = draw(embedded_values)
             else:
                 entries[index] = draw(embedded_values)
         else:
@@ -257,7 +373,8 @@ def test_the_attack_pattern_shape_takes_the_fast_path() -> None:
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_techniques())
 def test_the_fast_paths_for_references_phases_and_custom_text_accept_nothing_more(
-        obj: dict[str, Any]) -> None:
+    obj: dict[str, Any],
+) -> None:
     """External references, kill-chain phases and custom text checked inline agree with the
     general path: whatever the fast path accepts, the general path accepts too."""
     from cirt.stix_validation import EXTENSION_OBJECT_TYPES, Invalid, _check_object, _shape_checker

@@ -27,16 +27,26 @@ CIRT = [sys.executable, "-m", "cirt"]
 
 
 def _workspace_with_history(ws: Workspace) -> str:
-    ref = ws.incidents.open(title="Phishing for card numbers", category="phishing",
-                            severity="high", organisations=["cbb"], tlp="green").reference
+    ref = ws.incidents.open(
+        title="Phishing for card numbers",
+        category="phishing",
+        severity="high",
+        organisations=["cbb"],
+        tlp="green",
+    ).reference
     for n in range(120):
         ws.indicators.add(incident=ref, form="domain", value=f"skim-{n}.example", tlp=TLP.GREEN)
-    ws.audit.record(recipient="org:cbb", channel="email", tlp=1,
-                    objects=[(ws.incidents.get(ref).id, ws.incidents.get(ref).modified, 1)])
+    ws.audit.record(
+        recipient="org:cbb",
+        channel="email",
+        tlp=1,
+        objects=[(ws.incidents.get(ref).id, ws.incidents.get(ref).modified, 1)],
+    )
     return ref
 
 
 # --- corrupted pages --------------------------------------------------------------------------
+
 
 @pytest.mark.sqlite_only
 def test_check_names_a_database_with_corrupted_pages(home: Path, cli: Any, engine: str) -> None:
@@ -51,7 +61,7 @@ def test_check_names_a_database_with_corrupted_pages(home: Path, cli: Any, engin
     page = int.from_bytes(data[16:18], "big")
     pages = len(data) // page
     for n in range(pages * 2 // 3, pages * 2 // 3 + 3):  # three pages of the objects' b-trees
-        data[n * page + 8:(n + 1) * page] = bytes([0xA5]) * (page - 8)
+        data[n * page + 8 : (n + 1) * page] = bytes([0xA5]) * (page - 8)
     database.write_bytes(bytes(data))
     result = cli("check", "--json")
     assert result.code == 1
@@ -61,18 +71,31 @@ def test_check_names_a_database_with_corrupted_pages(home: Path, cli: Any, engin
 
 # --- a read-only filesystem and a full disk ---------------------------------------------------
 
+
 def _private_mounts() -> str | None:
     """Why a tmpfs cannot be mounted in a private namespace here, or None when it can."""
     if shutil.which("unshare") is None:
         return "no unshare(1) on this machine"
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-                            "mount -t tmpfs -o size=64k tmpfs /mnt"],
-                           capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=64k tmpfs /mnt",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return None if probe.returncode == 0 else f"cannot mount a tmpfs: {probe.stderr.strip()}"
 
 
-def _run_on_tmpfs(home: Path, tmp_path: Path, fault: str,
-                  commands: dict[str, list[str]]) -> dict[str, tuple[int, str, str]]:
+def _run_on_tmpfs(
+    home: Path, tmp_path: Path, fault: str, commands: dict[str, list[str]]
+) -> dict[str, tuple[int, str, str]]:
     """Copy the workspace to a 4 MiB tmpfs, make it read-only or full, run each command there."""
     reason = _private_mounts()
     if reason is not None:
@@ -81,35 +104,57 @@ def _run_on_tmpfs(home: Path, tmp_path: Path, fault: str,
     mount.mkdir()
     out.mkdir()
     copy = mount / "ws"
-    break_it = {"read-only": f"mount -o remount,ro {mount}",
-                "full": f"dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null; true"}[fault]
-    lines = ["set -u", f"mount -t tmpfs -o size=4m tmpfs {mount}",
-             f"cp -a {home} {copy}", break_it, f"export CIRT_HOME={copy}"]
+    break_it = {
+        "read-only": f"mount -o remount,ro {mount}",
+        "full": f"dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null; true",
+    }[fault]
+    lines = [
+        "set -u",
+        f"mount -t tmpfs -o size=4m tmpfs {mount}",
+        f"cp -a {home} {copy}",
+        break_it,
+        f"export CIRT_HOME={copy}",
+    ]
     for name, args in commands.items():
         command = shlex.join([*CIRT, *args])
         lines.append(f"{command} >{out}/{name}.out 2>{out}/{name}.err; echo $? >{out}/{name}.rc")
     script = "\n".join(lines)
-    done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
-                          capture_output=True, text=True, check=False, timeout=300,
-                          env={**os.environ, "CIRT_ANALYST": "tester"})
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "CIRT_ANALYST": "tester"},
+    )
     assert done.returncode == 0, done.stderr
-    return {name: (int((out / f"{name}.rc").read_text()), (out / f"{name}.out").read_text(),
-                   (out / f"{name}.err").read_text()) for name in commands}
+    return {
+        name: (
+            int((out / f"{name}.rc").read_text()),
+            (out / f"{name}.out").read_text(),
+            (out / f"{name}.err").read_text(),
+        )
+        for name in commands
+    }
 
 
 def _reads_and_one_write(ref: str) -> dict[str, list[str]]:
-    return {"list": ["incident", "list", "--json"],
-            "show": ["incident", "show", ref, "--json"],
-            "verify": ["audit", "verify", "--json"],
-            "check": ["check", "--json"],
-            "write": ["incident", "update", ref, "--severity", "critical"]}
+    return {
+        "list": ["incident", "list", "--json"],
+        "show": ["incident", "show", ref, "--json"],
+        "verify": ["audit", "verify", "--json"],
+        "check": ["check", "--json"],
+        "write": ["incident", "update", ref, "--severity", "critical"],
+    }
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.parametrize(("fault", "condition"), [("read-only", "the filesystem is read-only"),
-                                                  ("full", "the disk is full")])
+@pytest.mark.parametrize(
+    ("fault", "condition"), [("read-only", "the filesystem is read-only"), ("full", "the disk is full")]
+)
 def test_reading_commands_work_and_writing_ones_say_why_not(
-        home: Path, tmp_path: Path, engine: str, fault: str, condition: str) -> None:
+    home: Path, tmp_path: Path, engine: str, fault: str, condition: str
+) -> None:
     with Workspace.open(home) as ws:
         ref = _workspace_with_history(ws)
     results = _run_on_tmpfs(home, tmp_path, fault, _reads_and_one_write(ref))
@@ -123,7 +168,8 @@ def test_reading_commands_work_and_writing_ones_say_why_not(
     assert code == 1
     bad = [f["message"] for f in json.loads(out) if not f["ok"]]
     assert len(bad) == 1 and bad[0].endswith(
-        f"cirt.db: can only be read: {condition} (commands that write will fail)"), bad
+        f"cirt.db: can only be read: {condition} (commands that write will fail)"
+    ), bad
     code, out, err = results["write"]
     assert code == 1
     assert err.strip().startswith("cirt: the database") and condition in err, err
@@ -132,12 +178,22 @@ def test_reading_commands_work_and_writing_ones_say_why_not(
 
 def _killed_writer(home: Path, ref: str) -> None:
     """An update whose process dies before closing: the commit is only in the write-ahead log."""
-    writer = subprocess.run([sys.executable, "-c", (
-        "import os\n"
-        "from cirt.workspace import Workspace\n"
-        f"ws = Workspace.open({str(home)!r})\n"
-        f"ws.incidents.update({ref!r}, severity='critical')\n"
-        "os._exit(0)\n")], capture_output=True, text=True, check=False)
+    writer = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import os\n"
+                "from cirt.workspace import Workspace\n"
+                f"ws = Workspace.open({str(home)!r})\n"
+                f"ws.incidents.update({ref!r}, severity='critical')\n"
+                "os._exit(0)\n"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert writer.returncode == 0, writer.stderr
     assert (home / "cirt.db-wal").stat().st_size > 0
     (home / "cirt.db-shm").unlink()  # as after a reboot: the index is rebuilt from the log
@@ -145,7 +201,8 @@ def _killed_writer(home: Path, ref: str) -> None:
 
 @pytest.mark.sqlite_only
 def test_a_full_disk_still_shows_the_last_commits_of_a_killed_writer(
-        home: Path, tmp_path: Path, engine: str) -> None:
+    home: Path, tmp_path: Path, engine: str
+) -> None:
     with Workspace.open(home) as ws:
         ref = _workspace_with_history(ws)
     _killed_writer(home, ref)
@@ -157,18 +214,20 @@ def test_a_full_disk_still_shows_the_last_commits_of_a_killed_writer(
 
 @pytest.mark.sqlite_only
 def test_a_read_only_copy_with_unmerged_commits_is_refused_not_shown_stale(
-        home: Path, tmp_path: Path, engine: str) -> None:
+    home: Path, tmp_path: Path, engine: str
+) -> None:
     """SQLite cannot read its write-ahead log on a read-only filesystem without its index; the
     main file alone would show the incident as it was before the last commit."""
     with Workspace.open(home) as ws:
         ref = _workspace_with_history(ws)
     _killed_writer(home, ref)
-    results = _run_on_tmpfs(home, tmp_path, "read-only",
-                            {"show": ["incident", "show", ref, "--json"]})
+    results = _run_on_tmpfs(home, tmp_path, "read-only", {"show": ["incident", "show", ref, "--json"]})
     code, _, err = results["show"]
     assert code == 1
-    assert "cannot be read here (the filesystem is read-only) while its write-ahead log holds" \
-        " commits not yet in the main file" in err, err
+    assert (
+        "cannot be read here (the filesystem is read-only) while its write-ahead log holds"
+        " commits not yet in the main file" in err
+    ), err
 
 
 def _as_file_owner_without_privileges() -> list[str]:
@@ -177,8 +236,10 @@ def _as_file_owner_without_privileges() -> list[str]:
     writing what its permissions forbid."""
     if os.geteuid() != 0:
         return []
-    if shutil.which("unshare") is None or subprocess.run(
-            ["unshare", "--user", "true"], capture_output=True, check=False).returncode != 0:
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(["unshare", "--user", "true"], capture_output=True, check=False).returncode != 0
+    ):
         pytest.skip("running as root without user namespaces: permissions cannot be tested")
     return ["unshare", "--user"]
 
@@ -191,9 +252,14 @@ def test_a_read_only_database_file_reads_and_refuses_writes(home: Path, engine: 
     prefix = _as_file_owner_without_privileges()
 
     def cirt(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*prefix, *CIRT, "--home", str(home), *args], capture_output=True,
-                              text=True, check=False, timeout=120,
-                              env={**os.environ, "CIRT_ANALYST": "tester"})
+        return subprocess.run(
+            [*prefix, *CIRT, "--home", str(home), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env={**os.environ, "CIRT_ANALYST": "tester"},
+        )
 
     try:
         listed = cirt("incident", "list", "--json")

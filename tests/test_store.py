@@ -20,10 +20,17 @@ INDICATOR_ID = "indicator--11111111-1111-4111-8111-111111111111"
 
 
 def _indicator(modified: str, name: str = "x") -> dict[str, object]:
-    return {"type": "indicator", "spec_version": "2.1", "id": INDICATOR_ID,
-            "created": "2026-01-01T00:00:00.000Z", "modified": modified, "name": name,
-            "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-            "valid_from": "2026-01-01T00:00:00.000Z"}
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": INDICATOR_ID,
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": modified,
+        "name": name,
+        "pattern": "[ipv4-addr:value = '192.0.2.1']",
+        "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00.000Z",
+    }
 
 
 @pytest.fixture
@@ -72,8 +79,10 @@ def test_a_failed_transaction_leaves_nothing_behind(store: SQLStore) -> None:
 def test_provenance_is_recorded_per_version(store: SQLStore) -> None:
     peer = Provenance("taxii", "csirtamericas", "coll-1", ("marking-definition--x",))
     store.put(_indicator("2026-01-01T00:00:00.000Z"), tlp=1, provenance=peer)
-    assert store.provenance_of("indicator--11111111-1111-4111-8111-111111111111",
-                               "2026-01-01T00:00:00.000Z") == peer
+    assert (
+        store.provenance_of("indicator--11111111-1111-4111-8111-111111111111", "2026-01-01T00:00:00.000Z")
+        == peer
+    )
 
 
 def test_schema_version_and_migrations(tmp_path: Path) -> None:

@@ -22,9 +22,10 @@ from cirt.stixtime import parse_ts
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 
-SCHEMA_PREFIXES = ("http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/"
-                   "schemas/", "https://raw.githubusercontent.com/oasis-open/"
-                   "cti-stix2-json-schemas/stix2.1/schemas/")
+SCHEMA_PREFIXES = (
+    "http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/schemas/",
+    "https://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/schemas/",
+)
 
 
 @cache
@@ -38,18 +39,23 @@ def task_schema() -> Draft202012Validator:
         resource = DRAFT202012.create_resource(contents)
         resources += [(prefix + rel, resource) for prefix in SCHEMA_PREFIXES]
     registry = Registry().with_resources(resources)
-    schema = json.loads((REFERENCE / "stix-common-objects/incident-ef7/task/"
-                         f"{TASK_CORE_ID}.schema.json").read_text())
+    schema = json.loads(
+        (REFERENCE / f"stix-common-objects/incident-ef7/task/{TASK_CORE_ID}.schema.json").read_text()
+    )
     return Draft202012Validator(schema, registry=registry)
 
 
 def open_phishing(ws: Workspace, orgs: list[str] | None = None, severity: str = "medium") -> Any:
-    return ws.incidents.open(title="Phishing imitating online banking", category="phishing",
-                             severity=severity, organisations=orgs or ["cbb"], tlp="amber")
+    return ws.incidents.open(
+        title="Phishing imitating online banking",
+        category="phishing",
+        severity=severity,
+        organisations=orgs or ["cbb"],
+        tlp="amber",
+    )
 
 
-def test_opening_applies_the_playbook_in_the_first_version(ws: Workspace,
-                                                           clock: FixedClock) -> None:
+def test_opening_applies_the_playbook_in_the_first_version(ws: Workspace, clock: FixedClock) -> None:
     incident = open_phishing(ws)
     assert len(ws.store.history(incident.id)) == 1
     _, tasks = ws.tasks.list(incident.reference)
@@ -89,10 +95,12 @@ ONE_PER_PLAYBOOK = [
 
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize(("playbook", "category", "org"), ONE_PER_PLAYBOOK)
-def test_every_shipped_playbook_opens_an_incident(ws: Workspace, playbook: str, category: str,
-                                                  org: str) -> None:
-    incident = ws.incidents.open(title=f"{playbook} test", category=category, severity="high",
-                                 organisations=[org])
+def test_every_shipped_playbook_opens_an_incident(
+    ws: Workspace, playbook: str, category: str, org: str
+) -> None:
+    incident = ws.incidents.open(
+        title=f"{playbook} test", category=category, severity="high", organisations=[org]
+    )
     _, tasks = ws.tasks.list(incident.reference)
     spec = ws.tasks.library.get(playbook).spec
     mine = {t.key for t in tasks if t.playbook == playbook}
@@ -101,11 +109,13 @@ def test_every_shipped_playbook_opens_an_incident(ws: Workspace, playbook: str, 
 
 
 def test_done_records_who_and_when_and_starts_the_clock_of_what_waits(
-        ws: Workspace, clock: FixedClock) -> None:
+    ws: Workspace, clock: FixedClock
+) -> None:
     incident = open_phishing(ws)
     clock.advance(hours=5)
-    result = ws.tasks.done(incident.reference, "confirm-fraud", note="customers lost BZD 40,000",
-                           answer="yes")
+    result = ws.tasks.done(
+        incident.reference, "confirm-fraud", note="customers lost BZD 40,000", answer="yes"
+    )
     assert result.task.state == "done" and result.task.done_by == "tester"
     assert result.task.note == "customers lost BZD 40,000"
     [police] = result.started
@@ -117,8 +127,11 @@ def test_done_records_who_and_when_and_starts_the_clock_of_what_waits(
     with pytest.raises(InvalidValue, match="already done"):
         ws.tasks.done(incident.reference, str(result.task.number))
     history = [(h.kind, h.by, h.what) for h in ws.incidents.history(incident.reference)]
-    assert ("task", "tester", f"task {result.task.number} done: {result.task.title} — "
-            "customers lost BZD 40,000") in history
+    assert (
+        "task",
+        "tester",
+        f"task {result.task.number} done: {result.task.title} — customers lost BZD 40,000",
+    ) in history
 
 
 def test_a_task_is_found_by_number_key_or_id_and_ambiguity_is_refused(ws: Workspace) -> None:
@@ -135,8 +148,9 @@ def test_a_task_is_found_by_number_key_or_id_and_ambiguity_is_refused(ws: Worksp
 def test_an_own_task_is_due_from_now(ws: Workspace, clock: FixedClock) -> None:
     incident = open_phishing(ws)
     clock.advance(days=2)
-    added = ws.tasks.add(incident.reference, title="Call the hosting provider",
-                         due=timedelta(hours=4), phase="containment")
+    added = ws.tasks.add(
+        incident.reference, title="Call the hosting provider", due=timedelta(hours=4), phase="containment"
+    )
     assert added.owner == "tester" and added.due is not None
     assert abs(added.due - (clock.now + timedelta(hours=4))) < timedelta(seconds=1)
     latest = ws.incidents.get(incident.reference)
@@ -147,9 +161,14 @@ def test_an_own_task_is_due_from_now(ws: Workspace, clock: FixedClock) -> None:
 
 
 def test_an_update_adds_what_now_applies_and_proposes_the_escalation(
-        ws: Workspace, clock: FixedClock) -> None:
-    incident = ws.incidents.open(title="Phishing against telecom customers",
-                                 category="phishing", severity="low", organisations=["speednet"])
+    ws: Workspace, clock: FixedClock
+) -> None:
+    incident = ws.incidents.open(
+        title="Phishing against telecom customers",
+        category="phishing",
+        severity="low",
+        organisations=["speednet"],
+    )
     _, before_tasks = ws.tasks.list(incident.reference)
     assert "phishing/central-bank" not in {t.key for t in before_tasks}
     clock.advance(days=1)
@@ -171,8 +190,12 @@ def test_an_update_adds_what_now_applies_and_proposes_the_escalation(
 
 
 def test_raising_severity_proposes_national(ws: Workspace) -> None:
-    incident = ws.incidents.open(title="Defaced site", severity="medium", organisations=["btl"],
-                                 category="intrusions:application-compromise")
+    incident = ws.incidents.open(
+        title="Defaced site",
+        severity="medium",
+        organisations=["btl"],
+        category="intrusions:application-compromise",
+    )
     before = ws.incidents.get(incident.reference)
     unchanged = ws.incidents.update(incident.reference, title="Defaced shop site")
     assert ws.tasks.proposal(unchanged, before) is None
@@ -184,24 +207,26 @@ def test_raising_severity_proposes_national(ws: Workspace) -> None:
 
 
 def test_escalation_creates_the_level_duties_counted_from_the_escalation(
-        ws: Workspace, clock: FixedClock) -> None:
+    ws: Workspace, clock: FixedClock
+) -> None:
     incident = open_phishing(ws, ["cbb", "bel"])
     clock.advance(hours=30)
-    escalated = ws.incidents.escalate(incident.reference, level="coordinator",
-                                      reason="two sectors")
+    escalated = ws.incidents.escalate(incident.reference, level="coordinator", reason="two sectors")
     _, tasks = ws.tasks.list(incident.reference)
     duties = {t.key: t for t in tasks if t.level == "coordinator"}
     # The phishing playbook already reports to the central bank's regulator contact: the
     # level's duty to the same party and role is not added a second time.
-    assert set(duties) == {"escalation:coordinator/convene", "escalation:coordinator/inform-affected",
-                           "escalation:coordinator/inform-puc"}
+    assert set(duties) == {
+        "escalation:coordinator/convene",
+        "escalation:coordinator/inform-affected",
+        "escalation:coordinator/inform-puc",
+    }
     at = parse_ts(escalated.escalations[-1]["at"])
     assert duties["escalation:coordinator/convene"].due == at + timedelta(hours=4)
     assert duties["escalation:coordinator/inform-affected"].parties == ("bel", "cbb")
     triggers = {t.reason for t in ws.tasks.holding(escalated)}
     assert "More than one organisation or sector is affected" in triggers
-    ws.incidents.escalate(incident.reference, level="national", reason="contained",
-                          de_escalate=True)
+    ws.incidents.escalate(incident.reference, level="national", reason="contained", de_escalate=True)
     _, after = ws.tasks.list(incident.reference)
     assert not [t for t in after if t.level == "national"]
 
@@ -211,22 +236,22 @@ def test_an_indicator_abroad_makes_the_incident_international(ws: Workspace) -> 
     assert ws.tasks.facts(incident).foreign_infrastructure is False
     ws.indicators.add(form="ip", value="192.0.2.10", incident=incident.reference)  # CBB's own
     assert ws.tasks.facts(incident).foreign_infrastructure is False
-    ws.indicators.add(form="url", value="https://login-centralbank.example/x",
-                      incident=incident.reference)
+    ws.indicators.add(form="url", value="https://login-centralbank.example/x", incident=incident.reference)
     facts = ws.tasks.facts(incident)
     assert facts.foreign_infrastructure is True and facts.critical_infrastructure is True
     assert "international" in {t.level for t in ws.tasks.holding(incident)}
 
 
-def test_an_indicator_in_a_partners_constituency_proposes_telling_that_partner(
-        ws: Workspace) -> None:
+def test_an_indicator_in_a_partners_constituency_proposes_telling_that_partner(ws: Workspace) -> None:
     incident = open_phishing(ws)
     assert ws.tasks.facts(incident).partner_constituency is False
     assert ws.community.partners_concerned_by("2001:db8:1234::7") == ["lacnic-warp"]
     ws.indicators.add(form="ip", value="2001:db8:1234::7", incident=incident.reference)
     holding = {t.reason: t.level for t in ws.tasks.holding(incident)}
-    assert holding["An indicator falls in a partner's constituency; that partner must be told"] \
+    assert (
+        holding["An indicator falls in a partner's constituency; that partner must be told"]
         == "international"
+    )
 
 
 @pytest.mark.sqlite_only
@@ -238,15 +263,28 @@ def test_a_broken_playbook_in_the_workspace_does_not_stop_the_others(ws: Workspa
 
 
 def test_task_commands(cli: Any) -> None:
-    ref = cli("incident", "open", "--title", "Phish", "--category", "phishing", "--severity",
-              "medium", "--sector", "cbb", "--json").json()["reference"]
+    ref = cli(
+        "incident",
+        "open",
+        "--title",
+        "Phish",
+        "--category",
+        "phishing",
+        "--severity",
+        "medium",
+        "--sector",
+        "cbb",
+        "--json",
+    ).json()["reference"]
     listed = cli("task", "list", ref, "--json").json()
     assert listed["timezone"] == "America/Belize" and len(listed["tasks"]) == 15
-    done = cli("task", "done", ref, "confirm-fraud", "--answer", "yes", "--note", "confirmed",
-               "--json").json()
+    done = cli(
+        "task", "done", ref, "confirm-fraud", "--answer", "yes", "--note", "confirmed", "--json"
+    ).json()
     assert done["task"]["state"] == "done" and done["started"][0]["key"] == "phishing/police"
-    added = cli("task", "add", ref, "--title", "Brief the minister", "--due", "6h",
-                "--phase", "triage", "--json").json()
+    added = cli(
+        "task", "add", ref, "--title", "Brief the minister", "--due", "6h", "--phase", "triage", "--json"
+    ).json()
     assert added["number"] == 16 and added["offset"] == "6h"
     bad = cli("task", "add", ref, "--title", "x", "--due", "soon")
     assert bad.code == 2 and bad.err.count("\n") == 1 and "is not a time: give a duration" in bad.err
@@ -254,8 +292,7 @@ def test_task_commands(cli: Any) -> None:
     assert text.code == 0 and "Bank Supervision" in text.out and "waiting" not in text.out
     missing = cli("task", "done", ref, "99")
     assert missing.code == 1 and "no task '99'" in missing.err
-    cancelled = cli("task", "cancel", ref, "block-cards", "--note", "no card data entered",
-                    "--json").json()
+    cancelled = cli("task", "cancel", ref, "block-cards", "--note", "no card data entered", "--json").json()
     assert cancelled["task"]["state"] == "cancelled"
 
 
@@ -271,8 +308,7 @@ def test_tasks_follow_the_incident_tlp(ws: Workspace) -> None:
 
 
 @pytest.mark.sqlite_only
-def test_the_demo_chapter_shows_a_deadline_passing_and_an_escalation_proposed(
-        ws: Workspace) -> None:
+def test_the_demo_chapter_shows_a_deadline_passing_and_an_escalation_proposed(ws: Workspace) -> None:
     from cirt.demo import phishing_chapter
     from cirt.demos.playbooks import run_chapter
 

@@ -35,8 +35,7 @@ def _fast(app: TaxiiApp, party: str) -> dict[tuple[str, str], object]:
     for collection in COLLECTIONS:
         if not collection.can_read:
             continue
-        rows = app.collections.candidates(collection, Query(versions=("all",)), None, 100_000,
-                                          party)
+        rows = app.collections.candidates(collection, Query(versions=("all",)), None, 100_000, party)
         for released in app.collections.gate.decide(rows, party):
             out[(released.row.id, released.row.modified)] = json.loads(released.text)
     return out
@@ -49,10 +48,13 @@ def _reference(ws: Workspace, party: str) -> dict[tuple[str, str], object]:
     offered beside the newest would otherwise stand for the id, see the issue note)."""
     out: dict[tuple[str, str], object] = {}
     latest = {s.id: s.tlp for s in ws.store.latest_objects()}
-    stored = [ws.store.get(str(i), str(m)) for i, m in
-              ws.store.db.query("SELECT id, modified FROM objects ORDER BY added, seq")]
-    table = RulesTable(Recipient("partner" if party in ws.community.partners else "org",
-                                 party, "taxii"), ws.community)
+    stored = [
+        ws.store.get(str(i), str(m))
+        for i, m in ws.store.db.query("SELECT id, modified FROM objects ORDER BY added, seq")
+    ]
+    table = RulesTable(
+        Recipient("partner" if party in ws.community.partners else "org", party, "taxii"), ws.community
+    )
     audiences = ws.store.audiences(latest)
     for collection in COLLECTIONS:
         if not collection.can_read:
@@ -60,12 +62,17 @@ def _reference(ws: Workspace, party: str) -> dict[tuple[str, str], object]:
         rounds: list[dict[str, StoredObject]] = []
         for version in stored:
             assert version is not None
-            if (collection.types_in and version.type not in collection.types_in) or \
-                    version.type in collection.types_not_in or version.type in DEFINITIONS:
+            if (
+                (collection.types_in and version.type not in collection.types_in)
+                or version.type in collection.types_not_in
+                or version.type in DEFINITIONS
+            ):
                 continue  # (definitions travel beside objects, at their newest version)
             member = party in audiences.get(version.id, {}).get("org", ())
-            if not all(table.allows(TLP(level), version.origin != "local", member)
-                       for level in (version.tlp, latest[version.id])):
+            if not all(
+                table.allows(TLP(level), version.origin != "local", member)
+                for level in (version.tlp, latest[version.id])
+            ):
                 continue  # a version the TLP rule withholds is not offered (the server's SQL)
             for batch in rounds:
                 if version.id not in batch:
@@ -91,6 +98,7 @@ def test_the_fast_path_equals_the_gate_on_generated_stores(tmp_path: Path) -> No
         with Workspace.init(home) as ws:
             generator = Generator(rng, ws.community)
             generator.store(ws, OBJECTS)
+
             def this_workspace(ws: Workspace = ws) -> Workspace:
                 return ws
 
@@ -101,7 +109,8 @@ def test_the_fast_path_equals_the_gate_on_generated_stores(tmp_path: Path) -> No
                 assert fast.keys() == reference.keys(), (
                     f"seed {seed} round {round_} party {party}: only fast "
                     f"{sorted(fast.keys() - reference.keys())}, only gate "
-                    f"{sorted(reference.keys() - fast.keys())}")
+                    f"{sorted(reference.keys() - fast.keys())}"
+                )
                 for key, obj in fast.items():
                     assert obj == reference[key], f"seed {seed} round {round_} {party} {key}"
                 cases += versions

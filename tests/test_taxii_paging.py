@@ -46,20 +46,19 @@ def app_client(ws: Workspace) -> tuple[Client, dict[str, str], Workspace]:
 
 
 def _page(client: Client, headers: dict[str, str], **params: Any) -> dict[str, Any]:
-    response = client.get(f"/cirt/collections/{INDICATORS}/objects/", query_string=params,
-                          headers=headers)
+    response = client.get(f"/cirt/collections/{INDICATORS}/objects/", query_string=params, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     body: dict[str, Any] = json.loads(response.get_data())
     return body
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(plan=st.lists(st.tuples(st.integers(0, 6), st.integers(1, 7)), min_size=1, max_size=8),
-       )
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    plan=st.lists(st.tuples(st.integers(0, 6), st.integers(1, 7)), min_size=1, max_size=8),
+)
 def test_every_object_is_paged_exactly_once_whatever_is_added_between_pages(
-        app_client: tuple[Client, dict[str, str], Workspace],
-        plan: list[tuple[int, int]]) -> None:
+    app_client: tuple[Client, dict[str, str], Workspace], plan: list[tuple[int, int]]
+) -> None:
     client, headers, ws = app_client
     prefix = f"{next(_EXAMPLES):04x}"
     base = ws.store.count_objects()
@@ -88,7 +87,8 @@ def test_every_object_is_paged_exactly_once_whatever_is_added_between_pages(
 
 
 def test_a_page_is_a_keyset_query_not_an_offset_nor_a_sort(
-        app_client: tuple[Client, dict[str, str], Workspace]) -> None:
+    app_client: tuple[Client, dict[str, str], Workspace],
+) -> None:
     client, headers, ws = app_client
     if ws.store.db.dialect != "sqlite":
         pytest.skip("reads SQLite's query plan; PostgreSQL plans by its own statistics")
@@ -102,8 +102,9 @@ def test_a_page_is_a_keyset_query_not_an_offset_nor_a_sort(
         _page(client, headers, limit=100, **{"match[type]": "indicator"}, next=first["next"])
     finally:
         connection.set_trace_callback(None)
-    pages = [s for s in statements if s.startswith("SELECT") and "FROM objects" in s
-             and "ORDER BY added" in s]
+    pages = [
+        s for s in statements if s.startswith("SELECT") and "FROM objects" in s and "ORDER BY added" in s
+    ]
     assert len(pages) == 3
     for sql in pages:
         assert "OFFSET" not in sql.upper()
@@ -123,9 +124,17 @@ def _peer(page: Callable[[int], dict[str, Any]]) -> Callable[..., Any]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = environ["PATH_INFO"]
         if path.endswith("/collections/"):
-            body: dict[str, Any] = {"collections": [
-                {"id": PULL_COLLECTION, "title": "Loop", "can_read": True, "can_write": False,
-                 "media_types": ["application/stix+json;version=2.1"]}]}
+            body: dict[str, Any] = {
+                "collections": [
+                    {
+                        "id": PULL_COLLECTION,
+                        "title": "Loop",
+                        "can_read": True,
+                        "can_write": False,
+                        "media_types": ["application/stix+json;version=2.1"],
+                    }
+                ]
+            }
         else:
             calls["n"] += 1
             body = page(calls["n"])
@@ -153,8 +162,7 @@ def serve_peer(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         root = f"http://127.0.0.1:{server.server_port}/api/"
-        point_partner(home, "csirtamericas", discovery=root, api_root=root,
-                      pull=[PULL_COLLECTION])
+        point_partner(home, "csirtamericas", discovery=root, api_root=root, pull=[PULL_COLLECTION])
         set_peer_secret(monkeypatch, "csirtamericas", "u", "p")
 
     yield start
@@ -166,14 +174,18 @@ def serve_peer(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable
 SAME = [indicator(i, prefix="5150") for i in range(3)]
 
 
-@pytest.mark.parametrize("page", [
-    lambda n: {"more": True, "next": "again", "objects": SAME},
-    lambda n: {"more": True, "next": f"token-{n}", "objects": SAME},
-    lambda n: {"more": True, "objects": SAME[n - 1:n] if n <= 3 else SAME},
-], ids=["same-next", "new-next-same-page", "no-next-no-header"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        lambda n: {"more": True, "next": "again", "objects": SAME},
+        lambda n: {"more": True, "next": f"token-{n}", "objects": SAME},
+        lambda n: {"more": True, "objects": SAME[n - 1 : n] if n <= 3 else SAME},
+    ],
+    ids=["same-next", "new-next-same-page", "no-next-no-header"],
+)
 def test_pull_ends_when_a_peer_says_more_forever(
-        serve_peer: Callable[..., None], home: Path, clock: FixedClock,
-        page: Callable[[int], dict[str, Any]]) -> None:
+    serve_peer: Callable[..., None], home: Path, clock: FixedClock, page: Callable[[int], dict[str, Any]]
+) -> None:
     app = _peer(page)
     serve_peer(app)
     with Workspace.open(home, clock=clock) as ws:

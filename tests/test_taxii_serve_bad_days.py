@@ -40,8 +40,7 @@ HEADERS = {"Accept": TAXII_MEDIA}
 
 def _credential(home: Path) -> tuple[str, str]:
     with Workspace.open(home) as ws:
-        ws.store.put(indicator(1, TLP.GREEN), tlp=int(TLP.GREEN),
-                     provenance=Provenance("local", "tester"))
+        ws.store.put(indicator(1, TLP.GREEN), tlp=int(TLP.GREEN), provenance=Provenance("local", "tester"))
         issued = issue_credential(ws, "csirtamericas")
     return issued.username, issued.password
 
@@ -56,10 +55,26 @@ def _is_taxii_error(answer: requests.Response, status: int) -> dict[str, Any]:
 
 # --- refusing to start ------------------------------------------------------------------------
 
+
 def _serve(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cirt", "--home", str(home), "taxii", "serve",
-                           "--port", str(free_port()), *args],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cirt",
+            "--home",
+            str(home),
+            "taxii",
+            "serve",
+            "--port",
+            str(free_port()),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_serve_refuses_plain_http_on_an_address_other_machines_reach(home: Path) -> None:
@@ -80,6 +95,7 @@ def test_serve_refuses_an_invalid_sectors_yaml_in_one_line(home: Path) -> None:
 
 # --- slow and lying clients -------------------------------------------------------------------
 
+
 @contextmanager
 def _sockets(port: int, count: int, first_bytes: bytes = b"") -> Iterator[list[socket.socket]]:
     with ExitStack() as stack:
@@ -94,9 +110,11 @@ def _sockets(port: int, count: int, first_bytes: bytes = b"") -> Iterator[list[s
 
 def test_idle_and_stalled_clients_do_not_hold_the_workers(home: Path) -> None:
     auth = _credential(home)
-    with cirt_server(home, "--threads", "2", "--read-timeout", "2", workers=1) as server, \
-            _sockets(server.port, 12) as _idle, \
-            _sockets(server.port, 2, b"GET /taxii2/ HTTP/1.1\r\nHost: x\r\n") as _stalled:
+    with (
+        cirt_server(home, "--threads", "2", "--read-timeout", "2", workers=1) as server,
+        _sockets(server.port, 12) as _idle,
+        _sockets(server.port, 2, b"GET /taxii2/ HTTP/1.1\r\nHost: x\r\n") as _stalled,
+    ):
         time.sleep(0.5)  # every one of them accepted by the worker by now
         started = time.monotonic()
         answer = requests.get(server.discovery, auth=auth, headers=HEADERS, timeout=30)
@@ -109,9 +127,11 @@ def test_a_body_shorter_than_its_content_length_gets_a_taxii_408(home: Path) -> 
     auth = _credential(home)
     with cirt_server(home, "--read-timeout", "1", workers=1) as server:
         token = requests.auth._basic_auth_str(*auth)
-        head = (f"POST /cirt/collections/{INBOX}/objects/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Authorization: {token}\r\nAccept: {TAXII_MEDIA}\r\n"
-                f"Content-Type: {TAXII_MEDIA}\r\nContent-Length: 100000\r\n\r\n")
+        head = (
+            f"POST /cirt/collections/{INBOX}/objects/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: {token}\r\nAccept: {TAXII_MEDIA}\r\n"
+            f"Content-Type: {TAXII_MEDIA}\r\nContent-Length: 100000\r\n\r\n"
+        )
         with closing(socket.create_connection(("127.0.0.1", server.port))) as sock:
             sock.sendall(head.encode() + b'{"objects": [')
             sock.settimeout(20)
@@ -137,6 +157,7 @@ def test_errors_gunicorn_answers_itself_are_taxii_json(home: Path) -> None:
 
 # --- passwords --------------------------------------------------------------------------------
 
+
 def test_an_unknown_user_costs_as_much_as_a_wrong_password(ws: Workspace) -> None:
     issued = issue_credential(ws, "csirtamericas")
     authenticator = Authenticator(ws.store)
@@ -156,16 +177,15 @@ def test_failed_logins_are_limited_per_client_address(home: Path) -> None:
     user, password = _credential(home)
     with cirt_server(home, workers=1) as server:
         for _ in range(FAILED_LOGINS_ALLOWED):
-            wrong = requests.get(server.discovery, auth=(user, "guess"), headers=HEADERS,
-                                 timeout=30)
+            wrong = requests.get(server.discovery, auth=(user, "guess"), headers=HEADERS, timeout=30)
             _is_taxii_error(wrong, 401)
-        throttled = requests.get(server.discovery, auth=(user, password), headers=HEADERS,
-                                 timeout=30)
+        throttled = requests.get(server.discovery, auth=(user, password), headers=HEADERS, timeout=30)
         _is_taxii_error(throttled, 429)
         assert 1 <= int(throttled.headers["Retry-After"]) <= 60
 
 
 # --- the database restarts under the server ---------------------------------------------------
+
 
 @contextmanager
 def _own_postgres() -> Iterator[PgServer]:
@@ -202,7 +222,8 @@ def _restart(server: PgServer, while_down: Any) -> tuple[Any, PgServer]:
 
 @pytest.mark.postgres
 def test_a_postgresql_restart_answers_503_then_serves_again(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with _own_postgres() as pg:
         home = tmp_path / "ws"
         monkeypatch.setenv("CIRT_ANALYST", "tester")
@@ -214,10 +235,16 @@ def test_a_postgresql_restart_answers_503_then_serves_again(
             assert before.status_code == 200, before.text
 
             def while_down() -> list[requests.Response]:
-                return [requests.get(objects, auth=auth, headers=HEADERS, timeout=30),
-                        requests.post(objects.replace(INDICATORS, INBOX), auth=auth,
-                                      json={"objects": [indicator(2)]}, timeout=30,
-                                      headers={**HEADERS, "Content-Type": TAXII_MEDIA})]
+                return [
+                    requests.get(objects, auth=auth, headers=HEADERS, timeout=30),
+                    requests.post(
+                        objects.replace(INDICATORS, INBOX),
+                        auth=auth,
+                        json={"objects": [indicator(2)]},
+                        timeout=30,
+                        headers={**HEADERS, "Content-Type": TAXII_MEDIA},
+                    ),
+                ]
 
             down, restarted = _restart(pg, while_down)
             try:
@@ -226,7 +253,8 @@ def test_a_postgresql_restart_answers_503_then_serves_again(
                     assert int(answer.headers["Retry-After"]) > 0
                 after = requests.get(objects, auth=auth, headers=HEADERS, timeout=30)
                 assert after.status_code == 200, after.text
-                assert [o["id"] for o in after.json()["objects"]] == \
-                    [o["id"] for o in before.json()["objects"]]
+                assert [o["id"] for o in after.json()["objects"]] == [
+                    o["id"] for o in before.json()["objects"]
+                ]
             finally:
                 restarted.stop()

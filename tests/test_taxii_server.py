@@ -27,12 +27,19 @@ from tests.taxii_fixtures import CirtServer, cirt_server, indicator, seed
 INDICATORS, INCIDENTS, INBOX = (c.id for c in COLLECTIONS)
 TAXII = "application/taxii+json;version=2.1"
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-INCIDENT = {"type": "incident", "spec_version": "2.1",
-            "id": "incident--5555aaaa-0000-4000-8000-000000000001",
-            "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
-            "name": "Phishing wave", "object_marking_refs": [TLP.GREEN.marking_id]}
-VERSIONED = [indicator(1, TLP.GREEN, prefix="3333", modified=f"2026-03-0{d}T00:00:00.000Z",
-                       name=f"v{d}") for d in (1, 2, 3)]
+INCIDENT = {
+    "type": "incident",
+    "spec_version": "2.1",
+    "id": "incident--5555aaaa-0000-4000-8000-000000000001",
+    "created": "2026-03-01T00:00:00.000Z",
+    "modified": "2026-03-01T00:00:00.000Z",
+    "name": "Phishing wave",
+    "object_marking_refs": [TLP.GREEN.marking_id],
+}
+VERSIONED = [
+    indicator(1, TLP.GREEN, prefix="3333", modified=f"2026-03-0{d}T00:00:00.000Z", name=f"v{d}")
+    for d in (1, 2, 3)
+]
 
 
 @dataclass
@@ -43,13 +50,15 @@ class Served:
 
     def collection(self, party: str, collection_id: str = INDICATORS) -> Collection:
         cred = self.creds[party]
-        return Collection(f"{self.server.api_root}collections/{collection_id}/",
-                          user=cred.username, password=cred.password)
+        return Collection(
+            f"{self.server.api_root}collections/{collection_id}/", user=cred.username, password=cred.password
+        )
 
     def get(self, party: str | None, path: str, **params: Any) -> requests.Response:
         auth = (self.creds[party].username, self.creds[party].password) if party else None
-        return requests.get(f"{self.server.api_root}{path}", params=params, auth=auth,
-                            headers={"Accept": TAXII}, timeout=10)
+        return requests.get(
+            f"{self.server.api_root}{path}", params=params, auth=auth, headers={"Accept": TAXII}, timeout=10
+        )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +67,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with Workspace.init(home) as ws:
         objects: list[tuple[dict[str, Any], TLP]] = []
         for i in range(40):
-            objects += [(indicator(2 * i, TLP.CLEAR, prefix="1111"), TLP.CLEAR),
-                        (indicator(2 * i + 1, TLP.GREEN, prefix="1111"), TLP.GREEN)]
+            objects += [
+                (indicator(2 * i, TLP.CLEAR, prefix="1111"), TLP.CLEAR),
+                (indicator(2 * i + 1, TLP.GREEN, prefix="1111"), TLP.GREEN),
+            ]
         amber = [indicator(i, TLP.AMBER, prefix="2222") for i in range(10)]
         objects += [(o, TLP.AMBER) for o in amber]
         objects += [(v, TLP.GREEN) for v in VERSIONED] + [(INCIDENT, TLP.GREEN)]
@@ -85,8 +96,11 @@ def test_discovery_api_root_and_collections(served: Served) -> None:
     assert root.max_content_length == 20000
     assert root.versions == [TAXII]
     rights = {c.id: (c.title, c.can_read, c.can_write) for c in root.collections}
-    assert rights == {INDICATORS: ("Indicators", True, False),
-                      INCIDENTS: ("Incidents", True, False), INBOX: ("Inbox", False, True)}
+    assert rights == {
+        INDICATORS: ("Indicators", True, False),
+        INCIDENTS: ("Incidents", True, False),
+        INBOX: ("Inbox", False, True),
+    }
     one = served.collection("cbb", INCIDENTS)
     one.refresh()
     assert one.title == "Incidents"
@@ -116,8 +130,7 @@ def test_filters_type_id_version_spec_version_and_added_after(served: Served) ->
     assert [o["name"] for o in _all(collection, id=target)] == ["v3"]
     assert [o["name"] for o in _all(collection, id=target, version="all")] == ["v1", "v2", "v3"]
     assert [o["name"] for o in _all(collection, id=target, version="first")] == ["v1"]
-    assert [o["name"] for o in _all(collection, id=target,
-                                    version="2026-03-02T00:00:00Z")] == ["v2"]
+    assert [o["name"] for o in _all(collection, id=target, version="2026-03-02T00:00:00Z")] == ["v2"]
     assert [o["name"] for o in _all(collection, id=target, version="first,last")] == ["v1", "v3"]
     assert len(_all(collection, spec_version="2.1")) == 81
     assert _all(collection, spec_version="2.0") == []
@@ -125,8 +138,7 @@ def test_filters_type_id_version_spec_version_and_added_after(served: Served) ->
     middle = manifest[30]["date_added"]
     after = _all(collection, added_after=middle)
     assert len(after) == 81 - 31
-    assert all(m["date_added"] > middle for m in collection.get_manifest(
-        added_after=middle)["objects"])
+    assert all(m["date_added"] > middle for m in collection.get_manifest(added_after=middle)["objects"])
 
 
 def test_added_after_combined_with_next_keeps_the_filter(served: Served) -> None:
@@ -144,12 +156,10 @@ def test_added_after_combined_with_next_keeps_the_filter(served: Served) -> None
 
 def test_date_headers_are_rfc3339_with_microseconds_and_bound_the_page(served: Served) -> None:
     response = served.get("cbb", f"collections/{INDICATORS}/objects/", limit=5)
-    first, last = (response.headers["X-TAXII-Date-Added-First"],
-                   response.headers["X-TAXII-Date-Added-Last"])
+    first, last = (response.headers["X-TAXII-Date-Added-First"], response.headers["X-TAXII-Date-Added-Last"])
     assert MICRO.match(first) and MICRO.match(last) and first < last
     manifest = served.get("cbb", f"collections/{INDICATORS}/manifest/", limit=5).json()
-    assert (manifest["objects"][0]["date_added"], manifest["objects"][-1]["date_added"]) == (
-        first, last)
+    assert (manifest["objects"][0]["date_added"], manifest["objects"][-1]["date_added"]) == (first, last)
     assert response.headers["Content-Type"] == TAXII
 
 
@@ -157,8 +167,7 @@ def test_single_object_versions_and_manifest(served: Served) -> None:
     collection = served.collection("cbb")
     target = VERSIONED[0]["id"]
     assert [o["name"] for o in collection.get_object(target)["objects"]] == ["v3"]
-    assert [o["name"] for o in collection.get_object(target, version="all")["objects"]] == [
-        "v1", "v2", "v3"]
+    assert [o["name"] for o in collection.get_object(target, version="all")["objects"]] == ["v1", "v2", "v3"]
     versions = collection.object_versions(target)
     assert versions["versions"] == [v["modified"] for v in VERSIONED]
     entry = collection.get_manifest(id=target)["objects"][0]
@@ -166,22 +175,39 @@ def test_single_object_versions_and_manifest(served: Served) -> None:
     assert entry["media_type"] == "application/stix+json;version=2.1"
 
 
-def test_unauthenticated_wrong_password_and_revoked_credentials_get_401(
-        served: Served) -> None:
+def test_unauthenticated_wrong_password_and_revoked_credentials_get_401(served: Served) -> None:
     assert served.get(None, "").status_code == 401
     cred = served.creds["cbb"]
-    wrong = requests.get(served.server.api_root, auth=(cred.username, "not-it"),
-                         headers={"Accept": TAXII}, timeout=10)
+    wrong = requests.get(
+        served.server.api_root, auth=(cred.username, "not-it"), headers={"Accept": TAXII}, timeout=10
+    )
     assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Basic")
-    assert wrong.json() == {"title": "Unauthorized", "http_status": "401",
-                            "description": "valid credentials are required"}
+    assert wrong.json() == {
+        "title": "Unauthorized",
+        "http_status": "401",
+        "description": "valid credentials are required",
+    }
     with Workspace.open(served.home) as ws:
         spare = issue_credential(ws, "bel")
-        assert requests.get(served.server.api_root, auth=(spare.username, spare.password),
-                            headers={"Accept": TAXII}, timeout=10).status_code == 200
+        assert (
+            requests.get(
+                served.server.api_root,
+                auth=(spare.username, spare.password),
+                headers={"Accept": TAXII},
+                timeout=10,
+            ).status_code
+            == 200
+        )
         revoke_credential(ws.store, spare.username)
-    assert requests.get(served.server.api_root, auth=(spare.username, spare.password),
-                        headers={"Accept": TAXII}, timeout=10).status_code == 401
+    assert (
+        requests.get(
+            served.server.api_root,
+            auth=(spare.username, spare.password),
+            headers={"Accept": TAXII},
+            timeout=10,
+        ).status_code
+        == 401
+    )
 
 
 def test_reading_the_inbox_is_403_and_an_unknown_collection_404(served: Served) -> None:
@@ -192,14 +218,24 @@ def test_reading_the_inbox_is_403_and_an_unknown_collection_404(served: Served) 
     assert missing.status_code == 404
 
 
-@pytest.mark.parametrize("params", [
-    {"limit": "0"}, {"limit": "-3"}, {"limit": "ten"}, {"added_after": "yesterday"},
-    {"match[version]": "newest"}, {"match[id]": "not-an-id"}, {"match[type]": "Bad Type"},
-    {"match[spec_version]": "two"}, {"next": "!!garbage!!"}, {"match[colour]": "red"},
-    {"limit": ["1", "2"]}, {"match[type]": ""},
-])
-def test_bad_query_parameters_are_400_never_500(served: Served,
-                                                 params: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "0"},
+        {"limit": "-3"},
+        {"limit": "ten"},
+        {"added_after": "yesterday"},
+        {"match[version]": "newest"},
+        {"match[id]": "not-an-id"},
+        {"match[type]": "Bad Type"},
+        {"match[spec_version]": "two"},
+        {"next": "!!garbage!!"},
+        {"match[colour]": "red"},
+        {"limit": ["1", "2"]},
+        {"match[type]": ""},
+    ],
+)
+def test_bad_query_parameters_are_400_never_500(served: Served, params: dict[str, Any]) -> None:
     response = served.get("cbb", f"collections/{INDICATORS}/objects/", **params)
     assert response.status_code == 400
     body = response.json()
@@ -210,13 +246,28 @@ def test_media_types_406_and_415(served: Served) -> None:
     cred = served.creds["cbb"]
     auth = (cred.username, cred.password)
     url = f"{served.server.api_root}collections/{INBOX}/objects/"
-    assert requests.get(served.server.api_root, auth=auth, timeout=10,
-                        headers={"Accept": "text/html"}).status_code == 406
-    assert requests.get(served.server.api_root, auth=auth, timeout=10,
-                        headers={"Accept": "application/taxii+json;version=2.0"}
-                        ).status_code == 406
-    posted = requests.post(url, auth=auth, timeout=10, data=b'{"objects": []}',
-                           headers={"Accept": TAXII, "Content-Type": "application/json"})
+    assert (
+        requests.get(
+            served.server.api_root, auth=auth, timeout=10, headers={"Accept": "text/html"}
+        ).status_code
+        == 406
+    )
+    assert (
+        requests.get(
+            served.server.api_root,
+            auth=auth,
+            timeout=10,
+            headers={"Accept": "application/taxii+json;version=2.0"},
+        ).status_code
+        == 406
+    )
+    posted = requests.post(
+        url,
+        auth=auth,
+        timeout=10,
+        data=b'{"objects": []}',
+        headers={"Accept": TAXII, "Content-Type": "application/json"},
+    )
     assert posted.status_code == 415
 
 
@@ -245,25 +296,31 @@ def test_post_to_the_inbox_ingests_with_the_writer_as_provenance(served: Served)
         provenance = ws.store.provenance_of(stored.id, stored.modified)
         assert provenance is not None
         assert (provenance.source_kind, provenance.source, provenance.collection) == (
-            "taxii", "csirtamericas", INBOX)
+            "taxii",
+            "csirtamericas",
+            INBOX,
+        )
         assert ws.store.get(bad["id"]) is None
 
 
-def test_objects_added_while_a_client_pages_appear_once_at_the_end(
-        tmp_path: Path) -> None:
+def test_objects_added_while_a_client_pages_appear_once_at_the_end(tmp_path: Path) -> None:
     home = tmp_path / "ws"
     with Workspace.init(home) as ws:
         seed(ws, [(indicator(i, TLP.CLEAR, prefix="7777"), TLP.CLEAR) for i in range(30)])
         cred = issue_credential(ws, "cto")
         with cirt_server(home, "--max-page-size", "10") as server:
-            collection = Collection(f"{server.api_root}collections/{INDICATORS}/",
-                                    user=cred.username, password=cred.password)
+            collection = Collection(
+                f"{server.api_root}collections/{INDICATORS}/", user=cred.username, password=cred.password
+            )
             envelope = collection.get_objects(limit=10)
             seen = [o["id"] for o in envelope["objects"]]
             late = [indicator(100 + i, TLP.CLEAR, prefix="7777") for i in range(5)]
             seed(ws, [(o, TLP.CLEAR) for o in late])
-            newer = {**indicator(0, TLP.CLEAR, prefix="7777"),
-                     "modified": "2026-03-05T00:00:00.000Z", "name": "changed"}
+            newer = {
+                **indicator(0, TLP.CLEAR, prefix="7777"),
+                "modified": "2026-03-05T00:00:00.000Z",
+                "name": "changed",
+            }
             seed(ws, [(newer, TLP.CLEAR)])
             while envelope.get("more"):
                 envelope = collection.get_objects(limit=10, next=envelope["next"])
@@ -291,8 +348,14 @@ def test_the_demo_chapter_exchanges_both_ways_and_stops_its_servers(tmp_path: Pa
 
     said: list[str] = []
     with Workspace.init(tmp_path / "ws") as ws:
-        incident = ws.incidents.open(title="Phishing", category="phishing", severity="medium",
-                                     organisations=["cbb"], tlp="amber", description="x")
+        incident = ws.incidents.open(
+            title="Phishing",
+            category="phishing",
+            severity="medium",
+            organisations=["cbb"],
+            tlp="amber",
+            description="x",
+        )
         ws.indicators.add(form="domain", value="login-cbb.example", incident=incident.reference)
         run_chapter(ws, said.append)
         shared = {e.recipient for e in ws.audit.entries()}
@@ -325,30 +388,52 @@ def test_tls_when_given_a_certificate(tmp_path: Path, monkeypatch: pytest.Monkey
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would override verify=
         monkeypatch.delenv(name, raising=False)
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     home = tmp_path / "ws"
     with Workspace.init(home) as ws:
         seed(ws, [(indicator(1, TLP.CLEAR, prefix="7115"), TLP.CLEAR)])
         cred = issue_credential(ws, "cto")
     with cirt_server(home, "--cert", str(cert), "--key", str(key)) as server:
         url = f"https://127.0.0.1:{server.port}/cirt/collections/{INDICATORS}/"
-        collection = Collection(url, user=cred.username, password=cred.password,
-                                verify=str(cert))
-        assert [o["id"] for o in collection.get_objects()["objects"]] == [
-            indicator(1, prefix="7115")["id"]]
+        collection = Collection(url, user=cred.username, password=cred.password, verify=str(cert))
+        assert [o["id"] for o in collection.get_objects()["objects"]] == [indicator(1, prefix="7115")["id"]]
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(url.replace("https", "http"), timeout=5)
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[" * 9_000 + b"]" * 9_000,
-                                  b'{"objects": "none"}', b'[1, 2]'])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[" * 9_000 + b"]" * 9_000, b'{"objects": "none"}', b"[1, 2]"]
+)
 def test_a_body_that_is_not_an_envelope_is_400(served: Served, body: bytes) -> None:
     cred = served.creds["cbb"]
-    response = requests.post(f"{served.server.api_root}collections/{INBOX}/objects/",
-                             data=body, auth=(cred.username, cred.password), timeout=10,
-                             headers={"Accept": TAXII, "Content-Type": TAXII})
+    response = requests.post(
+        f"{served.server.api_root}collections/{INBOX}/objects/",
+        data=body,
+        auth=(cred.username, cred.password),
+        timeout=10,
+        headers={"Accept": TAXII, "Content-Type": TAXII},
+    )
     assert response.status_code == 400 and response.json()["http_status"] == "400"
 
 

@@ -49,9 +49,15 @@ def test_tlp1_ids_are_accepted_and_white_is_clear() -> None:
     assert TLP.parse("white") is TLP.CLEAR
 
 
-@pytest.mark.parametrize("text,level", [("amber+strict", TLP.AMBER_STRICT),
-                                        ("TLP:AMBER+STRICT", TLP.AMBER_STRICT),
-                                        ("Red", TLP.RED), ("tlp:clear", TLP.CLEAR)])
+@pytest.mark.parametrize(
+    "text,level",
+    [
+        ("amber+strict", TLP.AMBER_STRICT),
+        ("TLP:AMBER+STRICT", TLP.AMBER_STRICT),
+        ("Red", TLP.RED),
+        ("tlp:clear", TLP.CLEAR),
+    ],
+)
 def test_labels_are_read_as_people_type_them(text: str, level: TLP) -> None:
     assert TLP.parse(text) is level
 
@@ -68,14 +74,19 @@ def test_several_markings_the_most_restrictive_holds(levels: list[TLP]) -> None:
 
 def test_no_tlp_marking_means_the_default() -> None:
     assert effective_level([], TLP.AMBER) is TLP.AMBER
-    assert effective_level(["marking-definition--00000000-0000-4000-8000-000000000000"],
-                           TLP.AMBER) is TLP.AMBER
+    assert (
+        effective_level(["marking-definition--00000000-0000-4000-8000-000000000000"], TLP.AMBER) is TLP.AMBER
+    )
 
 
 def test_bundles_carry_the_definitions_they_reference() -> None:
-    objs: list[dict[str, Any]] = [{"id": "indicator--1", "object_marking_refs": [TLP.GREEN.marking_id]},
-            {"id": "note--1", "granular_markings": [{"marking_ref": TLP.RED.marking_id,
-                                                      "selectors": ["content"]}]}]
+    objs: list[dict[str, Any]] = [
+        {"id": "indicator--1", "object_marking_refs": [TLP.GREEN.marking_id]},
+        {
+            "id": "note--1",
+            "granular_markings": [{"marking_ref": TLP.RED.marking_id, "selectors": ["content"]}],
+        },
+    ]
     ids = [d["id"] for d in marking_definitions_for(objs)]
     assert ids == [TLP2_EXTENSION_DEFINITION["id"], TLP.GREEN.marking_id, TLP.RED.marking_id]
 
@@ -84,14 +95,23 @@ def test_tlp1_markings_received_from_peers_travel_with_their_predefined_definiti
     from stix2validator import ValidationOptions, validate_instance
 
     white = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
-    indicator = {"type": "indicator", "spec_version": "2.1",
-                 "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-                 "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-                 "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix",
-                 "valid_from": "2026-01-01T00:00:00.000Z", "object_marking_refs": [white]}
+    indicator = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        "created": "2026-01-01T00:00:00.000Z",
+        "modified": "2026-01-01T00:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '192.0.2.1']",
+        "pattern_type": "stix",
+        "valid_from": "2026-01-01T00:00:00.000Z",
+        "object_marking_refs": [white],
+    }
     definitions = marking_definitions_for([indicator])
     assert [d["id"] for d in definitions] == [white]
     assert definitions[0]["definition"] == {"tlp": "white"}
-    bundle = {"type": "bundle", "id": "bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3e",
-              "objects": [*definitions, indicator]}
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3e",
+        "objects": [*definitions, indicator],
+    }
     assert validate_instance(bundle, ValidationOptions(version="2.1")).is_valid

@@ -19,10 +19,12 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(300)
 
 def report(ws: Workspace, **fields: Any) -> str:
     values: dict[str, Any] = {
-        "channel": "web", "category": "phishing",
+        "channel": "web",
+        "category": "phishing",
         "what": "SMS: your BEL bill is overdue, pay at hxxps://pay.bel.com.bz[.]evil.example/x "
-                "— the page loads from 192.0.2.80",
-        "reporter_name": "Ana Pop", "reporter_contact": "+501 600 1234",
+        "— the page loads from 192.0.2.80",
+        "reporter_name": "Ana Pop",
+        "reporter_contact": "+501 600 1234",
         "files": (attachment("sms.png", "image/png", PNG),),
         "indicators": (("url", "https://pay.bel.com.bz.evil.example/x"), ("ip", "192.0.2.80")),
     }
@@ -31,7 +33,8 @@ def report(ws: Workspace, **fields: Any) -> str:
 
 
 def test_accepting_opens_an_incident_with_playbook_evidence_and_routed_indicators(
-        cli: Any, ws: Workspace, home: Path) -> None:
+    cli: Any, ws: Workspace, home: Path
+) -> None:
     reference = report(ws)
     listed = cli("triage", "list", "--json").json()
     assert [r["reference"] for r in listed] == [reference] and "what" not in listed[0]
@@ -64,13 +67,18 @@ def test_accepting_opens_an_incident_with_playbook_evidence_and_routed_indicator
 
 
 def test_a_report_joins_an_existing_incident_and_a_rejection_keeps_its_reason(
-        cli: Any, ws: Workspace) -> None:
-    first, second, third = report(ws), report(ws, files=()), report(ws, category="other", files=(),
-                                                                    indicators=())
+    cli: Any, ws: Workspace
+) -> None:
+    first, second, third = (
+        report(ws),
+        report(ws, files=()),
+        report(ws, category="other", files=(), indicators=()),
+    )
     wrong = cli("triage", "accept", first, "--category", "nonsense")
     assert wrong.code == 1 and "'nonsense' is not an RSIT category" in wrong.err
-    opened = cli("triage", "accept", first, "--category", "malicious-code:infected-system",
-                 "--json").json()["incident"]
+    opened = cli("triage", "accept", first, "--category", "malicious-code:infected-system", "--json").json()[
+        "incident"
+    ]
     assert "malicious-code:infected-system" in cli("incident", "show", opened, "--json").out
     joined = cli("triage", "accept", second, "--into", opened, "--json")
     assert joined.code == 0, joined.err
@@ -81,8 +89,7 @@ def test_a_report_joins_an_existing_incident_and_a_rejection_keeps_its_reason(
     assert no_reason.code == 1 and "needs a reason" in no_reason.err
     rejected = cli("triage", "reject", third, "--reason", "spam", "--json").json()
     assert rejected["state"] == "rejected" and rejected["reason"] == "spam"
-    assert [r["reference"] for r in cli("triage", "list", "--state", "rejected", "--json").json()] \
-        == [third]
+    assert [r["reference"] for r in cli("triage", "list", "--state", "rejected", "--json").json()] == [third]
     assert cli("triage", "accept", third).code == 1
 
 
@@ -103,8 +110,7 @@ def test_unknown_reports_and_incidents_are_one_line(cli: Any, ws: Workspace) -> 
     assert cli("triage", "show", reference, "--json").json()["state"] == "new"
 
 
-def test_the_demo_chapter_accepts_a_web_report_and_routes_a_partner_indicator_to_bel(
-        ws: Workspace) -> None:
+def test_the_demo_chapter_accepts_a_web_report_and_routes_a_partner_indicator_to_bel(ws: Workspace) -> None:
     lines: list[str] = []
     run_chapter(ws, lines.append)
     story = "\n".join(lines)

@@ -66,9 +66,15 @@ class Outcome:
     subject: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"contact": self.contact, "recipient": self.recipient, "status": self.status,
-                "detail": self.detail, "tlp": self.tlp, "number": self.number,
-                "subject": self.subject}
+        return {
+            "contact": self.contact,
+            "recipient": self.recipient,
+            "status": self.status,
+            "detail": self.detail,
+            "tlp": self.tlp,
+            "number": self.number,
+            "subject": self.subject,
+        }
 
 
 class DeliveryRefused(CirtError):
@@ -96,8 +102,7 @@ class Bulletins:
         """The newest versions changed since ``since``, with the incidents they belong to and
         everything attached to those incidents (one hop): what the gate is offered."""
         store = self.context.store
-        fresh = {s.id: s for s in store.latest_objects(types=CONTENT_TYPES,
-                                                       since=format_ts_micro(since))}
+        fresh = {s.id: s for s in store.latest_objects(types=CONTENT_TYPES, since=format_ts_micro(since))}
         incidents = {s.id for s in fresh.values() if s.type == "incident"}
         for stored in fresh.values():
             if stored.type != "incident":
@@ -112,63 +117,91 @@ class Bulletins:
     def _since(self, period: timedelta | datetime) -> datetime:
         return period if isinstance(period, datetime) else self.context.clock() - period
 
-    def compose(self, release: Disclosure, *, recipient: str, since: datetime,
-                number: str | None = None, kind: str = "security bulletin") -> Bulletin:
+    def compose(
+        self,
+        release: Disclosure,
+        *,
+        recipient: str,
+        since: datetime,
+        number: str | None = None,
+        kind: str = "security bulletin",
+    ) -> Bulletin:
         """The bulletin of one disclosure: released objects and their definitions, nothing else;
         times in the CIRT's zone, advice from each incident's playbook."""
-        return self._compose(release.verdict, recipient=recipient, since=since, number=number,
-                             kind=kind)
+        return self._compose(release.verdict, recipient=recipient, since=since, number=number, kind=kind)
 
-    def _compose(self, release: Release, *, recipient: str, since: datetime,
-                 number: str | None = None, kind: str = "security bulletin") -> Bulletin:
+    def _compose(
+        self,
+        release: Release,
+        *,
+        recipient: str,
+        since: datetime,
+        number: str | None = None,
+        kind: str = "security bulletin",
+    ) -> Bulletin:
         national = self.context.community.national
         issued = self.context.clock()
         duty = national.contacts[0].email if national.contacts else national.name
         advice = {name: p.spec.summary for name, p in self.tasks.library.playbooks.items()}
         return compose(
-            release.released, definitions=release.definitions, recipient=recipient,
-            issuer=national.name, contact=duty,
+            release.released,
+            definitions=release.definitions,
+            recipient=recipient,
+            issuer=national.name,
+            contact=duty,
             number=number or bulletin_number(self.context.config.reference_prefix, issued),
-            issued=issued, since=since, bundle_id=self.context.ids("bundle"),
-            zone=self.tasks.zone, advice=advice, kind=kind)
+            issued=issued,
+            since=since,
+            bundle_id=self.context.ids("bundle"),
+            zone=self.tasks.zone,
+            advice=advice,
+            kind=kind,
+        )
 
-    def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
-              fmt: str = "md") -> Built:
+    def build(self, org: str, *, period: timedelta | datetime = timedelta(days=7), fmt: str = "md") -> Built:
         """The bulletin for an organisation or a partner as a whole (never RED), or the public
         TLP:CLEAR advisory (``public``), to be written to a file: logged as channel 'bulletin'
         before it is returned."""
         return self._build(org, period, fmt, preview=False)
 
-    def preview(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
-                fmt: str = "md") -> Built:
+    def preview(
+        self, org: str, *, period: timedelta | datetime = timedelta(days=7), fmt: str = "md"
+    ) -> Built:
         """The same bulletin, for the terminal only: the gate's verdict, not logged."""
         return self._build(org, period, fmt, preview=True)
 
-    def _build(self, org: str, period: timedelta | datetime, fmt: str, *,
-               preview: bool) -> Built:
+    def _build(self, org: str, period: timedelta | datetime, fmt: str, *, preview: bool) -> Built:
         if fmt not in FORMATS:
-            raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: "
-                               f"{', '.join(FORMATS)})")
+            raise InvalidValue(f"'{fmt}' is not a bulletin format (use one of: {', '.join(FORMATS)})")
         to = self.sharing.recipient(org, "bulletin")
         if to.kind == "contact":
             raise InvalidValue(f"'{org}' is a contact: build for its organisation or partner")
         community = self.context.community
-        name = ("the public" if to.kind == "public" else community.party(to.id).name)
+        name = "the public" if to.kind == "public" else community.party(to.id).name
         since = self._since(period)
         objects = self.candidates(since)
         kind = "public advisory" if to.kind == "public" else "security bulletin"
         if preview:
-            bulletin = self._compose(self.sharing.decide(objects, to, "bulletin"),
-                                     recipient=name, since=since, kind=kind)
+            bulletin = self._compose(
+                self.sharing.decide(objects, to, "bulletin"), recipient=name, since=since, kind=kind
+            )
         else:
             bulletin = self.compose(
                 self.sharing.release(objects, to, "bulletin", delivery="file"),
-                recipient=name, since=since, kind=kind)
+                recipient=name,
+                since=since,
+                kind=kind,
+            )
         return Built(bulletin, render(bulletin, fmt), fmt)
 
-    def send(self, org: str, *, period: timedelta | datetime = timedelta(days=7),
-             dry_run: bool = False, objects: Sequence[StoredObject] | None = None
-             ) -> list[Outcome]:
+    def send(
+        self,
+        org: str,
+        *,
+        period: timedelta | datetime = timedelta(days=7),
+        dry_run: bool = False,
+        objects: Sequence[StoredObject] | None = None,
+    ) -> list[Outcome]:
         """One e-mail per contact of ``org``; RED only to the contacts named for it.
         ``objects`` are offered instead of the period's (routed notifications, issue 16).
 
@@ -191,51 +224,83 @@ class Bulletins:
                 # Decided, logged and queued per contact, so the disclosure log names who got
                 # it; a contact's seat is its organisation's plus its own name, which only RED
                 # asks for.  Contacts not named for RED share their organisation's bulletin.
-                addressed = (f"contact:{contact.email}" if contact.email in named
-                             else f"org:{organisation.id}")
+                addressed = f"contact:{contact.email}" if contact.email in named else f"org:{organisation.id}"
                 recipient = f"contact:{contact.email}"
                 preview = self.sharing.decide(objects, recipient, "email")
                 if not preview.released:
-                    outcomes.append(Outcome(contact.email, addressed, "nothing-new",
-                                            "nothing released to this recipient in the period"))
+                    outcomes.append(
+                        Outcome(
+                            contact.email,
+                            addressed,
+                            "nothing-new",
+                            "nothing released to this recipient in the period",
+                        )
+                    )
                     continue
                 level = max(r.tlp for r in preview.released)
                 protection = protection_for(contact, organisation, level)
                 if protection.how is None:
-                    outcomes.append(Outcome(contact.email, addressed, "refused",
-                                            protection.reason, level.slug))
+                    outcomes.append(
+                        Outcome(contact.email, addressed, "refused", protection.reason, level.slug)
+                    )
                     continue
                 if dry_run:
-                    outcomes.append(Outcome(contact.email, addressed, "would-send",
-                                            protection.reason, level.slug))
+                    outcomes.append(
+                        Outcome(contact.email, addressed, "would-send", protection.reason, level.slug)
+                    )
                     continue
                 if pgp is None:
-                    pgp = OpenPGP(gpg_settings(self.context.config.gpg,
-                                               self.context.secret("gpg_passphrase")))
+                    pgp = OpenPGP(
+                        gpg_settings(self.context.config.gpg, self.context.secret("gpg_passphrase"))
+                    )
                     _ = pgp.fingerprint  # a missing key stops the run before anything is logged
                     mailer.connect()  # so does an unreachable server
                 # The outbox (cirt.smtp): content already queued for this contact
                 # by an earlier run is not released again, only sent if it has not gone yet.
-                key = content_key(recipient, [(r.obj["id"], version_of(dict(r.obj)))
-                                              for r in preview.released])
+                key = content_key(
+                    recipient, [(r.obj["id"], version_of(dict(r.obj))) for r in preview.released]
+                )
                 queued = outbox.earlier(contact.email, key)
                 resumed = queued is not None
                 if queued is None:
                     release = self.sharing.release(objects, recipient, "email", delivery="sent")
                     number = numbers.setdefault(addressed, self._number())
-                    bulletin = self.compose(release, recipient=_addressee(
-                        contact, organisation.name, addressed), since=since, number=number)
+                    bulletin = self.compose(
+                        release,
+                        recipient=_addressee(contact, organisation.name, addressed),
+                        since=since,
+                        number=number,
+                    )
                     message = build_message(
-                        bulletin, sender=sender, to=contact.email, how=protection.how, pgp=pgp,
-                        encrypt_to=contact.pgp_fingerprint, now=self.context.clock(),
-                        message_id=stable_message_id(key, contact.email, sender))
-                    queued = outbox.queue(message, contact=contact.email,
-                                          organisation=organisation.id, recipient=recipient,
-                                          key=key, number=number, tlp=bulletin.tlp)
+                        bulletin,
+                        sender=sender,
+                        to=contact.email,
+                        how=protection.how,
+                        pgp=pgp,
+                        encrypt_to=contact.pgp_fingerprint,
+                        now=self.context.clock(),
+                        message_id=stable_message_id(key, contact.email, sender),
+                    )
+                    queued = outbox.queue(
+                        message,
+                        contact=contact.email,
+                        organisation=organisation.id,
+                        recipient=recipient,
+                        key=key,
+                        number=number,
+                        tlp=bulletin.tlp,
+                    )
                 delivery = outbox.deliver(queued, resumed=resumed)
-                outcomes.append(Outcome(contact.email, addressed, delivery.state,
-                                        f"{protection.reason}; {delivery.detail}",
-                                        TLP(queued.tlp).slug, queued.number))
+                outcomes.append(
+                    Outcome(
+                        contact.email,
+                        addressed,
+                        delivery.state,
+                        f"{protection.reason}; {delivery.detail}",
+                        TLP(queued.tlp).slug,
+                        queued.number,
+                    )
+                )
         return outcomes
 
     def _number(self) -> str:

@@ -44,12 +44,14 @@ def protection_for(contact: Contact, organisation: Organisation, level: TLP) -> 
     if contact.pgp_fingerprint:
         return Protected("encrypted", f"encrypted to {contact.pgp_fingerprint}")
     if level >= TLP.AMBER and not organisation.plain_mail:
-        return Protected(None, f"{level.label} content needs encryption and {contact.email} has "
-                               f"no pgp_fingerprint in sectors.yaml (set plain_mail: true for "
-                               f"'{organisation.id}' to allow unencrypted mail)")
+        return Protected(
+            None,
+            f"{level.label} content needs encryption and {contact.email} has "
+            f"no pgp_fingerprint in sectors.yaml (set plain_mail: true for "
+            f"'{organisation.id}' to allow unencrypted mail)",
+        )
     if level >= TLP.AMBER:
-        return Protected("signed", f"signed, not encrypted: plain_mail is allowed for "
-                                   f"'{organisation.id}'")
+        return Protected("signed", f"signed, not encrypted: plain_mail is allowed for '{organisation.id}'")
     return Protected("signed", f"signed, not encrypted: {level.label} content")
 
 
@@ -61,17 +63,19 @@ def _attach(parent: MIMEPart, child: MIMEPart) -> None:
 def _content(bulletin: Bulletin) -> MIMEPart:
     """The readable bulletin (text and HTML) with the STIX bundle attached."""
     body = MIMEPart(policy=SMTP)
-    body.set_content(render(bulletin, "txt"), subtype="plain", charset="utf-8",
-                     cte="quoted-printable")
-    body.add_alternative(render(bulletin, "html"), subtype="html", charset="utf-8",
-                         cte="quoted-printable")
+    body.set_content(render(bulletin, "txt"), subtype="plain", charset="utf-8", cte="quoted-printable")
+    body.add_alternative(render(bulletin, "html"), subtype="html", charset="utf-8", cte="quoted-printable")
     entity = MIMEPart(policy=SMTP)
     entity.make_mixed()
     _attach(entity, body)
     attachment = MIMEPart(policy=SMTP)
-    attachment.set_content(render(bulletin, "stix").encode("utf-8"), maintype="application",
-                           subtype="stix+json", disposition="attachment",
-                           filename=f"bulletin-{bulletin.number}.json")
+    attachment.set_content(
+        render(bulletin, "stix").encode("utf-8"),
+        maintype="application",
+        subtype="stix+json",
+        disposition="attachment",
+        filename=f"bulletin-{bulletin.number}.json",
+    )
     _attach(entity, attachment)
     return entity
 
@@ -93,9 +97,17 @@ def stable_message_id(key: str, contact: str, sender: str) -> str:
     return f"<{digest}@{sender.rpartition('@')[2] or 'localhost'}>"
 
 
-def build_message(bulletin: Bulletin, *, sender: str, to: str, how: Protection, pgp: OpenPGP,
-                  encrypt_to: str | None, now: datetime,
-                  message_id: str | None = None) -> EmailMessage:
+def build_message(
+    bulletin: Bulletin,
+    *,
+    sender: str,
+    to: str,
+    how: Protection,
+    pgp: OpenPGP,
+    encrypt_to: str | None,
+    now: datetime,
+    message_id: str | None = None,
+) -> EmailMessage:
     """The PGP/MIME message for one contact (``message_id``: see :func:`stable_message_id`)."""
     # Serialised once and parsed back: the generator folds headers it set itself (boundaries)
     # differently the second time, and the signature must cover the bytes that are sent.
@@ -112,26 +124,35 @@ def build_message(bulletin: Bulletin, *, sender: str, to: str, how: Protection, 
         if encrypt_to is None:
             raise ValueError("an encrypted message needs the contact's fingerprint")
         armored = pgp.sign_and_encrypt(signed_bytes, [encrypt_to])
-        message.add_header("Content-Type", "multipart/encrypted",
-                           protocol="application/pgp-encrypted")
+        message.add_header("Content-Type", "multipart/encrypted", protocol="application/pgp-encrypted")
         control = MIMEPart(policy=SMTP)
-        control.set_content(b"Version: 1\r\n", maintype="application", subtype="pgp-encrypted",
-                            cte="7bit")
+        control.set_content(b"Version: 1\r\n", maintype="application", subtype="pgp-encrypted", cte="7bit")
         control.add_header("Content-Description", "PGP/MIME version identification")
         payload = MIMEPart(policy=SMTP)
-        payload.set_content(armored.encode("ascii"), maintype="application",
-                            subtype="octet-stream", cte="7bit", disposition="inline",
-                            filename="encrypted.asc")
+        payload.set_content(
+            armored.encode("ascii"),
+            maintype="application",
+            subtype="octet-stream",
+            cte="7bit",
+            disposition="inline",
+            filename="encrypted.asc",
+        )
         _attach(message, control)
         _attach(message, payload)
     else:
         signature, micalg = pgp.detached_signature(signed_bytes)
-        message.add_header("Content-Type", "multipart/signed", micalg=micalg,
-                           protocol="application/pgp-signature")
+        message.add_header(
+            "Content-Type", "multipart/signed", micalg=micalg, protocol="application/pgp-signature"
+        )
         part = MIMEPart(policy=SMTP)
-        part.set_content(signature.encode("ascii"), maintype="application",
-                         subtype="pgp-signature", cte="7bit", disposition="attachment",
-                         filename="signature.asc")
+        part.set_content(
+            signature.encode("ascii"),
+            maintype="application",
+            subtype="pgp-signature",
+            cte="7bit",
+            disposition="attachment",
+            filename="signature.asc",
+        )
         _attach(message, entity)
         _attach(message, part)
     return message

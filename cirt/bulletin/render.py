@@ -37,33 +37,32 @@ FORMATS = ("md", "html", "txt", "stix")
 # FIRST TLP 2.0, paraphrased: what the recipient may do with content at each level.
 SHARING_RULES: dict[TLP, str] = {
     TLP.CLEAR: "Disclosure is not limited: you may share this with anyone, subject to standard "
-               "copyright rules.",
+    "copyright rules.",
     TLP.GREEN: "Community only: you may share this with peers and partner organisations in "
-               "your community, but not on publicly accessible channels.",
+    "your community, but not on publicly accessible channels.",
     TLP.AMBER: "Limited disclosure: share this only on a need-to-know basis within your "
-               "organisation and with its clients, to protect them and prevent further harm.",
+    "organisation and with its clients, to protect them and prevent further harm.",
     TLP.AMBER_STRICT: "Organisation only: share this only on a need-to-know basis within your "
-                      "own organisation, not with its clients.",
+    "own organisation, not with its clients.",
     TLP.RED: "For your eyes only: this is for the named recipient alone; do not share it "
-             "further, not even within your organisation.",
+    "further, not even within your organisation.",
 }
 
 # Advice by RSIT class: what a sector organisation should do when such an incident is reported.
 CATEGORY_ADVICE: dict[str, str] = {
     "fraud": "Warn staff and customers about messages imitating your organisation; have the "
-             "look-alike sites taken down and watch for logins from the listed addresses.",
+    "look-alike sites taken down and watch for logins from the listed addresses.",
     "malicious-code": "Scan your hosts for the listed files and hashes, isolate infected "
-                      "machines and block their command-and-control addresses.",
+    "machines and block their command-and-control addresses.",
     "intrusions": "Review privileged accounts and remote access logs, reset exposed "
-                  "credentials and check the listed addresses in your logs.",
+    "credentials and check the listed addresses in your logs.",
     "intrusion-attempts": "Check perimeter and authentication logs for the listed sources and "
-                          "patch the exploited services.",
+    "patch the exploited services.",
     "availability": "Confirm your DDoS mitigation contacts and capacity, and rate-limit or "
-                    "block the listed sources upstream.",
-    "information-gathering": "Watch for the listed scanners and tighten what your perimeter "
-                             "exposes.",
+    "block the listed sources upstream.",
+    "information-gathering": "Watch for the listed scanners and tighten what your perimeter exposes.",
     "information-content-security": "Check whether your data is involved, rotate affected "
-                                    "secrets and prepare notification duties.",
+    "secrets and prepare notification duties.",
     "vulnerable": "Inventory affected systems and apply the vendor fixes or mitigations.",
     "abusive-content": "Filter the listed senders and report abuse to the providers involved.",
 }
@@ -148,9 +147,11 @@ class Bulletin:
     @property
     def subject(self) -> str:
         """The e-mail subject: the TLP label first, no content that could be sensitive."""
-        text = (f"[{self.tlp.label}] {self.issuer} {self.kind} {self.number} for "
-                f"{self.recipient}: {_count(len(self.incidents), 'incident')}, "
-                f"{_count(len(self.indicators), 'indicator')}")
+        text = (
+            f"[{self.tlp.label}] {self.issuer} {self.kind} {self.number} for "
+            f"{self.recipient}: {_count(len(self.incidents), 'incident')}, "
+            f"{_count(len(self.indicators), 'indicator')}"
+        )
         return header_safe(text)
 
     @property
@@ -159,9 +160,14 @@ class Bulletin:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "number": self.number, "recipient": self.recipient, "issued": self.issued,
-            "since": self.since, "tlp": self.tlp.slug, "subject": self.subject,
-            "incidents": len(self.incidents), "indicators": len(self.indicators),
+            "number": self.number,
+            "recipient": self.recipient,
+            "issued": self.issued,
+            "since": self.since,
+            "tlp": self.tlp.slug,
+            "subject": self.subject,
+            "incidents": len(self.incidents),
+            "indicators": len(self.indicators),
             "objects": len(self.bundle["objects"]),
         }
 
@@ -209,11 +215,21 @@ def _local(stamp: str, zone: ZoneInfo | None) -> str:
         return stamp
 
 
-def compose(released: Sequence[ReleasedItem], *, definitions: Sequence[Mapping[str, Any]],
-            recipient: str, issuer: str, contact: str, number: str, issued: datetime,
-            since: datetime, bundle_id: str, zone: ZoneInfo | None = None,
-            advice: Mapping[str, str] | None = None,
-            kind: str = "security bulletin") -> Bulletin:
+def compose(
+    released: Sequence[ReleasedItem],
+    *,
+    definitions: Sequence[Mapping[str, Any]],
+    recipient: str,
+    issuer: str,
+    contact: str,
+    number: str,
+    issued: datetime,
+    since: datetime,
+    bundle_id: str,
+    zone: ZoneInfo | None = None,
+    advice: Mapping[str, str] | None = None,
+    kind: str = "security bulletin",
+) -> Bulletin:
     """The bulletin for one recipient from the gate's released objects (and nothing else).
 
     Times are shown in ``zone`` (the CIRT's); each incident's advice is its playbook's
@@ -221,23 +237,38 @@ def compose(released: Sequence[ReleasedItem], *, definitions: Sequence[Mapping[s
     (the same pattern at two TLPs) is one row, under the more restrictive label.
     """
     objects = {item.obj["id"]: item for item in released}
-    references = {oid: _reference(item.obj) for oid, item in objects.items()
-                  if item.obj["type"] == "incident"}
+    references = {
+        oid: _reference(item.obj) for oid, item in objects.items() if item.obj["type"] == "incident"
+    }
     updates: dict[str, list[Update]] = {}
     for item in released:
         if item.obj["type"] == "note":
             for ref in item.obj.get("object_refs", ()):
-                updates.setdefault(ref, []).append(Update(
-                    item.tlp, str(item.obj.get("created", "")), str(item.obj.get("content", ""))))
-    incidents = tuple(sorted(
-        (_summary(item, tuple(
-            replace(u, when=_local(u.when, zone))
-            for u in sorted(updates.get(oid, []), key=lambda u: u.when)), zone)
-         for oid, item in objects.items() if item.obj["type"] == "incident"),
-        key=lambda s: (-int(s.tlp), s.reference)))
-    playbooks = {_reference(item.obj): item.obj.get("extensions", {}).get(
-        OUR_EXTENSION_ID, {}).get("playbook") for item in released
-        if item.obj["type"] == "incident"}
+                updates.setdefault(ref, []).append(
+                    Update(item.tlp, str(item.obj.get("created", "")), str(item.obj.get("content", "")))
+                )
+    incidents = tuple(
+        sorted(
+            (
+                _summary(
+                    item,
+                    tuple(
+                        replace(u, when=_local(u.when, zone))
+                        for u in sorted(updates.get(oid, []), key=lambda u: u.when)
+                    ),
+                    zone,
+                )
+                for oid, item in objects.items()
+                if item.obj["type"] == "incident"
+            ),
+            key=lambda s: (-int(s.tlp), s.reference),
+        )
+    )
+    playbooks = {
+        _reference(item.obj): item.obj.get("extensions", {}).get(OUR_EXTENSION_ID, {}).get("playbook")
+        for item in released
+        if item.obj["type"] == "incident"
+    }
     linked: dict[str, list[str]] = {}
     for item in released:
         obj = item.obj
@@ -247,28 +278,47 @@ def compose(released: Sequence[ReleasedItem], *, definitions: Sequence[Mapping[s
     for oid, item in objects.items():
         if item.obj["type"] != "indicator":
             continue
-        row = IndicatorRow(item.tlp, _line(item.obj.get("name") or ""),
-                           _line(item.obj.get("pattern", "")),
-                           _local(_line(item.obj.get("valid_from", "")), zone),
-                           ", ".join(sorted(linked.get(oid, []))))
+        row = IndicatorRow(
+            item.tlp,
+            _line(item.obj.get("name") or ""),
+            _line(item.obj.get("pattern", "")),
+            _local(_line(item.obj.get("valid_from", "")), zone),
+            ", ".join(sorted(linked.get(oid, []))),
+        )
         seen = by_pattern.get(row.pattern)
         if seen is not None:
             refs = sorted({*seen.incident.split(", "), *row.incident.split(", ")} - {""})
             first = min(seen, row, key=lambda r: r.valid_from)
-            row = replace(first, tlp=max(seen.tlp, row.tlp), incident=", ".join(refs),
-                          name=seen.name or row.name)
+            row = replace(
+                first, tlp=max(seen.tlp, row.tlp), incident=", ".join(refs), name=seen.name or row.name
+            )
         by_pattern[row.pattern] = row
     indicators = tuple(sorted(by_pattern.values(), key=lambda r: (r.incident, r.pattern)))
-    actions = _actions(released, incidents, indicators, contact,
-                       {ref: (advice or {}).get(name or "") for ref, name in playbooks.items()})
+    actions = _actions(
+        released,
+        incidents,
+        indicators,
+        contact,
+        {ref: (advice or {}).get(name or "") for ref, name in playbooks.items()},
+    )
     levels = [item.tlp for item in released]
     return Bulletin(
-        number=number, issuer=issuer, contact=contact, recipient=recipient,
-        issued=_local(format_ts(issued), zone), since=_local(format_ts(since), zone),
-        tlp=max(levels, default=TLP.CLEAR), incidents=incidents, indicators=indicators,
-        actions=actions, kind=kind,
-        bundle={"type": "bundle", "id": bundle_id,
-                "objects": [dict(d) for d in definitions] + [dict(i.obj) for i in released]},
+        number=number,
+        issuer=issuer,
+        contact=contact,
+        recipient=recipient,
+        issued=_local(format_ts(issued), zone),
+        since=_local(format_ts(since), zone),
+        tlp=max(levels, default=TLP.CLEAR),
+        incidents=incidents,
+        indicators=indicators,
+        actions=actions,
+        kind=kind,
+        bundle={
+            "type": "bundle",
+            "id": bundle_id,
+            "objects": [dict(d) for d in definitions] + [dict(i.obj) for i in released],
+        },
     )
 
 
@@ -277,49 +327,67 @@ def _reference(obj: Mapping[str, Any]) -> str:
     return _line(ours.get("reference") or obj["id"])
 
 
-def _summary(item: ReleasedItem, updates: tuple[Update, ...],
-             zone: ZoneInfo | None) -> IncidentSummary:
+def _summary(item: ReleasedItem, updates: tuple[Update, ...], zone: ZoneInfo | None) -> IncidentSummary:
     obj = item.obj
     extensions = obj.get("extensions", {})
     ours, core = extensions.get(OUR_EXTENSION_ID, {}), extensions.get(INCIDENT_CORE_ID, {})
     category = ours.get("category") or ", ".join(core.get("incident_types", ())) or "unspecified"
     return IncidentSummary(
-        tlp=item.tlp, reference=_reference(obj), title=_line(obj.get("name", "")),
-        category=_line(category), severity=_line(ours.get("severity", "unspecified")),
+        tlp=item.tlp,
+        reference=_reference(obj),
+        title=_line(obj.get("name", "")),
+        category=_line(category),
+        severity=_line(ours.get("severity", "unspecified")),
         status=_line(core.get("investigation_status", "unspecified")),
         updated=_local(_line(obj.get("modified", "")), zone),
         description=str(obj.get("description", "")),
-        updates=updates)
+        updates=updates,
+    )
 
 
-def _actions(released: Sequence[ReleasedItem], incidents: tuple[IncidentSummary, ...],
-             indicators: tuple[IndicatorRow, ...], contact: str,
-             advice: Mapping[str, str | None]) -> tuple[Action, ...]:
+def _actions(
+    released: Sequence[ReleasedItem],
+    incidents: tuple[IncidentSummary, ...],
+    indicators: tuple[IndicatorRow, ...],
+    contact: str,
+    advice: Mapping[str, str | None],
+) -> tuple[Action, ...]:
     """Courses of action released, advice for each incident (its playbook's, else its RSIT
     class's), and what to do with IOCs.
 
     An action takes the most restrictive TLP of the items that prompted it.
     """
-    actions = [Action(i.tlp, _line(i.obj.get("name", "")) + (
-        f": {i.obj['description']}" if i.obj.get("description") else ""))
-        for i in released if i.obj["type"] == "course-of-action"]
+    actions = [
+        Action(
+            i.tlp,
+            _line(i.obj.get("name", "")) + (f": {i.obj['description']}" if i.obj.get("description") else ""),
+        )
+        for i in released
+        if i.obj["type"] == "course-of-action"
+    ]
     by_text: dict[str, TLP] = {}
     for incident in incidents:
-        text = advice.get(incident.reference) or CATEGORY_ADVICE.get(
-            incident.category.split(":")[0])
+        text = advice.get(incident.reference) or CATEGORY_ADVICE.get(incident.category.split(":")[0])
         if text:
             by_text[text] = max(by_text.get(text, TLP.CLEAR), incident.tlp)
     actions += [Action(level, text) for text, level in by_text.items()]
     if indicators:
         them = "it" if len(indicators) == 1 else "them"
-        actions.append(Action(
-            max(r.tlp for r in indicators),
-            f"Search your logs of the last 30 days for the {_count(len(indicators), 'indicator')} "
-            f"of this bulletin and block {them} at your perimeter (DNS, proxy, mail gateway, "
-            "firewall) where that is safe."))
+        actions.append(
+            Action(
+                max(r.tlp for r in indicators),
+                f"Search your logs of the last 30 days for the {_count(len(indicators), 'indicator')} "
+                f"of this bulletin and block {them} at your perimeter (DNS, proxy, mail gateway, "
+                "firewall) where that is safe.",
+            )
+        )
     if incidents or indicators:
-        actions.append(Action(TLP.CLEAR, f"Report any sighting or related incident to {contact}, "
-                                         "quoting this bulletin's number."))
+        actions.append(
+            Action(
+                TLP.CLEAR,
+                f"Report any sighting or related incident to {contact}, quoting this bulletin's number.",
+            )
+        )
     return tuple(actions)
 
 
@@ -344,7 +412,7 @@ def md_escape(value: object) -> str:
             end = match.end()
             text = text[:end] + "\\" + text[end:]
         else:
-            text = text[:match.start(2)] + "\\" + text[match.start(2):]
+            text = text[: match.start(2)] + "\\" + text[match.start(2) :]
     return text
 
 
@@ -363,8 +431,10 @@ def txt_clean(value: object) -> str:
     that begins like a TLP label is marked as quoted so only our own labels read as labels.
     """
     text = visible(re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(value).replace("\r\n", "\n")))
-    return "\n".join(re.sub(r"^(\s*)", r"\1(quoted) ", line, count=1)
-                     if looks_like_banner(line) else line for line in text.split("\n"))
+    return "\n".join(
+        re.sub(r"^(\s*)", r"\1(quoted) ", line, count=1) if looks_like_banner(line) else line
+        for line in text.split("\n")
+    )
 
 
 def _md_finalize(value: object) -> object:
@@ -385,18 +455,29 @@ def _environment(fmt: str) -> Any:
     # load this module and never render).
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    options: dict[str, Any] = {"loader": PackageLoader("cirt.bulletin", "templates"),
-                               "undefined": StrictUndefined, "trim_blocks": True,
-                               "lstrip_blocks": True, "keep_trailing_newline": True}
+    options: dict[str, Any] = {
+        "loader": PackageLoader("cirt.bulletin", "templates"),
+        "undefined": StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+    }
     if fmt == "html":
         env = Environment(autoescape=True, finalize=_html_finalize, **options)
     else:
-        env = Environment(autoescape=False,
-                          finalize=_md_finalize if fmt == "md" else _txt_finalize, **options)
+        env = Environment(
+            autoescape=False, finalize=_md_finalize if fmt == "md" else _txt_finalize, **options
+        )
     env.globals["label"] = lambda level: Markup(TLP(level).label)
     env.globals["colour"] = lambda level: Markup(
-        {TLP.CLEAR: "#FFFFFF", TLP.GREEN: "#33FF00", TLP.AMBER: "#FFC000",
-         TLP.AMBER_STRICT: "#FFC000", TLP.RED: "#FF2B2B"}[TLP(level)])
+        {
+            TLP.CLEAR: "#FFFFFF",
+            TLP.GREEN: "#33FF00",
+            TLP.AMBER: "#FFC000",
+            TLP.AMBER_STRICT: "#FFC000",
+            TLP.RED: "#FF2B2B",
+        }[TLP(level)]
+    )
     return env
 
 

@@ -50,12 +50,14 @@ def show_version(value: bool) -> None:
 
 def root(
     ctx: typer.Context,
-    home: Annotated[str | None, typer.Option(
-        "--home", envvar="CIRT_HOME", help="Workspace directory (default: XDG data dir)/cirt.")
+    home: Annotated[
+        str | None,
+        typer.Option("--home", envvar="CIRT_HOME", help="Workspace directory (default: XDG data dir)/cirt."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the stack on internal errors.")] = False,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=show_version, is_eager=True, help="Print the version and exit.")
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     ctx.obj = {"home": home, "debug": debug}
@@ -128,8 +130,9 @@ def run(argv: list[str] | None = None) -> int:
             return parser_exit
         if debug:
             raise
-        sys.stderr.write(f"cirt: internal error: {type(exc).__name__}: {visible(str(exc))} "
-                         "(run with --debug)\n")
+        sys.stderr.write(
+            f"cirt: internal error: {type(exc).__name__}: {visible(str(exc))} (run with --debug)\n"
+        )
         return int(ExitCode.FAILURE)
     return result if isinstance(result, int) else int(ExitCode.OK)
 

@@ -17,32 +17,41 @@ from cirt.tlp import TLP
 
 app = typer.Typer(no_args_is_help=True)
 
-ForOrg = Annotated[str, typer.Option(
-    "--for", help="An organisation or partner (sectors.yaml id), or 'public' (TLP:CLEAR).")]
+ForOrg = Annotated[
+    str, typer.Option("--for", help="An organisation or partner (sectors.yaml id), or 'public' (TLP:CLEAR).")
+]
 Format = Literal["md", "html", "txt", "stix"]
 Since = Annotated[str, typer.Option("--since", help="How far back: 24h, 7d, 2w.")]
 
 
 @app.command("build")
-def build(ctx: typer.Context, org: ForOrg, since: Since = "7d",
-          fmt: Annotated[Format, typer.Option(
-              "--format", help="stix: the bundle itself.")] = "md",
-          output: Annotated[Path | None, typer.Option(
-              "-o", "--output", help="Write to this file instead of standard output.")] = None,
-          as_json: JsonFlag = False) -> None:
+def build(
+    ctx: typer.Context,
+    org: ForOrg,
+    since: Since = "7d",
+    fmt: Annotated[Format, typer.Option("--format", help="stix: the bundle itself.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file instead of standard output.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """The bulletin for ORG: only what the sharing gate releases to it (logged when written
     to a file; on the terminal it is a preview)."""
     bulletins = workspace(ctx).bulletins  # to the terminal: a preview, not a release (issue 11)
     built = (bulletins.build if output is not None else bulletins.preview)(
-        org, period=period_option(since), fmt=fmt)
+        org, period=period_option(since), fmt=fmt
+    )
     if output is not None:
         try:
             output.write_text(built.text, encoding="utf-8")
         except OSError as exc:
             raise CirtError(f"cannot write {output}: {exc.strerror}") from None
-    data = {**built.bulletin.as_dict(), "format": fmt,
-            "output": str(output) if output else None,
-            "content": None if output else built.text}
+    data = {
+        **built.bulletin.as_dict(),
+        "format": fmt,
+        "output": str(output) if output else None,
+        "content": None if output else built.text,
+    }
 
     def render() -> None:
         if output is None:
@@ -51,18 +60,26 @@ def build(ctx: typer.Context, org: ForOrg, since: Since = "7d",
         b = built.bulletin
         out = console()
         out.print(tlp_text(b.tlp), end=" ")
-        out.print(f"bulletin {b.number} for {b.recipient}: {len(b.incidents)} incidents, "
-                  f"{len(b.indicators)} indicators", markup=False)
+        out.print(
+            f"bulletin {b.number} for {b.recipient}: {len(b.incidents)} incidents, "
+            f"{len(b.indicators)} indicators",
+            markup=False,
+        )
         ok(f"written to {output}")
 
     emit(data, as_json, render)
 
 
 @app.command("send")
-def send(ctx: typer.Context, org: ForOrg, since: Since = "7d",
-         dry_run: Annotated[bool, typer.Option(
-             "--dry-run", help="Show who would get what; send and log nothing.")] = False,
-         as_json: JsonFlag = False) -> None:
+def send(
+    ctx: typer.Context,
+    org: ForOrg,
+    since: Since = "7d",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who would get what; send and log nothing.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """One signed e-mail per contact of ORG, encrypted to those with a key; RED only to the named.
 
     Exits 1 when a contact was refused (AMBER or above, no key, plain mail not allowed).

@@ -22,8 +22,9 @@ def register(app: typer.Typer) -> None:
 
 def correlate(
     ctx: typer.Context,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Show the new matches without moving the cursor.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the new matches without moving the cursor.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """New matches since the last run; exit status 1 when there are any (for cron)."""

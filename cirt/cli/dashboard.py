@@ -11,11 +11,11 @@ from cirt.cli.output import JsonFlag, console, emit, markup, ok, styled, table, 
 if TYPE_CHECKING:
     from cirt.dashboard import DueEntry, Overdue
 
-SoonOption = Annotated[str, typer.Option(
-    "--within", help="What counts as due soon: 4h, 24h, 2d.")]
+SoonOption = Annotated[str, typer.Option("--within", help="What counts as due soon: 4h, 24h, 2d.")]
 DASHBOARD_ROWS = 8
-FailOption = Annotated[bool, typer.Option(
-    "--fail-on-overdue", help="Exit 1 when anything is overdue (for cron and monitoring).")]
+FailOption = Annotated[
+    bool, typer.Option("--fail-on-overdue", help="Exit 1 when anything is overdue (for cron and monitoring).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -23,8 +23,9 @@ def register(app: typer.Typer) -> None:
     app.command("dashboard")(dashboard)
 
 
-def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str,
-               limit: int | None = None) -> object:
+def _due_table(
+    title: str, entries: tuple[DueEntry, ...], view: Overdue, style: str, limit: int | None = None
+) -> object:
     """Soonest first; ``limit`` keeps the dashboard to one screen (``cirt overdue`` has all)."""
     from cirt.cli.task import due_text  # imported here: start-up time (see overdue)
 
@@ -37,9 +38,12 @@ def _due_table(title: str, entries: tuple[DueEntry, ...], view: Overdue, style: 
     for e in shown:
         t = e.task
         who = "tell " + ", ".join(t.parties) if t.kind == "duty" else (t.owner or "")
-        due.add_row(markup("{}\n[dim]{}[/dim]", e.reference, e.severity), str(t.number),
-                    due_text(t, view.now, view.zone, compact=True),
-                    markup("{}\n[dim]{}[/dim]", t.title, who))
+        due.add_row(
+            markup("{}\n[dim]{}[/dim]", e.reference, e.severity),
+            str(t.number),
+            due_text(t, view.now, view.zone, compact=True),
+            markup("{}\n[dim]{}[/dim]", t.title, who),
+        )
     return due
 
 
@@ -48,8 +52,12 @@ def _exit(view: Overdue, fail_on_overdue: bool) -> None:
         raise typer.Exit(1)
 
 
-def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: FailOption = False,
-            as_json: JsonFlag = False) -> None:
+def overdue(
+    ctx: typer.Context,
+    within: SoonOption = "24h",
+    fail_on_overdue: FailOption = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Tasks and duties of open incidents that are late or due soon (times in the CIRT's zone)."""
     # Imported here: start-up time (this module loads with every ``cirt`` command; the
     # deadline views, the store and the clock code load only when this command runs).
@@ -75,8 +83,12 @@ def overdue(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: Fai
     _exit(view, fail_on_overdue)
 
 
-def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: FailOption = False,
-              as_json: JsonFlag = False) -> None:
+def dashboard(
+    ctx: typer.Context,
+    within: SoonOption = "24h",
+    fail_on_overdue: FailOption = False,
+    as_json: JsonFlag = False,
+) -> None:
     """One screen: open incidents by sector and severity, what is late, what is due soon."""
     # Imported here: start-up time (this module loads with every ``cirt`` command; the
     # deadline views, the store and the clock code load only when this command runs).
@@ -96,22 +108,33 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
         from cirt.cli.task import due_text
 
         out = console()
-        out.print(markup("[bold]{} — {}[/bold]  [red]{} overdue[/red] · [yellow]{} due within "
-                         "{}[/yellow] · {} open incidents", ws.community.national.name,
-                         local_text(view.now, view.zone), len(view.overdue), len(view.due_soon),
-                         within, len(board.incidents)))
+        out.print(
+            markup(
+                "[bold]{} — {}[/bold]  [red]{} overdue[/red] · [yellow]{} due within "
+                "{}[/yellow] · {} open incidents",
+                ws.community.national.name,
+                local_text(view.now, view.zone),
+                len(view.overdue),
+                len(view.due_soon),
+                within,
+                len(board.incidents),
+            )
+        )
         duties = board.duties
-        out.print(f"Notification duties, all incidents: {duties['done']} done, "
-                  f"{duties['waived']} waived, {duties['cancelled']} not applicable, "
-                  f"{duties['open']} open")
+        out.print(
+            f"Notification duties, all incidents: {duties['done']} done, "
+            f"{duties['waived']} waived, {duties['cancelled']} not applicable, "
+            f"{duties['open']} open"
+        )
         matrix = table("Open incidents by sector and severity")
         matrix.add_column("Sector")
         for severity in SEVERITIES:
             matrix.add_column(severity, justify="right")
         for sector, counts in board.by_sector.items():
-            matrix.add_row(sector, *[
-                styled(counts[s], SEVERITY_STYLE.get(s, "")) if counts[s] else "·"
-                for s in SEVERITIES])
+            matrix.add_row(
+                sector,
+                *[styled(counts[s], SEVERITY_STYLE.get(s, "")) if counts[s] else "·" for s in SEVERITIES],
+            )
         out.print(matrix)
         if board.incidents:
             lines = table("Open incidents")
@@ -119,19 +142,21 @@ def dashboard(ctx: typer.Context, within: SoonOption = "24h", fail_on_overdue: F
                 lines.add_column(column, no_wrap=column != "Next due")
             lines.add_column("Title · level · organisations", ratio=1, overflow="fold")
             for line in board.incidents[:DASHBOARD_ROWS]:
-                nxt = due_text(line.next_due.task, view.now, view.zone, compact=True) \
-                    if line.next_due else "—"
-                lines.add_row(line.reference,
-                              styled(line.severity, SEVERITY_STYLE.get(line.severity, "")),
-                              styled(line.overdue, "bold red") if line.overdue else "0", nxt,
-                              markup("{}\n[dim]{} · {}[/dim]", line.title, line.level,
-                                     ", ".join(line.organisations)))
+                nxt = (
+                    due_text(line.next_due.task, view.now, view.zone, compact=True) if line.next_due else "—"
+                )
+                lines.add_row(
+                    line.reference,
+                    styled(line.severity, SEVERITY_STYLE.get(line.severity, "")),
+                    styled(line.overdue, "bold red") if line.overdue else "0",
+                    nxt,
+                    markup("{}\n[dim]{} · {}[/dim]", line.title, line.level, ", ".join(line.organisations)),
+                )
             out.print(lines)
         if view.overdue:
             out.print(_due_table("Overdue", view.overdue, view, "bold red", DASHBOARD_ROWS))
         if view.due_soon:
-            out.print(_due_table(f"Due within {within}", view.due_soon, view, "yellow",
-                                 DASHBOARD_ROWS))
+            out.print(_due_table(f"Due within {within}", view.due_soon, view, "yellow", DASHBOARD_ROWS))
 
     emit(board.as_dict(), as_json, render)
     _exit(view, fail_on_overdue)

@@ -44,8 +44,7 @@ def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         grid.add_row("Engine", report.engine)
         grid.add_row("URL", report.url)
         grid.add_row("Schema version", f"{report.schema_version} (latest {report.latest_version})")
-        grid.add_row("Pending migrations",
-                     ", ".join(map(str, report.pending)) or "none")
+        grid.add_row("Pending migrations", ", ".join(map(str, report.pending)) or "none")
         grid.add_row("Objects", f"{report.distinct_objects} ({report.objects} versions)")
         grid.add_row("Incidents", str(report.incidents))
         grid.add_row("Disclosures", str(report.disclosures))
@@ -67,18 +66,26 @@ def migrate(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     finally:
         store.close()
     data = {"url": redact_url(config.database_url), "applied": applied, "schema_version": version}
-    emit(data, as_json, lambda: ok(
-        f"applied migrations {', '.join(map(str, applied))}; schema version {version}" if applied
-        else f"schema up to date (version {version})"))
+    emit(
+        data,
+        as_json,
+        lambda: ok(
+            f"applied migrations {', '.join(map(str, applied))}; schema version {version}"
+            if applied
+            else f"schema up to date (version {version})"
+        ),
+    )
 
 
 @app.command("copy")
-def copy(ctx: typer.Context,
-         to: Annotated[str, typer.Option(
-             "--to", help="Target database URL, e.g. postgresql://cirt@db.example:5432/cirt.")],
-         force: Annotated[bool, typer.Option(
-             "--force", help="Replace what the target already holds.")] = False,
-         as_json: JsonFlag = False) -> None:
+def copy(
+    ctx: typer.Context,
+    to: Annotated[
+        str, typer.Option("--to", help="Target database URL, e.g. postgresql://cirt@db.example:5432/cirt.")
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace what the target already holds.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Copy the whole store (every version, the disclosure log, cursors…) to another database."""
 
     ws = workspace(ctx)
@@ -99,7 +106,6 @@ def copy(ctx: typer.Context,
             copied.add_row(name, str(rows))
         console().print(copied)
         ok(f"{sum(result.tables.values())} rows copied (schema version {result.schema_version})")
-        console().print(f"to use it: set [database] url in {ws.home / 'config.toml'} "
-                        "or CIRT_DB_URL")
+        console().print(f"to use it: set [database] url in {ws.home / 'config.toml'} or CIRT_DB_URL")
 
     emit(data, as_json, render)

@@ -15,8 +15,10 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    workdir: Annotated[Path | None, typer.Option(
-        "--workdir", help="Where to create the throwaway workspace (default: a temp dir).")] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="Where to create the throwaway workspace (default: a temp dir)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a realistic scenario in a throwaway workspace, narrated on screen."""
@@ -34,6 +36,8 @@ def demo(
                 out.print(text)
 
     home = run_demo(say, workdir)
-    emit({"workspace": home, "narration": lines}, as_json,
-         lambda: console().print(f"\nDemo workspace kept at {home} (try: cirt --home {home} "
-                                 "incident list)"))
+    emit(
+        {"workspace": home, "narration": lines},
+        as_json,
+        lambda: console().print(f"\nDemo workspace kept at {home} (try: cirt --home {home} incident list)"),
+    )

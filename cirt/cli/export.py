@@ -22,13 +22,19 @@ def export(
     ctx: typer.Context,
     incident: Annotated[str | None, typer.Option("--incident", help="Only this incident.")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")] = None,
-    recipient: Annotated[str | None, typer.Option(
-        "--for", help="Only what the gate releases to this organisation, contact, partner or "
-                      "'public'; without it, everything, released to the CIRT's own archive "
-                      "('archive'). Either way the release is logged.")] = None,
+    recipient: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Only what the gate releases to this organisation, contact, partner or "
+            "'public'; without it, everything, released to the CIRT's own archive "
+            "('archive'). Either way the release is logged.",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="stix, or csv for spreadsheets.")] = "stix",
-    of: Annotated[str, typer.Option("--of", help="With --format csv: incidents or indicators.")
-                  ] = "incidents",
+    of: Annotated[
+        str, typer.Option("--of", help="With --format csv: incidents or indicators.")
+    ] = "incidents",
     as_json: JsonFlag = False,
 ) -> None:
     """A STIX 2.1 bundle for a recipient, or the CIRT's own archive copy (logged)."""
@@ -52,8 +58,7 @@ def export(
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
-        ok(f"{summary['objects']} objects released to {summary['recipient']} and written to "
-           f"{output}")
+        ok(f"{summary['objects']} objects released to {summary['recipient']} and written to {output}")
 
 
 def _write(text: str, output: Path | None, as_json: bool, what: str) -> None:

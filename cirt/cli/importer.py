@@ -26,18 +26,31 @@ def register(app: typer.Typer) -> None:
 
 def import_command(
     ctx: typer.Context,
-    source_file: Annotated[str, typer.Argument(
-        metavar="FILE|-", help="A STIX bundle, a MISP event, a MISP feed directory, or - (stdin).")],
-    source: Annotated[str | None, typer.Option(
-        "--source", help="The organisation or partner of sectors.yaml the file comes from (it may "
-                         "assert only that party's identities), or just a provenance name "
-                         "(default: the file name).")] = None,
-    tlp: Annotated[str | None, typer.Option(
-        "--tlp", help="TLP for objects that carry none (default: sectors.yaml default_tlp).")
+    source_file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE|-", help="A STIX bundle, a MISP event, a MISP feed directory, or - (stdin)."
+        ),
+    ],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="The organisation or partner of sectors.yaml the file comes from (it may "
+            "assert only that party's identities), or just a provenance name "
+            "(default: the file name).",
+        ),
     ] = None,
-    allow_custom: Annotated[bool | None, typer.Option(
-        "--allow-custom/--refuse-custom",
-        help="Keep or refuse custom objects and properties (default: [import] allow_custom).")
+    tlp: Annotated[
+        str | None,
+        typer.Option("--tlp", help="TLP for objects that carry none (default: sectors.yaml default_tlp)."),
+    ] = None,
+    allow_custom: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-custom/--refuse-custom",
+            help="Keep or refuse custom objects and properties (default: [import] allow_custom).",
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -51,8 +64,14 @@ def import_command(
     with ExitStack() as stack:
         stack.enter_context(_without_cycle_collection())
         progress = None if as_json else stack.enter_context(_ProgressBar())
-        result = import_file(ws.context, source_file, source=source, default_tlp=default,
-                             allow_custom=allow_custom, progress=progress)
+        result = import_file(
+            ws.context,
+            source_file,
+            source=source,
+            default_tlp=default,
+            allow_custom=allow_custom,
+            progress=progress,
+        )
     emit(result.to_dict(), as_json, lambda: _render(result))
     say_seen(ws, before)
     summary = result.summary
@@ -97,9 +116,14 @@ class _ProgressBar:
             # start-up: rich.progress (~40-75 ms) only when a bar is drawn
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._progress = Progress(TextColumn("{task.description:>10}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeRemainingColumn(),
-                                      console=console(stderr=True), transient=True)
+            self._progress = Progress(
+                TextColumn("{task.description:>10}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console(stderr=True),
+                transient=True,
+            )
             self._progress.start()
         if phase not in self._tasks:
             self._tasks[phase] = self._progress.add_task(phase, total=total)
@@ -113,7 +137,8 @@ def _render(result: ImportResult) -> None:
         out.print(markup("[cyan]note[/cyan] {}", note))
     (warn if summary.rejected else ok)(
         f"{result.source} ({result.kind}): {summary.new} new, {summary.updated} updated,"
-        f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected")
+        f" {summary.duplicates} duplicate(s), {len(summary.rejected)} rejected"
+    )
     for ref, reason in summary.rejected[:SHOWN_REJECTIONS]:
         warn(f"rejected {ref}: {reason}")
     if len(summary.rejected) > SHOWN_REJECTIONS:

@@ -14,13 +14,14 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("serve")
-def serve(ctx: typer.Context,
-          host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8443,
-          workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
-          cert: Annotated[str | None, typer.Option("--cert", help="TLS certificate (PEM).")] = None,
-          key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
-          ) -> None:
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8443,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 2,
+    cert: Annotated[str | None, typer.Option("--cert", help="TLS certificate (PEM).")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
+) -> None:
     """Serve the reporting form (gunicorn): English and Spanish, no JavaScript, nothing released."""
     # Imported here: start-up time (gunicorn, werkzeug, jinja2 and the workspace: ~0.6 s).
     from cirt.servers.intake_serving import serve as run
@@ -46,9 +47,11 @@ def _render_mail(outcomes: list[MailOutcome]) -> None:
 
 
 @app.command("mail")
-def mail(ctx: typer.Context,
-         file: Annotated[Path, typer.Argument(help="A .eml message or an mbox file.")],
-         as_json: JsonFlag = False) -> None:
+def mail(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A .eml message or an mbox file.")],
+    as_json: JsonFlag = False,
+) -> None:
     """Each message becomes a report (the sender as reporter); attachments hashed; candidates
     from forwarded messages.  Exits 1 if any message was refused."""
     ws = workspace(ctx)

@@ -26,8 +26,7 @@ def when(ws: Workspace, option: str, text: str | None, *, past: bool = False) ->
         raise UsageError(f"{option}: {exc}") from None
 
 
-def deadline(ws: Workspace, option: str, text: str | None
-             ) -> tuple[timedelta | None, datetime | None]:
+def deadline(ws: Workspace, option: str, text: str | None) -> tuple[timedelta | None, datetime | None]:
     """``--due``: a duration from now keeps its exact length (``4h``); anything else is a time
     in the CIRT's zone (``tomorrow 09:00``).  Returns (duration, instant), one of them set."""
     if text is None:

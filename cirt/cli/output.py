@@ -36,8 +36,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 def console(stderr: bool = False) -> Console:
     """The one console: strings are text, never markup, with hidden characters made visible."""
-    return _plain_text_console()(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
-                                 emoji=False)
+    return _plain_text_console()(stderr=stderr, highlight=False, soft_wrap=False, markup=False, emoji=False)
 
 
 @cache
@@ -61,8 +60,9 @@ def table(title: str | Text) -> Table:
     from rich import box
     from rich.table import Table
 
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                 show_edge=False, expand=True)
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=True
+    )
 
 
 def styled(value: object, style: str = "") -> Text:
@@ -77,8 +77,7 @@ def markup(template: str, *values: object) -> Text:
     from rich.markup import escape
     from rich.text import Text
 
-    return Text.from_markup(template.format(*(escape(visible(str(v))) for v in values)),
-                            emoji=False)
+    return Text.from_markup(template.format(*(escape(visible(str(v))) for v in values)), emoji=False)
 
 
 def workspace(ctx: typer.Context) -> Workspace:
@@ -94,8 +93,10 @@ def workspace(ctx: typer.Context) -> Workspace:
         state["workspace"] = ws
         root.call_on_close(ws.close)
         if not ws.analyst_configured:
-            warn(f"who is working? changes are recorded as the Unix user '{ws.analyst}': "
-                 "run cirt init --analyst 'Your Name' (or set CIRT_ANALYST)")
+            warn(
+                f"who is working? changes are recorded as the Unix user '{ws.analyst}': "
+                "run cirt init --analyst 'Your Name' (or set CIRT_ANALYST)"
+            )
     opened: Workspace = state["workspace"]
     return opened
 

@@ -22,10 +22,11 @@ def _library(ctx: typer.Context, path: Path | None = None) -> Library:
     """The workspace's playbooks (or those at ``path``), checked against its sectors.yaml."""
     ws = workspace(ctx)
     community = ws.community
-    return load_library(path or ws.config.playbooks_path,
-                        parties=[community.national.id, *community.organisations,
-                                 *community.partners],
-                        organisations=list(community.organisations))
+    return load_library(
+        path or ws.config.playbooks_path,
+        parties=[community.national.id, *community.organisations, *community.partners],
+        organisations=list(community.organisations),
+    )
 
 
 @app.command("list")
@@ -46,16 +47,21 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             listing.add_column(column, no_wrap=True)
         for r in rows:
             if r["valid"]:
-                listing.add_row(r["name"], r["title"], "\n".join(r["categories"]),
-                                "\n".join(r["sectors"]) or "any", str(r["tasks"]),
-                              str(r["duties"]))
+                listing.add_row(
+                    r["name"],
+                    r["title"],
+                    "\n".join(r["categories"]),
+                    "\n".join(r["sectors"]) or "any",
+                    str(r["tasks"]),
+                    str(r["duties"]),
+                )
             else:
-                listing.add_row(styled(r["name"], "red"),
-                              markup("[red]invalid:[/red] {}", r["error"]), "", "", "", "")
+                listing.add_row(
+                    styled(r["name"], "red"), markup("[red]invalid:[/red] {}", r["error"]), "", "", "", ""
+                )
         console().print(listing)
         if library.escalation_error:
-            console(stderr=True).print(
-                markup("[red]invalid:[/red] {}", library.escalation_error))
+            console(stderr=True).print(markup("[red]invalid:[/red] {}", library.escalation_error))
 
     emit(rows, as_json, render)
 
@@ -71,19 +77,24 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
     def render() -> None:
 
         out = console()
-        out.print(markup("[bold]{}[/bold]  ({}, version {})", playbook.spec.title, playbook.name,
-                         playbook.spec.version))
+        out.print(
+            markup(
+                "[bold]{}[/bold]  ({}, version {})", playbook.spec.title, playbook.name, playbook.spec.version
+            )
+        )
         out.print(playbook.spec.summary)
-        out.print(f"Applies to: {', '.join(data['categories'])}; sectors: "
-                  f"{', '.join(data['sectors']) or 'any'}")
+        out.print(
+            f"Applies to: {', '.join(data['categories'])}; sectors: {', '.join(data['sectors']) or 'any'}"
+        )
         tasks = table("Tasks")
         for column in ("Phase", "Id", "Due", "Owner"):
             tasks.add_column(column, max_width=14, overflow="fold")
         tasks.add_column("Task", ratio=1)
         for t in data["task_list"]:
             due = t["due"] + (f" after {t['after']}" if t.get("after") else "")
-            title = markup("{}" + (" [dim](when {})[/dim]" if t.get("when") else ""),
-                           t["title"], t.get("when"))
+            title = markup(
+                "{}" + (" [dim](when {})[/dim]" if t.get("when") else ""), t["title"], t.get("when")
+            )
             tasks.add_row(t["phase"], t["id"], due, t["owner"], title)
         out.print(tasks)
         if data["duty_list"]:
@@ -93,20 +104,33 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
             duties.add_column("Duty", ratio=1)
             for d in data["duty_list"]:
                 due = d["due"] + (f" after {d['after']}" if d.get("after") else " from opening")
-                title = markup("{}" + (" [dim](when {})[/dim]" if d.get("when") else ""),
-                               d["title"], d.get("when"))
+                title = markup(
+                    "{}" + (" [dim](when {})[/dim]" if d.get("when") else ""), d["title"], d.get("when")
+                )
                 party = d["party"] + (f" ({d['role']})" if d.get("role") else "")
                 duties.add_row(d["id"], party, due, title)
             out.print(duties)
         if data["evidence_list"]:
             out.print(styled("Evidence to collect", "bold"))
             for e in data["evidence_list"]:
-                out.print(markup("  • {}" + (" [dim]— {}[/dim]" if e.get("handling") else ""),
-                                 e["title"], e.get("handling")))
+                out.print(
+                    markup(
+                        "  • {}" + (" [dim]— {}[/dim]" if e.get("handling") else ""),
+                        e["title"],
+                        e.get("handling"),
+                    )
+                )
         out.print(styled("Escalation triggers", "bold"))
         for t in [*data["trigger_list"], *data["common_triggers"]]:
-            out.print(markup("  → {}: {} [dim](when {}; {})[/dim]", t["level"], t["reason"],
-                             t["condition"], t["source"]))
+            out.print(
+                markup(
+                    "  → {}: {} [dim](when {}; {})[/dim]",
+                    t["level"],
+                    t["reason"],
+                    t["condition"],
+                    t["source"],
+                )
+            )
 
     emit(data, as_json, render)
 
@@ -114,8 +138,9 @@ def show(ctx: typer.Context, name: str, as_json: JsonFlag = False) -> None:
 @app.command("validate")
 def validate(
     ctx: typer.Context,
-    path: Annotated[Path | None, typer.Argument(
-        help="A playbook file or a folder (default: the workspace's playbooks).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="A playbook file or a folder (default: the workspace's playbooks).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check playbooks; each broken file gets one line (file:line: field: reason); exit 1."""
@@ -137,12 +162,10 @@ def validate(
         if path is not None and not path.exists():
             raise ConfigError(str(path), None, "(file)", "no such file or folder")
         library = _library(ctx, path)
-        results += [{"path": p.path, "valid": True, "error": None}
-                    for p in library.playbooks.values()]
+        results += [{"path": p.path, "valid": True, "error": None} for p in library.playbooks.values()]
         if library.escalation.path:
             results.append({"path": library.escalation.path, "valid": True, "error": None})
-        results += [{"path": str(e.path), "valid": False, "error": str(e)}
-                    for e in library.errors]
+        results += [{"path": str(e.path), "valid": False, "error": str(e)} for e in library.errors]
     results.sort(key=lambda r: r["path"])
     bad = [r for r in results if not r["valid"]]
 

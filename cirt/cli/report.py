@@ -24,16 +24,22 @@ def register(app: typer.Typer) -> None:
 
 def report(
     ctx: typer.Context,
-    period: Annotated[str | None, typer.Option(
-        "--period", help="A month (2026-11) or a quarter (2026-Q4).")] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="A month (2026-11) or a quarter (2026-Q4).")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="From this date until now.")] = None,
-    for_org: Annotated[str | None, typer.Option(
-        "--for", help="Count only what this organisation may see (the gate decides; writing a "
-                      "file for it is a logged release).")] = None,
-    fmt: Annotated[str, typer.Option(
-        "--format", help="terminal, md, html (charts), csv or json.")] = "terminal",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")
-                      ] = None,
+    for_org: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Count only what this organisation may see (the gate decides; writing a "
+            "file for it is a logged release).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="terminal, md, html (charts), csv or json.")
+    ] = "terminal",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Incidents by sector, category, severity, escalation, reporter and channel; response
@@ -59,8 +65,11 @@ def report(
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
-    emit({"file": str(output), "format": fmt}, False,
-         lambda: ok(f"report {built.period.label} written to {output}"))
+    emit(
+        {"file": str(output), "format": fmt},
+        False,
+        lambda: ok(f"report {built.period.label} written to {output}"),
+    )
 
 
 def _text(fmt: str, data: dict[str, Any]) -> str:
@@ -94,20 +103,26 @@ def _render(built: Report, data: dict[str, Any]) -> None:
         for _ in range(4):
             breakdown.add_column()
         for e in entries:
-            breakdown.add_row(str(e["key"]), str(e["count"]),
-                              styled(bar(e["count"], largest), "cyan"), f"(prev {e['previous']})")
+            breakdown.add_row(
+                str(e["key"]),
+                str(e["count"]),
+                styled(bar(e["count"], largest), "cyan"),
+                f"(prev {e['previous']})",
+            )
         out.print(breakdown)
     times = table("Response times")
     for column in ("", "incidents", "median", "90th percentile"):
         times.add_column(column, no_wrap=True)
     for key, title in TIME_TITLES.items():
         t = data["times"][key]
-        times.add_row(title, str(t["count"]), hours_text(t["median_hours"]),
-                      hours_text(t["p90_hours"]))
+        times.add_row(title, str(t["count"]), hours_text(t["median_hours"]), hours_text(t["p90_hours"]))
     out.print(times)
     d = data["duties"]
-    out.print(f"Notification duties: {d['on_time']} on time, {d['late']} late, {d['waived']}"
-              f" waived, {d['pending']} pending")
+    out.print(
+        f"Notification duties: {d['on_time']} on time, {d['late']} late, {d['waived']}"
+        f" waived, {d['pending']} pending"
+    )
     for item in data["top_indicators"]:
-        out.print(f"sighted {item['count']}x ({item['sightings']} sighting(s)): "
-                  f"{item['pattern'] or item['id']}")
+        out.print(
+            f"sighted {item['count']}x ({item['sightings']} sighting(s)): {item['pattern'] or item['id']}"
+        )

@@ -15,12 +15,20 @@ def register(app: typer.Typer) -> None:
 
 def search(
     ctx: typer.Context,
-    term: Annotated[str, typer.Argument(help="An address or range, domain, URL, hash, e-mail "
-                                              "address, incident reference or words.")],
+    term: Annotated[
+        str,
+        typer.Argument(
+            help="An address or range, domain, URL, hash, e-mail address, incident reference or words."
+        ),
+    ],
     limit: Annotated[int, typer.Option("--limit", help="At most this many hits.")] = 50,
-    rebuild: Annotated[bool, typer.Option(
-        "--rebuild", help="Index every stored object again first (a workspace from before the "
-                          "index existed).")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Index every stored object again first (a workspace from before the index existed).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Have we seen it before? Indicators, observables, incidents, notes, evidence, sightings."""
@@ -48,10 +56,12 @@ def search(
                 incidents.append(", " if n else "")
                 incidents.append_text(styled(ref.reference + " "))
                 incidents.append_text(tlp_text(ref.tlp))
-            what = (f"{hit.type}: {hit.summary}" + (f" [{hit.state}]" if hit.state else "")
-                    + (f" · sighted {hit.sightings}x" if hit.sightings else ""))
-            hits.add_row(tlp_text(hit.tlp), what, ", ".join(hit.matched), incidents,
-                         hit.added[:10])
+            what = (
+                f"{hit.type}: {hit.summary}"
+                + (f" [{hit.state}]" if hit.state else "")
+                + (f" · sighted {hit.sightings}x" if hit.sightings else "")
+            )
+            hits.add_row(tlp_text(hit.tlp), what, ", ".join(hit.matched), incidents, hit.added[:10])
         console().print(hits)
         if result.truncated:
             console().print(f"… more hits: use --limit {limit * 2} or a narrower term")

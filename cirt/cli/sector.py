@@ -34,12 +34,26 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Organisations and partners, with their sector and community membership."""
     community = _community(ctx)
     rows: list[dict[str, Any]] = [
-        {"id": o.id, "kind": o.role, "name": o.name, "sector": o.sector, "cirt": o.cirt,
-         "green_community": o.community, "contacts": len(o.contacts)}
+        {
+            "id": o.id,
+            "kind": o.role,
+            "name": o.name,
+            "sector": o.sector,
+            "cirt": o.cirt,
+            "green_community": o.community,
+            "contacts": len(o.contacts),
+        }
         for o in community.organisations.values()
     ] + [
-        {"id": p.id, "kind": "partner", "name": p.name, "sector": None, "cirt": None,
-         "green_community": p.community, "contacts": len(p.contacts)}
+        {
+            "id": p.id,
+            "kind": "partner",
+            "name": p.name,
+            "sector": None,
+            "cirt": None,
+            "green_community": p.community,
+            "contacts": len(p.contacts),
+        }
         for p in community.partners.values()
     ]
 
@@ -53,8 +67,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         for r in rows:
             name = markup("{}" + (" [dim]({})[/dim]" if r["cirt"] else ""), r["name"], r["cirt"])
             kind = r["sector"] if r["kind"] == "constituent" and r["sector"] else r["kind"]
-            parties.add_row(r["id"], name, kind, "yes" if r["green_community"] else "no",
-                            str(r["contacts"]))
+            parties.add_row(r["id"], name, kind, "yes" if r["green_community"] else "no", str(r["contacts"]))
         console().print(parties)
 
     emit(rows, as_json, render)
@@ -76,13 +89,24 @@ def show(ctx: typer.Context, org: str, as_json: JsonFlag = False) -> None:
 
 
 @app.command("check")
-def check(ctx: typer.Context,
-          file: Annotated[Path | None, typer.Argument(help="Default: the workspace's.")] = None,
-          as_json: JsonFlag = False) -> None:
+def check(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="Default: the workspace's.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Validate a sectors.yaml; one line naming file, line and field on error."""
     community = _community(ctx, file)
-    summary = {"file": community.source, "organisations": len(community.organisations),
-               "partners": len(community.partners), "valid": True}
-    emit(summary, as_json, lambda: ok(
-        f"{community.source}: valid ({summary['organisations']} organisations, "
-        f"{summary['partners']} partners)"))
+    summary = {
+        "file": community.source,
+        "organisations": len(community.organisations),
+        "partners": len(community.partners),
+        "valid": True,
+    }
+    emit(
+        summary,
+        as_json,
+        lambda: ok(
+            f"{community.source}: valid ({summary['organisations']} organisations, "
+            f"{summary['partners']} partners)"
+        ),
+    )

@@ -21,11 +21,14 @@ def _local(ws: Workspace, stamp: str) -> str:
 
 
 @app.command("list")
-def list_reports(ctx: typer.Context,
-                 state: Annotated[str | None, typer.Option(
-                     "--state", help="new, accepted or rejected (default: new).")] = "new",
-                 every: Annotated[bool, typer.Option("--all", help="Every state.")] = False,
-                 as_json: JsonFlag = False) -> None:
+def list_reports(
+    ctx: typer.Context,
+    state: Annotated[
+        str | None, typer.Option("--state", help="new, accepted or rejected (default: new).")
+    ] = "new",
+    every: Annotated[bool, typer.Option("--all", help="Every state.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Reports in the order they came, newest last."""
     ws = workspace(ctx)
     rows = ws.intake.list(None if every else state)
@@ -40,16 +43,25 @@ def list_reports(ctx: typer.Context,
         reports.add_column("State", overflow="fold")
         reports.add_column("Summary", ratio=1, overflow="fold")
         for r in rows:
-            reports.add_row(r.reference, _local(ws, r.received), r.channel, r.category,
-                            r.state + (f" {r.incident}" if r.incident else ""), r.summary)
+            reports.add_row(
+                r.reference,
+                _local(ws, r.received),
+                r.channel,
+                r.category,
+                r.state + (f" {r.incident}" if r.incident else ""),
+                r.summary,
+            )
         console().print(reports)
 
     emit([{k: v for k, v in r.as_dict().items() if k != "what"} for r in rows], as_json, render)
 
 
 @app.command("show")
-def show(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-… reference.")],
-         as_json: JsonFlag = False) -> None:
+def show(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="R-… reference.")],
+    as_json: JsonFlag = False,
+) -> None:
     """One report in full: what the reporter wrote, who they are, attachments, candidates."""
     ws = workspace(ctx)
     report = ws.intake.get(reference)
@@ -58,13 +70,18 @@ def show(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-�
         out = console()
         r = report.row
         received = local_text(parse_ts(r.received), time_zone(ws.config.timezone))
-        for label, value in (("Reference", r.reference), ("Received", received),
-                             ("Channel", r.channel), ("Category", r.category),
-                             ("When", r.occurred or "-"),
-                             ("Reporter", f"{r.reporter_name or '-'} <{r.reporter_contact or '-'}>"
-                                          f" ({r.reporter_kind})"),
-                             ("State", r.state + (f" {r.incident}" if r.incident else "")
-                                       + (f": {r.reason}" if r.reason else ""))):
+        for label, value in (
+            ("Reference", r.reference),
+            ("Received", received),
+            ("Channel", r.channel),
+            ("Category", r.category),
+            ("When", r.occurred or "-"),
+            ("Reporter", f"{r.reporter_name or '-'} <{r.reporter_contact or '-'}> ({r.reporter_kind})"),
+            (
+                "State",
+                r.state + (f" {r.incident}" if r.incident else "") + (f": {r.reason}" if r.reason else ""),
+            ),
+        ):
             out.print(markup("[bold]{}:[/bold] {}", label, value))
         out.print(styled("What happened:", "bold"))
         out.print(r.what)
@@ -77,36 +94,62 @@ def show(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-�
 
 
 @app.command("accept")
-def accept(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-… reference.")],
-           into: Annotated[str | None, typer.Option(
-               "--into", help="Join this incident (BZ-…) instead of opening a new one.")] = None,
-           severity: Annotated[str, typer.Option("--severity")] = "medium",
-           org: Annotated[list[str] | None, typer.Option(
-               "--org", help="Affected organisation (default: those whose assets it names).")
-           ] = None,
-           tlp: Annotated[str | None, typer.Option("--tlp", help="Of a new incident.")] = None,
-           title: Annotated[str | None, typer.Option("--title")] = None,
-           category: Annotated[str | None, typer.Option(
-               "--category", help="Instead of the reporter's choice: phishing, fraud, … or an "
-               "RSIT category such as malicious-code:infected-system.")] = None,
-           indicators: Annotated[bool, typer.Option(
-               "--indicators/--no-indicators", help="Add the candidate indicators.")] = True,
-           as_json: JsonFlag = False) -> None:
+def accept(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="R-… reference.")],
+    into: Annotated[
+        str | None, typer.Option("--into", help="Join this incident (BZ-…) instead of opening a new one.")
+    ] = None,
+    severity: Annotated[str, typer.Option("--severity")] = "medium",
+    org: Annotated[
+        list[str] | None,
+        typer.Option("--org", help="Affected organisation (default: those whose assets it names)."),
+    ] = None,
+    tlp: Annotated[str | None, typer.Option("--tlp", help="Of a new incident.")] = None,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            "--category",
+            help="Instead of the reporter's choice: phishing, fraud, … or an "
+            "RSIT category such as malicious-code:infected-system.",
+        ),
+    ] = None,
+    indicators: Annotated[
+        bool, typer.Option("--indicators/--no-indicators", help="Add the candidate indicators.")
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
     """A report becomes a new incident (its playbook applied) or joins one; attachments become
     evidence, candidates indicators (validated and routed like any inbound object)."""
-    done = workspace(ctx).intake.accept(reference, into=into, severity=severity, organisations=org,
-                                        tlp=tlp, title=title, category=category,
-                                        with_indicators=indicators)
+    done = workspace(ctx).intake.accept(
+        reference,
+        into=into,
+        severity=severity,
+        organisations=org,
+        tlp=tlp,
+        title=title,
+        category=category,
+        with_indicators=indicators,
+    )
     verb = "opened" if done.created else "joined"
-    emit(done.as_dict(), as_json, lambda: ok(
-        f"{done.reference} accepted: {verb} {done.incident} ({done.indicators} indicators, "
-        f"{done.evidence} evidence)"))
+    emit(
+        done.as_dict(),
+        as_json,
+        lambda: ok(
+            f"{done.reference} accepted: {verb} {done.incident} ({done.indicators} indicators, "
+            f"{done.evidence} evidence)"
+        ),
+    )
 
 
 @app.command("reject")
-def reject(ctx: typer.Context, reference: Annotated[str, typer.Argument(help="R-… reference.")],
-           reason: Annotated[str, typer.Option("--reason", help="Why (kept with the report).")],
-           as_json: JsonFlag = False) -> None:
+def reject(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="R-… reference.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the report).")],
+    as_json: JsonFlag = False,
+) -> None:
     """Close a report without an incident; the reason is kept, the reporter sees it closed."""
     row = workspace(ctx).intake.reject(reference, reason)
     emit(row.as_dict(), as_json, lambda: ok(f"{row.reference} rejected"))

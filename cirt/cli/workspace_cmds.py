@@ -15,12 +15,15 @@ def register(app: typer.Typer) -> None:
     app.command("check")(check)
 
 
-def init(ctx: typer.Context,
-         db: Annotated[str | None, typer.Option("--db", help="Database URL (default SQLite).")] = None,
-         analyst: Annotated[str | None, typer.Option(
-             "--analyst", help="Your name, recorded with every change (asked if not given).")
-         ] = None,
-         as_json: JsonFlag = False) -> None:
+def init(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default SQLite).")] = None,
+    analyst: Annotated[
+        str | None,
+        typer.Option("--analyst", help="Your name, recorded with every change (asked if not given)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Create a workspace (config.toml, database, sectors.yaml, playbooks/); asks your name."""
     # start-up: init and check are registered for every command; their modules load on use
     from cirt.workspace import Workspace
@@ -28,17 +31,23 @@ def init(ctx: typer.Context,
     if analyst is None and sys.stdin.isatty() and not as_json:
         analyst = typer.prompt("Your name, as recorded with every change (e.g. Maria Chan)")
     with Workspace.init(home_option(ctx), database_url=db, analyst=analyst) as ws:
-        data = {"home": str(ws.home), "database": ws.config.database_url.split("@")[-1],
-                "schema_version": ws.store.schema_version(), "analyst": ws.analyst,
-                "analyst_configured": ws.analyst_configured}
+        data = {
+            "home": str(ws.home),
+            "database": ws.config.database_url.split("@")[-1],
+            "schema_version": ws.store.schema_version(),
+            "analyst": ws.analyst,
+            "analyst_configured": ws.analyst_configured,
+        }
 
     def render() -> None:
         ok(f"workspace ready at {data['home']} (schema version {data['schema_version']})")
         if data["analyst_configured"]:
             ok(f"changes are recorded as {data['analyst']}")
         else:
-            warn(f"no analyst name given: changes would be recorded as the Unix user "
-                 f"'{data['analyst']}'; run cirt init --analyst 'Your Name'")
+            warn(
+                f"no analyst name given: changes would be recorded as the Unix user "
+                f"'{data['analyst']}'; run cirt init --analyst 'Your Name'"
+            )
 
     emit(data, as_json, render)
 

@@ -24,9 +24,13 @@ def describe(b: Bulletin) -> str:
     incidents = "; ".join(f"{i.reference} {i.title!r} ({i.tlp.label})" for i in b.incidents)
     levels = sorted({r.tlp for r in b.indicators})
     counts = ", ".join(f"{sum(r.tlp == t for r in b.indicators)} {t.label}" for t in levels)
-    return (f"{b.recipient}'s bulletin ({b.tlp.label}): "
-            + (f"incident {incidents}" if incidents else "no incident")
-            + f"; {len(b.indicators)} indicator(s)" + (f" ({counts})" if counts else "") + ".")
+    return (
+        f"{b.recipient}'s bulletin ({b.tlp.label}): "
+        + (f"incident {incidents}" if incidents else "no incident")
+        + f"; {len(b.indicators)} indicator(s)"
+        + (f" ({counts})" if counts else "")
+        + "."
+    )
 
 
 def difference(wide: Bulletin, narrow: Bulletin) -> str:
@@ -36,16 +40,21 @@ def difference(wide: Bulletin, narrow: Bulletin) -> str:
     held = {r.pattern for r in narrow.indicators}
     withheld = [r for r in wide.indicators if r.pattern not in held]
     if not missing and not withheld:
-        return (f"{narrow.recipient} got everything {wide.recipient} got: both are in the "
-                "audience, or all of it is TLP:GREEN or lower.")
+        return (
+            f"{narrow.recipient} got everything {wide.recipient} got: both are in the "
+            "audience, or all of it is TLP:GREEN or lower."
+        )
     parts = []
     if missing:
         parts.append("no incident " + ", ".join(missing))
     if withheld:
-        parts.append(f"{len(withheld)} indicator(s) fewer ("
-                     + ", ".join(sorted({r.tlp.label for r in withheld})) + ")")
-    return (f"{narrow.recipient} got " + " and ".join(parts) + f" that {wide.recipient} got: "
-            "the gate withheld them, and no relationship names them.")
+        parts.append(
+            f"{len(withheld)} indicator(s) fewer (" + ", ".join(sorted({r.tlp.label for r in withheld})) + ")"
+        )
+    return (
+        f"{narrow.recipient} got " + " and ".join(parts) + f" that {wide.recipient} got: "
+        "the gate withheld them, and no relationship names them."
+    )
 
 
 def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
@@ -56,14 +65,24 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     else:
         reference = ws.incidents.open(
             title="Phishing campaign imitating Central Bank online banking",
-            category="phishing", severity="high", organisations=["cbb"], tlp="amber",
-            summary="Customers receive e-mails linking to a look-alike login page.").reference
-        ws.indicators.add(form="domain", value="centralbank-online-login.example",
-                          incident=reference)
-    green = ws.indicators.add(form="ip", value="203.0.113.45", incident=reference, tlp="green",
-                              name="Phishing kit host (shared with the community)")
-    say(f"{reference} is TLP:AMBER with the Central Bank in its audience. The phishing host "
-        f"{green['name']!r} is marked TLP:GREEN so that the whole community can block it.")
+            category="phishing",
+            severity="high",
+            organisations=["cbb"],
+            tlp="amber",
+            summary="Customers receive e-mails linking to a look-alike login page.",
+        ).reference
+        ws.indicators.add(form="domain", value="centralbank-online-login.example", incident=reference)
+    green = ws.indicators.add(
+        form="ip",
+        value="203.0.113.45",
+        incident=reference,
+        tlp="green",
+        name="Phishing kit host (shared with the community)",
+    )
+    say(
+        f"{reference} is TLP:AMBER with the Central Bank in its audience. The phishing host "
+        f"{green['name']!r} is marked TLP:GREEN so that the whole community can block it."
+    )
 
     built = {}
     for org in ("cbb", "bel"):
@@ -79,9 +98,13 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     say(difference(bank, bel))
     entries = ws.audit.entries()
     for entry in entries[-2:]:
-        say(f"  log #{entry.seq} {entry.when[:19]} {entry.analyst} -> {entry.recipient} "
-            f"({entry.channel}, {len(entry.objects)} objects, {TLP(entry.tlp).label})")
+        say(
+            f"  log #{entry.seq} {entry.when[:19]} {entry.analyst} -> {entry.recipient} "
+            f"({entry.channel}, {len(entry.objects)} objects, {TLP(entry.tlp).label})"
+        )
     report = ws.audit.verify()
     verdict = "intact" if report.ok else f"BROKEN at {report.broken}"
-    say(f"$ cirt audit verify -> disclosure log {verdict}: {report.entries} entries, head "
-        f"#{report.head.seq} {report.head.hash[:16]}…")
+    say(
+        f"$ cirt audit verify -> disclosure log {verdict}: {report.entries} entries, head "
+        f"#{report.head.seq} {report.head.hash[:16]}…"
+    )

@@ -83,8 +83,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _authorised(self, head: bool = False) -> bool:
         if self.headers.get("Authorization") != self.state.key:
-            self._error(403, "Authentication failed. Please make sure you pass the API key of"
-                             " an API enabled user along in the Authorization header.", head)
+            self._error(
+                403,
+                "Authentication failed. Please make sure you pass the API key of"
+                " an API enabled user along in the Authorization header.",
+                head,
+            )
             return False
         return True
 
@@ -117,14 +121,32 @@ class _Handler(BaseHTTPRequestHandler):
         if parts == ["servers", "getPyMISPVersion.json"]:
             self._send(200, {"version": pymisp_version})
         elif parts == ["servers", "getVersion"]:
-            self._send(200, {"version": MISP_VERSION, "perm_sync": True, "perm_sighting": True,
-                             "perm_galaxy_editor": False, "request_encoding": ["gzip"],
-                             "filter_sightings": True})
+            self._send(
+                200,
+                {
+                    "version": MISP_VERSION,
+                    "perm_sync": True,
+                    "perm_sighting": True,
+                    "perm_galaxy_editor": False,
+                    "request_encoding": ["gzip"],
+                    "filter_sightings": True,
+                },
+            )
         elif parts == ["users", "view", "me"]:
-            self._send(200, {"User": {"id": "1", "email": "sync@partner.example",
-                                      "org_id": self.state.org["id"], "role_id": "5"},
-                             "Role": {"id": "5", "name": "Sync user", "perm_sync": True},
-                             "UserSetting": {}, "Organisation": self.state.org})
+            self._send(
+                200,
+                {
+                    "User": {
+                        "id": "1",
+                        "email": "sync@partner.example",
+                        "org_id": self.state.org["id"],
+                        "role_id": "5",
+                    },
+                    "Role": {"id": "5", "name": "Sync user", "perm_sync": True},
+                    "UserSetting": {},
+                    "Organisation": self.state.org,
+                },
+            )
         elif parts == ["attributes", "describeTypes.json"]:
             self._send(200, {"result": describe_types})
         elif parts[:2] == ["events", "view"] and len(parts) == 3:
@@ -166,8 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts == ["events", "restSearch"]:
             self._send(200, {"response": [{"Event": e} for e in _search_events(self.state, body)]})
         elif parts == ["attributes", "restSearch"]:
-            self._send(200, {"response": {"Attribute": list(_search_attributes(self.state,
-                                                                                body))}})
+            self._send(200, {"response": {"Attribute": list(_search_attributes(self.state, body))}})
         else:
             self._error(404, f"The requested address '/{'/'.join(parts)}' was not found")
 
@@ -192,7 +213,7 @@ def _search_events(state: MispState, query: dict[str, Any]) -> list[dict[str, An
     limit = int(query.get("limit") or 0)
     if limit:
         page = max(int(query.get("page") or 1), 1)
-        events = events[(page - 1) * limit:page * limit]
+        events = events[(page - 1) * limit : page * limit]
     return events
 
 
@@ -204,10 +225,14 @@ def _search_attributes(state: MispState, query: dict[str, Any]) -> Iterator[dict
             if query.get("type") and attribute.get("type") != query["type"]:
                 continue
             if query.get("timestamp") is not None and not _at_least(
-                    attribute.get("timestamp", event["timestamp"]), query["timestamp"]):
+                attribute.get("timestamp", event["timestamp"]), query["timestamp"]
+            ):
                 continue
-            yield {**attribute, "event_id": event["id"], "Event": {
-                "id": event["id"], "uuid": event["uuid"], "info": event.get("info")}}
+            yield {
+                **attribute,
+                "event_id": event["id"],
+                "Event": {"id": event["id"], "uuid": event["uuid"], "info": event.get("info")},
+            }
 
 
 class MispServer:
@@ -219,8 +244,7 @@ class MispServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="misp-testserver")
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name="misp-testserver")
         self._thread.start()
 
     def stop(self) -> None:

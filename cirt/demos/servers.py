@@ -23,33 +23,54 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def taxii_server(home: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 workers: int = 1, timeout: float = 20.0) -> Iterator[str]:
+def taxii_server(
+    home: Path, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1, timeout: float = 20.0
+) -> Iterator[str]:
     """``cirt taxii serve`` for ``home`` in a child process; yields its discovery URL."""
     port = port or free_port(host)
-    with _child(["taxii", "serve", "--host", host, "--port", str(port), "--workers", str(workers)],
-                home, host, port, f"the TAXII server for {home}", timeout):
+    with _child(
+        ["taxii", "serve", "--host", host, "--port", str(port), "--workers", str(workers)],
+        home,
+        host,
+        port,
+        f"the TAXII server for {home}",
+        timeout,
+    ):
         yield f"http://{host}:{port}/taxii2/"
 
 
 @contextmanager
-def intake_form(home: Path, *, host: str = "127.0.0.1", workers: int = 1,
-                cert: str | None = None, key: str | None = None,
-                timeout: float = 20.0) -> Iterator[str]:
+def intake_form(
+    home: Path,
+    *,
+    host: str = "127.0.0.1",
+    workers: int = 1,
+    cert: str | None = None,
+    key: str | None = None,
+    timeout: float = 20.0,
+) -> Iterator[str]:
     """``cirt intake serve`` for ``home`` in a child process; yields the form's base URL."""
     port = free_port(host)
     tls = ["--cert", cert, "--key", key] if cert and key else []
-    with _child(["intake", "serve", "--host", host, "--port", str(port), "--workers",
-                 str(workers), *tls], home, host, port, f"the reporting form for {home}", timeout):
+    with _child(
+        ["intake", "serve", "--host", host, "--port", str(port), "--workers", str(workers), *tls],
+        home,
+        host,
+        port,
+        f"the reporting form for {home}",
+        timeout,
+    ):
         yield f"{'https' if tls else 'http'}://{host}:{port}"
 
 
 @contextmanager
-def _child(command: list[str], home: Path, host: str, port: int, what: str,
-           timeout: float) -> Iterator[None]:
+def _child(command: list[str], home: Path, host: str, port: int, what: str, timeout: float) -> Iterator[None]:
     """Run ``cirt --home home <command>`` until its port answers; stop it whatever happens."""
-    process = subprocess.Popen([sys.executable, "-m", "cirt", "--home", str(home), *command],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cirt", "--home", str(home), *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from cirt.workspace import Workspace
 
 
-def run_chapter(ws: Workspace, say: Callable[[str], None],
-                incident_ref: str | None = None) -> None:
+def run_chapter(ws: Workspace, say: Callable[[str], None], incident_ref: str | None = None) -> None:
     """Tell the sharing story on ``incident_ref`` (default: the newest incident)."""
     if incident_ref is None:
         newest = ws.incidents.list(IncidentFilter(limit=1))
@@ -31,19 +30,32 @@ def run_chapter(ws: Workspace, say: Callable[[str], None],
     ref = incident.reference
     say(f"# Sharing {ref}: the Central Bank in full, BEL only in part")
     amber = ws.indicators.add(
-        form="url", value="https://centralbank-online-login.example/otp/verify.php",
-        incident=ref, tlp="amber", name="One-time-code harvesting page (bank customers)")
+        form="url",
+        value="https://centralbank-online-login.example/otp/verify.php",
+        incident=ref,
+        tlp="amber",
+        name="One-time-code harvesting page (bank customers)",
+    )
     say(f"Added a TLP:AMBER indicator for the bank only: {amber['name']}.")
     green = ws.indicators.add(
-        form="domain", value="secure-portal-login.example", incident=ref, tlp="green",
-        name="Landing domain of the phishing kit")
+        form="domain",
+        value="secure-portal-login.example",
+        incident=ref,
+        tlp="green",
+        name="Landing domain of the phishing kit",
+    )
     say(f"Added a TLP:GREEN indicator for the whole community: {green['name']}.")
     ws.sharing.add(ref, orgs=["bel"])
-    say("The same kit is being prepared against electricity customers: the incident itself is "
-        "shared with BEL (cirt share add … --org bel); its AMBER details are not.")
+    say(
+        "The same kit is being prepared against electricity customers: the incident itself is "
+        "shared with BEL (cirt share add … --org bel); its AMBER details are not."
+    )
 
-    for label, object_id in (("incident", incident.id), ("AMBER indicator", amber["id"]),
-                             ("GREEN indicator", green["id"])):
+    for label, object_id in (
+        ("incident", incident.id),
+        ("AMBER indicator", amber["id"]),
+        ("GREEN indicator", green["id"]),
+    ):
         receivers = [c.recipient for c in ws.sharing.who(object_id) if c.allowed]
         say(f"  who gets the {label}: {', '.join(receivers) or 'nobody outside the CIRT'}")
 
@@ -51,8 +63,10 @@ def run_chapter(ws: Workspace, say: Callable[[str], None],
     for org in ("cbb", "bel"):
         result = ws.sharing.release(items, f"org:{org}", "export", delivery="file")
         name = ws.community.organisation(org).name
-        say(f"Export for {name}: {len(result.released)} objects released, "
-            f"{len(result.withheld)} withheld (logged before it was written).")
+        say(
+            f"Export for {name}: {len(result.released)} objects released, "
+            f"{len(result.withheld)} withheld (logged before it was written)."
+        )
         for sent in result.released:
             cut = f" — left out: {', '.join(sent.redacted)}" if sent.redacted else ""
             say(f"  + {sent.tlp.label:<17} {_title(sent.obj, ref)}{cut}")

@@ -33,11 +33,14 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
     with Workspace.init(partner_home) as partner:
         _become_partner(partner)
     with Workspace.open(partner_home) as partner:
-        partner.store.put_many(_regional_indicators(partner), provenance=Provenance(
-            "local", "csirtamericas-analyst"))
+        partner.store.put_many(
+            _regional_indicators(partner), provenance=Provenance("local", "csirtamericas-analyst")
+        )
         for_us = issue_credential(partner, ws.community.national.id)
-    say(f"CSIRTAmericas (a second workspace at {partner_home}) serves 3 regional indicators "
-        "and has issued us a credential.")
+    say(
+        f"CSIRTAmericas (a second workspace at {partner_home}) serves 3 regional indicators "
+        "and has issued us a credential."
+    )
 
     with taxii_server(partner_home) as partner_url:
         _point(ws.home, PARTNER, partner_url, pull=[INDICATORS], push=INBOX)
@@ -46,19 +49,29 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
             found = ours.taxii.discover(PARTNER)
             for root in found.api_roots:
                 for c in root.collections:
-                    say(f"  {found.title}: collection {c.title!r} read={c.can_read} "
-                        f"write={c.can_write} {('(' + c.configured + ')') if c.configured else ''}")
+                    say(
+                        f"  {found.title}: collection {c.title!r} read={c.can_read} "
+                        f"write={c.can_write} {('(' + c.configured + ')') if c.configured else ''}"
+                    )
             first = ours.taxii.pull(PARTNER).collections[0]
-            say(f"cirt taxii pull {PARTNER}: {first.new} new, {first.duplicates} duplicate, "
-                f"{len(first.rejected)} rejected; cursor at {first.cursor}")
+            say(
+                f"cirt taxii pull {PARTNER}: {first.new} new, {first.duplicates} duplicate, "
+                f"{len(first.rejected)} rejected; cursor at {first.cursor}"
+            )
             again = ours.taxii.pull(PARTNER).collections[0]
             say(f"Pulled again: {again.received} received — the cursor asks only for what is new.")
-            ours.indicators.add(form="ip", value="198.51.100.77", tlp="green",
-                                name="Scanner probing BEL and BTL (shared with the community)")
+            ours.indicators.add(
+                form="ip",
+                value="198.51.100.77",
+                tlp="green",
+                name="Scanner probing BEL and BTL (shared with the community)",
+            )
             sent = ours.taxii.push(PARTNER)
-            say(f"cirt taxii push {PARTNER}: {sent.sent} objects sent in {sent.envelopes} "
+            say(
+                f"cirt taxii push {PARTNER}: {sent.sent} objects sent in {sent.envelopes} "
                 f"envelope(s), {sent.withheld} withheld by the gate (TLP:AMBER and above never "
-                "reach a partner whose max_tlp is GREEN).")
+                "reach a partner whose max_tlp is GREEN)."
+            )
             resent = ours.taxii.push(PARTNER)
             say(f"Pushed again: {resent.sent} sent, {resent.already} already there.")
     with Workspace.open(partner_home) as partner:
@@ -73,9 +86,11 @@ def run_chapter(ws: Workspace, say: Callable[[str], None]) -> None:
             got = partner.taxii.pull(ws.community.national.id)
         received = sum(c.received for c in got.collections)
         held = sum(1 for _ in ws.store.latest_objects())
-        say(f"Our server at {our_url}: CSIRTAmericas read {received} of the {held} objects we "
+        say(
+            f"Our server at {our_url}: CSIRTAmericas read {received} of the {held} objects we "
             "hold — its share (CLEAR and GREEN); the AMBER incident and its indicators stayed "
-            "home, and every page it read is in our disclosure log.")
+            "home, and every page it read is in our disclosure log."
+        )
     say("Both TAXII servers are stopped.")
 
 
@@ -85,39 +100,67 @@ def _become_partner(partner: Workspace) -> None:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     me = next(p for p in data["partners"] if p["id"] == PARTNER)
     national = data["national_cirt"]
-    data["national_cirt"] = {"id": PARTNER, "name": me["name"], "identity": me["identity"],
-                             "contacts": me.get("contacts", [])}
+    data["national_cirt"] = {
+        "id": PARTNER,
+        "name": me["name"],
+        "identity": me["identity"],
+        "contacts": me.get("contacts", []),
+    }
     data["organisations"] = []
-    data["partners"] = [{"id": national["id"], "name": national["name"],
-                         "identity": national["identity"], "community": True,
-                         "max_tlp": "green", "contacts": national.get("contacts", [])}]
+    data["partners"] = [
+        {
+            "id": national["id"],
+            "name": national["name"],
+            "identity": national["identity"],
+            "community": True,
+            "max_tlp": "green",
+            "contacts": national.get("contacts", []),
+        }
+    ]
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def _regional_indicators(partner: Workspace) -> list[tuple[dict[str, Any], int]]:
     stamp = "2026-03-09T12:00:00.000Z"
     out = []
-    for value, level in (("203.0.113.200", TLP.GREEN), ("203.0.113.201", TLP.GREEN),
-                         ("198.51.100.250", TLP.CLEAR)):
-        out.append(({"type": "indicator", "spec_version": "2.1", "id": partner.ids("indicator"),
-                     "created": stamp, "modified": stamp,
-                     "created_by_ref": partner.community.national.identity,
-                     "name": f"Regional botnet controller {value}", "pattern_type": "stix",
-                     "pattern": f"[ipv4-addr:value = '{value}']", "valid_from": stamp,
-                     "object_marking_refs": [level.marking_id]}, int(level)))
+    for value, level in (
+        ("203.0.113.200", TLP.GREEN),
+        ("203.0.113.201", TLP.GREEN),
+        ("198.51.100.250", TLP.CLEAR),
+    ):
+        out.append(
+            (
+                {
+                    "type": "indicator",
+                    "spec_version": "2.1",
+                    "id": partner.ids("indicator"),
+                    "created": stamp,
+                    "modified": stamp,
+                    "created_by_ref": partner.community.national.identity,
+                    "name": f"Regional botnet controller {value}",
+                    "pattern_type": "stix",
+                    "pattern": f"[ipv4-addr:value = '{value}']",
+                    "valid_from": stamp,
+                    "object_marking_refs": [level.marking_id],
+                },
+                int(level),
+            )
+        )
     return out
 
 
-def _point(home: Path, peer: str, discovery: str, *, pull: list[str],
-           push: str | None = None) -> None:
+def _point(home: Path, peer: str, discovery: str, *, pull: list[str], push: str | None = None) -> None:
     """The workspace's own sectors.yaml names the local server as the peer's TAXII endpoint."""
     path = home / "sectors.yaml"
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     for partner in data["partners"]:
         if partner["id"] == peer:
-            partner["taxii"] = {"discovery": discovery,
-                                "api_root": discovery.replace("/taxii2/", "/cirt/"),
-                                "pull_collections": pull, "push_collection": push}
+            partner["taxii"] = {
+                "discovery": discovery,
+                "api_root": discovery.replace("/taxii2/", "/cirt/"),
+                "pull_collections": pull,
+                "push_collection": push,
+            }
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 

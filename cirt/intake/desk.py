@@ -64,8 +64,11 @@ class Report:
     indicators: tuple[tuple[str, str], ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.row.as_dict(), "attachments": [a.as_dict() for a in self.attachments],
-                "indicators": [{"kind": k, "value": v} for k, v in self.indicators]}
+        return {
+            **self.row.as_dict(),
+            "attachments": [a.as_dict() for a in self.attachments],
+            "indicators": [{"kind": k, "value": v} for k, v in self.indicators],
+        }
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,13 @@ class Accepted:
     evidence: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"report": self.reference, "incident": self.incident, "new_incident": self.created,
-                "indicators": self.indicators, "evidence": self.evidence}
+        return {
+            "report": self.reference,
+            "incident": self.incident,
+            "new_incident": self.created,
+            "indicators": self.indicators,
+            "evidence": self.evidence,
+        }
 
 
 class IntakeDesk:
@@ -86,8 +94,7 @@ class IntakeDesk:
     ``incidents``, its attachments become ``evidence``, its candidates go through the one door
     in (``cirt.ingest``)."""
 
-    def __init__(self, context: Context, *, incidents: IncidentDesk,
-                 evidence: EvidenceLocker) -> None:
+    def __init__(self, context: Context, *, incidents: IncidentDesk, evidence: EvidenceLocker) -> None:
         self.context = context
         self.store = context.store
         self.settings = context.config.intake
@@ -159,13 +166,19 @@ class IntakeDesk:
                     os.fsync(handle.fileno())
                 staged.append((temp, target / str(position) / attachment.name))
             values = {
-                "reference": reference, "token_hash": _token_hash(token),
-                "channel": sub.channel, "category": sub.category, "summary": sub.summary,
-                "what": sub.what, "occurred": sub.occurred or None,
+                "reference": reference,
+                "token_hash": _token_hash(token),
+                "channel": sub.channel,
+                "category": sub.category,
+                "summary": sub.summary,
+                "what": sub.what,
+                "occurred": sub.occurred or None,
                 "reporter_name": sub.reporter_name or None,
                 "reporter_contact": sub.reporter_contact or None,
-                "reporter_kind": sub.reporter_kind, "language": sub.language,
-                "received": format_ts(self.context.clock()), "message_id": sub.message_id,
+                "reporter_kind": sub.reporter_kind,
+                "language": sub.language,
+                "received": format_ts(self.context.clock()),
+                "message_id": sub.message_id,
                 "state": "new",
             }
             attachments = [(a.name, a.media_type, a.size, a.sha256) for a, _ in sub.files]
@@ -201,8 +214,11 @@ class IntakeDesk:
         row = self.store.report_by_reference(reference.strip().upper())
         if row is None:
             raise NotFound(f"no report '{reference}' (see 'cirt triage list')")
-        return Report(row, tuple(Attachment(*a) for a in self.store.report_attachments(row.id)),
-                      tuple(self.store.report_indicators(row.id)))
+        return Report(
+            row,
+            tuple(Attachment(*a) for a in self.store.report_attachments(row.id)),
+            tuple(self.store.report_indicators(row.id)),
+        )
 
     def attachment_paths(self, report: Report) -> builtins.list[Path]:
         folder = self.folder / "files" / report.row.reference
@@ -214,16 +230,29 @@ class IntakeDesk:
             raise InvalidValue("a rejection needs a reason (--reason)")
         report = self.get(reference)
         with self.store.transaction():
-            if not self.store.decide_report(report.row.id, state="rejected",
-                                            at=format_ts(self.context.clock()),
-                                            by=self.context.analyst, reason=text, incident=None):
+            if not self.store.decide_report(
+                report.row.id,
+                state="rejected",
+                at=format_ts(self.context.clock()),
+                by=self.context.analyst,
+                reason=text,
+                incident=None,
+            ):
                 raise ConflictError(f"{report.row.reference} was already {report.row.state}")
         return self.get(reference).row
 
-    def accept(self, reference: str, *, into: str | None = None, severity: str = "medium",
-               organisations: builtins.list[str] | None = None, tlp: str | None = None,
-               title: str | None = None, category: str | None = None,
-               with_indicators: bool = True) -> Accepted:
+    def accept(
+        self,
+        reference: str,
+        *,
+        into: str | None = None,
+        severity: str = "medium",
+        organisations: builtins.list[str] | None = None,
+        tlp: str | None = None,
+        title: str | None = None,
+        category: str | None = None,
+        with_indicators: bool = True,
+    ) -> Accepted:
         """Open a new incident from the report (its category's playbook applies; reporter,
         channel and reported-at filled in, the report's text as the internal description), or
         join an existing one with ``into``; the attachments become evidence, the candidate indicators
@@ -241,29 +270,50 @@ class IntakeDesk:
         with self.store.transaction():
             if into:
                 incident = desk.get(into)
-                desk.note(incident.reference, f"Report {row.reference} ({row.channel}, "
-                          f"{row.category}) joined this incident: {row.summary}", tlp="red")
+                desk.note(
+                    incident.reference,
+                    f"Report {row.reference} ({row.channel}, "
+                    f"{row.category}) joined this incident: {row.summary}",
+                    tlp="red",
+                )
             else:
                 concerned = organisations if organisations is not None else self._concerned(report)
                 if not concerned:
-                    raise InvalidValue(f"{row.reference} names no organisation's declared assets: "
-                                       "say which organisation is affected (--org)")
+                    raise InvalidValue(
+                        f"{row.reference} names no organisation's declared assets: "
+                        "say which organisation is affected (--org)"
+                    )
                 chosen = CATEGORIES.get(category or row.category) or parse_category(category or "")
-                reporter = Reporter(name=row.reporter_name or f"anonymous {row.reporter_kind}",
-                                    contact=row.reporter_contact or "", kind=row.reporter_kind)
-                default_title = (f"{TITLES[row.category]} reported by a {row.reporter_kind} "
-                                 f"({'web form' if row.channel == 'web' else 'e-mail'})")
-                incident = desk.open(title=title or default_title, category=chosen,
-                                     severity=severity, organisations=concerned, tlp=tlp,
-                                     description=row.what,
-                                     reported_at=min(parse_ts(row.received), self.context.clock()),
-                                     reporter=reporter, channel=INCIDENT_CHANNELS[row.channel])
+                reporter = Reporter(
+                    name=row.reporter_name or f"anonymous {row.reporter_kind}",
+                    contact=row.reporter_contact or "",
+                    kind=row.reporter_kind,
+                )
+                default_title = (
+                    f"{TITLES[row.category]} reported by a {row.reporter_kind} "
+                    f"({'web form' if row.channel == 'web' else 'e-mail'})"
+                )
+                incident = desk.open(
+                    title=title or default_title,
+                    category=chosen,
+                    severity=severity,
+                    organisations=concerned,
+                    tlp=tlp,
+                    description=row.what,
+                    reported_at=min(parse_ts(row.received), self.context.clock()),
+                    reporter=reporter,
+                    channel=INCIDENT_CHANNELS[row.channel],
+                )
             evidence = self._evidence(incident.reference, row, paths)
             indicators = self._indicators(incident.reference, report) if with_indicators else 0
-            if not self.store.decide_report(row.id, state="accepted",
-                                            at=format_ts(self.context.clock()),
-                                            by=self.context.analyst, reason=None,
-                                            incident=incident.reference):
+            if not self.store.decide_report(
+                row.id,
+                state="accepted",
+                at=format_ts(self.context.clock()),
+                by=self.context.analyst,
+                reason=None,
+                incident=incident.reference,
+            ):
                 raise ConflictError(f"{row.reference} was decided by someone else meanwhile")
         return Accepted(row.reference, incident.reference, into is None, indicators, evidence)
 
@@ -272,8 +322,12 @@ class IntakeDesk:
         organisations = self.context.community.organisations
         found: dict[str, None] = {}
         for kind, value in report.indicators:
-            sco = {"url": "url", "domain": "domain-name", "email": "email-addr",
-                   "ip": "ipv6-addr" if ":" in value else "ipv4-addr"}.get(kind)
+            sco = {
+                "url": "url",
+                "domain": "domain-name",
+                "email": "email-addr",
+                "ip": "ipv6-addr" if ":" in value else "ipv4-addr",
+            }.get(kind)
             for match in self._assets.route({"type": sco, "value": value}):
                 if match.party in organisations:
                     found.setdefault(match.party, None)
@@ -289,8 +343,12 @@ class IntakeDesk:
         for path in paths:
             if hashlib.sha256(path.read_bytes()).hexdigest() in held:
                 continue
-            self.evidence.add(incident, path, note=f"attached to report {row.reference} "
-                                 f"({row.channel})", collected_by=f"intake ({row.channel})")
+            self.evidence.add(
+                incident,
+                path,
+                note=f"attached to report {row.reference} ({row.channel})",
+                collected_by=f"intake ({row.channel})",
+            )
             added += 1
         return added
 
@@ -307,24 +365,40 @@ class IntakeDesk:
             except InvalidValue:
                 continue
             indicator = {
-                "type": "indicator", "spec_version": "2.1", "id": self.context.ids("indicator"),
-                "created": stamp, "modified": stamp, "name": value,
-                "indicator_types": ["malicious-activity"], "pattern": pattern,
-                "pattern_type": "stix", "valid_from": stamp,
-                "object_marking_refs": [level.marking_id]}
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": self.context.ids("indicator"),
+                "created": stamp,
+                "modified": stamp,
+                "name": value,
+                "indicator_types": ["malicious-activity"],
+                "pattern": pattern,
+                "pattern_type": "stix",
+                "valid_from": stamp,
+                "object_marking_refs": [level.marking_id],
+            }
             objects.append(indicator)
-            objects.append({
-                "type": "relationship", "spec_version": "2.1", "id": self.context.ids("relationship"),
-                "created": stamp, "modified": stamp, "relationship_type": "related-to",
-                "source_ref": indicator["id"], "target_ref": incident.id,
-                "object_marking_refs": [level.marking_id]})
+            objects.append(
+                {
+                    "type": "relationship",
+                    "spec_version": "2.1",
+                    "id": self.context.ids("relationship"),
+                    "created": stamp,
+                    "modified": stamp,
+                    "relationship_type": "related-to",
+                    "source_ref": indicator["id"],
+                    "target_ref": incident.id,
+                    "object_marking_refs": [level.marking_id],
+                }
+            )
         if not objects:
             return 0
         summary = ingest(self.context, objects, Provenance("intake", report.row.reference))
         if summary.rejected:
             first = summary.rejected[0]
-            raise InvalidValue(f"{report.row.reference}: candidate refused by validation: "
-                               f"{first[0]}: {first[1]}")
+            raise InvalidValue(
+                f"{report.row.reference}: candidate refused by validation: {first[0]}: {first[1]}"
+            )
         audience = self.store.audience_of(incident.id).get("org", ())
         for obj in objects:
             self.store.link(incident.id, obj["id"])

@@ -26,11 +26,35 @@ _REFANG = [
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`()\[\]{}]{1,2000}", re.I)
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,10}\b")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
-_DOMAIN = re.compile(r"(?<![\w@.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}"
-                     r"[A-Za-z]{2,24}(?![\w-])")
+_DOMAIN = re.compile(
+    r"(?<![\w@.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}"
+    r"[A-Za-z]{2,24}(?![\w-])"
+)
 # Words that look like names but are file names or the like: not worth a candidate.
-_NOT_TLDS = frozenset({"exe", "dll", "zip", "pdf", "doc", "docx", "xls", "xlsx", "png", "jpg",
-                       "jpeg", "gif", "txt", "eml", "html", "htm", "js", "php", "py", "scr"})
+_NOT_TLDS = frozenset(
+    {
+        "exe",
+        "dll",
+        "zip",
+        "pdf",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "txt",
+        "eml",
+        "html",
+        "htm",
+        "js",
+        "php",
+        "py",
+        "scr",
+    }
+)
 
 KINDS = ("url", "domain", "ip", "email")
 
@@ -41,8 +65,9 @@ def refang(text: str) -> str:
     return text
 
 
-def candidates(text: str, *, sender: str | None = None,
-               ignore_domains: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+def candidates(
+    text: str, *, sender: str | None = None, ignore_domains: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
     """(kind, value) pairs in order of first appearance, each once.  ``sender`` (a forwarded
     message's From) is a candidate e-mail address too; ``ignore_domains`` (our own) are left out."""
     text = refang(text)

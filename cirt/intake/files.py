@@ -13,16 +13,31 @@ import re
 from cirt.errors import InvalidValue
 from cirt.intake.reports import Attachment, clean_text
 
-ACCEPTED = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
-            "application/pdf": ".pdf", "text/plain": ".txt", "message/rfc822": ".eml"}
+ACCEPTED = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "application/pdf": ".pdf",
+    "text/plain": ".txt",
+    "message/rfc822": ".eml",
+}
 MAX_FILES = 5
 MAX_FILE_BYTES = 5 * 1024 * 1024
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-          (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"))
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
 _HEADER_LINE = re.compile(rb"^[A-Za-z0-9-]{1,76}:[ \t]")
 # the declared types that mean the same as what the bytes say
-_SYNONYMS = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "text/x-eml": "message/rfc822",
-             "application/octet-stream": ""}
+_SYNONYMS = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "text/x-eml": "message/rfc822",
+    "application/octet-stream": "",
+}
 
 
 def sniff(data: bytes) -> str | None:
@@ -39,8 +54,9 @@ def sniff(data: bytes) -> str | None:
     return "message/rfc822" if _HEADER_LINE.match(data) else "text/plain"
 
 
-def attachment(name: str, declared: str, data: bytes, *,
-               max_bytes: int = MAX_FILE_BYTES) -> tuple[Attachment, bytes]:
+def attachment(
+    name: str, declared: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[Attachment, bytes]:
     """An accepted attachment, hashed; InvalidValue says why one is refused."""
     shown = clean_text(name, 120, single_line=True).replace("/", "_").replace("\\", "_") or "file"
     if len(data) > max_bytes:

@@ -52,14 +52,18 @@ class MailOutcome:
     skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"message": self.source, "reference": self.reference, "status": self.status,
-                "detail": self.detail, "skipped_attachments": list(self.skipped)}
+        return {
+            "message": self.source,
+            "reference": self.reference,
+            "status": self.status,
+            "detail": self.detail,
+            "skipped_attachments": list(self.skipped),
+        }
 
 
 def parse_message(data: bytes) -> EmailMessage:
     if len(data) > MAX_MESSAGE_BYTES:
-        raise InputRejected(f"a message of {len(data):,} bytes (the limit is "
-                            f"{MAX_MESSAGE_BYTES:,})")
+        raise InputRejected(f"a message of {len(data):,} bytes (the limit is {MAX_MESSAGE_BYTES:,})")
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message
@@ -118,7 +122,7 @@ def _mailbox(message: Message, name: str) -> tuple[str, str]:
     raw = " ".join((_raw(message, name) or "").split())
     found = _ANGLE.search(raw)
     if found:
-        shown = _decoded(raw[:found.start()].strip().strip('"'), 200)
+        shown = _decoded(raw[: found.start()].strip().strip('"'), 200)
         return shown, found[1].lower()
     bare = _BARE.match(raw)
     return "", bare[1].lower() if bare else ""
@@ -170,8 +174,7 @@ def _body_text(message: EmailMessage) -> str:
     return str(content)
 
 
-def report_from_message(context: Context, desk: IntakeDesk, data: bytes,
-                        label: str) -> MailOutcome:
+def report_from_message(context: Context, desk: IntakeDesk, data: bytes, label: str) -> MailOutcome:
     """One message as a report (stored by ``desk``); refusals and duplicates said so, nothing
     half-stored.  The sender is an organisation's reporter when sectors.yaml knows the address."""
     try:
@@ -227,11 +230,18 @@ def report_from_message(context: Context, desk: IntakeDesk, data: bytes,
     phishing = bool(forwarded) or bool(_FORWARD_HINT.match(subject))
     what = f"Subject: {subject}\n\n{body}".strip() if subject else body
     try:
-        sub = submission(channel="email", category="phishing" if phishing else "other",
-                         what=what or "(empty message)", summary=subject or None,
-                         reporter_name=_mailbox(message, "From")[0], reporter_contact=sender,
-                         reporter_kind=kind, message_id=_header(message, "Message-ID") or None,
-                         files=tuple(files), indicators=tuple(found))
+        sub = submission(
+            channel="email",
+            category="phishing" if phishing else "other",
+            what=what or "(empty message)",
+            summary=subject or None,
+            reporter_name=_mailbox(message, "From")[0],
+            reporter_contact=sender,
+            reporter_kind=kind,
+            message_id=_header(message, "Message-ID") or None,
+            files=tuple(files),
+            indicators=tuple(found),
+        )
         receipt = desk.submit(sub)
     except InvalidValue as exc:
         return MailOutcome(label, None, "refused", str(exc), skipped)
@@ -246,6 +256,7 @@ def intake_file(context: Context, desk: IntakeDesk, path: Path) -> list[MailOutc
 
 # --- IMAP -------------------------------------------------------------------------------------
 
+
 def intake_imap(context: Context, desk: IntakeDesk) -> list[MailOutcome]:
     """Unread messages of the configured mailbox become reports; each is marked read only once
     its report is stored (a crash in between re-reads it, and its Message-ID keeps it single)."""
@@ -255,15 +266,19 @@ def intake_imap(context: Context, desk: IntakeDesk) -> list[MailOutcome]:
         for uid in box.unseen():
             size = box.size(uid)
             if size is None or size > MAX_MESSAGE_BYTES:
-                outcomes.append(MailOutcome(box.label(uid), None, "refused",
-                                            f"a message of {size or '?'} bytes (the limit is "
-                                            f"{MAX_MESSAGE_BYTES:,})"))
+                outcomes.append(
+                    MailOutcome(
+                        box.label(uid),
+                        None,
+                        "refused",
+                        f"a message of {size or '?'} bytes (the limit is {MAX_MESSAGE_BYTES:,})",
+                    )
+                )
                 box.mark_seen(uid)
                 continue
             data = box.fetch(uid)
             if data is None:
-                outcomes.append(MailOutcome(box.label(uid), None, "refused",
-                                            "the server sent no message"))
+                outcomes.append(MailOutcome(box.label(uid), None, "refused", "the server sent no message"))
                 continue
             outcomes.append(report_from_message(context, desk, data, box.label(uid)))
             box.mark_seen(uid)

@@ -24,17 +24,21 @@ CATEGORIES: dict[str, str] = {
 # An accepted report's default incident title: shared with the incident's audience, so it says
 # only what kind of report it was, never the reporter's own words (``--title`` to say more).
 TITLES: dict[str, str] = {
-    "phishing": "Phishing", "fraud": "Fraud or scam", "account": "Account taken over",
-    "cyberbullying": "Cyberbullying", "sextortion": "Sextortion", "malware": "Malware",
-    "csam": "Child sexual abuse material", "other": "Cyber incident",
+    "phishing": "Phishing",
+    "fraud": "Fraud or scam",
+    "account": "Account taken over",
+    "cyberbullying": "Cyberbullying",
+    "sextortion": "Sextortion",
+    "malware": "Malware",
+    "csam": "Child sexual abuse material",
+    "other": "Cyber incident",
 }
 NO_UPLOADS = frozenset({"csam"})
 CHANNELS = ("web", "email")
 STATES = ("new", "accepted", "rejected")
 REPORTER_KINDS = ("citizen", "organisation", "partner", "automated")
 
-LIMITS = {"what": 5000, "occurred": 100, "reporter_name": 200, "reporter_contact": 200,
-          "summary": 200}
+LIMITS = {"what": 5000, "occurred": 100, "reporter_name": 200, "reporter_contact": 200, "summary": 200}
 # C0 and C1 controls except tab and newline, and the bidirectional overrides and isolates that
 # make text read differently than it is stored.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
@@ -63,8 +67,7 @@ class Attachment:
     sha256: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "media_type": self.media_type, "size": self.size,
-                "sha256": self.sha256}
+        return {"name": self.name, "media_type": self.media_type, "size": self.size, "sha256": self.sha256}
 
 
 @dataclass(frozen=True)
@@ -85,35 +88,47 @@ class Submission:
     indicators: tuple[tuple[str, str], ...] = ()
 
 
-def submission(*, channel: str, category: str, what: str, language: str = "en",
-               occurred: str | None = None, reporter_name: str | None = None,
-               reporter_contact: str | None = None, reporter_kind: str = "citizen",
-               summary: str | None = None, message_id: str | None = None,
-               files: tuple[tuple[Attachment, bytes], ...] = (),
-               indicators: tuple[tuple[str, str], ...] = ()) -> Submission:
+def submission(
+    *,
+    channel: str,
+    category: str,
+    what: str,
+    language: str = "en",
+    occurred: str | None = None,
+    reporter_name: str | None = None,
+    reporter_contact: str | None = None,
+    reporter_kind: str = "citizen",
+    summary: str | None = None,
+    message_id: str | None = None,
+    files: tuple[tuple[Attachment, bytes], ...] = (),
+    indicators: tuple[tuple[str, str], ...] = (),
+) -> Submission:
     """A checked, neutralised submission; InvalidValue names the first thing wrong."""
     if channel not in CHANNELS:
         raise InvalidValue(f"'{channel}' is not an intake channel")
     if category not in CATEGORIES:
-        raise InvalidValue(f"'{category}' is not a report category "
-                           f"(use one of: {', '.join(CATEGORIES)})")
+        raise InvalidValue(f"'{category}' is not a report category (use one of: {', '.join(CATEGORIES)})")
     if reporter_kind not in REPORTER_KINDS:
         raise InvalidValue(f"'{reporter_kind}' is not a kind of reporter")
     text = clean_text(what, LIMITS["what"])
     if not text:
         raise InvalidValue("say what happened")
     if files and category in NO_UPLOADS:
-        raise InvalidValue("never upload child sexual abuse material: report it to the IWF "
-                           "portal for Belize and to PITCU")
+        raise InvalidValue(
+            "never upload child sexual abuse material: report it to the IWF portal for Belize and to PITCU"
+        )
     first_line = text.split("\n", 1)[0]
     return Submission(
-        channel=channel, category=category, what=text,
+        channel=channel,
+        category=category,
+        what=text,
         summary=clean_text(summary or first_line, LIMITS["summary"], single_line=True),
         language="es" if language == "es" else "en",
         occurred=clean_text(occurred, LIMITS["occurred"], single_line=True),
         reporter_name=clean_text(reporter_name, LIMITS["reporter_name"], single_line=True),
-        reporter_contact=clean_text(reporter_contact, LIMITS["reporter_contact"],
-                                    single_line=True),
+        reporter_contact=clean_text(reporter_contact, LIMITS["reporter_contact"], single_line=True),
         reporter_kind=reporter_kind,
         message_id=clean_text(message_id, 300, single_line=True) or None,
-        files=files, indicators=indicators)
+        files=files,
+        indicators=indicators,
+    )

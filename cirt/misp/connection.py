@@ -28,8 +28,9 @@ PULL_DEADLINE_S = 3600.0
 READ_TIMEOUT_S = 30.0  # any single read from the partner's MISP
 
 
-def credentials(community: Community, secret: Callable[[str], str | None],
-                partner_id: str) -> tuple[MispEndpoint, str]:
+def credentials(
+    community: Community, secret: Callable[[str], str | None], partner_id: str
+) -> tuple[MispEndpoint, str]:
     """The partner's MISP endpoint (sectors.yaml) and API key (environment or secrets.toml)."""
     partner = community.partner(partner_id)
     if partner.misp is None:
@@ -37,8 +38,7 @@ def credentials(community: Community, secret: Callable[[str], str | None],
     key = secret(f"misp_{partner_id}_key")
     if not key:
         env = "CIRT_MISP_" + partner_id.upper().replace("-", "_") + "_KEY"
-        raise NotFound(f"no MISP key for '{partner_id}': set {env} or misp_{partner_id}_key"
-                       " in secrets.toml")
+        raise NotFound(f"no MISP key for '{partner_id}': set {env} or misp_{partner_id}_key in secrets.toml")
     return partner.misp, key
 
 
@@ -46,9 +46,13 @@ def misp_limits(max_body_bytes: int) -> PeerLimits:
     """What one run against a partner's MISP may cost, pull or push: the read timeout, the
     deadline, and one answer at most ``max_body_bytes`` (``[import] max_bytes``) once
     decompressed."""
-    return PeerLimits(read_timeout=READ_TIMEOUT_S, deadline=PULL_DEADLINE_S,
-                      max_body_bytes=max_body_bytes, max_pages=MAX_PAGES,
-                      max_objects=PAGE * MAX_PAGES)
+    return PeerLimits(
+        read_timeout=READ_TIMEOUT_S,
+        deadline=PULL_DEADLINE_S,
+        max_body_bytes=max_body_bytes,
+        max_pages=MAX_PAGES,
+        max_objects=PAGE * MAX_PAGES,
+    )
 
 
 def short(exc: Exception) -> str:
@@ -67,8 +71,9 @@ class PartnerMisp:
     """One run against a partner's MISP, pull or push: every answer at most ``max_body_bytes``
     once decompressed, and parsed under the partner's ``limits``."""
 
-    def __init__(self, partner_id: str, endpoint: MispEndpoint, key: str, *,
-                 max_body_bytes: int, limits: ImportLimits) -> None:
+    def __init__(
+        self, partner_id: str, endpoint: MispEndpoint, key: str, *, max_body_bytes: int, limits: ImportLimits
+    ) -> None:
         self.partner_id, self.endpoint, self.key = partner_id, endpoint, key
         self.max_body_bytes, self.limits = max_body_bytes, limits
         self.name = f"MISP of '{partner_id}'"
@@ -78,33 +83,44 @@ class PartnerMisp:
         """A PyMISP client, every request of it bounded (``BoundedAuth``: the declared origin
         only, timeouts, the deadline, each answer capped once decompressed)."""
         logging.getLogger("pymisp").setLevel(logging.CRITICAL)
-        bounds = BoundedAuth(self.name, misp_limits(self.max_body_bytes),
-                             {origin(self.endpoint.url)})
+        bounds = BoundedAuth(self.name, misp_limits(self.max_body_bytes), {origin(self.endpoint.url)})
         try:
-            return PyMISP(self.endpoint.url, self.key, ssl=self.endpoint.verify_tls,
-                          auth=bounds, timeout=bounds.timeouts())
+            return PyMISP(
+                self.endpoint.url,
+                self.key,
+                ssl=self.endpoint.verify_tls,
+                auth=bounds,
+                timeout=bounds.timeouts(),
+            )
         except Exception as exc:
             cause = exc.__context__  # PyMISP wraps what failed while connecting
             if isinstance(cause, RemoteError):
                 raise cause from None
             if isinstance(cause, requests.Timeout):
-                raise RemoteError(f"{self.name} ({self.endpoint.url}) did not answer within"
-                                  f" {bounds.limits.read_timeout:g} s") from None
-            raise RemoteError(f"{self.name} ({self.endpoint.url}) is unreachable or"
-                              f" refused the key: {short(exc)}") from None
+                raise RemoteError(
+                    f"{self.name} ({self.endpoint.url}) did not answer within"
+                    f" {bounds.limits.read_timeout:g} s"
+                ) from None
+            raise RemoteError(
+                f"{self.name} ({self.endpoint.url}) is unreachable or refused the key: {short(exc)}"
+            ) from None
 
     def session(self) -> BoundedSession:
         """A session bounded in time and bytes that speaks MISP's REST API to the partner's
         declared origin only; PyMISP reads answers whole, so pulls use this instead."""
-        session = BoundedSession(self.name, misp_limits(self.max_body_bytes),
-                                 {origin(self.url)})
+        session = BoundedSession(self.name, misp_limits(self.max_body_bytes), {origin(self.url)})
         session.verify = self.endpoint.verify_tls
-        session.headers.update({"Authorization": self.key, "Accept": "application/json",
-                                "Content-Type": "application/json", "User-Agent": "cirt"})
+        session.headers.update(
+            {
+                "Authorization": self.key,
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "User-Agent": "cirt",
+            }
+        )
         return session
 
-    def search_page(self, session: BoundedSession, cursor: int,
-                    page: int) -> list[dict[str, Any]]:
+    def search_page(self, session: BoundedSession, cursor: int, page: int) -> list[dict[str, Any]]:
         """One page of ``events/restSearch`` changed since ``cursor`` (epoch seconds), its body
         capped as it is read (decompressed) and parsed by the parser of every inbound path
         (plain ``json`` would let the last duplicate key win and accept NaN); InputRejected
@@ -115,12 +131,10 @@ class PartnerMisp:
         except (requests.RequestException, OSError) as exc:
             raise RemoteError(f"{self.name} failed the search: {short(exc)}") from None
         if response.status_code in (401, 403):
-            raise RemoteError(f"{self.name} ({self.url}) refused the key: HTTP"
-                              f" {response.status_code}")
+            raise RemoteError(f"{self.name} ({self.url}) refused the key: HTTP {response.status_code}")
         if response.status_code >= 400:
             raise RemoteError(f"{self.name} failed the search: HTTP {response.status_code}")
-        found = answer(parse_json(response.content, self.name, self.limits), self.partner_id,
-                       "the search")
+        found = answer(parse_json(response.content, self.name, self.limits), self.partner_id, "the search")
         if not (isinstance(found, dict) and "response" in found):
             found = {"response": found}
         return events_in(found, self.name)

@@ -38,14 +38,13 @@ def read_feed(directory: Path, limits: ImportLimits) -> list[dict[str, Any]]:
         try:
             uuid.UUID(str(event_uuid))
         except ValueError:
-            raise InputRejected(f"{manifest_path}: '{str(event_uuid)[:60]}' is not an event uuid")\
-                from None
+            raise InputRejected(f"{manifest_path}: '{str(event_uuid)[:60]}' is not an event uuid") from None
         path = directory / f"{event_uuid}.json"
         if not path.is_file():
-            raise InputRejected(f"{directory}: manifest.json names {event_uuid}, but"
-                                f" {event_uuid}.json is missing")
-        events.extend(events_in(parse_json(read_bytes(path, limits), str(path), limits),
-                                str(path)))
+            raise InputRejected(
+                f"{directory}: manifest.json names {event_uuid}, but {event_uuid}.json is missing"
+            )
+        events.extend(events_in(parse_json(read_bytes(path, limits), str(path), limits), str(path)))
     return events
 
 
@@ -64,9 +63,7 @@ def write_feed(directory: Path, events: Sequence[MISPEvent]) -> None:
         manifest.update(feed["Event"].pop("_manifest"))
         hashes.extend(f"{h},{event.uuid}" for h in feed["Event"].pop("_hashes"))
         path = directory / f"{event.uuid}.json"
-        path.write_text(json.dumps(feed, indent=1, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-    manifest_path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
+        path.write_text(json.dumps(feed, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    manifest_path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     with (directory / HASHES).open("a", encoding="utf-8") as out:
         out.writelines(line + "\n" for line in hashes)

@@ -32,9 +32,12 @@ from cirt.tlp import TLP
 # One mapping, both ways: (STIX object type, path) <-> MISP attribute type.
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-512": "sha512"}
 _TO_MISP: dict[tuple[str, str], str] = {
-    ("ipv4-addr", "value"): "ip-dst", ("ipv6-addr", "value"): "ip-dst",
-    ("domain-name", "value"): "domain", ("url", "value"): "url",
-    ("email-addr", "value"): "email-src", ("mutex", "name"): "mutex",
+    ("ipv4-addr", "value"): "ip-dst",
+    ("ipv6-addr", "value"): "ip-dst",
+    ("domain-name", "value"): "domain",
+    ("url", "value"): "url",
+    ("email-addr", "value"): "email-src",
+    ("mutex", "name"): "mutex",
     ("file", "name"): "filename",
     **{("file", f"hashes.{algo}"): kind for algo, kind in _HASHES.items()},
 }
@@ -97,9 +100,17 @@ def _epoch(timestamp: str) -> int:
     return int(parse_ts(timestamp).timestamp())
 
 
-def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date: datetime,
-                org_name: str, org_uuid: str, incident: Mapping[str, Any] | None = None,
-                audience_cap: int = ALL_COMMUNITIES) -> MISPEvent:
+def build_event(
+    content: Sequence[Offered],
+    *,
+    event_uuid: str,
+    info: str,
+    date: datetime,
+    org_name: str,
+    org_uuid: str,
+    incident: Mapping[str, Any] | None = None,
+    audience_cap: int = ALL_COMMUNITIES,
+) -> MISPEvent:
     """A MISP event of released objects; raises SharingDenied if anything is RED."""
     red = [o.obj.get("id", "?") for o in content if o.tlp is TLP.RED]
     if red:
@@ -135,9 +146,11 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
         obj = item.obj
         if obj.get("type") == "indicator":
             kind, value = indicator_attribute(obj)
-            attribute = _single(event.add_attribute(kind, value, to_ids=item.detect,
-                                                    uuid=uuid_of(obj["id"]),
-                                                    comment=str(obj.get("name", ""))))
+            attribute = _single(
+                event.add_attribute(
+                    kind, value, to_ids=item.detect, uuid=uuid_of(obj["id"]), comment=str(obj.get("name", ""))
+                )
+            )
             version = str(obj.get("modified") or obj.get("created") or "")
             attribute.timestamp = _epoch(version)
             place(attribute, item.tlp)
@@ -148,16 +161,19 @@ def build_event(content: Sequence[Offered], *, event_uuid: str, info: str, date:
             for kind, value in observable_attributes(obj):
                 relation = "filename" if kind == "filename" else kind
                 added = misp_object.add_attribute(
-                    relation, value=value, type=kind, to_ids=False,
-                    uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{obj['id']}|{kind}")))
+                    relation,
+                    value=value,
+                    type=kind,
+                    to_ids=False,
+                    uuid=str(uuid.uuid5(UUID_NAMESPACE, f"{obj['id']}|{kind}")),
+                )
                 if added is not None:
                     place(added, item.tlp)
             misp_object.distribution = min(export_distribution(item.tlp), audience_cap)
             event.add_object(misp_object)
         elif obj.get("type") in OBSERVABLE_TYPES:
             for kind, value in observable_attributes(obj)[:1]:
-                attribute = _single(event.add_attribute(kind, value, to_ids=False,
-                                                        uuid=uuid_of(obj["id"])))
+                attribute = _single(event.add_attribute(kind, value, to_ids=False, uuid=uuid_of(obj["id"])))
                 place(attribute, item.tlp)
         if "modified" in obj:
             modified.append(str(obj["modified"]))

@@ -29,27 +29,52 @@ from cirt.misp_tlp import INHERIT_EVENT, distribution_floor, is_tlp_tag, resolve
 from cirt.stixtime import format_ts
 from cirt.tlp import TLP, TLP2_MARKING_IDS
 
-_HASH_NAMES = {"md5": "MD5", "sha1": "SHA-1", "sha224": "SHA-224", "sha256": "SHA-256",
-               "sha384": "SHA-384", "sha512": "SHA-512", "sha512/224": "SHA512/224",
-               "sha512/256": "SHA512/256", "sha3-224": "SHA3-224", "sha3-256": "SHA3-256",
-               "sha3-384": "SHA3-384", "sha3-512": "SHA3-512", "ssdeep": "SSDEEP",
-               "tlsh": "TLSH", "imphash": "IMPHASH", "pehash": "PEHASH", "vhash": "VHASH",
-               "telfhash": "TELFHASH", "authentihash": "AUTHENTIHASH"}
+_HASH_NAMES = {
+    "md5": "MD5",
+    "sha1": "SHA-1",
+    "sha224": "SHA-224",
+    "sha256": "SHA-256",
+    "sha384": "SHA-384",
+    "sha512": "SHA-512",
+    "sha512/224": "SHA512/224",
+    "sha512/256": "SHA512/256",
+    "sha3-224": "SHA3-224",
+    "sha3-256": "SHA3-256",
+    "sha3-384": "SHA3-384",
+    "sha3-512": "SHA3-512",
+    "ssdeep": "SSDEEP",
+    "tlsh": "TLSH",
+    "imphash": "IMPHASH",
+    "pehash": "PEHASH",
+    "vhash": "VHASH",
+    "telfhash": "TELFHASH",
+    "authentihash": "AUTHENTIHASH",
+}
 # STIX's hash-algorithm-ov.  Other names may appear in a pattern, not in an observable's hashes
 # (that would be custom content): those attributes become indicators only.
-_STIX_HASHES = frozenset({"MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP",
-                          "TLSH"})
+_STIX_HASHES = frozenset({"MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "TLSH"})
 _PATTERN_ONLY = frozenset(
-    kind for base, name in _HASH_NAMES.items() if name not in _STIX_HASHES
-    for kind in (base, f"filename|{base}"))
+    kind
+    for base, name in _HASH_NAMES.items()
+    if name not in _STIX_HASHES
+    for kind in (base, f"filename|{base}")
+)
 # MISP attribute type -> (STIX object type, property path) for the one-value types.
 _FROM_MISP: dict[str, tuple[str, str]] = {
-    "ip-dst": ("ip", "value"), "ip-src": ("ip", "value"), "domain": ("domain-name", "value"),
-    "hostname": ("domain-name", "value"), "url": ("url", "value"), "link": ("url", "value"),
+    "ip-dst": ("ip", "value"),
+    "ip-src": ("ip", "value"),
+    "domain": ("domain-name", "value"),
+    "hostname": ("domain-name", "value"),
+    "url": ("url", "value"),
+    "link": ("url", "value"),
     "uri": ("url", "value"),
-    "email-src": ("email-addr", "value"), "email-dst": ("email-addr", "value"),
-    "email": ("email-addr", "value"), "mutex": ("mutex", "name"), "filename": ("file", "name"),
-    "regkey": ("windows-registry-key", "key"), "AS": ("autonomous-system", "number"),
+    "email-src": ("email-addr", "value"),
+    "email-dst": ("email-addr", "value"),
+    "email": ("email-addr", "value"),
+    "mutex": ("mutex", "name"),
+    "filename": ("file", "name"),
+    "regkey": ("windows-registry-key", "key"),
+    "AS": ("autonomous-system", "number"),
     "mac-address": ("mac-addr", "value"),
     "email-subject": ("email-message", "subject"),
     "email-message-id": ("email-message", "message_id"),
@@ -61,12 +86,24 @@ _FROM_MISP: dict[str, tuple[str, str]] = {
     "x509-fingerprint-sha256": ("x509-certificate", "hashes.SHA-256"),
     **{kind: ("file", f"hashes.{name}") for kind, name in _HASH_NAMES.items()},
 }
-_COMPOSITE = frozenset({
-    *(f"filename|{kind}" for kind in _HASH_NAMES), "ip-dst|port", "ip-src|port", "domain|ip",
-    "hostname|port", "regkey|value"})
+_COMPOSITE = frozenset(
+    {
+        *(f"filename|{kind}" for kind in _HASH_NAMES),
+        "ip-dst|port",
+        "ip-src|port",
+        "domain|ip",
+        "hostname|port",
+        "regkey|value",
+    }
+)
 # STIX 2.1 §6.13: a registry key's hive MUST be written in full.
-_HIVES = {"HKLM": "HKEY_LOCAL_MACHINE", "HKCU": "HKEY_CURRENT_USER", "HKCR": "HKEY_CLASSES_ROOT",
-          "HKU": "HKEY_USERS", "HKCC": "HKEY_CURRENT_CONFIG"}
+_HIVES = {
+    "HKLM": "HKEY_LOCAL_MACHINE",
+    "HKCU": "HKEY_CURRENT_USER",
+    "HKCR": "HKEY_CLASSES_ROOT",
+    "HKU": "HKEY_USERS",
+    "HKCC": "HKEY_CURRENT_CONFIG",
+}
 # Rules in their own language: misp-stix makes an indicator of the rule whatever ``to_ids`` says.
 _RULES = frozenset({"yara", "snort", "sigma", "suricata"})
 # Types misp-stix makes an indicator of when ``to_ids`` is set and a custom object (which cirt
@@ -74,8 +111,7 @@ _RULES = frozenset({"yara", "snort", "sigma", "suricata"})
 _INDICATOR_ONLY = {
     "port": "[network-traffic:dst_port = {number}]",
     "size-in-bytes": "[file:size = {number}]",
-    "user-agent": "[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'"
-                  " = {text}]",
+    "user-agent": "[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = {text}]",
     "http-method": "[network-traffic:extensions.'http-request-ext'.request_method = {text}]",
 }
 # Types whose value is a file carried in the attribute's ``data`` (base64).
@@ -101,14 +137,14 @@ def events_in(document: Any, name: str) -> list[dict[str, Any]]:
     if isinstance(items, Mapping):
         items = [items]
     if not isinstance(items, list):
-        raise InputRejected(f"{name}: not a MISP event (expected {{\"Event\": {{…}}}})")
+        raise InputRejected(f'{name}: not a MISP event (expected {{"Event": {{…}}}})')
     events = []
     for item in items:
         event = item.get("Event") if isinstance(item, Mapping) else None
         if event is None and isinstance(item, dict) and is_bare_event(item):
             event = item
         if not isinstance(event, dict):
-            raise InputRejected(f"{name}: not a MISP event (expected {{\"Event\": {{…}}}})")
+            raise InputRejected(f'{name}: not a MISP event (expected {{"Event": {{…}}}})')
         events.append(event)
     return events
 
@@ -120,9 +156,11 @@ def _collection(response: Any) -> dict[str, Any] | None:
         for key in ("Attribute", "Object"):
             if isinstance(response.get(key), list):
                 return {key: response[key]}
-    if isinstance(response, list) and response and all(
-            isinstance(item, Mapping) and isinstance(item.get("Object"), Mapping)
-            for item in response):
+    if (
+        isinstance(response, list)
+        and response
+        and all(isinstance(item, Mapping) and isinstance(item.get("Object"), Mapping) for item in response)
+    ):
         return {"Object": [item["Object"] for item in response]}
     return None
 
@@ -185,8 +223,7 @@ def _convert_event(event: Mapping[str, Any], out: Converted) -> None:
     tags = _tag_names(event)
     event_floor = _floor(event)
     resolved = resolve_tags(tags, TLP.CLEAR, floor=event_floor, what=what)
-    event_level: TLP | None = resolved.level if (resolved.labels or event_floor > TLP.CLEAR) \
-        else None
+    event_level: TLP | None = resolved.level if (resolved.labels or event_floor > TLP.CLEAR) else None
     if resolved.note and resolved.labels:
         out.notes.append(resolved.note)
     elif not resolved.labels:
@@ -198,8 +235,7 @@ def _convert_event(event: Mapping[str, Any], out: Converted) -> None:
     for misp_object in event.get("Object") or []:
         if not isinstance(misp_object, Mapping):
             continue
-        made_file = _convert_file_object(misp_object, event_level, event_floor, event_time, out,
-                                         what)
+        made_file = _convert_file_object(misp_object, event_level, event_floor, event_time, out, what)
         if made_file:
             members.append(made_file)
             continue
@@ -217,27 +253,37 @@ def _convert_event(event: Mapping[str, Any], out: Converted) -> None:
             members.append(made)
     why = []
     if no_uuid:
-        why.append(f"{no_uuid} attribute(s) without a uuid (MISP gives every saved attribute "
-                   "one: these were never saved) not imported")
+        why.append(
+            f"{no_uuid} attribute(s) without a uuid (MISP gives every saved attribute "
+            "one: these were never saved) not imported"
+        )
     if skipped:
         kinds = ", ".join(f"{k} ({n})" for k, n in sorted(skipped.items()))
         why.append(f"attributes of types without a STIX mapping not imported: {kinds}")
     if not members:
-        out.notes.append(f"{what} ('{str(event.get('info', ''))[:60]}') has nothing to import"
-                         + "".join(f"; {reason}" for reason in why))
+        out.notes.append(
+            f"{what} ('{str(event.get('info', ''))[:60]}') has nothing to import"
+            + "".join(f"; {reason}" for reason in why)
+        )
         return
     out.notes += [f"{what}: {reason}" for reason in why]
     if not _is_uuid(event_uuid):
-        out.notes.append(f"{what} has no uuid (MISP gives every saved event one; a restSearch "
-                         "answer of attributes or objects has none): its attributes are "
-                         "imported without a report")
+        out.notes.append(
+            f"{what} has no uuid (MISP gives every saved event one; a restSearch "
+            "answer of attributes or objects has none): its attributes are "
+            "imported without a report"
+        )
         return
     report: dict[str, Any] = {
-        "type": "report", "spec_version": "2.1", "id": f"report--{event_uuid}",
-        "created": event_time, "modified": event_time,
+        "type": "report",
+        "spec_version": "2.1",
+        "id": f"report--{event_uuid}",
+        "created": event_time,
+        "modified": event_time,
         "name": str(event.get("info") or f"MISP event {event_uuid}"),
         "published": _stamp(event.get("publish_timestamp"), event_time),
-        "report_types": ["threat-report"], "object_refs": list(dict.fromkeys(members)),
+        "report_types": ["threat-report"],
+        "object_refs": list(dict.fromkeys(members)),
     }
     others = [t for t in tags if not is_tlp_tag(t)]
     if others:
@@ -247,17 +293,21 @@ def _convert_event(event: Mapping[str, Any], out: Converted) -> None:
     out.objects.append(report)
 
 
-def _attribute_level(attribute: Mapping[str, Any], event_level: TLP | None, event_floor: TLP,
-                     out: Converted, what: str) -> TLP | None:
+def _attribute_level(
+    attribute: Mapping[str, Any], event_level: TLP | None, event_floor: TLP, out: Converted, what: str
+) -> TLP | None:
     """The attribute's own level, never lower than its event's (tags or distribution)."""
     tags = [t for t in _tag_names(attribute) if is_tlp_tag(t)]
-    floor = max(event_floor, _floor(attribute) if as_int(attribute.get("distribution"))
-                != INHERIT_EVENT else TLP.CLEAR)
+    floor = max(
+        event_floor,
+        _floor(attribute) if as_int(attribute.get("distribution")) != INHERIT_EVENT else TLP.CLEAR,
+    )
     if event_level is not None:
         floor = max(floor, event_level)
     if tags:
-        resolved = resolve_tags(tags, TLP.CLEAR, floor=floor,
-                                what=f"{what} attribute {attribute.get('uuid', '?')}")
+        resolved = resolve_tags(
+            tags, TLP.CLEAR, floor=floor, what=f"{what} attribute {attribute.get('uuid', '?')}"
+        )
         if resolved.note:
             out.notes.append(resolved.note)
         return resolved.level
@@ -270,8 +320,11 @@ def _is_uuid(value: Any) -> bool:
     """Whether a MISP ``uuid`` can name a STIX object (hyphenated RFC 4122, as the validator
     wants)."""
     try:
-        return isinstance(value, str) and str(uuid.UUID(value)) == value.lower() \
+        return (
+            isinstance(value, str)
+            and str(uuid.UUID(value)) == value.lower()
             and uuid.UUID(value).variant == uuid.RFC_4122
+        )
     except ValueError:
         return False
 
@@ -350,12 +403,18 @@ def _with_payload(kind: str, value: str, data: Any) -> tuple[str, list[dict[str,
     """``(pattern, observables)`` of a file sent in the attribute (misp-stix's mapping; the
     pattern names the file, not its bytes, which the artifact carries)."""
     if kind == "email-attachment":
-        attached = {"type": "file", "spec_version": "2.1", "name": value,
-                    "id": _sco_id("file", value)}
-        message = {"type": "email-message", "spec_version": "2.1", "is_multipart": True,
-                   "body_multipart": [{"body_raw_ref": attached["id"],
-                                       "content_disposition":
-                                           f"attachment; filename={_quote(value)}"}]}
+        attached = {"type": "file", "spec_version": "2.1", "name": value, "id": _sco_id("file", value)}
+        message = {
+            "type": "email-message",
+            "spec_version": "2.1",
+            "is_multipart": True,
+            "body_multipart": [
+                {
+                    "body_raw_ref": attached["id"],
+                    "content_disposition": f"attachment; filename={_quote(value)}",
+                }
+            ],
+        }
         pattern = f"[email-message:body_multipart[*].body_raw_ref.name = {_quote(value)}]"
         return pattern, [message, attached]
     file: dict[str, Any] = {"type": "file", "spec_version": "2.1"}
@@ -374,11 +433,18 @@ def _with_payload(kind: str, value: str, data: Any) -> tuple[str, list[dict[str,
     payload = _payload(data)
     if payload is None:
         return pattern, [file]
-    artifact: dict[str, Any] = {"type": "artifact", "spec_version": "2.1",
-                                "id": _sco_id("artifact", payload), "payload_bin": payload}
+    artifact: dict[str, Any] = {
+        "type": "artifact",
+        "spec_version": "2.1",
+        "id": _sco_id("artifact", payload),
+        "payload_bin": payload,
+    }
     if kind == "malware-sample":  # MISP stores samples zipped with the password "infected"
-        artifact |= {"mime_type": "application/zip",
-                     "encryption_algorithm": "mime-type-indicated", "decryption_key": "infected"}
+        artifact |= {
+            "mime_type": "application/zip",
+            "encryption_algorithm": "mime-type-indicated",
+            "decryption_key": "infected",
+        }
     file["content_ref"] = artifact["id"]
     return pattern, [file, artifact]
 
@@ -393,52 +459,84 @@ def _composite(kind: str, value: str) -> tuple[str, list[dict[str, Any]]] | None
         name = _HASH_NAMES[tail]
         path = _path_text(f"hashes.{name}")
         pattern = f"[file:name = {_quote(first)} AND file:{path} = {_quote(second)}]"
-        return pattern, [{"type": "file", "spec_version": "2.1", "name": first,
-                          "hashes": {name: second}}]
+        return pattern, [{"type": "file", "spec_version": "2.1", "name": first, "hashes": {name: second}}]
     port = _number(second, 65535)
     if kind in ("ip-dst|port", "ip-src|port"):
         if port is None:
             return None
         side = "dst" if head == "ip-dst" else "src"
         ip_type = _ip_type(first)
-        pattern = (f"[network-traffic:{side}_ref.type = '{ip_type}' AND network-traffic:"
-                   f"{side}_ref.value = {_quote(first)} AND network-traffic:{side}_port ="
-                   f" {port}]")
+        pattern = (
+            f"[network-traffic:{side}_ref.type = '{ip_type}' AND network-traffic:"
+            f"{side}_ref.value = {_quote(first)} AND network-traffic:{side}_port ="
+            f" {port}]"
+        )
         address = {"type": ip_type, "spec_version": "2.1", "value": first}
         address["id"] = _sco_id(ip_type, first)
-        traffic = {"type": "network-traffic", "spec_version": "2.1",
-                   f"{side}_ref": address["id"], f"{side}_port": port,
-                   "protocols": ["tcp"]}
+        traffic = {
+            "type": "network-traffic",
+            "spec_version": "2.1",
+            f"{side}_ref": address["id"],
+            f"{side}_port": port,
+            "protocols": ["tcp"],
+        }
         return pattern, [traffic, address]
     if kind == "hostname|port":
         if port is None:
             return None
-        pattern = (f"[domain-name:value = {_quote(first)} AND network-traffic:dst_port ="
-                   f" {port}]")
-        domain = {"type": "domain-name", "spec_version": "2.1", "value": first,
-                  "id": _sco_id("domain-name", first)}
-        traffic = {"type": "network-traffic", "spec_version": "2.1", "dst_ref": domain["id"],
-                   "dst_port": port, "protocols": ["tcp"]}
+        pattern = f"[domain-name:value = {_quote(first)} AND network-traffic:dst_port = {port}]"
+        domain = {
+            "type": "domain-name",
+            "spec_version": "2.1",
+            "value": first,
+            "id": _sco_id("domain-name", first),
+        }
+        traffic = {
+            "type": "network-traffic",
+            "spec_version": "2.1",
+            "dst_ref": domain["id"],
+            "dst_port": port,
+            "protocols": ["tcp"],
+        }
         return pattern, [traffic, domain]
     if kind == "domain|ip":
         ip_type = _ip_type(second)
-        pattern = (f"[domain-name:value = {_quote(first)} AND domain-name:resolves_to_refs[*]"
-                   f".value = {_quote(second)}]")
-        address = {"type": ip_type, "spec_version": "2.1", "value": second,
-                   "id": _sco_id(ip_type, second)}
-        named: dict[str, Any] = {"type": "domain-name", "spec_version": "2.1", "value": first,
-                  "resolves_to_refs": [address["id"]]}
+        pattern = (
+            f"[domain-name:value = {_quote(first)} AND domain-name:resolves_to_refs[*]"
+            f".value = {_quote(second)}]"
+        )
+        address = {"type": ip_type, "spec_version": "2.1", "value": second, "id": _sco_id(ip_type, second)}
+        named: dict[str, Any] = {
+            "type": "domain-name",
+            "spec_version": "2.1",
+            "value": first,
+            "resolves_to_refs": [address["id"]],
+        }
         return pattern, [named, address]
     if kind == "regkey|value":
-        pattern = (f"[windows-registry-key:key = {_quote(first)} AND windows-registry-key:"
-                   f"values[*].data = {_quote(second)}]")
-        return pattern, [{"type": "windows-registry-key", "spec_version": "2.1", "key": first,
-                          "values": [{"data": second}]}]
+        pattern = (
+            f"[windows-registry-key:key = {_quote(first)} AND windows-registry-key:"
+            f"values[*].data = {_quote(second)}]"
+        )
+        return pattern, [
+            {
+                "type": "windows-registry-key",
+                "spec_version": "2.1",
+                "key": first,
+                "values": [{"data": second}],
+            }
+        ]
     return None
 
 
-def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, event_floor: TLP,
-                       event_time: str, out: Converted, what: str) -> str | None:
+def _convert_attribute(
+    attribute: Mapping[str, Any],
+    event_level: TLP | None,
+    event_floor: TLP,
+    event_time: str,
+    out: Converted,
+    what: str,
+) -> str | None:
     kind = str(attribute.get("type", ""))
     value = attribute.get("value")
     attribute_uuid = str(attribute.get("uuid", ""))
@@ -449,9 +547,14 @@ def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, ev
     comment = attribute.get("comment")
     if kind == "vulnerability":
         vulnerability: dict[str, Any] = {
-            "type": "vulnerability", "spec_version": "2.1",
-            "id": f"vulnerability--{attribute_uuid}", "created": stamp, "modified": stamp,
-            "name": value, "external_references": [{"source_name": "cve", "external_id": value}]}
+            "type": "vulnerability",
+            "spec_version": "2.1",
+            "id": f"vulnerability--{attribute_uuid}",
+            "created": stamp,
+            "modified": stamp,
+            "name": value,
+            "external_references": [{"source_name": "cve", "external_id": value}],
+        }
         if isinstance(comment, str) and comment:
             vulnerability["description"] = comment
         out.objects.append(_marked(vulnerability, level))
@@ -477,12 +580,17 @@ def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, ev
     pattern, observables = mapped
     if not observables or to_ids:
         indicator = {
-            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{attribute_uuid}",
-            "created": stamp, "modified": stamp,
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--{attribute_uuid}",
+            "created": stamp,
+            "modified": stamp,
             "name": comment if isinstance(comment, str) and comment else f"{kind}: {value}"[:200],
-            "pattern": pattern, "pattern_type": kind if kind in _RULES else "stix",
+            "pattern": pattern,
+            "pattern_type": kind if kind in _RULES else "stix",
             "valid_from": _stamp(attribute.get("first_seen"), stamp)
-            if isinstance(attribute.get("first_seen"), int) else stamp,
+            if isinstance(attribute.get("first_seen"), int)
+            else stamp,
         }
         out.objects.append(_marked(indicator, level))
         return indicator["id"]
@@ -495,21 +603,31 @@ def _convert_attribute(attribute: Mapping[str, Any], event_level: TLP | None, ev
     return str(main["id"])
 
 
-def _convert_file_object(misp_object: Mapping[str, Any], event_level: TLP | None,
-                         event_floor: TLP, event_time: str, out: Converted,
-                         what: str) -> str | None:
+def _convert_file_object(
+    misp_object: Mapping[str, Any],
+    event_level: TLP | None,
+    event_floor: TLP,
+    event_time: str,
+    out: Converted,
+    what: str,
+) -> str | None:
     """A MISP ``file`` object without IDS attributes: one STIX file observable."""
     attributes = [a for a in misp_object.get("Attribute") or [] if isinstance(a, Mapping)]
-    if misp_object.get("name") != "file" or not _is_uuid(misp_object.get("uuid")) \
-            or not attributes or any(
-            a.get("to_ids") in (True, 1, "1", "true") for a in attributes):
+    if (
+        misp_object.get("name") != "file"
+        or not _is_uuid(misp_object.get("uuid"))
+        or not attributes
+        or any(a.get("to_ids") in (True, 1, "1", "true") for a in attributes)
+    ):
         return None
     mapped = [(a, _FROM_MISP.get(str(a.get("type")))) for a in attributes]
-    if any(m is None or m[0] != "file" or not isinstance(a.get("value"), str)
-           for a, m in mapped):
+    if any(m is None or m[0] != "file" or not isinstance(a.get("value"), str) for a, m in mapped):
         return None
-    obj: dict[str, Any] = {"type": "file", "spec_version": "2.1",
-                           "id": f"file--{misp_object.get('uuid', '')}"}
+    obj: dict[str, Any] = {
+        "type": "file",
+        "spec_version": "2.1",
+        "id": f"file--{misp_object.get('uuid', '')}",
+    }
     levels = []
     for attribute, target in mapped:
         assert target is not None

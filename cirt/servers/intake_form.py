@@ -31,40 +31,50 @@ from cirt.intake.reports import CATEGORIES, NO_UPLOADS, submission
 from cirt.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 CSRF_COOKIE = "cirt_csrf"
 CSRF_MAX_AGE = 4 * 3600
 IWF_BELIZE = "https://report.iwf.org.uk/bz"
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
-        "title": "Report a cyber incident", "other_language": "Español", "other": "es",
+        "title": "Report a cyber incident",
+        "other_language": "Español",
+        "other": "es",
         "intro": "Tell the National CIRT of Belize what happened. You do not need to give your "
-                 "name. Nothing you write here is shared with anyone outside the CIRT.",
-        "category": "What kind of problem is it?", "what": "What happened?",
+        "name. Nothing you write here is shared with anyone outside the CIRT.",
+        "category": "What kind of problem is it?",
+        "what": "What happened?",
         "what_hint": "In your own words: what you saw, what you clicked, what was lost.",
-        "when": "When did it happen?", "when_hint": "A date, or \"yesterday evening\".",
-        "name": "Your name (optional)", "contact": "How can we reach you? (optional)",
+        "when": "When did it happen?",
+        "when_hint": 'A date, or "yesterday evening".',
+        "name": "Your name (optional)",
+        "contact": "How can we reach you? (optional)",
         "contact_hint": "E-mail or phone number, if you want us to contact you.",
         "files": "Screenshots or documents (optional)",
         "files_hint": "Up to {count} pictures, PDFs, text or saved e-mails, {mb} MB each.",
         "csam_warning": "Never upload images of child sexual abuse. Report them to the IWF "
-                        "portal for Belize and to the Police Cybercrime Unit (PITCU).",
-        "send": "Send report", "thanks": "Thank you. Your report has been received.",
-        "reference": "Your reference", "keep_link": "Keep this page's address: it is the "
+        "portal for Belize and to the Police Cybercrime Unit (PITCU).",
+        "send": "Send report",
+        "thanks": "Thank you. Your report has been received.",
+        "reference": "Your reference",
+        "keep_link": "Keep this page's address: it is the "
         "only way to see the status of your report. Do not share it.",
-        "status": "Status", "received": "Received",
+        "status": "Status",
+        "received": "Received",
         "state_new": "Received: an analyst will look at it soon.",
         "state_accepted": "Accepted: an analyst is handling it.",
         "state_rejected": "Closed: no further action by the CIRT.",
-        "error": "Your report was not sent", "again": "Back to the form",
+        "error": "Your report was not sent",
+        "again": "Back to the form",
         "not_found": "There is no report at this address.",
         "csrf": "This form has expired. Open it again and send it once more.",
         "too_many": "Too many reports from your connection. Please try again later.",
         "too_large": "The files are too large.",
-        "unavailable": "The reporting service is busy. Nothing was sent: please try again in a "
-                       "few minutes.",
+        "unavailable": "The reporting service is busy. Nothing was sent: please try again in a few minutes.",
         "cat_phishing": "A suspicious e-mail, message or website (phishing)",
         "cat_fraud": "Fraud or a scam (money, shopping, investment)",
         "cat_account": "Someone took over my account",
@@ -75,38 +85,47 @@ TEXT: dict[str, dict[str, str]] = {
         "cat_other": "Something else",
         "csam_title": "Child sexual abuse material",
         "csam_text": "Do not send, save or forward the images. Report the address where you saw "
-                     "them to the IWF portal for Belize, and tell the Police Information "
-                     "Technology and Cybercrime Unit (PITCU). You can still describe what "
-                     "happened here, without attachments.",
+        "them to the IWF portal for Belize, and tell the Police Information "
+        "Technology and Cybercrime Unit (PITCU). You can still describe what "
+        "happened here, without attachments.",
         "iwf": "IWF reporting portal for Belize",
     },
     "es": {
-        "title": "Reportar un incidente cibernético", "other_language": "English", "other": "en",
+        "title": "Reportar un incidente cibernético",
+        "other_language": "English",
+        "other": "en",
         "intro": "Cuéntele al CIRT Nacional de Belice lo que pasó. No necesita dar su nombre. "
-                 "Nada de lo que escriba aquí se comparte con nadie fuera del CIRT.",
-        "category": "¿Qué tipo de problema es?", "what": "¿Qué pasó?",
+        "Nada de lo que escriba aquí se comparte con nadie fuera del CIRT.",
+        "category": "¿Qué tipo de problema es?",
+        "what": "¿Qué pasó?",
         "what_hint": "Con sus propias palabras: qué vio, en qué hizo clic, qué perdió.",
-        "when": "¿Cuándo pasó?", "when_hint": "Una fecha, o \"ayer por la tarde\".",
-        "name": "Su nombre (opcional)", "contact": "¿Cómo podemos contactarle? (opcional)",
+        "when": "¿Cuándo pasó?",
+        "when_hint": 'Una fecha, o "ayer por la tarde".',
+        "name": "Su nombre (opcional)",
+        "contact": "¿Cómo podemos contactarle? (opcional)",
         "contact_hint": "Correo o teléfono, si desea que le contactemos.",
         "files": "Capturas de pantalla o documentos (opcional)",
         "files_hint": "Hasta {count} imágenes, PDF, textos o correos guardados, {mb} MB cada uno.",
         "csam_warning": "Nunca suba imágenes de abuso sexual infantil. Repórtelas al portal de "
-                        "la IWF para Belice y a la Unidad de Cibercrimen de la Policía (PITCU).",
-        "send": "Enviar reporte", "thanks": "Gracias. Hemos recibido su reporte.",
-        "reference": "Su referencia", "keep_link": "Guarde la dirección de esta página: es la "
+        "la IWF para Belice y a la Unidad de Cibercrimen de la Policía (PITCU).",
+        "send": "Enviar reporte",
+        "thanks": "Gracias. Hemos recibido su reporte.",
+        "reference": "Su referencia",
+        "keep_link": "Guarde la dirección de esta página: es la "
         "única forma de ver el estado de su reporte. No la comparta.",
-        "status": "Estado", "received": "Recibido",
+        "status": "Estado",
+        "received": "Recibido",
         "state_new": "Recibido: un analista lo revisará pronto.",
         "state_accepted": "Aceptado: un analista lo está atendiendo.",
         "state_rejected": "Cerrado: el CIRT no tomará más acciones.",
-        "error": "Su reporte no fue enviado", "again": "Volver al formulario",
+        "error": "Su reporte no fue enviado",
+        "again": "Volver al formulario",
         "not_found": "No hay ningún reporte en esta dirección.",
         "csrf": "Este formulario expiró. Ábralo de nuevo y envíelo otra vez.",
         "too_many": "Demasiados reportes desde su conexión. Intente más tarde.",
         "too_large": "Los archivos son demasiado grandes.",
         "unavailable": "El servicio de reportes está ocupado. No se envió nada: intente de nuevo "
-                       "en unos minutos.",
+        "en unos minutos.",
         "cat_phishing": "Un correo, mensaje o sitio web sospechoso (phishing)",
         "cat_fraud": "Fraude o estafa (dinero, compras, inversiones)",
         "cat_account": "Alguien tomó control de mi cuenta",
@@ -117,9 +136,9 @@ TEXT: dict[str, dict[str, str]] = {
         "cat_other": "Otra cosa",
         "csam_title": "Material de abuso sexual infantil",
         "csam_text": "No envíe, guarde ni reenvíe las imágenes. Reporte la dirección donde las "
-                     "vio al portal de la IWF para Belice e informe a la Unidad de Tecnología de "
-                     "la Información y Cibercrimen de la Policía (PITCU). Puede describir lo "
-                     "que pasó aquí, sin archivos adjuntos.",
+        "vio al portal de la IWF para Belice e informe a la Unidad de Tecnología de "
+        "la Información y Cibercrimen de la Policía (PITCU). Puede describir lo "
+        "que pasó aquí, sin archivos adjuntos.",
         "iwf": "Portal de reportes de la IWF para Belice",
     },
 }
@@ -131,8 +150,10 @@ class IntakeApp:
     def __init__(self, open_workspace: Callable[[], Workspace]) -> None:
         self._open = open_workspace
         self._ws: Workspace | None = None
-        self.pages = Environment(loader=FileSystemLoader(HERE / "templates" / "intake"),
-                                 autoescape=select_autoescape(default=True, default_for_string=True))
+        self.pages = Environment(
+            loader=FileSystemLoader(HERE / "templates" / "intake"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+        )
         self.stylesheet = (HERE / "static" / "intake.css").read_bytes()
 
     @property
@@ -145,8 +166,7 @@ class IntakeApp:
     def key(self) -> bytes:
         return self.ws.intake.secret_key()
 
-    def __call__(self, environ: dict[str, Any],
-                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         settings = self.ws.config.intake
         request.max_content_length = MAX_FILES * settings.max_file_mb * 1024 * 1024 + 256 * 1024
@@ -157,12 +177,17 @@ class IntakeApp:
         except RequestEntityTooLarge:
             response = self.message(request, "too_large", 413)
         except CirtError:  # the store busy or failing: nothing was stored, say so and go on
-            response = Response(TEXT[self.language(request)]["unavailable"], status=503,
-                                mimetype="text/plain")
+            response = Response(
+                TEXT[self.language(request)]["unavailable"], status=503, mimetype="text/plain"
+            )
         except HTTPException as exc:
             response = exc.get_response(environ)
-        for name, value in (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
-                            ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY")):
+        for name, value in (
+            ("Content-Security-Policy", CSP),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "DENY"),
+        ):
             response.headers[name] = value
         response.headers.setdefault("Cache-Control", "no-store")
         return response(environ, start_response)
@@ -172,8 +197,9 @@ class IntakeApp:
     def route(self, request: Request) -> Response:
         path = request.path
         if path == "/static/intake.css" and request.method == "GET":
-            return Response(self.stylesheet, mimetype="text/css",
-                            headers={"Cache-Control": "public, max-age=3600"})
+            return Response(
+                self.stylesheet, mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"}
+            )
         if path == "/" and request.method in ("GET", "HEAD"):
             return self.form(request)
         if path == "/report" and request.method == "POST":
@@ -191,24 +217,43 @@ class IntakeApp:
         best = request.accept_languages.best_match(["en", "es"])
         return best or "en"
 
-    def render(self, request: Request, template: str, context: dict[str, Any],
-               status: int = 200) -> Response:
+    def render(self, request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
         lang = self.language(request)
         token = self.csrf_token(request)
         body = self.pages.get_template(template).render(
-            t=TEXT[lang], lang=lang, csrf=token, categories=list(CATEGORIES),
-            accepted=", ".join(sorted(set(ACCEPTED.values()))), iwf=IWF_BELIZE,
-            max_files=MAX_FILES, max_mb=self.ws.config.intake.max_file_mb, **context)
+            t=TEXT[lang],
+            lang=lang,
+            csrf=token,
+            categories=list(CATEGORIES),
+            accepted=", ".join(sorted(set(ACCEPTED.values()))),
+            iwf=IWF_BELIZE,
+            max_files=MAX_FILES,
+            max_mb=self.ws.config.intake.max_file_mb,
+            **context,
+        )
         response = Response(body, status=status, mimetype="text/html")
-        response.set_cookie(CSRF_COOKIE, token, max_age=CSRF_MAX_AGE, httponly=True,
-                            samesite="Strict", secure=request.scheme == "https", path="/")
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            max_age=CSRF_MAX_AGE,
+            httponly=True,
+            samesite="Strict",
+            secure=request.scheme == "https",
+            path="/",
+        )
         return response
 
     def message(self, request: Request, key: str, status: int) -> Response:
         return self.render(request, "message.html", {"key": key}, status)
 
-    def form(self, request: Request, *, error: str | None = None,
-             values: dict[str, str] | None = None, status: int = 200) -> Response:
+    def form(
+        self,
+        request: Request,
+        *,
+        error: str | None = None,
+        values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
         return self.render(request, "form.html", {"error": error, "values": values or {}}, status)
 
     def post(self, request: Request) -> Response:
@@ -220,8 +265,10 @@ class IntakeApp:
         sent = request.form.get("csrf", "")
         if not cookie or not hmac.compare_digest(cookie, sent) or not self.valid_csrf(cookie):
             return self.message(request, "csrf", 403)
-        values = {name: request.form.get(name, "") for name in
-                  ("category", "what", "occurred", "reporter_name", "reporter_contact")}
+        values = {
+            name: request.form.get(name, "")
+            for name in ("category", "what", "occurred", "reporter_name", "reporter_contact")
+        }
         try:
             files = []
             uploads = [f for f in request.files.getlist("files") if f.filename]
@@ -232,10 +279,16 @@ class IntakeApp:
             limit = self.ws.config.intake.max_file_mb * 1024 * 1024
             for upload in uploads:
                 data = upload.stream.read(limit + 1)
-                files.append(attachment(upload.filename or "file", upload.mimetype or "", data,
-                                        max_bytes=limit))
-            sub = submission(channel="web", language=self.language(request), files=tuple(files),
-                             indicators=tuple(candidates(values["what"])), **values)
+                files.append(
+                    attachment(upload.filename or "file", upload.mimetype or "", data, max_bytes=limit)
+                )
+            sub = submission(
+                channel="web",
+                language=self.language(request),
+                files=tuple(files),
+                indicators=tuple(candidates(values["what"])),
+                **values,
+            )
             receipt = self.ws.intake.submit(sub)
         except InvalidValue as exc:
             return self.form(request, error=str(exc), values=values, status=400)
@@ -248,9 +301,16 @@ class IntakeApp:
             row = self.ws.intake.status(token)
         except NotFound:
             return self.message(request, "not_found", 404)
-        return self.render(request, "status.html", {
-            "reference": row.reference, "received": row.received[:16].replace("T", " ") + " UTC",
-            "state": row.state, "new": request.args.get("new") == "1"})
+        return self.render(
+            request,
+            "status.html",
+            {
+                "reference": row.reference,
+                "received": row.received[:16].replace("T", " ") + " UTC",
+                "state": row.state,
+                "new": request.args.get("new") == "1",
+            },
+        )
 
     # --- CSRF -------------------------------------------------------------------------------
 

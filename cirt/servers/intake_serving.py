@@ -12,8 +12,15 @@ from cirt.servers.intake_form import IntakeApp, build_app
 from cirt.workspace import Workspace
 
 
-def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8443, workers: int = 2,
-          cert: str | None = None, key: str | None = None) -> None:
+def serve(
+    home: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8443,
+    workers: int = 2,
+    cert: str | None = None,
+    key: str | None = None,
+) -> None:
     """Serve until interrupted; the CSRF key is made before the workers fork, so all share it."""
     if bool(cert) != bool(key):
         raise ConfigError("intake serve", None, "--cert/--key", "give both a certificate and its key")
@@ -25,9 +32,15 @@ def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8443, workers: int
     app = build_app(home)
     options: dict[str, Any] = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": max(1, workers), "worker_class": "sync", "timeout": 30,
-        "accesslog": None, "errorlog": "-", "loglevel": "warning",
-        "limit_request_line": 4094, "limit_request_fields": 50, "keepalive": 5,
+        "workers": max(1, workers),
+        "worker_class": "sync",
+        "timeout": 30,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "limit_request_line": 4094,
+        "limit_request_fields": 50,
+        "keepalive": 5,
     }
     if cert and key:
         options.update(certfile=cert, keyfile=key)

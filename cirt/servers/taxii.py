@@ -51,28 +51,42 @@ if TYPE_CHECKING:
 
 DISCOVERY_PATH = "/taxii2/"
 _COLLECTION = f"/{API_ROOT}/collections/<collection>"
-ROUTES = Map([
-    Rule(DISCOVERY_PATH, endpoint="discovery"),
-    Rule(f"/{API_ROOT}/", endpoint="api_root"),
-    Rule(f"/{API_ROOT}/status/<status_id>/", endpoint="status"),
-    Rule(f"/{API_ROOT}/collections/", endpoint="collections"),
-    Rule(f"{_COLLECTION}/", endpoint="collection"),
-    Rule(f"{_COLLECTION}/objects/", endpoint="objects"),
-    Rule(f"{_COLLECTION}/manifest/", endpoint="manifest"),
-    Rule(f"{_COLLECTION}/objects/<object_id>/", endpoint="object"),
-    Rule(f"{_COLLECTION}/objects/<object_id>/versions/", endpoint="versions"),
-    Rule(f"{_COLLECTION}/<path:rest>/", endpoint="in_collection"),  # none: after the lookup
-])
+ROUTES = Map(
+    [
+        Rule(DISCOVERY_PATH, endpoint="discovery"),
+        Rule(f"/{API_ROOT}/", endpoint="api_root"),
+        Rule(f"/{API_ROOT}/status/<status_id>/", endpoint="status"),
+        Rule(f"/{API_ROOT}/collections/", endpoint="collections"),
+        Rule(f"{_COLLECTION}/", endpoint="collection"),
+        Rule(f"{_COLLECTION}/objects/", endpoint="objects"),
+        Rule(f"{_COLLECTION}/manifest/", endpoint="manifest"),
+        Rule(f"{_COLLECTION}/objects/<object_id>/", endpoint="object"),
+        Rule(f"{_COLLECTION}/objects/<object_id>/versions/", endpoint="versions"),
+        Rule(f"{_COLLECTION}/<path:rest>/", endpoint="in_collection"),  # none: after the lookup
+    ]
+)
 """Paths only: each route checks its own methods, so a wrong method on a missing collection
 answers like it always did (404 before 405)."""
 _MATCH = ROUTES.bind("taxii")
 
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
-            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            406: "Not Acceptable", 408: "Request Timeout", 411: "Length Required",
-            413: "Payload Too Large", 415: "Unsupported Media Type",
-            422: "Unprocessable Entity", 429: "Too Many Requests",
-            500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 # What a client is told to wait while the database is unreachable (a restart takes seconds).
 DATABASE_RETRY_AFTER_S = 5
@@ -103,8 +117,12 @@ class _PerThread(threading.local):
 
 def _only(request: Request, *methods: str) -> None:
     if request.method not in methods:
-        raise TaxiiError(405, "Method Not Allowed", f"{request.method} is not supported here",
-                         (("Allow", ", ".join(methods)),))
+        raise TaxiiError(
+            405,
+            "Method Not Allowed",
+            f"{request.method} is not supported here",
+            (("Allow", ", ".join(methods)),),
+        )
 
 
 def _may_read(spec: CollectionSpec) -> None:
@@ -126,8 +144,13 @@ class TaxiiApp:
     """The WSGI application.  ``opener`` opens the workspace once per serving thread; failed
     logins are counted per process, across its threads."""
 
-    def __init__(self, opener: Callable[[], Workspace], *, max_page: int = DEFAULT_MAX_PAGE,
-                 max_content_length: int = DEFAULT_MAX_CONTENT) -> None:
+    def __init__(
+        self,
+        opener: Callable[[], Workspace],
+        *,
+        max_page: int = DEFAULT_MAX_PAGE,
+        max_content_length: int = DEFAULT_MAX_CONTENT,
+    ) -> None:
         self._opener = opener
         self._local = _PerThread()
         self._failed_logins = FailedLogins()
@@ -146,8 +169,8 @@ class TaxiiApp:
         if self._local.collections is None:
             ws = self.ws
             self._local.collections = TaxiiCollections(
-                ws.context, Gatekeeper(ws.context, ws.sharing),
-                max_content_length=self.max_content_length)
+                ws.context, Gatekeeper(ws.context, ws.sharing), max_content_length=self.max_content_length
+            )
         return self._local.collections
 
     @property
@@ -156,10 +179,10 @@ class TaxiiApp:
             self._local.auth = Authenticator(self.ws.store, self._failed_logins)
         return self._local.auth
 
-    def __call__(self, environ: dict[str, Any],
-                 start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ, environ.get("REQUEST_METHOD", "GET").upper(),
-                          environ.get("PATH_INFO", "/") or "/")
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(
+            environ, environ.get("REQUEST_METHOD", "GET").upper(), environ.get("PATH_INFO", "/") or "/"
+        )
         try:
             status, body = self._answer(request)
         except TaxiiError as exc:
@@ -173,8 +196,7 @@ class TaxiiApp:
             status = 500
             request.headers_out = []
             body = error_body(500, "Internal Server Error", type(exc).__name__)
-        headers = [("Content-Type", TAXII_MEDIA), ("Content-Length", str(len(body))),
-                   *request.headers_out]
+        headers = [("Content-Type", TAXII_MEDIA), ("Content-Length", str(len(body))), *request.headers_out]
         start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
         return [body]
 
@@ -193,19 +215,25 @@ class TaxiiApp:
                 return self._handle(request)
         except StoreUnavailable:
             self._reconnect()
-            raise TaxiiError(503, "Service Unavailable",
-                             "the database is unavailable; try again shortly",
-                             (("Retry-After", str(DATABASE_RETRY_AFTER_S)),)) from None
+            raise TaxiiError(
+                503,
+                "Service Unavailable",
+                "the database is unavailable; try again shortly",
+                (("Retry-After", str(DATABASE_RETRY_AFTER_S)),),
+            ) from None
         except StoreLocked:
-            raise TaxiiError(503, "Service Unavailable", "busy; try again shortly",
-                             (("Retry-After", "2"),)) from None
+            raise TaxiiError(
+                503, "Service Unavailable", "busy; try again shortly", (("Retry-After", "2"),)
+            ) from None
         except LoginThrottled as exc:
-            raise TaxiiError(429, "Too Many Requests",
-                             "too many failed logins from this address; try again later",
-                             (("Retry-After", str(exc.retry_after)),)) from None
+            raise TaxiiError(
+                429,
+                "Too Many Requests",
+                "too many failed logins from this address; try again later",
+                (("Retry-After", str(exc.retry_after)),),
+            ) from None
         except TimeoutError:  # the socket's read timeout (cirt.servers.taxii_serving) on a body
-            raise TaxiiError(408, "Request Timeout",
-                             "the request body did not arrive in time") from None
+            raise TaxiiError(408, "Request Timeout", "the request body did not arrive in time") from None
 
     def _reconnect(self) -> None:
         """Forget the workspace: the next request opens the database anew."""
@@ -218,16 +246,19 @@ class TaxiiApp:
         """Who is asking (401 before anything else), what they accept, then the route."""
         env = request.environ
         scheme = env.get("wsgi.url_scheme", "http")
-        host = env.get("HTTP_HOST") or \
-            f"{env.get('SERVER_NAME', '127.0.0.1')}:{env.get('SERVER_PORT', '')}"
+        host = env.get("HTTP_HOST") or f"{env.get('SERVER_NAME', '127.0.0.1')}:{env.get('SERVER_PORT', '')}"
         request.base_url = f"{scheme}://{host}"
         party = self.auth.party_for(env.get("HTTP_AUTHORIZATION"), env.get("REMOTE_ADDR") or "")
         community = self.ws.community
         if party not in community.organisations and party not in community.partners:
             party = None  # issued to a party sectors.yaml no longer names
         if party is None:
-            raise TaxiiError(401, "Unauthorized", "valid credentials are required",
-                             (("WWW-Authenticate", 'Basic realm="cirt TAXII"'),))
+            raise TaxiiError(
+                401,
+                "Unauthorized",
+                "valid credentials are required",
+                (("WWW-Authenticate", 'Basic realm="cirt TAXII"'),),
+            )
         request.party = party
         check_accept(env.get("HTTP_ACCEPT"))
         try:
@@ -290,8 +321,7 @@ class TaxiiApp:
             raise NOT_FOUND_OBJECT
         query = parse_query(request.query_text, OBJECT_FILTERS, self.max_page)
         query.ids = (object_id,)
-        return self._paged(request, self.collections.objects(request.party, spec, query,
-                                                             single=True))
+        return self._paged(request, self.collections.objects(request.party, spec, query, single=True))
 
     def _versions(self, request: Request, collection: str, object_id: str) -> tuple[int, bytes]:
         spec = find_collection(collection)
@@ -310,8 +340,10 @@ class TaxiiApp:
     @staticmethod
     def _paged(request: Request, page: Page) -> tuple[int, bytes]:
         if page.first_added is not None and page.last_added is not None:
-            request.headers_out += [("X-TAXII-Date-Added-First", page.first_added),
-                                    ("X-TAXII-Date-Added-Last", page.last_added)]
+            request.headers_out += [
+                ("X-TAXII-Date-Added-First", page.first_added),
+                ("X-TAXII-Date-Added-Last", page.last_added),
+            ]
         return 200, page.body
 
     def _body(self, request: Request) -> bytes:
@@ -319,15 +351,14 @@ class TaxiiApp:
         env = request.environ
         content_type = (env.get("CONTENT_TYPE") or "").replace(" ", "").lower()
         if content_type not in ("application/taxii+json;version=2.1", "application/taxii+json"):
-            raise TaxiiError(415, "Unsupported Media Type",
-                             f"send the envelope as {TAXII_MEDIA}")
+            raise TaxiiError(415, "Unsupported Media Type", f"send the envelope as {TAXII_MEDIA}")
         length_text = env.get("CONTENT_LENGTH") or ""
         if not length_text.isdigit():
             raise TaxiiError(411, "Length Required", "a Content-Length header is required")
         length = int(length_text)
         if length > self.max_content_length:
-            raise TaxiiError(413, "Payload Too Large",
-                             f"the body is over max_content_length ({self.max_content_length})")
+            raise TaxiiError(
+                413, "Payload Too Large", f"the body is over max_content_length ({self.max_content_length})"
+            )
         body: bytes = env["wsgi.input"].read(length)
         return body
-

@@ -50,8 +50,11 @@ class StoredObject:
 # it builds on every call, built once (a bulk import encodes every object).  No circular-reference
 # markers: what is stored is JSON that was parsed or validated, never self-referential.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_ENCODE = c_make_encoder(None, _CANONICAL.default, encode_basestring, None, ":", ",", True,
-                         False, True) if c_make_encoder is not None else None
+_ENCODE = (
+    c_make_encoder(None, _CANONICAL.default, encode_basestring, None, ":", ",", True, False, True)
+    if c_make_encoder is not None
+    else None
+)
 
 
 def canonical_json(obj: dict[str, Any]) -> str:

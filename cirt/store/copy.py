@@ -38,8 +38,12 @@ class CopyResult:
     replaced: dict[str, int]  # rows the target held before (only with force)
 
     def as_dict(self) -> dict[str, object]:
-        return {"schema_version": self.schema_version, "tables": self.tables,
-                "replaced": self.replaced, "rows": sum(self.tables.values())}
+        return {
+            "schema_version": self.schema_version,
+            "tables": self.tables,
+            "replaced": self.replaced,
+            "rows": sum(self.tables.values()),
+        }
 
 
 def shape_of(db: Database, table: str) -> TableShape:
@@ -48,35 +52,46 @@ def shape_of(db: Database, table: str) -> TableShape:
         info = db.query(f"PRAGMA table_info({table})")
         columns = tuple(str(r[1]) for r in info)
         key = tuple(str(r[1]) for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
-        sql = db.query_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           (table,))
+        sql = db.query_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
         autoincrement = bool(sql and "AUTOINCREMENT" in str(sql[0]).upper())
         identity = key if autoincrement and len(key) == 1 else ()
         return TableShape(table, columns, key, identity)
     info = db.query(
         "SELECT column_name, is_identity FROM information_schema.columns"
         " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
-        (table,))
+        (table,),
+    )
     key_rows = db.query(
         "SELECT k.column_name FROM information_schema.table_constraints c"
         " JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name"
         " AND k.table_schema = c.table_schema AND k.table_name = c.table_name"
         " WHERE c.table_schema = current_schema() AND c.table_name = ?"
-        " AND c.constraint_type = 'PRIMARY KEY' ORDER BY k.ordinal_position", (table,))
-    return TableShape(table, tuple(str(r[0]) for r in info), tuple(str(r[0]) for r in key_rows),
-                      tuple(str(r[0]) for r in info if r[1] == "YES"))
+        " AND c.constraint_type = 'PRIMARY KEY' ORDER BY k.ordinal_position",
+        (table,),
+    )
+    return TableShape(
+        table,
+        tuple(str(r[0]) for r in info),
+        tuple(str(r[0]) for r in key_rows),
+        tuple(str(r[0]) for r in info if r[1] == "YES"),
+    )
 
 
 def references(db: Database, table: str) -> set[str]:
     """Tables that ``table`` has foreign keys to (copied before it)."""
     if db.dialect == "sqlite":
         return {str(r[2]) for r in db.query(f"PRAGMA foreign_key_list({table})")}
-    return {str(r[0]) for r in db.query(
-        "SELECT DISTINCT u.table_name FROM information_schema.table_constraints c"
-        " JOIN information_schema.constraint_column_usage u"
-        " ON u.constraint_name = c.constraint_name AND u.constraint_schema = c.constraint_schema"
-        " WHERE c.table_schema = current_schema() AND c.table_name = ?"
-        " AND c.constraint_type = 'FOREIGN KEY'", (table,))}
+    return {
+        str(r[0])
+        for r in db.query(
+            "SELECT DISTINCT u.table_name FROM information_schema.table_constraints c"
+            " JOIN information_schema.constraint_column_usage u"
+            " ON u.constraint_name = c.constraint_name AND u.constraint_schema = c.constraint_schema"
+            " WHERE c.table_schema = current_schema() AND c.table_name = ?"
+            " AND c.constraint_type = 'FOREIGN KEY'",
+            (table,),
+        )
+    }
 
 
 def copy_order(db: Database, tables: Sequence[str]) -> list[str]:
@@ -99,8 +114,9 @@ def batches(db: Database, shape: TableShape, size: int = BATCH) -> Iterator[list
     if not shape.key:
         order = ", ".join(shape.columns)
         offset = 0
-        while rows := db.query(f"SELECT {columns} FROM {shape.name} ORDER BY {order}"
-                               f" LIMIT {int(size)} OFFSET {offset}"):
+        while rows := db.query(
+            f"SELECT {columns} FROM {shape.name} ORDER BY {order} LIMIT {int(size)} OFFSET {offset}"
+        ):
             yield rows
             offset += len(rows)
         return
@@ -112,8 +128,11 @@ def batches(db: Database, shape: TableShape, size: int = BATCH) -> Iterator[list
             rows = db.query(f"SELECT {columns} FROM {shape.name} ORDER BY {key} LIMIT {int(size)}")
         else:
             marks = ", ".join("?" * len(shape.key))
-            rows = db.query(f"SELECT {columns} FROM {shape.name} WHERE ({key}) > ({marks})"
-                            f" ORDER BY {key} LIMIT {int(size)}", after)
+            rows = db.query(
+                f"SELECT {columns} FROM {shape.name} WHERE ({key}) > ({marks})"
+                f" ORDER BY {key} LIMIT {int(size)}",
+                after,
+            )
         if not rows:
             return
         yield rows
@@ -122,16 +141,17 @@ def batches(db: Database, shape: TableShape, size: int = BATCH) -> Iterator[list
         after = tuple(rows[-1][p] for p in positions)
 
 
-def copy_store(source: SQLStore, target: SQLStore, *, force: bool = False,
-               batch: int = BATCH) -> CopyResult:
+def copy_store(source: SQLStore, target: SQLStore, *, force: bool = False, batch: int = BATCH) -> CopyResult:
     """Copy every row of ``source`` into ``target``; refuse a target holding rows unless forced."""
     if source.pending_migrations():
         raise StoreError("the source database has pending migrations: run 'cirt db migrate' first")
     target.migrate()
     version = source.schema_version()
     if target.schema_version() != version:
-        raise StoreError(f"the target is at schema version {target.schema_version()}, the source"
-                         f" at {version}: both must run the same cirt")
+        raise StoreError(
+            f"the target is at schema version {target.schema_version()}, the source"
+            f" at {version}: both must run the same cirt"
+        )
     tables = [t for t in table_names(source.db) if t not in NOT_COPIED]
     missing = sorted(set(tables) - set(table_names(target.db)))
     if missing:
@@ -139,8 +159,9 @@ def copy_store(source: SQLStore, target: SQLStore, *, force: bool = False,
     occupied = {t: n for t in tables if (n := row_count(target.db, t))}
     if occupied and not force:
         held = ", ".join(f"{t} {n}" for t, n in sorted(occupied.items()))
-        raise ConflictError(f"the target database is not empty ({held} rows): "
-                            "use --force to replace what it holds")
+        raise ConflictError(
+            f"the target database is not empty ({held} rows): use --force to replace what it holds"
+        )
     order = copy_order(source.db, tables)
     copied: dict[str, int] = {}
     with target.transaction():
@@ -157,8 +178,10 @@ def copy_store(source: SQLStore, target: SQLStore, *, force: bool = False,
         rebuild_text_search(target.db)  # its writer fills SQLite's full-text index, not a trigger
         for table in order:
             if row_count(target.db, table) != copied[table]:
-                raise StoreError(f"copy of {table} incomplete: {row_count(target.db, table)}"
-                                 f" rows on the target, {copied[table]} read")
+                raise StoreError(
+                    f"copy of {table} incomplete: {row_count(target.db, table)}"
+                    f" rows on the target, {copied[table]} read"
+                )
     return CopyResult(version, copied, occupied)
 
 
@@ -176,6 +199,8 @@ def _follow_counters(db: Database, shape: TableShape) -> None:
     if db.dialect != "postgresql":
         return
     for column in shape.identity:
-        db.query_one(f"SELECT setval(pg_get_serial_sequence(?, ?),"
-                     f" COALESCE((SELECT MAX({column}) FROM {shape.name}), 0) + 1, false)",
-                     (shape.name, column))
+        db.query_one(
+            f"SELECT setval(pg_get_serial_sequence(?, ?),"
+            f" COALESCE((SELECT MAX({column}) FROM {shape.name}), 0) + 1, false)",
+            (shape.name, column),
+        )

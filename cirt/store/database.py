@@ -232,8 +232,10 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 
 def _read_only_error(path: Path, condition: str) -> StoreError:
-    return StoreError(f"the database {path} can only be read: {condition}; this command writes"
-                      " (commands that only read still work)")
+    return StoreError(
+        f"the database {path} can only be read: {condition}; this command writes"
+        " (commands that only read still work)"
+    )
 
 
 def _translate(exc: sqlite3.Error, path: Path) -> Exception:

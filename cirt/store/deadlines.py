@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 from cirt.store.database import Database
 
-_COLUMNS = ("task_id, incident_id, position, item_key, kind, title, phase, owner, parties, role,"
-            " playbook, level, due, after_key, offset_minutes, state, done_at, done_by, note,"
-            " decision, answer, start_on")
+_COLUMNS = (
+    "task_id, incident_id, position, item_key, kind, title, phase, owner, parties, role,"
+    " playbook, level, due, after_key, offset_minutes, state, done_at, done_by, note,"
+    " decision, answer, start_on"
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,10 @@ class DeadlinesMixin:
     db: Database
 
     if TYPE_CHECKING:
-        def _organisations_of(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-            ...  # IncidentIndexMixin's
+
+        def _organisations_of(
+            self, ids: Sequence[str]
+        ) -> dict[str, tuple[str, ...]]: ...  # IncidentIndexMixin's
 
     def index_due_item(self, row: DueRow) -> None:
         """Insert or replace the index row of one task (after each new version of it)."""
@@ -66,31 +70,31 @@ class DeadlinesMixin:
         with self.db.transaction():
             self.db.execute("DELETE FROM due_items WHERE task_id = ?", (row.task_id,))
             self.db.execute(
-                f"INSERT INTO due_items ({_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
-                values)
+                f"INSERT INTO due_items ({_COLUMNS}) VALUES ({', '.join('?' * len(values))})", values
+            )
 
     def due_items(self, incident_id: str) -> list[DueRow]:
         rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM due_items WHERE incident_id = ? ORDER BY position",
-            (incident_id,))
+            f"SELECT {_COLUMNS} FROM due_items WHERE incident_id = ? ORDER BY position", (incident_id,)
+        )
         return [DueRow(*r) for r in rows]
 
     def next_due_position(self, incident_id: str) -> int:
-        row = self.db.query_one(
-            "SELECT MAX(position) FROM due_items WHERE incident_id = ?", (incident_id,))
+        row = self.db.query_one("SELECT MAX(position) FROM due_items WHERE incident_id = ?", (incident_id,))
         return int(row[0]) + 1 if row and row[0] is not None else 1
 
     def waiting_for(self, incident_id: str, item_key: str) -> list[DueRow]:
         """Open items whose clock starts when ``item_key`` is done."""
         rows = self.db.query(
             f"SELECT {_COLUMNS} FROM due_items WHERE incident_id = ? AND after_key = ?"
-            " AND state = 'open' AND due IS NULL ORDER BY position", (incident_id, item_key))
+            " AND state = 'open' AND due IS NULL ORDER BY position",
+            (incident_id, item_key),
+        )
         return [DueRow(*r) for r in rows]
 
     def duty_counts(self) -> dict[str, int]:
         """Notification duties of every incident by state (done, waived, cancelled, open)."""
-        rows = self.db.query(
-            "SELECT state, COUNT(*) FROM due_items WHERE kind = 'duty' GROUP BY state", ())
+        rows = self.db.query("SELECT state, COUNT(*) FROM due_items WHERE kind = 'duty' GROUP BY state", ())
         return {str(state): int(count) for state, count in rows}
 
     def open_items_due_before(self, until: str) -> list[DueWithIncident]:
@@ -108,9 +112,12 @@ class DeadlinesMixin:
             " JOIN incidents i ON i.id = d.incident_id"
             f" WHERE d.state = 'open' AND i.status <> 'closed' AND {where}"
             " ORDER BY CASE WHEN d.due IS NULL THEN 1 ELSE 0 END, d.due, i.reference, d.position",
-            params)
+            params,
+        )
         width = len(_COLUMNS.split(","))
         ids = list(dict.fromkeys(r[1] for r in rows))
         orgs = self._organisations_of(ids)
-        return [DueWithIncident(DueRow(*r[:width]), r[width], r[width + 1], r[width + 2],
-                                orgs.get(r[1], ())) for r in rows]
+        return [
+            DueWithIncident(DueRow(*r[:width]), r[width], r[width + 1], r[width + 2], orgs.get(r[1], ()))
+            for r in rows
+        ]

@@ -12,14 +12,12 @@ from typing import Any
 from cirt.chain import EMPTY, Entry, Head, encode_objects
 from cirt.store.database import Database, Row
 
-_COLUMNS = ("seq, recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash,"
-            " delivery")
+_COLUMNS = "seq, recorded, analyst, recipient, channel, objects, tlp, prev_hash, hash, delivery"
 
 
 def _entry(row: Row) -> Entry:
     refs = tuple((str(i), str(v), int(t)) for i, v, t in json.loads(row[5]))
-    return Entry(int(row[0]), row[1], row[2], row[3], row[4], refs, int(row[6]), row[7], row[8],
-                 row[9])
+    return Entry(int(row[0]), row[1], row[2], row[3], row[4], refs, int(row[6]), row[7], row[8], row[9])
 
 
 class DisclosuresMixin:
@@ -30,19 +28,19 @@ class DisclosuresMixin:
         row = self.db.query_one("SELECT value FROM release_keys WHERE name = ?", (name,))
         if row is None:
             with self.db.transaction():
-                self.db.execute("INSERT INTO release_keys (name, value) VALUES (?, ?)"
-                                " ON CONFLICT (name) DO NOTHING", (name, secrets.token_hex(32)))
+                self.db.execute(
+                    "INSERT INTO release_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, secrets.token_hex(32)),
+                )
             row = self.db.query_one("SELECT value FROM release_keys WHERE name = ?", (name,))
         assert row is not None
         return str(row[0])
 
     def disclosure_head(self) -> Head:
-        row = self.db.query_one("SELECT seq, hash, recorded FROM disclosures"
-                                " ORDER BY seq DESC LIMIT 1")
+        row = self.db.query_one("SELECT seq, hash, recorded FROM disclosures ORDER BY seq DESC LIMIT 1")
         return Head(int(row[0]), row[1], row[2]) if row else EMPTY
 
-    def append_disclosure(self, build: Callable[[Head], Entry],
-                          objects: str | None = None) -> Entry:
+    def append_disclosure(self, build: Callable[[Head], Entry], objects: str | None = None) -> Entry:
         """Read the head and append the entry ``build`` makes of it, in one write transaction.
 
         ``objects``: the entry's objects already encoded (``cirt.chain.encode_objects``), so
@@ -53,8 +51,19 @@ class DisclosuresMixin:
                 objects = encode_objects(entry.objects)
             self.db.execute(
                 f"INSERT INTO disclosures ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry.seq, entry.when, entry.analyst, entry.recipient, entry.channel, objects,
-                 entry.tlp, entry.prev_hash, entry.hash, entry.delivery))
+                (
+                    entry.seq,
+                    entry.when,
+                    entry.analyst,
+                    entry.recipient,
+                    entry.channel,
+                    objects,
+                    entry.tlp,
+                    entry.prev_hash,
+                    entry.hash,
+                    entry.delivery,
+                ),
+            )
         return entry
 
     @contextmanager
@@ -78,15 +87,17 @@ class DisclosuresMixin:
         """Every entry in sequence order, read in batches so a long log stays cheap in memory."""
         after = -1
         while True:
-            rows = self.db.query(f"SELECT {_COLUMNS} FROM disclosures WHERE seq > ?"
-                                 f" ORDER BY seq LIMIT {int(batch)}", (after,))
+            rows = self.db.query(
+                f"SELECT {_COLUMNS} FROM disclosures WHERE seq > ? ORDER BY seq LIMIT {int(batch)}", (after,)
+            )
             yield from (_entry(r) for r in rows)
             if len(rows) < batch:
                 return
             after = int(rows[-1][0])
 
-    def disclosures(self, *, recipients: Sequence[str] | None = None,
-                    object_id: str | None = None) -> list[Entry]:
+    def disclosures(
+        self, *, recipients: Sequence[str] | None = None, object_id: str | None = None
+    ) -> list[Entry]:
         where: list[str] = []
         params: list[Any] = []
         if recipients is not None:

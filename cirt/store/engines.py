@@ -25,9 +25,13 @@ def engine_of(url: str) -> str:
         return "sqlite"
     if url.startswith(POSTGRES_SCHEMES):
         return "postgresql"
-    raise ConfigError("database url", None, "url",
-                      f"unsupported database URL '{url.split(':')[0]}:…' "
-                      "(use sqlite:///path or postgresql://user@host:port/dbname)")
+    raise ConfigError(
+        "database url",
+        None,
+        "url",
+        f"unsupported database URL '{url.split(':')[0]}:…' "
+        "(use sqlite:///path or postgresql://user@host:port/dbname)",
+    )
 
 
 def open_database(url: str) -> Database:
@@ -46,12 +50,16 @@ def table_names(db: Database) -> list[str]:
     """The store's tables (not the engine's own), sorted by name."""
     if db.dialect == "sqlite":
         # not FTS5's virtual and shadow tables: their writer fills them (issue 13, m0021)
-        rows = db.query("SELECT name FROM pragma_table_list WHERE schema = 'main'"
-                        " AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        rows = db.query(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main'"
+            " AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
     else:
-        rows = db.query("SELECT table_name FROM information_schema.tables"
-                        " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-                        " ORDER BY table_name")
+        rows = db.query(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            " ORDER BY table_name"
+        )
     return [str(r[0]) for r in rows]
 
 
@@ -73,10 +81,19 @@ class DatabaseStatus:
     disclosures: int
 
     def as_dict(self) -> dict[str, object]:
-        return {"engine": self.engine, "url": self.url, "schema_version": self.schema_version,
-                "latest_version": self.latest_version, "pending_migrations": self.pending,
-                "counts": {"object_versions": self.objects, "objects": self.distinct_objects,
-                           "incidents": self.incidents, "disclosures": self.disclosures}}
+        return {
+            "engine": self.engine,
+            "url": self.url,
+            "schema_version": self.schema_version,
+            "latest_version": self.latest_version,
+            "pending_migrations": self.pending,
+            "counts": {
+                "object_versions": self.objects,
+                "objects": self.distinct_objects,
+                "incidents": self.incidents,
+                "disclosures": self.disclosures,
+            },
+        }
 
 
 def database_status(store: SQLStore, url: str) -> DatabaseStatus:
@@ -90,10 +107,13 @@ def database_status(store: SQLStore, url: str) -> DatabaseStatus:
         return int(row[0]) if row else 0
 
     return DatabaseStatus(
-        engine=store.db.dialect, url=redact_url(url), schema_version=store.schema_version(),
+        engine=store.db.dialect,
+        url=redact_url(url),
+        schema_version=store.schema_version(),
         latest_version=max((m.version for m in all_migrations()), default=0),
         pending=store.pending_migrations(),
         objects=count("SELECT COUNT(*) FROM objects", "objects"),
         distinct_objects=count("SELECT COUNT(*) FROM objects WHERE latest = 1", "objects"),
         incidents=count("SELECT COUNT(*) FROM incidents", "incidents"),
-        disclosures=count("SELECT COUNT(*) FROM disclosures", "disclosures"))
+        disclosures=count("SELECT COUNT(*) FROM disclosures", "disclosures"),
+    )

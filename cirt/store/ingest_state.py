@@ -28,8 +28,9 @@ from cirt.versions import version_instant
 
 _CHUNK = 500
 _WRITE_SLICE = 2000
-_LOG_COLUMNS = ("link, recorded, source_kind, source, collection, object_id, version, outcome,"
-                " reason, prev_hash, hash")
+_LOG_COLUMNS = (
+    "link, recorded, source_kind, source, collection, object_id, version, outcome, reason, prev_hash, hash"
+)
 
 
 class ImportRow(NamedTuple):
@@ -69,6 +70,7 @@ class IngestStateMixin:
     _last_added: str | None
 
     if TYPE_CHECKING:
+
         def _next_added(self) -> str: ...  # ObjectsMixin's
         def _sync_added(self) -> None: ...
 
@@ -77,8 +79,9 @@ class IngestStateMixin:
         found: set[str] = set()
         for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.query(
-                f"SELECT DISTINCT id FROM objects WHERE id IN ({marks})", chunk))
+            found.update(
+                r[0] for r in self.db.query(f"SELECT DISTINCT id FROM objects WHERE id IN ({marks})", chunk)
+            )
         return found
 
     def stored_versions(self, ids: Iterable[str]) -> dict[str, list[StoredVersion]]:
@@ -87,12 +90,15 @@ class IngestStateMixin:
         for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
             for object_id, modified, latest, tlp, origin, body, source in self.db.query(
-                    "SELECT o.id, o.modified, o.latest, o.tlp, o.origin, o.body, p.source"
-                    " FROM objects o LEFT JOIN provenance p"
-                    " ON p.object_id = o.id AND p.modified = o.modified"
-                    f" WHERE o.id IN ({marks})", chunk):
+                "SELECT o.id, o.modified, o.latest, o.tlp, o.origin, o.body, p.source"
+                " FROM objects o LEFT JOIN provenance p"
+                " ON p.object_id = o.id AND p.modified = o.modified"
+                f" WHERE o.id IN ({marks})",
+                chunk,
+            ):
                 out.setdefault(object_id, []).append(
-                    StoredVersion(modified, bool(latest), tlp, origin, body, source or ""))
+                    StoredVersion(modified, bool(latest), tlp, origin, body, source or "")
+                )
         return out
 
     def log_refusals(self, refusals: Sequence[Refusal]) -> None:
@@ -107,12 +113,28 @@ class IngestStateMixin:
                 "INSERT INTO ingest_log (recorded, source_kind, source, collection, object_id,"
                 " version, outcome, reason, link, prev_hash, hash)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(e.when, e.source_kind, e.source, e.collection, e.object_id, e.version,
-                  e.outcome, e.reason, e.seq, e.prev_hash, e.hash) for e in entries])
+                [
+                    (
+                        e.when,
+                        e.source_kind,
+                        e.source,
+                        e.collection,
+                        e.object_id,
+                        e.version,
+                        e.outcome,
+                        e.reason,
+                        e.seq,
+                        e.prev_hash,
+                        e.hash,
+                    )
+                    for e in entries
+                ],
+            )
 
     def refusal_head(self) -> Head:
-        row = self.db.query_one("SELECT link, hash, recorded FROM ingest_log"
-                                " WHERE link IS NOT NULL ORDER BY link DESC LIMIT 1")
+        row = self.db.query_one(
+            "SELECT link, hash, recorded FROM ingest_log WHERE link IS NOT NULL ORDER BY link DESC LIMIT 1"
+        )
         return Head(int(row[0]), row[1], row[2]) if row else EMPTY
 
     def ingest_log(self, *, source: str | None = None) -> list[RefusalEntry]:
@@ -129,15 +151,18 @@ class IngestStateMixin:
         """Every chained entry in chain order, read in batches."""
         after = 0
         while True:
-            rows = self.db.query(f"SELECT {_LOG_COLUMNS} FROM ingest_log WHERE link > ?"
-                                 f" ORDER BY link LIMIT {int(batch)}", (after,))
+            rows = self.db.query(
+                f"SELECT {_LOG_COLUMNS} FROM ingest_log WHERE link > ? ORDER BY link LIMIT {int(batch)}",
+                (after,),
+            )
             yield from (_refusal_entry(r) for r in rows)
             if len(rows) < batch:
                 return
             after = int(rows[-1][0])
 
-    def put_import(self, rows: Sequence[ImportRow], *, provenance: Provenance,
-                   stored: dict[str, list[StoredVersion]]) -> None:
+    def put_import(
+        self, rows: Sequence[ImportRow], *, provenance: Provenance, stored: dict[str, list[StoredVersion]]
+    ) -> None:
         """Store new versions all together (the caller's transaction, or one of our own)."""
         if not rows:
             return
@@ -151,69 +176,104 @@ class IngestStateMixin:
             best = incoming_max.get(row.id)
             if best is None or version_instant(row.version) > version_instant(best):
                 incoming_max[row.id] = row.version
-        newer = {oid for oid, version in incoming_max.items()
-                 if oid not in newest or version_instant(version) > version_instant(newest[oid])}
+        newer = {
+            oid
+            for oid, version in incoming_max.items()
+            if oid not in newest or version_instant(version) > version_instant(newest[oid])
+        }
         superseded = [(oid,) for oid in newer if oid in newest]
         latest_key = {(oid, incoming_max[oid]) for oid in newer}
         marking_texts: dict[tuple[str, ...], str] = {}
         with self.db.transaction():
             self._sync_added()
             stamps = _stamps(parse_ts(self._next_added()), len(rows))
-            self.db.executemany("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1",
-                                superseded)
+            self.db.executemany("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1", superseded)
             # In slices: each object's canonical text (and its words for the index) lives only
             # until its slice is written, not for the whole import.
             for start in range(0, len(rows), _WRITE_SLICE):
-                written = list(zip(rows[start:start + _WRITE_SLICE],
-                                   stamps[start:start + _WRITE_SLICE], strict=True))
+                written = list(
+                    zip(rows[start : start + _WRITE_SLICE], stamps[start : start + _WRITE_SLICE], strict=True)
+                )
                 objects = []
                 for r, stamp in written:
                     body = canonical_json(r.obj)
-                    objects.append((r.id, r.version, r.type, r.spec_version, stamp, r.tlp,
-                                    1 if (r.id, r.version) in latest_key else 0,
-                                    provenance.source_kind, body,
-                                    plain_facts(r.type, body, _given(r.obj))))
+                    objects.append(
+                        (
+                            r.id,
+                            r.version,
+                            r.type,
+                            r.spec_version,
+                            stamp,
+                            r.tlp,
+                            1 if (r.id, r.version) in latest_key else 0,
+                            provenance.source_kind,
+                            body,
+                            plain_facts(r.type, body, _given(r.obj)),
+                        )
+                    )
                 self.db.executemany(
                     "INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest,"
-                    " origin, body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", objects)
+                    " origin, body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    objects,
+                )
                 del objects
                 self.db.executemany(
                     "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"
                     " received, markings) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(r.id, r.version, provenance.source_kind, provenance.source,
-                      provenance.collection, stamp, marking_texts.get(r.markings)
-                      or marking_texts.setdefault(r.markings,
-                                                  canonical_json({"refs": list(r.markings)})))
-                     for r, stamp in written])
+                    [
+                        (
+                            r.id,
+                            r.version,
+                            provenance.source_kind,
+                            provenance.source,
+                            provenance.collection,
+                            stamp,
+                            marking_texts.get(r.markings)
+                            or marking_texts.setdefault(
+                                r.markings, canonical_json({"refs": list(r.markings)})
+                            ),
+                        )
+                        for r, stamp in written
+                    ],
+                )
                 # search, correlation, statistics (cirt.store.search_index, issue 13)
-                index_versions(self.db, [(r.obj, stamp, r.id in newest) for r, stamp in written
-                                         if (r.id, r.version) in latest_key])
+                index_versions(
+                    self.db,
+                    [
+                        (r.obj, stamp, r.id in newest)
+                        for r, stamp in written
+                        if (r.id, r.version) in latest_key
+                    ],
+                )
         self._last_added = stamps[-1]
 
     # --- MISP exchange state ---
 
     def misp_pushed_digest(self, partner: str, event_uuid: str) -> str | None:
         row = self.db.query_one(
-            "SELECT digest FROM misp_pushed WHERE partner = ? AND event_uuid = ?",
-            (partner, event_uuid))
+            "SELECT digest FROM misp_pushed WHERE partner = ? AND event_uuid = ?", (partner, event_uuid)
+        )
         return str(row[0]) if row else None
 
     def record_misp_push(self, partner: str, event_uuid: str, digest: str, when: str) -> None:
         self.db.execute(
             "INSERT INTO misp_pushed (partner, event_uuid, digest, pushed) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (partner, event_uuid) DO UPDATE SET digest = excluded.digest,"
-            " pushed = excluded.pushed", (partner, event_uuid, digest, when))
+            " pushed = excluded.pushed",
+            (partner, event_uuid, digest, when),
+        )
 
     def misp_pull_cursor(self, partner: str) -> int | None:
-        row = self.db.query_one(
-            "SELECT last_timestamp FROM misp_pull_cursor WHERE partner = ?", (partner,))
+        row = self.db.query_one("SELECT last_timestamp FROM misp_pull_cursor WHERE partner = ?", (partner,))
         return int(row[0]) if row else None
 
     def set_misp_pull_cursor(self, partner: str, timestamp: int, when: str) -> None:
         self.db.execute(
             "INSERT INTO misp_pull_cursor (partner, last_timestamp, pulled) VALUES (?, ?, ?)"
             " ON CONFLICT (partner) DO UPDATE SET last_timestamp = excluded.last_timestamp,"
-            " pulled = excluded.pulled", (partner, timestamp, when))
+            " pulled = excluded.pulled",
+            (partner, timestamp, when),
+        )
 
 
 def _stamps(start: datetime, count: int) -> list[str]:
@@ -233,8 +293,19 @@ def _stamps(start: datetime, count: int) -> list[str]:
 
 
 def _refusal_entry(row: Row) -> RefusalEntry:
-    return RefusalEntry(int(row[0] or 0), row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                        row[8], row[9] or "", row[10] or "")
+    return RefusalEntry(
+        int(row[0] or 0),
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9] or "",
+        row[10] or "",
+    )
 
 
 def _given(obj: dict[str, Any]) -> Callable[[], dict[str, Any]]:
@@ -244,4 +315,4 @@ def _given(obj: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
     for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
+        yield items[start : start + _CHUNK]

@@ -9,9 +9,11 @@ from typing import Any
 
 from cirt.store.database import Database
 
-_COLUMNS = ("id, reference, channel, category, summary, what, occurred, reporter_name,"
-            " reporter_contact, reporter_kind, language, received, message_id, state, decided_at,"
-            " decided_by, reason, incident")
+_COLUMNS = (
+    "id, reference, channel, category, summary, what, occurred, reporter_name,"
+    " reporter_contact, reporter_kind, language, received, message_id, state, decided_at,"
+    " decided_by, reason, incident"
+)
 
 
 @dataclass(frozen=True)
@@ -42,25 +44,31 @@ class ReportRow:
 class IntakeMixin:
     db: Database
 
-    def insert_report(self, values: dict[str, Any],
-                      attachments: Sequence[tuple[str, str, int, str]],
-                      indicators: Sequence[tuple[str, str]]) -> int:
+    def insert_report(
+        self,
+        values: dict[str, Any],
+        attachments: Sequence[tuple[str, str, int, str]],
+        indicators: Sequence[tuple[str, str]],
+    ) -> int:
         """One report with its attachments (name, type, size, sha256) and candidates."""
         names = list(values)
         with self.db.transaction():
-            self.db.execute(f"INSERT INTO reports ({', '.join(names)}) VALUES "
-                            f"({', '.join('?' * len(names))})", [values[n] for n in names])
-            row = self.db.query_one("SELECT id FROM reports WHERE reference = ?",
-                                    (values["reference"],))
+            self.db.execute(
+                f"INSERT INTO reports ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [values[n] for n in names],
+            )
+            row = self.db.query_one("SELECT id FROM reports WHERE reference = ?", (values["reference"],))
             assert row is not None
             report_id = int(row[0])
             self.db.executemany(
                 "INSERT INTO report_attachments (report_id, position, name, media_type, size,"
                 " sha256) VALUES (?, ?, ?, ?, ?, ?)",
-                [(report_id, i, *a) for i, a in enumerate(attachments, 1)])
+                [(report_id, i, *a) for i, a in enumerate(attachments, 1)],
+            )
             self.db.executemany(
                 "INSERT INTO report_indicators (report_id, kind, value) VALUES (?, ?, ?)",
-                [(report_id, kind, value) for kind, value in indicators])
+                [(report_id, kind, value) for kind, value in indicators],
+            )
         return report_id
 
     def _reports(self, where: str, params: Sequence[Any]) -> list[ReportRow]:
@@ -83,27 +91,34 @@ class IntakeMixin:
         return self._reports("state = ?", (state,)) if state else self._reports("1 = 1", ())
 
     def report_attachments(self, report_id: int) -> list[tuple[str, str, int, str]]:
-        rows = self.db.query("SELECT name, media_type, size, sha256 FROM report_attachments"
-                             " WHERE report_id = ? ORDER BY position", (report_id,))
+        rows = self.db.query(
+            "SELECT name, media_type, size, sha256 FROM report_attachments"
+            " WHERE report_id = ? ORDER BY position",
+            (report_id,),
+        )
         return [(r[0], r[1], int(r[2]), r[3]) for r in rows]
 
     def report_indicators(self, report_id: int) -> list[tuple[str, str]]:
-        rows = self.db.query("SELECT kind, value FROM report_indicators WHERE report_id = ?"
-                             " ORDER BY kind, value", (report_id,))
+        rows = self.db.query(
+            "SELECT kind, value FROM report_indicators WHERE report_id = ? ORDER BY kind, value", (report_id,)
+        )
         return [(r[0], r[1]) for r in rows]
 
-    def decide_report(self, report_id: int, *, state: str, at: str, by: str,
-                      reason: str | None, incident: str | None) -> bool:
+    def decide_report(
+        self, report_id: int, *, state: str, at: str, by: str, reason: str | None, incident: str | None
+    ) -> bool:
         """Record a triage decision once: False if the report was decided already."""
         changed = self.db.execute(
             "UPDATE reports SET state = ?, decided_at = ?, decided_by = ?, reason = ?,"
             " incident = ? WHERE id = ? AND state = 'new'",
-            (state, at, by, reason, incident, report_id))
+            (state, at, by, reason, incident, report_id),
+        )
         return changed == 1
 
     def intake_hits(self, address: str, since: str) -> int:
-        row = self.db.query_one("SELECT COUNT(*) FROM intake_hits WHERE address = ? AND at >= ?",
-                                (address, since))
+        row = self.db.query_one(
+            "SELECT COUNT(*) FROM intake_hits WHERE address = ? AND at >= ?", (address, since)
+        )
         return int(row[0]) if row else 0
 
     def add_intake_hit(self, address: str, at: str, *, forget_before: str) -> None:

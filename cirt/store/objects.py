@@ -26,8 +26,7 @@ class ObjectsMixin:
         """Store one version; False when that exact id and version is already there."""
         return self.put_many([(obj, tlp)], provenance=provenance) == 1
 
-    def put_many(self, items: Sequence[tuple[dict[str, Any], int]], *,
-                 provenance: Provenance) -> int:
+    def put_many(self, items: Sequence[tuple[dict[str, Any], int]], *, provenance: Provenance) -> int:
         """Store versions in one transaction; returns how many were new."""
         new = 0
         with self.db.transaction():
@@ -39,31 +38,44 @@ class ObjectsMixin:
 
     def _insert(self, obj: dict[str, Any], tlp: int, provenance: Provenance) -> bool:
         object_id, version = obj["id"], version_of(obj)
-        if self.db.query_one("SELECT 1 FROM objects WHERE id = ? AND modified = ?",
-                             (object_id, version)):
+        if self.db.query_one("SELECT 1 FROM objects WHERE id = ? AND modified = ?", (object_id, version)):
             return False
-        newest = self.db.query_one(
-            "SELECT modified FROM objects WHERE id = ? AND latest = 1", (object_id,))
+        newest = self.db.query_one("SELECT modified FROM objects WHERE id = ? AND latest = 1", (object_id,))
         is_latest = newest is None or version_instant(version) > version_instant(newest[0])
         if is_latest and newest is not None:
-            self.db.execute("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1",
-                            (object_id,))
+            self.db.execute("UPDATE objects SET latest = 0 WHERE id = ? AND latest = 1", (object_id,))
         added = self._next_added()
         body = canonical_json(obj)
         self.db.execute(
             "INSERT INTO objects (id, modified, type, spec_version, added, tlp, latest, origin,"
             " body, plain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (object_id, version, obj["type"], obj.get("spec_version", "2.1"), added, tlp,
-             1 if is_latest else 0, provenance.source_kind, body,
-             plain_facts(obj["type"], body, lambda: obj)),
+            (
+                object_id,
+                version,
+                obj["type"],
+                obj.get("spec_version", "2.1"),
+                added,
+                tlp,
+                1 if is_latest else 0,
+                provenance.source_kind,
+                body,
+                plain_facts(obj["type"], body, lambda: obj),
+            ),
         )
         if is_latest:  # search, correlation, statistics (cirt.store.search_index, issue 13)
             index_version(self.db, obj, added, replaced=newest is not None)
         self.db.execute(
             "INSERT INTO provenance (object_id, modified, source_kind, source, collection,"
             " received, markings) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (object_id, version, provenance.source_kind, provenance.source, provenance.collection,
-             added, canonical_json({"refs": list(provenance.markings)})),
+            (
+                object_id,
+                version,
+                provenance.source_kind,
+                provenance.source,
+                provenance.collection,
+                added,
+                canonical_json({"refs": list(provenance.markings)}),
+            ),
         )
         return True
 
@@ -92,23 +104,26 @@ class ObjectsMixin:
         """The newest version, or the named one."""
         if version is None:
             row = self.db.query_one(
-                f"SELECT {_COLUMNS} FROM objects WHERE id = ? AND latest = 1", (object_id,))
+                f"SELECT {_COLUMNS} FROM objects WHERE id = ? AND latest = 1", (object_id,)
+            )
         else:
             row = self.db.query_one(
-                f"SELECT {_COLUMNS} FROM objects WHERE id = ? AND modified = ?",
-                (object_id, version))
+                f"SELECT {_COLUMNS} FROM objects WHERE id = ? AND modified = ?", (object_id, version)
+            )
         return StoredObject(*row) if row else None
 
     def get_for_update(self, object_id: str) -> StoredObject | None:
         """The newest version, locked until the caller's transaction ends (no lost updates)."""
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         row = self.db.query_one(
-            f"SELECT {_COLUMNS} FROM objects WHERE id = ? AND latest = 1{lock}", (object_id,))
+            f"SELECT {_COLUMNS} FROM objects WHERE id = ? AND latest = 1{lock}", (object_id,)
+        )
         return StoredObject(*row) if row else None
 
     def has_version(self, object_id: str, version: str) -> bool:
-        return bool(self.db.query_one(
-            "SELECT 1 FROM objects WHERE id = ? AND modified = ?", (object_id, version)))
+        return bool(
+            self.db.query_one("SELECT 1 FROM objects WHERE id = ? AND modified = ?", (object_id, version))
+        )
 
     def history(self, object_id: str) -> list[StoredObject]:
         """Every version of an object, oldest first."""
@@ -119,15 +134,17 @@ class ObjectsMixin:
         ids = list(dict.fromkeys(object_ids))
         found: list[StoredObject] = []
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.query(
-                f"SELECT {_COLUMNS} FROM objects WHERE latest = 1 AND id IN ({marks})", chunk)
+                f"SELECT {_COLUMNS} FROM objects WHERE latest = 1 AND id IN ({marks})", chunk
+            )
             found.extend(StoredObject(*r) for r in rows)
         return found
 
-    def latest_objects(self, *, types: Sequence[str] = (), since: str | None = None,
-                       origin: str | None = None) -> Iterator[StoredObject]:
+    def latest_objects(
+        self, *, types: Sequence[str] = (), since: str | None = None, origin: str | None = None
+    ) -> Iterator[StoredObject]:
         """Newest versions in insertion order, optionally of some types, added after ``since``."""
         where, params = ["latest = 1"], []
         if types:
@@ -140,13 +157,16 @@ class ObjectsMixin:
             where.append("origin = ?")
             params.append(origin)
         rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM objects WHERE {' AND '.join(where)} ORDER BY seq", params)
+            f"SELECT {_COLUMNS} FROM objects WHERE {' AND '.join(where)} ORDER BY seq", params
+        )
         return (StoredObject(*r) for r in rows)
 
     def provenance_of(self, object_id: str, version: str) -> Provenance | None:
         row = self.db.query_one(
             "SELECT source_kind, source, collection, markings FROM provenance"
-            " WHERE object_id = ? AND modified = ?", (object_id, version))
+            " WHERE object_id = ? AND modified = ?",
+            (object_id, version),
+        )
         if row is None:
             return None
         return Provenance(row[0], row[1], row[2], tuple(json.loads(row[3])["refs"]))

@@ -47,8 +47,10 @@ class PagedRow(NamedTuple):
         return StoredObject(*self[:9])
 
 
-NEWEST_TLP = ("CASE WHEN latest = 1 THEN tlp ELSE COALESCE((SELECT n.tlp FROM objects n"
-              " WHERE n.id = objects.id AND n.latest = 1), 4) END")
+NEWEST_TLP = (
+    "CASE WHEN latest = 1 THEN tlp ELSE COALESCE((SELECT n.tlp FROM objects n"
+    " WHERE n.id = objects.id AND n.latest = 1), 4) END"
+)
 """SQL over ``objects``: the TLP of the row's newest version (RED if none: fail closed)."""
 PAGED_COLUMNS = ", ".join(PagedRow._fields[:-1]) + f", {NEWEST_TLP} AS newest"
 """The columns of a ``PagedRow`` in a SELECT from ``objects``."""
@@ -99,10 +101,13 @@ class PagesMixin:
         order."""
         clauses: list[str] = []
         params: list[Any] = []
-        for column, values, negate in (("type", where.types_in, False),
-                                       ("type", where.types_not_in, True),
-                                       ("type", where.types, False), ("id", where.ids, False),
-                                       ("spec_version", where.spec_versions, False)):
+        for column, values, negate in (
+            ("type", where.types_in, False),
+            ("type", where.types_not_in, True),
+            ("type", where.types, False),
+            ("id", where.ids, False),
+            ("spec_version", where.spec_versions, False),
+        ):
             if values:
                 clauses.append(_in(column, values, negate))
                 params += values
@@ -112,8 +117,9 @@ class PagesMixin:
                 if version == "last":
                     alternatives.append("latest = 1")
                 elif version == "first":
-                    alternatives.append("modified = (SELECT MIN(o2.modified) FROM objects o2"
-                                        " WHERE o2.id = objects.id)")
+                    alternatives.append(
+                        "modified = (SELECT MIN(o2.modified) FROM objects o2 WHERE o2.id = objects.id)"
+                    )
                 else:
                     variants = version_variants(version)
                     alternatives.append(_in("modified", variants))
@@ -133,5 +139,7 @@ class PagesMixin:
             hint = " INDEXED BY objects_added"  # walk date_added order; never sort the collection
         rows = self.db.query(
             f"SELECT {PAGED_COLUMNS} FROM objects{hint} WHERE {' AND '.join(clauses)}"
-            f" ORDER BY added LIMIT {int(limit)}", params)
+            f" ORDER BY added LIMIT {int(limit)}",
+            params,
+        )
         return paged_rows(rows)

@@ -32,7 +32,9 @@ WRITE_LOCK_KEY = 0x63697274
 COPY_THRESHOLD = 50
 _PLAIN_INSERT = re.compile(
     r"\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([A-Za-z0-9_,\s]+)\)\s*"
-    r"VALUES\s*\(((?:\s*\?\s*,)*\s*\?\s*)\)\s*", re.IGNORECASE)
+    r"VALUES\s*\(((?:\s*\?\s*,)*\s*\?\s*)\)\s*",
+    re.IGNORECASE,
+)
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
 
 
@@ -66,24 +68,24 @@ class PostgresDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, lock_timeout_ms: int = 30_000,
-                 connect_timeout_s: int = 10) -> None:
+    def __init__(self, url: str, *, lock_timeout_ms: int = 30_000, connect_timeout_s: int = 10) -> None:
         self.url = url
         self.where = redact_url(url)
         try:
-            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s,
-                                         application_name="cirt")
+            self._conn = psycopg.connect(
+                url, autocommit=True, connect_timeout=connect_timeout_s, application_name="cirt"
+            )
             self._conn.adapters.register_loader("numeric", _NumericLoader)
             self._conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
             # psycopg prepares a statement run five times; PostgreSQL's generic plan for it
             # then ignores the values (a full-text or range search became a sequential scan)
             self._conn.execute("SET plan_cache_mode = force_custom_plan")
         except psycopg.OperationalError as exc:  # refused, unreachable, starting up, auth
-            raise StoreUnavailable(f"cannot use the PostgreSQL database {self.where}: "
-                                   f"{_first_line(exc)}") from None
+            raise StoreUnavailable(
+                f"cannot use the PostgreSQL database {self.where}: {_first_line(exc)}"
+            ) from None
         except psycopg.Error as exc:
-            raise StoreError(f"cannot use the PostgreSQL database {self.where}: "
-                             f"{_first_line(exc)}") from None
+            raise StoreError(f"cannot use the PostgreSQL database {self.where}: {_first_line(exc)}") from None
         self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -125,8 +127,10 @@ class PostgresDatabase:
         """Bulk-load rows with COPY (``cirt db copy``); identity columns keep the given values."""
         names = ", ".join(_identifier(c) for c in columns)
         try:
-            with self._conn.cursor() as cursor, \
-                    cursor.copy(f"COPY {_identifier(table)} ({names}) FROM STDIN") as copy:
+            with (
+                self._conn.cursor() as cursor,
+                cursor.copy(f"COPY {_identifier(table)} ({names}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
         except psycopg.Error as exc:
@@ -160,9 +164,11 @@ class PostgresDatabase:
         """Reads every table of the schema through: a page the server cannot read fails the scan
         (and, when the cluster has data checksums, a page whose checksum is wrong)."""
         problems = []
-        tables = self.query("SELECT table_name FROM information_schema.tables"
-                            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-                            " ORDER BY table_name")
+        tables = self.query(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            " ORDER BY table_name"
+        )
         for (table,) in tables:
             try:
                 self.query(f"SELECT COUNT(*) FROM {_identifier(str(table))}")
@@ -174,16 +180,16 @@ class PostgresDatabase:
         self._conn.close()
 
     def _translate(self, exc: psycopg.Error) -> Exception:
-        if self._conn.broken or isinstance(exc, pg_errors.AdminShutdown
-                                           | pg_errors.CannotConnectNow):
-            return StoreUnavailable(f"the PostgreSQL database {self.where} went away "
-                                    f"({_first_line(exc)}); try again")
+        if self._conn.broken or isinstance(exc, pg_errors.AdminShutdown | pg_errors.CannotConnectNow):
+            return StoreUnavailable(
+                f"the PostgreSQL database {self.where} went away ({_first_line(exc)}); try again"
+            )
         if isinstance(exc, pg_errors.LockNotAvailable):
-            return StoreLocked(f"the database {self.where} is locked by another cirt process;"
-                               " try again")
+            return StoreLocked(f"the database {self.where} is locked by another cirt process; try again")
         if isinstance(exc, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
-            return ConflictError(f"the database {self.where}: a concurrent change won"
-                                 f" ({_first_line(exc)}); try again")
+            return ConflictError(
+                f"the database {self.where}: a concurrent change won ({_first_line(exc)}); try again"
+            )
         return StoreError(f"database {self.where}: {_first_line(exc)}")
 
 

@@ -11,11 +11,13 @@ from cirt.store import Provenance
 from cirt.store.database import Database
 
 # What can carry a routable value (``cirt.routing.observables`` reads nothing from other types).
-ROUTED_TYPES = frozenset({"indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url",
-                          "email-addr", "autonomous-system"})
+ROUTED_TYPES = frozenset(
+    {"indicator", "ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "autonomous-system"}
+)
 
-_COLUMNS = ("id, party, kind, value, asset, object_id, source, first_seen, last_seen, seen, state,"
-            " sent_at, bulletin")
+_COLUMNS = (
+    "id, party, kind, value, asset, object_id, source, first_seen, last_seen, seen, state, sent_at, bulletin"
+)
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,18 @@ class RouteRow:
 class RoutesMixin:
     db: Database
 
-    def route_objects(self, index: AssetIndex, objects: Iterable[Mapping[str, Any]],
-                      provenance: Provenance, at: str) -> int:
+    def route_objects(
+        self, index: AssetIndex, objects: Iterable[Mapping[str, Any]], provenance: Provenance, at: str
+    ) -> int:
         """Route stored objects (issue 16): each value in a party's declared assets becomes a
         pending notification for that party (``record_routes``).  Returns how many are new."""
         source = f"{provenance.source_kind}:{provenance.source}"
-        rows = [(m.party, m.observable.kind, m.observable.value, m.asset, str(obj["id"]), source)
-                for obj in objects if obj.get("type") in ROUTED_TYPES
-                for m in index.route(obj)]
+        rows = [
+            (m.party, m.observable.kind, m.observable.value, m.asset, str(obj["id"]), source)
+            for obj in objects
+            if obj.get("type") in ROUTED_TYPES
+            for m in index.route(obj)
+        ]
         return self.record_routes(rows, at) if rows else 0
 
     def record_routes(self, rows: Sequence[tuple[str, str, str, str, str, str]], at: str) -> int:
@@ -59,13 +65,15 @@ class RoutesMixin:
             for party, kind, value, asset, object_id, source in rows:
                 changed = self.db.execute(
                     "UPDATE routes SET seen = seen + 1, last_seen = ? WHERE party = ? AND value = ?",
-                    (at, party, value))
+                    (at, party, value),
+                )
                 if changed:
                     continue
                 self.db.execute(
                     "INSERT INTO routes (party, kind, value, asset, object_id, source, first_seen,"
                     " last_seen, seen, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'pending')",
-                    (party, kind, value, asset, object_id, source, at, at))
+                    (party, kind, value, asset, object_id, source, at, at),
+                )
                 new += 1
         return new
 
@@ -77,8 +85,9 @@ class RoutesMixin:
         if state is not None:
             where.append("state = ?")
             params.append(state)
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM routes WHERE {' AND '.join(where)}"
-                             " ORDER BY party, id", params)
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM routes WHERE {' AND '.join(where)} ORDER BY party, id", params
+        )
         return [RouteRow(*r) for r in rows]
 
     def mark_routes_sent(self, ids: Sequence[int], *, at: str, bulletin: str) -> None:
@@ -86,4 +95,5 @@ class RoutesMixin:
             for route_id in ids:
                 self.db.execute(
                     "UPDATE routes SET state = 'sent', sent_at = ?, bulletin = ? WHERE id = ?",
-                    (at, bulletin, route_id))
+                    (at, bulletin, route_id),
+                )

@@ -19,10 +19,10 @@ from cirt.store.database import Database
 
 OUR_EXTENSION_ID = "extension-definition--df202fa3-4810-5851-ba20-3acdc73f6428"
 # Not ``pattern``: its values are in the observable index, and its syntax is no one's words.
-_TEXT_FIELDS = ("name", "description", "internal_description", "content", "abstract", "value",
-                "resolution")
-_NOT_WORDS = frozenset({"relationship", "task", "marking-definition", "extension-definition",
-                        "identity", "sighting"})
+_TEXT_FIELDS = ("name", "description", "internal_description", "content", "abstract", "value", "resolution")
+_NOT_WORDS = frozenset(
+    {"relationship", "task", "marking-definition", "extension-definition", "identity", "sighting"}
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -41,8 +41,7 @@ def index_version(db: Database, obj: Mapping[str, Any], added: str, replaced: bo
     index_versions(db, [(obj, added, replaced)])
 
 
-def index_versions(db: Database,
-                   versions: Sequence[tuple[Mapping[str, Any], str, bool]]) -> None:
+def index_versions(db: Database, versions: Sequence[tuple[Mapping[str, Any], str, bool]]) -> None:
     """Index newest versions (object, its ``added`` stamp, whether it replaces an indexed one).
 
     Set-based: one statement per table for the whole batch (a version that replaces nothing
@@ -56,8 +55,11 @@ def index_versions(db: Database,
     values, texts, sightings, relationships = [], [], [], []
     for obj, added, _ in versions:
         object_id, kind = str(obj["id"]), str(obj["type"])
-        values += [(object_id, kind, e.kind, v.value, e.lookup, e.ip_end, added)
-                   for v in object_values(obj) for e in [index_entry(v)]]
+        values += [
+            (object_id, kind, e.kind, v.value, e.lookup, e.ip_end, added)
+            for v in object_values(obj)
+            for e in [index_entry(v)]
+        ]
         words = text_of(obj)
         if words:
             texts.append((object_id, kind, words))
@@ -66,33 +68,48 @@ def index_versions(db: Database,
         elif kind == "sighting":
             sightings.append(_sighting_row(obj))
         elif kind == "relationship":
-            relationships.append((object_id, str(obj.get("relationship_type", "")),
-                                  str(obj.get("source_ref", "")), str(obj.get("target_ref", ""))))
+            relationships.append(
+                (
+                    object_id,
+                    str(obj.get("relationship_type", "")),
+                    str(obj.get("source_ref", "")),
+                    str(obj.get("target_ref", "")),
+                )
+            )
     if values:
-        db.executemany("INSERT INTO observable_index (object_id, object_type, kind, value, lookup,"
-                       " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+        db.executemany(
+            "INSERT INTO observable_index (object_id, object_type, kind, value, lookup,"
+            " ip_end, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
     if texts:
         _insert_texts(db, texts)
     if sightings:
-        db.executemany("INSERT INTO sighting_index (sighting_id, indicator_id, count, first_seen,"
-                       " last_seen, seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?, ?)", sightings)
+        db.executemany(
+            "INSERT INTO sighting_index (sighting_id, indicator_id, count, first_seen,"
+            " last_seen, seen, sighted_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            sightings,
+        )
     if relationships:
-        db.executemany("INSERT INTO relationship_index (relationship_id, relationship_type,"
-                       " source_ref, target_ref) VALUES (?, ?, ?, ?)", relationships)
+        db.executemany(
+            "INSERT INTO relationship_index (relationship_id, relationship_type,"
+            " source_ref, target_ref) VALUES (?, ?, ?, ?)",
+            relationships,
+        )
 
 
 def _insert_texts(db: Database, texts: Sequence[tuple[str, str, str]]) -> None:
     """Rows of words; on SQLite their full-text entries too, in one statement (m0021)."""
     if db.dialect != "sqlite":
-        db.executemany("INSERT INTO search_text (object_id, object_type, content)"
-                       " VALUES (?, ?, ?)", texts)
+        db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)", texts)
         return
     row = db.query_one("SELECT MAX(seq) FROM search_text")
     before = int(row[0]) if row and row[0] is not None else 0
-    db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)",
-                   texts)
-    db.execute("INSERT INTO search_fts (rowid, content)"
-               " SELECT seq, content FROM search_text WHERE seq > ?", (before,))
+    db.executemany("INSERT INTO search_text (object_id, object_type, content) VALUES (?, ?, ?)", texts)
+    db.execute(
+        "INSERT INTO search_fts (rowid, content) SELECT seq, content FROM search_text WHERE seq > ?",
+        (before,),
+    )
 
 
 def rebuild_text_search(db: Database) -> None:
@@ -116,30 +133,40 @@ def text_of(obj: Mapping[str, Any]) -> str:
 
 
 def _incident_facts(db: Database, obj: Mapping[str, Any]) -> None:
-    core = obj.get("extensions", {}).get(
-        "extension-definition--ef765651-680c-498d-9894-99799f2fa126", {})
+    core = obj.get("extensions", {}).get("extension-definition--ef765651-680c-498d-9894-99799f2fa126", {})
     status = core.get("investigation_status")
     modified = str(obj.get("modified", ""))
-    row = db.query_one("SELECT acknowledged FROM incident_facts WHERE incident_id = ?",
-                       (obj["id"],))
+    row = db.query_one("SELECT acknowledged FROM incident_facts WHERE incident_id = ?", (obj["id"],))
     acknowledged = row[0] if row and row[0] else (modified if status != "new" else None)
     reporter = obj.get("reporter")  # {name, contact, kind}: only the kind is counted
     reporter_kind = reporter.get("kind") if isinstance(reporter, Mapping) else None
     channel = obj.get("report_channel")
     reported = obj.get("reported_at")
     db.execute("DELETE FROM incident_facts WHERE incident_id = ?", (obj["id"],))
-    db.execute("INSERT INTO incident_facts (incident_id, acknowledged, closed, reporter_kind,"
-               " channel, reported) VALUES (?, ?, ?, ?, ?, ?)",
-               (obj["id"], acknowledged, modified if status == "closed" else None,
-                str(reporter_kind) if reporter_kind else None, str(channel) if channel else None,
-                str(reported) if reported else None))
+    db.execute(
+        "INSERT INTO incident_facts (incident_id, acknowledged, closed, reporter_kind,"
+        " channel, reported) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            obj["id"],
+            acknowledged,
+            modified if status == "closed" else None,
+            str(reporter_kind) if reporter_kind else None,
+            str(channel) if channel else None,
+            str(reported) if reported else None,
+        ),
+    )
 
 
 def _sighting_row(obj: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (obj["id"], str(obj.get("sighting_of_ref", "")), int(obj.get("count", 1)),
-            obj.get("first_seen"), obj.get("last_seen"),
-            str(obj.get("last_seen") or obj.get("first_seen") or obj.get("created", "")),
-            ",".join(str(r) for r in obj.get("where_sighted_refs", ())))
+    return (
+        obj["id"],
+        str(obj.get("sighting_of_ref", "")),
+        int(obj.get("count", 1)),
+        obj.get("first_seen"),
+        obj.get("last_seen"),
+        str(obj.get("last_seen") or obj.get("first_seen") or obj.get("created", "")),
+        ",".join(str(r) for r in obj.get("where_sighted_refs", ())),
+    )
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -150,9 +177,11 @@ def value_candidates(db: Database, value: Observable, *, limit: int = 1000) -> l
     plan = lookup_plan(value)
     columns = "object_id, object_type, kind, value, added"
     if db.dialect == "postgresql" and value.kind == "ip":
-        rows = db.query(f"SELECT {columns} FROM observable_index WHERE kind IN ('ip4', 'ip6')"
-                        " AND CAST(value AS inet) && CAST(? AS inet) LIMIT ?",
-                        (value.value, limit))
+        rows = db.query(
+            f"SELECT {columns} FROM observable_index WHERE kind IN ('ip4', 'ip6')"
+            " AND CAST(value AS inet) && CAST(? AS inet) LIMIT ?",
+            (value.value, limit),
+        )
     else:
         marks = ",".join("?" * len(plan.keys))
         exact = f"kind = ? AND lookup IN ({marks})"
@@ -163,12 +192,15 @@ def value_candidates(db: Database, value: Observable, *, limit: int = 1000) -> l
         sql = f"SELECT {columns} FROM observable_index WHERE {exact}"
         if plan.low is not None and plan.high is not None:
             upper = "<" if value.kind == "domain" else "<="
-            sql += (f" UNION SELECT {columns} FROM observable_index"
-                    f" WHERE kind = ? AND lookup >= ? AND lookup {upper} ?")
+            sql += (
+                f" UNION SELECT {columns} FROM observable_index"
+                f" WHERE kind = ? AND lookup >= ? AND lookup {upper} ?"
+            )
             params += [plan.kind, plan.low, plan.high]
         rows = db.query(f"{sql} LIMIT ?", [*params, limit])
-    return [ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4])
-            for r in rows]
+    return [
+        ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4]) for r in rows
+    ]
 
 
 def text_candidates(db: Database, term: str, *, limit: int = 1000) -> list[tuple[str, str]]:
@@ -177,16 +209,21 @@ def text_candidates(db: Database, term: str, *, limit: int = 1000) -> list[tuple
     if not words:
         return []
     if db.dialect == "postgresql":
-        rows = db.query("SELECT object_id, object_type FROM search_text"
-                        " WHERE to_tsvector('simple'::regconfig,"
-                        " regexp_replace(content, '\\W+', ' ', 'g'))"
-                        " @@ plainto_tsquery('simple'::regconfig, ?) LIMIT ?",
-                        (" ".join(words), limit))
+        rows = db.query(
+            "SELECT object_id, object_type FROM search_text"
+            " WHERE to_tsvector('simple'::regconfig,"
+            " regexp_replace(content, '\\W+', ' ', 'g'))"
+            " @@ plainto_tsquery('simple'::regconfig, ?) LIMIT ?",
+            (" ".join(words), limit),
+        )
     else:
         query = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-        rows = db.query("SELECT t.object_id, t.object_type FROM search_fts f"
-                        " JOIN search_text t ON t.seq = f.rowid"
-                        " WHERE search_fts MATCH ? LIMIT ?", (query, limit))
+        rows = db.query(
+            "SELECT t.object_id, t.object_type FROM search_fts f"
+            " JOIN search_text t ON t.seq = f.rowid"
+            " WHERE search_fts MATCH ? LIMIT ?",
+            (query, limit),
+        )
     return [(r[0], r[1]) for r in rows]
 
 
@@ -194,22 +231,25 @@ def values_of(db: Database, object_ids: Sequence[str]) -> dict[str, list[Observa
     """The indexed values of some objects."""
     found: dict[str, list[Observable]] = {}
     for start in range(0, len(object_ids), 500):
-        chunk = list(object_ids[start:start + 500])
+        chunk = list(object_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         for object_id, kind, value in db.query(
-                f"SELECT object_id, kind, value FROM observable_index WHERE object_id IN ({marks})",
-                chunk):
-            found.setdefault(object_id, []).append(
-                Observable("ip" if kind.startswith("ip") else kind, value))
+            f"SELECT object_id, kind, value FROM observable_index WHERE object_id IN ({marks})", chunk
+        ):
+            found.setdefault(object_id, []).append(Observable("ip" if kind.startswith("ip") else kind, value))
     return found
 
 
 def values_added_after(db: Database, cursor: str | None) -> list[ValueHit]:
     """Values of versions stored after the cursor (an ``added`` stamp), oldest first."""
-    rows = db.query("SELECT object_id, object_type, kind, value, added FROM observable_index"
-                    " WHERE added > ? ORDER BY added", (cursor or "",))
-    return [ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4])
-            for r in rows]
+    rows = db.query(
+        "SELECT object_id, object_type, kind, value, added FROM observable_index"
+        " WHERE added > ? ORDER BY added",
+        (cursor or "",),
+    )
+    return [
+        ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4]) for r in rows
+    ]
 
 
 def count_added_after(db: Database, cursor: str | None) -> int:
@@ -218,16 +258,21 @@ def count_added_after(db: Database, cursor: str | None) -> int:
 
 
 # The objects an incident holds: those linked to one, and the incidents themselves.
-_HELD = ("SELECT l.object_id FROM incident_links l JOIN incidents i ON i.id = l.incident_id"
-         " UNION SELECT id FROM incidents")
+_HELD = (
+    "SELECT l.object_id FROM incident_links l JOIN incidents i ON i.id = l.incident_id"
+    " UNION SELECT id FROM incidents"
+)
 
 
 def held_values(db: Database) -> list[ValueHit]:
     """Values of the objects an incident holds (correlation has nothing else to find)."""
-    rows = db.query("SELECT object_id, object_type, kind, value, added FROM observable_index"
-                    f" WHERE object_id IN ({_HELD}) ORDER BY added, object_id, kind, value")
-    return [ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4])
-            for r in rows]
+    rows = db.query(
+        "SELECT object_id, object_type, kind, value, added FROM observable_index"
+        f" WHERE object_id IN ({_HELD}) ORDER BY added, object_id, kind, value"
+    )
+    return [
+        ValueHit(r[0], r[1], Observable("ip" if r[2].startswith("ip") else r[2], r[3]), r[4]) for r in rows
+    ]
 
 
 def count_held_values(db: Database) -> int:
@@ -240,11 +285,13 @@ def sightings_of(db: Database, indicator_ids: Iterable[str]) -> dict[str, list[t
     ids = list(dict.fromkeys(indicator_ids))
     found: dict[str, list[tuple[str, int]]] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for sighting_id, indicator_id, count in db.query(
-                "SELECT sighting_id, indicator_id, count FROM sighting_index"
-                f" WHERE indicator_id IN ({marks}) ORDER BY sighting_id", chunk):
+            "SELECT sighting_id, indicator_id, count FROM sighting_index"
+            f" WHERE indicator_id IN ({marks}) ORDER BY sighting_id",
+            chunk,
+        ):
             found.setdefault(indicator_id, []).append((sighting_id, int(count)))
     return found
 
@@ -252,11 +299,17 @@ def sightings_of(db: Database, indicator_ids: Iterable[str]) -> dict[str, list[t
 def rebuild(db: Database) -> int:
     """Index every newest version again (a workspace made before the index existed)."""
     with db.transaction():
-        for table in ("observable_index", "search_text", "incident_facts", "sighting_index",
-                      "relationship_index"):
+        for table in (
+            "observable_index",
+            "search_text",
+            "incident_facts",
+            "sighting_index",
+            "relationship_index",
+        ):
             db.execute(f"DELETE FROM {table}")
-        for (body,) in db.query("SELECT body FROM objects WHERE type = 'incident' AND latest = 0"
-                                " ORDER BY id, modified"):
+        for (body,) in db.query(
+            "SELECT body FROM objects WHERE type = 'incident' AND latest = 0 ORDER BY id, modified"
+        ):
             _incident_facts(db, json.loads(body))  # when each was acknowledged and closed
         rows = db.query("SELECT body, added FROM objects WHERE latest = 1 ORDER BY seq")
         for body, added in rows:
@@ -278,16 +331,17 @@ def incidents_of(db: Database, object_ids: Sequence[str]) -> dict[str, list[Inci
     found: dict[str, list[IncidentOf]] = {}
     ids = list(dict.fromkeys(object_ids))
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = db.query(
             "SELECT l.object_id, i.id, i.reference, i.tlp, i.title FROM incident_links l"
             f" JOIN incidents i ON i.id = l.incident_id WHERE l.object_id IN ({marks})"
             " UNION SELECT i.id, i.id, i.reference, i.tlp, i.title FROM incidents i"
-            f" WHERE i.id IN ({marks})", [*chunk, *chunk])
+            f" WHERE i.id IN ({marks})",
+            [*chunk, *chunk],
+        )
         for row in sorted(rows, key=lambda r: (r[0], r[2])):
-            found.setdefault(row[0], []).append(IncidentOf(row[0], row[1], row[2], int(row[3]),
-                                                           row[4]))
+            found.setdefault(row[0], []).append(IncidentOf(row[0], row[1], row[2], int(row[3]), row[4]))
     return found
 
 
@@ -297,8 +351,11 @@ def cursor(db: Database, name: str) -> str | None:
 
 
 def move_cursor(db: Database, name: str, position: str) -> None:
-    db.execute("INSERT INTO memory_cursors (name, position) VALUES (?, ?)"
-               " ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+    db.execute(
+        "INSERT INTO memory_cursors (name, position) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        (name, position),
+    )
 
 
 def newest_added(db: Database) -> str:
@@ -308,17 +365,23 @@ def newest_added(db: Database) -> str:
 
 def relationships_of(db: Database, object_id: str) -> list[tuple[str, str, str, str]]:
     """(relationship id, type, source, target) of relationships with ``object_id`` at an end."""
-    rows = db.query("SELECT relationship_id, relationship_type, source_ref, target_ref"
-                    " FROM relationship_index WHERE source_ref = ?"
-                    " UNION SELECT relationship_id, relationship_type, source_ref, target_ref"
-                    " FROM relationship_index WHERE target_ref = ? ORDER BY 1",
-                    (object_id, object_id))
+    rows = db.query(
+        "SELECT relationship_id, relationship_type, source_ref, target_ref"
+        " FROM relationship_index WHERE source_ref = ?"
+        " UNION SELECT relationship_id, relationship_type, source_ref, target_ref"
+        " FROM relationship_index WHERE target_ref = ? ORDER BY 1",
+        (object_id, object_id),
+    )
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def candidates_of_many(db: Database, values: Sequence[Observable], *,
-                       added_after: str | None = None, held_only: bool = False,
-                       ) -> list[tuple[int, ValueHit]]:
+def candidates_of_many(
+    db: Database,
+    values: Sequence[Observable],
+    *,
+    added_after: str | None = None,
+    held_only: bool = False,
+) -> list[tuple[int, ValueHit]]:
     """(position in ``values``, indexed value) pairs that may match: every lookup plan in two
     temporary tables and two joins, so that a 100,000-indicator import is two queries, not
     200,000.  A superset of the matches (the caller applies ``matches``), among the values
@@ -344,10 +407,8 @@ def candidates_of_many(db: Database, values: Sequence[Observable], *,
         if plan.low is not None and plan.high is not None and plan.low != plan.high:
             high = plan.high if value.kind == "domain" else plan.high + "~"  # exclusive bound
             ranges.append((n, plan.kind, plan.low, high))
-    temporary_table(db, "lookup_keys", ["n INTEGER", "kind TEXT", "lookup TEXT",
-                                        "end_at_least TEXT"], keys)
-    temporary_table(db, "lookup_ranges", ["n INTEGER", "kind TEXT", "low TEXT", "high TEXT"],
-                    ranges)
+    temporary_table(db, "lookup_keys", ["n INTEGER", "kind TEXT", "lookup TEXT", "end_at_least TEXT"], keys)
+    temporary_table(db, "lookup_ranges", ["n INTEGER", "kind TEXT", "low TEXT", "high TEXT"], ranges)
     columns = "o.object_id, o.object_type, o.kind, o.value, o.added"
     rows = db.query(
         f"SELECT k.n, {columns} FROM lookup_keys k JOIN observable_index o"
@@ -355,25 +416,30 @@ def candidates_of_many(db: Database, values: Sequence[Observable], *,
         f" WHERE (k.end_at_least IS NULL OR o.ip_end >= k.end_at_least){among}"
         f" UNION SELECT r.n, {columns} FROM lookup_ranges r JOIN observable_index o"
         f" ON o.kind = r.kind AND o.lookup >= r.low AND o.lookup < r.high WHERE 1 = 1{among}",
-        [*params, *params])
-    return [(int(r[0]), ValueHit(r[1], r[2], Observable("ip" if r[3].startswith("ip") else r[3],
-                                                        r[4]), r[5])) for r in rows]
+        [*params, *params],
+    )
+    return [
+        (int(r[0]), ValueHit(r[1], r[2], Observable("ip" if r[3].startswith("ip") else r[3], r[4]), r[5]))
+        for r in rows
+    ]
 
 
 def _range_starts(db: Database) -> set[tuple[str, str]]:
     """Where the stored address ranges (not single addresses) start: an address in a batch
     is looked up only at those of its 33 (or 129) prefix networks."""
-    return {(str(k), str(v)) for k, v in db.query(
-        "SELECT DISTINCT kind, lookup FROM observable_index"
-        " WHERE kind IN ('ip4', 'ip6') AND ip_end <> lookup")}
+    return {
+        (str(k), str(v))
+        for k, v in db.query(
+            "SELECT DISTINCT kind, lookup FROM observable_index"
+            " WHERE kind IN ('ip4', 'ip6') AND ip_end <> lookup"
+        )
+    }
 
 
-def temporary_table(db: Database, table: str, columns: Sequence[str],
-                    rows: Sequence[Sequence[Any]]) -> None:
+def temporary_table(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A temporary table of this connection, replaced if it exists (never in the schema)."""
     db.execute(f"DROP TABLE IF EXISTS {table}")
     db.execute(f"CREATE TEMPORARY TABLE {table} ({', '.join(columns)})")
     if rows:
         names = ", ".join(c.split()[0] for c in columns)
-        db.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})",
-                       rows)
+        db.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)

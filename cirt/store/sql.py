@@ -21,9 +21,19 @@ from cirt.store.routes import RoutesMixin
 from cirt.store.taxii_state import TaxiiStateMixin
 
 
-class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
-               DisclosuresMixin, IngestStateMixin, DeadlinesMixin, RoutesMixin,
-               IntakeMixin, OutboxMixin, PagesMixin):
+class SQLStore(
+    ObjectsMixin,
+    IncidentIndexMixin,
+    AudienceMixin,
+    TaxiiStateMixin,
+    DisclosuresMixin,
+    IngestStateMixin,
+    DeadlinesMixin,
+    RoutesMixin,
+    IntakeMixin,
+    OutboxMixin,
+    PagesMixin,
+):
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock
@@ -34,15 +44,20 @@ class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
         return self.db.transaction()
 
     def schema_version(self) -> int:
-        row = self.db.query_one(
-            "SELECT value FROM meta WHERE key = 'schema_version'") if self._has_meta() else None
+        row = (
+            self.db.query_one("SELECT value FROM meta WHERE key = 'schema_version'")
+            if self._has_meta()
+            else None
+        )
         return int(row[0]) if row else 0
 
     def _has_meta(self) -> bool:
-        sql = ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-               if self.db.dialect == "sqlite" else
-               "SELECT 1 FROM information_schema.tables WHERE table_name = 'meta'"
-               " AND table_schema = current_schema()")
+        sql = (
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            if self.db.dialect == "sqlite"
+            else "SELECT 1 FROM information_schema.tables WHERE table_name = 'meta'"
+            " AND table_schema = current_schema()"
+        )
         return self.db.query_one(sql) is not None
 
     def applied_migrations(self) -> set[int]:
@@ -81,20 +96,24 @@ class SQLStore(ObjectsMixin, IncidentIndexMixin, AudienceMixin, TaxiiStateMixin,
                     for statement in migration.sql_for(self.db.dialect):
                         self.db.execute(statement)
                 except StoreError as exc:
-                    raise StoreError(f"migration {migration.version} ({migration.name}) failed:"
-                                     f" {exc}") from None
+                    raise StoreError(
+                        f"migration {migration.version} ({migration.name}) failed: {exc}"
+                    ) from None
                 self._record(migration.version)
                 done.append(migration.version)
             if done:
                 self.db.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (str(max(applied | set(done))),))
+                    (str(max(applied | set(done))),),
+                )
         return done
 
     def _record(self, version: int) -> None:
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, 'applied')"
-                        " ON CONFLICT (key) DO NOTHING", (f"migration:{version:04d}",))
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, 'applied') ON CONFLICT (key) DO NOTHING",
+            (f"migration:{version:04d}",),
+        )
 
     def close(self) -> None:
         self.db.close()

@@ -44,39 +44,51 @@ class TaxiiStateMixin:
         """
         row = self.db.query_one(
             "SELECT added_after, complete FROM taxii_cursors WHERE peer = ? AND collection = ?",
-            (peer, collection))
+            (peer, collection),
+        )
         return (str(row[0]), bool(row[1])) if row else None
 
-    def set_taxii_cursor(self, peer: str, collection: str, added_after: str, *, complete: bool,
-                         now: str) -> None:
+    def set_taxii_cursor(
+        self, peer: str, collection: str, added_after: str, *, complete: bool, now: str
+    ) -> None:
         self.db.execute(
             "INSERT INTO taxii_cursors (peer, collection, added_after, complete, updated)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (peer, collection) DO UPDATE SET"
             " added_after = excluded.added_after, complete = excluded.complete,"
-            " updated = excluded.updated", (peer, collection, added_after, int(complete), now))
+            " updated = excluded.updated",
+            (peer, collection, added_after, int(complete), now),
+        )
 
     # -- push state --------------------------------------------------------------------------
-    def push_records(self, peer: str,
-                     keys: Sequence[tuple[str, str]] = ()) -> dict[tuple[str, str], PushRecord]:
+    def push_records(
+        self, peer: str, keys: Sequence[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], PushRecord]:
         """Push records of a peer, all of them or those of the given (id, modified) keys."""
         if keys:
             found: dict[tuple[str, str], PushRecord] = {}
             wanted = set(keys)
             ids = sorted({k[0] for k in keys})
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for row in self.db.query(
-                        "SELECT object_id, modified, peer, state, attempts, last_attempt,"
-                        " next_attempt, message FROM taxii_push"
-                        f" WHERE peer = ? AND object_id IN ({marks})", [peer, *chunk]):
+                    "SELECT object_id, modified, peer, state, attempts, last_attempt,"
+                    " next_attempt, message FROM taxii_push"
+                    f" WHERE peer = ? AND object_id IN ({marks})",
+                    [peer, *chunk],
+                ):
                     record = PushRecord(*row)
                     if (record.object_id, record.modified) in wanted:
                         found[(record.object_id, record.modified)] = record
             return found
-        return {(r[0], r[1]): PushRecord(*r) for r in self.db.query(
-            "SELECT object_id, modified, peer, state, attempts, last_attempt, next_attempt,"
-            " message FROM taxii_push WHERE peer = ?", (peer,))}
+        return {
+            (r[0], r[1]): PushRecord(*r)
+            for r in self.db.query(
+                "SELECT object_id, modified, peer, state, attempts, last_attempt, next_attempt,"
+                " message FROM taxii_push WHERE peer = ?",
+                (peer,),
+            )
+        }
 
     def record_push(self, records: Sequence[PushRecord]) -> None:
         """Write push outcomes (insert or replace), in the caller's transaction if any."""
@@ -87,45 +99,68 @@ class TaxiiStateMixin:
                 " ON CONFLICT (object_id, modified, peer) DO UPDATE SET state = excluded.state,"
                 " attempts = excluded.attempts, last_attempt = excluded.last_attempt,"
                 " next_attempt = excluded.next_attempt, message = excluded.message",
-                [(r.object_id, r.modified, r.peer, r.state, r.attempts, r.last_attempt,
-                  r.next_attempt, r.message) for r in records])
+                [
+                    (
+                        r.object_id,
+                        r.modified,
+                        r.peer,
+                        r.state,
+                        r.attempts,
+                        r.last_attempt,
+                        r.next_attempt,
+                        r.message,
+                    )
+                    for r in records
+                ],
+            )
 
     def retry_due(self, peer: str, now: str) -> list[PushRecord]:
         """Pending and failed pushes whose backoff has run out."""
-        return [PushRecord(*r) for r in self.db.query(
-            "SELECT object_id, modified, peer, state, attempts, last_attempt, next_attempt,"
-            " message FROM taxii_push WHERE peer = ? AND state IN ('pending', 'failed')"
-            " AND next_attempt <= ? ORDER BY object_id", (peer, now))]
+        return [
+            PushRecord(*r)
+            for r in self.db.query(
+                "SELECT object_id, modified, peer, state, attempts, last_attempt, next_attempt,"
+                " message FROM taxii_push WHERE peer = ? AND state IN ('pending', 'failed')"
+                " AND next_attempt <= ? ORDER BY object_id",
+                (peer, now),
+            )
+        ]
 
     # -- server credentials ------------------------------------------------------------------
     def add_taxii_credential(self, row: CredentialRow) -> None:
         self.db.execute(
-            "INSERT INTO taxii_credentials (username, party, salt, digest, created)"
-            " VALUES (?, ?, ?, ?, ?)", (row.username, row.party, row.salt, row.digest, row.created))
+            "INSERT INTO taxii_credentials (username, party, salt, digest, created) VALUES (?, ?, ?, ?, ?)",
+            (row.username, row.party, row.salt, row.digest, row.created),
+        )
 
     def taxii_credential(self, username: str) -> CredentialRow | None:
         row = self.db.query_one(
-            "SELECT username, party, salt, digest, created FROM taxii_credentials"
-            " WHERE username = ?", (username,))
+            "SELECT username, party, salt, digest, created FROM taxii_credentials WHERE username = ?",
+            (username,),
+        )
         return CredentialRow(*row) if row else None
 
     def taxii_credentials(self) -> list[CredentialRow]:
-        return [CredentialRow(*r) for r in self.db.query(
-            "SELECT username, party, salt, digest, created FROM taxii_credentials"
-            " ORDER BY party, created")]
+        return [
+            CredentialRow(*r)
+            for r in self.db.query(
+                "SELECT username, party, salt, digest, created FROM taxii_credentials ORDER BY party, created"
+            )
+        ]
 
     def remove_taxii_credential(self, username: str) -> bool:
-        return self.db.execute(
-            "DELETE FROM taxii_credentials WHERE username = ?", (username,)) > 0
+        return self.db.execute("DELETE FROM taxii_credentials WHERE username = ?", (username,)) > 0
 
     # -- status resources of our server ------------------------------------------------------
     def add_taxii_status(self, status_id: str, party: str, created: str, body: str) -> None:
         self.db.execute(
             "INSERT INTO taxii_status (id, party, created, body) VALUES (?, ?, ?, ?)",
-            (status_id, party, created, body))
+            (status_id, party, created, body),
+        )
 
     def taxii_status(self, status_id: str, party: str) -> str | None:
         """A status resource, only for the party whose POST created it."""
         row = self.db.query_one(
-            "SELECT body FROM taxii_status WHERE id = ? AND party = ?", (status_id, party))
+            "SELECT body FROM taxii_status WHERE id = ? AND party = ?", (status_id, party)
+        )
         return str(row[0]) if row else None

@@ -74,7 +74,8 @@ def issue_credential(issuer: Issuer, party: str) -> IssuedCredential:
     password = secrets.token_urlsafe(24)
     salt = secrets.token_hex(16)
     issuer.store.add_taxii_credential(
-        CredentialRow(username, party, salt, digest(password, salt), format_ts(issuer.clock())))
+        CredentialRow(username, party, salt, digest(password, salt), format_ts(issuer.clock()))
+    )
     return IssuedCredential(username, password, party)
 
 
@@ -104,9 +105,12 @@ MAX_TRACKED_ADDRESSES = 100_000  # many addresses cannot grow the table without 
 class FailedLogins:
     """Failed logins per client address in a sliding window (per worker process)."""
 
-    def __init__(self, allowed: int = FAILED_LOGINS_ALLOWED,
-                 window_s: float = FAILED_LOGIN_WINDOW_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        allowed: int = FAILED_LOGINS_ALLOWED,
+        window_s: float = FAILED_LOGIN_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.allowed, self.window_s, self.clock = allowed, window_s, clock
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()  # the threads of one worker share it
@@ -197,6 +201,7 @@ def peer_credentials(secrets: Secrets, peer: str) -> PeerCredentials:
     user, password = secrets.secret(user_name), secrets.secret(password_name)
     if bool(user) != bool(password):
         missing = password_name if user else user_name
-        raise ConfigError("secrets", None, missing,
-                          f"set CIRT_{missing.upper()} or '{missing}' in secrets.toml")
+        raise ConfigError(
+            "secrets", None, missing, f"set CIRT_{missing.upper()} or '{missing}' in secrets.toml"
+        )
     return PeerCredentials(user, password)

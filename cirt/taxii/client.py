@@ -138,23 +138,29 @@ class TaxiiExchange:
         _, endpoint = self._endpoint(peer)
         creds = peer_credentials(self.context, peer)
         conn = _HTTPConnection(user=creds.user, password=creds.password, version="2.1")
-        session = BoundedSession(peer, limits or self.peer_limits(peer),
-                                 {origin(endpoint.discovery), origin(endpoint.api_root)},
-                                 insecure=endpoint.insecure)
+        session = BoundedSession(
+            peer,
+            limits or self.peer_limits(peer),
+            {origin(endpoint.discovery), origin(endpoint.api_root)},
+            insecure=endpoint.insecure,
+        )
         session.auth, session.headers = conn.session.auth, conn.session.headers
         conn.session = session
         return conn
 
-    def peer_limits(self, peer: str, *, read_timeout: float | None = None,
-                    deadline: float | None = None) -> PeerLimits:
+    def peer_limits(
+        self, peer: str, *, read_timeout: float | None = None, deadline: float | None = None
+    ) -> PeerLimits:
         """The partner's limits from sectors.yaml; a page never larger than config.toml's import
         max_bytes either (every inbound path has the same ceiling)."""
         _, endpoint = self._endpoint(peer)
-        return PeerLimits(read_timeout=read_timeout or endpoint.read_timeout,
-                          deadline=deadline or endpoint.deadline,
-                          max_body_bytes=min(endpoint.max_body_bytes,
-                                             self.context.config.limits.max_bytes),
-                          max_pages=endpoint.max_pages, max_objects=endpoint.max_objects)
+        return PeerLimits(
+            read_timeout=read_timeout or endpoint.read_timeout,
+            deadline=deadline or endpoint.deadline,
+            max_body_bytes=min(endpoint.max_body_bytes, self.context.config.limits.max_bytes),
+            max_pages=endpoint.max_pages,
+            max_objects=endpoint.max_objects,
+        )
 
     def _api_root(self, peer: str, limits: PeerLimits | None = None) -> ApiRoot:
         _, endpoint = self._endpoint(peer)
@@ -180,8 +186,9 @@ class TaxiiExchange:
                 urls.append(endpoint.api_root)
             for url in urls:
                 if origin(url) not in declared:
-                    roots.append(ApiRootInfo(url, "not contacted: another origin than "
-                                                  "sectors.yaml declares", 0, ()))
+                    roots.append(
+                        ApiRootInfo(url, "not contacted: another origin than sectors.yaml declares", 0, ())
+                    )
                     continue
                 root = ApiRoot(url, conn=conn)
                 collections = []
@@ -191,18 +198,26 @@ class TaxiiExchange:
                         roles.append("pull")
                     if url == endpoint.api_root and c.id == endpoint.push_collection:
                         roles.append("push")
-                    collections.append(CollectionInfo(c.id, c.title, bool(c.can_read),
-                                                      bool(c.can_write), ", ".join(roles)))
-                roots.append(ApiRootInfo(url, root.title or "",
-                                         int(root.max_content_length or 0),
-                                         tuple(collections)))
+                    collections.append(
+                        CollectionInfo(c.id, c.title, bool(c.can_read), bool(c.can_write), ", ".join(roles))
+                    )
+                roots.append(
+                    ApiRootInfo(url, root.title or "", int(root.max_content_length or 0), tuple(collections))
+                )
         return Discovery(peer, endpoint.discovery, title or "", tuple(roots))
 
     # -- pull ------------------------------------------------------------------------------
 
-    def pull(self, peer: str, *, collection: str | None = None, since: str | None = None,
-             progress: Progress | None = None, page_size: int = PAGE_SIZE,
-             limits: PeerLimits | None = None) -> PullResult:
+    def pull(
+        self,
+        peer: str,
+        *,
+        collection: str | None = None,
+        since: str | None = None,
+        progress: Progress | None = None,
+        page_size: int = PAGE_SIZE,
+        limits: PeerLimits | None = None,
+    ) -> PullResult:
         """Fetch what is new in the partner's collections; each page stored, then the cursor
         moved.
 
@@ -217,8 +232,9 @@ class TaxiiExchange:
             try:
                 since = format_ts_micro(parse_ts(since))
             except ValueError:
-                raise InvalidValue(f"--since '{since}' is not an RFC 3339 UTC time such as "
-                                   "2026-03-01T00:00:00Z") from None
+                raise InvalidValue(
+                    f"--since '{since}' is not an RFC 3339 UTC time such as 2026-03-01T00:00:00Z"
+                ) from None
         wanted = [collection] if collection else list(endpoint.pull_collections)
         if not wanted:
             raise InvalidValue(f"partner '{peer}' has no pull_collections; give --collection")
@@ -227,13 +243,18 @@ class TaxiiExchange:
         results = []
         for collection_id in wanted:
             target = _collection(root, collection_id, peer)
-            results.append(self._pull_collection(peer, target, since, progress, page_size,
-                                                 limits))
+            results.append(self._pull_collection(peer, target, since, progress, page_size, limits))
         return PullResult(peer, results)
 
-    def _pull_collection(self, peer: str, collection: Collection, since: str | None,
-                         progress: Progress | None, page_size: int,
-                         limits: PeerLimits) -> CollectionPull:
+    def _pull_collection(
+        self,
+        peer: str,
+        collection: Collection,
+        since: str | None,
+        progress: Progress | None,
+        page_size: int,
+        limits: PeerLimits,
+    ) -> CollectionPull:
         store = self.context.store
         collection_id = collection.id
         result = CollectionPull(collection_id)
@@ -253,8 +274,10 @@ class TaxiiExchange:
         provenance = Provenance("taxii", peer, collection_id)
         while True:
             if result.pages >= limits.max_pages or result.received >= limits.max_objects:
-                result.stopped = (f"the partner's cap of {limits.max_pages:,} pages or "
-                                  f"{limits.max_objects:,} objects in one run was reached")
+                result.stopped = (
+                    f"the partner's cap of {limits.max_pages:,} pages or "
+                    f"{limits.max_objects:,} objects in one run was reached"
+                )
                 break
             query = dict(params)
             if token:
@@ -272,21 +295,24 @@ class TaxiiExchange:
             result.updated += summary.updated
             result.duplicates += summary.duplicates
             result.rejected += [{"id": ref, "reason": reason} for ref, reason in summary.rejected]
-            result.conflicts += [{"id": ref, "reason": reason}
-                                 for ref, reason in summary.conflicts]
+            result.conflicts += [{"id": ref, "reason": reason} for ref, reason in summary.conflicts]
             more = bool(envelope.get("more")) and bool(objects)
             if last_added:
                 result.cursor = max(result.cursor or "", last_added)
             if result.cursor:
-                store.set_taxii_cursor(peer, collection_id, result.cursor, complete=not more,
-                                       now=format_ts_micro(self.context.clock()))
+                store.set_taxii_cursor(
+                    peer,
+                    collection_id,
+                    result.cursor,
+                    complete=not more,
+                    now=format_ts_micro(self.context.clock()),
+                )
             if progress is not None:
                 progress(len(objects), f"{peer} {collection_id[:8]}")
             if not more:
                 break
             next_token = envelope.get("next")
-            if isinstance(next_token, str) and next_token and next_token == token and \
-                    last_added == last_seen:
+            if isinstance(next_token, str) and next_token and next_token == token and last_added == last_seen:
                 # medallion repeats its token while date_added moves on; the same token with the
                 # same last date_added is a peer going round (with fresh objects or not)
                 result.stopped = "the server repeated its 'next' token without moving on"
@@ -301,17 +327,20 @@ class TaxiiExchange:
                 result.stopped = "the server said 'more' but gave no way to the next page"
                 break
         if result.stopped and result.cursor:
-            store.set_taxii_cursor(peer, collection_id, result.cursor, complete=True,
-                                   now=format_ts_micro(self.context.clock()))
+            store.set_taxii_cursor(
+                peer, collection_id, result.cursor, complete=True, now=format_ts_micro(self.context.clock())
+            )
         return result
 
-    def _get_page(self, collection: Collection, query: dict[str, Any], peer: str,
-                  provenance: Provenance) -> tuple[dict[str, Any], list[Any], str | None]:
+    def _get_page(
+        self, collection: Collection, query: dict[str, Any], peer: str, provenance: Provenance
+    ) -> tuple[dict[str, Any], list[Any], str | None]:
         """One page, read as bytes by the parser of every inbound path (``cirt.ingest``)."""
         with _remote(peer, f"reading collection {collection.id}"):
             session = collection._conn.session  # a BoundedSession (see _connection)
-            response = session.get(collection.objects_url, params=query,
-                                   headers={"Accept": TAXII_MEDIA}, stream=True)
+            response = session.get(
+                collection.objects_url, params=query, headers={"Accept": TAXII_MEDIA}, stream=True
+            )
             with response:
                 response.raise_for_status()
                 last = response.headers.get("X-TAXII-Date-Added-Last")
@@ -320,15 +349,22 @@ class TaxiiExchange:
                 content = session.read_body(response)
         try:
             envelope, objects = envelope_objects(
-                self.context, content, f"a page of collection {collection.id}", provenance)
+                self.context, content, f"a page of collection {collection.id}", provenance
+            )
         except InputRejected as exc:
             raise RemoteError(f"{peer}: {exc}") from None
         return envelope, objects, last
 
     # -- push ------------------------------------------------------------------------------
 
-    def push(self, peer: str, *, incident: str | None = None, since: str | None = None,
-             status_timeout: float = STATUS_TIMEOUT) -> PushResult:
+    def push(
+        self,
+        peer: str,
+        *,
+        incident: str | None = None,
+        since: str | None = None,
+        status_timeout: float = STATUS_TIMEOUT,
+    ) -> PushResult:
         """Send what the gate lets the partner have and it does not have yet; retry what is due.
 
         Candidates: an incident and what it links, or the newest versions of our own objects
@@ -340,8 +376,7 @@ class TaxiiExchange:
         store = self.context.store
         _, endpoint = self._endpoint(peer)
         if endpoint.push_collection is None:
-            raise InvalidValue(f"partner '{peer}' has no push_collection in "
-                               f"{self.context.community.source}")
+            raise InvalidValue(f"partner '{peer}' has no push_collection in {self.context.community.source}")
         rows = self._push_candidates(incident, since)
         now = format_ts_micro(self.context.clock())
         due = {(r.object_id, r.modified) for r in store.retry_due(peer, now)}
@@ -368,8 +403,11 @@ class TaxiiExchange:
             return result
         objects = [dict(o) for o in disclosure.objects]
         known = store.push_records(peer, [(o["id"], version_of(o)) for o in objects])
-        objects = [o for o in objects if (o["id"], version_of(o)) not in known
-                   or known[(o["id"], version_of(o))].state != "sent"]
+        objects = [
+            o
+            for o in objects
+            if (o["id"], version_of(o)) not in known or known[(o["id"], version_of(o))].state != "sent"
+        ]
         root = self._api_root(peer)
         target = _collection(root, endpoint.push_collection, peer)
         with _remote(peer, "reading the API root"):
@@ -385,9 +423,12 @@ class TaxiiExchange:
             store.record_push(records)
             outcomes.extend(records)
 
-        settle([outcome_of(obj, "failed",
-                       f"larger than the partner's max_content_length ({limit} bytes)")
-                for obj in too_big])
+        settle(
+            [
+                outcome_of(obj, "failed", f"larger than the partner's max_content_length ({limit} bytes)")
+                for obj in too_big
+            ]
+        )
         broken: str | None = None
         for envelope in envelopes:
             if broken is not None:
@@ -395,8 +436,12 @@ class TaxiiExchange:
                 continue
             # Pending before it leaves: killed mid-POST, the next run sends it again (the
             # partner keeps one copy of a version; "already present" then counts as sent).
-            store.record_push([replace(r, next_attempt=r.last_attempt)  # due at once
-                               for r in (outcome_of(o, "pending", "being sent") for o in envelope)])
+            store.record_push(
+                [
+                    replace(r, next_attempt=r.last_attempt)  # due at once
+                    for r in (outcome_of(o, "pending", "being sent") for o in envelope)
+                ]
+            )
             try:
                 settle(self._send(peer, target, envelope, known, status_timeout))
                 result.envelopes += 1
@@ -427,8 +472,14 @@ class TaxiiExchange:
                 raise InvalidValue(f"--since '{since}' is not an RFC 3339 UTC time") from None
         return list(store.latest_objects(since=since, origin=LOCAL))  # ours, not peers' echoes
 
-    def _send(self, peer: str, target: Collection, objects: list[dict[str, Any]],
-              known: dict[tuple[str, str], PushRecord], timeout: float) -> list[PushRecord]:
+    def _send(
+        self,
+        peer: str,
+        target: Collection,
+        objects: list[dict[str, Any]],
+        known: dict[tuple[str, str], PushRecord],
+        timeout: float,
+    ) -> list[PushRecord]:
         """POST one envelope, poll its status until complete (or the timeout), record each
         object."""
         with _remote(peer, f"posting to collection {target.id}"):
@@ -442,8 +493,9 @@ class TaxiiExchange:
                 status.refresh()
             successes = {(s.get("id"), s.get("version")) for s in status.successes or []}
             success_ids = {s.get("id") for s in status.successes or []}
-            failures = {s.get("id"): str(s.get("message") or "refused by the partner")
-                        for s in status.failures or []}
+            failures = {
+                s.get("id"): str(s.get("message") or "refused by the partner") for s in status.failures or []
+            }
             pendings = {s.get("id") for s in status.pendings or []}
             complete = status.status == "complete"
             clean = complete and not status.failure_count
@@ -452,16 +504,21 @@ class TaxiiExchange:
         for obj in objects:
             object_id, version = obj["id"], version_of(obj)
             if object_id in failures and _already_there(peer, target, object_id, version):
-                out.append(_record(peer, obj, "sent", known, "already present at the partner",
-                                   clock()))
+                out.append(_record(peer, obj, "sent", known, "already present at the partner", clock()))
             elif object_id in failures:
                 out.append(_record(peer, obj, "failed", known, failures[object_id], clock()))
-            elif (object_id, version) in successes or object_id in success_ids or (
-                    clean and object_id not in pendings):
+            elif (
+                (object_id, version) in successes
+                or object_id in success_ids
+                or (clean and object_id not in pendings)
+            ):
                 out.append(_record(peer, obj, "sent", known, "", clock()))
             else:
-                out.append(_record(peer, obj, "pending", known,
-                                   "the partner had not finished processing it", clock()))
+                out.append(
+                    _record(
+                        peer, obj, "pending", known, "the partner had not finished processing it", clock()
+                    )
+                )
         return out
 
 
@@ -484,8 +541,7 @@ def _remote(peer: str, doing: str) -> Iterator[None]:
                 detail = ""
         raise RemoteError(f"{peer}: {doing} failed: HTTP {code}{detail}") from None
     except requests.RequestException as exc:
-        raise RemoteError(f"{peer}: {doing} failed: {type(exc).__name__}: "
-                          f"{str(exc)[:200]}") from None
+        raise RemoteError(f"{peer}: {doing} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
     except (TAXIIServiceException, ValueError, KeyError, TypeError) as exc:
         raise RemoteError(f"{peer}: {doing} failed: {str(exc)[:200]}") from None
 
@@ -495,8 +551,9 @@ def _collection(root: ApiRoot, collection_id: str, peer: str) -> Collection:
         for collection in root.collections:
             if collection.id == collection_id:
                 return collection
-    raise RemoteError(f"{peer}: the API root {root.url} has no collection {collection_id} "
-                      "that our credentials can see")
+    raise RemoteError(
+        f"{peer}: the API root {root.url} has no collection {collection_id} that our credentials can see"
+    )
 
 
 def _key(obj: Any) -> tuple[str, str]:
@@ -510,8 +567,9 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), timedelta(days=1))
 
 
-def cut_envelopes(objects: list[dict[str, Any]],
-                  limit: int) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+def cut_envelopes(
+    objects: list[dict[str, Any]], limit: int
+) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
     """Envelopes whose JSON body fits in ``limit`` bytes (0: no limit); and objects too big alone."""
     envelopes: list[list[dict[str, Any]]] = []
     too_big: list[dict[str, Any]] = []
@@ -548,14 +606,23 @@ def _already_there(peer: str, target: Collection, object_id: str, version: str) 
             found = target.get_object(object_id, version=version)
         except requests.HTTPError:  # 404: not there
             return False
-    return any(isinstance(o, dict) and o.get("id") == object_id and version_of(o) == version
-               for o in (found or {}).get("objects", []))
+    return any(
+        isinstance(o, dict) and o.get("id") == object_id and version_of(o) == version
+        for o in (found or {}).get("objects", [])
+    )
 
 
-def _record(peer: str, obj: dict[str, Any], state: str, known: dict[tuple[str, str], PushRecord],
-            message: str, now: datetime) -> PushRecord:
+def _record(
+    peer: str,
+    obj: dict[str, Any],
+    state: str,
+    known: dict[tuple[str, str], PushRecord],
+    message: str,
+    now: datetime,
+) -> PushRecord:
     key = (obj["id"], version_of(obj))
     attempts = (known[key].attempts if key in known else 0) + 1
     next_attempt = now if state == "sent" else now + backoff(attempts)
-    return PushRecord(key[0], key[1], peer, state, attempts, format_ts_micro(now),
-                      format_ts_micro(next_attempt), message)
+    return PushRecord(
+        key[0], key[1], peer, state, attempts, format_ts_micro(now), format_ts_micro(next_attempt), message
+    )

@@ -63,21 +63,44 @@ class CollectionSpec:
     types_not_in: tuple[str, ...] = ()
 
     def resource(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "description": self.description,
-                "alias": self.alias, "can_read": self.can_read, "can_write": self.can_write,
-                "media_types": [STIX_MEDIA]}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "alias": self.alias,
+            "can_read": self.can_read,
+            "can_write": self.can_write,
+            "media_types": [STIX_MEDIA],
+        }
 
 
 COLLECTIONS: tuple[CollectionSpec, ...] = (
-    CollectionSpec("4f7ad23b-7797-48bc-bd33-274dbe359329", "indicators", "Indicators",
-                   "Indicators, observables and threat intelligence; each party sees what TLP "
-                   "lets it see.", True, False, types_not_in=INCIDENT_TYPES),
-    CollectionSpec("50924d22-4fe7-44b4-957d-d552a7feb6ce", "incidents", "Incidents",
-                   "Incident records with their relationships; each party sees what TLP lets "
-                   "it see.", True, False,
-                   types_in=(*INCIDENT_TYPES, "relationship", "identity")),
-    CollectionSpec("9e9cd0bb-1d89-4433-b169-caf58799a6e2", "inbox", "Inbox",
-                   "Where partners and sector CIRTs send us STIX objects.", False, True),
+    CollectionSpec(
+        "4f7ad23b-7797-48bc-bd33-274dbe359329",
+        "indicators",
+        "Indicators",
+        "Indicators, observables and threat intelligence; each party sees what TLP lets it see.",
+        True,
+        False,
+        types_not_in=INCIDENT_TYPES,
+    ),
+    CollectionSpec(
+        "50924d22-4fe7-44b4-957d-d552a7feb6ce",
+        "incidents",
+        "Incidents",
+        "Incident records with their relationships; each party sees what TLP lets it see.",
+        True,
+        False,
+        types_in=(*INCIDENT_TYPES, "relationship", "identity"),
+    ),
+    CollectionSpec(
+        "9e9cd0bb-1d89-4433-b169-caf58799a6e2",
+        "inbox",
+        "Inbox",
+        "Where partners and sector CIRTs send us STIX objects.",
+        False,
+        True,
+    ),
 )
 COLLECTIONS_BY_ID = {c.id: c for c in COLLECTIONS}
 COLLECTION_ALIASES = {c.alias: c.id for c in COLLECTIONS}
@@ -109,8 +132,9 @@ class TaxiiCollections:
     """The API root's resources for one serving thread: reads through ``gate``, the inbox
     through ``cirt.ingest``."""
 
-    def __init__(self, context: Context, gate: Gatekeeper, *,
-                 max_content_length: int = DEFAULT_MAX_CONTENT) -> None:
+    def __init__(
+        self, context: Context, gate: Gatekeeper, *, max_content_length: int = DEFAULT_MAX_CONTENT
+    ) -> None:
         self.context = context
         self.gate = gate
         self.max_content_length = max_content_length
@@ -120,15 +144,25 @@ class TaxiiCollections:
     def discovery(self, base_url: str) -> bytes:
         root = f"{base_url}/{API_ROOT}/"
         national = self.context.community.national
-        return _dump({"title": f"{national.name} TAXII server",
-                      "description": "STIX 2.1 shared under TLP 2.0; each party sees its share.",
-                      "contact": national.contacts[0].email if national.contacts else "",
-                      "default": root, "api_roots": [root]})
+        return _dump(
+            {
+                "title": f"{national.name} TAXII server",
+                "description": "STIX 2.1 shared under TLP 2.0; each party sees its share.",
+                "contact": national.contacts[0].email if national.contacts else "",
+                "default": root,
+                "api_roots": [root],
+            }
+        )
 
     def api_root(self) -> bytes:
-        return _dump({"title": f"{self.context.community.national.name}",
-                      "description": "Indicators and incidents, filtered per party by TLP.",
-                      "versions": [TAXII_MEDIA], "max_content_length": self.max_content_length})
+        return _dump(
+            {
+                "title": f"{self.context.community.national.name}",
+                "description": "Indicators and incidents, filtered per party by TLP.",
+                "versions": [TAXII_MEDIA],
+                "max_content_length": self.max_content_length,
+            }
+        )
 
     @staticmethod
     def collections() -> bytes:
@@ -144,8 +178,7 @@ class TaxiiCollections:
             raise TaxiiError(404, "Not Found", "no such status resource")
         return body.encode("utf-8")
 
-    def objects(self, party: str, collection: CollectionSpec, query: Query, *,
-                single: bool = False) -> Page:
+    def objects(self, party: str, collection: CollectionSpec, query: Query, *, single: bool = False) -> Page:
         released, more = self.released_page(party, collection, query)
         if single and not released and query.after is None:
             self._raise_absent(party, collection, query)
@@ -163,10 +196,15 @@ class TaxiiCollections:
         body: dict[str, Any] = {"more": more}
         if more:
             body["next"] = encode_next(page[-1].row.added)
-        body["objects"] = [{"id": r.row.id, "date_added": r.row.added,
-                            "version": r.row.modified or r.row.added,
-                            "media_type": f"application/stix+json;version={r.row.spec_version}"}
-                           for r in page]
+        body["objects"] = [
+            {
+                "id": r.row.id,
+                "date_added": r.row.added,
+                "version": r.row.modified or r.row.added,
+                "media_type": f"application/stix+json;version={r.row.spec_version}",
+            }
+            for r in page
+        ]
         return _page(_dump(body), page)
 
     def versions(self, party: str, collection: CollectionSpec, query: Query) -> Page:
@@ -195,14 +233,14 @@ class TaxiiCollections:
             summary = ingest(self.context, objects, provenance)
         status = status_resource(summary, objects, format_ts_micro(self.context.clock()))
         body = json.dumps(status)
-        self.context.store.add_taxii_status(status["id"], party, status["request_timestamp"],
-                                            body)
+        self.context.store.add_taxii_status(status["id"], party, status["request_timestamp"], body)
         return body.encode("utf-8")
 
     # paging through the gate ------------------------------------------------------------------
 
-    def released_page(self, party: str, collection: CollectionSpec,
-                      query: Query) -> tuple[list[ReleasedRow], bool]:
+    def released_page(
+        self, party: str, collection: CollectionSpec, query: Query
+    ) -> tuple[list[ReleasedRow], bool]:
         """Up to ``limit`` released rows after the query's lower bound, and whether more follow.
 
         Candidates are read in ``added`` order in batches; each batch passes the gate; reading
@@ -226,18 +264,27 @@ class TaxiiCollections:
             needed = query.limit + 1 - len(released)
             ratio = max(len(released), 1) / scanned
             batch = min(max(int(needed / ratio * 1.2) + 16, 32), 5 * (query.limit + 1))
-        page = released[:query.limit]
+        page = released[: query.limit]
         return page, len(released) > query.limit
 
-    def candidates(self, collection: CollectionSpec, query: Query, after: str | None,
-                   limit: int, party: str) -> list[PagedRow]:
+    def candidates(
+        self, collection: CollectionSpec, query: Query, after: str | None, limit: int, party: str
+    ) -> list[PagedRow]:
         """Rows of the collection the query selects, none above what can reach ``party`` (the
         gate's ceiling), in ``added`` order."""
         return self.context.store.objects_page(
-            PageFilter(ceiling=self.gate.ceiling(party), types_in=collection.types_in,
-                       types_not_in=collection.types_not_in, types=query.types, ids=query.ids,
-                       spec_versions=query.spec_versions, versions=query.versions),
-            after, limit)
+            PageFilter(
+                ceiling=self.gate.ceiling(party),
+                types_in=collection.types_in,
+                types_not_in=collection.types_not_in,
+                types=query.types,
+                ids=query.ids,
+                spec_versions=query.spec_versions,
+                versions=query.versions,
+            ),
+            after,
+            limit,
+        )
 
     def _raise_absent(self, party: str, collection: CollectionSpec, query: Query) -> None:
         """404 for an object the party cannot see at all; an empty envelope if it just filtered."""
@@ -267,7 +314,15 @@ def status_resource(summary: IngestSummary, objects: list[Any], now: str) -> dic
             failures.append({"id": ref, "version": version, "message": rejected[ref]})
         else:
             successes.append({"id": ref, "version": version})
-    return {"id": str(uuid.uuid4()), "status": "complete", "request_timestamp": now,
-            "total_count": len(objects), "success_count": len(successes),
-            "successes": successes, "failure_count": len(failures), "failures": failures,
-            "pending_count": 0, "pendings": []}
+    return {
+        "id": str(uuid.uuid4()),
+        "status": "complete",
+        "request_timestamp": now,
+        "total_count": len(objects),
+        "success_count": len(successes),
+        "successes": successes,
+        "failure_count": len(failures),
+        "failures": failures,
+        "pending_count": 0,
+        "pendings": [],
+    }

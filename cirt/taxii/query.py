@@ -22,14 +22,23 @@ STIX_MEDIA = "application/stix+json;version=2.1"
 DEFAULT_MAX_PAGE = 1000
 DEFAULT_MAX_CONTENT = 10 * 1024 * 1024  # bytes of a POST body
 
-OBJECT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                       r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+OBJECT_ID = re.compile(
+    r"^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 OBJECT_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,249}$")
 _SPEC = re.compile(r"^\d\.\d$")
 
 # The filters each resource takes (section 3.6).
-LIST_FILTERS = ("match[id]", "match[type]", "match[version]", "match[spec_version]",
-                "added_after", "limit", "next")
+LIST_FILTERS = (
+    "match[id]",
+    "match[type]",
+    "match[version]",
+    "match[spec_version]",
+    "added_after",
+    "limit",
+    "next",
+)
 OBJECT_FILTERS = ("match[version]", "match[spec_version]", "added_after", "limit", "next")
 VERSIONS_FILTERS = ("match[spec_version]", "added_after", "limit", "next")
 
@@ -37,16 +46,18 @@ VERSIONS_FILTERS = ("match[spec_version]", "added_after", "limit", "next")
 class TaxiiError(Exception):
     """An error response in the TAXII 2.1 error-message format."""
 
-    def __init__(self, status: int, title: str, description: str,
-                 headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(
+        self, status: int, title: str, description: str, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(description)
         self.status, self.title, self.description, self.headers = status, title, description, headers
 
 
 def error_body(status: int, title: str, description: str) -> bytes:
     """A TAXII 2.1 error message (section 3.6.1): every error we answer, ours or gunicorn's."""
-    return json.dumps({"title": title, "http_status": str(status),
-                       "description": description}).encode("utf-8")
+    return json.dumps({"title": title, "http_status": str(status), "description": description}).encode(
+        "utf-8"
+    )
 
 
 NOT_FOUND_OBJECT = TaxiiError(404, "Not Found", "no such object in this collection")
@@ -123,9 +134,11 @@ def _timestamp(value: str, name: str) -> str:
     try:
         return format_ts_micro(parse_ts(value))
     except ValueError:
-        raise TaxiiError(400, "Bad Request",
-                         f"{name} must be an RFC 3339 UTC timestamp such as "
-                         "2026-03-10T14:00:00.000000Z") from None
+        raise TaxiiError(
+            400,
+            "Bad Request",
+            f"{name} must be an RFC 3339 UTC timestamp such as 2026-03-10T14:00:00.000000Z",
+        ) from None
 
 
 def encode_next(added: str) -> str:
@@ -150,8 +163,7 @@ def check_accept(accept: str | None) -> None:
         if media in ("*/*", "application/*"):
             return
         if media == "application/taxii+json":
-            version = [p.split("=", 1)[1].strip() for p in params
-                       if p.lower().startswith("version=")]
+            version = [p.split("=", 1)[1].strip() for p in params if p.lower().startswith("version=")]
             if not version or version[0] == "2.1":
                 return
     raise TaxiiError(406, "Not Acceptable", f"this server answers {TAXII_MEDIA} only")

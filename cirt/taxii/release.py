@@ -60,16 +60,21 @@ class Gatekeeper:
         self._naming: dict[tuple[str, str], bool] = {}
         self._plain: dict[str, TLP | None] = {}
         community = context.community
-        self._community_identities = frozenset([
-            community.national.identity, *(o.identity for o in community.organisations.values()),
-            *(p.identity for p in community.partners.values())])
+        self._community_identities = frozenset(
+            [
+                community.national.identity,
+                *(o.identity for o in community.organisations.values()),
+                *(p.identity for p in community.partners.values()),
+            ]
+        )
         self._identities = self._community_identities
 
     def _known_creators(self) -> None:
         """Creators a plain object may name: sectors.yaml identities whose identity object is
         not in the store (one that is has its own marking, which only the whole gate weighs)."""
         known = self._community_identities - self.context.store.existing_ids(
-            sorted(self._community_identities))
+            sorted(self._community_identities)
+        )
         if known != self._identities:
             self._identities = known
             self._plain.clear()
@@ -78,8 +83,7 @@ class Gatekeeper:
         """The gate's rules table for ``party`` over TAXII (made once per worker)."""
         table = self._tables.get(party)
         if table is None:
-            table = self._tables[party] = RulesTable(self.recipient(party),
-                                                     self.context.community)
+            table = self._tables[party] = RulesTable(self.recipient(party), self.context.community)
         return table
 
     def ceiling(self, party: str) -> int:
@@ -95,7 +99,8 @@ class Gatekeeper:
         if pattern is None:
             names = sorted(self.rules(party).others)
             pattern = self._others[party] = re.compile(
-                "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
+                "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)"
+            )
         return pattern
 
     def _names_a_party(self, row: Row) -> bool:
@@ -107,18 +112,22 @@ class Gatekeeper:
         if found is None:
             if self._any_party is None:
                 community = self.context.community
-                names = sorted({n for p in (*community.organisations.values(),
-                                            *community.partners.values())
-                                for n in (p.id, p.identity)})
-                self._any_party = re.compile(
-                    "|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
+                names = sorted(
+                    {
+                        n
+                        for p in (*community.organisations.values(), *community.partners.values())
+                        for n in (p.id, p.identity)
+                    }
+                )
+                self._any_party = re.compile("|".join(re.escape(json.dumps(n)) for n in names) or "(?!)")
             if len(self._naming) >= _NAMING_CACHE:
                 self._naming.clear()
             found = self._naming[key] = self._any_party.search(row.body) is not None
         return found
 
-    def sift(self, rows: Sequence[Row],
-             party: str) -> tuple[list[Row], dict[str, dict[str, tuple[str, ...]]]]:
+    def sift(
+        self, rows: Sequence[Row], party: str
+    ) -> tuple[list[Row], dict[str, dict[str, tuple[str, ...]]]]:
         """Withhold on stored columns what the gate would withhold anyway: the rules table's
         verdict for the row's TLP column, which is never lower than the level the gate applies.
 
@@ -128,8 +137,11 @@ class Gatekeeper:
         judged = [(row, verdict(row.tlp, _newest(row), row.origin != LOCAL)) for row in rows]
         undecided = [row.id for row, (anyone, member) in judged if member and not anyone]
         audiences = self.context.store.audiences(undecided) if undecided else {}
-        return [row for row, (anyone, member) in judged if anyone or (
-            member and party in audiences.get(row.id, {}).get("org", ()))], audiences
+        return [
+            row
+            for row, (anyone, member) in judged
+            if anyone or (member and party in audiences.get(row.id, {}).get("org", ()))
+        ], audiences
 
     def verdicts(self, party: str) -> Callable[[int, int, bool], tuple[bool, bool]]:
         """For a version of TLP ``own`` whose newest version has TLP ``newest`` (received or
@@ -147,10 +159,11 @@ class Gatekeeper:
                 if not (0 <= own <= 4 and 0 <= newest <= 4):  # not a level: fail closed
                     found = (False, False)
                 else:
-                    found = (rules.allows(TLP(own), received, False)
-                             and rules.allows(TLP(newest), received, False),
-                             rules.allows(TLP(own), received, True)
-                             and rules.allows(TLP(newest), received, True))
+                    found = (
+                        rules.allows(TLP(own), received, False)
+                        and rules.allows(TLP(newest), received, False),
+                        rules.allows(TLP(own), received, True) and rules.allows(TLP(newest), received, True),
+                    )
                 memo[key] = found
             return found
 
@@ -177,18 +190,22 @@ class Gatekeeper:
             level = known.get(facts, _UNKNOWN) if facts is not None else _UNKNOWN
             if level is _UNKNOWN:
                 level = self.plain_level(row)
-            if level is None or (self._names_a_party(row)
-                                 and others.search(row.body) is not None):
+            if level is None or (self._names_a_party(row) and others.search(row.body) is not None):
                 involved.append(index)
             else:
                 plain.append((index, level))
         # the verdict of a plain object depends on its level, its newest version's, whether it
         # was received and whether the party is in its audience, alone
         verdict = self.verdicts(party)
-        judged = [(index, verdict(level, _newest(kept[index]), kept[index].origin != LOCAL))
-                  for index, level in plain]
-        missing = [kept[i].id for i, (anyone, member) in judged
-                   if member and not anyone and kept[i].id not in audiences]
+        judged = [
+            (index, verdict(level, _newest(kept[index]), kept[index].origin != LOCAL))
+            for index, level in plain
+        ]
+        missing = [
+            kept[i].id
+            for i, (anyone, member) in judged
+            if member and not anyone and kept[i].id not in audiences
+        ]
         if missing:  # marked higher than its TLP column says: its audience decides
             audiences = {**audiences, **self.context.store.audiences(missing)}
         for index, (anyone, member) in judged:
@@ -208,8 +225,9 @@ class Gatekeeper:
             for index in batch.values():
                 row = kept[index]
                 texts[index] = decided.get((row.id, row.modified))
-        return list(map(_new_released_row, [pair for pair in zip(kept, texts, strict=True)
-                                             if pair[1] is not None]))
+        return list(
+            map(_new_released_row, [pair for pair in zip(kept, texts, strict=True) if pair[1] is not None])
+        )
 
     def plain_level(self, row: Row) -> TLP | None:
         """The TLP of a *plain* object (see ``cirt.plain``); None if it is not plain.
@@ -262,12 +280,12 @@ class Gatekeeper:
         for row in rows:
             if row.id not in newest or row.modified > newest[row.id].modified:
                 newest[row.id] = row
-        return self.sharing.release(list(newest.values()), self.recipient(party), CHANNEL,
-                                       delivery="sent")
+        return self.sharing.release(list(newest.values()), self.recipient(party), CHANNEL, delivery="sent")
 
     def record(self, page: Sequence[ReleasedRow], party: str) -> Served[ReleasedRow]:
         """One disclosure-log entry for one response page: what the server may send."""
         return self.sharing.serve(
-            page, self.recipient(party),
-            [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page])
-
+            page,
+            self.recipient(party),
+            [(row.id, row.modified or row.added, int(row.tlp)) for row, _ in page],
+        )

@@ -42,6 +42,12 @@ def all_migrations() -> list[Migration]:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         engine = getattr(module, "ENGINE_STATEMENTS", {})
-        found.append(Migration(int(info.name[1:5]), info.name[6:], tuple(module.STATEMENTS),
-                               tuple((k, tuple(v)) for k, v in sorted(engine.items()))))
+        found.append(
+            Migration(
+                int(info.name[1:5]),
+                info.name[6:],
+                tuple(module.STATEMENTS),
+                tuple((k, tuple(v)) for k, v in sorted(engine.items())),
+            )
+        )
     return sorted(found, key=lambda m: m.version)
