@@ -40,6 +40,7 @@ from cirt.openpgp import GpgSettings, OpenPGP
 from cirt.smtp import Mailer
 from cirt.tlp import TLP, marking_definition
 from cirt.workspace import Workspace
+from tests.tls import loopback_certificate
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
@@ -436,31 +437,7 @@ def test_smtp_credentials_are_used_and_a_wrong_or_missing_password_is_a_clear_er
 def test_starttls_verifies_the_server_certificate(
     keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = loopback_certificate(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     inbox = Inbox()

@@ -4,7 +4,6 @@ incident over TLS through ``cirt intake serve`` and follows the report's status.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from cirt.demos.servers import intake_form
 from cirt.workspace import Workspace
+from tests.tls import loopback_certificate
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 pytestmark = pytest.mark.skipif(
@@ -56,29 +56,7 @@ def test_a_citizen_reports_phishing_in_chromium_and_follows_its_status(
     from selenium.webdriver.support.ui import WebDriverWait
 
     assert isinstance(chromium, WebDriver)
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = loopback_certificate(tmp_path)
     screenshot = tmp_path / "sms.png"
     screenshot.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
     home = tmp_path / "ws"

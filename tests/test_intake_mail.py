@@ -26,6 +26,7 @@ import pytest
 
 from cirt.demos.servers import free_port
 from cirt.workspace import Workspace
+from tests.tls import loopback_certificate
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(120)
 
@@ -197,29 +198,7 @@ def dovecot() -> Iterator[Imap]:
         owner = pwd.getpwuid(os.getuid())
         login_user = internal_user = owner.pw_name
     port, tls_port = free_port(), free_port()
-    cert, key = root / "cert.pem", root / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = loopback_certificate(root)
     (root / "passwd").write_text(
         f"reports:{{PLAIN}}imap-s3cret:{owner.pw_uid}:{owner.pw_gid}::{root / 'mail' / 'reports'}\n"
     )

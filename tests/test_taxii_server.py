@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from cirt.taxii.collections import COLLECTIONS
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.taxii_fixtures import CirtServer, cirt_server, indicator, seed
+from tests.tls import loopback_certificate
 
 INDICATORS, INCIDENTS, INBOX = (c.id for c in COLLECTIONS)
 TAXII = "application/taxii+json;version=2.1"
@@ -387,29 +387,7 @@ def test_credentials_are_printed_once_stored_hashed_and_revocable(home: Path, cl
 def test_tls_when_given_a_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would override verify=
         monkeypatch.delenv(name, raising=False)
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = loopback_certificate(tmp_path)
     home = tmp_path / "ws"
     with Workspace.init(home) as ws:
         seed(ws, [(indicator(1, TLP.CLEAR, prefix="7115"), TLP.CLEAR)])
