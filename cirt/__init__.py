@@ -17,6 +17,7 @@ __all__ = ["Workspace", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name == "Workspace":
+        # start-up: `import cirt.gate` (or any core module) must not load the store and services
         from cirt.workspace import Workspace
 
         return Workspace

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cirt.errors import ConfigError
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
@@ -48,8 +50,6 @@ def dotted(loc: Location) -> str:
 
 def load_yaml(path: Path | str) -> LocatedYaml:
     """Parse one YAML file; any problem becomes a ConfigError naming file and line."""
-    import yaml
-
     name = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -81,8 +81,6 @@ def load_yaml(path: Path | str) -> LocatedYaml:
 
 
 def _construct(node: Any, loc: Location, out: LocatedYaml, scalars: Any) -> Any:
-    import yaml
-
     out.lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -105,8 +103,6 @@ def _construct(node: Any, loc: Location, out: LocatedYaml, scalars: Any) -> Any:
 
 
 def _scalar(node: Any, loc: Location, out: LocatedYaml, scalars: Any) -> Any:
-    import yaml
-
     if not isinstance(node, yaml.ScalarNode):
         raise out.error(loc, "keys must be plain text")
     try:

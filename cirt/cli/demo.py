@@ -22,6 +22,7 @@ def demo(
     as_json: JsonFlag = False,
 ) -> None:
     """Run a realistic scenario in a throwaway workspace, narrated on screen."""
+    # start-up: this command is registered for every command; the demo loads on use (~0.5 s)
     from cirt.demo import run_demo
 
     lines: list[str] = []

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cirt.cli.output import JsonFlag, console, emit, home_option, markup, ok, styled, table
+from cirt.config import CONFIG_FILE, load_config, resolve_home
+from cirt.sectors_file import load_community
 
 if TYPE_CHECKING:
     from cirt.community import Community
@@ -18,9 +20,6 @@ app = typer.Typer(no_args_is_help=True)
 def _community(ctx: typer.Context, path: Path | None = None) -> Community:
     """The workspace's sectors.yaml, or ``path`` checked against the workspace's config.toml
     ``[import]`` limits when there is a workspace (else against the defaults)."""
-    from cirt.config import CONFIG_FILE, load_config, resolve_home
-    from cirt.sectors_file import load_community
-
     home = resolve_home(home_option(ctx))
     config = load_config(home) if path is None or (home / CONFIG_FILE).exists() else None
     if path is None:
@@ -80,7 +79,7 @@ def show(ctx: typer.Context, org: str, as_json: JsonFlag = False) -> None:
     data = party.as_dict()
 
     def render() -> None:
-        from rich.pretty import Pretty
+        from rich.pretty import Pretty  # start-up: ~20 ms, only when a party is shown
 
         console().print(markup("[bold]{}[/] ({})", party.name, party.id))
         console().print(Pretty(data))

@@ -37,6 +37,7 @@ def engine_of(url: str) -> str:
 def open_database(url: str) -> Database:
     if engine_of(url) == "sqlite":
         return SQLiteDatabase(Path(url.removeprefix("sqlite:///")))
+    # start-up: the PostgreSQL driver (~90 ms) loads only for a PostgreSQL workspace
     from cirt.store.postgres import PostgresDatabase
 
     return PostgresDatabase(url)
