@@ -21,6 +21,7 @@ import pytest
 from pg import PgServer, PgUnavailable, start_server
 
 from cirt.cli.app import run
+from cirt.demos.misp_server import MispServer, running
 from cirt.store.engines import open_store
 from cirt.workspace import Workspace
 
@@ -167,3 +168,15 @@ def cli(home: Path, capsys: pytest.CaptureFixture[str]):
         return Result(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture
+def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispServer]:
+    """CSIRTAmericas' MISP: a MISP-compatible server on 127.0.0.1 that sectors.yaml points at,
+    with the partner's key in the environment."""
+    key = "test-key-0123456789"
+    with running(key) as server:
+        sectors = home / "sectors.yaml"
+        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/", server.url))
+        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", key)
+        yield server

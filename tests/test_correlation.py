@@ -11,7 +11,7 @@ import pytest
 from pymisp import MISPEvent, PyMISP
 
 from cirt.correlation import mark, seen_since
-from cirt.demos.misp_server import MispServer, running
+from cirt.demos.misp_server import MispServer
 from cirt.tlp import TLP
 from cirt.workspace import Workspace
 from tests.conftest import FixedClock
@@ -147,16 +147,6 @@ def test_a_large_batch_finds_what_one_value_at_a_time_finds(ws: Workspace) -> No
         [f"198.51.100.{n}" for n in range(60)] + ["2001:db8::beef", "a.b.c2.example"]
     )
     assert {m.incident.reference for m in found} == {reference}
-
-
-@pytest.fixture
-def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispServer]:
-    key = "test-key-0123456789"
-    with running(key) as misp:
-        sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/", misp.url))
-        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", key)
-        yield misp
 
 
 def test_misp_pull_says_where_pulled_values_were_seen(

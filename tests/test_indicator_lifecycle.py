@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cirt.demos.misp_server import MispServer, running
+from cirt.demos.misp_server import MispServer
 from cirt.errors import InvalidValue
 from cirt.lifecycle import retire, retired
 from cirt.tlp import TLP
@@ -133,16 +133,6 @@ def test_a_partner_that_received_it_over_taxii_gets_the_revoked_version(
         entries = ws.store.disclosures(object_id=indicator["id"])
     versions = {ref[1] for e in entries for ref in e.objects if ref[0] == indicator["id"]}
     assert versions == {indicator["modified"], done.json()["indicator"]["modified"]}
-
-
-@pytest.fixture
-def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispServer]:
-    key = "test-key-0123456789"
-    with running(key) as misp:
-        sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace("https://misp.csirtamericas.example/", misp.url))
-        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", key)
-        yield misp
 
 
 def test_misp_push_sends_the_event_again_with_the_attribute_no_longer_for_ids(

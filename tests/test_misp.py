@@ -6,7 +6,6 @@ The live tests run PyMISP's real HTTP code against cirt.demos.misp_server on 127
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from pymisp import MISPEvent, PyMISP
 
-from cirt.demos.misp_server import MispServer, running
+from cirt.demos.misp_server import MispServer
 from cirt.errors import SharingDenied
 from cirt.misp.to_misp import Offered, build_event, event_dict
 from cirt.misp.to_stix import events_in, events_to_stix
@@ -276,15 +275,6 @@ def test_a_feed_loads_back_with_pymisp_and_imports(cli, incident: str, tmp_path:
 
 
 # --- live: push and pull against a MISP-compatible server ---
-
-
-@pytest.fixture
-def partner_misp(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MispServer]:
-    with running(KEY) as server:
-        sectors = home / "sectors.yaml"
-        sectors.write_text(sectors.read_text().replace(PARTNER_URL, server.url))
-        monkeypatch.setenv("CIRT_MISP_CSIRTAMERICAS_KEY", KEY)
-        yield server
 
 
 def test_push_sends_once_and_pull_returns_the_same_event(
