@@ -133,9 +133,10 @@ def incident_records(store: SQLStore, objects: Sequence[Item]) -> list[dict[str,
 
 
 def indicator_records(
-    store: SQLStore, objects: Sequence[Item], *, visible: set[str] | None = None
+    store: SQLStore, objects: Sequence[Item], references: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """``visible``: the incident ids a recipient may see (None: all of them)."""
+    """``references``: the reference the file shows for each incident id it may name (what the
+    gate released of that incident: the public reference for a recipient)."""
     owners = search_index.incidents_of(store.db, [str(o["id"]) for o, _ in objects])
     records = []
     for obj, level in objects:
@@ -153,9 +154,9 @@ def indicator_records(
                 "revoked": bool(obj.get("revoked", False)),
                 "labels": list(obj.get("labels", [])),
                 "incidents": [
-                    i.reference
+                    references[i.incident_id]
                     for i in owners.get(str(obj["id"]), [])
-                    if visible is None or i.incident_id in visible
+                    if i.incident_id in references
                 ],
                 "description": obj.get("description"),
             }
@@ -169,20 +170,21 @@ def export_csv(context: Context, sharing: Sharing, kind: str, recipient: str | N
     if kind not in KINDS:
         raise InvalidValue(f"'{kind}' cannot be exported as CSV (use one of: {', '.join(KINDS)})")
     store = context.store
-    stored = list(store.latest_objects(types=[kind[:-1]]))
-    visible: set[str] | None = None
+    offered = list(
+        store.latest_objects(types=["incident", "indicator"] if kind == "indicators" else ["incident"])
+    )
     # every file that leaves is a logged release (issue 11): without a recipient, to the CIRT's
-    # own archive (everything, internal references kept)
-    items: list[Item] = [
-        (r.obj, int(r.tlp))
-        for r in sharing.release(stored, recipient or "archive", "export", delivery="file").released
-    ]
-    if recipient is not None and kind == "indicators":
-        incidents = list(store.latest_objects(types=["incident"]))
-        visible = {str(r.obj["id"]) for r in sharing.decide(incidents, recipient, "export").released}
+    # own archive (everything, internal references kept). An indicator row names its incidents,
+    # so they are released with it: the file shows what the gate let out of each (for a
+    # recipient, the public reference) and the log records them.
+    released = sharing.release(offered, recipient or "archive", "export", delivery="file").released
+    items: list[Item] = [(r.obj, int(r.tlp)) for r in released if r.obj["type"] == kind[:-1]]
     if kind == "incidents":
         return write(INCIDENT_COLUMNS, incident_records(store, items))
-    return write(INDICATOR_COLUMNS, indicator_records(store, items, visible=visible))
+    references = {
+        str(r.obj["id"]): Incident(dict(r.obj)).reference for r in released if r.obj["type"] == "incident"
+    }
+    return write(INDICATOR_COLUMNS, indicator_records(store, items, references))
 
 
 def _facts(store: SQLStore, ids: list[str]) -> list[tuple[str, str | None, str | None]]:

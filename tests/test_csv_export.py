@@ -127,3 +127,19 @@ def test_the_export_command_writes_csv_files(ws: Workspace, cli: Any, tmp_path: 
     assert read_back(indicators.out)[0]["incidents"] == [reference]
     assert cli("export", "--format", "csv", "--of", "tasks").code == 1
     assert cli("export", "--format", "xlsx").code == 2
+
+
+def test_an_indicator_csv_for_a_recipient_names_incidents_by_their_public_reference(ws: Workspace) -> None:
+    """The incident references in an indicator row leave with the file: the recipient gets the
+    public reference, and the release logged for the file names those incidents."""
+    incident = ws.incidents.open(
+        title="BEL phishing", category="phishing", severity="low", organisations=["bel"], tlp="green"
+    )
+    indicator = ws.indicators.add(form="domain", value="evil.example", incident=incident.reference)
+    [row] = read_back(export_csv(ws.context, ws.sharing, "indicators", recipient="bel"))
+    assert row["id"] == indicator["id"]
+    assert row["incidents"] and row["incidents"] != [incident.reference]
+    [public] = row["incidents"]
+    assert public.startswith("BZ-") and public != incident.reference
+    [entry] = ws.audit.entries(to="org:bel")
+    assert {ref[0] for ref in entry.objects} >= {indicator["id"], incident.id}
