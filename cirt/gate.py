@@ -62,6 +62,7 @@ from typing import Any, Literal, NamedTuple
 
 from cirt.community import Community
 from cirt.definitions import definitions_for
+from cirt.errors import InvalidValue
 from cirt.incidents import OUR_EXTENSION_ID
 from cirt.stix_refs import content_references
 from cirt.tlp import (
@@ -146,6 +147,12 @@ class Recipient:
     kind: RecipientKind
     id: str
     channel: str = "export"
+
+    def __post_init__(self) -> None:
+        # The archive keeps everything (RED, audiences, internal references): it is the CIRT's
+        # own file copy, never the addressee of a bulletin, a mail, a TAXII page or MISP.
+        if self.kind == "archive" and self.channel != "export":
+            raise InvalidValue(f"the archive receives file exports only, not by {self.channel}")
 
     @property
     def key(self) -> str:

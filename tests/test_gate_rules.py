@@ -11,7 +11,7 @@ import stix2
 
 from cirt.community import Community, MarkingTreatment
 from cirt.config import shipped_path
-from cirt.errors import NotFound
+from cirt.errors import InvalidValue, NotFound
 from cirt.gate import Allowed, Candidate, Recipient, Release, Withheld, release
 from cirt.incidents import OUR_EXTENSION_ID
 from cirt.sectors_file import load_community
@@ -582,3 +582,17 @@ def test_created_by_ref_to_a_community_identity_offered_and_withheld_is_removed(
     ioc = indicator(2, TLP.GREEN, created_by_ref=bank["id"])
     result = gate(community, to("org", "bel"), offer(bank, orgs=("cbb",)), offer(ioc))
     assert bank["id"] not in json.dumps(result.bundle("bundle--1"))
+
+
+@pytest.mark.parametrize("channel", ["bulletin", "email", "taxii", "misp"])
+def test_the_archive_is_a_recipient_of_file_exports_only(channel: str) -> None:
+    """The archive keeps everything (RED, audiences, internal references): a bulletin, a TAXII
+    page or a MISP event addressed to it would carry all of that out under another name."""
+    with pytest.raises(InvalidValue, match="archive"):
+        Recipient("archive", "bz-cirt", channel)
+    assert Recipient("archive", "bz-cirt", "export").key == "archive:bz-cirt"
+
+
+def test_a_bulletin_for_the_archive_is_refused(cli: Any) -> None:
+    result = cli("bulletin", "build", "--for", "archive", "--format", "md")
+    assert result.code == 1 and "archive receives file exports only" in result.err
