@@ -274,9 +274,6 @@ class Community:
             f"{source_kind} source '{source}' (no party of {self.source})", None, frozenset(reserved)
         )
 
-    def in_green_community(self, party_id: str) -> bool:
-        return self.party(party_id).community
-
     def concerned_by(self, value: str) -> list[str]:
         """Organisations whose assets (domain, IP range, AS number) an observable value falls in."""
         return [o.id for o in self.organisations.values() if _within(o.assets, value)]

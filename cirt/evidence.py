@@ -29,11 +29,11 @@ from cirt.definitions import EVIDENCE_EXTENSION_ID
 from cirt.errors import InputRejected, InvalidValue, NotFound
 from cirt.incident_records import IncidentRecords
 from cirt.incidents import INTERNAL_MARKING_ID, Incident
+from cirt.observables import SCO_NAMESPACE
 from cirt.stixtime import format_ts
 from cirt.store import LOCAL, Provenance
 from cirt.tlp import TLP
 
-SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # STIX 2.1 §2.9
 DEFAULT_EVIDENCE_TLP = TLP.RED
 
 

@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+# STIX 2.1 §2.9: the namespace of deterministic SCO ids (UUIDv5 of the id contributing properties)
+SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
 
 KINDS = ("ip", "domain", "url", "hash", "email")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

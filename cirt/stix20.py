@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from cirt.observables import SCO_NAMESPACE
 from cirt.stix_refs import RefPath, walk_references
 
 # The vocabulary property a 2.0 object's ``labels`` became in 2.1.
@@ -48,7 +49,6 @@ SCO_RENAMED: Mapping[str, Mapping[str, str]] = {
     "windows-registry-key": {"modified": "modified_time"},
 }
 
-_SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # STIX 2.1 §2.9
 _UUID4_ONLY = frozenset({"process"})  # no id-contributing properties (§6.11)
 _TYPE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
 
@@ -143,7 +143,7 @@ def _sco_uuid(sco_type: str, name: str) -> uuid.UUID:
     """A UUIDv5 (§2.9), except for the types 2.1 gives no id-contributing properties, which
     must use a UUIDv4: for those the same bits carry version 4, so that importing the same 2.0
     bundle twice still names each observable once."""
-    derived = uuid.uuid5(_SCO_NAMESPACE, name)
+    derived = uuid.uuid5(SCO_NAMESPACE, name)
     if sco_type in _UUID4_ONLY:
         return uuid.UUID(bytes=derived.bytes, version=4)
     return derived

@@ -26,6 +26,7 @@ from typing import Any
 
 from cirt.errors import InputRejected
 from cirt.misp_tlp import INHERIT_EVENT, distribution_floor, is_tlp_tag, resolve_tags
+from cirt.observables import SCO_NAMESPACE
 from cirt.stixtime import format_ts
 from cirt.tlp import TLP, TLP2_MARKING_IDS
 
@@ -116,7 +117,6 @@ _INDICATOR_ONLY = {
 }
 # Types whose value is a file carried in the attribute's ``data`` (base64).
 _WITH_PAYLOAD = frozenset({"attachment", "malware-sample", "email-attachment"})
-_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # the STIX 2.1 SCO namespace
 
 
 def is_bare_event(document: Mapping[str, Any]) -> bool:
@@ -344,7 +344,7 @@ def _ip_type(value: str) -> str:
 
 
 def _sco_id(stix_type: str, value: str) -> str:
-    return f"{stix_type}--{uuid.uuid5(_NAMESPACE, stix_type + '|' + value)}"
+    return f"{stix_type}--{uuid.uuid5(SCO_NAMESPACE, stix_type + '|' + value)}"
 
 
 def _path_text(path: str) -> str:

@@ -227,19 +227,6 @@ def text_candidates(db: Database, term: str, *, limit: int = 1000) -> list[tuple
     return [(r[0], r[1]) for r in rows]
 
 
-def values_of(db: Database, object_ids: Sequence[str]) -> dict[str, list[Observable]]:
-    """The indexed values of some objects."""
-    found: dict[str, list[Observable]] = {}
-    for start in range(0, len(object_ids), 500):
-        chunk = list(object_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        for object_id, kind, value in db.query(
-            f"SELECT object_id, kind, value FROM observable_index WHERE object_id IN ({marks})", chunk
-        ):
-            found.setdefault(object_id, []).append(Observable("ip" if kind.startswith("ip") else kind, value))
-    return found
-
-
 def values_added_after(db: Database, cursor: str | None) -> list[ValueHit]:
     """Values of versions stored after the cursor (an ``added`` stamp), oldest first."""
     rows = db.query(
